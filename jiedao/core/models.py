@@ -1,0 +1,117 @@
+"""Base model, the hash-chained audit log and API tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class BaseModel(models.Model):
+    """Common columns of every domain table: creation and last-change times."""
+
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditChainHead(models.Model):
+    """The newest link of one audit chain.
+
+    Appending locks this row, so links are numbered without gaps; keeping the last hash here
+    also lets `audit verify` notice rows removed from the end of the chain.
+    """
+
+    chain = models.CharField(_("链"), max_length=32, primary_key=True)
+    last_seq = models.BigIntegerField(_("最后序号"), default=0)
+    last_hash = models.CharField(_("最后哈希"), max_length=64, default="")
+
+    class Meta:
+        verbose_name = _("审计链头")
+        verbose_name_plural = _("审计链头")
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: ARG002 - the log is append-only
+        raise RuntimeError("审计日志只允许追加，不能修改。")
+
+    def delete(self):
+        raise RuntimeError("审计日志只允许追加，不能删除。")
+
+
+class AuditEvent(models.Model):
+    """One recorded write: who did what to which object, before and after, when, from where.
+
+    Rows are append-only and chained: `hash` = SM3(previous hash + canonical content), so
+    altering or removing any row breaks the chain at that row (see core.audit.verify_chain).
+    """
+
+    chain = models.CharField(_("链"), max_length=32, default="main")
+    seq = models.BigIntegerField(_("序号"))
+    created_at = models.DateTimeField(_("时间"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_repr = models.CharField(_("操作人名称"), max_length=150, blank=True)
+    action = models.CharField(_("动作"), max_length=64, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=64, blank=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    object_repr = models.CharField(_("对象名称"), max_length=200, blank=True)
+    before = models.JSONField(_("修改前"), null=True, blank=True)
+    after = models.JSONField(_("修改后"), null=True, blank=True)
+    reason = models.CharField(_("事由"), max_length=500, blank=True)
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True)
+    ip_address = models.CharField(_("来源地址"), max_length=64, blank=True)
+    user_agent = models.CharField(_("客户端"), max_length=200, blank=True)
+    prev_hash = models.CharField(_("前一哈希"), max_length=64)
+    hash = models.CharField(_("哈希"), max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审计事件")
+        verbose_name_plural = _("审计事件")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_unique")]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("审计日志只允许追加，不能修改。")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("审计日志只允许追加，不能删除。")
+
+
+class ApiToken(BaseModel):
+    """A personal API token: the plaintext is shown once, only its SHA-256 digest is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("用途"), max_length=100)
+    prefix = models.CharField(_("前缀"), max_length=12)
+    key_hash = models.CharField(_("摘要"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

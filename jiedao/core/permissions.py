@@ -1,0 +1,62 @@
+"""Roles, what each may do, and where each may be bound: the whole policy in one place.
+
+A user holds role assignments, each bound to an org node (and, for a department handler, to a
+department). A permission granted by a role applies to the subtree under its node; the scoping
+function in `jiedao.core.scope` is the only code that turns this policy into query filters.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Perm:
+    """Permission names. Domain apps add theirs here so the policy stays readable in one file."""
+
+    VIEW_ORG = "org.view"
+    MANAGE_ORG = "org.manage"
+    VIEW_USERS = "users.view"
+    MANAGE_USERS = "users.manage"
+    VIEW_AUDIT = "audit.view"
+
+
+class Role(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("网格员")
+    GRID_LEADER = "grid_leader", _("网格长")
+    BUILDING_HEAD = "building_head", _("楼栋长")
+    COMMUNITY_SECRETARY = "community_secretary", _("社区（村）书记")
+    COMMUNITY_STAFF = "community_staff", _("社区（村）工作人员")
+    DEPARTMENT_HANDLER = "department_handler", _("科室办理人员")
+    LEADER = "leader", _("街道领导")
+    ADMIN = "admin", _("系统管理员")
+
+
+_EVERYONE = {Perm.VIEW_ORG}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.GRID_WORKER: frozenset(_EVERYONE),
+    Role.GRID_LEADER: frozenset(_EVERYONE),
+    Role.BUILDING_HEAD: frozenset(_EVERYONE),
+    Role.COMMUNITY_SECRETARY: frozenset(_EVERYONE | {Perm.VIEW_USERS}),
+    Role.COMMUNITY_STAFF: frozenset(_EVERYONE),
+    Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE),
+    Role.LEADER: frozenset(_EVERYONE | {Perm.VIEW_USERS, Perm.VIEW_AUDIT}),
+    Role.ADMIN: frozenset(
+        _EVERYONE | {Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT}
+    ),
+}
+
+# The org node kinds a role may be bound to (see jiedao.org.models.NodeKind).
+ROLE_NODE_KINDS: dict[str, frozenset[str]] = {
+    Role.GRID_WORKER: frozenset({"grid", "microgrid"}),
+    Role.GRID_LEADER: frozenset({"grid", "community", "village"}),
+    Role.BUILDING_HEAD: frozenset({"building", "microgrid"}),
+    Role.COMMUNITY_SECRETARY: frozenset({"community", "village"}),
+    Role.COMMUNITY_STAFF: frozenset({"community", "village"}),
+    Role.DEPARTMENT_HANDLER: frozenset({"subdistrict"}),
+    Role.LEADER: frozenset({"subdistrict", "district", "city"}),
+    Role.ADMIN: frozenset({"subdistrict", "district", "city"}),
+}
+
+ROLES_NEEDING_DEPARTMENT = frozenset({Role.DEPARTMENT_HANDLER})

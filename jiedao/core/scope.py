@@ -1,0 +1,116 @@
+"""The one scoping function: what a user may see and change.
+
+Every view, API endpoint, export and service narrows its querysets with `restrict` and fetches
+single objects with `get_scoped`; an object outside the user's scope is indistinguishable from
+a missing one (Http404). Models declare `scope_path_field`, the lookup that reaches the
+materialized path of the org node they hang on (e.g. "path", "node__path", "home_node__path").
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q
+from django.http import Http404
+
+from jiedao.core.errors import PermissionError_
+from jiedao.core.permissions import ROLE_PERMISSIONS, Perm
+
+PATH_SEGMENT = 4  # digits per tree level
+PATH_MAX = 40  # room for 10 levels
+
+M = TypeVar("M", bound=models.Model)
+
+
+def subtree_range(path: str) -> tuple[str, str]:
+    """The closed range of paths under `path` (itself included).
+
+    Paths are digit strings, so every descendant sorts between the path and the path padded
+    with nines: a plain B-tree index answers it on SQLite and PostgreSQL under any collation.
+    """
+    return path, path + "9" * (PATH_MAX - len(path))
+
+
+def _collapse(paths: set[str]) -> list[str]:
+    """Drop paths already covered by an ancestor path in the set."""
+    kept: list[str] = []
+    for path in sorted(paths, key=len):
+        if not any(path.startswith(p) for p in kept):
+            kept.append(path)
+    return sorted(kept)
+
+
+def granted_paths(user: Any, perm: str) -> list[str] | None:
+    """Org paths under which `user` holds `perm`; None means everywhere (superuser)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    if user.is_superuser:
+        return None
+    cache = user.__dict__.setdefault("_jiedao_scope_cache", {})
+    if perm not in cache:
+        from jiedao.org.models import RoleAssignment  # the policy's data lives in org
+
+        rows = RoleAssignment.objects.filter(user=user, node__is_active=True).values_list("role", "node__path")
+        cache[perm] = _collapse({path for role, path in rows if perm in ROLE_PERMISSIONS.get(role, ())})
+    return cache[perm]
+
+
+def forget(user: Any) -> None:
+    """Drop the per-user cache after the user's role assignments change."""
+    user.__dict__.pop("_jiedao_scope_cache", None)
+
+
+def scope_q(user: Any, perm: str, path_field: str) -> Q | None:
+    """A filter for rows whose org path falls under the user's grant; None = no filter."""
+    paths = granted_paths(user, perm)
+    if paths is None:
+        return None
+    if not paths:
+        return Q(pk__in=[])
+    condition = Q()
+    for path in paths:
+        condition |= Q(**{f"{path_field}__range": subtree_range(path)})
+    return condition
+
+
+def restrict(queryset: models.QuerySet[M], user: Any, perm: str = Perm.VIEW_ORG) -> models.QuerySet[M]:
+    """THE scoping function: narrow `queryset` to what `user` may access with `perm`."""
+    path_field = getattr(queryset.model, "scope_path_field", None)
+    if path_field is None:
+        raise TypeError(f"{queryset.model.__name__} declares no scope_path_field")
+    condition = scope_q(user, perm, path_field)
+    if condition is None:
+        return queryset
+    if not condition:
+        return queryset.none()
+    return queryset.filter(condition)
+
+
+def get_scoped(queryset: models.QuerySet[M], user: Any, perm: str = Perm.VIEW_ORG, **lookup: Any) -> M:
+    """One object in scope, or Http404 exactly as if it did not exist."""
+    try:
+        return restrict(queryset, user, perm).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404("未找到该对象。") from None
+
+
+def path_allows(user: Any, perm: str, path: str | None) -> bool:
+    """Whether a grant of `perm` covers the org path (for checks on objects already loaded)."""
+    paths = granted_paths(user, perm)
+    if paths is None:
+        return True
+    return path is not None and any(path.startswith(p) for p in paths)
+
+
+def require(user: Any, perm: str, path: str | None, *, view_perm: str = Perm.VIEW_ORG) -> None:
+    """Raise 404 if the user cannot even see the place, 403 if they see it but may not act."""
+    if not path_allows(user, view_perm, path):
+        raise Http404("未找到该对象。")
+    if not path_allows(user, perm, path):
+        raise PermissionError_()
+
+
+def has_perm_anywhere(user: Any, perm: str) -> bool:
+    paths = granted_paths(user, perm)
+    return paths is None or bool(paths)

@@ -1,0 +1,71 @@
+"""Writes owned by core: personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from jiedao.core import audit
+from jiedao.core.errors import DomainError
+from jiedao.core.models import ApiToken
+
+TOKEN_PREFIX = "jd_"
+
+
+def token_digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+@transaction.atomic
+def token_create(*, actor: Any, name: str, expires_days: int | None = 180) -> tuple[ApiToken, str]:
+    """Issue a token for the actor; returns the row and the plaintext, which is never stored."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("请填写令牌用途。", field="name")
+    if expires_days is not None and not (1 <= expires_days <= 3650):
+        raise DomainError("有效天数应在 1 到 3650 之间。", field="expires_days")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=actor,
+        name=name[:100],
+        prefix=plaintext[:10],
+        key_hash=token_digest(plaintext),
+        expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
+    )
+    audit.record(actor=actor, action="core.token.create", obj=token, after={"name": token.name, "prefix": token.prefix})
+    return token, plaintext
+
+
+@transaction.atomic
+def token_revoke(*, actor: Any, token: ApiToken) -> None:
+    if token.user_id != actor.pk:
+        raise DomainError("只能吊销自己的令牌。", field="token")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "updated_at"])
+        audit.record(actor=actor, action="core.token.revoke", obj=token)
+
+
+def token_authenticate(plaintext: str) -> Any | None:
+    """The active user owning an unexpired, unrevoked token, or None."""
+    if not plaintext or not plaintext.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_digest(plaintext), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.expires_at and token.expires_at <= now:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        # Touch at most every few minutes so API reads do not turn into writes.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,103 @@
+"""Typed readers for environment variables.
+
+Every setting the platform takes from the environment goes through one of these helpers, so a
+bad value stops start-up with a message that names the variable (in Chinese and English)
+instead of surfacing later as a confusing error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class EnvError(ImproperlyConfigured):
+    """A configuration variable holds a value the platform cannot use."""
+
+    def __init__(self, name: str, value: str, expected: str, expected_en: str) -> None:
+        self.name = name
+        super().__init__(
+            f"环境变量 {name} 的值 {value!r} 无效：{expected}。"
+            f" / Environment variable {name}={value!r} is invalid: {expected_en}."
+        )
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None else value.strip()
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = _raw(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise EnvError(name, value, "应为 true/false、1/0、yes/no 或 on/off", "expected true/false, 1/0, yes/no or on/off")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise EnvError(name, value, "应为整数", "expected an integer") from None
+    if minimum is not None and number < minimum:
+        raise EnvError(name, value, f"不能小于 {minimum}", f"must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise EnvError(name, value, f"不能大于 {maximum}", f"must be at most {maximum}")
+    return number
+
+
+def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
+    allowed = list(choices)
+    value = env_str(name, default)
+    if value not in allowed:
+        listed = "、".join(allowed)
+        raise EnvError(name, value, f"应为以下之一：{listed}", f"expected one of {', '.join(allowed)}")
+    return value
+
+
+def env_list(name: str, default: Iterable[str] = ()) -> list[str]:
+    value = _raw(name)
+    if value is None or value == "":
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_path(name: str, default: Path) -> Path:
+    value = _raw(name)
+    path = default if value is None or value == "" else Path(value).expanduser()
+    path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise EnvError(name, str(path), "应为一个目录，但该路径是文件", "expected a directory, the path is a file")
+    return path
+
+
+def env_database_url(name: str, default: str) -> str:
+    value = env_str(name, default)
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise EnvError(
+            name,
+            value,
+            "应为 sqlite:///路径 或 postgres://用户@主机:端口/库名",
+            "expected sqlite:///path or postgres://user@host:port/dbname",
+        )
+    return value

@@ -1,0 +1,93 @@
+"""Shared fixtures: a small sub-district built through the services, and named users per role.
+
+    丹西街道 (subdistrict)
+    ├── 东门社区 (community)
+    │   ├── 东门第一网格 (grid) ── 一号微网格 (microgrid) ── 1幢 (building)
+    │   └── 东门第二网格 (grid)
+    └── 横塘村 (village) ── 横塘第一网格 (grid)
+
+Named users: root (superuser), admin, leader, secretary (东门社区), worker (东门第一网格),
+other_worker (东门第二网格), village_worker (横塘第一网格), handler (城建办).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from jiedao.core.permissions import Role
+from jiedao.org import services
+from jiedao.org.models import Department, NodeKind, OrgNode, User
+
+PASSWORD = "Jiedao-test-2026"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class World:
+    root: User
+    admin: User
+    leader: User
+    secretary: User
+    worker: User
+    other_worker: User
+    village_worker: User
+    handler: User
+    subdistrict: OrgNode
+    community: OrgNode
+    village: OrgNode
+    grid: OrgNode
+    other_grid: OrgNode
+    village_grid: OrgNode
+    microgrid: OrgNode
+    building: OrgNode
+    department: Department
+
+
+def _user(actor: User, username: str, full_name: str, home: OrgNode, role: str, node: OrgNode, department=None) -> User:
+    user = services.user_create(actor=actor, username=username, full_name=full_name, home_node=home, password=PASSWORD)
+    services.role_assign(actor=actor, user=user, role=role, node=node, department=department)
+    return user
+
+
+def build_world() -> World:
+    root = User.objects.create_superuser("root", password=PASSWORD, full_name="超级管理员")
+    sub = services.node_create(actor=root, parent=None, kind=NodeKind.SUBDISTRICT, name="丹西街道", code="330225002000")
+    community = services.node_create(actor=root, parent=sub, kind=NodeKind.COMMUNITY, name="东门社区", code="330225002001")
+    village = services.node_create(actor=root, parent=sub, kind=NodeKind.VILLAGE, name="横塘村", code="330225002201")
+    grid = services.node_create(actor=root, parent=community, kind=NodeKind.GRID, name="东门第一网格", code="330225002001001")
+    other_grid = services.node_create(actor=root, parent=community, kind=NodeKind.GRID, name="东门第二网格", code="330225002001002")
+    village_grid = services.node_create(actor=root, parent=village, kind=NodeKind.GRID, name="横塘第一网格", code="330225002201001")
+    micro = services.node_create(actor=root, parent=grid, kind=NodeKind.MICROGRID, name="一号微网格", code="330225002001001001")
+    building = services.node_create(actor=root, parent=micro, kind=NodeKind.BUILDING, name="1幢", floors=6, units=2)
+    department = services.department_create(actor=root, subdistrict=sub, name="城建办")
+    admin = _user(root, "admin", "管理员", sub, Role.ADMIN, sub)
+    return World(
+        root=root,
+        admin=admin,
+        leader=_user(admin, "leader", "李主任", sub, Role.LEADER, sub),
+        secretary=_user(admin, "secretary", "王书记", community, Role.COMMUNITY_SECRETARY, community),
+        worker=_user(admin, "worker", "张网格", grid, Role.GRID_WORKER, grid),
+        other_worker=_user(admin, "other_worker", "赵网格", other_grid, Role.GRID_WORKER, other_grid),
+        village_worker=_user(admin, "village_worker", "钱网格", village_grid, Role.GRID_WORKER, village_grid),
+        handler=_user(admin, "handler", "孙科员", sub, Role.DEPARTMENT_HANDLER, sub, department),
+        subdistrict=sub,
+        community=community,
+        village=village,
+        grid=grid,
+        other_grid=other_grid,
+        village_grid=village_grid,
+        microgrid=micro,
+        building=building,
+        department=department,
+    )
+
+
+@pytest.fixture
+def world(db) -> World:
+    return build_world()

@@ -13,11 +13,12 @@ class RequestInfo:
     user_agent: str = ""
 
 
-_current: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar("jiedao_request", default=RequestInfo())
+_NO_REQUEST = RequestInfo()
+_current: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("jiedao_request", default=None)
 
 
 def current_request() -> RequestInfo:
-    return _current.get()
+    return _current.get() or _NO_REQUEST
 
 
 def set_request(info: RequestInfo) -> contextvars.Token:

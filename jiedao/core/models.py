@@ -32,9 +32,12 @@ class AuditChainHead(models.Model):
         verbose_name = _("审计链头")
         verbose_name_plural = _("审计链头")
 
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.last_seq}"
+
 
 class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: ARG002 - the log is append-only
+    def update(self, **kwargs):
         raise RuntimeError("审计日志只允许追加，不能修改。")
 
     def delete(self):

@@ -19,6 +19,12 @@ class Perm:
     VIEW_USERS = "users.view"
     MANAGE_USERS = "users.manage"
     VIEW_AUDIT = "audit.view"
+    VIEW_PEOPLE = "people.view"
+    MANAGE_PEOPLE = "people.manage"
+    REVEAL_PII = "people.reveal"
+    IMPORT_PEOPLE = "people.import"
+    VIEW_BUSINESSES = "business.view"
+    MANAGE_BUSINESSES = "business.manage"
 
 
 class Role(models.TextChoices):
@@ -33,17 +39,24 @@ class Role(models.TextChoices):
 
 
 _EVERYONE = {Perm.VIEW_ORG}
+# Registers: grid staff keep them (masked); only community heads and administrators reveal
+# personal identifiers in clear, and only with a stated reason (DESIGN.md §5).
+_REGISTER_KEEPERS = {Perm.VIEW_PEOPLE, Perm.MANAGE_PEOPLE, Perm.VIEW_BUSINESSES, Perm.MANAGE_BUSINESSES}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.GRID_WORKER: frozenset(_EVERYONE),
-    Role.GRID_LEADER: frozenset(_EVERYONE),
+    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS),
+    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS),
     Role.BUILDING_HEAD: frozenset(_EVERYONE),
-    Role.COMMUNITY_SECRETARY: frozenset(_EVERYONE | {Perm.VIEW_USERS}),
-    Role.COMMUNITY_STAFF: frozenset(_EVERYONE),
-    Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE),
-    Role.LEADER: frozenset(_EVERYONE | {Perm.VIEW_USERS, Perm.VIEW_AUDIT}),
+    Role.COMMUNITY_SECRETARY: frozenset(
+        _EVERYONE | _REGISTER_KEEPERS | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+    ),
+    Role.COMMUNITY_STAFF: frozenset(_EVERYONE | _REGISTER_KEEPERS | {Perm.IMPORT_PEOPLE}),
+    Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES}),
+    Role.LEADER: frozenset(_EVERYONE | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES}),
     Role.ADMIN: frozenset(
-        _EVERYONE | {Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT}
+        _EVERYONE
+        | _REGISTER_KEEPERS
+        | {Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
     ),
 }
 

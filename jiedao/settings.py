@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ninja",
     "jiedao.core",
     "jiedao.org",
+    "jiedao.people",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,202 @@
+"""Personal-data protection: SM4-GCM field encryption, keyed SM3 blind indexes, masking.
+
+Keys live in a keyring (JSON, `JIEDAO_KEYRING`, default `$JIEDAO_DATA_DIR/keys/keyring.json`,
+generated on first use with mode 0600):
+
+    {"active": "k2", "index": "i1",
+     "keys":  {"k1": "<base64 16 bytes>", "k2": "<base64 16 bytes>"},
+     "index_keys": {"i1": "<base64 32 bytes>"}}
+
+Ciphertexts carry the id of the key that made them (`k2$<base64 nonce|ciphertext|tag>`), so a
+rotation can re-encrypt rows one batch at a time while every value stays readable: old keys
+are kept until `keys rotate` has re-encrypted everything. Blind indexes are HMAC-SM3 under the
+index key of the normalised value; they allow exact lookups and de-duplication without
+decrypting.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+_NONCE = 12
+_TAG = 16
+
+
+class DecryptionError(Exception):
+    """A stored value could not be decrypted (unknown key id or tampered ciphertext)."""
+
+
+@dataclass
+class Keyring:
+    active: str
+    keys: dict[str, bytes]
+    index: str
+    index_keys: dict[str, bytes]
+    path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def generate(cls, path: Path | None = None) -> Keyring:
+        return cls(
+            active="k1", keys={"k1": secrets.token_bytes(16)},
+            index="i1", index_keys={"i1": secrets.token_bytes(32)}, path=path,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, path: Path | None = None) -> Keyring:
+        try:
+            raw = json.loads(text)
+            keyring = cls(
+                active=raw["active"],
+                keys={k: base64.b64decode(v) for k, v in raw["keys"].items()},
+                index=raw["index"],
+                index_keys={k: base64.b64decode(v) for k, v in raw["index_keys"].items()},
+                path=path,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ImproperlyConfigured(f"密钥文件 {path} 格式不正确 / keyring is malformed: {exc}") from None
+        if keyring.active not in keyring.keys or keyring.index not in keyring.index_keys:
+            raise ImproperlyConfigured(f"密钥文件 {path} 缺少当前密钥 / keyring lacks its active key")
+        if any(len(k) != 16 for k in keyring.keys.values()) or any(len(k) < 32 for k in keyring.index_keys.values()):
+            raise ImproperlyConfigured(f"密钥文件 {path} 中的密钥长度不正确 / wrong key length in keyring")
+        return keyring
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "active": self.active,
+                "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
+                "index": self.index,
+                "index_keys": {k: base64.b64encode(v).decode() for k, v in self.index_keys.items()},
+            },
+            indent=2,
+        )
+
+    def save(self) -> None:
+        if self.path is None:
+            raise ValueError("keyring has no path")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.to_json())
+        os.replace(tmp, self.path)
+
+    def add_key(self) -> str:
+        """A new data key becomes active; the old ones stay for reading."""
+        number = 1 + max(int(k[1:]) for k in self.keys)
+        key_id = f"k{number}"
+        self.keys[key_id] = secrets.token_bytes(16)
+        self.active = key_id
+        return key_id
+
+
+_lock = threading.Lock()
+_cached: Keyring | None = None
+
+
+def keyring_path() -> Path:
+    configured = getattr(settings, "JIEDAO_KEYRING", None)
+    return Path(configured) if configured else Path(settings.DATA_DIR) / "keys" / "keyring.json"
+
+
+def get_keyring() -> Keyring:
+    """The configured keyring, created on first use."""
+    global _cached
+    path = keyring_path()
+    with _lock:
+        if _cached is not None and _cached.path == path:
+            return _cached
+        if path.exists():
+            _cached = Keyring.from_json(path.read_text(), path)
+        else:
+            _cached = Keyring.generate(path)
+            _cached.save()
+        return _cached
+
+
+def reload_keyring() -> Keyring:
+    global _cached
+    with _lock:
+        _cached = None
+    return get_keyring()
+
+
+def encrypt(plaintext: str, keyring: Keyring | None = None) -> str:
+    if plaintext is None or plaintext == "":
+        return ""
+    ring = keyring or get_keyring()
+    nonce = secrets.token_bytes(_NONCE)
+    encryptor = Cipher(algorithms.SM4(ring.keys[ring.active]), modes.GCM(nonce)).encryptor()
+    body = encryptor.update(plaintext.encode()) + encryptor.finalize()
+    return f"{ring.active}${base64.b64encode(nonce + body + encryptor.tag).decode()}"
+
+
+def decrypt(token: str, keyring: Keyring | None = None) -> str:
+    if not token:
+        return ""
+    ring = keyring or get_keyring()
+    key_id, _, payload = token.partition("$")
+    key = ring.keys.get(key_id)
+    if key is None and keyring is None:
+        # Another process may have rotated the keys since we loaded them.
+        key = reload_keyring().keys.get(key_id)
+    if key is None:
+        raise DecryptionError(f"unknown key id {key_id!r}")
+    try:
+        raw = base64.b64decode(payload)
+        nonce, body, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
+        decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+        return (decryptor.update(body) + decryptor.finalize()).decode()
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError("ciphertext does not authenticate") from exc
+
+
+def key_id_of(token: str) -> str:
+    return token.partition("$")[0] if token else ""
+
+
+def blind_index(value: str, *, kind: str, keyring: Keyring | None = None, index_key_id: str | None = None) -> str:
+    """Keyed SM3 HMAC of the normalised value; `kind` separates domains (id numbers vs phones)."""
+    if not value:
+        return ""
+    ring = keyring or get_keyring()
+    mac = hmac.HMAC(ring.index_keys[index_key_id or ring.index], hashes.SM3())
+    mac.update(kind.encode() + b"\x00" + normalise(value, kind).encode())
+    return mac.finalize().hex()
+
+
+def normalise(value: str, kind: str) -> str:
+    compact = "".join(value.split()).upper()
+    if kind == "phone":
+        compact = compact.replace("-", "")
+        if compact.startswith("+86"):
+            compact = compact[3:]
+    return compact
+
+
+def mask(value: str, kind: str) -> str:
+    """Masked display: ID numbers keep the first 4 and last 4, phones the first 3 and last 4."""
+    if not value:
+        return ""
+    value = normalise(value, kind)
+    if kind == "id_number":
+        keep_head, keep_tail = 4, 4
+    elif kind == "phone":
+        keep_head, keep_tail = 3, 4
+    else:
+        keep_head, keep_tail = 1, 1
+    if len(value) <= keep_head + keep_tail:
+        return "*" * len(value)
+    return value[:keep_head] + "*" * (len(value) - keep_head - keep_tail) + value[-keep_tail:]

@@ -1,0 +1,366 @@
+"""Every write to the registers: residents, households, special-group tags and businesses.
+
+Each function runs in one transaction, checks scope through jiedao.core.scope, validates with
+Chinese messages naming the field, encrypts personal identifiers and appends an audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+
+from jiedao.core import audit, crypto, scope
+from jiedao.core.errors import ConflictError, DomainError
+from jiedao.core.permissions import Perm
+from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
+from jiedao.org.models import NodeKind, OrgNode
+from jiedao.people.models import (
+    Business,
+    BusinessSize,
+    Gender,
+    Household,
+    Resident,
+    ResidentTag,
+    RiskColour,
+    SpecialGroup,
+)
+
+RESIDENT_NODE_KINDS = frozenset({NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING})
+RESIDENT_EDITABLE = (
+    "name", "id_number", "phone", "household", "relation", "registered_address", "actual_address",
+    "is_floating", "notes", "node", "is_active",
+)
+
+
+def derive_from_id_number(id_number: str) -> tuple[str, date]:
+    """Gender (17th digit odd = male) and birth date from a valid 身份证号."""
+    born = validate_id_number(id_number)
+    return (Gender.MALE if int(id_number[16]) % 2 else Gender.FEMALE), born
+
+
+def id_number_lookup_keys(id_number: str) -> list[str]:
+    """Blind indexes of an ID number under every index key (lookups work during rotation)."""
+    ring = crypto.get_keyring()
+    return [crypto.blind_index(id_number, kind="id_number", index_key_id=k) for k in ring.index_keys]
+
+
+def _place(node: OrgNode, *, field: str = "node") -> None:
+    if node.kind not in RESIDENT_NODE_KINDS:
+        raise DomainError("居民、住户和主体只能登记在网格、微网格或楼栋上。", field=field)
+
+
+def _text(value: Any, *, field: str, label: str, max_length: int, required: bool = False) -> str:
+    text = " ".join(str(value or "").split())
+    if required and not text:
+        raise DomainError(f"{label}不能为空。", field=field)
+    if len(text) > max_length:
+        raise DomainError(f"{label}不能超过 {max_length} 个字。", field=field)
+    return text
+
+
+def _apply_id_number(resident: Resident, id_number: str) -> None:
+    id_number = "".join((id_number or "").split()).upper()
+    if not id_number:
+        resident.id_number_enc = resident.id_number_bidx = resident.id_number_masked = ""
+        return
+    gender, born = derive_from_id_number(id_number)
+    keys = id_number_lookup_keys(id_number)
+    clash = Resident.objects.filter(id_number_bidx__in=keys)
+    if resident.pk:
+        clash = clash.exclude(pk=resident.pk)
+    if clash.exists():
+        raise ConflictError("该身份证号已登记在其他居民名下。", field="id_number")
+    resident.id_number_enc = crypto.encrypt(id_number)
+    resident.id_number_bidx = crypto.blind_index(id_number, kind="id_number")
+    resident.id_number_masked = crypto.mask(id_number, "id_number")
+    resident.gender, resident.birth_date = gender, born
+
+
+def _apply_phone(obj: Resident | Business, phone: str) -> None:
+    phone = (phone or "").strip()
+    validate_phone(phone)
+    obj.phone_enc = crypto.encrypt(crypto.normalise(phone, "phone")) if phone else ""
+    obj.phone_bidx = crypto.blind_index(phone, kind="phone") if phone else ""
+    obj.phone_masked = crypto.mask(phone, "phone")
+
+
+def _check_household(household: Household | None, node: OrgNode) -> None:
+    """A member lives where the household is: one node must contain the other."""
+    if household is None:
+        return
+    here, there = node.path, household.node.path
+    if not (here.startswith(there) or there.startswith(here)):
+        raise DomainError("所选住户不在该居民所在的网格内。", field="household")
+
+
+@transaction.atomic
+def resident_create(
+    *,
+    actor: Any,
+    node: OrgNode,
+    name: str,
+    id_number: str = "",
+    phone: str = "",
+    household: Household | None = None,
+    relation: str = "",
+    registered_address: str = "",
+    actual_address: str = "",
+    is_floating: bool = False,
+    notes: str = "",
+) -> Resident:
+    """Register a resident on a grid, micro-grid or building."""
+    scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
+    _place(node)
+    resident = Resident(
+        node=node,
+        subdistrict_id=node.subdistrict_id,
+        name=_text(name, field="name", label="姓名", max_length=64, required=True),
+        household=household,
+        relation=_text(relation, field="relation", label="与户主关系", max_length=16),
+        registered_address=_text(registered_address, field="registered_address", label="户籍地址", max_length=200),
+        actual_address=_text(actual_address, field="actual_address", label="现住地址", max_length=200),
+        is_floating=bool(is_floating),
+        notes=_text(notes, field="notes", label="备注", max_length=500),
+    )
+    _check_household(household, node)
+    _apply_id_number(resident, id_number)
+    _apply_phone(resident, phone)
+    resident.save()
+    audit.record(actor=actor, action="people.resident.create", obj=resident, after=audit.snapshot(resident))
+    return resident
+
+
+@transaction.atomic
+def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Resident:
+    """Change a resident's editable fields; ID number and phone are re-encrypted."""
+    unknown = set(changes) - set(RESIDENT_EDITABLE)
+    if unknown:
+        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+    resident = Resident.objects.select_for_update().select_related("node").get(pk=resident.pk)
+    scope.require(actor, Perm.MANAGE_PEOPLE, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
+    before = audit.snapshot(resident)
+    if "node" in changes:
+        scope.require(actor, Perm.MANAGE_PEOPLE, changes["node"].path, view_perm=Perm.VIEW_PEOPLE)
+        _place(changes["node"])
+        resident.node = changes.pop("node")
+        resident.subdistrict_id = resident.node.subdistrict_id
+    if "id_number" in changes:
+        _apply_id_number(resident, changes.pop("id_number"))
+    if "phone" in changes:
+        _apply_phone(resident, changes.pop("phone"))
+    limits = {"name": ("姓名", 64), "relation": ("与户主关系", 16), "registered_address": ("户籍地址", 200),
+              "actual_address": ("现住地址", 200), "notes": ("备注", 500)}
+    for key, value in changes.items():
+        if key in limits:
+            label, size = limits[key]
+            value = _text(value, field=key, label=label, max_length=size, required=key == "name")
+        setattr(resident, key, value)
+    _check_household(resident.household, resident.node)
+    resident.save()
+    old, new = audit.changed(before, audit.snapshot(resident))
+    if new:
+        audit.record(actor=actor, action="people.resident.update", obj=resident, before=old, after=new)
+    return resident
+
+
+@transaction.atomic
+def resident_reveal(*, actor: Any, resident: Resident, field: str, reason: str) -> str:
+    """Show one personal identifier in clear: needs the reveal permission and a reason; audited."""
+    if field not in {"id_number", "phone"}:
+        raise DomainError("只能查看身份证号或联系电话的明文。", field="field")
+    scope.require(actor, Perm.REVEAL_PII, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
+    reason = " ".join((reason or "").split())
+    if len(reason) < 2:
+        raise DomainError("请填写查看明文的事由。", field="reason")
+    value = crypto.decrypt(getattr(resident, f"{field}_enc"))
+    audit.record(
+        actor=actor, action=f"people.resident.reveal_{field}", obj=resident, reason=reason[:500],
+    )
+    return value
+
+
+@transaction.atomic
+def household_create(
+    *, actor: Any, node: OrgNode, number: str, address: str, unit: str = "", floor: int | None = None,
+    room: str = "", notes: str = "",
+) -> Household:
+    scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
+    _place(node)
+    number = _text(number, field="number", label="户号", max_length=32, required=True)
+    if Household.objects.filter(subdistrict_id=node.subdistrict_id, number=number).exists():
+        raise ConflictError(f"户号“{number}”已存在。", field="number")
+    household = Household.objects.create(
+        node=node, subdistrict_id=node.subdistrict_id, number=number,
+        address=_text(address, field="address", label="住址", max_length=200, required=True),
+        unit=_text(unit, field="unit", label="单元", max_length=16), floor=floor,
+        room=_text(room, field="room", label="室号", max_length=16),
+        notes=_text(notes, field="notes", label="备注", max_length=500),
+    )
+    audit.record(actor=actor, action="people.household.create", obj=household, after=audit.snapshot(household))
+    return household
+
+
+@transaction.atomic
+def household_set_head(*, actor: Any, household: Household, head: Resident | None) -> Household:
+    scope.require(actor, Perm.MANAGE_PEOPLE, household.node.path, view_perm=Perm.VIEW_PEOPLE)
+    if head is not None and head.household_id != household.pk:
+        raise DomainError("户主必须是该户的成员。", field="head")
+    before = {"head_id": household.head_id}
+    household.head = head
+    household.save(update_fields=["head", "updated_at"])
+    audit.record(actor=actor, action="people.household.set_head", obj=household, before=before,
+                 after={"head_id": household.head_id})
+    return household
+
+
+@transaction.atomic
+def special_group_create(
+    *, actor: Any, code: str, name: str, fields: list[dict] | None = None, visit_interval_days: int | None = None
+) -> SpecialGroup:
+    """Add a special-group category (administrators)."""
+    if not scope.has_perm_anywhere(actor, Perm.MANAGE_ORG):
+        from jiedao.core.errors import PermissionError_
+
+        raise PermissionError_()
+    code = _text(code, field="code", label="代码", max_length=32, required=True)
+    name = _text(name, field="name", label="名称", max_length=32, required=True)
+    if SpecialGroup.objects.filter(code=code).exists() or SpecialGroup.objects.filter(name=name).exists():
+        raise ConflictError("类别代码或名称已存在。", field="code")
+    _check_group_fields(fields or [])
+    group = SpecialGroup.objects.create(code=code, name=name, fields=fields or [],
+                                        visit_interval_days=visit_interval_days)
+    audit.record(actor=actor, action="people.group.create", obj=group, after=audit.snapshot(group))
+    return group
+
+
+def _check_group_fields(fields: list[dict]) -> None:
+    for index, item in enumerate(fields, start=1):
+        if not isinstance(item, dict) or not item.get("name") or not item.get("label"):
+            raise DomainError(f"第 {index} 个附加字段需要 name 和 label。", field="fields")
+        if item.get("type", "text") not in {"text", "number", "date", "choice"}:
+            raise DomainError(f"第 {index} 个附加字段的类型应为 text、number、date 或 choice。", field="fields")
+
+
+def _clean_tag_data(group: SpecialGroup, data: dict[str, Any]) -> dict[str, Any]:
+    known = {f["name"]: f for f in group.fields}
+    cleaned: dict[str, Any] = {}
+    for key, value in (data or {}).items():
+        spec = known.get(key)
+        if spec is None:
+            raise DomainError(f"“{group.name}”没有字段“{key}”。", field=f"data.{key}")
+        if value in (None, ""):
+            continue
+        kind = spec.get("type", "text")
+        if kind == "number":
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise DomainError(f"{spec['label']}应为数字。", field=f"data.{key}") from None
+        elif kind == "date":
+            try:
+                value = date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise DomainError(f"{spec['label']}应为日期（YYYY-MM-DD）。", field=f"data.{key}") from None
+        elif kind == "choice" and value not in spec.get("choices", []):
+            raise DomainError(f"{spec['label']}应为：{'、'.join(spec.get('choices', []))}。", field=f"data.{key}")
+        cleaned[key] = value
+    return cleaned
+
+
+@transaction.atomic
+def resident_tag(
+    *, actor: Any, resident: Resident, group: SpecialGroup, start_date: date | None = None,
+    end_date: date | None = None, data: dict[str, Any] | None = None, notes: str = "",
+) -> ResidentTag:
+    """Put a resident in a special group (or update the existing membership)."""
+    scope.require(actor, Perm.MANAGE_PEOPLE, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
+    if start_date and end_date and end_date < start_date:
+        raise DomainError("退出日期不能早于认定日期。", field="end_date")
+    cleaned = _clean_tag_data(group, data or {})
+    tag, created = ResidentTag.objects.get_or_create(resident=resident, group=group)
+    before = None if created else audit.snapshot(tag)
+    tag.start_date, tag.end_date, tag.data = start_date, end_date, cleaned
+    tag.notes = _text(notes, field="notes", label="备注", max_length=500)
+    tag.save()
+    audit.record(actor=actor, action="people.resident.tag", obj=tag, before=before, after=audit.snapshot(tag))
+    return tag
+
+
+@transaction.atomic
+def resident_untag(*, actor: Any, tag: ResidentTag) -> None:
+    scope.require(actor, Perm.MANAGE_PEOPLE, tag.resident.node.path, view_perm=Perm.VIEW_PEOPLE)
+    audit.record(actor=actor, action="people.resident.untag", obj=tag, before=audit.snapshot(tag))
+    tag.delete()
+
+
+BUSINESS_EDITABLE = ("name", "uscc", "kind", "legal_rep", "address", "industry", "size", "risk_colour",
+                     "phone", "node", "is_active")
+
+
+def _apply_business_fields(business: Business, fields: dict[str, Any]) -> None:
+    limits = {"name": ("名称", 128), "kind": ("主体类型", 32), "legal_rep": ("法定代表人", 64),
+              "address": ("经营地址", 200), "industry": ("行业", 64)}
+    for key, value in fields.items():
+        if key in limits:
+            label, size = limits[key]
+            setattr(business, key, _text(value, field=key, label=label, max_length=size, required=key == "name"))
+        elif key == "uscc":
+            code = "".join(str(value or "").split()).upper()
+            if code:
+                validate_uscc(code)
+                clash = Business.objects.filter(uscc=code)
+                if business.pk:
+                    clash = clash.exclude(pk=business.pk)
+                if clash.exists():
+                    raise ConflictError(f"统一社会信用代码“{code}”已登记。", field="uscc")
+            business.uscc = code
+        elif key == "size":
+            if value and value not in BusinessSize.values:
+                raise DomainError("规模应为大型、中型、小型、微型或个体。", field="size")
+            business.size = value or ""
+        elif key == "risk_colour":
+            if value not in RiskColour.values:
+                raise DomainError("风险等级应为红、黄或绿。", field="risk_colour")
+            business.risk_colour = value
+        elif key == "phone":
+            _apply_phone(business, value)
+        elif key == "is_active":
+            business.is_active = bool(value)
+
+
+@transaction.atomic
+def business_create(*, actor: Any, node: OrgNode, name: str, **fields: Any) -> Business:
+    """Register a business on a grid, micro-grid or building."""
+    unknown = set(fields) - set(BUSINESS_EDITABLE)
+    if unknown:
+        raise DomainError(f"未知字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+    scope.require(actor, Perm.MANAGE_BUSINESSES, node.path, view_perm=Perm.VIEW_BUSINESSES)
+    _place(node)
+    business = Business(node=node, subdistrict_id=node.subdistrict_id)
+    _apply_business_fields(business, {"name": name, **fields})
+    business.save()
+    audit.record(actor=actor, action="people.business.create", obj=business, after=audit.snapshot(business))
+    return business
+
+
+@transaction.atomic
+def business_update(*, actor: Any, business: Business, **changes: Any) -> Business:
+    unknown = set(changes) - set(BUSINESS_EDITABLE)
+    if unknown:
+        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+    business = Business.objects.select_for_update().select_related("node").get(pk=business.pk)
+    scope.require(actor, Perm.MANAGE_BUSINESSES, business.node.path, view_perm=Perm.VIEW_BUSINESSES)
+    before = audit.snapshot(business)
+    if "node" in changes:
+        node = changes.pop("node")
+        scope.require(actor, Perm.MANAGE_BUSINESSES, node.path, view_perm=Perm.VIEW_BUSINESSES)
+        _place(node)
+        business.node, business.subdistrict_id = node, node.subdistrict_id
+    _apply_business_fields(business, changes)
+    business.save()
+    old, new = audit.changed(before, audit.snapshot(business))
+    if new:
+        audit.record(actor=actor, action="people.business.update", obj=business, before=old, after=new)
+    return business

@@ -132,6 +132,37 @@ def record(
     return event
 
 
+def record_many(
+    *, actor: Any, events: list[tuple[str, models.Model, dict | None, dict | None]], reason: str = "",
+    chain: str = DEFAULT_CHAIN,
+) -> int:
+    """Append many events at once (bulk imports): (action, obj, before, after) each, one lock."""
+    if not events:
+        return 0
+    info = current_request()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    actor_repr = (actor.get_username() if is_user else str(actor or "系统"))[:150]
+    now = timezone.now()
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(chain=chain)
+        prev, seq = head.last_hash or GENESIS, head.last_seq
+        rows = []
+        for action, obj, before, after in events:
+            seq += 1
+            event = AuditEvent(
+                chain=chain, seq=seq, created_at=now, actor_id=actor.pk if is_user else None,
+                actor_repr=actor_repr, action=action, object_type=obj._meta.label_lower,
+                object_id=str(obj.pk), object_repr=str(obj)[:200], before=_jsonable(before),
+                after=_jsonable(after), reason=reason[:500], request_id=info.request_id,
+                ip_address=info.ip_address, user_agent=info.user_agent, prev_hash=prev,
+            )
+            event.hash = prev = compute_hash(event)
+            rows.append(event)
+        AuditEvent.objects.bulk_create(rows, batch_size=500)
+        AuditChainHead.objects.filter(chain=chain).update(last_seq=seq, last_hash=prev)
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     chain: str

@@ -118,3 +118,53 @@ class ApiToken(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class ImportJob(BaseModel):
+    """One spreadsheet import into a register: uploaded, validated (preview), then committed.
+
+    The uploaded file stays in the data directory until the job is finished, so a page reload
+    or a restart loses nothing; row errors are kept in a JSON-lines file beside it and progress
+    in a small file that other processes can read while the import's transaction is open.
+    """
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", _("全部成功才导入")
+        GOOD_ONLY = "good_only", _("只导入正确的行")
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("已上传")
+        VALIDATING = "validating", _("校验中")
+        VALIDATED = "validated", _("已校验")
+        COMMITTING = "committing", _("导入中")
+        COMMITTED = "committed", _("已导入")
+        FAILED = "failed", _("失败")
+        CANCELLED = "cancelled", _("已取消")
+
+    register = models.CharField(_("登记簿"), max_length=32)
+    original_name = models.CharField(_("文件名"), max_length=200)
+    stored_name = models.CharField(_("存储文件"), max_length=200)
+    size = models.BigIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("摘要"), max_length=64)
+    mode = models.CharField(_("导入方式"), max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(_("数据行数"), default=0)
+    good_rows = models.PositiveIntegerField(_("正确行数"), default=0)
+    bad_rows = models.PositiveIntegerField(_("错误行数"), default=0)
+    created_rows = models.PositiveIntegerField(_("新增"), default=0)
+    updated_rows = models.PositiveIntegerField(_("更新"), default=0)
+    notices = models.JSONField(_("提示"), default=list, blank=True)
+    message = models.CharField(_("结果说明"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("上传人"), on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导入作业")
+        verbose_name_plural = _("导入作业")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.original_name}"

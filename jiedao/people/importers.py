@@ -1,0 +1,452 @@
+"""Register specs for spreadsheet import: residents, households and businesses.
+
+Each spec lists its columns (Chinese headers, aliases, an example), parses and checks one row
+with the same validators the forms use, and writes a batch with bulk statements: a 100,000-row
+file is one transaction of a hundred batches, not 100,000 saves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from jiedao.core import audit, crypto, scope
+from jiedao.core.errors import DomainError
+from jiedao.core.imports import BatchResult, Column, RegisterSpec, RowInvalid, register
+from jiedao.core.permissions import Perm
+from jiedao.core.scope import PATH_SEGMENT
+from jiedao.core.tabular import Cell, as_bool, as_text
+from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
+from jiedao.org.models import NodeKind, OrgNode
+from jiedao.people.models import (
+    Business,
+    BusinessSize,
+    Gender,
+    Household,
+    Resident,
+    ResidentTag,
+    RiskColour,
+    SpecialGroup,
+)
+from jiedao.people.services import RESIDENT_NODE_KINDS
+
+_SPLIT = re.compile(r"[、,，;；/\s]+")
+
+
+class NodeResolver:
+    """Finds the org node a row names: by code, by full path name ("东门社区/东门第一网格/1幢")
+    or by a name that is unique in the user's scope. Loaded once per pass (a sub-district has a
+    few thousand nodes)."""
+
+    def __init__(self, actor: Any, perm: str) -> None:
+        nodes = scope.restrict(OrgNode.objects.filter(is_active=True), actor, perm).values_list(
+            "id", "parent_id", "name", "code", "kind", "path", "subdistrict_id"
+        )
+        self.by_id: dict[int, tuple] = {row[0]: row for row in nodes}
+        # Ancestors above the user's scope still name the path ("东门社区/东门第二网格").
+        self.names: dict[int, tuple] = {row[0]: row for row in self._ancestors(actor, perm)} | self.by_id
+        self.by_code: dict[str, int] = {}
+        self.by_name: dict[str, list[int]] = {}
+        self.by_full: dict[str, int] = {}
+        for node_id, _parent, name, code, kind, _path, _sub in self.by_id.values():
+            if kind not in RESIDENT_NODE_KINDS:
+                continue
+            if code:
+                self.by_code[code] = node_id
+            self.by_name.setdefault(name, []).append(node_id)
+            self.by_full[self._full_name(node_id)] = node_id
+
+    @staticmethod
+    def _ancestors(actor: Any, perm: str) -> Any:
+        roots = scope.granted_paths(actor, perm) or []
+        prefixes = {root[:i] for root in roots for i in range(PATH_SEGMENT, len(root), PATH_SEGMENT)}
+        return OrgNode.objects.filter(path__in=prefixes).values_list(
+            "id", "parent_id", "name", "code", "kind", "path", "subdistrict_id"
+        )
+
+    def _full_name(self, node_id: int) -> str:
+        parts = []
+        current: int | None = node_id
+        while current in self.names:
+            row = self.names[current]
+            if row[4] in (NodeKind.SUBDISTRICT, NodeKind.DISTRICT, NodeKind.CITY):
+                break
+            parts.append(row[2])
+            current = row[1]
+        return "/".join(reversed(parts))
+
+    def resolve(self, text: str) -> int:
+        """The node id, or ValueError with a message a person can act on."""
+        text = "/".join(p.strip() for p in re.split(r"[/＞>]", text) if p.strip())
+        if not text:
+            raise ValueError("不能为空")
+        if text in self.by_code:
+            return self.by_code[text]
+        if text in self.by_full:
+            return self.by_full[text]
+        tail = text.rsplit("/", 1)[-1]
+        candidates = self.by_name.get(tail, [])
+        if "/" in text:
+            candidates = [c for c in candidates if self._full_name(c).endswith(text)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            raise ValueError(f"“{text}”对应多个节点，请填写编码或完整路径（如 社区/网格/楼栋）")
+        raise ValueError(f"找不到“{text}”：不存在、已停用或不在您的管辖范围内")
+
+    def subdistrict_of(self, node_id: int) -> int | None:
+        return self.by_id[node_id][6]
+
+
+def _cell_text(values: dict[str, Cell], name: str) -> str:
+    cell = values.get(name)
+    return as_text(cell.value) if cell is not None else ""
+
+
+def _checked_id_number(values: dict[str, Cell], header: str, errors: list) -> str:
+    cell = values.get("id_number")
+    if cell is None or cell.value in (None, ""):
+        return ""
+    if isinstance(cell.value, int | float):
+        errors.append((header, "身份证号被 Excel 存成了数字，末几位可能已丢失；请把该列设为“文本”后重新填写"))
+        return ""
+    number = "".join(str(cell.value).split()).upper()
+    try:
+        validate_id_number(number)
+    except DomainError as exc:
+        errors.append((header, exc.message))
+        return ""
+    return number
+
+
+def _checked_phone(values: dict[str, Cell], header: str, errors: list) -> str:
+    text = _cell_text(values, "phone")
+    try:
+        validate_phone(text)
+    except DomainError as exc:
+        errors.append((header, exc.message))
+        return ""
+    return text
+
+
+def _limited(values: dict[str, Cell], name: str, header: str, size: int, errors: list, required: bool = False) -> str:
+    text = " ".join(_cell_text(values, name).split())
+    if required and not text:
+        errors.append((header, "必填，不能为空"))
+    elif len(text) > size:
+        errors.append((header, f"不能超过 {size} 个字"))
+    return text
+
+
+# --- residents --------------------------------------------------------------------------------
+
+
+@dataclass
+class ResidentRow:
+    node_id: int
+    subdistrict_id: int | None
+    name: str
+    id_number: str
+    phone: str
+    household_number: str
+    relation: str
+    registered_address: str
+    actual_address: str
+    is_floating: bool
+    groups: list[int] = field(default_factory=list)
+    notes: str = ""
+    key: int | None = None
+
+
+@dataclass
+class ResidentContext:
+    nodes: NodeResolver
+    groups: dict[str, int]
+    ring: crypto.Keyring
+
+
+class ResidentRegister(RegisterSpec):
+    key = "residents"
+    label = "居民"
+    sheet_name = "居民"
+    permission = Perm.MANAGE_PEOPLE
+    duplicate_column = "身份证号"
+    columns = (
+        Column("name", "姓名", required=True, aliases=("居民姓名",), example="张建国"),
+        Column("id_number", "身份证号", aliases=("身份证号码", "公民身份号码", "证件号码"), example="330225198506120013", text=True,
+               help="18 位，最后一位可为 X；作为识别同一居民的依据，重复导入时按它更新"),
+        Column("phone", "联系电话", aliases=("电话", "手机号", "手机号码"), example="13812345678", text=True),
+        Column("node", "所在网格/楼栋", required=True, aliases=("所在网格", "楼栋", "网格", "所属网格", "所在节点", "网格编码"),
+               example="东门社区/东门第一网格/一号微网格/1幢", help="编码、完整路径，或在您管辖范围内唯一的名称"),
+        Column("household_number", "户号", aliases=("户编号",), example="DX-0001-0101", text=True),
+        Column("relation", "与户主关系", aliases=("关系",), example="户主"),
+        Column("registered_address", "户籍地址", aliases=("户籍地",), example="浙江省象山县丹西街道东门路 12 号"),
+        Column("actual_address", "现住地址", aliases=("居住地址", "住址"), example="东门社区 1 幢 1 单元 101 室"),
+        Column("is_floating", "流动人口", aliases=("是否流动人口",), example="否", help="是 / 否"),
+        Column("groups", "特殊人群", aliases=("人群类别", "标签"), example="独居老人、残疾人", help="多个用顿号分隔"),
+        Column("notes", "备注", example=""),
+    )
+
+    def begin(self, actor: Any) -> ResidentContext:
+        groups = {g.name: g.pk for g in SpecialGroup.objects.filter(is_active=True)}
+        groups.update({g.code: g.pk for g in SpecialGroup.objects.filter(is_active=True)})
+        return ResidentContext(NodeResolver(actor, Perm.MANAGE_PEOPLE), groups, crypto.get_keyring())
+
+    def parse_row(self, ctx: ResidentContext, row: int, values: dict[str, Cell]) -> ResidentRow:
+        errors: list[tuple[str, str]] = []
+        name = _limited(values, "name", "姓名", 64, errors, required=True)
+        id_number = _checked_id_number(values, "身份证号", errors)
+        phone = _checked_phone(values, "联系电话", errors)
+        node_id = 0
+        try:
+            node_id = ctx.nodes.resolve(_cell_text(values, "node"))
+        except ValueError as exc:
+            errors.append(("所在网格/楼栋", str(exc)))
+        try:
+            floating = as_bool(values["is_floating"].value) if "is_floating" in values else False
+        except ValueError as exc:
+            floating = False
+            errors.append(("流动人口", str(exc)))
+        group_ids = []
+        for label in _SPLIT.split(_cell_text(values, "groups")):
+            if label:
+                if label not in ctx.groups:
+                    errors.append(("特殊人群", f"没有名为“{label}”的特殊人群类别"))
+                else:
+                    group_ids.append(ctx.groups[label])
+        parsed = ResidentRow(
+            node_id=node_id,
+            subdistrict_id=ctx.nodes.subdistrict_of(node_id) if node_id else None,
+            name=name,
+            id_number=id_number,
+            phone=phone,
+            household_number=_limited(values, "household_number", "户号", 32, errors),
+            relation=_limited(values, "relation", "与户主关系", 16, errors),
+            registered_address=_limited(values, "registered_address", "户籍地址", 200, errors),
+            actual_address=_limited(values, "actual_address", "现住地址", 200, errors),
+            is_floating=floating,
+            groups=group_ids,
+            notes=_limited(values, "notes", "备注", 500, errors),
+        )
+        if errors:
+            raise RowInvalid(errors)
+        if id_number:
+            parsed.key = int(crypto.blind_index(id_number, kind="id_number", keyring=ctx.ring)[:16], 16)
+        return parsed
+
+    def row_key(self, parsed: ResidentRow) -> int | None:
+        return parsed.key
+
+    def apply_batch(self, ctx: ResidentContext, actor: Any, job: Any, rows: list[tuple[int, ResidentRow]]) -> BatchResult:
+        ring = ctx.ring
+        index_keys = list(ring.index_keys)
+        bidx_of: dict[int, str] = {}
+        lookup: dict[str, int] = {}
+        for number, row in rows:
+            if row.id_number:
+                bidx_of[number] = crypto.blind_index(row.id_number, kind="id_number", keyring=ring)
+                for key_id in index_keys:
+                    lookup[crypto.blind_index(row.id_number, kind="id_number", keyring=ring, index_key_id=key_id)] = number
+        existing: dict[int, Resident] = {}
+        if lookup:
+            for resident in Resident.objects.filter(id_number_bidx__in=list(lookup)):
+                existing[lookup[resident.id_number_bidx]] = resident
+        households = self._households(rows)
+        creates: list[Resident] = []
+        updates: list[Resident] = []
+        befores: dict[int, dict] = {}
+        tags: list[tuple[Resident, list[int]]] = []
+        refused: list[tuple[int, str, str]] = []
+        for number, row in rows:
+            resident = existing.get(number)
+            if resident is None:
+                resident = Resident()
+                creates.append(resident)
+            else:
+                if resident.node_id not in ctx.nodes.by_id:
+                    # The ID number belongs to someone registered outside the importer's scope:
+                    # moving them here would take over another grid's record. Refuse the row.
+                    refused.append((number, "身份证号", "该身份证号已登记在您管辖范围以外的居民名下，请联系其所在社区"))
+                    continue
+                befores[id(resident)] = audit.snapshot(resident)
+                updates.append(resident)
+            resident.node_id = row.node_id
+            resident.subdistrict_id = row.subdistrict_id
+            resident.name = row.name
+            resident.household_id = households.get(row.household_number) if row.household_number else None
+            resident.relation = row.relation
+            resident.registered_address = row.registered_address
+            resident.actual_address = row.actual_address
+            resident.is_floating = row.is_floating
+            resident.notes = row.notes
+            if row.id_number:
+                resident.id_number_enc = crypto.encrypt(row.id_number, ring)
+                resident.id_number_bidx = bidx_of[number]
+                resident.id_number_masked = crypto.mask(row.id_number, "id_number")
+                resident.gender = Gender.MALE if int(row.id_number[16]) % 2 else Gender.FEMALE
+                resident.birth_date = date(int(row.id_number[6:10]), int(row.id_number[10:12]), int(row.id_number[12:14]))
+            if row.phone:
+                resident.phone_enc = crypto.encrypt(crypto.normalise(row.phone, "phone"), ring)
+                resident.phone_bidx = crypto.blind_index(row.phone, kind="phone", keyring=ring)
+                resident.phone_masked = crypto.mask(row.phone, "phone")
+            if row.groups:
+                tags.append((resident, row.groups))
+        Resident.objects.bulk_create(creates, batch_size=500)
+        if updates:
+            Resident.objects.bulk_update(updates, UPDATE_FIELDS, batch_size=500)
+        if tags:
+            ResidentTag.objects.bulk_create(
+                [ResidentTag(resident=r, group_id=g) for r, groups in tags for g in groups],
+                ignore_conflicts=True, batch_size=500,
+            )
+        events = [("people.resident.import", r, None, audit.snapshot(r)) for r in creates]
+        for resident in updates:
+            old, new = audit.changed(befores[id(resident)], audit.snapshot(resident))
+            events.append(("people.resident.import", resident, old, new))
+        audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
+        return BatchResult(len(creates), len(updates), refused)
+
+    def _households(self, rows: list[tuple[int, ResidentRow]]) -> dict[str, int]:
+        """Household ids by number for the batch, creating the ones not registered yet."""
+        wanted: dict[tuple[int | None, str], ResidentRow] = {}
+        for _, row in rows:
+            if row.household_number:
+                wanted.setdefault((row.subdistrict_id, row.household_number), row)
+        if not wanted:
+            return {}
+        found = {
+            h.number: h.pk
+            for h in Household.objects.filter(number__in={n for _, n in wanted}, subdistrict_id__in={s for s, _ in wanted})
+        }
+        missing = [
+            Household(node_id=row.node_id, subdistrict_id=sub, number=number,
+                      address=row.actual_address or row.registered_address or number)
+            for (sub, number), row in wanted.items() if number not in found
+        ]
+        Household.objects.bulk_create(missing, batch_size=500)
+        found.update({h.number: h.pk for h in missing})
+        return found
+
+
+UPDATE_FIELDS = [
+    "node", "subdistrict", "name", "household", "relation", "registered_address", "actual_address", "is_floating",
+    "notes", "id_number_enc", "id_number_bidx", "id_number_masked", "gender", "birth_date", "phone_enc", "phone_bidx",
+    "phone_masked", "updated_at",
+]
+
+
+# --- businesses -------------------------------------------------------------------------------
+
+_SIZE_LABELS = {str(label): value for value, label in BusinessSize.choices}
+_RISK_LABELS = {str(label): value for value, label in RiskColour.choices} | {"红色": "red", "黄色": "yellow", "绿色": "green"}
+
+
+@dataclass
+class BusinessRow:
+    node_id: int
+    subdistrict_id: int | None
+    fields: dict[str, Any]
+    phone: str
+    uscc: str
+
+
+class BusinessRegister(RegisterSpec):
+    key = "businesses"
+    label = "工商业主体"
+    sheet_name = "工商业主体"
+    permission = Perm.MANAGE_BUSINESSES
+    duplicate_column = "统一社会信用代码"
+    columns = (
+        Column("name", "名称", required=True, aliases=("主体名称", "企业名称"), example="象山丹西水产有限公司"),
+        Column("uscc", "统一社会信用代码", aliases=("信用代码", "社会信用代码"), example="91330225MA2AB12340", text=True,
+               help="18 位；作为识别同一主体的依据，重复导入时按它更新"),
+        Column("kind", "主体类型", aliases=("类型",), example="有限责任公司"),
+        Column("legal_rep", "法定代表人", aliases=("负责人", "经营者"), example="李海"),
+        Column("phone", "联系电话", aliases=("电话",), example="0574-65712345", text=True),
+        Column("node", "所在网格/楼栋", required=True, aliases=("所在网格", "网格", "所属网格", "楼栋"),
+               example="东门社区/东门第一网格"),
+        Column("address", "经营地址", aliases=("地址",), example="丹西街道东门路 88 号"),
+        Column("industry", "行业", aliases=("所属行业",), example="水产加工"),
+        Column("size", "规模", example="小型", help="大型 / 中型 / 小型 / 微型 / 个体"),
+        Column("risk_colour", "风险等级", aliases=("风险",), example="绿", help="红 / 黄 / 绿"),
+    )
+
+    def begin(self, actor: Any) -> NodeResolver:
+        return NodeResolver(actor, Perm.MANAGE_BUSINESSES)
+
+    def parse_row(self, ctx: NodeResolver, row: int, values: dict[str, Cell]) -> BusinessRow:
+        errors: list[tuple[str, str]] = []
+        fields = {
+            "name": _limited(values, "name", "名称", 128, errors, required=True),
+            "kind": _limited(values, "kind", "主体类型", 32, errors),
+            "legal_rep": _limited(values, "legal_rep", "法定代表人", 64, errors),
+            "address": _limited(values, "address", "经营地址", 200, errors),
+            "industry": _limited(values, "industry", "行业", 64, errors),
+        }
+        uscc = "".join(_cell_text(values, "uscc").split()).upper()
+        if uscc:
+            try:
+                validate_uscc(uscc)
+            except DomainError as exc:
+                errors.append(("统一社会信用代码", exc.message))
+        size = _cell_text(values, "size")
+        if size and size not in _SIZE_LABELS and size not in BusinessSize.values:
+            errors.append(("规模", "应为大型、中型、小型、微型或个体"))
+        fields["size"] = _SIZE_LABELS.get(size, size)
+        risk = _cell_text(values, "risk_colour") or "绿"
+        if risk not in _RISK_LABELS and risk not in RiskColour.values:
+            errors.append(("风险等级", "应为红、黄或绿"))
+        fields["risk_colour"] = _RISK_LABELS.get(risk, risk)
+        phone = _checked_phone(values, "联系电话", errors)
+        node_id = 0
+        try:
+            node_id = ctx.resolve(_cell_text(values, "node"))
+        except ValueError as exc:
+            errors.append(("所在网格/楼栋", str(exc)))
+        if errors:
+            raise RowInvalid(errors)
+        return BusinessRow(node_id, ctx.subdistrict_of(node_id), fields, phone, uscc)
+
+    def row_key(self, parsed: BusinessRow) -> str | None:
+        return parsed.uscc or None
+
+    def apply_batch(self, ctx: NodeResolver, actor: Any, job: Any, rows: list[tuple[int, BusinessRow]]) -> BatchResult:
+        codes = [row.uscc for _, row in rows if row.uscc]
+        existing = {b.uscc: b for b in Business.objects.filter(uscc__in=codes)} if codes else {}
+        creates, updates, befores, refused = [], [], {}, []
+        for number, row in rows:
+            business = existing.get(row.uscc) if row.uscc else None
+            if business is None:
+                business = Business(uscc=row.uscc)
+                creates.append(business)
+            else:
+                if business.node_id not in ctx.by_id:
+                    refused.append((number, "统一社会信用代码", "该主体已登记在您管辖范围以外，请联系其所在社区"))
+                    continue
+                befores[id(business)] = audit.snapshot(business)
+                updates.append(business)
+            business.node_id, business.subdistrict_id = row.node_id, row.subdistrict_id
+            for key, value in row.fields.items():
+                setattr(business, key, value)
+            if row.phone:
+                business.phone_enc = crypto.encrypt(crypto.normalise(row.phone, "phone"))
+                business.phone_bidx = crypto.blind_index(row.phone, kind="phone")
+                business.phone_masked = crypto.mask(row.phone, "phone")
+        Business.objects.bulk_create(creates, batch_size=500)
+        if updates:
+            Business.objects.bulk_update(
+                updates, ["node", "subdistrict", "name", "kind", "legal_rep", "address", "industry", "size",
+                          "risk_colour", "phone_enc", "phone_bidx", "phone_masked", "updated_at"], batch_size=500,
+            )
+        events = [("people.business.import", b, None, audit.snapshot(b)) for b in creates]
+        for business in updates:
+            old, new = audit.changed(befores[id(business)], audit.snapshot(business))
+            events.append(("people.business.import", business, old, new))
+        audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
+        return BatchResult(len(creates), len(updates), refused)
+
+
+register(ResidentRegister())
+register(BusinessRegister())

@@ -80,6 +80,11 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
     return _jsonable(data)
 
 
+def event_for(action: str, obj: models.Model, before: dict | None, after: dict | None) -> tuple:
+    """An item for record_many from a model instance."""
+    return (action, obj._meta.label_lower, obj.pk, str(obj), before, after)
+
+
 def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields that differ, for compact update events."""
     keys = [k for k in after if before.get(k) != after.get(k) and k != "updated_at"]
@@ -132,33 +137,45 @@ def record(
     return event
 
 
+_EVENT_FIELDS = (
+    "chain", "seq", "created_at", "actor", "actor_repr", "action", "object_type", "object_id", "object_repr",
+    "before", "after", "reason", "request_id", "ip_address", "user_agent", "prev_hash", "hash",
+)
+
+
 def record_many(
-    *, actor: Any, events: list[tuple[str, models.Model, dict | None, dict | None]], reason: str = "",
+    *, actor: Any, events: list[tuple[str, str, Any, str, dict | None, dict | None]], reason: str = "",
     chain: str = DEFAULT_CHAIN,
 ) -> int:
-    """Append many events at once (bulk imports): (action, obj, before, after) each, one lock."""
+    """Append many events at once (bulk imports), under one lock. Each event is
+    (action, object_type, object_id, object_repr, before, after); `before`/`after` must already
+    be JSON-native (as `snapshot` returns them)."""
+    from jiedao.core.bulk import insert_rows
+
     if not events:
         return 0
     info = current_request()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    actor_id = actor.pk if is_user else None
     actor_repr = (actor.get_username() if is_user else str(actor or "系统"))[:150]
     now = timezone.now()
+    reason = reason[:500]
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(chain=chain)
         prev, seq = head.last_hash or GENESIS, head.last_seq
         rows = []
-        for action, obj, before, after in events:
+        event = AuditEvent(chain=chain, created_at=now, actor_id=actor_id, actor_repr=actor_repr, reason=reason,
+                           request_id=info.request_id, ip_address=info.ip_address, user_agent=info.user_agent)
+        for action, object_type, object_id, object_repr, before, after in events:
             seq += 1
-            event = AuditEvent(
-                chain=chain, seq=seq, created_at=now, actor_id=actor.pk if is_user else None,
-                actor_repr=actor_repr, action=action, object_type=obj._meta.label_lower,
-                object_id=str(obj.pk), object_repr=str(obj)[:200], before=_jsonable(before),
-                after=_jsonable(after), reason=reason[:500], request_id=info.request_id,
-                ip_address=info.ip_address, user_agent=info.user_agent, prev_hash=prev,
-            )
-            event.hash = prev = compute_hash(event)
-            rows.append(event)
-        AuditEvent.objects.bulk_create(rows, batch_size=500)
+            # One scratch instance, refilled per event: the hash is computed exactly as record() does.
+            event.seq, event.action, event.before, event.after, event.prev_hash = seq, action, before, after, prev
+            event.object_type, event.object_id, event.object_repr = object_type, str(object_id), object_repr[:200]
+            prev = compute_hash(event)
+            rows.append((chain, seq, now, actor_id, actor_repr, action, event.object_type, event.object_id,
+                         event.object_repr, before, after, reason, info.request_id, info.ip_address,
+                         info.user_agent, event.prev_hash, prev))
+        insert_rows(AuditEvent, _EVENT_FIELDS, rows)
         AuditChainHead.objects.filter(chain=chain).update(last_seq=seq, last_hash=prev)
     return len(rows)
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import time
 import uuid
 from collections.abc import Iterator
@@ -96,6 +97,10 @@ class RegisterSpec:
     def row_key(self, parsed: Any) -> Any:
         """Natural key used to refuse duplicates inside one file (None = no check)."""
         return None
+
+    def prepare_batch(self, ctx: Any, rows: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+        """Work done once, at validation, on good rows (e.g. encryption), kept for the commit."""
+        return rows
 
     def apply_batch(self, ctx: Any, actor: Any, job: ImportJob, rows: list[tuple[int, Any]]) -> BatchResult:
         """Write a batch; rows the database refuses (e.g. owned outside scope) come back in `refused`."""
@@ -273,8 +278,7 @@ def _parsed_rows(
         if problems:
             result.bad += 1
             for column, message in problems:
-                errors_out.write(json.dumps({"row": number, "column": column, "message": message},
-                                            ensure_ascii=False) + "\n")
+                _write_error(errors_out, number, column, message)
             continue
         result.good += 1
         yield number, parsed
@@ -284,10 +288,20 @@ def _estimate_total(job: ImportJob, path: Path) -> int:
     return job.total_rows or max(1, path.stat().st_size // 120)
 
 
-def run_pass(job: ImportJob, *, commit: bool) -> PassResult:
-    """One pass over the file. With commit=False nothing is written but the error list."""
+def stage_file(job: ImportJob) -> Path:
+    return import_dir() / f"{job.pk}.stage"
+
+
+def _write_error(errors_out: Any, number: int, column: str, message: str) -> None:
+    errors_out.write(json.dumps({"row": number, "column": column, "message": message}, ensure_ascii=False) + "\n")
+
+
+def validate_pass(job: ImportJob) -> PassResult:
+    """Read the file once: list every bad row, and stage the good rows, prepared, for the commit.
+
+    The staged batches (pickles in the private data directory) spare the commit a second parse
+    of the spreadsheet and a second round of encryption."""
     spec = get_spec(job.register)
-    actor = job.created_by
     path = job_file(job)
     result = PassResult()
     table = open_table(path, original_name=job.original_name, sheet_hint=spec.sheet_name)
@@ -297,34 +311,54 @@ def run_pass(job: ImportJob, *, commit: bool) -> PassResult:
         table.close()
         raise
     result.notices = list(table.notices)
-    ctx = spec.begin(actor)
+    ctx = spec.begin(job.created_by)
     total = _estimate_total(job, path)
-    phase = "commit" if commit else "validate"
     tmp_errors = errors_file(job).with_suffix(".tmp")
-    with tmp_errors.open("w", encoding="utf-8") as errors_out:
+    tmp_stage = stage_file(job).with_suffix(".tmp")
+    fd = os.open(tmp_stage, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with tmp_errors.open("w", encoding="utf-8") as errors_out, os.fdopen(fd, "wb") as stage:
         batch: list[tuple[int, Any]] = []
+        for item in _parsed_rows(spec, ctx, table, positions, errors_out, result):
+            batch.append(item)
+            if len(batch) >= BATCH:
+                pickle.dump(spec.prepare_batch(ctx, batch), stage, protocol=pickle.HIGHEST_PROTOCOL)
+                batch = []
+                write_progress(job, "validate", result.total, total)
+        if batch:
+            pickle.dump(spec.prepare_batch(ctx, batch), stage, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp_errors, errors_file(job))
+    os.replace(tmp_stage, stage_file(job))
+    write_progress(job, "validate", result.total, result.total)
+    return result
 
-        def flush() -> None:
+
+def _staged_batches(job: ImportJob) -> Iterator[list[tuple[int, Any]]]:
+    with stage_file(job).open("rb") as stage:
+        while True:
+            try:
+                yield pickle.load(stage)
+            except EOFError:
+                return
+
+
+def commit_pass(job: ImportJob) -> PassResult:
+    """Write the staged good rows, batch by batch, inside the caller's transaction."""
+    spec = get_spec(job.register)
+    actor = job.created_by
+    ctx = spec.begin(actor)
+    result = PassResult(total=job.total_rows, good=job.good_rows, bad=job.bad_rows, notices=list(job.notices))
+    done = 0
+    with errors_file(job).open("a", encoding="utf-8") as errors_out:
+        for batch in _staged_batches(job):
             outcome = spec.apply_batch(ctx, actor, job, batch)
             result.created += outcome.created
             result.updated += outcome.updated
             for number, column, message in outcome.refused:
                 result.good -= 1
                 result.bad += 1
-                errors_out.write(json.dumps({"row": number, "column": column, "message": message},
-                                            ensure_ascii=False) + "\n")
-
-        for item in _parsed_rows(spec, ctx, table, positions, errors_out, result):
-            batch.append(item)
-            if len(batch) >= BATCH:
-                if commit:
-                    flush()
-                batch = []
-                write_progress(job, phase, result.total, total)
-        if commit and batch:
-            flush()
-    os.replace(tmp_errors, errors_file(job))
-    write_progress(job, phase, result.total, result.total)
+                _write_error(errors_out, number, column, message)
+            done += len(batch)
+            write_progress(job, "commit", done, job.good_rows)
     return result
 
 
@@ -337,7 +371,7 @@ def import_validate(job: ImportJob) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATING, started_at=timezone.now())
     write_progress(job, "validate", 0, _estimate_total(job, job_file(job)))
     try:
-        result = run_pass(job, commit=False)
+        result = validate_pass(job)
     except TabularError as exc:
         return _finish(job, ImportJob.Status.FAILED, message=str(exc))
     return _finish(job, ImportJob.Status.VALIDATED, result=result,
@@ -358,7 +392,7 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
     write_progress(job, "commit", 0, job.total_rows)
     try:
         with transaction.atomic():
-            result = run_pass(job, commit=True)
+            result = commit_pass(job)
             if job.mode == ImportJob.Mode.ALL_OR_NOTHING and result.bad:
                 raise _AbortAll
             audit.record(
@@ -369,8 +403,8 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
     except _AbortAll:
         return _finish(job, ImportJob.Status.VALIDATED, result=result,
                        message="提交时发现错误行（数据可能已变化），已全部撤销，未写入任何数据。")
-    except TabularError as exc:
-        return _finish(job, ImportJob.Status.FAILED, message=str(exc))
+    except (OSError, pickle.UnpicklingError):
+        return _finish(job, ImportJob.Status.UPLOADED, message="校验结果已失效，请重新校验后再提交。")
     message = f"已导入：新增 {result.created} 行，更新 {result.updated} 行"
     message += f"，跳过错误行 {result.bad} 行。" if result.bad else "。"
     return _finish(job, ImportJob.Status.COMMITTED, result=result, message=message)

@@ -18,7 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 from openpyxl.utils.cell import range_boundaries
 
 MAX_COLUMNS = 60
@@ -28,10 +27,14 @@ class TabularError(Exception):
     """The file as a whole cannot be read; the message says why in Chinese."""
 
 
-@dataclass
 class Cell:
-    value: Any
-    is_formula: bool = False
+    """One cell's value and whether Excel computes it from a formula."""
+
+    __slots__ = ("is_formula", "value")
+
+    def __init__(self, value: Any, is_formula: bool = False) -> None:
+        self.value = value
+        self.is_formula = is_formula
 
 
 @dataclass
@@ -79,12 +82,11 @@ def open_table(path: Path | str, *, original_name: str = "", sheet_hint: str = "
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"')
 
 
-def _merged_ranges(workbook: Any, worksheet: Any) -> list[str]:
-    """Merged ranges of a read-only sheet, found by streaming its XML (openpyxl hides them)."""
-    archive: zipfile.ZipFile = workbook._archive
+def _merged_ranges(archive: zipfile.ZipFile, sheet_path: str) -> list[str]:
+    """Merged ranges, found by streaming the sheet XML (they sit after the rows)."""
     found: list[str] = []
     tail = b""
-    with archive.open(worksheet._worksheet_path) as stream:
+    with archive.open(sheet_path) as stream:
         while True:
             chunk = stream.read(1 << 20)
             buffer = tail + chunk
@@ -99,55 +101,61 @@ def _merged_ranges(workbook: Any, worksheet: Any) -> list[str]:
 
 
 def _open_xlsx(path: Path, sheet_hint: str) -> Table:
+    from jiedao.core.xlsx import XlsxError, XlsxReader
+
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise TabularError(f"无法读取该 xlsx 文件（文件可能已损坏或不是 Excel 文件）：{type(exc).__name__}") from None
-    names = workbook.sheetnames
-    chosen = next((n for n in names if sheet_hint and n.strip() == sheet_hint), names[0])
+        reader = XlsxReader(path)
+    except XlsxError as exc:
+        raise TabularError(f"无法读取该 xlsx 文件（文件可能已损坏或不是 Excel 文件）：{exc}") from None
+    if not reader.sheets:
+        reader.close()
+        raise TabularError("该 xlsx 文件中没有工作表。")
+    names = [name for name, _ in reader.sheets]
+    chosen, sheet_path = next(
+        ((n, p) for n, p in reader.sheets if sheet_hint and n.strip() == sheet_hint), reader.sheets[0]
+    )
     notices = []
     if len(names) > 1:
         others = "、".join(n for n in names if n != chosen)
         notices.append(f"文件有 {len(names)} 个工作表，只导入“{chosen}”，已忽略：{others}。")
-    worksheet = workbook[chosen]
     merged_rows: dict[int, str] = {}
-    for ref in _merged_ranges(workbook, worksheet):
+    for ref in _merged_ranges(reader.archive, sheet_path):
         _, min_row, _, max_row = range_boundaries(ref)
         for row in range(min_row, (max_row or min_row) + 1):
             merged_rows.setdefault(row, ref)
-    raw_rows = worksheet.iter_rows()
+    raw_rows = reader.rows(sheet_path)
     headers: list[str] = []
     header_row = 0
-    for index, row in enumerate(raw_rows, start=1):
-        values = [_clean_header(c.value) for c in row[:MAX_COLUMNS]]
+    for number, cells in raw_rows:
+        values = [_clean_header(c.value) for c in cells[:MAX_COLUMNS]]
         if any(values):
-            headers, header_row = values, index
+            headers, header_row = values, number
             break
-        if index > 20:
+        if number > 20:
             break
     if not headers:
-        workbook.close()
+        reader.close()
         raise TabularError(f"工作表“{chosen}”是空的：没有找到表头。")
+    width = len(headers)
 
     def data_rows() -> Iterator[tuple[int, list[Cell]]]:
-        number = header_row
-        for row in raw_rows:
-            number += 1
-            cells = []
+        for number, cells in raw_rows:
+            cells = cells[:width]
             empty = True
-            for cell in row[: len(headers)]:
-                value = getattr(cell, "value", None)
-                is_formula = getattr(cell, "data_type", None) == "f" or (isinstance(value, str) and value.startswith("="))
+            for cell in cells:
+                value = cell.value
                 if isinstance(value, str):
-                    value = value.strip()
-                if value not in (None, ""):
+                    value = cell.value = value.strip()
+                    if value.startswith("="):
+                        cell.is_formula = True
+                if value is not None and value != "":
                     empty = False
-                cells.append(Cell(value, is_formula))
             if not empty:
-                cells.extend(Cell(None) for _ in range(len(headers) - len(cells)))
+                if len(cells) < width:
+                    cells.extend(Cell(None) for _ in range(width - len(cells)))
                 yield number, cells
 
-    return Table(headers, header_row, chosen, notices, merged_rows, data_rows(), workbook.close)
+    return Table(headers, header_row, chosen, notices, merged_rows, data_rows(), reader.close)
 
 
 # --- csv --------------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.utils import timezone
+
 from jiedao.core import audit, crypto, scope
+from jiedao.core.bulk import insert_rows, reserve_ids
 from jiedao.core.errors import DomainError
 from jiedao.core.imports import BatchResult, Column, RegisterSpec, RowInvalid, register
 from jiedao.core.permissions import Perm
@@ -158,6 +161,26 @@ class ResidentRow:
     groups: list[int] = field(default_factory=list)
     notes: str = ""
     key: int | None = None
+    # Filled by prepare_batch at validation: ciphertexts and indexes, so the commit only writes.
+    id_enc: str = ""
+    id_bidx: str = ""
+    id_lookup: tuple[str, ...] = ()
+    id_masked: str = ""
+    gender: str = ""
+    birth_date: date | None = None
+    phone_enc: str = ""
+    phone_bidx: str = ""
+    phone_masked: str = ""
+
+    def audit_view(self, household_id: int | None) -> dict[str, Any]:
+        """What the audit log keeps of an imported resident: masked identifiers only."""
+        return {
+            "node_id": self.node_id, "name": self.name, "household_id": household_id, "relation": self.relation,
+            "id_number_masked": self.id_masked, "gender": self.gender,
+            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "phone_masked": self.phone_masked, "registered_address": self.registered_address,
+            "actual_address": self.actual_address, "is_floating": self.is_floating, "notes": self.notes,
+        }
 
 
 @dataclass
@@ -239,72 +262,89 @@ class ResidentRegister(RegisterSpec):
     def row_key(self, parsed: ResidentRow) -> int | None:
         return parsed.key
 
-    def apply_batch(self, ctx: ResidentContext, actor: Any, job: Any, rows: list[tuple[int, ResidentRow]]) -> BatchResult:
+    def prepare_batch(self, ctx: ResidentContext, rows: list[tuple[int, ResidentRow]]) -> list[tuple[int, ResidentRow]]:
         ring = ctx.ring
-        index_keys = list(ring.index_keys)
-        bidx_of: dict[int, str] = {}
-        lookup: dict[str, int] = {}
-        for number, row in rows:
+        for _, row in rows:
             if row.id_number:
-                bidx_of[number] = crypto.blind_index(row.id_number, kind="id_number", keyring=ring)
-                for key_id in index_keys:
-                    lookup[crypto.blind_index(row.id_number, kind="id_number", keyring=ring, index_key_id=key_id)] = number
+                row.id_enc = crypto.encrypt(row.id_number, ring)
+                row.id_bidx = crypto.blind_index(row.id_number, kind="id_number", keyring=ring)
+                row.id_lookup = tuple(
+                    crypto.blind_index(row.id_number, kind="id_number", keyring=ring, index_key_id=k)
+                    for k in ring.index_keys
+                ) if len(ring.index_keys) > 1 else (row.id_bidx,)
+                row.id_masked = crypto.mask(row.id_number, "id_number")
+                row.gender = Gender.MALE if int(row.id_number[16]) % 2 else Gender.FEMALE
+                row.birth_date = date(int(row.id_number[6:10]), int(row.id_number[10:12]), int(row.id_number[12:14]))
+                row.id_number = ""  # the clear value is not kept in the staging file
+            if row.phone:
+                row.phone_enc = crypto.encrypt(crypto.normalise(row.phone, "phone"), ring)
+                row.phone_bidx = crypto.blind_index(row.phone, kind="phone", keyring=ring)
+                row.phone_masked = crypto.mask(row.phone, "phone")
+                row.phone = ""
+        return rows
+
+    def apply_batch(self, ctx: ResidentContext, actor: Any, job: Any, rows: list[tuple[int, ResidentRow]]) -> BatchResult:
+        lookup = {key: number for number, row in rows for key in row.id_lookup}
         existing: dict[int, Resident] = {}
         if lookup:
             for resident in Resident.objects.filter(id_number_bidx__in=list(lookup)):
                 existing[lookup[resident.id_number_bidx]] = resident
         households = self._households(rows)
-        creates: list[Resident] = []
+        now = timezone.now()
+        creates: list[tuple[int, ResidentRow]] = []
         updates: list[Resident] = []
-        befores: dict[int, dict] = {}
-        tags: list[tuple[Resident, list[int]]] = []
+        events: list[tuple] = []
+        tags: list[tuple[int, int]] = []
         refused: list[tuple[int, str, str]] = []
         for number, row in rows:
+            if row.node_id not in ctx.nodes.by_id:
+                refused.append((number, "所在网格/楼栋", "该节点已停用或已不在您的管辖范围内"))
+                continue
             resident = existing.get(number)
             if resident is None:
-                resident = Resident()
-                creates.append(resident)
-            else:
-                if resident.node_id not in ctx.nodes.by_id:
-                    # The ID number belongs to someone registered outside the importer's scope:
-                    # moving them here would take over another grid's record. Refuse the row.
-                    refused.append((number, "身份证号", "该身份证号已登记在您管辖范围以外的居民名下，请联系其所在社区"))
-                    continue
-                befores[id(resident)] = audit.snapshot(resident)
-                updates.append(resident)
-            resident.node_id = row.node_id
-            resident.subdistrict_id = row.subdistrict_id
-            resident.name = row.name
-            resident.household_id = households.get(row.household_number) if row.household_number else None
-            resident.relation = row.relation
-            resident.registered_address = row.registered_address
-            resident.actual_address = row.actual_address
-            resident.is_floating = row.is_floating
-            resident.notes = row.notes
-            if row.id_number:
-                resident.id_number_enc = crypto.encrypt(row.id_number, ring)
-                resident.id_number_bidx = bidx_of[number]
-                resident.id_number_masked = crypto.mask(row.id_number, "id_number")
-                resident.gender = Gender.MALE if int(row.id_number[16]) % 2 else Gender.FEMALE
-                resident.birth_date = date(int(row.id_number[6:10]), int(row.id_number[10:12]), int(row.id_number[12:14]))
-            if row.phone:
-                resident.phone_enc = crypto.encrypt(crypto.normalise(row.phone, "phone"), ring)
-                resident.phone_bidx = crypto.blind_index(row.phone, kind="phone", keyring=ring)
-                resident.phone_masked = crypto.mask(row.phone, "phone")
-            if row.groups:
-                tags.append((resident, row.groups))
-        Resident.objects.bulk_create(creates, batch_size=500)
+                creates.append((number, row))
+                continue
+            if resident.node_id not in ctx.nodes.by_id:
+                # The ID number belongs to someone registered outside the importer's scope:
+                # moving them here would take over another grid's record. Refuse the row.
+                refused.append((number, "身份证号", "该身份证号已登记在您管辖范围以外的居民名下，请联系其所在社区"))
+                continue
+            before = audit.snapshot(resident)
+            household_id = households.get(row.household_number) if row.household_number else None
+            for name, value in (
+                ("node_id", row.node_id), ("subdistrict_id", row.subdistrict_id), ("name", row.name),
+                ("household_id", household_id), ("relation", row.relation),
+                ("registered_address", row.registered_address), ("actual_address", row.actual_address),
+                ("is_floating", row.is_floating), ("notes", row.notes), ("id_number_enc", row.id_enc),
+                ("id_number_bidx", row.id_bidx), ("id_number_masked", row.id_masked), ("gender", row.gender),
+                ("birth_date", row.birth_date), ("updated_at", now),
+            ):
+                setattr(resident, name, value)
+            if row.phone_enc:
+                resident.phone_enc, resident.phone_bidx, resident.phone_masked = row.phone_enc, row.phone_bidx, row.phone_masked
+            updates.append(resident)
+            tags.extend((resident.pk, g) for g in row.groups)
+            old, new = audit.changed(before, audit.snapshot(resident))
+            events.append(audit.event_for("people.resident.import", resident, old, new))
+        ids = reserve_ids(Resident, len(creates))
+        insert = []
+        for pk, (_, row) in zip(ids, creates, strict=True):
+            household_id = households.get(row.household_number) if row.household_number else None
+            insert.append((
+                pk, now, now, row.node_id, row.subdistrict_id, household_id, row.relation, row.name, row.id_enc,
+                row.id_bidx, row.id_masked, row.gender, row.birth_date, row.phone_enc, row.phone_bidx,
+                row.phone_masked, row.registered_address, row.actual_address, row.is_floating, row.notes, True,
+            ))
+            tags.extend((pk, g) for g in row.groups)
+            events.append(("people.resident.import", "people.resident", pk, row.name, None, row.audit_view(household_id)))
+        insert_rows(Resident, INSERT_FIELDS, insert)
         if updates:
             Resident.objects.bulk_update(updates, UPDATE_FIELDS, batch_size=500)
         if tags:
             ResidentTag.objects.bulk_create(
-                [ResidentTag(resident=r, group_id=g) for r, groups in tags for g in groups],
+                [ResidentTag(resident_id=r, group_id=g, created_at=now, updated_at=now) for r, g in tags],
                 ignore_conflicts=True, batch_size=500,
             )
-        events = [("people.resident.import", r, None, audit.snapshot(r)) for r in creates]
-        for resident in updates:
-            old, new = audit.changed(befores[id(resident)], audit.snapshot(resident))
-            events.append(("people.resident.import", resident, old, new))
         audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
         return BatchResult(len(creates), len(updates), refused)
 
@@ -330,6 +370,11 @@ class ResidentRegister(RegisterSpec):
         return found
 
 
+INSERT_FIELDS = (
+    "id", "created_at", "updated_at", "node", "subdistrict", "household", "relation", "name", "id_number_enc",
+    "id_number_bidx", "id_number_masked", "gender", "birth_date", "phone_enc", "phone_bidx", "phone_masked",
+    "registered_address", "actual_address", "is_floating", "notes", "is_active",
+)
 UPDATE_FIELDS = [
     "node", "subdistrict", "name", "household", "relation", "registered_address", "actual_address", "is_floating",
     "notes", "id_number_enc", "id_number_bidx", "id_number_masked", "gender", "birth_date", "phone_enc", "phone_bidx",
@@ -440,10 +485,10 @@ class BusinessRegister(RegisterSpec):
                 updates, ["node", "subdistrict", "name", "kind", "legal_rep", "address", "industry", "size",
                           "risk_colour", "phone_enc", "phone_bidx", "phone_masked", "updated_at"], batch_size=500,
             )
-        events = [("people.business.import", b, None, audit.snapshot(b)) for b in creates]
+        events = [audit.event_for("people.business.import", b, None, audit.snapshot(b)) for b in creates]
         for business in updates:
             old, new = audit.changed(befores[id(business)], audit.snapshot(business))
-            events.append(("people.business.import", business, old, new))
+            events.append(audit.event_for("people.business.import", business, old, new))
         audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
         return BatchResult(len(creates), len(updates), refused)
 

@@ -194,3 +194,8 @@ LOGGING = {
 # --- platform ---------------------------------------------------------------------------------
 JIEDAO_SITE_NAME = env_str("JIEDAO_SITE_NAME", "网格化基层治理平台")
 JIEDAO_PAGE_SIZE = env_int("JIEDAO_PAGE_SIZE", 50, minimum=5, maximum=500)
+# Background work: "thread" (in-process worker threads) or "eager" (run at once).
+JIEDAO_TASKS = env_choice("JIEDAO_TASKS", "thread", ["thread", "eager"])
+JIEDAO_TASK_THREADS = env_int("JIEDAO_TASK_THREADS", 2, minimum=1, maximum=16)
+# Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
+JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))

@@ -24,8 +24,9 @@ PASSWORD = "Jiedao-test-2026"
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
+def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.JIEDAO_TASKS = "eager"
 
 
 @dataclass

@@ -24,7 +24,7 @@ PASSWORD = "Jiedao-test-2026"
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
+def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.JIEDAO_TASKS = "eager"
 

@@ -168,3 +168,22 @@ class ImportJob(BaseModel):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.original_name}"
+
+
+class WorkdayOverride(BaseModel):
+    """An administrator's ruling on one date: a holiday or a make-up workday (调休).
+
+    It overrides the `chinese-calendar` package, and is the only source for years the package
+    does not know yet (the State Council announces next year's schedule each November)."""
+
+    date = models.DateField(_("日期"), unique=True)
+    is_workday = models.BooleanField(_("是否工作日"))
+    name = models.CharField(_("名称"), max_length=32, blank=True, help_text=_("如“国庆节”“调休上班”"))
+
+    class Meta:
+        verbose_name = _("节假日调整")
+        verbose_name_plural = _("节假日调整")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'上班' if self.is_workday else '休息'} {self.name}"

@@ -1,5 +1,56 @@
-"""The /api/v1 root (django-ninja). Domain apps contribute routers."""
+"""The /api/v1 root (django-ninja). Domain apps contribute routers.
 
-from ninja import NinjaAPI
+Authentication: a personal API token (`Authorization: Bearer jd_…`) or the Django session
+(CSRF enforced on unsafe methods). The browsable docs at /api/v1/docs load Swagger UI from
+django-ninja's own static files (ninja is in INSTALLED_APPS) and never from a CDN.
+"""
 
-api = NinjaAPI(title="Jiedao API", version="1", urls_namespace="api")
+from django.http import Http404
+from ninja import NinjaAPI, Router
+from ninja.openapi.docs import Swagger
+
+from jiedao.core.api import SessionAuth, TokenAuth, UnicodeJSONRenderer, install_error_handlers
+from jiedao.core.api import router as core_router
+from jiedao.org.api import org_router, users_router
+
+api = NinjaAPI(
+    title="街道网格化基层治理平台 API",
+    version="1",
+    description=(
+        "认证：在请求头中携带个人 API 令牌 `Authorization: Bearer jd_…`（在“我的令牌”中创建），"
+        "或使用已登录的浏览器会话（修改类请求需带 CSRF 令牌）。\n\n"
+        "错误统一返回 JSON：`{\"detail\": 中文说明, \"field\": 出错字段或 null, \"code\": 错误代码}`；"
+        "超出本人管辖范围的对象与不存在的对象一样返回 404。列表接口用 limit/offset 分页，"
+        "返回 `{\"count\", \"items\"}`。"
+    ),
+    urls_namespace="api",
+    auth=[TokenAuth(), SessionAuth()],
+    renderer=UnicodeJSONRenderer(),
+    # validatorUrl=None: Swagger UI would otherwise load a badge from validator.swagger.io,
+    # sending the intranet address of the schema to the internet.
+    docs=Swagger(settings={"validatorUrl": None}),
+)
+install_error_handlers(api)
+
+api.add_router("", core_router)
+api.add_router("/org", org_router)
+api.add_router("/users", users_router)
+
+# Registered last: any other path under /api/v1/ answers the JSON 404, not Django's HTML page.
+fallback = Router()
+
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@fallback.api_operation(_METHODS, "/{path:rest}", include_in_schema=False)
+def unknown_path(request, rest: str):
+    raise Http404
+
+
+@fallback.api_operation(_METHODS, "", include_in_schema=False)
+def api_root(request):
+    raise Http404
+
+
+api.add_router("", fallback)

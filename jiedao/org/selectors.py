@@ -103,3 +103,119 @@ def assignment_get(actor: Any, pk: int | str) -> RoleAssignment:
     return scope.get_scoped(
         RoleAssignment.objects.select_related("user", "node", "department"), actor, Perm.VIEW_USERS, pk=pk
     )
+
+
+# --- added for the staff web UI -------------------------------------------------------------
+
+
+def node_pick(user: Any, text: str, *, perm: str = Perm.VIEW_ORG, limit: int = 20) -> list[OrgNode]:
+    """Nodes matching `text` (name or code prefix) among those the user holds `perm` on, for a
+    form's node picker. Each node gets a `trail` attribute: its visible ancestors' names."""
+    qs = scope.restrict(OrgNode.objects.filter(is_active=True), user, perm)
+    text = (text or "").strip()
+    if text:
+        qs = qs.filter(Q(name__icontains=text) | Q(code__startswith=text))
+    return with_trails(user, list(qs.order_by("path")[:limit]))
+
+
+def with_trails(user: Any, nodes: list[OrgNode]) -> list[OrgNode]:
+    """Give each node a `trail`: its visible ancestors' names, root first (one query in all)."""
+    prefixes = {n.path[:i] for n in nodes for i in range(PATH_SEGMENT, len(n.path), PATH_SEGMENT)}
+    names = dict(nodes_visible(user).filter(path__in=prefixes).values_list("path", "name")) if prefixes else {}
+    for node in nodes:
+        ancestors = [node.path[:i] for i in range(PATH_SEGMENT, len(node.path), PATH_SEGMENT)]
+        node.trail = " › ".join(names[p] for p in ancestors if p in names)
+    return nodes
+
+
+def audit_events_visible(
+    user: Any,
+    *,
+    action_prefix: str = "",
+    object_type: str = "",
+    object_id: str | int = "",
+    actor_id: str | int = "",
+    about_user: int | None = None,
+) -> QuerySet:
+    """Audit events the user may read, newest first, optionally filtered.
+
+    Superusers read everything. Anyone else needs Perm.VIEW_AUDIT, and then reads the events
+    where, within the subtrees their VIEW_AUDIT grant covers,
+      - the actor is a user whose home node lies there, or
+      - the object is an org node, a department (by its sub-district) or a user (by home node)
+        lying there.
+    `about_user` selects the events on that user's account and on their role assignments.
+
+    Events by accounts without a home node (e.g. the superuser) on objects outside those
+    subtrees, and events on objects that no longer exist, are left out: a choice that keeps the
+    rule one screen long and never shows a leader another sub-district's activity.
+    """
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    from jiedao.core.models import AuditEvent
+
+    qs = AuditEvent.objects.select_related("actor").order_by("-id")
+    paths = scope.granted_paths(user, Perm.VIEW_AUDIT)
+    if paths is not None:
+        if not paths:
+            return qs.none()
+
+        def ids(model_qs: QuerySet) -> QuerySet:
+            return scope.restrict(model_qs, user, Perm.VIEW_AUDIT).annotate(
+                sid=Cast("pk", output_field=CharField())
+            ).values("sid")
+
+        qs = qs.filter(
+            Q(actor__in=scope.restrict(User.objects.all(), user, Perm.VIEW_AUDIT).values("pk"))
+            | Q(object_type="org.orgnode", object_id__in=ids(OrgNode.objects.all()))
+            | Q(object_type="org.department", object_id__in=ids(Department.objects.all()))
+            | Q(object_type="org.user", object_id__in=ids(User.objects.all()))
+        )
+    if action_prefix:
+        qs = qs.filter(action__startswith=action_prefix.strip())
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id not in ("", None):
+        qs = qs.filter(object_id=str(object_id))
+    if actor_id not in ("", None):
+        qs = qs.filter(actor_id=actor_id)
+    if about_user is not None:
+        qs = qs.filter(
+            Q(object_type="org.user", object_id=str(about_user))
+            | Q(object_type="org.roleassignment", after__user_id=about_user)
+            | Q(object_type="org.roleassignment", before__user_id=about_user)
+        )
+    return qs
+
+
+# --- for the REST API (jiedao/org/api.py) -------------------------------------------------------
+
+
+def node_list(
+    user: Any, *, parent: OrgNode | None = None, subtree_of: OrgNode | None = None, kind: str = "", text: str = ""
+) -> QuerySet[OrgNode]:
+    """Visible nodes for list pages: the (large) boundary is not loaded, only flagged."""
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    qs = nodes_visible(user)
+    if parent is not None:
+        qs = qs.filter(parent=parent)
+    if subtree_of is not None:
+        qs = qs.filter(path__range=subtree_range(subtree_of.path))
+    if kind:
+        qs = qs.filter(kind=kind)
+    text = (text or "").strip()
+    if text:
+        qs = qs.filter(Q(name__icontains=text) | Q(code__startswith=text))
+    has_boundary = ExpressionWrapper(Q(boundary__isnull=False), output_field=BooleanField())
+    return qs.defer("boundary").annotate(has_boundary=has_boundary).order_by("path")
+
+
+def department_get(user: Any, pk: int | str) -> Department:
+    return scope.get_scoped(Department.objects.select_related("subdistrict"), user, Perm.VIEW_ORG, pk=pk)
+
+
+def user_assignments_visible(actor: Any, user: User) -> QuerySet[RoleAssignment]:
+    """A user's role assignments, leaving out those on nodes the actor cannot see."""
+    return scope.restrict(user_assignments(user), actor, Perm.VIEW_ORG)

@@ -1,0 +1,400 @@
+"""API plumbing shared by every router: authentication, Chinese JSON errors, pagination,
+plus the caller's own account (/me) and personal API tokens (/tokens).
+
+Every error the API answers has the same shape::
+
+    {"detail": "中文说明", "field": "name" | null, "code": "invalid"}
+
+401 unauthenticated, 403 visible but not allowed, 404 missing *or out of scope* (the same body),
+400 a business rule refused the input, 409 conflict, 422 the input does not match the schema
+(with one entry per field in "errors"), 413 request body too large.
+"""
+
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Field, Path, Router, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.renderers import JSONRenderer
+from ninja.responses import Status
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
+from ninja.utils import check_csrf
+from pydantic import ConfigDict
+
+from jiedao.core import services
+from jiedao.core.errors import DomainError, PermissionError_
+from jiedao.core.permissions import Perm
+from jiedao.core.scope import has_perm_anywhere
+from jiedao.org import selectors as org_selectors
+
+NOT_FOUND = "未找到该对象。"
+UNAUTHENTICATED = "请先登录或提供有效的 API 令牌。"
+MAX_ID = 2**63 - 1  # ids beyond a bigint are "not a valid id" (422), never a database overflow
+PAGE_SIZE = 50
+PAGE_SIZE_MAX = 500
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class NotFound(Http404):
+    """A 404 that names the input that referenced the missing (or out-of-scope) object."""
+
+    def __init__(self, field: str | None = None) -> None:
+        super().__init__(NOT_FOUND)
+        self.field = field
+
+
+class CsrfFailed(DomainError):
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("CSRF 校验失败：请刷新页面后重试（使用 API 令牌的请求不需要 CSRF）。", code="csrf_failed")
+
+
+def error_body(detail: str, field: str | None = None, code: str = "invalid", **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "field": field, "code": code, **extra}
+
+
+# pydantic error type → Chinese message; {name} placeholders are filled from the error's ctx.
+_TYPE_MESSAGES: dict[str, str] = {
+    "missing": "不能为空",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "int_parsing_size": "数值超出范围",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "finite_number": "应为有限的数字",
+    "bool_type": "应为布尔值（true 或 false）",
+    "bool_parsing": "应为布尔值（true 或 false）",
+    "string_type": "应为字符串",
+    "string_unicode": "应为字符串",
+    "string_too_short": "至少需要 {min_length} 个字符",
+    "string_too_long": "不能超过 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "enum": "应为以下之一：{expected}",
+    "literal_error": "应为以下之一：{expected}",
+    "dict_type": "应为 JSON 对象",
+    "model_type": "应为 JSON 对象",
+    "model_attributes_type": "应为 JSON 对象",
+    "list_type": "应为数组",
+    "date_type": "应为日期（YYYY-MM-DD）",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "datetime_type": "应为日期时间（ISO 8601）",
+    "datetime_parsing": "应为日期时间（ISO 8601）",
+    "datetime_from_date_parsing": "应为日期时间（ISO 8601）",
+    "extra_forbidden": "不是可接受的字段",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "不是有效的 JSON",
+}
+_BODY_SOURCES = {"body", "form", "file"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _expected(value: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" → "a、b、c"."""
+    return value.replace("'", "").replace(" or ", "、").replace(", ", "、")
+
+
+def _field_error(error: dict[str, Any], body_params: set[str]) -> dict[str, Any]:
+    loc = [str(part) for part in error.get("loc", ())]
+    source, rest = (loc[0], loc[1:]) if loc else ("", [])
+    if source in _BODY_SOURCES and rest and rest[0] in body_params:
+        rest = rest[1:]  # the view's parameter name ("payload") is not something the client sent
+    kind = error.get("type", "")
+    ctx = {k: (_expected(str(v)) if k == "expected" else v) for k, v in (error.get("ctx") or {}).items()}
+    if kind in _TYPE_MESSAGES:
+        try:
+            message = _TYPE_MESSAGES[kind].format(**ctx)
+        except (KeyError, IndexError):
+            message = _TYPE_MESSAGES[kind].split("{")[0].rstrip("：") or "格式不正确"
+    elif _CJK.search(error.get("msg", "")):
+        message = error["msg"].removeprefix("Value error, ")  # our own validators speak Chinese
+    else:
+        message = "格式不正确"
+    if not rest:
+        detail = "请求体缺失，应为 JSON 对象" if kind == "missing" else f"请求体{message}"
+        return {"field": None, "detail": detail, "type": kind}
+    return {"field": rest[0], "detail": f"字段 {'.'.join(rest)}：{message}", "type": kind}
+
+
+def translate_validation_errors(errors: list[dict[str, Any]], body_params: set[str]) -> dict[str, Any]:
+    items = [_field_error(e, body_params) for e in errors]
+    detail = "；".join(dict.fromkeys(item["detail"] for item in items)) + "。"
+    first = items[0] if items else {"field": None}
+    return error_body(detail, first["field"], "validation_error", errors=items)
+
+
+def install_error_handlers(api: Any) -> None:
+    """Every API error answers JSON in Chinese. No catch-all 500 handler: bugs must surface."""
+
+    def respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+        return api.create_response(request, body, status=status)
+
+    @api.exception_handler(DomainError)
+    def domain_error(request, exc: DomainError):
+        return respond(request, exc.status_code, error_body(exc.message, exc.field, exc.code))
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc: Http404):
+        # One fixed body whatever the cause, so out of scope looks exactly like missing.
+        return respond(request, 404, error_body(NOT_FOUND, getattr(exc, "field", None), "not_found"))
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request, exc: AuthenticationError):
+        response = respond(request, 401, error_body(UNAUTHENTICATED, None, "unauthenticated"))
+        response["WWW-Authenticate"] = 'Bearer realm="jiedao"'
+        return response
+
+    @api.exception_handler(ValidationError)
+    def invalid(request, exc: ValidationError):
+        # By convention every endpoint names its JSON body parameter `payload`.
+        return respond(request, 422, translate_validation_errors(exc.errors, {"payload"}))
+
+    @api.exception_handler(HttpError)
+    def http_error(request, exc: HttpError):
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # ninja wraps the json.loads failure of a malformed body
+            return respond(request, 400, error_body("请求体不是有效的 JSON，请检查格式。", None, "malformed_json"))
+        messages = {
+            400: ("请求格式不正确。", "bad_request"),
+            403: ("您没有执行此操作的权限。", "forbidden"),
+            429: ("请求过于频繁，请稍后再试。", "throttled"),
+        }
+        detail, code = messages.get(exc.status_code, ("请求无法处理。", f"http_{exc.status_code}"))
+        return respond(request, exc.status_code, error_body(detail, None, code))
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc: RequestDataTooBig):
+        return respond(request, 413, error_body("请求体过大。", None, "too_large"))
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="中文错误说明")
+    field: str | None = Field(None, description="出错的输入字段；与字段无关时为 null")
+    code: str = Field(description="机器可读的错误代码，如 invalid、forbidden、not_found、conflict")
+
+
+class FieldErrorOut(Schema):
+    field: str | None = Field(None, description="出错的字段")
+    detail: str = Field(description="中文说明")
+    type: str = Field(description="校验错误类型")
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: list[FieldErrorOut] = Field(description="逐个字段的校验错误")
+
+
+READ_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+WRITE_ERRORS: dict[int, Any] = {
+    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut,
+}
+
+
+class UnicodeJSONRenderer(JSONRenderer):
+    """Chinese stays readable in responses (UTF-8) instead of \\uXXXX escapes."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
+class InSchema(Schema):
+    """Base for request bodies: unknown fields are refused (a typo must not be silently ignored);
+    enum fields arrive in services as their plain string values."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer jd_…` — a personal API token (see jiedao.core.services)."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        # Parsed here rather than by ninja, which logs unexpected header values (secrets) in DEBUG.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.authenticate(request, token)
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = services.token_authenticate(token.strip())
+        if user is None:
+            # A bearer token was offered and is wrong: refuse rather than fall back to the session.
+            raise AuthenticationError()
+        request.user = user
+        request.jiedao_auth_method = "token"
+        return user
+
+
+class SessionAuth(NinjaSessionAuth):
+    """The Django session (browsable docs, the staff UI's own scripts).
+
+    CSRF is enforced on unsafe methods, but only when a session actually authenticates the
+    request: a request without a session is simply unauthenticated (401), not a CSRF failure.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if self.csrf and not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise CsrfFailed()
+        request.jiedao_auth_method = "session"
+        return user
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset paging; answers {"count": total, "items": [...]}."""
+
+    class Input(Schema):
+        limit: int = Field(PAGE_SIZE, ge=1, le=PAGE_SIZE_MAX, description="每页条数，默认 50，最多 500")
+        offset: int = Field(0, ge=0, le=10**9, description="跳过前面多少条")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_limit=PAGE_SIZE_MAX, **kwargs)
+
+
+def paginated(func):
+    return paginate(Pagination)(func)
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+class AssignmentOut(Schema):
+    """A role bound to an org node (and, for department handlers, to a department)."""
+
+    id: int = Field(description="角色分配编号")
+    role: str = Field(description="角色代码")
+    role_label: str = Field(description="角色名称")
+    node_id: int = Field(description="绑定的组织节点编号")
+    node_name: str = Field(description="组织节点名称")
+    node_kind: str = Field(description="组织节点类型")
+    node_path: str = Field(description="组织节点路径")
+    department_id: int | None = Field(None, description="部门编号（仅科室办理人员）")
+    department_name: str | None = Field(None, description="部门名称")
+    created_at: datetime = Field(description="分配时间")
+
+    @staticmethod
+    def resolve_role_label(obj) -> str:
+        return str(obj.get_role_display())
+
+    @staticmethod
+    def resolve_node_name(obj) -> str:
+        return obj.node.name
+
+    @staticmethod
+    def resolve_node_kind(obj) -> str:
+        return obj.node.kind
+
+    @staticmethod
+    def resolve_node_path(obj) -> str:
+        return obj.node.path
+
+    @staticmethod
+    def resolve_department_name(obj) -> str | None:
+        return obj.department.name if obj.department_id else None
+
+
+class MeOut(Schema):
+    id: int = Field(description="用户编号")
+    username: str = Field(description="用户名")
+    full_name: str = Field(description="姓名")
+    email: str = Field(description="电子邮箱")
+    phone: str = Field(description="联系电话")
+    home_node_id: int | None = Field(None, description="所属组织节点编号")
+    is_superuser: bool = Field(description="是否超级管理员")
+    auth_method: str = Field(description="本次请求的认证方式：token 或 session")
+    permissions: list[str] = Field(description="在某个范围内拥有的权限")
+    assignments: list[AssignmentOut] = Field(description="角色分配")
+
+    @staticmethod
+    def resolve_auth_method(obj, context) -> str:
+        return getattr(context["request"], "jiedao_auth_method", "session")
+
+    @staticmethod
+    def resolve_permissions(obj) -> list[str]:
+        perms = [v for k, v in vars(Perm).items() if k.isupper() and isinstance(v, str)]
+        return sorted(p for p in perms if has_perm_anywhere(obj, p))
+
+    @staticmethod
+    def resolve_assignments(obj) -> list[Any]:
+        return list(org_selectors.user_assignments(obj))
+
+
+class TokenOut(Schema):
+    id: int = Field(description="令牌编号")
+    name: str = Field(description="用途")
+    prefix: str = Field(description="令牌前缀（用于辨认，不能用来认证）")
+    created_at: datetime = Field(description="创建时间")
+    expires_at: datetime | None = Field(None, description="过期时间；null 表示永不过期")
+    last_used_at: datetime | None = Field(None, description="最近使用时间")
+    revoked_at: datetime | None = Field(None, description="吊销时间")
+    is_usable: bool = Field(description="当前是否可用（未吊销且未过期）")
+
+    @staticmethod
+    def resolve_is_usable(obj) -> bool:
+        return obj.revoked_at is None and (obj.expires_at is None or obj.expires_at > timezone.now())
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="令牌明文：只在创建时返回这一次，请立即妥善保存")
+
+
+class TokenIn(InSchema):
+    name: str = Field(description="用途，如“数据对接”")
+    expires_days: int | None = Field(180, description="有效天数（1–3650），null 表示永不过期")
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+router = Router(tags=["账号与令牌"])
+
+
+@router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="当前用户及其角色")
+def me(request):
+    return request.auth
+
+
+@router.get("/tokens", response={200: list[TokenOut], **READ_ERRORS}, summary="我的 API 令牌")
+@paginated
+def token_list(request):
+    return request.auth.api_tokens.order_by("-created_at", "-id")
+
+
+@router.post("/tokens", response={201: TokenCreatedOut, **WRITE_ERRORS}, summary="创建 API 令牌")
+def token_create(request, payload: TokenIn):
+    """令牌明文只在本次响应中返回。出于安全考虑，只能在登录会话中创建令牌，不能用令牌再创建令牌。"""
+    if getattr(request, "jiedao_auth_method", "") == "token":
+        raise PermissionError_("只能在登录会话中创建 API 令牌，不能用令牌创建令牌。")
+    token, plaintext = services.token_create(actor=request.auth, name=payload.name, expires_days=payload.expires_days)
+    token.token = plaintext
+    return Status(201, token)
+
+
+@router.delete("/tokens/{token_id}", response={204: None, **WRITE_ERRORS}, summary="吊销 API 令牌")
+def token_revoke(request, token_id: int = Path(..., ge=1, le=MAX_ID, description="令牌编号")):
+    token = request.auth.api_tokens.filter(pk=token_id).first()
+    if token is None:
+        raise NotFound()
+    services.token_revoke(actor=request.auth, token=token)
+    return Status(204, None)

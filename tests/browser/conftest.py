@@ -34,18 +34,34 @@ class Browser:
         self.height = height
         self.label = label
 
+    def click_when_settled(self, locator) -> None:
+        """Click an element once htmx has no request in flight (the picker re-renders on input)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.support import expected_conditions as ec
+
+        for _ in range(5):
+            self.wait_for(lambda d: not d.find_elements("css selector", ".htmx-request"))
+            try:
+                self.wait_for(ec.element_to_be_clickable(locator)).click()
+                return
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"could not click {locator}")
+
     def get(self, path: str) -> None:
         self.driver.get(self.base_url + path)
 
     def text(self) -> str:
         return self.driver.find_element("tag name", "body").text
 
-    def wait_for(self, condition, timeout: float = 10):
+    def wait_for(self, condition, timeout: float = 30):
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition)
+        # htmx swaps fragments while we look: a stale element just means "look again".
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
-    def wait_text(self, needle: str, timeout: float = 10) -> None:
+    def wait_text(self, needle: str, timeout: float = 30) -> None:
         self.wait_for(lambda d: needle in d.find_element("tag name", "body").text, timeout)
 
     def no_horizontal_overflow(self) -> bool:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "jiedao.core",
     "jiedao.org",
     "jiedao.people",
+    "jiedao.cases",
 ]
 
 MIDDLEWARE = [

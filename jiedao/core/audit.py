@@ -74,7 +74,7 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
     excluded = set(getattr(obj, "audit_exclude", ()))
     data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
-        if field.name in excluded or (fields is not None and field.name not in fields):
+        if field.name in excluded or (fields is not None and field.name not in fields and field.attname not in fields):
             continue
         data[field.attname] = getattr(obj, field.attname)
     return _jsonable(data)

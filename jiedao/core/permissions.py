@@ -23,6 +23,9 @@ class Perm:
     MANAGE_PEOPLE = "people.manage"
     REVEAL_PII = "people.reveal"
     IMPORT_PEOPLE = "people.import"
+    VIEW_CASES = "cases.view"
+    REPORT_CASES = "cases.report"
+    MANAGE_CATALOGUE = "cases.catalogue"
     VIEW_BUSINESSES = "business.view"
     MANAGE_BUSINESSES = "business.manage"
 
@@ -42,21 +45,27 @@ _EVERYONE = {Perm.VIEW_ORG}
 # Registers: grid staff keep them (masked); only community heads and administrators reveal
 # personal identifiers in clear, and only with a stated reason (DESIGN.md §5).
 _REGISTER_KEEPERS = {Perm.VIEW_PEOPLE, Perm.MANAGE_PEOPLE, Perm.VIEW_BUSINESSES, Perm.MANAGE_BUSINESSES}
+# Cases: who may see the cases of a place and file new ones there. Department handlers see the
+# cases dispatched to their department (jiedao.cases.models.Case.scope_extra_q), not a place.
+_CASE_WORKERS = {Perm.VIEW_CASES, Perm.REPORT_CASES}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS),
-    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS),
+    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS),
+    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS),
     Role.BUILDING_HEAD: frozenset(_EVERYONE),
     Role.COMMUNITY_SECRETARY: frozenset(
-        _EVERYONE | _REGISTER_KEEPERS | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+        _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
     ),
-    Role.COMMUNITY_STAFF: frozenset(_EVERYONE | _REGISTER_KEEPERS | {Perm.IMPORT_PEOPLE}),
+    Role.COMMUNITY_STAFF: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | {Perm.IMPORT_PEOPLE}),
     Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES}),
-    Role.LEADER: frozenset(_EVERYONE | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES}),
+    Role.LEADER: frozenset(
+        _EVERYONE | _CASE_WORKERS | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES}
+    ),
     Role.ADMIN: frozenset(
         _EVERYONE
         | _REGISTER_KEEPERS
-        | {Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+        | _CASE_WORKERS
+        | {Perm.MANAGE_CATALOGUE, Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
     ),
 }
 

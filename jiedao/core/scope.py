@@ -82,6 +82,12 @@ def restrict(queryset: models.QuerySet[M], user: Any, perm: str = Perm.VIEW_ORG)
     condition = scope_q(user, perm, path_field)
     if condition is None:
         return queryset
+    # A model may add objects assigned to the user wherever they are (e.g. cases dispatched to a
+    # handler's department); it is still this function that applies the rule.
+    extra = getattr(queryset.model, "scope_extra_q", None)
+    assigned = extra(user, perm) if extra is not None else None
+    if assigned is not None:
+        condition = condition | assigned if condition else assigned
     if not condition:
         return queryset.none()
     return queryset.filter(condition)

@@ -1,0 +1,333 @@
+"""Cases (诉求/事件/工单): the catalogue that routes them, the case itself, its transitions,
+attachments, and the rollups that keep statistics current as cases move."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from jiedao.core.models import BaseModel
+from jiedao.org.models import Department, OrgNode
+
+
+def user_assignments(user) -> list[tuple[str, int | None]]:
+    """(role, department id) pairs of a user, cached on the user object for the request."""
+    cache = user.__dict__.setdefault("_jiedao_scope_cache", {})
+    if "_departments" not in cache:
+        cache["_departments"] = list(user.assignments.values_list("role", "department_id"))
+    return cache["_departments"]
+
+
+class Tier(models.TextChoices):
+    """三事分流."""
+
+    PUBLIC = "public", _("大事")
+    COMMUNITY = "community", _("小事")
+    PRIVATE = "private", _("私事")
+
+
+class Source(models.TextChoices):
+    DOOR_VISIT = "door_visit", _("入户走访")
+    PATROL = "patrol", _("巡查")
+    HOTLINE = "hotline", _("热线")
+    SELF_REPORT = "self_report", _("居民自报")
+    ENTERPRISE_VISIT = "enterprise_visit", _("企业走访")
+    PETITION = "petition", _("信访")
+    ASSIGNED = "assigned", _("上级交办")
+
+
+class State(models.TextChoices):
+    REPORTED = "reported", _("待受理")
+    ACCEPTED = "accepted", _("已受理")
+    REJECTED = "rejected", _("不予受理")
+    DISPATCHED = "dispatched", _("已派遣")
+    ACKNOWLEDGED = "acknowledged", _("已签收")
+    IN_PROGRESS = "in_progress", _("办理中")
+    RESOLVED = "resolved", _("已办结")
+    VERIFIED = "verified", _("已核查")
+    CLOSED = "closed", _("已结案")
+
+
+class Level(models.IntegerChoices):
+    """调处层级 (three-level handling network, plus the district)."""
+
+    COMMUNITY = 1, _("村社直接化解")
+    DEPARTMENT = 2, _("街道科室条线化解")
+    JOINT_MEETING = 3, _("联席会议协调化解")
+    DISTRICT = 4, _("区级")
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", _("一般")
+    URGENT = "urgent", _("紧急")
+
+
+class Rating(models.TextChoices):
+    SATISFIED = "satisfied", _("满意")
+    BASIC = "basic", _("基本满意")
+    UNSATISFIED = "unsatisfied", _("不满意")
+
+
+class LimitUnit(models.TextChoices):
+    WORKING_DAYS = "working_days", _("工作日")
+    WORKING_HOURS = "working_hours", _("工作小时")
+    HOURS = "hours", _("自然小时")
+
+
+class Category(BaseModel):
+    """A case category of the catalogue, with its default tier, time limit and conditions.
+
+    Two levels: groups (parent is None, e.g. 市容环境) and categories under them (暴露垃圾)."""
+
+    parent = models.ForeignKey(
+        "self", verbose_name=_("所属大类"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    code = models.SlugField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    default_tier = models.CharField(_("默认分流"), max_length=16, choices=Tier.choices, default=Tier.PUBLIC)
+    time_limit = models.DecimalField(_("办理时限"), max_digits=6, decimal_places=1, default=5)
+    time_limit_unit = models.CharField(
+        _("时限单位"), max_length=16, choices=LimitUnit.choices, default=LimitUnit.WORKING_DAYS
+    )
+    accept_conditions = models.CharField(_("受理条件"), max_length=300, blank=True)
+    close_conditions = models.CharField(_("结案条件"), max_length=300, blank=True)
+    keywords = models.CharField(_("关键词"), max_length=300, blank=True, help_text=_("以空格分隔，用于分类建议"))
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("事项类别")
+        verbose_name_plural = _("事项类别")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(BaseModel):
+    """Who handles a category in a part of the tree: the most specific (deepest) node wins.
+
+    With no department, the community (or village) where the case happened handles it."""
+
+    scope_path_field = "node__path"
+
+    category = models.ForeignKey(Category, verbose_name=_("类别"), on_delete=models.CASCADE, related_name="rules")
+    node = models.ForeignKey(OrgNode, verbose_name=_("适用范围"), on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(
+        Department, verbose_name=_("承办部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("派遣规则")
+        verbose_name_plural = _("派遣规则")
+        constraints = [models.UniqueConstraint(fields=["category", "node"], name="routingrule_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.category} @ {self.node} → {self.department or '属地社区'}"
+
+
+class Case(BaseModel):
+    """One request, event or work order, from intake to closure (销号).
+
+    `state` only changes through jiedao.cases.workflow.apply_transition, which compares and sets
+    it together with `version`; `org_path` copies the node's path so the scoping range scan
+    needs no join on this, the largest table; `subdistrict` allows partitioning."""
+
+    scope_path_field = "org_path"
+    audit_exclude = ("reporter_phone_enc",)
+
+    # Date plus 8 random characters: residents look cases up by it, so it must not be guessable.
+    ticket = models.CharField(_("编号"), max_length=24, unique=True)
+    source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
+    category = models.ForeignKey(
+        Category, verbose_name=_("类别"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    tier = models.CharField(_("分流"), max_length=16, choices=Tier.choices, blank=True)
+    urgency = models.CharField(_("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.REPORTED)
+    version = models.PositiveIntegerField(_("版本"), default=0)
+
+    node = models.ForeignKey(OrgNode, verbose_name=_("所在网格"), on_delete=models.PROTECT, related_name="cases")
+    org_path = models.CharField(_("组织路径"), max_length=40)
+    subdistrict = models.ForeignKey(
+        OrgNode, verbose_name=_("所属街道"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    community = models.ForeignKey(
+        OrgNode, verbose_name=_("所属社区（村）"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    grid = models.ForeignKey(
+        OrgNode, verbose_name=_("所属网格"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    building = models.ForeignKey(
+        OrgNode, verbose_name=_("楼栋"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    household = models.ForeignKey(
+        "people.Household", verbose_name=_("户"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resident = models.ForeignKey(
+        "people.Resident", verbose_name=_("居民"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    address = models.CharField(_("地点"), max_length=200, blank=True)
+    title = models.CharField(_("标题"), max_length=100)
+    description = models.TextField(_("描述"), max_length=4000)
+
+    anonymous = models.BooleanField(_("匿名"), default=False)
+    reporter_name = models.CharField(_("反映人"), max_length=64, blank=True)
+    reporter_phone_enc = models.TextField(_("反映人电话（密文）"), blank=True)
+    reporter_phone_masked = models.CharField(_("反映人电话"), max_length=24, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    level = models.PositiveSmallIntegerField(_("调处层级"), choices=Level.choices, default=Level.COMMUNITY)
+    resolved_level = models.PositiveSmallIntegerField(_("化解层级"), choices=Level.choices, null=True, blank=True)
+    handling_department = models.ForeignKey(
+        Department, verbose_name=_("承办部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    handling_node = models.ForeignKey(
+        OrgNode, verbose_name=_("承办社区"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispatched_at = models.DateTimeField(_("派遣时间"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    deadline_at = models.DateTimeField(_("办理期限"), null=True, blank=True, db_index=True)
+    resolved_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
+    result = models.TextField(_("办理结果"), max_length=4000, blank=True)
+    guidance = models.TextField(_("引导意见"), max_length=2000, blank=True)
+
+    rating = models.CharField(_("评价"), max_length=16, choices=Rating.choices, blank=True)
+    rating_comment = models.CharField(_("评价意见"), max_length=500, blank=True)
+    rated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+
+    return_count = models.PositiveSmallIntegerField(_("退回次数"), default=0)
+    rework_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
+    reopen_count = models.PositiveSmallIntegerField(_("重办次数"), default=0)
+    supervise_count = models.PositiveSmallIntegerField(_("督办次数"), default=0)
+    escalation_count = models.PositiveSmallIntegerField(_("上报次数"), default=0)
+    difficult = models.BooleanField(_("疑难"), default=False)
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("并入"), null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
+
+    class Meta:
+        verbose_name = _("诉求事件")
+        verbose_name_plural = _("诉求事件")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["org_path", "state"], name="case_path_state_idx"),
+            models.Index(fields=["subdistrict", "created_at"], name="case_subdistrict_created_idx"),
+            models.Index(fields=["handling_department", "state"], name="case_department_state_idx"),
+            models.Index(fields=["state", "deadline_at"], name="case_state_deadline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket} {self.title}"
+
+    @staticmethod
+    def scope_extra_q(user, perm):
+        """Department handlers see the cases dispatched to their departments, wherever they are."""
+        from jiedao.core.permissions import Perm, Role
+
+        if perm != Perm.VIEW_CASES or not getattr(user, "is_authenticated", False):
+            return None
+        departments = [
+            d for r, d in user_assignments(user) if r == Role.DEPARTMENT_HANDLER and d is not None
+        ]
+        return models.Q(handling_department__in=departments) if departments else None
+
+
+class CaseTransition(models.Model):
+    """One step of a case's life: who did what, from which state to which, why, when."""
+
+    case = models.ForeignKey(Case, verbose_name=_("事项"), on_delete=models.CASCADE, related_name="transitions")
+    seq = models.PositiveIntegerField(_("序号"))
+    action = models.CharField(_("动作"), max_length=20)
+    from_state = models.CharField(_("原状态"), max_length=16, choices=State.choices)
+    to_state = models.CharField(_("新状态"), max_length=16, choices=State.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_repr = models.CharField(_("操作人名称"), max_length=150)
+    reason = models.CharField(_("说明"), max_length=2000, blank=True)
+    data = models.JSONField(_("附加信息"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        verbose_name = _("流转记录")
+        verbose_name_plural = _("流转记录")
+        ordering = ["case_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="casetransition_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}#{self.seq} {self.action}"
+
+
+class CaseAttachment(BaseModel):
+    """A photo or file attached to a case (type and size checked on upload)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("事项"), on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("文件"), upload_to="cases/%Y/%m/")
+    original_name = models.CharField(_("文件名"), max_length=200)
+    content_type = models.CharField(_("类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小"))
+    is_photo = models.BooleanField(_("照片"), default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class CaseStat(models.Model):
+    """Rollup counters per month, org node (grid or community) and category, kept current by
+    the workflow as cases move, so rates and dashboards never scan the case table."""
+
+    month = models.DateField(_("月份"))
+    node = models.ForeignKey(OrgNode, verbose_name=_("网格"), on_delete=models.CASCADE, related_name="+")
+    org_path = models.CharField(_("组织路径"), max_length=40)
+    subdistrict = models.ForeignKey(OrgNode, verbose_name=_("所属街道"), null=True, on_delete=models.CASCADE,
+                                    related_name="+")
+    category = models.ForeignKey(Category, verbose_name=_("类别"), null=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    reported = models.PositiveIntegerField(_("登记"), default=0)
+    accepted = models.PositiveIntegerField(_("受理"), default=0)
+    rejected = models.PositiveIntegerField(_("不予受理"), default=0)
+    dispatched = models.PositiveIntegerField(_("派遣"), default=0)
+    acknowledged_in_time = models.PositiveIntegerField(_("及时签收"), default=0)
+    returned = models.PositiveIntegerField(_("退回"), default=0)
+    resolved = models.PositiveIntegerField(_("办结"), default=0)
+    resolved_on_time = models.PositiveIntegerField(_("按时办结"), default=0)
+    closed = models.PositiveIntegerField(_("结案"), default=0)
+    reworked = models.PositiveIntegerField(_("返工"), default=0)
+    reopened = models.PositiveIntegerField(_("重办"), default=0)
+    rated = models.PositiveIntegerField(_("参评"), default=0)
+    satisfied = models.PositiveIntegerField(_("满意"), default=0)
+    basic = models.PositiveIntegerField(_("基本满意"), default=0)
+    unsatisfied = models.PositiveIntegerField(_("不满意"), default=0)
+    resolved_level1 = models.PositiveIntegerField(_("村社化解"), default=0)
+    resolved_level2 = models.PositiveIntegerField(_("科室化解"), default=0)
+    resolved_level3 = models.PositiveIntegerField(_("联席会议化解"), default=0)
+    resolved_level4 = models.PositiveIntegerField(_("区级化解"), default=0)
+
+    class Meta:
+        verbose_name = _("事项统计")
+        verbose_name_plural = _("事项统计")
+        constraints = [
+            models.UniqueConstraint(fields=["month", "node", "category"], name="casestat_key_unique"),
+        ]
+        indexes = [models.Index(fields=["subdistrict", "month"], name="casestat_subdistrict_month_idx"),
+                   models.Index(fields=["month", "org_path"], name="casestat_month_path_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.node_id} {self.category_id}"

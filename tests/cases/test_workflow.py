@@ -1,0 +1,196 @@
+"""The case workflow against its transition table, with the named users of tests/conftest.py."""
+
+import itertools
+
+import pytest
+from django.db import transaction
+from django.http import Http404
+
+from jiedao.cases import services
+from jiedao.cases.models import Case, CaseStat, CaseTransition, Rating, Source, State, Tier
+from jiedao.cases.workflow import TRANSITIONS, Action, find
+from jiedao.core import audit
+from jiedao.core.errors import ConflictError, DomainError, PermissionError_
+from jiedao.core.models import AuditEvent
+
+
+def file_case(world, catalogue, **over):
+    fields = dict(actor=world.worker, source=Source.DOOR_VISIT, node=world.grid, building=world.building,
+                  title="楼下垃圾三天没人清运", description="1幢楼下垃圾堆放三天，臭气熏天。",
+                  category=catalogue["garbage"], reporter_name="陈阿姨", reporter_phone="13812345678")
+    fields.update(over)
+    return services.case_create(**fields)
+
+
+def test_full_loop_from_door_step_to_close(world, catalogue):
+    case = file_case(world, catalogue)
+    assert case.state == State.REPORTED and case.tier == Tier.PUBLIC and case.reporter_phone_masked == "138****5678"
+    assert case.grid_id == world.grid.pk and case.community_id == world.community.pk
+    case = services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
+    case = services.case_act(actor=world.secretary, case=case, action=Action.DISPATCH)
+    assert case.handling_department == world.department and case.deadline_at > case.dispatched_at
+    assert case.level == 2
+    with pytest.raises(PermissionError_):
+        services.case_act(actor=world.worker, case=case, action=Action.ACKNOWLEDGE)
+    case = services.case_act(actor=world.handler, case=case, action=Action.ACKNOWLEDGE)
+    case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="已清运并加设垃圾桶")
+    case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_PASS)
+    case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP, rating=Rating.SATISFIED)
+    case = services.case_act(actor=world.secretary, case=case, action=Action.CLOSE)
+    assert case.state == State.CLOSED and case.resolved_level == 2 and case.rating == Rating.SATISFIED
+    steps = list(case.transitions.values_list("seq", "action", "to_state"))
+    assert [s[1] for s in steps] == ["report", "accept", "dispatch", "acknowledge", "resolve", "verify_pass",
+                                     "follow_up", "close"]
+    assert [s[0] for s in steps] == list(range(8))
+    assert AuditEvent.objects.filter(object_type="cases.case", object_id=str(case.pk)).count() == 8
+    assert audit.verify_chain().ok
+    stat = CaseStat.objects.get(node=world.grid)
+    assert (stat.reported, stat.accepted, stat.dispatched, stat.resolved, stat.closed, stat.satisfied,
+            stat.resolved_level2) == (1, 1, 1, 1, 1, 1, 1)
+
+
+def test_failed_verification_and_unsatisfied_rating_send_case_back(world, catalogue):
+    case = file_case(world, catalogue)
+    for actor, action, kw in [(world.secretary, Action.ACCEPT, {}), (world.secretary, Action.DISPATCH, {}),
+                              (world.handler, Action.ACKNOWLEDGE, {}),
+                              (world.handler, Action.RESOLVE, {"reason": "已处理"})]:
+        case = services.case_act(actor=actor, case=case, action=action, **kw)
+    case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_FAIL, reason="现场仍有垃圾")
+    assert case.state == State.IN_PROGRESS and case.rework_count == 1
+    case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="再次清运")
+    case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_PASS)
+    case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP,
+                             rating=Rating.UNSATISFIED, comment="没解决")
+    assert case.state == State.IN_PROGRESS and case.reopen_count == 1
+    stat = CaseStat.objects.get(node=world.grid)
+    assert (stat.reworked, stat.reopened, stat.unsatisfied) == (1, 1, 1)
+
+
+def test_wrong_ticket_is_404_for_residents(world, catalogue):
+    case = file_case(world, catalogue)
+    with pytest.raises(Http404):
+        services.case_act(actor=None, ticket="20260101-AAAAAAAA", case=case, action=Action.FOLLOW_UP, rating="satisfied")
+
+
+def test_escalation_levels_and_private_matters(world, catalogue):
+    case = file_case(world, catalogue, category=catalogue["dispute"], title="邻里噪音纠纷", description="楼上深夜噪音")
+    case = services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
+    case = services.case_act(actor=world.secretary, case=case, action=Action.DISPATCH)
+    assert case.handling_node_id == world.community.pk and case.level == 1
+    case = services.case_act(actor=world.secretary, case=case, action=Action.ESCALATE, reason="调解不成")
+    assert (case.state, case.level) == (State.ACCEPTED, 2)
+    case = services.case_act(actor=world.secretary, case=case, action=Action.ESCALATE, reason="涉及多个部门")
+    assert case.level == 3 and case.difficult
+    private = file_case(world, catalogue, tier=Tier.PRIVATE, title="家中水管漏水", description="自家水管")
+    private = services.case_act(actor=world.secretary, case=private, action=Action.ACCEPT)
+    with pytest.raises(DomainError):
+        services.case_act(actor=world.secretary, case=private, action=Action.DISPATCH)
+    private = services.case_act(actor=world.secretary, case=private, action=Action.RESOLVE, reason="建议联系物业维修")
+    assert private.guidance == "建议联系物业维修" and private.resolved_level == 1
+
+
+def test_compare_and_set_refuses_a_stale_actor(world, catalogue):
+    case = file_case(world, catalogue)
+    stale = Case.objects.get(pk=case.pk)
+    services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
+    # A second accept from the same stale view: the table refuses it (state moved on).
+    with pytest.raises(DomainError):
+        services.case_act(actor=world.secretary, case=stale, action=Action.ACCEPT)
+    # The guarded update itself: a version that moved meanwhile changes nothing.
+    assert Case.objects.filter(pk=case.pk, version=stale.version).update(state=State.REJECTED) == 0
+    assert Case.objects.get(pk=case.pk).state == State.ACCEPTED
+
+
+def test_other_grid_worker_cannot_see_or_act(world, catalogue):
+    case = file_case(world, catalogue)
+    with pytest.raises(Http404):
+        services.case_act(actor=world.other_worker, case=case, action=Action.ACCEPT)
+    with pytest.raises(Http404):
+        services.case_act(actor=world.village_worker, case=case, action=Action.VERIFY_PASS)
+
+
+# --- every state x action x role against the table -------------------------------------------
+
+USERS = ["worker", "other_worker", "secretary", "handler", "leader", "admin"]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _params(action, world, other_case):
+    return {
+        Action.TIER: {"tier": Tier.PUBLIC},
+        Action.FOLLOW_UP: {"rating": Rating.BASIC},
+        Action.MERGE: {"into": other_case},
+    }.get(action, {})
+
+
+def _expected(world, username, state, action):
+    transition = find(action, state)
+    if username == "other_worker":
+        return "404"
+    if transition is None:
+        return "state"
+    kinds = {"worker": {"grid"}, "secretary": {"community"}, "handler": {"handler"}, "leader": {"leader"},
+             "admin": {"admin"}}[username]
+    return "ok" if transition.actors & kinds else "forbidden"
+
+
+@pytest.mark.parametrize("state", list(State.values))
+def test_every_state_action_role_combination(world, catalogue, state):
+    checked = 0
+    for action, username in itertools.product(Action.values, USERS):
+        expected = _expected(world, username, state, action)
+        user = getattr(world, username)
+        try:
+            with transaction.atomic():
+                case = file_case(world, catalogue)
+                other = file_case(world, catalogue, title="另一件") if action == Action.MERGE else None
+                Case.objects.filter(pk=case.pk).update(
+                    state=state, tier=Tier.PUBLIC, handling_department=world.department, level=2)
+                case.refresh_from_db()
+                before = (case.state, case.version, CaseTransition.objects.filter(case=case).count())
+                outcome = "ok"
+                try:
+                    services.case_act(actor=user, case=case, action=action, reason="说明", **_params(action, world, other))
+                except Http404:
+                    outcome = "404"
+                except PermissionError_:
+                    outcome = "forbidden"
+                except DomainError as exc:
+                    outcome = "state" if exc.field == "action" else f"domain:{exc.message}"
+                after = Case.objects.get(pk=case.pk)
+                changed = (after.state, after.version, CaseTransition.objects.filter(case=case).count()) != before
+                assert outcome == expected, (state, action, username, outcome)
+                assert changed == (outcome == "ok"), (state, action, username, "changed" if changed else "unchanged")
+                checked += 1
+                raise _Rollback
+        except _Rollback:
+            pass
+    assert checked == len(Action.values) * len(USERS)
+
+
+def test_table_has_one_row_per_action_and_state():
+    seen = set()
+    for transition in TRANSITIONS:
+        for state in transition.sources:
+            assert (transition.action, state) not in seen
+            seen.add((transition.action, state))
+
+
+def test_conflict_error_on_lost_race(world, catalogue, monkeypatch):
+    """Simulate the other request winning between our read and our guarded update."""
+    case = file_case(world, catalogue)
+    real_filter = Case.objects.filter
+
+    def racing_filter(*args, **kwargs):
+        if "version" in kwargs:
+            Case.objects.all().update(version=99)  # someone else committed first
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(Case.objects, "filter", racing_filter)
+    with pytest.raises(ConflictError):
+        services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
+    monkeypatch.undo()
+    assert Case.objects.get(pk=case.pk).state == State.REPORTED

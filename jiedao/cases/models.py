@@ -209,6 +209,8 @@ class Case(BaseModel):
     supervise_count = models.PositiveSmallIntegerField(_("督办次数"), default=0)
     escalation_count = models.PositiveSmallIntegerField(_("上报次数"), default=0)
     difficult = models.BooleanField(_("疑难"), default=False)
+    sla_status = models.CharField(_("时限状态"), max_length=8, blank=True, db_index=True,
+                                  choices=[("", _("正常")), ("near", _("即将到期")), ("overdue", _("已超期"))])
     merged_into = models.ForeignKey(
         "self", verbose_name=_("并入"), null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
     )
@@ -298,6 +300,8 @@ class CaseStat(models.Model):
     org_path = models.CharField(_("组织路径"), max_length=40)
     subdistrict = models.ForeignKey(OrgNode, verbose_name=_("所属街道"), null=True, on_delete=models.CASCADE,
                                     related_name="+")
+    community = models.ForeignKey(OrgNode, verbose_name=_("所属社区（村）"), null=True, on_delete=models.CASCADE,
+                                  related_name="+")
     category = models.ForeignKey(Category, verbose_name=_("类别"), null=True, on_delete=models.CASCADE,
                                  related_name="+")
     reported = models.PositiveIntegerField(_("登记"), default=0)
@@ -331,3 +335,146 @@ class CaseStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.node_id} {self.category_id}"
+
+
+class Notification(models.Model):
+    """A message for a user (deadline warnings, decisions); shown on their home page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("接收人"), on_delete=models.CASCADE,
+                             related_name="notifications")
+    case = models.ForeignKey(Case, verbose_name=_("事项"), null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    kind = models.CharField(_("类型"), max_length=20)
+    message = models.CharField(_("内容"), max_length=300)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "case", "kind"], name="notification_once")]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class WeeklyDigest(models.Model):
+    """周集: what a grid or community collected in one week (new, carried over, by category,
+    tier and state), generated on schedule every Monday and on demand."""
+
+    scope_path_field = "node__path"
+
+    node = models.ForeignKey(OrgNode, verbose_name=_("网格/社区"), on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField(_("周一"))
+    data = models.JSONField(_("内容"), default=dict)
+    generated_at = models.DateTimeField(_("生成时间"))
+
+    class Meta:
+        verbose_name = _("周集")
+        verbose_name_plural = _("周集")
+        ordering = ["-week_start", "node_id"]
+        constraints = [models.UniqueConstraint(fields=["node", "week_start"], name="weeklydigest_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.node} {self.week_start}"
+
+
+class Deliberation(BaseModel):
+    """月议: a community's monthly residents' representatives deliberation meeting."""
+
+    scope_path_field = "community__path"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("筹备中")
+        HELD = "held", _("已召开")
+
+    community = models.ForeignKey(OrgNode, verbose_name=_("社区（村）"), on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("月份"))
+    held_at = models.DateTimeField(_("召开时间"), null=True, blank=True)
+    location = models.CharField(_("地点"), max_length=100, blank=True)
+    host = models.CharField(_("主持人"), max_length=64, blank=True)
+    attendees = models.JSONField(_("参会人员"), default=list, blank=True,
+                                 help_text=_("[{\"name\": \"张三\", \"role\": \"居民代表\"}, …]"))
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.DRAFT)
+    summary = models.TextField(_("会议纪要"), blank=True)
+
+    class Meta:
+        verbose_name = _("月议")
+        verbose_name_plural = _("月议")
+        ordering = ["-month"]
+        constraints = [models.UniqueConstraint(fields=["community", "month"], name="deliberation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.community} {self.month:%Y-%m} 月议"
+
+
+class DeliberationItem(models.Model):
+    """One agenda item of a deliberation: a difficult or overdue case, its decision and follow-up."""
+
+    meeting = models.ForeignKey(Deliberation, verbose_name=_("月议"), on_delete=models.CASCADE, related_name="items")
+    case = models.ForeignKey(Case, verbose_name=_("事项"), on_delete=models.PROTECT, related_name="deliberations")
+    why = models.CharField(_("列入原因"), max_length=100)
+    decision = models.TextField(_("议定意见"), blank=True)
+    owner = models.CharField(_("跟进责任人"), max_length=64, blank=True)
+    due_date = models.DateField(_("完成时限"), null=True, blank=True)
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("月议事项")
+        verbose_name_plural = _("月议事项")
+        ordering = ["meeting_id", "sort_order", "id"]
+        constraints = [models.UniqueConstraint(fields=["meeting", "case"], name="deliberationitem_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting} · {self.case.ticket}"
+
+
+class QuarterlyReview(BaseModel):
+    """季报告: the quarter-end item-by-item review of a community's cases (销号 or carry over)."""
+
+    scope_path_field = "community__path"
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("评估中")
+        FINALIZED = "finalized", _("已定稿")
+
+    community = models.ForeignKey(OrgNode, verbose_name=_("社区（村）"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    quarter = models.PositiveSmallIntegerField(_("季度"))
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    finalized_at = models.DateTimeField(_("定稿时间"), null=True, blank=True)
+    figures = models.JSONField(_("统计"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("季度评估")
+        verbose_name_plural = _("季度评估")
+        ordering = ["-year", "-quarter"]
+        constraints = [models.UniqueConstraint(fields=["community", "year", "quarter"], name="quarterlyreview_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.community} {self.year}年第{self.quarter}季度"
+
+
+class ReviewItem(models.Model):
+    """A case in the quarterly review: struck off (销号) or carried over, with the reason."""
+
+    class Verdict(models.TextChoices):
+        PENDING = "", _("待评估")
+        STRUCK_OFF = "struck_off", _("销号")
+        CARRIED_OVER = "carried_over", _("结转下季")
+
+    review = models.ForeignKey(QuarterlyReview, verbose_name=_("季度评估"), on_delete=models.CASCADE,
+                               related_name="items")
+    case = models.ForeignKey(Case, verbose_name=_("事项"), on_delete=models.PROTECT, related_name="reviews")
+    verdict = models.CharField(_("结论"), max_length=16, choices=Verdict.choices, blank=True)
+    reason = models.CharField(_("说明"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("评估事项")
+        verbose_name_plural = _("评估事项")
+        ordering = ["review_id", "case_id"]
+        constraints = [models.UniqueConstraint(fields=["review", "case"], name="reviewitem_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.review} · {self.case.ticket}"

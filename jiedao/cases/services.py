@@ -103,6 +103,7 @@ def bump(case: Case, **counters: int) -> None:
         with transaction.atomic():
             key_path = OrgNode.objects.values_list("path", flat=True).get(pk=node_id)
             CaseStat.objects.create(month=month, node_id=node_id, org_path=key_path, subdistrict_id=case.subdistrict_id,
+                                    community_id=case.community_id,
                                     category_id=case.category_id, **counters)
     except IntegrityError:  # created by a concurrent transaction meanwhile
         CaseStat.objects.filter(month=month, node_id=node_id, category_id=case.category_id).update(**changes)

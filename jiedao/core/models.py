@@ -187,3 +187,21 @@ class WorkdayOverride(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.date} {'上班' if self.is_workday else '休息'} {self.name}"
+
+
+class JobRun(models.Model):
+    """The last run of a scheduled job. Claiming a run is a compare-and-set on `next_run_at`,
+    so several app processes sharing a database never run the same job twice."""
+
+    name = models.CharField(_("任务"), max_length=64, primary_key=True)
+    next_run_at = models.DateTimeField(_("下次运行"))
+    last_started_at = models.DateTimeField(_("最近开始"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("最近完成"), null=True, blank=True)
+    last_result = models.CharField(_("最近结果"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("定时任务")
+        verbose_name_plural = _("定时任务")
+
+    def __str__(self) -> str:
+        return self.name

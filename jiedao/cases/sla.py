@@ -1,0 +1,68 @@
+"""Deadline watch (办理时限): mark cases near or past their deadline and notify the people
+responsible. Run by the scheduler every few minutes (jiedao.core.scheduler)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from jiedao.cases.models import Case, Notification, State
+from jiedao.core.permissions import Role
+from jiedao.org.models import RoleAssignment
+
+RUNNING = (State.DISPATCHED, State.ACKNOWLEDGED, State.IN_PROGRESS)
+NEAR_WINDOW = timedelta(hours=4)
+
+
+def _recipients(case: Case) -> set[int]:
+    """Who hears about a late case: the handling department's handlers, else the community's
+    secretary and staff; and the grid's workers in both cases."""
+    users: set[int] = set()
+    if case.handling_department_id:
+        users |= set(RoleAssignment.objects.filter(role=Role.DEPARTMENT_HANDLER,
+                                                   department_id=case.handling_department_id)
+                     .values_list("user_id", flat=True))
+    if case.community_id:
+        users |= set(RoleAssignment.objects.filter(
+            node_id=case.community_id, role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF)
+        ).values_list("user_id", flat=True))
+    if case.grid_id:
+        users |= set(RoleAssignment.objects.filter(node_id=case.grid_id, role=Role.GRID_WORKER)
+                     .values_list("user_id", flat=True))
+    return users
+
+
+@transaction.atomic
+def sla_scan(now: datetime | None = None) -> dict[str, Any]:
+    """One pass: set sla_status on running cases, clear it on finished ones, notify once per kind."""
+    now = now or timezone.now()
+    running = Case.objects.filter(state__in=RUNNING, deadline_at__isnull=False)
+    newly_overdue = list(running.filter(deadline_at__lt=now).exclude(sla_status="overdue"))
+    newly_near = list(running.filter(deadline_at__gte=now, deadline_at__lt=now + NEAR_WINDOW).exclude(sla_status="near"))
+    Case.objects.filter(pk__in=[c.pk for c in newly_overdue]).update(sla_status="overdue")
+    Case.objects.filter(pk__in=[c.pk for c in newly_near]).update(sla_status="near")
+    cleared = Case.objects.exclude(state__in=RUNNING).exclude(sla_status="").update(sla_status="")
+    notes = []
+    for kind, cases, text in (("overdue", newly_overdue, "已超过办理期限"), ("near", newly_near, "即将到期")):
+        for case in cases:
+            deadline = timezone.localtime(case.deadline_at)
+            message = f"事项 {case.ticket}「{case.title[:30]}」{text}（期限 {deadline:%m-%d %H:%M}）。"
+            notes += [Notification(user_id=u, case=case, kind=kind, message=message) for u in _recipients(case)]
+    Notification.objects.bulk_create(notes, ignore_conflicts=True)
+    return {"overdue": len(newly_overdue), "near": len(newly_near), "cleared": cleared, "notified": len(notes)}
+
+
+def overdue_cases(user: Any):
+    """The user's visible overdue and near-deadline cases, most urgent first."""
+    from jiedao.core import scope
+    from jiedao.core.permissions import Perm
+
+    return (
+        scope.restrict(Case.objects.filter(Q(sla_status="overdue") | Q(sla_status="near")), user, Perm.VIEW_CASES)
+        .select_related("category", "handling_department")
+        .order_by("deadline_at")
+    )

@@ -3,11 +3,11 @@ checked against it by a test, so the two cannot drift apart)."""
 
 from __future__ import annotations
 
-from jiedao.cases.models import State
-from jiedao.cases.workflow import TRANSITIONS, Action, Actor
-
 
 def workflow_markdown() -> str:
+    from jiedao.cases.models import State
+    from jiedao.cases.workflow import TRANSITIONS, Action, Actor
+
     lines = [
         "# 事项流转表 / Case workflow",
         "",

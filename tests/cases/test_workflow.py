@@ -194,3 +194,12 @@ def test_conflict_error_on_lost_race(world, catalogue, monkeypatch):
         services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
     monkeypatch.undo()
     assert Case.objects.get(pk=case.pk).state == State.REPORTED
+
+
+def test_docs_show_the_current_table():
+    from pathlib import Path
+
+    from jiedao.cases.docs import workflow_markdown
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "workflow.md"
+    assert docs.read_text(encoding="utf-8") == workflow_markdown(), "run: python -m jiedao.cases.docs > docs/workflow.md"

@@ -24,9 +24,14 @@ PASSWORD = "Jiedao-test-2026"
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path_factory):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.JIEDAO_TASKS = "eager"
+    # Each test writes its files (imports, keys) in its own directory: parallel workers have
+    # their own databases, so job ids repeat across them.
+    data_dir = tmp_path_factory.mktemp("data")
+    settings.DATA_DIR = data_dir
+    settings.JIEDAO_KEYRING = str(data_dir / "keys" / "keyring.json")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ninja.openapi.docs import Swagger
 from jiedao.core.api import SessionAuth, TokenAuth, UnicodeJSONRenderer, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.org.api import org_router, users_router
+from jiedao.people.api import router as people_router
 
 api = NinjaAPI(
     title="街道网格化基层治理平台 API",
@@ -35,6 +36,7 @@ install_error_handlers(api)
 api.add_router("", core_router)
 api.add_router("/org", org_router)
 api.add_router("/users", users_router)
+api.add_router("/people", people_router)
 
 # Registered last: any other path under /api/v1/ answers the JSON 404, not Django's HTML page.
 fallback = Router()

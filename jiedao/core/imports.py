@@ -494,3 +494,36 @@ def bad_rows_xlsx(job: ImportJob) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- task entry points (jiedao.core.tasks.submit takes dotted paths and plain ids) -------------
+
+
+def import_validate_by_id(job_id: int) -> ImportJob:
+    """Validate the job with this id (the API submits this as a background task)."""
+    return import_validate(ImportJob.objects.select_related("created_by").get(pk=job_id))
+
+
+def import_commit_by_id(job_id: int, actor_id: int) -> ImportJob:
+    """Commit the job with this id on behalf of the user with `actor_id` (a background task)."""
+    from django.contrib.auth import get_user_model
+
+    actor = get_user_model().objects.get(pk=actor_id)
+    return import_commit(actor=actor, job=ImportJob.objects.select_related("created_by").get(pk=job_id))
+
+
+def import_set_mode(*, actor: Any, job: ImportJob, mode: str) -> ImportJob:
+    """Change how a validated job will be committed (the preview often decides it): only the
+    uploader, only while the job waits for its commit (compare-and-set on the status)."""
+    if mode not in ImportJob.Mode.values:
+        raise DomainError("请选择导入方式。", field="mode")
+    if mode == job.mode:
+        return job
+    changed = ImportJob.objects.filter(pk=job.pk, created_by=actor, status=ImportJob.Status.VALIDATED).update(
+        mode=mode, updated_at=timezone.now()
+    )
+    if not changed:
+        raise DomainError("该导入作业当前不能更改导入方式（可能已提交或正在处理）。", field="mode")
+    audit.record(actor=actor, action="core.import.mode", obj=job, before={"mode": job.mode}, after={"mode": mode})
+    job.refresh_from_db()
+    return job

@@ -52,7 +52,8 @@ class Resident(BaseModel):
     """A resident (居民). Gender and birth date are derived from the 身份证号 when it is given."""
 
     scope_path_field = "node__path"
-    audit_exclude = ("id_number_enc", "phone_enc")
+    # Ciphertexts and blind indexes stay out of the audit log; the masked forms are enough.
+    audit_exclude = ("id_number_enc", "id_number_bidx", "phone_enc", "phone_bidx")
 
     node = models.ForeignKey(OrgNode, verbose_name=_("所在节点"), on_delete=models.PROTECT, related_name="residents")
     subdistrict = models.ForeignKey(
@@ -172,7 +173,7 @@ class Business(BaseModel):
     phone_masked = models.CharField(_("联系电话"), max_length=24, blank=True)
     is_active = models.BooleanField(_("在营"), default=True)
 
-    audit_exclude = ("phone_enc",)
+    audit_exclude = ("phone_enc", "phone_bidx")
 
     class Meta:
         verbose_name = _("工商业主体")

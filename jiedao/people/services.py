@@ -364,3 +364,63 @@ def business_update(*, actor: Any, business: Business, **changes: Any) -> Busine
     if new:
         audit.record(actor=actor, action="people.business.update", obj=business, before=old, after=new)
     return business
+
+
+def export_reveal_check(*, actor: Any, reason: str) -> str:
+    """Clear identifiers in an export: the reveal permission somewhere and a stated reason
+    (returned cleaned). The exported rows are then narrowed to where the permission holds
+    (selectors.revealable), and the export is audited with the reason (core.exports.record_export)."""
+    if not scope.has_perm_anywhere(actor, Perm.REVEAL_PII):
+        from jiedao.core.errors import PermissionError_
+
+        raise PermissionError_("您没有导出明文的权限，只能导出脱敏数据。", field="reveal")
+    reason = " ".join((reason or "").split())
+    if len(reason) < 2:
+        raise DomainError("请填写导出明文的事由。", field="reason")
+    return reason[:500]
+
+
+@transaction.atomic
+def household_update(*, actor: Any, household: Household, **changes: Any) -> Household:
+    """Change a household's number, address, place or notes (the head: household_set_head)."""
+    editable = {"number", "address", "node", "unit", "floor", "room", "notes"}
+    unknown = set(changes) - editable
+    if unknown:
+        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+    household = Household.objects.select_for_update().select_related("node").get(pk=household.pk)
+    scope.require(actor, Perm.MANAGE_PEOPLE, household.node.path, view_perm=Perm.VIEW_PEOPLE)
+    before = audit.snapshot(household)
+    if "node" in changes:
+        node = changes.pop("node")
+        scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
+        _place(node)
+        if node.subdistrict_id != household.subdistrict_id:
+            raise DomainError("住户不能迁到其他街道。", field="node")
+        household.node = node
+    limits = {"number": ("户号", 32), "address": ("住址", 200), "unit": ("单元", 16), "room": ("室号", 16),
+              "notes": ("备注", 500)}
+    for key, value in changes.items():
+        if key in limits:
+            label, size = limits[key]
+            value = _text(value, field=key, label=label, max_length=size, required=key in ("number", "address"))
+        setattr(household, key, value)
+    clash = Household.objects.filter(subdistrict_id=household.subdistrict_id, number=household.number)
+    if clash.exclude(pk=household.pk).exists():
+        raise ConflictError(f"户号“{household.number}”已存在。", field="number")
+    household.save()
+    old, new = audit.changed(before, audit.snapshot(household))
+    if new:
+        audit.record(actor=actor, action="people.household.update", obj=household, before=old, after=new)
+    return household
+
+
+@transaction.atomic
+def business_reveal(*, actor: Any, business: Business, reason: str) -> str:
+    """A business's contact phone in clear: the reveal permission on its place and a reason; audited."""
+    scope.require(actor, Perm.REVEAL_PII, business.node.path, view_perm=Perm.VIEW_BUSINESSES)
+    reason = " ".join((reason or "").split())
+    if len(reason) < 2:
+        raise DomainError("请填写查看明文的事由。", field="reason")
+    value = crypto.decrypt(business.phone_enc) if business.phone_enc else ""
+    audit.record(actor=actor, action="people.business.reveal_phone", obj=business, reason=reason[:500])
+    return value

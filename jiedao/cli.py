@@ -31,6 +31,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("backup",): ("core", "backup"),
     ("restore",): ("core", "restore"),
     ("keys", "rotate"): ("core", "keys_rotate"),
+    ("scheduler",): ("core", "scheduler"),
 }
 GROUP_HELP = {
     "audit": "审计日志 / audit log",

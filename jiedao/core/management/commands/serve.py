@@ -102,6 +102,7 @@ def run_gunicorn(host: str, port: int, workers: int | None = None, threads: int 
         "--access-logfile", "-",
         "--access-logformat", ACCESS_LOG_FORMAT,
         "--error-logfile", "-",
+        "--config", "python:jiedao.gunicorn_conf",
     ]
     if _gunicorn_has_control_socket():
         # gunicorn ≥ 25.1 opens a control socket at one fixed path in $HOME: two instances on one

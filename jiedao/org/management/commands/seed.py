@@ -39,6 +39,17 @@ def summarize(report) -> str:
     )
 
 
+def seed_content(subdistrict, seed: int) -> str:
+    """Registers and a few months of cases for the single-sub-district demo."""
+    from jiedao.cases.demo import seed_cases
+    from jiedao.people.demo import seed_registers
+
+    registers = seed_registers(subdistrict, seed=seed)
+    cases = seed_cases(subdistrict, seed=seed)
+    return (f"登记簿 / registers: {registers['households']} 户、{registers['residents']} 名居民、"
+            f"{registers['businesses']} 家主体；事项 / cases: {cases['cases']} 件")
+
+
 class Command(BaseCommand):
     help = (
         "迁移数据库并生成演示数据（组织架构、部门、各角色账号）/ migrate and fill the database with generated demo"
@@ -89,4 +100,6 @@ class Command(BaseCommand):
         except demo.DemoError as exc:
             raise CommandError(str(exc), returncode=2) from None
         self.stdout.write("完成 / done: " + summarize(report))
+        if scale == "subdistrict":
+            self.stdout.write(seed_content(report.root, seed))
         self.stdout.write(f"演示账号的密码均为 {demo.DEMO_PASSWORD} / every demo account's password is {demo.DEMO_PASSWORD}")

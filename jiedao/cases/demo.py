@@ -1,0 +1,226 @@
+"""Demo cases for a generated sub-district: a few months of requests that went through the
+workflow (with their transitions, deadlines, ratings and escalations), and the rollups that
+the workflow would have kept. Deterministic; written in bulk, so it takes seconds."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Source, State, Tier
+from jiedao.cases.services import ACK_IN_TIME, deadline_for, new_ticket
+from jiedao.core import audit
+from jiedao.org.models import Department, NodeKind, OrgNode
+
+TITLES = {
+    "exposed_garbage": ("{place}垃圾堆放多日无人清运", "{place}旁边的垃圾已经堆了好几天，天热发臭，蚊蝇很多，请尽快清运。"),
+    "illegal_building": ("{place}有人私自搭建棚子", "{place}一楼住户在公共绿地上搭建彩钢棚，影响通行和采光。"),
+    "street_lamp": ("{place}路灯不亮", "{place}附近的路灯已经坏了一个多星期，晚上出行很不安全。"),
+    "neighbour_dispute": ("{place}楼上楼下噪音纠纷", "{place}楼上住户深夜经常有噪音，多次沟通无果，希望社区协调。"),
+    "property_management": ("{place}物业不作为", "{place}的物业对楼道卫生和门禁损坏长期不处理。"),
+    "street_vending": ("{place}门口占道摆摊", "{place}门口每天傍晚有流动摊贩占道经营，影响交通。"),
+    "illegal_parking": ("{place}车辆乱停堵塞消防通道", "{place}消防通道经常被私家车占用。"),
+    "waterlogging": ("{place}下雨积水严重", "{place}一下雨路面积水很深，雨水口可能堵了。"),
+    "fire_hazard": ("{place}电动车楼道充电", "{place}有人把电动车推进楼道充电，飞线很危险。"),
+    "elevator": ("{place}电梯经常故障", "{place}电梯这个月已经停了三次，老人上下楼很困难。"),
+    "social_security": ("咨询医保报销办理", "家里老人住院，想咨询医保异地报销需要哪些材料。"),
+    "elderly_care": ("{place}独居老人需要照料", "{place}有位独居老人行动不便，希望社区定期上门看看。"),
+    "pet_nuisance": ("{place}有人遛狗不拴绳", "{place}经常有人遛狗不拴绳，小孩被吓到。"),
+    "public_space": ("{place}楼道堆放杂物", "{place}楼道里堆满了纸箱和旧家具，堵塞通道。"),
+    "construction_noise": ("{place}工地夜间施工扰民", "{place}附近工地晚上十一点以后还在施工，噪音很大。"),
+    "assistance": ("申请困难救助", "家里突发变故，收入很低，想了解如何申请救助。"),
+}
+WEIGHTS = {"exposed_garbage": 14, "illegal_building": 5, "street_lamp": 8, "neighbour_dispute": 10,
+           "property_management": 9, "street_vending": 6, "illegal_parking": 9, "waterlogging": 4, "fire_hazard": 6,
+           "elevator": 5, "social_security": 5, "elderly_care": 4, "pet_nuisance": 5, "public_space": 6,
+           "construction_noise": 4, "assistance": 3}
+DEPARTMENT_FOR = {"exposed_garbage": "城市管理", "illegal_building": "综合行政执法", "street_lamp": "城市管理",
+                  "street_vending": "综合行政执法", "illegal_parking": "综合行政执法", "waterlogging": "城市管理",
+                  "fire_hazard": "应急管理", "construction_noise": "综合行政执法", "assistance": "社会事务"}
+SOURCES = [(Source.DOOR_VISIT, 45), (Source.PATROL, 20), (Source.HOTLINE, 15), (Source.SELF_REPORT, 12),
+           (Source.ENTERPRISE_VISIT, 3), (Source.PETITION, 2), (Source.ASSIGNED, 3)]
+
+
+class _Sim:
+    """One case walked through the workflow in memory."""
+
+    def __init__(self, case: Case, counters: dict[tuple, dict[str, int]], key: tuple) -> None:
+        self.case, self.rows, self.counters, self.key, self.seq = case, [], counters, key, 0
+
+    def step(self, action: str, to_state: str, at: datetime, actor: Any, reason: str = "", **count: int) -> None:
+        self.seq += 1
+        self.rows.append(CaseTransition(case=self.case, seq=self.seq, action=action, from_state=self.case.state,
+                                        to_state=to_state, actor=actor, actor_repr=actor.username if actor else "居民",
+                                        reason=reason, created_at=at))
+        self.case.state, self.case.version = to_state, self.seq
+        for name, amount in count.items():
+            self.counters[self.key][name] = self.counters[self.key].get(name, 0) + amount
+
+
+def _departments(subdistrict: OrgNode) -> dict[str, Department]:
+    found = {}
+    for department in Department.objects.filter(subdistrict=subdistrict):
+        for key in set(DEPARTMENT_FOR.values()):
+            if key in department.name:
+                found.setdefault(key, department)
+    fallback = Department.objects.filter(subdistrict=subdistrict).first()
+    return {key: found.get(key, fallback) for key in set(DEPARTMENT_FOR.values())}
+
+
+@transaction.atomic
+def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int = 120) -> dict[str, int]:
+    from jiedao.core.permissions import Role
+    from jiedao.org.models import RoleAssignment
+
+    rng = random.Random(seed * 13 + subdistrict.pk)
+    now = timezone.now()
+    categories = {c.code: c for c in Category.objects.filter(code__in=WEIGHTS)}
+    codes = [c for c in WEIGHTS if c in categories]
+    weights = [WEIGHTS[c] for c in codes]
+    departments = _departments(subdistrict)
+    buildings = list(OrgNode.objects.filter(subdistrict=subdistrict, kind=NodeKind.BUILDING)
+                     .select_related("parent", "parent__parent"))
+    path_to = {n.path: n for n in OrgNode.objects.filter(subdistrict=subdistrict,
+                                                           kind__in=(NodeKind.GRID, NodeKind.COMMUNITY, NodeKind.VILLAGE))}
+    workers, secretaries, handlers = {}, {}, {}
+    for a in RoleAssignment.objects.filter(node__subdistrict=subdistrict).select_related("user", "node"):
+        if a.role == Role.GRID_WORKER:
+            workers.setdefault(a.node_id, a.user)
+        elif a.role == Role.COMMUNITY_SECRETARY:
+            secretaries.setdefault(a.node_id, a.user)
+        elif a.role == Role.DEPARTMENT_HANDLER:
+            handlers.setdefault(a.department_id, a.user)
+    counters: dict[tuple, dict[str, int]] = defaultdict(dict)
+    sims: list[_Sim] = []
+    for _ in range(count):
+        building = rng.choice(buildings)
+        grid = next((path_to[building.path[:i]] for i in range(len(building.path), 0, -4)
+                     if building.path[:i] in path_to and path_to[building.path[:i]].kind == NodeKind.GRID), None)
+        community = next(path_to[building.path[:i]] for i in range(len(building.path), 0, -4)
+                         if building.path[:i] in path_to and path_to[building.path[:i]].kind != NodeKind.GRID)
+        code = rng.choices(codes, weights)[0]
+        category = categories[code]
+        place = f"{community.name}{building.name}"
+        title, text = TITLES[code]
+        age = rng.random() ** 1.4 * days
+        created = now - timedelta(days=age, hours=rng.uniform(0, 8))
+        created = created.replace(hour=rng.randint(8, 19))
+        if created > now:
+            created = now - timedelta(minutes=rng.randint(5, 600))
+        worker = workers.get(grid.pk) if grid else None
+        secretary = secretaries.get(community.pk)
+        source = rng.choices([s for s, _ in SOURCES], [w for _, w in SOURCES])[0]
+        case = Case(
+            ticket=new_ticket(created), source=source, category=category, tier=category.default_tier,
+            state=State.REPORTED, node=grid or community, org_path=building.path, subdistrict=subdistrict,
+            community=community, grid=grid, building=building, title=title.format(place=place)[:100],
+            description=text.format(place=place), reporter_name="" if source == Source.PATROL else "居民",
+            reported_by=worker if source in (Source.DOOR_VISIT, Source.PATROL) else None, level=1,
+            created_at=created, updated_at=created,
+        )
+        month = timezone.localtime(created).date().replace(day=1)
+        sim = _Sim(case, counters, (month, (grid or community).pk, category.pk, (grid or community).path, community.pk))
+        sims.append(sim)
+        sim.rows.append(CaseTransition(case=case, seq=0, action="report", from_state=State.REPORTED,
+                                       to_state=State.REPORTED, actor=case.reported_by,
+                                       actor_repr=case.reported_by.username if case.reported_by else "居民",
+                                       created_at=created))
+        sim.counters[sim.key]["reported"] = sim.counters[sim.key].get("reported", 0) + 1
+        _walk(sim, rng, now, created, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")), handlers)
+    Case.objects.bulk_create([s.case for s in sims], batch_size=500)
+    # bulk_create stamps auto_now_add fields with "now": put the simulated times back.
+    for s in sims:
+        s.case.created_at = s.case.updated_at = s.rows[0].created_at
+    Case.objects.bulk_update([s.case for s in sims], ["created_at", "updated_at"], batch_size=500)
+    CaseTransition.objects.bulk_create([row for s in sims for row in s.rows], batch_size=1000)
+    CaseStat.objects.bulk_create([
+        CaseStat(month=month, node_id=node_id, category_id=category_id, org_path=path, community_id=community_id,
+                 subdistrict=subdistrict, **values)
+        for (month, node_id, category_id, path, community_id), values in counters.items()
+    ], batch_size=500)
+    states: dict[str, int] = defaultdict(int)
+    for s in sims:
+        states[s.case.state] += 1
+    result = {"cases": len(sims), **{f"state_{k}": v for k, v in states.items()}}
+    audit.record(actor="jiedao seed", action="cases.demo.seed", obj=subdistrict, after=result, reason="生成演示数据")
+    return result
+
+
+def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, worker, department, handlers) -> None:
+    case = sim.case
+
+    def later(lo_hours: float, hi_hours: float) -> datetime | None:
+        nonlocal t
+        t = t + timedelta(hours=rng.uniform(lo_hours, hi_hours))
+        return t if t < now else None
+
+    if later(0.2, 6) is None:
+        return
+    if rng.random() < 0.03:
+        case.closed_at = t
+        sim.step("reject", State.REJECTED, t, secretary, "不属于受理范围，已告知反映人", rejected=1)
+        return
+    sim.step("accept", State.ACCEPTED, t, secretary, accepted=1)
+    if case.tier == Tier.PRIVATE:
+        if later(2, 48) is None:
+            return
+        case.result = case.guidance = "已向居民说明办理渠道和所需材料。"
+        case.resolved_at, case.resolved_level = t, 1
+        sim.step("resolve", State.RESOLVED, t, secretary, case.result, resolved=1, resolved_on_time=1, resolved_level1=1)
+    else:
+        if later(0.1, 3) is None:
+            return
+        public = case.tier == Tier.PUBLIC and department is not None
+        if public:
+            case.handling_department, case.level = department, 2
+        else:
+            case.handling_node = case.community
+        if rng.random() < 0.04 and public is False:
+            case.level, case.difficult = 3, True  # a dispute that needed the joint meeting
+        case.dispatched_at = t
+        case.deadline_at = deadline_for(case.category, t, case.urgency)
+        sim.step("dispatch", State.DISPATCHED, t, secretary, dispatched=1)
+        handler = handlers.get(department.pk) if public else secretary
+        if later(0.1, 4) is None:
+            return
+        case.acknowledged_at = t
+        sim.step("acknowledge", State.ACKNOWLEDGED, t, handler,
+                 **({"acknowledged_in_time": 1} if t - case.dispatched_at <= ACK_IN_TIME else {}))
+        limit = (case.deadline_at - case.dispatched_at).total_seconds() / 3600
+        late = rng.random() < 0.08
+        if later(limit * 0.2, limit * (1.6 if late else 0.9)) is None:
+            case.sla_status = "overdue" if case.deadline_at < now else ""
+            return
+        case.result, case.resolved_at, case.resolved_level = "已现场处置完毕。", t, case.level
+        sim.step("resolve", State.RESOLVED, t, handler, case.result, resolved=1,
+                 **{f"resolved_level{case.level}": 1}, **({"resolved_on_time": 1} if t <= case.deadline_at else {}))
+    if later(1, 30) is None:
+        return
+    if rng.random() < 0.05:
+        case.rework_count += 1
+        sim.step("verify_fail", State.IN_PROGRESS, t, worker or secretary, "现场复核仍未整改到位", reworked=1)
+        if later(4, 48) is None:
+            return
+        sim.step("resolve", State.RESOLVED, t, secretary, "已返工处理", resolved=1, resolved_on_time=1,
+                 **{f"resolved_level{case.level}": 1})
+        if later(1, 24) is None:
+            return
+    sim.step("verify_pass", State.VERIFIED, t, worker or secretary)
+    if later(2, 72) is None:
+        return
+    rating = rng.choices(["satisfied", "basic", "unsatisfied"], [88, 9, 3])[0]
+    case.rating, case.rated_at = rating, t
+    if rating == "unsatisfied":
+        case.reopen_count += 1
+        sim.step("follow_up", State.IN_PROGRESS, t, None, rated=1, unsatisfied=1, reopened=1)
+        return
+    sim.step("follow_up", State.VERIFIED, t, None, rated=1, **{rating: 1})
+    if later(2, 96) is None:
+        return
+    case.closed_at = t
+    sim.step("close", State.CLOSED, t, secretary, closed=1)

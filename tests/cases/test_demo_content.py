@@ -1,0 +1,34 @@
+"""The demo's registers and cases are consistent with what the real services would write."""
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from jiedao.cases.demo import seed_cases
+from jiedao.cases.models import Case, CaseStat, CaseTransition, State
+from jiedao.core import crypto
+from jiedao.core.validators import validate_id_number
+from jiedao.people.demo import seed_registers
+from jiedao.people.models import Resident
+
+
+def test_demo_registers_are_valid_and_encrypted(world):
+    counts = seed_registers(world.subdistrict, seed=1, businesses=5)
+    assert counts["residents"] == Resident.objects.count() > 0
+    resident = Resident.objects.exclude(id_number_enc="").first()
+    number = crypto.decrypt(resident.id_number_enc)
+    assert validate_id_number(number) == resident.birth_date
+    assert resident.id_number_masked == crypto.mask(number, "id_number")
+
+
+def test_demo_cases_match_their_rollups_and_transitions(world, catalogue):
+    seed_cases(world.subdistrict, seed=1, count=80, days=60)
+    assert Case.objects.count() == 80
+    assert CaseStat.objects.aggregate(n=Sum("reported"))["n"] == 80
+    closed = Case.objects.filter(state=State.CLOSED).count()
+    assert CaseStat.objects.aggregate(n=Sum("closed"))["n"] == closed
+    assert Case.objects.filter(created_at__gt=timezone.now()).count() == 0
+    for case in Case.objects.all()[:20]:
+        seqs = list(CaseTransition.objects.filter(case=case).values_list("seq", flat=True))
+        assert seqs == list(range(len(seqs))) and case.version == seqs[-1]
+        last = CaseTransition.objects.filter(case=case).order_by("-seq").first()
+        assert last.to_state == case.state

@@ -16,6 +16,7 @@ from jiedao.env import (
     env_list,
     env_path,
     env_str,
+    env_weights,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -198,5 +199,11 @@ JIEDAO_PAGE_SIZE = env_int("JIEDAO_PAGE_SIZE", 50, minimum=5, maximum=500)
 # Background work: "thread" (in-process worker threads) or "eager" (run at once).
 JIEDAO_TASKS = env_choice("JIEDAO_TASKS", "thread", ["thread", "eager"])
 JIEDAO_TASK_THREADS = env_int("JIEDAO_TASK_THREADS", 2, minimum=1, maximum=16)
+# Rate formulas (docs/user-guide.md §指标口径): weight of 基本满意 in 满意率, and of 响应率, 解决率 and
+# 满意率 in the composite score. Override with e.g. JIEDAO_RATE_WEIGHTS=response=0.3,resolution=0.35,satisfaction=0.35
+JIEDAO_RATE_WEIGHTS = env_weights(
+    "JIEDAO_RATE_WEIGHTS", {"basic": 0.9, "response": 0.1, "resolution": 0.5, "satisfaction": 0.4},
+    ["basic", "response", "resolution", "satisfaction"],
+)
 # Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
 JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))

@@ -9,6 +9,7 @@ from django.http import Http404
 from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
+from jiedao.cases.api import router as cases_router
 from jiedao.core.api import SessionAuth, TokenAuth, UnicodeJSONRenderer, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.org.api import org_router, users_router
@@ -37,6 +38,7 @@ api.add_router("", core_router)
 api.add_router("/org", org_router)
 api.add_router("/users", users_router)
 api.add_router("/people", people_router)
+api.add_router("/cases", cases_router)
 
 # Registered last: any other path under /api/v1/ answers the JSON 404, not Django's HTML page.
 fallback = Router()

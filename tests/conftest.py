@@ -34,6 +34,21 @@ def _test_settings(settings, tmp_path_factory):
     settings.JIEDAO_KEYRING = str(data_dir / "keys" / "keyring.json")
 
 
+@pytest.fixture(autouse=True)
+def _audit_chain_heads(request):
+    """Migrations create the audit chain heads; a transactional test's flush removes them."""
+    names = set(request.fixturenames)
+    if "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+    else:
+        return
+    from jiedao.core.audit import ensure_chain_heads
+
+    ensure_chain_heads()
+
+
 @dataclass
 class World:
     root: User

@@ -422,3 +422,241 @@ EFFECTS = {
     Action.REOPEN: _reopen,
     Action.MERGE: _merge,
 }
+
+
+# --- attachments (photos and files on a case) -------------------------------------------------
+
+from jiedao.cases.models import CaseAttachment  # noqa: E402  (appended section)
+
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENTS_PER_CASE = 9
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".bmp")
+# kind -> (content type, stored extension, is a photo)
+ATTACHMENT_KINDS = {
+    "jpeg": ("image/jpeg", ".jpg", True),
+    "png": ("image/png", ".png", True),
+    "webp": ("image/webp", ".webp", True),
+    "pdf": ("application/pdf", ".pdf", False),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx", False),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx", False),
+}
+
+
+def _upload_name(upload: Any) -> str:
+    import os.path
+
+    name = os.path.basename(str(getattr(upload, "name", "") or "").replace("\\", "/")).strip()
+    return name[:200] or "附件"
+
+
+def sniff_upload(upload: Any) -> str:
+    """The kind of an uploaded file (a key of ATTACHMENT_KINDS), judged by its content (magic
+    bytes; a docx or xlsx is a zip holding word/document.xml or xl/workbook.xml), never by its
+    name. Too large, empty or any other content raises DomainError naming the file."""
+    import zipfile
+
+    name = _upload_name(upload)
+    size = getattr(upload, "size", None) or 0
+    if size > ATTACHMENT_MAX_BYTES:
+        raise DomainError(f"“{name}”超过 10 MB，请压缩后再上传。", field="upload")
+    if size == 0:
+        raise DomainError(f"“{name}”是空文件。", field="upload")
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    kind = ""
+    if head.startswith(b"\xff\xd8\xff"):
+        kind = "jpeg"
+    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
+        kind = "png"
+    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        kind = "webp"
+    elif head.startswith(b"%PDF-"):
+        kind = "pdf"
+    elif head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(upload) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            names = set()
+        upload.seek(0)
+        kind = "docx" if "word/document.xml" in names else "xlsx" if "xl/workbook.xml" in names else ""
+    if not kind:
+        if name.lower().endswith(_IMAGE_EXTENSIONS):
+            raise DomainError(f"“{name}”的扩展名是图片，但内容不是 JPG、PNG 或 WEBP 图片，已拒绝上传。", field="upload")
+        raise DomainError(
+            f"“{name}”的文件类型不受支持：只能上传 JPG、PNG、WEBP 图片，或 PDF、Word（.docx）、Excel（.xlsx）文件。",
+            field="upload",
+        )
+    return kind
+
+
+@transaction.atomic
+def case_attach(*, actor: Any, case: Case, upload: Any, ticket: str | None = None) -> CaseAttachment:
+    """Attach a photo or file to a case (at most 9 per case, 10 MB each, type judged by content).
+
+    Staff must see the case and relate to it (jiedao.cases.services.actor_kinds); a resident
+    (`actor` None) attaches only with the case's ticket while it still awaits acceptance."""
+    from django.core.files import File
+
+    current = Case.objects.select_for_update().get(pk=case.pk)
+    if actor is None:
+        if not ticket or not secrets.compare_digest(ticket, current.ticket):
+            raise Http404("未找到该事项。")
+        if current.state != State.REPORTED:
+            raise PermissionError_("事项受理后，请联系社区补充材料。")
+    else:
+        if not scope.restrict(Case.objects.filter(pk=current.pk), actor, Perm.VIEW_CASES).exists():
+            raise Http404("未找到该事项。")
+        if not actor_kinds(actor, current):
+            raise PermissionError_("您不能为该事项添加附件。")
+    if current.state in (State.CLOSED, State.REJECTED):
+        raise DomainError("已结案或不予受理的事项不能再添加附件。", field="upload")
+    kind = sniff_upload(upload)
+    if current.attachments.count() >= ATTACHMENTS_PER_CASE:
+        raise DomainError(f"每件事项最多 {ATTACHMENTS_PER_CASE} 个附件，已达上限。", field="upload")
+    content_type, extension, is_photo = ATTACHMENT_KINDS[kind]
+    attachment = CaseAttachment(
+        case=current, original_name=_upload_name(upload), content_type=content_type, size=upload.size,
+        is_photo=is_photo, uploaded_by=actor,
+    )
+    # Stored under a random name with the extension of what the content really is.
+    attachment.file.save(f"{secrets.token_hex(12)}{extension}", File(upload), save=False)
+    attachment.save()
+    audit.record(
+        actor=actor, action="cases.case.attach", obj=current,
+        after={"attachment": attachment.pk, "name": attachment.original_name, "content_type": content_type,
+               "size": attachment.size},
+    )
+    return attachment
+
+
+# --- catalogue administration -------------------------------------------------------------------
+
+RULE_NODE_KINDS = frozenset({NodeKind.SUBDISTRICT, NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID,
+                             NodeKind.MICROGRID})
+_CATEGORY_FIELDS = ("name", "default_tier", "time_limit", "time_limit_unit", "accept_conditions",
+                    "close_conditions", "keywords", "sort_order", "is_active")
+
+
+def _require_catalogue(actor: Any) -> None:
+    if not scope.has_perm_anywhere(actor, Perm.MANAGE_CATALOGUE):
+        raise PermissionError_("您没有维护事项目录的权限。")
+
+
+@transaction.atomic
+def category_update(*, actor: Any, category: Category, **fields: Any) -> Category:
+    """Change a category's name, default tier, time limit, conditions, keywords or status."""
+    import re
+
+    _require_catalogue(actor)
+    unknown = set(fields) - set(_CATEGORY_FIELDS)
+    if unknown:
+        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。")
+    current = Category.objects.select_for_update().get(pk=category.pk)
+    before = audit.snapshot(current, list(_CATEGORY_FIELDS))
+    if "name" in fields:
+        current.name = _text(fields["name"], field="name", label="名称", max_length=64, required=True)
+    if "default_tier" in fields:
+        if fields["default_tier"] not in Tier.values:
+            raise DomainError("默认分流应为大事、小事或私事。", field="default_tier")
+        current.default_tier = fields["default_tier"]
+    if "time_limit_unit" in fields:
+        if fields["time_limit_unit"] not in LimitUnit.values:
+            raise DomainError("时限单位应为工作日、工作小时或自然小时。", field="time_limit_unit")
+        current.time_limit_unit = fields["time_limit_unit"]
+    if "time_limit" in fields:
+        try:
+            limit = Decimal(str(fields["time_limit"])).quantize(Decimal("0.1"))
+        except ArithmeticError:
+            raise DomainError("办理时限应为数字。", field="time_limit") from None
+        if not Decimal("0.5") <= limit <= Decimal("365"):
+            raise DomainError("办理时限应在 0.5 到 365 之间。", field="time_limit")
+        current.time_limit = limit
+    for name, label in (("accept_conditions", "受理条件"), ("close_conditions", "结案条件")):
+        if name in fields:
+            setattr(current, name, _text(fields[name], field=name, label=label, max_length=300))
+    if "keywords" in fields:
+        words = [w for w in re.split(r"[\s,，、;；]+", str(fields["keywords"] or "")) if w]
+        keywords = " ".join(dict.fromkeys(words))
+        current.keywords = _text(keywords, field="keywords", label="关键词", max_length=300)
+    if "sort_order" in fields and fields["sort_order"] is not None:
+        current.sort_order = max(int(fields["sort_order"]), 0)
+    if "is_active" in fields:
+        current.is_active = bool(fields["is_active"])
+    current.save()
+    old, new = audit.changed(before, audit.snapshot(current, list(_CATEGORY_FIELDS)))
+    if new:
+        audit.record(actor=actor, action="cases.category.update", obj=current, before=old, after=new)
+    return current
+
+
+@transaction.atomic
+def routing_rule_set(*, actor: Any, category: Category, node: OrgNode, department: Department | None = None) -> RoutingRule:
+    """Who handles `category` under `node` (None: the community itself); replaces the rule the
+    category already has on that node. The deepest matching node wins when routing."""
+    _require_catalogue(actor)
+    scope.require(actor, Perm.MANAGE_CATALOGUE, node.path)
+    if node.kind not in RULE_NODE_KINDS:
+        raise DomainError("派遣规则应设在街道、社区、村、网格或微网格上。", field="node")
+    if department is not None:
+        subdistrict_id = node.pk if node.kind == NodeKind.SUBDISTRICT else node.subdistrict_id
+        if department.subdistrict_id != subdistrict_id or not department.is_active:
+            raise DomainError("承办部门须是该节点所属街道的在用部门。", field="department")
+    existing = RoutingRule.objects.select_for_update().filter(category=category, node=node).first()
+    before = audit.snapshot(existing, ["department"]) if existing else None
+    if existing:
+        existing.department = department
+        existing.save()
+        rule = existing
+    else:
+        rule = RoutingRule.objects.create(category=category, node=node, department=department)
+    audit.record(actor=actor, action="cases.routingrule.set", obj=rule, before=before,
+                 after={"category_id": category.pk, "node_id": node.pk, "department_id": department.pk if department else None})
+    return rule
+
+
+@transaction.atomic
+def routing_rule_delete(*, actor: Any, rule: RoutingRule) -> None:
+    _require_catalogue(actor)
+    scope.require(actor, Perm.MANAGE_CATALOGUE, rule.node.path)
+    before = audit.snapshot(rule)
+    audit.record(actor=actor, action="cases.routingrule.delete", obj=rule, before=before)
+    rule.delete()
+
+
+def _forget_workdays() -> None:
+    workdays.forget_overrides()
+    transaction.on_commit(workdays.forget_overrides)  # and again once visible to other requests
+
+
+@transaction.atomic
+def holiday_set(*, actor: Any, day: Any, is_workday: bool, name: str = "") -> Any:
+    """Declare a date a holiday or a make-up workday (调休), overriding the chinese-calendar package."""
+    from jiedao.core.models import WorkdayOverride
+
+    _require_catalogue(actor)
+    if day is None:
+        raise DomainError("请选择日期。", field="date")
+    name = _text(name, field="name", label="名称", max_length=32)
+    existing = WorkdayOverride.objects.select_for_update().filter(date=day).first()
+    before = audit.snapshot(existing, ["is_workday", "name"]) if existing else None
+    if existing:
+        existing.is_workday, existing.name = bool(is_workday), name
+        existing.save()
+        override = existing
+    else:
+        override = WorkdayOverride.objects.create(date=day, is_workday=bool(is_workday), name=name)
+    audit.record(actor=actor, action="core.workdayoverride.set", obj=override, before=before,
+                 after=audit.snapshot(override, ["date", "is_workday", "name"]))
+    _forget_workdays()
+    return override
+
+
+@transaction.atomic
+def holiday_delete(*, actor: Any, override: Any) -> None:
+    _require_catalogue(actor)
+    audit.record(actor=actor, action="core.workdayoverride.delete", obj=override,
+                 before=audit.snapshot(override, ["date", "is_workday", "name"]))
+    override.delete()
+    _forget_workdays()

@@ -7,6 +7,7 @@ field, removing a row, or truncating the end of the chain is detected by `verify
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,27 @@ from jiedao.core.context import current_request
 from jiedao.core.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
-DEFAULT_CHAIN = "main"
+# Events are spread over a fixed set of chains: appending locks a chain's head row until the
+# transaction commits, so one chain would serialize every write of the platform behind one
+# commit (fsync) at a time. Each chain is verified on its own; all heads are created by a
+# migration, so deleting a whole chain (rows and head) is detected too.
+CHAIN_COUNT = 16
+
+
+def chain_names() -> list[str]:
+    return [f"main-{n:02d}" for n in range(CHAIN_COUNT)]
+
+
+def ensure_chain_heads() -> None:
+    """Create any missing chain head (the migration does it; tests that flush tables need it)."""
+    existing = set(AuditChainHead.objects.values_list("chain", flat=True))
+    AuditChainHead.objects.bulk_create(
+        [AuditChainHead(chain=name) for name in chain_names() if name not in existing], ignore_conflicts=True
+    )
+
+
+def _pick_chain() -> str:
+    return f"main-{random.randrange(CHAIN_COUNT):02d}"
 
 
 def sm3_hex(data: bytes) -> str:
@@ -102,7 +123,7 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str = "",
-    chain: str = DEFAULT_CHAIN,
+    chain: str | None = None,
 ) -> AuditEvent:
     """Append one event to the chain. Runs inside the caller's transaction (or its own)."""
     if obj is not None:
@@ -111,6 +132,7 @@ def record(
         object_repr = object_repr or str(obj)
     info = current_request()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    chain = chain or _pick_chain()
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(chain=chain)
         event = AuditEvent(
@@ -145,7 +167,7 @@ _EVENT_FIELDS = (
 
 def record_many(
     *, actor: Any, events: list[tuple[str, str, Any, str, dict | None, dict | None]], reason: str = "",
-    chain: str = DEFAULT_CHAIN,
+    chain: str | None = None,
 ) -> int:
     """Append many events at once (bulk imports), under one lock. Each event is
     (action, object_type, object_id, object_repr, before, after); `before`/`after` must already
@@ -160,6 +182,7 @@ def record_many(
     actor_repr = (actor.get_username() if is_user else str(actor or "系统"))[:150]
     now = timezone.now()
     reason = reason[:500]
+    chain = chain or _pick_chain()
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(chain=chain)
         prev, seq = head.last_hash or GENESIS, head.last_seq
@@ -204,10 +227,15 @@ def _events(chain: str) -> Iterator[AuditEvent]:
 
 def verify_chain(chain: str | None = None) -> VerifyResult:
     """Walk each chain in order and report the first broken link, if any."""
-    chains = [chain] if chain else sorted(
-        set(AuditChainHead.objects.values_list("chain", flat=True))
-        | set(AuditEvent.objects.values_list("chain", flat=True).distinct())
-    )
+    heads = set(AuditChainHead.objects.values_list("chain", flat=True))
+    if chain is None:
+        missing = [name for name in chain_names() if name not in heads]
+        if missing:
+            return VerifyResult(0, ChainProblem(
+                missing[0], None, None,
+                f"审计链 {missing[0]} 的链头记录缺失：整条链可能被删除 / the head of chain {missing[0]} is missing",
+            ))
+    chains = [chain] if chain else sorted(heads | set(AuditEvent.objects.values_list("chain", flat=True).distinct()))
     checked = 0
     for name in chains:
         expected_prev = GENESIS

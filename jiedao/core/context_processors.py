@@ -30,6 +30,28 @@ class Navigation:
         return self._anywhere(Perm.VIEW_AUDIT)
 
     @cached_property
+    def can_view_people(self) -> bool:
+        return self._anywhere(Perm.VIEW_PEOPLE)
+
+    @cached_property
+    def can_view_businesses(self) -> bool:
+        return self._anywhere(Perm.VIEW_BUSINESSES)
+
+    @cached_property
+    def can_import(self) -> bool:
+        return self._anywhere(Perm.IMPORT_PEOPLE) or self._anywhere(Perm.MANAGE_BUSINESSES)
+
+    @cached_property
+    def can_view_cases(self) -> bool:
+        from jiedao.cases.selectors import can_view_cases
+
+        return can_view_cases(self.user)
+
+    @cached_property
+    def can_manage_catalogue(self) -> bool:
+        return self._anywhere(Perm.MANAGE_CATALOGUE)
+
+    @cached_property
     def role_label(self) -> str:
         """The user's roles for the top bar, e.g. "网格员" or "街道领导、系统管理员"."""
         if not self.user.is_authenticated:

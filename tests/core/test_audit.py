@@ -6,7 +6,7 @@ from jiedao.org import services
 
 
 def test_every_service_write_is_audited(world):
-    actions = list(AuditEvent.objects.order_by("seq").values_list("action", flat=True))
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
     assert actions.count("org.node.create") == 8
     assert actions.count("org.user.create") == 7
     assert actions.count("org.role.assign") == 7
@@ -59,3 +59,20 @@ def test_orm_refuses_update_and_delete(world):
         AuditEvent.objects.all().delete()
     with pytest.raises(RuntimeError):
         AuditEvent.objects.update(action="x")
+
+
+def test_chain_deleted_whole_is_detected(world):
+    from jiedao.core.models import AuditChainHead
+
+    victim = AuditEvent.objects.first().chain
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_auditevent WHERE chain = %s", [victim])
+        cursor.execute("DELETE FROM core_auditchainhead WHERE chain = %s", [victim])
+    result = audit.verify_chain()
+    assert not result.ok and victim in result.problem.message
+    assert AuditChainHead.objects.count() == audit.CHAIN_COUNT - 1
+
+
+def test_events_spread_over_chains(world):
+    chains = set(AuditEvent.objects.values_list("chain", flat=True))
+    assert len(chains) > 1 and chains <= set(audit.chain_names())

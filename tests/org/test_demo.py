@@ -97,7 +97,7 @@ def test_every_role_has_a_user_and_the_shared_password(seeded, db):
 
 
 def test_seeding_is_audited_and_the_chain_verifies(seeded, db):
-    actions = list(AuditEvent.objects.order_by("seq").values_list("action", flat=True))
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
     assert actions == ["org.demo.seed_subdistrict", "org.demo.seed"]
     assert AuditEvent.objects.get(action="org.demo.seed").after["nodes"]["microgrid"] == 612
     assert audit.verify_chain().ok

@@ -245,7 +245,7 @@ def test_admin_creates_user_and_binds_role(client, world):
     assert (assignment.role, assignment.node) == (Role.GRID_WORKER, world.other_grid)
     page = html(client.get(reverse("org:user", args=[created.pk])))
     assert "网格员</strong> · " in page and "东门第二网格" in page
-    actions = list(AuditEvent.objects.filter(actor=world.admin).order_by("seq").values_list("action", "object_repr"))
+    actions = list(AuditEvent.objects.filter(actor=world.admin).order_by("id").values_list("action", "object_repr"))
     assert actions[-2:] == [("org.user.create", "周网格"), ("org.role.assign", "周网格 · 网格员 · 东门第二网格")]
 
 

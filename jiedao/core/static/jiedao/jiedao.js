@@ -119,4 +119,43 @@
       if (window.htmx) window.htmx.trigger(input, "picker-search");
     }
   });
+
+  // Registers (people pages). A refused htmx request inside [data-swap-errors] (400/403/409 with
+  // the form and its Chinese message) is swapped in like a success, so the message shows inline.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if ((status === 400 || status === 403 || status === 409) && source && source.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+  // After such a swap (or a page answering the same form), keyboard focus goes to what changed:
+  // the clear value, or the reason field with its message.
+  function focusChanged() {
+    var box = document.querySelector("[data-focus-after-swap]");
+    if (box) {
+      box.removeAttribute("data-focus-after-swap");
+      box.focus();
+    }
+  }
+  document.addEventListener("htmx:afterSettle", focusChanged);
+
+  // A special-group form shows only the chosen group's extra fields.
+  function syncGroupForm(form) {
+    var group = form.querySelector("select[name=group]");
+    if (!group) return;
+    form.querySelectorAll("[data-show-for-group]").forEach(function (box) {
+      box.hidden = box.getAttribute("data-show-for-group") !== group.value && !box.querySelector(".has-error");
+    });
+  }
+  ready(function () {
+    focusChanged();
+    document.querySelectorAll("form[data-group-form]").forEach(function (form) {
+      syncGroupForm(form);
+      form.addEventListener("change", function (event) {
+        if (event.target.name === "group") syncGroupForm(form);
+      });
+    });
+  });
 })();

@@ -1,0 +1,138 @@
+"""Benchmark: cases filed per second through the real intake API, against a bare endpoint in the
+same server (parse, check two fields, insert one case row and one audit row) and a no-op
+endpoint — side by side in one run, on SQLite and on PostgreSQL.
+
+Each database gets the demo sub-district (`jiedao seed`); the server is `jiedao serve` (gunicorn,
+2 workers x 4 threads) with JIEDAO_BENCH_ENDPOINTS=true; the load is wrk (Debian's package) with
+8 connections for --seconds per endpoint, from the same 2-core machine. The real intake is
+`POST /api/v1/cases` by a grid worker's API token: token check, scope, validation, phone
+encryption, ticket, the case row, its first transition row, the rollup counter and the hash-chained
+audit row, in one transaction.
+
+Usage: .venv/bin/python bench/intake.py [--seconds 15] [--postgres postgres://postgres@127.0.0.1:5432/jiedao_bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JIEDAO = str(ROOT / ".venv" / "bin" / "jiedao")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+SETUP = r"""
+import json, django; django.setup()
+from jiedao.core.services import token_create
+from jiedao.org.models import User, OrgNode
+user = User.objects.get(username="wangge01")
+grid = user.assignments.get().node
+building = OrgNode.objects.filter(path__startswith=grid.path, kind="building").first()
+_, token = token_create(actor=user, name="bench")
+print(json.dumps({"token": token, "node": grid.pk, "building": building.pk, "org_path": building.path}))
+"""
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+wrk.body = [[{body}]]
+"""
+
+
+def run(cmd: list[str], env: dict, **kw) -> str:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, **kw)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.5)
+    sys.exit(f"server at {url} did not start")
+
+
+def wrk(url: str, seconds: int, script: Path | None) -> tuple[float, str]:
+    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency"]
+    if script:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"50%\s+(\S+)", out).group(1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, f"p50 {p50}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+
+
+def bench_database(label: str, database_url: str | None, seconds: int, port: int) -> dict[str, float]:
+    data_dir = tempfile.mkdtemp(prefix="jiedao-intake-")
+    env = dict(os.environ, JIEDAO_DATA_DIR=data_dir, JIEDAO_BENCH_ENDPOINTS="true", JIEDAO_SCHEDULER="off",
+               DJANGO_SETTINGS_MODULE="jiedao.settings", JIEDAO_LOG_LEVEL="WARNING")
+    env.pop("JIEDAO_DATABASE_URL", None)
+    if database_url:
+        env["JIEDAO_DATABASE_URL"] = database_url
+    run([JIEDAO, "seed", "--force"], env)
+    info = json.loads(run([PYTHON, "-c", SETUP], env, cwd=ROOT).strip().splitlines()[-1])
+    fields = {"source": "door_visit", "node": info["node"], "building": info["building"],
+              "title": "楼下垃圾三天没人清运", "description": "1幢楼下垃圾堆放三天，臭气熏天，请尽快处理。",
+              "category": "exposed_garbage", "reporter_name": "陈阿姨", "reporter_phone": "13812345678"}
+    scripts = Path(data_dir)
+    real = scripts / "real.lua"
+    real.write_text(LUA.format(auth=f'wrk.headers["Authorization"] = "Bearer {info["token"]}"',
+                               body=json.dumps(fields, ensure_ascii=False)))
+    bare = scripts / "bare.lua"
+    bare.write_text(LUA.format(auth="", body=json.dumps({**fields, "org_path": info["org_path"]}, ensure_ascii=False)))
+    server = subprocess.Popen([JIEDAO, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/bench/noop")
+        wrk(base + "/bench/noop", 3, None)  # warm up every worker thread
+        results = {}
+        for name, url, script in (("no-op", "/bench/noop", None), ("bare insert", "/bench/bare-intake", bare),
+                                  ("real intake", "/api/v1/cases", real)):
+            rate, note = wrk(base + url, seconds, script)
+            results[name] = rate
+            print(f"{label:<11} {name:<12} {rate:>9.0f} req/s   {note}")
+        print(f"{label:<11} real intake / bare floor = {results['real intake'] / results['bare insert']:.2f}")
+        return results
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/jiedao_bench")
+    parser.add_argument("--port", type=int, default=8791)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS jiedao_bench WITH (FORCE)"],
+                   capture_output=True)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE jiedao_bench"],
+                   capture_output=True)
+    print(f"# intake benchmark: wrk -t2 -c8, {args.seconds}s per endpoint, jiedao serve 2 workers x 4 threads")
+    bench_database("SQLite", None, args.seconds, args.port)
+    bench_database("PostgreSQL", args.postgres, args.seconds, args.port + 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,531 @@
+"""Reads of cases, always through the scoping function (jiedao.core.scope.restrict with
+Perm.VIEW_CASES, which also lets department handlers see the cases dispatched to them); the
+catalogue reads of the administration pages; and the two intake helpers: category suggestion
+and likely duplicates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from jiedao.cases.models import Case, CaseAttachment, CaseTransition, Category, RoutingRule, State
+from jiedao.cases.sla import NEAR_WINDOW, RUNNING
+from jiedao.core import scope
+from jiedao.core.permissions import Perm, Role
+from jiedao.core.scope import PATH_SEGMENT, subtree_range
+from jiedao.org.models import Department, NodeKind, OrgNode
+
+OPEN_STATES = (State.REPORTED, State.ACCEPTED, *RUNNING, State.RESOLVED, State.VERIFIED)
+FINISHED_STATES = (State.CLOSED, State.REJECTED)
+DESK_ROLES = frozenset({Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF, Role.LEADER, Role.ADMIN})
+
+
+# --- who may use the case pages -------------------------------------------------------------
+
+
+def handler_departments(user: Any) -> list[int]:
+    """Ids of the departments the user handles cases for (department handler roles)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    from jiedao.cases.models import user_assignments
+
+    return [d for role, d in user_assignments(user) if role == Role.DEPARTMENT_HANDLER and d is not None]
+
+
+def can_view_cases(user: Any) -> bool:
+    """Whether the case pages make sense for the user: a place they see cases of, or a department."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return scope.has_perm_anywhere(user, Perm.VIEW_CASES) or bool(handler_departments(user))
+
+
+def is_desk_staff(user: Any) -> bool:
+    """Community and sub-district staff (who take hotline calls), as opposed to grid workers."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    from jiedao.cases.models import user_assignments
+
+    return any(role in DESK_ROLES for role, _d in user_assignments(user)) and scope.has_perm_anywhere(
+        user, Perm.REPORT_CASES
+    )
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+_LIST_RELATED = ("category", "community", "grid", "building", "handling_department", "handling_node")
+
+
+def cases_visible(user: Any) -> QuerySet[Case]:
+    return scope.restrict(Case.objects.all(), user, Perm.VIEW_CASES)
+
+
+def case_get(user: Any, pk: Any) -> Case:
+    """One case the user may see (Http404 exactly like a missing one otherwise)."""
+    related = (*_LIST_RELATED, "node", "subdistrict", "household", "reported_by", "merged_into")
+    return scope.get_scoped(Case.objects.select_related(*related), user, Perm.VIEW_CASES, pk=pk)
+
+
+def case_by_ticket(user: Any, ticket: str) -> Case | None:
+    """The visible case with this ticket number (for merging), or None."""
+    ticket = normalise_ticket(ticket)
+    if not ticket:
+        return None
+    return cases_visible(user).filter(ticket=ticket).first()
+
+
+def normalise_ticket(ticket: str) -> str:
+    """Tickets as people type them: full-width characters, spaces and lower case are forgiven."""
+    text = unicodedata.normalize("NFKC", str(ticket or "")).strip().upper()
+    return re.sub(r"\s+", "", text)[:24]
+
+
+def overdue_q(now: datetime | None = None) -> Q:
+    return Q(state__in=RUNNING, deadline_at__lt=now or timezone.now())
+
+
+def mine_q(user: Any) -> Q:
+    """Cases "mine": handled by my department, handled by (or waiting at) my community, or filed by me."""
+    departments = handler_departments(user)
+    communities = list(
+        user.assignments.filter(role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF)).values_list(
+            "node_id", flat=True
+        )
+    )
+    condition = Q(reported_by=user)
+    if departments:
+        condition |= Q(handling_department__in=departments)
+    if communities:
+        condition |= Q(handling_node__in=communities)
+        condition |= Q(community__in=communities, handling_department__isnull=True, handling_node__isnull=True)
+    return condition
+
+
+def case_list(
+    user: Any,
+    *,
+    state: str = "",
+    tier: str = "",
+    category: Category | None = None,
+    node: OrgNode | None = None,
+    overdue: bool = False,
+    mine: bool = False,
+    text: str = "",
+) -> QuerySet[Case]:
+    """Filtered visible cases, newest first. `category` may be a group (its categories match)."""
+    qs = cases_visible(user).select_related(*_LIST_RELATED)
+    if state:
+        qs = qs.filter(state=state)
+    if tier:
+        qs = qs.filter(tier=tier)
+    if category is not None:
+        qs = qs.filter(Q(category=category) | Q(category__parent=category))
+    if node is not None:
+        qs = qs.filter(org_path__range=subtree_range(node.path))
+    if overdue:
+        qs = qs.filter(overdue_q())
+    if mine:
+        qs = qs.filter(mine_q(user))
+    text = (text or "").strip()
+    if text:
+        qs = qs.filter(Q(ticket__icontains=normalise_ticket(text)) | Q(title__icontains=text))
+    return qs.order_by("-id")
+
+
+def case_timeline(case: Case) -> QuerySet[CaseTransition]:
+    return case.transitions.select_related("actor").order_by("seq")
+
+
+def case_attachments(case: Case) -> QuerySet[CaseAttachment]:
+    return case.attachments.order_by("id")
+
+
+def attachment_get(user: Any, case_pk: Any, pk: Any) -> CaseAttachment:
+    """An attachment of a case the user may see; Http404 otherwise (scope first, then the row)."""
+    from django.http import Http404
+
+    case = case_get(user, case_pk)
+    attachment = case.attachments.filter(pk=pk).first() if str(pk).isdigit() else None
+    if attachment is None:
+        raise Http404("未找到该附件。")
+    return attachment
+
+
+@dataclass(frozen=True)
+class DeadlineMark:
+    """How a case stands against its deadline, for badges: "overdue", "near" or ""."""
+
+    kind: str
+    label: str
+
+
+def deadline_mark(case: Case, now: datetime | None = None) -> DeadlineMark:
+    if case.state not in RUNNING or case.deadline_at is None:
+        return DeadlineMark("", "")
+    now = now or timezone.now()
+    if case.deadline_at < now:
+        return DeadlineMark("overdue", "已超期")
+    if case.deadline_at < now + NEAR_WINDOW:
+        return DeadlineMark("near", "即将到期")
+    return DeadlineMark("", "")
+
+
+def dispatch_departments(case: Case) -> QuerySet[Department]:
+    """The departments a case may be dispatched to: the active ones of its sub-district."""
+    return Department.objects.filter(subdistrict_id=case.subdistrict_id, is_active=True).order_by("sort_order", "id")
+
+
+def node_trail(node: OrgNode | None, top_kinds: tuple[str, ...] = (NodeKind.COMMUNITY, NodeKind.VILLAGE)) -> str:
+    """"东门社区 › 东门第一网格 › 1幢": the node's ancestors from its community down (one query)."""
+    if node is None:
+        return ""
+    prefixes = [node.path[:i] for i in range(PATH_SEGMENT, len(node.path) + 1, PATH_SEGMENT)]
+    rows = list(OrgNode.objects.filter(path__in=prefixes).order_by("path").values_list("kind", "name"))
+    start = next((i for i, (kind, _n) in enumerate(rows) if kind in top_kinds), 0)
+    return " › ".join(name for _k, name in rows[start:])
+
+
+# --- home-page widgets (few queries each) ------------------------------------------------------
+
+
+def _state_counts(qs: QuerySet[Case]) -> dict[str, int]:
+    return dict(qs.order_by().values_list("state").annotate(n=Count("id")))
+
+
+def home_widgets(user: Any, limit: int = 8) -> list[dict[str, Any]]:
+    """One widget per kind of case work the user does (grid, community, department, overview)."""
+    if not can_view_cases(user):
+        return []
+    from jiedao.cases.models import user_assignments
+
+    widgets: list[dict[str, Any]] = []
+    roles = {role for role, _d in user_assignments(user)}
+    visible = cases_visible(user).select_related("category", "building", "grid")
+    if roles & {Role.GRID_WORKER, Role.GRID_LEADER}:
+        grid_nodes = list(
+            user.assignments.filter(role__in=(Role.GRID_WORKER, Role.GRID_LEADER), node__is_active=True)
+            .select_related("node").values_list("node__path", "node__name")
+        )
+        condition = Q()
+        for path, _name in grid_nodes:
+            condition |= Q(org_path__range=subtree_range(path))
+        open_cases = visible.filter(condition, state__in=OPEN_STATES) if grid_nodes else visible.none()
+        rows = list(open_cases.order_by("-id")[: limit + 1])
+        widgets.append({
+            "type": "grid", "names": "、".join(name for _p, name in grid_nodes),
+            "cases": rows[:limit], "more": len(rows) > limit,
+            "to_verify": sum(1 for c in rows if c.state == State.RESOLVED),
+        })
+    if roles & {Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF}:
+        community_ids = list(
+            user.assignments.filter(role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF))
+            .values_list("node_id", flat=True)
+        )
+        mine = visible.filter(community__in=community_ids)
+        counts = _state_counts(mine.filter(state__in=(State.REPORTED, State.ACCEPTED, State.VERIFIED)))
+        widgets.append({
+            "type": "community",
+            "reported": counts.get(State.REPORTED, 0), "accepted": counts.get(State.ACCEPTED, 0),
+            "verified": counts.get(State.VERIFIED, 0),
+            "cases": list(mine.filter(state=State.REPORTED).order_by("id")[:limit]),
+        })
+    departments = handler_departments(user)
+    if departments:
+        queue = Case.objects.filter(handling_department__in=departments, state__in=RUNNING).select_related(
+            "category", "community"
+        )
+        rows = list(queue.order_by("deadline_at", "id")[:limit])
+        counts = _state_counts(queue)
+        widgets.append({
+            "type": "department",
+            "dispatched": counts.get(State.DISPATCHED, 0),
+            "working": counts.get(State.ACKNOWLEDGED, 0) + counts.get(State.IN_PROGRESS, 0),
+            "cases": rows,
+        })
+    if user.is_superuser or roles & {Role.LEADER, Role.ADMIN}:
+        counts = _state_counts(cases_visible(user))
+        widgets.append({
+            "type": "overview",
+            "counts": [(State(s).label, s, counts.get(s, 0)) for s in State.values],
+            "total": sum(counts.values()),
+            "overdue": cases_visible(user).filter(overdue_q()).count(),
+        })
+    return widgets
+
+
+# --- catalogue ---------------------------------------------------------------------------------
+
+
+def categories_active() -> QuerySet[Category]:
+    return Category.objects.filter(is_active=True).select_related("parent").order_by("sort_order", "id")
+
+
+def leaf_categories(*, active_only: bool = True) -> list[Category]:
+    """Categories a case can be filed under: those that are not the group of another category."""
+    rows = list(Category.objects.select_related("parent").order_by("sort_order", "id"))
+    parents = {c.parent_id for c in rows if c.parent_id}
+    return [c for c in rows if c.pk not in parents and (c.is_active or not active_only)]
+
+
+def category_choices(*, active_only: bool = True) -> list[tuple[str, list[tuple[int, str]]]]:
+    """[(group name, [(pk, name), ...]), ...] for grouped <select> options."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for category in leaf_categories(active_only=active_only):
+        group = category.parent.name if category.parent else "其他"
+        groups.setdefault(group, []).append((category.pk, category.name))
+    return list(groups.items())
+
+
+def catalogue_rows() -> list[Category]:
+    """Every category in catalogue order, each with `rule_count`, groups before their members."""
+    rows = list(Category.objects.select_related("parent").annotate(rule_count=Count("rules")).order_by("sort_order", "id"))
+    by_parent: dict[int | None, list[Category]] = {}
+    for row in rows:
+        by_parent.setdefault(row.parent_id, []).append(row)
+    ordered: list[Category] = []
+    for top in by_parent.get(None, []):
+        ordered.append(top)
+        ordered.extend(by_parent.get(top.pk, []))
+    seen = {c.pk for c in ordered}
+    ordered.extend(c for c in rows if c.pk not in seen)
+    return ordered
+
+
+def routing_rules(user: Any, category: Category) -> QuerySet[RoutingRule]:
+    """The category's routing rules on nodes the user administers the catalogue of."""
+    qs = RoutingRule.objects.filter(category=category).select_related("node", "department")
+    return scope.restrict(qs, user, Perm.MANAGE_CATALOGUE).order_by("node__path")
+
+
+def routing_rule_get(user: Any, pk: Any) -> RoutingRule:
+    return scope.get_scoped(RoutingRule.objects.select_related("node", "category"), user, Perm.MANAGE_CATALOGUE, pk=pk)
+
+
+def holidays(year: int | None = None) -> QuerySet:
+    from jiedao.core.models import WorkdayOverride
+
+    qs = WorkdayOverride.objects.order_by("-date")
+    return qs.filter(date__year=year) if year else qs
+
+
+def calendar_unknown_years(today: date | None = None) -> list[int]:
+    """This year and next, when the chinese-calendar package does not know them and no
+    administrator has entered that year's holidays: deadlines there are weekend-only estimates."""
+    import chinese_calendar
+
+    from jiedao.core import workdays
+
+    today = today or timezone.localdate()
+    listed = workdays.years_with_overrides()
+    unknown = []
+    for year in (today.year, today.year + 1):
+        try:
+            chinese_calendar.is_workday(date(year, 1, 1))
+        except NotImplementedError:
+            if year not in listed:
+                unknown.append(year)
+    return unknown
+
+
+# --- category suggestion -----------------------------------------------------------------------
+
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+LOW_CONFIDENCE = 0.5
+
+
+def plain_text(text: str) -> str:
+    """Width-folded, lower-cased text with punctuation and spaces removed."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text or "").lower())
+
+
+def suggest_category(text: str) -> list[tuple[Category, float]]:
+    """The three active categories that best match `text`, each with a confidence in [0, 1).
+
+    A keyword found whole counts most (longer keywords more), the category's name found whole
+    adds more, and the share of the name's and keywords' characters present in the text breaks
+    ties. A later issue replaces this with a trained model behind the same signature."""
+    plain = plain_text(text)
+    if len(plain) < 2:
+        return []
+    chars = set(plain)
+    scored: list[tuple[Category, float]] = []
+    for category in leaf_categories():
+        keywords = [k for k in (plain_text(w) for w in re.split(r"[\s,，、;；]+", category.keywords)) if k]
+        name = plain_text(category.name)
+        raw = sum(1 + 0.5 * (len(k) - 1) for k in keywords if k in plain)
+        if name and name in plain:
+            raw += 2
+        vocabulary = set(name) | set("".join(keywords))
+        if vocabulary:
+            raw += 0.6 * len(vocabulary & chars) / len(vocabulary)
+        if raw >= 0.2:
+            scored.append((category, raw / (raw + 2)))
+    scored.sort(key=lambda pair: (-pair[1], pair[0].sort_order, pair[0].pk))
+    return scored[:3]
+
+
+# --- likely duplicates ---------------------------------------------------------------------------
+
+SIMILAR_DAYS = 30
+SIMILAR_MIN_SCORE = 0.25
+_SIMILAR_CANDIDATES = 300
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of the text without punctuation (a single character stands for itself)."""
+    plain = plain_text(text)
+    if len(plain) < 2:
+        return {plain} if plain else set()
+    return {plain[i : i + 2] for i in range(len(plain) - 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def similar_cases(user: Any, *, node: OrgNode, category: Category | None, text: str, limit: int = 5) -> list[tuple[Case, float]]:
+    """Recent open cases (30 days) the user can see in the same grid as `node` (a grid,
+    microgrid or building; a community searches the community), scored by the character-bigram
+    Jaccard similarity of title + description to `text`, plus 0.2 for the same building and
+    0.15 for the same category; best first, at most `limit`, scores in [0, 1]."""
+    prefixes = [node.path[:i] for i in range(PATH_SEGMENT, len(node.path) + 1, PATH_SEGMENT)]
+    kinds = dict(OrgNode.objects.filter(path__in=prefixes).values_list("kind", "path"))
+    area = kinds.get(NodeKind.GRID) or kinds.get(NodeKind.COMMUNITY) or kinds.get(NodeKind.VILLAGE) or node.path
+    building_path = kinds.get(NodeKind.BUILDING)
+    since = timezone.now() - timedelta(days=SIMILAR_DAYS)
+    candidates = (
+        cases_visible(user)
+        .filter(org_path__range=subtree_range(area), created_at__gte=since, merged_into__isnull=True)
+        .exclude(state__in=FINISHED_STATES)
+        .select_related("category", "building")
+        .order_by("-id")[:_SIMILAR_CANDIDATES]
+    )
+    wanted = bigrams(text)
+    scored: list[tuple[Case, float]] = []
+    for case in candidates:
+        score = jaccard(wanted, bigrams(f"{case.title}{case.description}"))
+        if building_path and case.org_path.startswith(building_path):
+            score += 0.2
+        if category is not None and case.category_id == category.pk:
+            score += 0.15
+        score = min(score, 1.0)
+        if score >= SIMILAR_MIN_SCORE:
+            scored.append((case, round(score, 2)))
+    scored.sort(key=lambda pair: (-pair[1], -pair[0].pk))
+    return scored[:limit]
+
+
+# --- reads of the REST API and Open311 (jiedao/cases/api.py, jiedao/cases/open311.py) -----------
+
+from django.http import Http404  # noqa: E402
+
+from jiedao.cases.models import Deliberation, QuarterlyReview, ReviewItem, Tier, WeeklyDigest  # noqa: E402
+
+
+def case_get_unscoped(pk: Any) -> Case:
+    """A case by id, not scoped: only to answer a caller who has just filed or acted on it (an
+    action such as "return" can take the case out of the caller's scope)."""
+    related = (*_LIST_RELATED, "node", "reported_by", "merged_into")
+    return Case.objects.select_related(*related).get(pk=pk)
+
+
+def category_by_code(code: str) -> Category:
+    """A category (active or not) by its code; Http404 if there is none."""
+    category = Category.objects.select_related("parent").filter(code=str(code).strip()).first()
+    if category is None:
+        raise Http404("未找到该类别。")
+    return category
+
+
+def digest_list(user: Any, *, node: OrgNode | None = None, week_start: date | None = None) -> QuerySet[WeeklyDigest]:
+    qs = scope.restrict(WeeklyDigest.objects.select_related("node"), user, Perm.VIEW_CASES)
+    if node is not None:
+        qs = qs.filter(node=node)
+    if week_start is not None:
+        qs = qs.filter(week_start=week_start)
+    return qs.order_by("-week_start", "node__path")
+
+
+def digest_get(user: Any, pk: Any) -> WeeklyDigest:
+    return scope.get_scoped(WeeklyDigest.objects.select_related("node"), user, Perm.VIEW_CASES, pk=pk)
+
+
+def deliberation_list(
+    user: Any, *, community: OrgNode | None = None, month: date | None = None
+) -> QuerySet[Deliberation]:
+    qs = scope.restrict(Deliberation.objects.select_related("community"), user, Perm.VIEW_CASES)
+    if community is not None:
+        qs = qs.filter(community=community)
+    if month is not None:
+        qs = qs.filter(month=month)
+    return qs.annotate(item_count=Count("items")).order_by("-month", "community__path")
+
+
+def deliberation_get(user: Any, pk: Any) -> Deliberation:
+    return scope.get_scoped(Deliberation.objects.select_related("community"), user, Perm.VIEW_CASES, pk=pk)
+
+
+def review_list(
+    user: Any, *, community: OrgNode | None = None, year: int | None = None, quarter: int | None = None
+) -> QuerySet[QuarterlyReview]:
+    qs = scope.restrict(QuarterlyReview.objects.select_related("community"), user, Perm.VIEW_CASES)
+    if community is not None:
+        qs = qs.filter(community=community)
+    if year is not None:
+        qs = qs.filter(year=year)
+    if quarter is not None:
+        qs = qs.filter(quarter=quarter)
+    return qs.order_by("-year", "-quarter", "community__path")
+
+
+def review_get(user: Any, pk: Any) -> QuarterlyReview:
+    return scope.get_scoped(QuarterlyReview.objects.select_related("community"), user, Perm.VIEW_CASES, pk=pk)
+
+
+def review_counts(review: QuarterlyReview) -> dict[str, int]:
+    verdicts = dict(review.items.order_by().values_list("verdict").annotate(n=Count("id")))
+    return {
+        "total": sum(verdicts.values()),
+        "pending": verdicts.get(ReviewItem.Verdict.PENDING, 0),
+        "struck_off": verdicts.get(ReviewItem.Verdict.STRUCK_OFF, 0),
+        "carried_over": verdicts.get(ReviewItem.Verdict.CARRIED_OVER, 0),
+    }
+
+
+def review_items(review: QuarterlyReview, *, verdict: str | None = None) -> QuerySet[ReviewItem]:
+    qs = review.items.select_related("case__category")
+    if verdict is not None:
+        qs = qs.filter(verdict=verdict)
+    return qs.order_by("case_id")
+
+
+def review_item_get(review: QuarterlyReview, pk: Any) -> ReviewItem:
+    """An item of this review (the review already fetched through the scope); Http404 otherwise."""
+    item = review.items.select_related("case", "review__community").filter(pk=pk).first()
+    if item is None:
+        raise Http404("未找到该对象。")
+    return item
+
+
+def open311_public_cases() -> QuerySet[Case]:
+    """Cases the public Open311 list shows: all but private matters (私事), which concern one
+    household. Callers publish only public fields (never the reporter)."""
+    return Case.objects.exclude(tier=Tier.PRIVATE).select_related("category", "handling_department", "handling_node")
+
+
+def case_by_ticket_unscoped(ticket: str) -> Case | None:
+    """The case with this ticket, whoever asks: the ticket itself is the reporter's proof."""
+    ticket = normalise_ticket(ticket)
+    if not ticket:
+        return None
+    return (Case.objects.select_related("category", "handling_department", "handling_node")
+            .filter(ticket=ticket).first())

@@ -1,0 +1,27 @@
+from django.urls import include, path
+
+from jiedao.cases import views
+
+app_name = "cases"
+
+urlpatterns = [
+    path("cases/", views.case_list, name="list"),
+    path("cases/export/", views.case_export, name="export"),
+    path("cases/new/", views.case_new, name="new"),
+    path("cases/hotline/", views.case_hotline, name="hotline"),
+    path("cases/places/", views.place_picker, name="places"),
+    path("cases/similar/", views.similar, name="similar"),
+    path("cases/suggest/", views.suggest, name="suggest"),
+    path("cases/households/", views.households, name="households"),
+    path("cases/<int:pk>/", views.case_detail, name="detail"),
+    path("cases/<int:pk>/act/", views.case_act, name="act"),
+    path("cases/<int:pk>/attach/", views.case_attach, name="attach"),
+    path("cases/<int:pk>/files/<int:attachment_pk>/", views.attachment_file, name="attachment"),
+    path("catalogue/", views.catalogue, name="catalogue"),
+    path("catalogue/<int:pk>/", views.category_edit, name="category"),
+    path("catalogue/<int:pk>/rules/", views.rule_set, name="rule_set"),
+    path("catalogue/rules/<int:pk>/delete/", views.rule_delete, name="rule_delete"),
+    path("catalogue/holidays/", views.holidays, name="holidays"),
+    path("catalogue/holidays/<int:pk>/delete/", views.holiday_delete, name="holiday_delete"),
+    path("public/", include("jiedao.cases.public_urls")),
+]

@@ -1,0 +1,716 @@
+"""Pages of the case workflow: intake where it happens (a grid worker's phone form, the hotline
+operator's form, the residents' public form with no login), the case list and export, the case
+detail with the action panel, attachments, and the catalogue administration.
+
+Thin by design, like the org pages: a form parses the input, a selector (reads, scoped by
+jiedao.core.scope with Perm.VIEW_CASES) or a service (writes: case_create, case_act — the one
+guarded transition function —, case_attach, the catalogue services) does the work. A case out
+of the viewer's scope answers 404 exactly like a missing one; a whole page the viewer's roles
+lack answers 403; a refused action shows the service's Chinese message with its status
+(400 rule, 403 role, 409 someone else was quicker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from jiedao.cases import forms as case_forms
+from jiedao.cases import selectors, services, workflow
+from jiedao.cases.models import Case, Category, Source, State
+from jiedao.cases.workflow import Action
+from jiedao.core import exports, scope
+from jiedao.core.errors import ConflictError, DomainError
+from jiedao.core.models import WorkdayOverride
+from jiedao.core.permissions import Perm
+from jiedao.core.views import form_error, htmx_aware, object_history, paginate, require_perm_anywhere
+from jiedao.org import selectors as org_selectors
+
+PICKER_LIMIT = 20
+SIMILAR_LIMIT = 5
+STEP_LABELS = {"report": gettext_lazy("登记")}
+STALE_MESSAGE = "该事项刚被他人处理，请刷新后重试。"
+# The step that moves a case forward, shown first and open; the other allowed actions follow.
+PRIMARY_ACTIONS = (Action.ACCEPT, Action.DISPATCH, Action.ACKNOWLEDGE, Action.RESOLVE, Action.VERIFY_PASS,
+                   Action.CLOSE, Action.FOLLOW_UP)
+
+
+def require_case_pages(view: Callable) -> Callable:
+    """The case pages are for people who see cases somewhere (a place, or a department's)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not selectors.can_view_cases(request.user):
+            raise PermissionDenied(_("您没有查看诉求事件的权限。"))
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def step_label(action: str) -> str:
+    if action in STEP_LABELS:
+        return str(STEP_LABELS[action])
+    return str(Action(action).label) if action in Action.values else action
+
+
+# --- place picker, suggestions, duplicates (htmx partials of the intake forms) ------------------
+
+
+@login_required
+@require_GET
+def place_picker(request: HttpRequest) -> HttpResponse:
+    """The place pickers' search: up to 20 active places the field offers the user."""
+    field = request.GET.get("field", "")
+    if field not in case_forms.PLACE_FIELDS:
+        raise Http404(_("缺少字段名。"))
+    text = request.GET.get(f"{field}_q", request.GET.get("q", ""))[:64].strip()
+    qs = case_forms.places(request.user, field)
+    if text:
+        qs = qs.filter(Q(name__icontains=text) | Q(code__startswith=text))
+    results = org_selectors.with_trails(request.user, list(qs.order_by("path")[:PICKER_LIMIT]))
+    selected = request.GET.get(field, "")
+    if selected.isdigit() and not any(str(n.pk) == selected for n in results):
+        chosen = case_forms.places(request.user, field).filter(pk=selected).first()
+        if chosen is not None:
+            results = [*org_selectors.with_trails(request.user, [chosen]), *results]
+    context = {"name": field, "results": results, "selected": selected, "q": text, "limit": PICKER_LIMIT}
+    return render(request, "cases/_place_results.html", context)
+
+
+def _similar_place(request: HttpRequest):
+    """The place the intake form currently names (building first), within the user's scope."""
+    for field in ("building", "node"):
+        raw = request.GET.get(field, "")
+        if raw.isdigit():
+            node = case_forms.places(request.user, field).filter(pk=raw).first()
+            if node is not None:
+                return node
+    return None
+
+
+@login_required
+@require_GET
+def similar(request: HttpRequest) -> HttpResponse:
+    """Likely duplicates of what is being typed (same grid, recent, similar words)."""
+    if not scope.has_perm_anywhere(request.user, Perm.REPORT_CASES):
+        raise PermissionDenied(_("您没有登记诉求的权限。"))
+    node = _similar_place(request)
+    text = f"{request.GET.get('title', '')[:100]} {request.GET.get('description', '')[:1000]}"
+    raw_category = request.GET.get("category", "")
+    category = Category.objects.filter(pk=raw_category).first() if raw_category.isdigit() else None
+    results: list = []
+    if node is not None and len(selectors.plain_text(text)) >= 4:
+        results = selectors.similar_cases(request.user, node=node, category=category, text=text, limit=SIMILAR_LIMIT)
+    return htmx_aware(render(request, "cases/_similar.html", {"similar": results, "intake": True}))
+
+
+@login_required
+@require_GET
+def suggest(request: HttpRequest) -> HttpResponse:
+    """Category suggestions for what is being typed (top 3 with a confidence)."""
+    text = f"{request.GET.get('title', '')[:100]} {request.GET.get('description', '')[:1000]}"
+    context = {"suggestions": selectors.suggest_category(text), "low": selectors.LOW_CONFIDENCE,
+               "typed": len(selectors.plain_text(text)) >= 2, "target": request.GET.get("target", "id_category")[:40]}
+    return htmx_aware(render(request, "cases/_suggest.html", context))
+
+
+@login_required
+@require_GET
+def households(request: HttpRequest) -> HttpResponse:
+    """The household field of the intake form, for the chosen building."""
+    form = case_forms.IntakeForm(user=request.user, initial={"building": request.GET.get("building", "")})
+    return render(request, "cases/_household_field.html", {"field": form["household"]})
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def _intake_context(form: Any, *, mode: str) -> dict[str, Any]:
+    return {"form": form, "mode": mode, "suggest_url": reverse("cases:suggest"), "similar_url": reverse("cases:similar")}
+
+
+def _check_photo(form: Any, field: str = "photo") -> bool:
+    """The photo's type and size, before anything is created (the service checks again)."""
+    upload = form.cleaned_data.get(field)
+    if not upload:
+        return True
+    try:
+        services.sniff_upload(upload)
+    except DomainError as exc:
+        form.add_error(field, exc.message)
+        return False
+    return True
+
+
+@login_required
+def case_new(request: HttpRequest) -> HttpResponse:
+    """A grid worker's intake form: phone width, building of their own grid, a photo, done."""
+    user = request.user
+    if not scope.has_perm_anywhere(user, Perm.REPORT_CASES):
+        raise PermissionDenied(_("您没有登记诉求的权限。"))
+    form = case_forms.IntakeForm(request.POST or None, request.FILES or None, user=user)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid() and _check_photo(form):
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    case = services.case_create(
+                        actor=user, source=data["source"], node=data["node"], title=data["title"],
+                        description=data["description"], category=data["category"], tier=data["tier"],
+                        urgency=data["urgency"], building=data["building"], household=data["household"],
+                        latitude=data["latitude"], longitude=data["longitude"], address=data["address"],
+                        anonymous=data["anonymous"], reporter_name=data["reporter_name"],
+                        reporter_phone=data["reporter_phone"],
+                    )
+                    if data.get("photo"):
+                        services.case_attach(actor=user, case=case, upload=data["photo"])
+            except DomainError as exc:
+                status = form_error(form, exc, aliases={"upload": "photo"})
+            else:
+                messages.success(request, _("已登记，编号 %(ticket)s。") % {"ticket": case.ticket})
+                return redirect("cases:detail", pk=case.pk)
+    return render(request, "cases/intake.html", _intake_context(form, mode="door"), status=status)
+
+
+@login_required
+def case_hotline(request: HttpRequest) -> HttpResponse:
+    """The hotline (12345) operator's form: any grid in the operator's scope, the caller's details."""
+    user = request.user
+    if not selectors.is_desk_staff(user):
+        raise PermissionDenied(_("热线登记由社区和街道工作人员使用。"))
+    form = case_forms.HotlineForm(request.POST or None, user=user)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                case = services.case_create(
+                    actor=user, source=Source.HOTLINE, node=data["node"], title=data["title"],
+                    description=data["description"], category=data["category"], tier=data["tier"],
+                    urgency=data["urgency"], address=data["address"], anonymous=data["anonymous"],
+                    reporter_name=data["reporter_name"], reporter_phone=data["reporter_phone"],
+                )
+            except DomainError as exc:
+                status = form_error(form, exc)
+            else:
+                messages.success(request, _("已登记热线来电，编号 %(ticket)s，请告知来电人。") % {"ticket": case.ticket})
+                return redirect("cases:detail", pk=case.pk)
+    return render(request, "cases/intake.html", _intake_context(form, mode="hotline"), status=status)
+
+
+# --- list and export ----------------------------------------------------------------------------
+
+
+@require_case_pages
+def case_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = case_forms.CaseFilterForm(request.GET or None, user=user)
+    page = paginate(request, selectors.case_list(user, **form.filters()))
+    now = timezone.now()
+    for case in page.object_list:
+        case.mark = selectors.deadline_mark(case, now)
+    context = {
+        "form": form,
+        "page": page,
+        "can_report": scope.has_perm_anywhere(user, Perm.REPORT_CASES),
+        "can_hotline": selectors.is_desk_staff(user),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "cases/list.html", context)
+
+
+def _export_columns() -> list[exports.ExportColumn]:
+    col = exports.ExportColumn
+
+    def when(name: str) -> Callable[[Case], str]:
+        def value(case: Case) -> str:
+            moment = getattr(case, name)
+            return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else ""
+
+        return value
+
+    def label(name: str) -> Callable[[Case], str]:
+        return lambda case: str(getattr(case, f"get_{name}_display")()) if getattr(case, name) else ""
+
+    return [
+        col("编号", lambda c: c.ticket, width=20, text=True),
+        col("标题", lambda c: c.title, width=30),
+        col("来源", label("source"), width=10),
+        col("类别", lambda c: c.category.name if c.category else "", width=14),
+        col("分流", label("tier"), width=8),
+        col("紧急程度", label("urgency"), width=8),
+        col("状态", label("state"), width=10),
+        col("社区（村）", lambda c: c.community.name if c.community else "", width=14),
+        col("网格", lambda c: c.grid.name if c.grid else "", width=16),
+        col("楼栋", lambda c: c.building.name if c.building else "", width=10),
+        col("地点", lambda c: c.address, width=24),
+        col("反映人", lambda c: "匿名" if c.anonymous else c.reporter_name, width=10),
+        col("反映人电话", lambda c: c.reporter_phone_masked, width=16, text=True),
+        col("承办单位", lambda c: (c.handling_department.name if c.handling_department
+                                   else c.handling_node.name if c.handling_node else ""), width=14),
+        col("登记时间", when("created_at"), width=17),
+        col("派遣时间", when("dispatched_at"), width=17),
+        col("办理期限", when("deadline_at"), width=17),
+        col("办结时间", when("resolved_at"), width=17),
+        col("结案时间", when("closed_at"), width=17),
+        col("评价", label("rating"), width=10),
+        col("退回次数", lambda c: c.return_count, width=8),
+        col("返工次数", lambda c: c.rework_count, width=8),
+        col("重办次数", lambda c: c.reopen_count, width=8),
+        col("督办次数", lambda c: c.supervise_count, width=8),
+    ]
+
+
+@require_case_pages
+def case_export(request: HttpRequest) -> FileResponse:
+    """The filtered list as xlsx (reporter phones masked), recorded in the audit log."""
+    user = request.user
+    form = case_forms.CaseFilterForm(request.GET or None, user=user)
+    filters = form.filters()
+    rows = selectors.case_list(user, **filters).iterator(chunk_size=2000)
+    handle, count = exports.write_xlsx(title="诉求事件", columns=_export_columns(), rows=rows)
+    audit_filters = {k: (v.pk if hasattr(v, "pk") else v) for k, v in filters.items() if v not in ("", None, False)}
+    exports.record_export(actor=user, register="cases", filters=audit_filters, count=count, revealed=False)
+    response = FileResponse(handle, as_attachment=True, filename=exports.export_file_name("诉求事件"),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- detail, actions, attachments ------------------------------------------------------------------
+
+
+def _action_forms(user: Any, case: Case, kinds: set[str], bound: Any = None) -> list[case_forms.ActionForm]:
+    """One small form per action the table allows this user on this case now."""
+    result = []
+    for action in workflow.allowed_actions(case.state, kinds):
+        transition = workflow.find(action, case.state)
+        if bound is not None and bound.action == action:
+            form = bound
+        else:
+            extra: dict[str, Any] = {}
+            if action == Action.DISPATCH:
+                extra = {"departments": selectors.dispatch_departments(case),
+                         "default_department": services.route(case.category, case.node)}
+            form = case_forms.ActionForm(case=case, action=action, transition=transition, **extra)
+        form.label = Action(action).label
+        form.note = transition.note
+        form.primary = False
+        result.append(form)
+    primary = next((f for a in PRIMARY_ACTIONS for f in result if f.action == a), None)
+    if primary is not None:
+        primary.primary = True
+        result.remove(primary)
+        result.insert(0, primary)
+    return result
+
+
+def _detail_page(request: HttpRequest, case: Case, *, bound_action: case_forms.ActionForm | None = None,
+                 attach_form: case_forms.AttachForm | None = None, action_error: str = "",
+                 status: int = 200) -> HttpResponse:
+    user = request.user
+    kinds = services.actor_kinds(user, case)
+    action_forms = _action_forms(user, case, kinds, bound_action)
+    if bound_action is not None and not any(form is bound_action for form in action_forms):
+        # Refused for a reason the panel cannot show on a form (e.g. the role may not do this).
+        errors = [*bound_action.non_field_errors(), *(e for field in bound_action for e in field.errors)]
+        action_error = action_error or "；".join(str(e) for e in errors)
+    similar: list = []
+    if Action.MERGE in workflow.allowed_actions(case.state, kinds):
+        found = selectors.similar_cases(user, node=case.building or case.node, category=case.category,
+                                        text=f"{case.title} {case.description}", limit=SIMILAR_LIMIT + 1)
+        similar = [(c, s) for c, s in found if c.pk != case.pk][:SIMILAR_LIMIT]
+    timeline = list(selectors.case_timeline(case))
+    for step in timeline:
+        step.label = step_label(step.action)
+    attachments = list(selectors.case_attachments(case))
+    can_attach = bool(kinds) and case.state not in (State.CLOSED, State.REJECTED)
+    context = {
+        "case": case,
+        "trail": selectors.node_trail(case.building or case.node),
+        "mark": selectors.deadline_mark(case),
+        "timeline": timeline,
+        "photos": [a for a in attachments if a.is_photo],
+        "files": [a for a in attachments if not a.is_photo],
+        "attachment_count": len(attachments),
+        "attachment_limit": services.ATTACHMENTS_PER_CASE,
+        "attach_form": attach_form or (case_forms.AttachForm(auto_id="attach-%s")
+                                       if can_attach and len(attachments) < services.ATTACHMENTS_PER_CASE else None),
+        "action_forms": action_forms,
+        "danger_actions": (Action.REJECT, Action.RETURN, Action.VERIFY_FAIL),
+        "action_error": action_error,
+        "similar": similar,
+        "merged": list(case.merged.only("pk", "ticket", "title")),
+        **object_history(user, "cases.case", case.pk),
+    }
+    return render(request, "cases/detail.html", context, status=status)
+
+
+@require_case_pages
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail_page(request, selectors.case_get(request.user, pk))
+
+
+@require_case_pages
+@require_POST
+def case_act(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST one action of the action panel → services.case_act."""
+    user = request.user
+    case = selectors.case_get(user, pk)
+    action = request.POST.get("action", "")
+    transition = workflow.find(action, case.state) if action in Action.values else None
+    if transition is None:
+        # Not in the table for this state: most likely the page was stale (someone acted first).
+        stale = action in Action.values and request.POST.get("version", "") != str(case.version)
+        message = STALE_MESSAGE if stale else _("当前状态不能执行该操作。")
+        return _detail_page(request, case, action_error=message, status=409 if stale else 400)
+    extra: dict[str, Any] = {}
+    if action == Action.DISPATCH:
+        extra = {"departments": selectors.dispatch_departments(case)}
+    form = case_forms.ActionForm(request.POST, case=case, action=action, transition=transition, **extra)
+    if not form.is_valid():
+        return _detail_page(request, case, bound_action=form, status=400)
+    if form.cleaned_data["version"] != case.version:
+        form.add_error(None, STALE_MESSAGE)
+        return _detail_page(request, case, bound_action=form, status=409)
+    params = form.params()
+    try:
+        if action == Action.MERGE:
+            into = selectors.case_by_ticket(user, form.cleaned_data["into"])
+            if into is None:
+                raise DomainError(_("未找到编号为“%(t)s”的事项，或它不在您的负责范围内。")
+                                  % {"t": form.cleaned_data["into"]}, field="into")
+            params["into"] = into
+        fresh = services.case_act(actor=user, case=case, action=action, **params)
+    except DomainError as exc:
+        if isinstance(exc, ConflictError):
+            form.add_error(None, STALE_MESSAGE)
+        else:
+            form_error(form, exc)
+        return _detail_page(request, selectors.case_get(user, pk), bound_action=form, status=exc.status_code)
+    messages.success(request, _("已%(action)s：%(ticket)s，当前状态“%(state)s”。") % {
+        "action": Action(action).label, "ticket": fresh.ticket, "state": fresh.get_state_display()})
+    if not selectors.cases_visible(user).filter(pk=fresh.pk).exists():
+        return redirect("cases:list")  # e.g. a handler returned it: no longer theirs to see
+    return redirect("cases:detail", pk=fresh.pk)
+
+
+@require_case_pages
+@require_POST
+def case_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    case = selectors.case_get(request.user, pk)
+    form = case_forms.AttachForm(request.POST, request.FILES, auto_id="attach-%s")
+    if not form.is_valid():
+        return _detail_page(request, case, attach_form=form, status=400)
+    try:
+        attachment = services.case_attach(actor=request.user, case=case, upload=form.cleaned_data["upload"])
+    except DomainError as exc:
+        form_error(form, exc)
+        return _detail_page(request, case, attach_form=form, status=exc.status_code)
+    messages.success(request, _("已添加附件“%(name)s”。") % {"name": attachment.original_name})
+    return redirect(reverse("cases:detail", args=[case.pk]) + "#attachments")
+
+
+@require_case_pages
+@never_cache
+def attachment_file(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    """A case's photo or file, only for those who may see the case (never a public media URL)."""
+    attachment = selectors.attachment_get(request.user, pk, attachment_pk)
+    inline = attachment.is_photo or attachment.content_type == "application/pdf"
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, OSError):
+        raise Http404(_("附件文件已丢失，请联系系统管理员。")) from None
+    response = FileResponse(handle, as_attachment=not inline, filename=attachment.original_name,
+                            content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- public forms (no login) ------------------------------------------------------------------
+
+PUBLIC_LIMITS = {"report": (10, 3600), "track": (60, 3600)}
+
+
+def _client_ip(request: HttpRequest) -> str:
+    from jiedao.core.context import current_request
+
+    return current_request().ip_address or request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _throttled(request: HttpRequest, bucket: str) -> bool:
+    """Count one use of `bucket` by the client's address; True once it exceeds the limit
+    (settings.JIEDAO_PUBLIC_LIMITS overrides {"report": (uses, seconds), "track": ...})."""
+    limits = {**PUBLIC_LIMITS, **getattr(settings, "JIEDAO_PUBLIC_LIMITS", {})}
+    uses, window = limits[bucket]
+    key = f"jiedao:public:{bucket}:{_client_ip(request)}"
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, window)
+        count = 1
+    return count > uses
+
+
+def _too_many(request: HttpRequest, bucket: str) -> HttpResponse:
+    uses, window = {**PUBLIC_LIMITS, **getattr(settings, "JIEDAO_PUBLIC_LIMITS", {})}[bucket]
+    minutes = max(window // 60, 1)
+    message = _("操作过于频繁：同一网络每 %(m)s 分钟最多提交 %(n)s 次，请稍后再试。如情况紧急，请拨打 12345 热线。") % {
+        "m": minutes, "n": uses}
+    response = render(request, "public/throttled.html", {"message": message}, status=429)
+    response["Retry-After"] = str(window)
+    return response
+
+
+def public_grids(request: HttpRequest) -> HttpResponse:
+    """The grid field of the public form, narrowed to the chosen community (htmx)."""
+    form = case_forms.PublicReportForm(request.GET)
+    return render(request, "public/_grid_field.html", {"field": form["grid"]})
+
+
+@never_cache
+def public_report(request: HttpRequest) -> HttpResponse:
+    """Residents report a matter without logging in and get a ticket number to follow it."""
+    form = case_forms.PublicReportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if _throttled(request, "report"):
+            return _too_many(request, "report")
+        status = 400
+        if form.is_bot():
+            form.add_error(None, _("提交未成功，请稍后重试。"))
+        elif form.is_valid() and _check_photo(form):
+            data = form.cleaned_data
+            node = data["grid"] or data["community"]
+            try:
+                with transaction.atomic():
+                    case = services.case_create(
+                        actor=None, source=Source.SELF_REPORT, node=node, title=data["title"],
+                        description=data["description"], anonymous=data["anonymous"],
+                        reporter_name=data["reporter_name"], reporter_phone=data["reporter_phone"],
+                    )
+                    if data.get("photo"):
+                        services.case_attach(actor=None, case=case, upload=data["photo"], ticket=case.ticket)
+            except DomainError as exc:
+                status = form_error(form, exc, aliases={"upload": "photo", "node": "community"})
+            else:
+                request.session["public_ticket"] = case.ticket
+                return redirect("cases:public_report_done")
+    return render(request, "public/report.html", {"form": form}, status=status)
+
+
+@never_cache
+def public_report_done(request: HttpRequest) -> HttpResponse:
+    ticket = request.session.get("public_ticket")
+    if not ticket:
+        return redirect("cases:public_report")
+    return render(request, "public/report_done.html", {"ticket": ticket})
+
+
+def _public_timeline(case: Case) -> list[dict[str, Any]]:
+    """The steps a resident may see: when, what, and which unit — never who or internal notes."""
+    steps = []
+    for step in case.transitions.order_by("seq"):
+        text = step_label(step.action)
+        if step.action == Action.DISPATCH:
+            unit = (step.data or {}).get("department") or _("社区")
+            text = _("派遣至%(unit)s") % {"unit": unit}
+        if step.action == Action.FOLLOW_UP:
+            text = _("回访评价")
+        steps.append({"at": step.created_at, "text": text, "state": State(step.to_state).label})
+    return steps
+
+
+def _track_page(request: HttpRequest, *, form: Any = None, case: Case | None = None, rate_form: Any = None,
+                not_found: bool = False, thanks: bool = False, rate_error: str = "", status: int = 200) -> HttpResponse:
+    context: dict[str, Any] = {"form": form or case_forms.TrackForm(), "not_found": not_found, "thanks": thanks,
+                               "rate_error": rate_error}
+    if case is not None:
+        main = case.merged_into if case.merged_into_id else None
+        transition = workflow.find(Action.FOLLOW_UP, case.state)
+        can_rate = transition is not None and workflow.Actor.RESIDENT in transition.actors and not case.rating
+        context.update({
+            "case": case,
+            "main_state": main.get_state_display() if main else "",
+            "timeline": _public_timeline(case),
+            "rate_form": (rate_form or case_forms.RateForm(initial={"ticket": case.ticket})) if can_rate else None,
+        })
+    return render(request, "public/track.html", context, status=status)
+
+
+@never_cache
+def public_track(request: HttpRequest) -> HttpResponse:
+    """Follow a case by its ticket (POSTed, so tickets stay out of addresses and logs)."""
+    if request.method != "POST":
+        return _track_page(request)
+    if _throttled(request, "track"):
+        return _too_many(request, "track")
+    form = case_forms.TrackForm(request.POST)
+    if not form.is_valid():
+        return _track_page(request, form=form, status=400)
+    case = selectors.case_by_ticket_unscoped(form.cleaned_data["ticket"])
+    if case is None:
+        return _track_page(request, form=form, not_found=True, status=404)
+    return _track_page(request, form=form, case=case)
+
+
+@never_cache
+@require_POST
+def public_rate(request: HttpRequest) -> HttpResponse:
+    """The resident rates the result (services.case_act with actor None and the ticket)."""
+    if _throttled(request, "track"):
+        return _too_many(request, "track")
+    rate_form = case_forms.RateForm(request.POST)
+    ticket = selectors.normalise_ticket(request.POST.get("ticket", ""))
+    case = selectors.case_by_ticket_unscoped(ticket) if ticket else None
+    track_form = case_forms.TrackForm(initial={"ticket": ticket})
+    if case is None:
+        return _track_page(request, form=track_form, not_found=True, status=404)
+    if not rate_form.is_valid():
+        return _track_page(request, form=track_form, case=case, rate_form=rate_form, status=400)
+    try:
+        case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP,
+                                 rating=rate_form.cleaned_data["rating"], comment=rate_form.cleaned_data["comment"])
+    except DomainError as exc:
+        message = exc.message
+        if exc.field == "action":
+            message = _("该事项当前为“%(state)s”，办结后才能评价。") % {"state": case.get_state_display()}
+        return _track_page(request, form=track_form, case=case, rate_form=rate_form, rate_error=message,
+                           status=exc.status_code)
+    case = selectors.case_by_ticket_unscoped(case.ticket)
+    return _track_page(request, form=track_form, case=case, thanks=True)
+
+
+# --- catalogue administration ---------------------------------------------------------------------
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+def catalogue(request: HttpRequest) -> HttpResponse:
+    return render(request, "cases/catalogue.html", {"categories": selectors.catalogue_rows(),
+                                                   "unknown_years": selectors.calendar_unknown_years()})
+
+
+def _category(pk: int) -> Category:
+    category = Category.objects.select_related("parent").filter(pk=pk).first()
+    if category is None:
+        raise Http404(_("未找到该类别。"))
+    return category
+
+
+def _category_page(request: HttpRequest, category: Category, *, form: Any = None, rule_form: Any = None,
+                   status: int = 200) -> HttpResponse:
+    context = {
+        "category": category,
+        "form": form or case_forms.CategoryForm.for_category(category),
+        "rules": selectors.routing_rules(request.user, category),
+        "rule_form": rule_form or case_forms.RoutingRuleForm(user=request.user),
+        **object_history(request.user, "cases.category", category.pk),
+    }
+    return render(request, "cases/category.html", context, status=status)
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    category = _category(pk)
+    if request.method != "POST":
+        return _category_page(request, category)
+    form = case_forms.CategoryForm.for_category(category, request.POST)
+    if not form.is_valid():
+        return _category_page(request, category, form=form, status=400)
+    try:
+        services.category_update(actor=request.user, category=category, **form.cleaned_data)
+    except DomainError as exc:
+        return _category_page(request, category, form=form, status=form_error(form, exc))
+    messages.success(request, _("已保存“%(name)s”。") % {"name": form.cleaned_data["name"]})
+    return redirect("cases:category", pk=category.pk)
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+@require_POST
+def rule_set(request: HttpRequest, pk: int) -> HttpResponse:
+    category = _category(pk)
+    form = case_forms.RoutingRuleForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _category_page(request, category, rule_form=form, status=400)
+    try:
+        services.routing_rule_set(actor=request.user, category=category, node=form.cleaned_data["rule_node"],
+                                  department=form.cleaned_data["department"])
+    except DomainError as exc:
+        status = form_error(form, exc, aliases={"node": "rule_node"})
+        return _category_page(request, category, rule_form=form, status=status)
+    messages.success(request, _("已保存派遣规则。"))
+    return redirect(reverse("cases:category", args=[category.pk]) + "#rules")
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+@require_POST
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = selectors.routing_rule_get(request.user, pk)
+    services.routing_rule_delete(actor=request.user, rule=rule)
+    messages.success(request, _("已删除派遣规则。"))
+    return redirect(reverse("cases:category", args=[rule.category_id]) + "#rules")
+
+
+def _holidays_page(request: HttpRequest, *, form: Any = None, status: int = 200) -> HttpResponse:
+    rows = list(selectors.holidays())
+    years: dict[int, list[WorkdayOverride]] = {}
+    for row in rows:
+        years.setdefault(row.date.year, []).append(row)
+    context = {
+        "form": form or case_forms.HolidayForm(),
+        "years": sorted(years.items(), reverse=True),
+        "unknown_years": selectors.calendar_unknown_years(),
+        "today": timezone.localdate(),
+    }
+    return render(request, "cases/holidays.html", context, status=status)
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+def holidays(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _holidays_page(request)
+    form = case_forms.HolidayForm(request.POST)
+    if not form.is_valid():
+        return _holidays_page(request, form=form, status=400)
+    data = form.cleaned_data
+    try:
+        services.holiday_set(actor=request.user, day=data["date"], is_workday=data["is_workday"], name=data["name"])
+    except DomainError as exc:
+        return _holidays_page(request, form=form, status=form_error(form, exc, aliases={"day": "date"}))
+    messages.success(request, _("已保存 %(day)s：%(kind)s。") % {
+        "day": data["date"].isoformat(), "kind": _("调休上班") if data["is_workday"] else _("放假")})
+    return redirect("cases:holidays")
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+@require_POST
+def holiday_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    override = WorkdayOverride.objects.filter(pk=pk).first()
+    if override is None:
+        raise Http404(_("未找到该日期。"))
+    services.holiday_delete(actor=request.user, override=override)
+    messages.success(request, _("已删除 %(day)s 的调整。") % {"day": override.date.isoformat()})
+    return redirect("cases:holidays")

@@ -31,22 +31,33 @@ ROOT = Path(__file__).resolve().parents[1]
 JIEDAO = str(ROOT / ".venv" / "bin" / "jiedao")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
+# 24 grid workers of the demo, each filing in their own grid: requests spread over grids,
+# buildings and categories as they do in a real sub-district.
 SETUP = r"""
 import json, django; django.setup()
 from jiedao.core.services import token_create
 from jiedao.org.models import User, OrgNode
-user = User.objects.get(username="wangge01")
-grid = user.assignments.get().node
-building = OrgNode.objects.filter(path__startswith=grid.path, kind="building").first()
-_, token = token_create(actor=user, name="bench")
-print(json.dumps({"token": token, "node": grid.pk, "building": building.pk, "org_path": building.path}))
+out = []
+for n in range(1, 25):
+    user = User.objects.get(username=f"wangge{n:02d}")
+    grid = user.assignments.get().node
+    building = OrgNode.objects.filter(path__startswith=grid.path, kind="building").first()
+    _, token = token_create(actor=user, name="bench")
+    out.append({"token": token, "node": grid.pk, "building": building.pk, "org_path": building.path})
+print(json.dumps(out))
 """
+CATEGORIES = ["exposed_garbage", "street_lamp", "neighbour_dispute", "illegal_parking", "public_space",
+              "elevator", "property_management", "fire_hazard", "street_vending", "pet_nuisance"]
 
 LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-{auth}
-wrk.body = [[{body}]]
+local requests = {{}}
+{entries}
+local n = 0
+request = function()
+  n = n + 1
+  local r = requests[(n % #requests) + 1]
+  return wrk.format("POST", nil, r[1], r[2])
+end
 """
 
 
@@ -87,16 +98,23 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
     if database_url:
         env["JIEDAO_DATABASE_URL"] = database_url
     run([JIEDAO, "seed", "--force"], env)
-    info = json.loads(run([PYTHON, "-c", SETUP], env, cwd=ROOT).strip().splitlines()[-1])
-    fields = {"source": "door_visit", "node": info["node"], "building": info["building"],
-              "title": "楼下垃圾三天没人清运", "description": "1幢楼下垃圾堆放三天，臭气熏天，请尽快处理。",
-              "category": "exposed_garbage", "reporter_name": "陈阿姨", "reporter_phone": "13812345678"}
+    workers = json.loads(run([PYTHON, "-c", SETUP], env, cwd=ROOT).strip().splitlines()[-1])
+    real_entries, bare_entries = [], []
+    for index in range(240):
+        who = workers[index % len(workers)]
+        fields = {"source": "door_visit", "node": who["node"], "building": who["building"],
+                  "title": "楼下垃圾三天没人清运", "description": "1幢楼下垃圾堆放三天，臭气熏天，请尽快处理。",
+                  "category": CATEGORIES[index % len(CATEGORIES)], "reporter_name": "陈阿姨",
+                  "reporter_phone": "13812345678"}
+        headers = '{["Content-Type"] = "application/json", ["Authorization"] = "Bearer ' + who["token"] + '"}'
+        real_entries.append(f"requests[#requests + 1] = {{{headers}, [[{json.dumps(fields, ensure_ascii=False)}]]}}")
+        bare_body = json.dumps({**fields, "org_path": who["org_path"]}, ensure_ascii=False)
+        bare_entries.append(f'requests[#requests + 1] = {{{{["Content-Type"] = "application/json"}}, [[{bare_body}]]}}')
     scripts = Path(data_dir)
     real = scripts / "real.lua"
-    real.write_text(LUA.format(auth=f'wrk.headers["Authorization"] = "Bearer {info["token"]}"',
-                               body=json.dumps(fields, ensure_ascii=False)))
+    real.write_text(LUA.format(entries="\n".join(real_entries)))
     bare = scripts / "bare.lua"
-    bare.write_text(LUA.format(auth="", body=json.dumps({**fields, "org_path": info["org_path"]}, ensure_ascii=False)))
+    bare.write_text(LUA.format(entries="\n".join(bare_entries)))
     server = subprocess.Popen([JIEDAO, "serve", "--port", str(port), "--workers", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -112,7 +112,6 @@ def bump(case: Case, **counters: int) -> None:
 # --- intake -----------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def case_create(
     *,
     actor: Any,
@@ -183,11 +182,14 @@ def case_create(
         reported_by=actor,
         level=Level.COMMUNITY,
     )
-    case.save()
-    CaseTransition.objects.create(case=case, seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
-                                  actor=actor, actor_repr=_actor_name(actor), created_at=now)
-    bump(case, reported=1)
-    audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
+    # Everything above only reads; the write transaction (SQLite's write lock, PostgreSQL's row
+    # locks on the rollup and audit heads) lasts only for these four statements.
+    with transaction.atomic():
+        case.save()
+        CaseTransition.objects.create(case=case, seq=0, action="report", from_state=State.REPORTED,
+                                      to_state=State.REPORTED, actor=actor, actor_repr=_actor_name(actor), created_at=now)
+        bump(case, reported=1)
+        audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
     return case
 
 

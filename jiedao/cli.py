@@ -171,8 +171,30 @@ def migration_hint() -> str:
     )
 
 
+INSIGHT_HELP = (
+    "jiedao insight evaluate --train TRAIN.csv --test TEST.csv [--tree TREE.csv]\n"
+    "    训练分类器并在测试集上输出准确率和宏平均 F1 / train a classifier, print accuracy and macro-F1\n"
+    "jiedao insight similar IN.csv OUT.csv\n"
+    "    找出反映同一问题的留言对（id_a,id_b,score）/ write the pairs that report the same problem"
+)
+
+
+def run_insight(argv: list[str]) -> int:
+    """`jiedao insight …`: the text tools run without a database or Django."""
+    from jiedao.insight.text import cli as insight
+
+    if argv[:1] == ["evaluate"]:
+        return insight.main_evaluate(argv[1:])
+    if argv[:1] == ["similar"]:
+        return insight.main_similar(argv[1:])
+    print("用法 / usage:\n" + INSIGHT_HELP, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+    return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["insight"]:
+        return run_insight(argv[1:])
     options = build_parser().parse_args(argv)
     failed = load_django()
     if failed is not None:

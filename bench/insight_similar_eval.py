@@ -1,0 +1,92 @@
+"""Similar-case detection on the hand-labelled dev pairs.
+
+Runs ``find_pairs`` on all 4,326 messages of messages_hotspot.csv, then reads the labelled pairs
+of tests/insight/data/similar_pairs_dev.csv (our own labels: ``same`` = the same problem,
+``lookalike`` = the same kind of problem at another place, ``different`` = another problem) and
+prints, for each file, the recall on ``same`` pairs and the share of ``lookalike`` / ``different`` pairs merged.
+
+    .venv/bin/python bench/insight_similar_eval.py [--data DIR] [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from jiedao.insight.text import io as tio  # noqa: E402
+from jiedao.insight.text import similar  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "messages"
+DEV = ROOT / "tests" / "insight" / "data" / "similar_pairs_dev.csv"
+HOLDOUT = ROOT / "tests" / "insight" / "data" / "similar_pairs_holdout.csv"
+
+
+def load_dev(path: Path = DEV) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def rates(found: set[tuple[str, str]], dev: list[dict]) -> dict[str, tuple[int, int]]:
+    """label → (merged, total)."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in dev:
+        key = tuple(sorted((r["id_a"], r["id_b"])))
+        out[r["label"]][1] += 1
+        if key in found:
+            out[r["label"]][0] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--show", action="store_true", help="print the misjudged dev pairs")
+    args = ap.parse_args(argv)
+    msgs = tio.read_messages(args.data / "messages_hotspot.csv")
+    t0 = time.perf_counter()
+    res = similar.run(msgs)
+    dt = time.perf_counter() - t0
+    ids = [d.id for d in res.docs]
+    found = {tuple(sorted((ids[i], ids[j]))) for i, j in res.pairs}
+    dev = load_dev()
+    print(f"messages: {len(msgs)}  pairs out: {len(found)}  groups: {len(res.groups)}  time: {dt:.1f}s")
+    for name, path in (("dev (tuned on)", DEV), ("holdout (labelled after tuning)", HOLDOUT)):
+        if not path.exists():
+            continue
+        r = rates(found, load_dev(path))
+        print(name)
+        for label in ("same", "lookalike", "different"):
+            if label in r:
+                k, n = r[label]
+                print(f"{label:>12}: {k}/{n} merged = {k / n:.3f}")
+    if args.show:
+        by_id = {m.id: m for m in msgs}
+        judged = {tuple(sorted((ids[i], ids[j]))): f for i, j, _s, _sc, f in res.judged}
+        for row in dev:
+            key = tuple(sorted((row["id_a"], row["id_b"])))
+            merged = key in found
+            if merged == (row["label"] == "same"):
+                continue
+            f = judged.get(key)
+            ev = (
+                f"topic={f.topic:.2f} t={f.title:.2f} b={f.body:.2f} match={f.match:.2f} {f.matched} "
+                f"conflict={f.conflict:.1f} {f.conflicting} anchors={f.anchors}"
+                if f
+                else "not a candidate"
+            )
+            print(f"\n[{row['label']}] {key[0]}|{key[1]} {row['note']}  merged={merged}  {ev}")
+            for k in key:
+                m = by_id[k]
+                print(f"   {m.title[:50]} || {m.text[:90]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,548 @@
+"""Similar-case detection: which messages report the same problem.
+
+Re-posts, follow-up chases and neighbours reporting the same site share the *place* and some of
+the *problem* words; look-alikes share the words and name another river, another estate. So a
+pair is judged on separate pieces of evidence:
+
+* topic similarity — TF-IDF cosine over words and character bigrams of title and body, with the
+  place names masked out (two complaints about one estate's lampblack and its cracked floors must
+  not look alike merely because both name the estate);
+* places (:mod:`.places`) — a shared *specific* place (few messages name it) is evidence for the
+  pair; two different places of one kind (two estates, two schools, two rivers), above all in the
+  titles, rule the pair out;
+* anchors — rare title words both share (a platform, a project, a firm that is not written like a
+  place: ``58车贷``) count like a shared place.
+
+With a shared place or anchor a little topical overlap is enough; without one the texts must be
+near re-posts. Candidates come from sparse nearest neighbours (row blocks of ``X @ X.T``, top-k per
+message) and from blocking on shared places and anchors — never a loop over all pairs, so the work
+grows with the number of messages times k.
+
+Groups: accepted pairs are merged strongest first (union–find), and a weak link may join two
+groups only if the groups are, on average, about the same thing (average-linkage check) — so
+twenty re-posts of one problem become one group while one estate's lampblack and its cracked
+floors stay two. Every pair inside a group is returned, except pairs whose places conflict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import STOPWORDS, char_ngrams, get_tokenizer
+from .normalize import normalize
+from .places import Place, core_similarity, place_spans, tokenize_for_places
+
+__all__ = [
+    "Doc",
+    "PairFeatures",
+    "Result",
+    "SimilarConfig",
+    "analyse",
+    "find_groups",
+    "find_pairs",
+    "place_similarity",
+    "run",
+    "score_pairs",
+]
+
+
+@dataclass
+class SimilarConfig:
+    body_chars: int = 600  # body characters read
+    neighbours: int = 25  # nearest neighbours per message
+    min_candidate: float = 0.2  # cosine floor for a neighbour
+    max_block: int = 200  # a place/anchor shared by more messages than this makes no block
+    title_weight: float = 0.4  # share of the title in the topic similarity
+    match_threshold: float = 0.06  # topic similarity needed with a shared specific place
+    anchor_threshold: float = 0.10  # … with shared rare title words
+    free_threshold: float = 0.55  # … with neither
+    strong_threshold: float = 0.6  # a link this strong joins groups without the average check
+    group_threshold: float = 0.05  # mean topic similarity two groups need to be joined by a weak link
+    hard_conflict: float = 0.75  # a place disagreement this strong rules a pair out
+    min_specificity: float = 0.35  # a place named by too many messages is not specific
+    anchor_share: float = 0.015  # a title word in at most this share of messages is rare …
+    anchor_min_df: int = 30  # … or in at most this many
+    max_group: int = 500  # larger groups return only their direct pairs
+
+
+@dataclass
+class Doc:
+    id: str
+    title: str
+    body: str
+    places: list[Place] = field(default_factory=list)
+    title_places: list[Place] = field(default_factory=list)
+    primary: list[Place] = field(default_factory=list)  # the title's places, else the body's first
+    title_tokens: list[str] = field(default_factory=list)
+    body_tokens: list[str] = field(default_factory=list)
+    names: frozenset[str] = frozenset()  # name-like title words (see _name_like)
+
+
+@dataclass
+class PairFeatures:
+    topic: float
+    title: float
+    body: float
+    match: float = 0.0  # best specificity of a shared place (0 if none)
+    conflict: float = 0.0  # strength of a place disagreement (0 if none)
+    anchors: int = 0  # shared rare title words
+    matched: str = ""
+    conflicting: str = ""
+
+
+# how strongly two different places of one kind say "another problem"
+_KIND_CONFLICT = {
+    "estate": 1.0,
+    "school": 1.0,
+    "hospital": 1.0,
+    "water": 1.0,
+    "firm": 0.6,
+    "road": 0.7,
+    "facility": 0.6,
+    "area": 0.5,
+    "line": 1.0,
+}
+_SITE_KINDS = frozenset({"estate", "school", "hospital", "firm", "facility"})
+
+
+def _topic_tokens(tokens: Sequence[str], spans) -> tuple[list[str], list[str]]:
+    """(words, words + character bigrams) of ``tokens`` with the place mentions left out."""
+    masked = [False] * len(tokens)
+    for x, y, _p in spans:
+        for k in range(x, y + 1):
+            masked[k] = True
+    words = []
+    pieces = []
+    for tok, m in zip(tokens, masked, strict=True):
+        if m:
+            pieces.append("｜")
+            continue
+        pieces.append(tok)
+        if len(tok) >= 2 and tok not in STOPWORDS and not tok.isdigit():
+            words.append(tok)
+    grams = ["#" + g for g in char_ngrams("".join(pieces), 2, 2)]
+    return words, words + grams
+
+
+def _name_like(tokens: Sequence[str], spans) -> set[str]:
+    """Words of a title that look like names: unknown to the dictionary (jieba leaves them as runs of
+    single characters: 58车贷案 → 车 贷 案) or rare in general language."""
+    freq = get_tokenizer().FREQ
+    masked = set()
+    for x, y, _p in spans:
+        masked.update(range(x, y + 1))
+    out: set[str] = set()
+    run: list[str] = []
+    for k, tok in enumerate([*tokens, "｜"]):
+        single = k not in masked and len(tok) == 1 and "\u4e00" <= tok <= "\u9fff" and tok not in STOPWORDS
+        if single:
+            run.append(tok)
+            continue
+        if len(run) >= 2:
+            name = "".join(run)
+            out.add(name)
+            if len(name) >= 3:  # 车贷案 meets 车贷
+                out.update(name[x : x + 2] for x in range(len(name) - 1))
+        run = []
+        if (
+            k < len(tokens)
+            and k not in masked
+            and len(tok) >= 2
+            and tok not in STOPWORDS
+            and freq.get(tok, 0) <= 20
+            and not tok.isdigit()
+        ):
+            out.add(tok)
+    return out
+
+
+def _fields(m) -> tuple[str, str, str]:
+    if isinstance(m, Mapping):
+        return str(m.get("id", "")), m.get("title") or "", m.get("text") or ""
+    if hasattr(m, "id"):
+        return str(m.id), getattr(m, "title", "") or "", getattr(m, "text", "") or ""
+    mid, title, text = m
+    return str(mid), title or "", text or ""
+
+
+def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc]:
+    """Normalise each message, find its places and its (place-masked) topic tokens."""
+    cfg = config or SimilarConfig()
+    docs = []
+    for m in messages:
+        mid, title, text = _fields(m)
+        title = normalize(title)
+        raw = text or ""
+        body = normalize(raw[: cfg.body_chars + 60])[: cfg.body_chars]
+        tt = tokenize_for_places(title)
+        bt = tokenize_for_places(body)
+        ts = place_spans(tt)
+        bs = place_spans(bt)
+        tp = list({(p.kind, p.core): p for _x, _y, p in ts}.values())
+        places = list({(p.kind, p.core): p for _x, _y, p in ts + bs}.values())
+        _tw, title_tokens = _topic_tokens(tt, ts)
+        _bw, body_tokens = _topic_tokens(bt, bs)
+        docs.append(
+            Doc(
+                id=mid,
+                title=title,
+                body=body,
+                places=places,
+                title_places=tp,
+                primary=tp or places[:3],
+                title_tokens=title_tokens,
+                body_tokens=title_tokens + body_tokens,
+                names=frozenset(_name_like(tt, ts)),
+            )
+        )
+    return docs
+
+
+def _tfidf(bags: Sequence[Sequence[str]]):
+    """Row-normalised TF-IDF matrix (sublinear tf) of token bags."""
+    from scipy import sparse
+
+    df: Counter = Counter()
+    counted = [Counter(b) for b in bags]
+    for c in counted:
+        df.update(c.keys())
+    vocab = {t: i for i, t in enumerate(df)}
+    n = len(bags)
+    idf = {t: math.log((1 + n) / (1 + k)) + 1.0 for t, k in df.items()}
+    indptr, cols, vals = [0], [], []
+    for c in counted:
+        row = [(vocab[t], (1.0 + math.log(k)) * idf[t]) for t, k in c.items()]
+        norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
+        cols.extend(j for j, _ in row)
+        vals.extend(v / norm for _, v in row)
+        indptr.append(len(cols))
+    return sparse.csr_matrix(
+        (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int64), np.asarray(indptr)),
+        shape=(n, len(vocab)),
+    )
+
+
+def _rowdots(X, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+    """Dot products of rows ii[k] and jj[k] of the sparse matrix X, for all k at once."""
+    if len(ii) == 0:
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(X[ii].multiply(X[jj]).sum(axis=1)).ravel()
+
+
+class _Index:
+    """Everything pair scoring needs, computed once for the whole set."""
+
+    def __init__(self, docs: Sequence[Doc], cfg: SimilarConfig):
+        self.docs = docs
+        self.cfg = cfg
+        self.T = _tfidf([d.title_tokens for d in docs])
+        self.B = _tfidf([d.body_tokens for d in docs])
+        self.has_title = np.array([bool(d.title_tokens) for d in docs], dtype=bool)
+        n = len(docs)
+        df: Counter = Counter()
+        for d in docs:
+            df.update({p.core for p in d.places})
+        self.place_df = df
+        # a place named by a few messages is specific; one named by a large share is an area
+        self._spec_cut = max(8.0, 0.02 * n)
+        self._spec: dict[tuple[str, str], float] = {}
+        wdf: Counter = Counter()
+        for d in docs:
+            wdf.update(d.names)
+        limit = max(cfg.anchor_min_df, cfg.anchor_share * n)
+        self.anchors = [frozenset(w for w in d.names if 2 <= wdf[w] <= limit) for d in docs]
+        # each message's specific main places, for the groups' cannot-link check
+        self.main_places = [[p for p in d.primary if self.specificity(p) >= cfg.min_specificity] for d in docs]
+
+    def specificity(self, place: Place) -> float:
+        """How surely a shared mention of ``place`` points at one site.
+
+        A named site (estate, school, hospital, firm, facility, line, river) is specific however
+        many messages name it — twenty re-posts about one estate make its name frequent, not vague;
+        only a name in a large share of all messages is treated as a word. Roads and areas lose
+        specificity as more messages name them (a district road is named for many problems)."""
+        key = (place.kind, place.core)
+        s = self._spec.get(key)
+        if s is None:
+            k = self.place_df.get(place.core, 1)
+            n = len(self.docs)
+            if place.kind not in ("road", "area"):
+                s = 1.0 if k <= max(30, 0.1 * n) else 0.3
+            elif k <= 2:
+                s = 1.0
+            else:
+                s = 1.0 - math.log(k / 2) / math.log(self._spec_cut / 2) * 0.65
+                s = float(max(0.0, min(1.0, s)))
+            self._spec[key] = s
+        return s
+
+    def topics(self, ii: np.ndarray, jj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(topic, title, body) similarities of the pairs (ii[k], jj[k])."""
+        t = _rowdots(self.T, ii, jj)
+        b = _rowdots(self.B, ii, jj)
+        w = np.where(self.has_title[ii] & self.has_title[jj], self.cfg.title_weight, 0.0)
+        return (1 - w) * b + w * t, t, b
+
+
+def place_similarity(p: Place, q: Place) -> float:
+    """How surely two mentions name the same place (any kinds): 丽发新城小区 ~ 万家丽南路丽发新城."""
+    s = core_similarity(p.core, q.core)
+    if s < 0.9 and ((len(p.core) >= 2 and p.core in q.text) or (len(q.core) >= 2 and q.core in p.text)):
+        s = 0.9
+    return s
+
+
+def _place_relation(i: int, j: int, index: _Index) -> tuple[float, float, str, str]:
+    """(match specificity, conflict strength, matched names, conflicting names)."""
+    da, db = index.docs[i], index.docs[j]
+    if not da.places or not db.places:
+        return 0.0, 0.0, "", ""
+    min_spec = index.cfg.min_specificity
+    best, best_names = 0.0, ""
+    matched_a: set[Place] = set()
+    matched_b: set[Place] = set()
+    for p in da.places:
+        for q in db.places:
+            s = place_similarity(p, q)
+            if s < 0.5:
+                continue
+            matched_a.add(p)
+            matched_b.add(q)
+            spec = min(index.specificity(p), index.specificity(q)) * s
+            if "area" in (p.kind, q.kind):
+                spec *= 0.6
+            if spec > best:
+                best, best_names = spec, f"{p.text}~{q.text}"
+    if best >= min_spec:
+        return best, 0.0, best_names, ""
+
+    def specific(places: Sequence[Place], matched: set[Place]) -> list[Place]:
+        return [p for p in places if p not in matched and index.specificity(p) >= min_spec]
+
+    conflict, names = 0.0, ""
+    # titles naming two different sites (an estate and a school count alike here)
+    ta = [p for p in specific(da.title_places, matched_a) if p.kind in _SITE_KINDS]
+    tb = [q for q in specific(db.title_places, matched_b) if q.kind in _SITE_KINDS]
+    if ta and tb and not any(p in matched_a for p in da.title_places if p.kind in _SITE_KINDS):
+        strong = any(p.kind in ("estate", "school", "hospital") for p in ta) and any(
+            q.kind in ("estate", "school", "hospital") for q in tb
+        )
+        conflict, names = (1.0 if strong else 0.6), f"{ta[0].text}≠{tb[0].text}"
+    # main places of one kind that differ
+    for p in specific(da.primary, matched_a):
+        for q in specific(db.primary, matched_b):
+            if p.kind == q.kind:
+                strength = _KIND_CONFLICT.get(p.kind, 0.5)
+                if strength > conflict:
+                    conflict, names = strength, f"{p.text}≠{q.text}"
+    return best, conflict, best_names, names
+
+
+def _decide(f: PairFeatures, cfg: SimilarConfig) -> tuple[bool, float]:
+    if f.conflict >= cfg.hard_conflict:
+        need = float("inf")  # two different estates, schools, rivers …: never the same problem
+    elif f.match >= cfg.min_specificity:
+        need = cfg.match_threshold
+    elif f.anchors and f.conflict == 0:
+        need = cfg.anchor_threshold
+    else:
+        need = cfg.free_threshold + (1.0 - cfg.free_threshold) * f.conflict
+    # a score that orders pairs: topic similarity, lifted by a shared place, lowered by a conflict
+    score = f.topic + 0.5 * max(f.match, 0.6 if f.anchors else 0.0) * (1 - f.topic) - 0.5 * f.conflict * f.topic
+    return f.topic >= need, float(max(0.0, min(1.0, score)))
+
+
+def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[int, int, bool, float, PairFeatures]]:
+    """Judge the given index pairs: (i, j, same problem?, score, evidence)."""
+    cfg = index.cfg
+    if not pairs:
+        return []
+    ii = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+    jj = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+    topic, t, b = index.topics(ii, jj)
+    floor = min(cfg.match_threshold, cfg.anchor_threshold, cfg.free_threshold)
+    out = []
+    for k in range(len(pairs)):
+        i, j = int(ii[k]), int(jj[k])
+        f = PairFeatures(float(topic[k]), float(t[k]), float(b[k]))
+        if f.topic < floor:
+            out.append((i, j, False, f.topic, f))
+            continue
+        f.match, f.conflict, f.matched, f.conflicting = _place_relation(i, j, index)
+        f.anchors = len(index.anchors[i] & index.anchors[j])
+        same, score = _decide(f, cfg)
+        out.append((i, j, same, score, f))
+    return out
+
+
+def _candidates(index: _Index) -> set[tuple[int, int]]:
+    cfg = index.cfg
+    n = len(index.docs)
+    pairs: set[tuple[int, int]] = set()
+    if n < 2:
+        return pairs
+    X = index.B
+    XT = X.T.tocsr()
+    k = min(cfg.neighbours, n - 1)
+    step = max(1, min(2000, 20_000_000 // max(1, n)))
+    for start in range(0, n, step):
+        S = (X[start : start + step] @ XT).tocsr()
+        S.data[S.data < cfg.min_candidate] = 0
+        S.eliminate_zeros()
+        for r in range(S.shape[0]):
+            i = start + r
+            lo, hi = S.indptr[r], S.indptr[r + 1]
+            cols, vals = S.indices[lo:hi], S.data[lo:hi]
+            if len(cols) > k + 1:
+                cols = cols[np.argpartition(-vals, k)[: k + 1]]
+            for j in cols.tolist():
+                if j != i:
+                    pairs.add((i, j) if i < j else (j, i))
+    # blocking on specific shared places and on shared rare title words
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for i, d in enumerate(index.docs):
+        keys = set()
+        for p in d.places:
+            if index.specificity(p) >= cfg.min_specificity:
+                core = p.core
+                # by the name's character pairs, so 万科魅力之城 meets 魅力之城 and 丽发 meets 丽发新城
+                keys.update([core] if len(core) <= 2 else [core[x : x + 2] for x in range(len(core) - 1)])
+        for key in keys:
+            blocks["p:" + key].append(i)
+        for w in index.anchors[i]:
+            blocks["a:" + w].append(i)
+    for members in blocks.values():
+        if 2 <= len(members) <= cfg.max_block:
+            for x in range(len(members)):
+                for y in range(x + 1, len(members)):
+                    pairs.add((members[x], members[y]))
+    return pairs
+
+
+class _Groups:
+    """Union–find that also keeps each group's members."""
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+        self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
+
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra].extend(self.members.pop(rb))
+
+
+def _groups_conflict(pa: Sequence[Place], pb: Sequence[Place]) -> bool:
+    """True when two groups name specific sites of one kind and no site of either matches the other."""
+    if not pa or not pb:
+        return False
+    if any(place_similarity(p, q) >= 0.5 for p in pa for q in pb):
+        return False
+    kinds_a = {p.kind for p in pa if _KIND_CONFLICT.get(p.kind, 0) >= 0.75}
+    kinds_b = {q.kind for q in pb if _KIND_CONFLICT.get(q.kind, 0) >= 0.75}
+    if kinds_a & kinds_b:
+        return True
+    return bool(kinds_a & _SITE_KINDS and kinds_b & _SITE_KINDS)
+
+
+def _mean_topic(a: Sequence[int], b: Sequence[int], index: _Index, cap: int = 24) -> float:
+    if len(a) > cap:
+        a = a[:: math.ceil(len(a) / cap)]
+    if len(b) > cap:
+        b = b[:: math.ceil(len(b) / cap)]
+    ii = np.repeat(np.asarray(a, dtype=np.int64), len(b))
+    jj = np.tile(np.asarray(b, dtype=np.int64), len(a))
+    topic, _, _ = index.topics(ii, jj)
+    return float(topic.mean()) if len(topic) else 0.0
+
+
+@dataclass
+class Result:
+    docs: list[Doc]
+    index: _Index
+    pairs: dict[tuple[int, int], float]  # index pairs judged the same problem → score
+    groups: list[list[int]]  # index groups of two or more
+    judged: list[tuple[int, int, bool, float, PairFeatures]]  # every candidate pair with its evidence
+
+
+def run(messages: Iterable, config: SimilarConfig | None = None) -> Result:
+    """The whole analysis (docs, index, candidates, judgements, groups)."""
+    cfg = config or SimilarConfig()
+    docs = analyse(messages, cfg)
+    index = _Index(docs, cfg)
+    judged = score_pairs(sorted(_candidates(index)), index)
+    accepted = sorted(((s, i, j, f) for i, j, same, s, f in judged if same), key=lambda r: -r[0])
+    groups = _Groups(len(docs))
+    places = {i: list(index.main_places[i]) for i in range(len(docs))}
+    for _s, i, j, f in accepted:
+        ri, rj = groups.find(i), groups.find(j)
+        if ri == rj:
+            continue
+        if f.match < 0.85 and _groups_conflict(places[ri], places[rj]):
+            continue  # the two groups are about different sites
+        single = len(groups.members[ri]) == 1 and len(groups.members[rj]) == 1
+        if (
+            single
+            or f.topic >= cfg.strong_threshold
+            or (_mean_topic(groups.members[ri], groups.members[rj], index) >= cfg.group_threshold)
+        ):
+            groups.union(i, j)
+            root = groups.find(i)
+            merged = places.pop(ri, []) + places.pop(rj, [])
+            places[root] = list({(p.kind, p.core): p for p in merged}.values())
+    pairs: dict[tuple[int, int], float] = {}
+    for _s, i, j, _f in accepted:
+        if groups.find(i) == groups.find(j):
+            pairs[(i, j)] = _s
+    final_groups = [sorted(m) for m in groups.members.values() if len(m) > 1]
+    extra: list[tuple[int, int]] = []
+    for g in final_groups:
+        if len(g) <= cfg.max_group:
+            extra.extend((g[x], g[y]) for x in range(len(g)) for y in range(x + 1, len(g)) if (g[x], g[y]) not in pairs)
+    if extra:
+        ii = np.array([p[0] for p in extra], dtype=np.int64)
+        jj = np.array([p[1] for p in extra], dtype=np.int64)
+        topic, _, _ = index.topics(ii, jj)
+        for k, (i, j) in enumerate(extra):
+            _m, conflict, _mn, _cn = _place_relation(i, j, index)
+            if conflict < cfg.hard_conflict:
+                pairs[(i, j)] = float(topic[k])
+    return Result(docs, index, pairs, final_groups, judged)
+
+
+def find_pairs(messages: Iterable, config: SimilarConfig | None = None) -> list[tuple[str, str, float]]:
+    """Pairs of message ids judged to report the same problem, with a score; best first.
+
+    ``messages``: objects with ``id``, ``title``, ``text`` (e.g. :class:`io.Message`), mappings with
+    those keys, or ``(id, title, text)`` tuples.
+    """
+    res = run(messages, config)
+    out = []
+    for (i, j), s in res.pairs.items():
+        a, b = res.docs[i].id, res.docs[j].id
+        out.append((a, b, s) if a <= b else (b, a, s))
+    out.sort(key=lambda r: (-r[2], r[0], r[1]))
+    return out
+
+
+def find_groups(messages: Iterable, config: SimilarConfig | None = None) -> list[list[str]]:
+    """Groups (two or more messages) that report one problem, largest first."""
+    res = run(messages, config)
+    out = [[res.docs[i].id for i in g] for g in res.groups]
+    out.sort(key=lambda g: (-len(g), g[0]))
+    return out

@@ -1,0 +1,26 @@
+from jiedao.insight.text.places import core_similarity, extract_places
+
+
+def kinds(text):
+    return {(p.kind, p.core) for p in extract_places(text)}
+
+
+def test_estates_roads_rivers_schools_lines():
+    assert kinds("a市万家丽南路丽发新城居民区附近搅拌站扰民") == {("estate", "丽发"), ("road", "万家丽")}
+    assert ("estate", "丽发新城") in kinds("暮云街道丽发新城小区")
+    assert ("school", "广益实验") in kinds("a市古曲南路广益实验中学门口摊贩脏乱差")
+    assert ("water", "浏阳") in kinds("浏阳河被排污")
+    assert ("line", "15") in kinds("期盼a市星沙15路车在上班高峰期能准时发车")
+
+
+def test_function_words_codes_and_descriptors_are_not_names():
+    assert kinds("我们小区的电梯坏了") == set()  # no name before 小区
+    assert kinds("配套幼儿园迟迟不开园") == set()
+    assert all("a" not in core for _k, core in kinds("a7县a3区星河湾小区"))
+
+
+def test_core_similarity_tolerates_shortened_and_typoed_names():
+    assert core_similarity("丽发新城", "丽发新城") == 1.0
+    assert core_similarity("涉外经济", "经济") >= 0.9
+    assert core_similarity("聚利人", "利聚人") >= 0.75
+    assert core_similarity("魅力之城", "润芳园") < 0.5

@@ -55,11 +55,14 @@ class Browser:
         return self.driver.find_element("tag name", "body").text
 
     def wait_for(self, condition, timeout: float = 30):
-        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        # htmx swaps fragments while we look: a stale element just means "look again".
-        return WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        # htmx swaps fragments and pages navigate while we look: a stale element, or chromedriver's
+        # "Node with given id does not belong to the document" mid-navigation, means "look again".
+        return WebDriverWait(
+            self.driver, timeout, ignored_exceptions=(StaleElementReferenceException, WebDriverException)
+        ).until(condition)
 
     def wait_text(self, needle: str, timeout: float = 30) -> None:
         self.wait_for(lambda d: needle in d.find_element("tag name", "body").text, timeout)

@@ -59,7 +59,8 @@ class SimilarConfig:
     max_block: int = 200  # a place/anchor shared by more messages than this makes no block
     title_weight: float = 0.4  # share of the title in the topic similarity
     match_threshold: float = 0.06  # topic similarity needed with a shared specific place
-    anchor_threshold: float = 0.10  # … with shared rare title words
+    anchor_threshold: float = 0.10  # … with shared title names
+    rare_threshold: float = 0.20  # … with shared rare title words
     free_threshold: float = 0.55  # … with neither
     strong_threshold: float = 0.6  # a link this strong joins groups without the average check
     group_threshold: float = 0.05  # mean topic similarity two groups need to be joined by a weak link
@@ -81,6 +82,7 @@ class Doc:
     title_tokens: list[str] = field(default_factory=list)
     body_tokens: list[str] = field(default_factory=list)
     names: frozenset[str] = frozenset()  # name-like title words (see _name_like)
+    rare: frozenset[str] = frozenset()  # rare dictionary words of the title
 
 
 @dataclass
@@ -90,7 +92,8 @@ class PairFeatures:
     body: float
     match: float = 0.0  # best specificity of a shared place (0 if none)
     conflict: float = 0.0  # strength of a place disagreement (0 if none)
-    anchors: int = 0  # shared rare title words
+    anchors: int = 0  # shared title names (see _name_like)
+    rare: int = 0  # shared rare title words
     matched: str = ""
     conflicting: str = ""
 
@@ -129,14 +132,16 @@ def _topic_tokens(tokens: Sequence[str], spans) -> tuple[list[str], list[str]]:
     return words, words + grams
 
 
-def _name_like(tokens: Sequence[str], spans) -> set[str]:
-    """Words of a title that look like names: unknown to the dictionary (jieba leaves them as runs of
-    single characters: 58车贷案 → 车 贷 案) or rare in general language."""
+def _name_like(tokens: Sequence[str], spans) -> tuple[set[str], set[str]]:
+    """(names, rare words) of a title. Names are unknown to the dictionary — jieba leaves them as
+    runs of single characters (58车贷案 → 车 贷 案) or as words it has no entry for; rare words are in
+    the dictionary but seldom used (搅拌站, 违建): they often name the problem rather than the site."""
     freq = get_tokenizer().FREQ
     masked = set()
     for x, y, _p in spans:
         masked.update(range(x, y + 1))
-    out: set[str] = set()
+    names: set[str] = set()
+    rare: set[str] = set()
     run: list[str] = []
     for k, tok in enumerate([*tokens, "｜"]):
         single = k not in masked and len(tok) == 1 and "\u4e00" <= tok <= "\u9fff" and tok not in STOPWORDS
@@ -145,20 +150,17 @@ def _name_like(tokens: Sequence[str], spans) -> set[str]:
             continue
         if len(run) >= 2:
             name = "".join(run)
-            out.add(name)
+            names.add(name)
             if len(name) >= 3:  # 车贷案 meets 车贷
-                out.update(name[x : x + 2] for x in range(len(name) - 1))
+                names.update(name[x : x + 2] for x in range(len(name) - 1))
         run = []
-        if (
-            k < len(tokens)
-            and k not in masked
-            and len(tok) >= 2
-            and tok not in STOPWORDS
-            and freq.get(tok, 0) <= 20
-            and not tok.isdigit()
-        ):
-            out.add(tok)
-    return out
+        if k < len(tokens) and k not in masked and len(tok) >= 2 and tok not in STOPWORDS and not tok.isdigit():
+            f = freq.get(tok)
+            if not f:
+                names.add(tok)
+            elif f <= 20:
+                rare.add(tok)
+    return names, rare
 
 
 def _fields(m) -> tuple[str, str, str]:
@@ -186,6 +188,7 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
         tp = list({(p.kind, p.core): p for _x, _y, p in ts}.values())
         places = list({(p.kind, p.core): p for _x, _y, p in ts + bs}.values())
         _tw, title_tokens = _topic_tokens(tt, ts)
+        nm, rw = _name_like(tt, ts)
         _bw, body_tokens = _topic_tokens(bt, bs)
         docs.append(
             Doc(
@@ -197,7 +200,8 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
                 primary=tp or places[:3],
                 title_tokens=title_tokens,
                 body_tokens=title_tokens + body_tokens,
-                names=frozenset(_name_like(tt, ts)),
+                names=frozenset(nm),
+                rare=frozenset(rw),
             )
         )
     return docs
@@ -254,8 +258,10 @@ class _Index:
         wdf: Counter = Counter()
         for d in docs:
             wdf.update(d.names)
+            wdf.update(d.rare)
         limit = max(cfg.anchor_min_df, cfg.anchor_share * n)
         self.anchors = [frozenset(w for w in d.names if 2 <= wdf[w] <= limit) for d in docs]
+        self.rare = [frozenset(w for w in d.rare if 2 <= wdf[w] <= limit) for d in docs]
         # each message's specific main places, for the groups' cannot-link check
         self.main_places = [[p for p in d.primary if self.specificity(p) >= cfg.min_specificity] for d in docs]
 
@@ -350,6 +356,8 @@ def _decide(f: PairFeatures, cfg: SimilarConfig) -> tuple[bool, float]:
         need = cfg.match_threshold
     elif f.anchors and f.conflict == 0:
         need = cfg.anchor_threshold
+    elif f.rare and f.conflict == 0:
+        need = cfg.rare_threshold
     else:
         need = cfg.free_threshold + (1.0 - cfg.free_threshold) * f.conflict
     # a score that orders pairs: topic similarity, lifted by a shared place, lowered by a conflict
@@ -365,7 +373,7 @@ def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[i
     ii = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     jj = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     topic, t, b = index.topics(ii, jj)
-    floor = min(cfg.match_threshold, cfg.anchor_threshold, cfg.free_threshold)
+    floor = min(cfg.match_threshold, cfg.anchor_threshold, cfg.rare_threshold, cfg.free_threshold)
     out = []
     for k in range(len(pairs)):
         i, j = int(ii[k]), int(jj[k])
@@ -375,6 +383,7 @@ def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[i
             continue
         f.match, f.conflict, f.matched, f.conflicting = _place_relation(i, j, index)
         f.anchors = len(index.anchors[i] & index.anchors[j])
+        f.rare = len(index.rare[i] & index.rare[j])
         same, score = _decide(f, cfg)
         out.append((i, j, same, score, f))
     return out
@@ -414,7 +423,7 @@ def _candidates(index: _Index) -> set[tuple[int, int]]:
                 keys.update([core] if len(core) <= 2 else [core[x : x + 2] for x in range(len(core) - 1)])
         for key in keys:
             blocks["p:" + key].append(i)
-        for w in index.anchors[i]:
+        for w in index.anchors[i] | index.rare[i]:
             blocks["a:" + w].append(i)
     for members in blocks.values():
         if 2 <= len(members) <= cfg.max_block:

@@ -1,0 +1,1 @@
+"""Reading residents' words: suggestion, similar cases, hotspots (the Django app comes next)."""

@@ -7,7 +7,7 @@ import unicodedata
 from django.core.management.base import BaseCommand
 
 from jiedao.core.management.commands.serve import add_server_arguments, check_database, display_address, run_gunicorn
-from jiedao.org.management.commands.seed import migrate, summarize
+from jiedao.org.management.commands.seed import migrate, seed_content, summarize
 
 
 def display_width(text: str) -> int:
@@ -45,7 +45,9 @@ class Command(BaseCommand):
             self.stdout.write("数据库中已有组织数据，不再生成演示数据 / org data present: not seeding")
         else:
             self.stdout.write("正在生成演示街道（丹西街道）/ seeding the demo sub-district (丹西街道)…")
-            self.stdout.write("完成 / done: " + summarize(demo.seed("subdistrict")))
+            report = demo.seed("subdistrict")
+            self.stdout.write("完成 / done: " + summarize(report))
+            self.stdout.write(seed_content(report.root, report.seed))
         check_database(self.stdout, self.stderr)
         accounts = demo.demo_accounts()
         rule = "=" * 72

@@ -7,6 +7,7 @@ app_name = "cases"
 urlpatterns = [
     path("cases/", views.case_list, name="list"),
     path("cases/export/", views.case_export, name="export"),
+    path("cases/dashboard/", views.dashboard, name="dashboard"),
     path("cases/new/", views.case_new, name="new"),
     path("cases/hotline/", views.case_hotline, name="hotline"),
     path("cases/places/", views.place_picker, name="places"),

@@ -33,7 +33,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from jiedao.cases import forms as case_forms
-from jiedao.cases import selectors, services, workflow
+from jiedao.cases import selectors, services, sla, stats, workflow
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
@@ -42,6 +42,7 @@ from jiedao.core.models import WorkdayOverride
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, htmx_aware, object_history, paginate, require_perm_anywhere
 from jiedao.org import selectors as org_selectors
+from jiedao.org.models import NodeKind
 
 PICKER_LIMIT = 20
 SIMILAR_LIMIT = 5
@@ -714,3 +715,131 @@ def holiday_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.holiday_delete(actor=request.user, override=override)
     messages.success(request, _("已删除 %(day)s 的调整。") % {"day": override.date.isoformat()})
     return redirect("cases:holidays")
+
+
+# --- leadership dashboard (驾驶舱) ------------------------------------------------------------------
+
+DASHBOARD_PERIODS = (1, 3, 12)
+TREND_MONTHS = 12
+RANKING_TOP = 10
+RANKING_BOTTOM = 5
+DASHBOARD_OVERDUE = 20
+RATE_FIELDS = (
+    ("response_rate", gettext_lazy("响应率")),
+    ("resolution_rate", gettext_lazy("解决率")),
+    ("satisfaction_rate", gettext_lazy("满意率")),
+    ("on_time_rate", gettext_lazy("按时办结率")),
+    ("completion_rate", gettext_lazy("办结率")),
+)
+COUNT_FIELDS = (
+    ("reported", gettext_lazy("登记")),
+    ("accepted", gettext_lazy("受理")),
+    ("resolved", gettext_lazy("办结")),
+    ("closed", gettext_lazy("结案")),
+)
+LEVEL_LABELS = (
+    ("level1", gettext_lazy("村社")),
+    ("level2", gettext_lazy("科室")),
+    ("level3", gettext_lazy("联席会议")),
+    ("level4", gettext_lazy("区级")),
+)
+
+
+def _month_shift(month: Any, delta: int) -> Any:
+    """The first day of the month `delta` months after `month` (a first-of-month date)."""
+    index = month.year * 12 + month.month - 1 + delta
+    return month.replace(year=index // 12, month=index % 12 + 1, day=1)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _dashboard_node(request: HttpRequest):
+    """The node asked for (in the viewer's case scope, else 404), or the viewer's top scope node."""
+    raw = request.GET.get("node", "")
+    if raw:
+        if not raw.isdigit():
+            raise Http404(_("未找到该对象。"))
+        return org_selectors.node_get(request.user, raw, Perm.VIEW_CASES)
+    node = org_selectors.scope_roots(request.user, Perm.VIEW_CASES).order_by("path").first()
+    if node is None:
+        raise Http404(_("未找到该对象。"))
+    return node
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """驾驶舱: counts, rates, trend, categories, resolution levels, ranking and overdue cases of one
+    scope node, read from the CaseStat rollups (stats) — never by scanning the case table."""
+    user = request.user
+    if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
+        raise PermissionDenied(_("您没有查看事项统计的权限。"))
+    node = _dashboard_node(request)
+    raw_months = request.GET.get("months", "1")
+    months = int(raw_months) if raw_months in {str(m) for m in DASHBOARD_PERIODS} else 1
+    this_month = timezone.localdate().replace(day=1)
+    start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
+    path = node.path
+
+    rates = stats.totals(path, start, end)
+    counts = [{"key": key, "label": label, "value": rates.counts[key]} for key, label in COUNT_FIELDS]
+    rate_tiles = [{"key": key, "label": label, "value": getattr(rates, key), "text": _percent(getattr(rates, key))}
+                  for key, label in RATE_FIELDS]
+
+    trend_start = _month_shift(this_month, 1 - TREND_MONTHS)
+    by_month = {row["month"]: row["rates"] for row in stats.trend(path, trend_start, end)}
+    trend = []
+    for offset in range(TREND_MONTHS):
+        month = _month_shift(trend_start, offset)
+        r = by_month.get(month) or stats.rates_from({})
+        trend.append({"month": f"{month:%Y-%m}", "reported": r.counts["reported"], "resolved": r.counts["resolved"],
+                      "closed": r.counts["closed"], "resolution_rate": r.resolution_rate})
+
+    categories = stats.by_category(path, start, end)
+    raw_levels = stats.resolution_levels(path, start, end)
+    levels = [{"key": key, "label": str(label), "value": raw_levels.get(key, 0)} for key, label in LEVEL_LABELS]
+
+    by = "community" if node.kind == NodeKind.SUBDISTRICT else "grid"
+    ranking = stats.ranking(path, start, end, by=by)
+    for row in ranking:
+        row["composite_text"] = _percent(row["rates"].composite)
+        row["resolution_text"] = _percent(row["rates"].resolution_rate)
+        row["satisfaction_text"] = _percent(row["rates"].satisfaction_rate)
+    top = ranking[:RANKING_TOP]
+    bottom = ranking[max(RANKING_TOP, len(ranking) - RANKING_BOTTOM):]
+
+    low, high = scope.subtree_range(path)
+    overdue = list(sla.overdue_cases(user).filter(org_path__range=(low, high))[:DASHBOARD_OVERDUE])
+    now = timezone.now()
+    for case in overdue:
+        case.mark = selectors.deadline_mark(case, now)
+
+    chart_data = {
+        "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
+                   "closed": str(COUNT_FIELDS[3][1]), "resolution_rate": str(RATE_FIELDS[1][1]),
+                   "table": _("数据表")},
+        "trend": trend,
+        "categories": [{"name": c["name"], "reported": c["reported"] or 0, "resolved": c["resolved"] or 0}
+                       for c in categories],
+        "levels": levels,
+    }
+    context = {
+        "node": node,
+        "months": months,
+        "periods": DASHBOARD_PERIODS,
+        "start": start,
+        "last": _month_shift(end, -1),
+        "counts": counts,
+        "rate_tiles": rate_tiles,
+        "trend": trend,
+        "categories": categories,
+        "levels": levels,
+        "ranking_by": by,
+        "ranking_top": top,
+        "ranking_bottom": bottom,
+        "overdue": overdue,
+        "chart_data": chart_data,
+    }
+    return render(request, "cases/dashboard.html", context)

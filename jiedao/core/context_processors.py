@@ -48,6 +48,11 @@ class Navigation:
         return can_view_cases(self.user)
 
     @cached_property
+    def can_view_dashboard(self) -> bool:
+        # Places only: department handlers see dispatched cases, not a place's figures.
+        return self._anywhere(Perm.VIEW_CASES)
+
+    @cached_property
     def can_manage_catalogue(self) -> bool:
         return self._anywhere(Perm.MANAGE_CATALOGUE)
 

@@ -18,7 +18,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
-from jiedao.core import crypto, exports, imports, scope, tasks
+from jiedao.core import crypto, imports, scope, tasks
 from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.models import ImportJob
@@ -27,6 +27,7 @@ from jiedao.core.tabular import TabularError
 from jiedao.org import selectors as org_selectors
 from jiedao.org.api import PatchSchema
 from jiedao.people import (
+    exporting,
     importers,  # noqa: F401  (registers the residents and businesses import specs)
     selectors,
     services,
@@ -89,10 +90,6 @@ def _masked_query(text: str) -> str:
     if len(compact) >= 7 and compact.replace("-", "").isdigit():
         return crypto.mask(compact, "phone")
     return text
-
-
-def _yes(value: bool) -> str:
-    return "是" if value else "否"
 
 
 # --- schemas: residents -------------------------------------------------------------------------
@@ -474,92 +471,19 @@ class ImportErrorOut(Schema):
     message: str = Field(description="中文说明")
 
 
-class _ErrorLines:
-    """A job's row errors as a sequence the paginator slices: only the page is parsed."""
-
-    def __init__(self, job: ImportJob) -> None:
-        self.job = job
-
-    def __len__(self) -> int:
-        try:
-            with imports.errors_file(self.job).open("rb") as handle:
-                return sum(1 for _ in handle)
-        except FileNotFoundError:
-            return 0
-
-    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
-        return imports.read_errors(self.job, offset=window.start or 0, limit=window.stop - (window.start or 0))
-
-
 # --- exports ------------------------------------------------------------------------------------
-
-
-def _clear(field: str) -> Any:
-    return lambda obj: crypto.decrypt(getattr(obj, f"{field}_enc"))
-
-
-def _masked(field: str) -> Any:
-    return lambda obj: getattr(obj, f"{field}_masked")
-
-
-def _current_groups(resident: Any) -> str:
-    today = date.today()
-    tags = [t for t in resident.tags.all() if t.end_date is None or t.end_date >= today]
-    return "、".join(t.group.name for t in sorted(tags, key=lambda t: (t.group.sort_order, t.group_id)))
-
-
-def _resident_columns(places: dict[str, str], reveal: bool) -> list[exports.ExportColumn]:
-    """The import template's columns first (a revealed export can be edited and imported again)."""
-    value = _clear if reveal else _masked
-    col = exports.ExportColumn
-    return [
-        col("姓名", lambda r: r.name),
-        col("身份证号", value("id_number"), width=22, text=True),
-        col("联系电话", value("phone"), width=16, text=True),
-        col("所在网格/楼栋", lambda r: places.get(r.node.path, r.node.name), width=36),
-        col("户号", lambda r: r.household.number if r.household_id else "", text=True),
-        col("与户主关系", lambda r: r.relation),
-        col("户籍地址", lambda r: r.registered_address, width=30),
-        col("现住地址", lambda r: r.actual_address, width=30),
-        col("流动人口", lambda r: _yes(r.is_floating), width=10),
-        col("特殊人群", _current_groups, width=20),
-        col("备注", lambda r: r.notes, width=20),
-        col("性别", lambda r: str(r.get_gender_display()) if r.gender else "", width=8),
-        col("出生日期", lambda r: r.birth_date, width=12),
-        col("在册", lambda r: _yes(r.is_active), width=8),
-    ]
-
-
-def _business_columns(places: dict[str, str], reveal: bool) -> list[exports.ExportColumn]:
-    col = exports.ExportColumn
-    return [
-        col("名称", lambda b: b.name, width=30),
-        col("统一社会信用代码", lambda b: b.uscc, width=22, text=True),
-        col("主体类型", lambda b: b.kind),
-        col("法定代表人", lambda b: b.legal_rep),
-        col("联系电话", (_clear if reveal else _masked)("phone"), width=16, text=True),
-        col("所在网格/楼栋", lambda b: places.get(b.node.path, b.node.name), width=36),
-        col("经营地址", lambda b: b.address, width=30),
-        col("行业", lambda b: b.industry),
-        col("规模", lambda b: str(b.get_size_display()) if b.size else "", width=8),
-        col("风险等级", lambda b: str(b.get_risk_colour_display()), width=8),
-        col("在营", lambda b: _yes(b.is_active), width=8),
-    ]
 
 
 def _export(request: Any, *, register: str, stem: str, queryset: Any, columns: Any, filters: dict[str, Any],
             reveal: bool, reason: str, prefetch: tuple[str, ...] = ()) -> FileResponse:
-    """Masked unless asked and allowed: clear values need the reveal permission and a reason,
-    and then only the rows where the permission holds are exported. Audited either way."""
+    """Masked unless asked and allowed (the reveal permission and a reason); audited either way."""
     if reveal:
         reason = services.export_reveal_check(actor=request.auth, reason=reason)
-        queryset = selectors.revealable(request.auth, queryset)
-    places = selectors.node_full_names(queryset)
-    rows = queryset.prefetch_related(*prefetch).iterator(chunk_size=2000)
-    handle, count = exports.write_xlsx(title=stem, columns=columns(places, reveal), rows=rows)
-    exports.record_export(actor=request.auth, register=register, filters=filters, count=count, revealed=reveal,
-                          reason=reason if reveal else "")
-    return _file(handle, exports.export_file_name(stem))
+    handle, name = exporting.export_register(
+        actor=request.auth, register=register, stem=stem, queryset=queryset, columns=columns, filters=filters,
+        reveal=reveal, reason=reason, prefetch=prefetch,
+    )
+    return _file(handle, name)
 
 
 def _filters_for_audit(filters: Schema) -> dict[str, Any]:
@@ -604,7 +528,7 @@ def resident_export(
     """筛选条件与居民列表相同。默认导出脱敏值；每次导出都记入审计日志。"""
     return _export(
         request, register="people.resident", stem="居民", queryset=_residents(request, filters),
-        columns=_resident_columns, filters=_filters_for_audit(filters), reveal=reveal, reason=reason,
+        columns=exporting.resident_columns, filters=_filters_for_audit(filters), reveal=reveal, reason=reason,
         prefetch=("tags__group",),
     )
 
@@ -757,7 +681,7 @@ def business_export(
 ):
     return _export(
         request, register="people.business", stem="工商业主体", queryset=_businesses(request, filters),
-        columns=_business_columns, filters=_filters_for_audit(filters), reveal=reveal, reason=reason,
+        columns=exporting.business_columns, filters=_filters_for_audit(filters), reveal=reveal, reason=reason,
     )
 
 
@@ -792,9 +716,6 @@ def business_update(request, payload: BusinessUpdateIn, business_id: int = _id_p
 
 # --- endpoints: imports -------------------------------------------------------------------------
 
-IMPORT_PERMISSIONS = {"residents": Perm.IMPORT_PEOPLE, "businesses": Perm.MANAGE_BUSINESSES}
-
-
 @router.get("/imports/templates/{register}", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="下载导入模板",
             tags=T_IMPORTS)
 def import_template(
@@ -822,7 +743,7 @@ def import_upload(
     """multipart/form-data 上传。校验在后台进行（不写入任何数据）：轮询 GET /imports/{id} 看进度，
     GET /imports/{id}/errors 看每一个错误行和列，确认后 POST /imports/{id}/commit 提交。
     上传居民需要导入权限，上传工商业主体需要主体管理权限；每一行还要在上传人的管辖范围内。"""
-    if not scope.has_perm_anywhere(request.auth, IMPORT_PERMISSIONS[register_key]):
+    if not scope.has_perm_anywhere(request.auth, exporting.IMPORT_PERMISSIONS[register_key]):
         raise PermissionError_()
     job = imports.import_upload(actor=request.auth, register_key=register_key, uploaded=file, mode=mode)
     tasks.submit("jiedao.core.imports.import_validate_by_id", job.pk)
@@ -849,7 +770,7 @@ def import_detail(request, job_id: int = _id_path("导入作业编号")):
             summary="导入文件的错误行", tags=T_IMPORTS)
 @paginated
 def import_errors(request, job_id: int = _id_path("导入作业编号")):
-    return _ErrorLines(_job(request, job_id))
+    return exporting.ImportErrorLines(_job(request, job_id))
 
 
 @router.get("/imports/{job_id}/bad-rows", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="下载错误行（xlsx）",

@@ -42,15 +42,10 @@ from jiedao.core.tabular import TabularError
 from jiedao.core.views import describe_events, form_error, htmx_aware, paginate, render_error, require_perm_anywhere
 from jiedao.org import selectors as org_selectors
 from jiedao.people import (
+    exporting,
     importers,  # noqa: F401  (registers the import specs)
     selectors,
     services,
-)
-from jiedao.people.api import (  # one definition of the export columns and import rules for API and pages
-    IMPORT_PERMISSIONS,
-    _business_columns,
-    _ErrorLines,
-    _resident_columns,
 )
 from jiedao.people.forms import (
     PICKER_PURPOSES,
@@ -174,12 +169,11 @@ def _export(
                 return render_error(request, exc)
             return list_page(form, form_error(form, exc))
         queryset = selectors.revealable(request.user, queryset)
-    places = selectors.node_full_names(queryset)
-    rows = queryset.prefetch_related(*prefetch).iterator(chunk_size=2000)
-    handle, count = exports.write_xlsx(title=stem, columns=columns(places, reveal), rows=rows)
-    exports.record_export(actor=request.user, register=register, filters=filters.audit_filters(), count=count,
-                          revealed=reveal, reason=reason)
-    response = FileResponse(handle, as_attachment=True, filename=exports.export_file_name(stem), content_type=XLSX)
+    handle, name = exporting.export_register(
+        actor=request.user, register=register, stem=stem, queryset=queryset, columns=columns,
+        filters=filters.audit_filters(), reveal=reveal, reason=reason, prefetch=prefetch,
+    )
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=XLSX)
     return _no_store(response)
 
 
@@ -216,7 +210,7 @@ def resident_export(request: HttpRequest) -> HttpResponse:
     form = _resident_filters(request)
     return _export(
         request, filters=form, queryset=selectors.resident_list(request.user, **form.filters()),
-        register="people.resident", stem="居民", columns=_resident_columns, prefetch=("tags__group",),
+        register="people.resident", stem="居民", columns=exporting.resident_columns, prefetch=("tags__group",),
         list_page=lambda export_form, status: _resident_list_page(request, export_form=export_form, status=status),
     )
 
@@ -548,7 +542,7 @@ def business_export(request: HttpRequest) -> HttpResponse:
     form = BusinessFilterForm(request.GET or None, user=request.user)
     return _export(
         request, filters=form, queryset=selectors.business_list(request.user, **form.filters()),
-        register="people.business", stem="工商业主体", columns=_business_columns,
+        register="people.business", stem="工商业主体", columns=exporting.business_columns,
         list_page=lambda export_form, status: _business_list_page(request, export_form=export_form, status=status),
     )
 
@@ -647,7 +641,7 @@ def business_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _import_registers(user: Any) -> list[tuple[str, str]]:
     """(register key, Chinese name) the user may import into."""
-    return [(key, imports.get_spec(key).label) for key, perm in IMPORT_PERMISSIONS.items()
+    return [(key, imports.get_spec(key).label) for key, perm in exporting.IMPORT_PERMISSIONS.items()
             if scope.has_perm_anywhere(user, perm)]
 
 
@@ -736,7 +730,7 @@ def _job_page(request: HttpRequest, job: ImportJob, *, commit_form: ImportCommit
     progress = imports.read_progress(job)
     total = max(int(progress.get("total") or 0), 1)
     done = min(int(progress.get("done") or 0), total)
-    errors = Paginator(_ErrorLines(job), ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    errors = Paginator(exporting.ImportErrorLines(job), ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "job": job,
         "register_label": imports.get_spec(job.register).label,

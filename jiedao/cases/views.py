@@ -47,7 +47,7 @@ from jiedao.org.models import NodeKind
 PICKER_LIMIT = 20
 SIMILAR_LIMIT = 5
 STEP_LABELS = {"report": gettext_lazy("登记")}
-STALE_MESSAGE = "该事项刚被他人处理，请刷新后重试。"
+STALE_MESSAGE = gettext_lazy("该事项刚被他人处理，请刷新后重试。")
 # The step that moves a case forward, shown first and open; the other allowed actions follow.
 PRIMARY_ACTIONS = (Action.ACCEPT, Action.DISPATCH, Action.ACKNOWLEDGE, Action.RESOLVE, Action.VERIFY_PASS,
                    Action.CLOSE, Action.FOLLOW_UP)

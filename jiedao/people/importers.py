@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, crypto, scope
 from jiedao.core.bulk import insert_rows, reserve_ids
@@ -192,7 +193,7 @@ class ResidentContext:
 
 class ResidentRegister(RegisterSpec):
     key = "residents"
-    label = "居民"
+    label = gettext_lazy("居民")
     sheet_name = "居民"
     permission = Perm.MANAGE_PEOPLE
     duplicate_column = "身份证号"
@@ -399,7 +400,7 @@ class BusinessRow:
 
 class BusinessRegister(RegisterSpec):
     key = "businesses"
-    label = "工商业主体"
+    label = gettext_lazy("工商业主体")
     sheet_name = "工商业主体"
     permission = Perm.MANAGE_BUSINESSES
     duplicate_column = "统一社会信用代码"

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "jiedao.org",
     "jiedao.people",
     "jiedao.cases",
+    "jiedao.insight",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class InsightConfig(AppConfig):
+    """Reading residents' words: category suggestion, similar cases and hotspots (issue 5)."""
+
+    name = "jiedao.insight"
+    label = "insight"
+    verbose_name = _("文本研判")

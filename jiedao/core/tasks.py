@@ -46,7 +46,11 @@ def submit(path: str, *args: Any, **kwargs: Any) -> Future | Any | None:
     from jiedao.core import queue
 
     if queue.enabled():
-        return queue.send_task(path, args, kwargs)
+        try:
+            return queue.send_task(path, args, kwargs)
+        except Exception:
+            # Redis unreachable: the work still gets done, here, rather than failing the request.
+            log.exception("task queue unreachable; running %s in-process instead", path)
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=getattr(settings, "JIEDAO_TASK_THREADS", 2),
                                        thread_name_prefix="jiedao-task")

@@ -161,6 +161,15 @@ def test_an_unreachable_queue_gives_the_slot_back(db, settings, monkeypatch):
     assert run.next_run_at == before and run.queued_at is None  # due again on the next pass
 
 
+def test_an_unreachable_queue_runs_background_tasks_in_process(db, settings):
+    settings.JIEDAO_QUEUE_URL = "redis://127.0.0.1:1/0"
+    settings.JIEDAO_QUEUE_NAME = f"jiedao-test-{uuid.uuid4().hex[:12]}"
+    settings.JIEDAO_TASKS = "thread"
+    future = tasks.submit("tests.core.queue_probe.touch", "fallback.txt", "fallback")
+    future.result(timeout=30)
+    assert (settings.DATA_DIR / "fallback.txt").read_text() == f"fallback {os.getpid()}"
+
+
 # --- a real worker ----------------------------------------------------------------------------------
 
 

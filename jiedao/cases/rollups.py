@@ -153,7 +153,7 @@ def case_counters_sql() -> str:
     if connection.vendor == "postgresql":
         ack = "c.acknowledged_at - c.dispatched_at <= interval '2 hours'"
     else:
-        ack = "julianday(c.acknowledged_at) - julianday(c.dispatched_at) <= 2.0 / 24"
+        ack = "unixepoch(c.acknowledged_at) - unixepoch(c.dispatched_at) <= 7200"
     done = "c.resolved_at IS NOT NULL"
     times = "1"  # a reworked case is counted resolved once: rates stay within 100 %
     return ", ".join([

@@ -338,7 +338,8 @@ class CaseStat(models.Model):
                                     name="casestat_uncategorised_unique"),
         ]
         indexes = [models.Index(fields=["subdistrict", "month"], name="casestat_subdistrict_month_idx"),
-                   models.Index(fields=["month", "org_path"], name="casestat_month_path_idx")]
+                   models.Index(fields=["month", "org_path"], name="casestat_month_path_idx"),
+                   models.Index(fields=["node", "month"], name="casestat_node_month_idx")]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.node_id} {self.category_id}"

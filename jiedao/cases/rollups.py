@@ -226,10 +226,11 @@ def rebuild(*, subdistrict_ids: list[int] | None = None,
         for table in (T_FINE, T_AREA, T_TOTAL):
             cursor.execute(f"SELECT COUNT(*) FROM {table}")
             counts[table] = int(cursor.fetchone()[0])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for table in (T_FINE, T_AREA, T_TOTAL):
-                cursor.execute(f"ANALYZE {table}")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA analysis_limit = 1000")
+        for table in (T_FINE, T_AREA, T_TOTAL):
+            cursor.execute(f"ANALYZE {table}")
     say(f"汇总表 / rollups: {counts[T_FINE]} + {counts[T_AREA]} + {counts[T_TOTAL]} 行 rows "
         f"({time.monotonic() - started:.0f} s)")
     return counts

@@ -87,25 +87,36 @@ def rates_from(counts: dict[str, Any]) -> Rates:
 
 @dataclass(frozen=True)
 class _Scope:
-    """Where a reader looks: `node_ids` (area rows of these nodes) or `fine_range` (fine rows
-    under a grid); `path_range` filters the pending deltas (None: everywhere)."""
+    """Where a reader looks: `node_ids` (area rows of these nodes) or `fine_node` (the fine rows
+    of one grid); `path_range` filters the pending deltas (None: everywhere); `kind` and `depth`
+    of the scope node (None for everywhere)."""
 
     node_ids: tuple[int, ...] = ()
-    fine_range: tuple[str, str] | None = None
+    fine_node: int | None = None
     path_range: tuple[str, str] | None = None
     empty: bool = False
+    kind: str | None = None
+    depth: int = 0
 
 
 def _scope(path: str | None) -> _Scope:
     if path is None:
-        return _Scope(node_ids=tuple(OrgNode.objects.filter(parent__isnull=True).values_list("id", flat=True)))
-    found = OrgNode.objects.filter(path=path).values_list("id", "kind").first()
+        roots = list(OrgNode.objects.filter(parent__isnull=True).values_list("id", "kind"))
+        return _Scope(node_ids=tuple(r[0] for r in roots), kind=roots[0][1] if roots else None, depth=1)
+    found = OrgNode.objects.filter(path=path).values_list("id", "kind", "depth").first()
     if found is None:
         return _Scope(empty=True)
-    node_id, kind = found
-    if kind in FINE_KINDS:
-        return _Scope(fine_range=subtree_range(path), path_range=subtree_range(path))
-    return _Scope(node_ids=(node_id,), path_range=subtree_range(path))
+    node_id, kind, depth = found
+    if kind == NodeKind.GRID:
+        return _Scope(fine_node=node_id, path_range=subtree_range(path), kind=kind, depth=depth)
+    if kind in FINE_KINDS:  # below a grid: the rollups do not go that deep
+        return _Scope(empty=True)
+    return _Scope(node_ids=(node_id,), path_range=subtree_range(path), kind=kind, depth=depth)
+
+
+# The levels of the tree, top down (communities and villages share a level).
+LEVEL = {NodeKind.CITY: 0, NodeKind.DISTRICT: 1, NodeKind.SUBDISTRICT: 2, NodeKind.COMMUNITY: 3,
+         NodeKind.VILLAGE: 3, NodeKind.GRID: 4}
 
 
 def _in(ids: tuple[int, ...]) -> str:
@@ -132,14 +143,15 @@ def _sum_rows(scope: _Scope, start: date, end: date, key: str, *, unit: tuple[tu
         if scope.path_range:
             folded += " AND path BETWEEN %s AND %s"
             params += list(scope.path_range)
-    elif scope.fine_range is not None or key == "node":
+    elif scope.fine_node is not None or key == "node":
         expr = {"": "0", "month": "month", "category": "COALESCE(category_id, 0)", "node": "node_id"}[key]
         folded = f"SELECT {expr} AS k, {cols} FROM {T_FINE} WHERE month >= %s AND month < %s"
         params += [start, end]
-        fine_range = scope.fine_range or scope.path_range
-        if fine_range:
+        if scope.fine_node is not None:
+            folded += f" AND node_id = {int(scope.fine_node)}"
+        elif scope.path_range:
             folded += " AND org_path BETWEEN %s AND %s"
-            params += list(fine_range)
+            params += list(scope.path_range)
     else:
         table, expr = (T_AREA, "category_key") if key == "category" else (T_TOTAL, {"": "0", "month": "month"}[key])
         folded = (f"SELECT {expr} AS k, {cols} FROM {table} WHERE node_id IN ({_in(scope.node_ids)})"
@@ -186,15 +198,16 @@ def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> li
     communities of a sub-district, grids of a community)."""
     scope = _scope(path)
     if by == "child":
-        kind = OrgNode.objects.filter(path=path).values_list("kind", flat=True).first() if path else NodeKind.CITY
-        by = CHILD_UNIT.get(kind, "grid")
+        by = CHILD_UNIT.get(scope.kind, "grid")
     if by == "grid":
         rows = _sum_rows(scope, start, end, "node")
     else:
         kinds = UNIT_KINDS[by]
-        depth = OrgNode.objects.filter(kind__in=kinds, **({"path__range": scope.path_range} if scope.path_range else {})
-                                       ).values_list("depth", flat=True).first()
-        rows = _sum_rows(scope, start, end, "unit", unit=(kinds, (depth or 0) * 4)) if depth else []
+        # Units sit a fixed number of levels below the scope node (no query needed).
+        levels_down = LEVEL[kinds[0]] - LEVEL.get(scope.kind, 99)
+        depth = scope.depth + levels_down if path is not None else 1 + levels_down
+        rows = _sum_rows(scope, start, end, "unit", unit=(kinds, depth * 4)) if levels_down >= 0 and not \
+            scope.empty else []
     names = dict(OrgNode.objects.filter(pk__in=[row["k"] for row in rows]).values_list("id", "name"))
     ranked = [{"unit_id": row["k"], "unit_name": names.get(row["k"], ""), "rates": rates_from(row)} for row in rows]
     ranked.sort(key=lambda r: (r["rates"].composite is None, -(r["rates"].composite or 0),

@@ -109,18 +109,21 @@ def functions():
 out["functions"] = timed(functions, repeat)
 
 # Pending deltas: exact reads before a fold, and the fold itself (rolled back afterwards).
-grids = list(OrgNode.objects.filter(kind="grid").order_by("?").values_list("id", "parent_id", "subdistrict_id")[:500])
+grids = list(OrgNode.objects.filter(kind="grid").order_by("?").values_list("id", "parent_id", "subdistrict_id",
+                                                                          "path")[:500])
 categories = list(Category.objects.values_list("id", flat=True))
 with transaction.atomic():
     CaseStatDelta.objects.bulk_create([
-        CaseStatDelta(month=this_month, node_id=g, community_id=c, subdistrict_id=s,
+        CaseStatDelta(month=this_month, node_id=g, org_path=p, community_id=c, subdistrict_id=s,
                       category_id=categories[i % len(categories)], reported=1, accepted=1)
-        for i, (g, c, s) in enumerate(grids * 10)
+        for i, (g, c, s, p) in enumerate(grids * 10)
     ], batch_size=1000)
+    pending_totals = stats.totals(root.path, this_month, end).counts["reported"]
     out["pending_page"] = timed(page(root, 1), max(5, repeat // 3))
     t = time.perf_counter()
     folded = rollups.fold()
     out["fold"] = {"deltas": folded, "ms": (time.perf_counter() - t) * 1000}
+    assert stats.totals(root.path, this_month, end).counts["reported"] == pending_totals  # exact across the fold
     transaction.set_rollback(True)
 
 last = (this_month - timedelta(days=1)).replace(day=1)

@@ -541,6 +541,9 @@ class CaseStatDelta(StatCounters):
     month = models.DateField(_("月份"))
     node = models.ForeignKey(OrgNode, verbose_name=_("网格"), on_delete=models.CASCADE, related_name="+",
                              db_constraint=False)
+    # The case's own path (its building, grid or community): readers filter and group pending
+    # deltas by it without joining the org tree.
+    org_path = models.CharField(_("组织路径"), max_length=40, default="")
     community_id = models.BigIntegerField(_("所属社区（村）"), null=True)
     subdistrict_id = models.BigIntegerField(_("所属街道"), null=True)
     category_id = models.BigIntegerField(_("类别"), null=True)

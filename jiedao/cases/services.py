@@ -98,7 +98,7 @@ def bump(case: Case, **counters: int) -> None:
     on a counter; the fold job moves the deltas into the rollups (jiedao.cases.rollups)."""
     CaseStatDelta.objects.create(
         month=timezone.localtime(case.created_at).date().replace(day=1),
-        node_id=case.grid_id or case.community_id, community_id=case.community_id,
+        node_id=case.grid_id or case.community_id, org_path=case.org_path, community_id=case.community_id,
         subdistrict_id=case.subdistrict_id, category_id=case.category_id, **counters,
     )
 

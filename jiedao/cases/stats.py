@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from jiedao.cases.models import Category
-from jiedao.cases.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
+from jiedao.cases.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_TOTAL
 from jiedao.core.scope import subtree_range
 from jiedao.org.models import NodeKind, OrgNode
 
@@ -136,9 +136,9 @@ def _sum_rows(scope: _Scope, start: date, end: date, key: str, *, unit: tuple[tu
     sums = ", ".join(f"SUM({c}) AS {c}" for c in COUNTERS)
     cols = ", ".join(COUNTERS)
     if key == "unit":
-        kinds, length = unit
+        kinds = unit[0]
         kind_list = ", ".join(f"'{k}'" for k in kinds)
-        folded = f"SELECT node_id AS k, {cols} FROM {T_TOTAL} WHERE kind IN ({kind_list}) AND month >= %s AND month < %s"
+        folded = f"SELECT path AS k, {cols} FROM {T_TOTAL} WHERE kind IN ({kind_list}) AND month >= %s AND month < %s"
         params += [start, end]
         if scope.path_range:
             folded += " AND path BETWEEN %s AND %s"
@@ -157,20 +157,17 @@ def _sum_rows(scope: _Scope, start: date, end: date, key: str, *, unit: tuple[tu
         folded = (f"SELECT {expr} AS k, {cols} FROM {table} WHERE node_id IN ({_in(scope.node_ids)})"
                   f" AND month >= %s AND month < %s")
         params += [start, end]
+    # Pending deltas: a scan of the (small) delta table, filtered and keyed by the case's path,
+    # never joined to the org tree.
     dcols = ", ".join(f"d.{c}" for c in COUNTERS)
-    if key == "unit":
-        kinds, length = unit
-        kind_list = ", ".join(f"'{k}'" for k in kinds)
-        pending = (f"SELECT u.id AS k, {dcols} FROM {T_DELTA} d JOIN {T_NODE} o ON o.id = d.node_id"
-                   f" JOIN {T_NODE} u ON u.path = substr(o.path, 1, {int(length)})"
-                   f" WHERE u.kind IN ({kind_list}) AND d.month >= %s AND d.month < %s")
-    else:
-        expr = {"": "0", "month": "d.month", "category": "COALESCE(d.category_id, 0)", "node": "d.node_id"}[key]
-        pending = (f"SELECT {expr} AS k, {dcols} FROM {T_DELTA} d JOIN {T_NODE} o ON o.id = d.node_id"
-                   f" WHERE d.month >= %s AND d.month < %s")
+    expr = {"": "0", "month": "d.month", "category": "COALESCE(d.category_id, 0)", "node": "d.node_id",
+            "unit": f"substr(d.org_path, 1, {int(unit[1]) if unit else 0})"}[key]
+    pending = f"SELECT {expr} AS k, {dcols} FROM {T_DELTA} d WHERE d.month >= %s AND d.month < %s"
     params += [start, end]
+    if key == "unit":
+        pending += f" AND length(d.org_path) >= {int(unit[1])}"
     if scope.path_range:
-        pending += " AND o.path BETWEEN %s AND %s"
+        pending += " AND d.org_path BETWEEN %s AND %s"
         params += list(scope.path_range)
     sql = f"SELECT k, {sums} FROM ({folded} UNION ALL {pending}) t GROUP BY k"
     with connection.cursor() as cursor:
@@ -208,10 +205,16 @@ def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> li
         depth = scope.depth + levels_down if path is not None else 1 + levels_down
         rows = _sum_rows(scope, start, end, "unit", unit=(kinds, depth * 4)) if levels_down >= 0 and not \
             scope.empty else []
-    names = dict(OrgNode.objects.filter(pk__in=[row["k"] for row in rows]).values_list("id", "name"))
-    ranked = [{"unit_id": row["k"], "unit_name": names.get(row["k"], ""), "rates": rates_from(row)} for row in rows]
+    if by == "grid":
+        names = {pk: (pk, name) for pk, name in
+                 OrgNode.objects.filter(pk__in=[row["k"] for row in rows]).values_list("id", "name")}
+    else:  # unit rows are keyed by path
+        names = {path: (pk, name) for path, pk, name in
+                 OrgNode.objects.filter(path__in=[row["k"] for row in rows]).values_list("path", "id", "name")}
+    ranked = [{"unit_id": names.get(row["k"], (None, ""))[0], "unit_name": names.get(row["k"], (None, ""))[1],
+               "rates": rates_from(row)} for row in rows]
     ranked.sort(key=lambda r: (r["rates"].composite is None, -(r["rates"].composite or 0),
-                               -r["rates"].counts["reported"], r["unit_id"]))
+                               -r["rates"].counts["reported"], r["unit_id"] or 0))
     for position, row in enumerate(ranked, start=1):
         row["position"] = position
     return ranked

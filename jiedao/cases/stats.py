@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from jiedao.cases.models import Category
-from jiedao.cases.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_TOTAL
+from jiedao.cases.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
 from jiedao.core.scope import subtree_range
 from jiedao.org.models import NodeKind, OrgNode
 
@@ -149,8 +149,9 @@ def _sum_rows(scope: _Scope, start: date, end: date, key: str, *, unit: tuple[tu
         params += [start, end]
         if scope.fine_node is not None:
             folded += f" AND node_id = {int(scope.fine_node)}"
-        elif scope.path_range:
-            folded += " AND org_path BETWEEN %s AND %s"
+        elif scope.path_range:  # the fine nodes under the scope, then their rows by (node, month)
+            folded += (f" AND node_id IN (SELECT id FROM {T_NODE} WHERE path BETWEEN %s AND %s"
+                       f" AND kind IN ('grid', 'community', 'village'))")
             params += list(scope.path_range)
     else:
         table, expr = (T_AREA, "category_key") if key == "category" else (T_TOTAL, {"": "0", "month": "month"}[key])

@@ -772,7 +772,7 @@ def _dashboard_node(request: HttpRequest):
 def dashboard(request: HttpRequest) -> HttpResponse:
     """驾驶舱: counts, rates, trend, categories, resolution levels, ranking and overdue cases of one
     scope node, read from the rollups (stats picks the table for the scope) — never by scanning
-    the case table; the overdue list reads a partial index of the open overdue cases."""
+    the case table; the overdue list is one ordered index scan per status (sla.overdue_top)."""
     user = request.user
     if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
         raise PermissionDenied(_("您没有查看事项统计的权限。"))

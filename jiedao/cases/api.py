@@ -796,7 +796,9 @@ def stats_rates(request, query: Query[StatsQuery]):
 @router.get("/stats/ranking", response={200: RankingOut, **STATS_ERRORS}, summary="网格/社区排名", tags=T_STATS)
 def stats_ranking(
     request, query: Query[StatsQuery],
-    by: Literal["grid", "community"] = Query("grid", description="排名单位：grid 网格，community 社区（村）"),
+    by: Literal["grid", "community", "subdistrict", "district", "child"] = Query(
+        "grid", description="排名单位：grid 网格，community 社区（村），subdistrict 街道，district 区（县），"
+                            "child 统计范围的下一级"),
 ):
     """月评议、季评比：按综合得分从高到低排名。"""
     node, period, path = _stats_args(request, query)

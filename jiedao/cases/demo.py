@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from jiedao.cases import rollups
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Source, State, Tier
 from jiedao.cases.services import ACK_IN_TIME, deadline_for, new_ticket
 from jiedao.core import audit
@@ -143,6 +144,7 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
                  subdistrict=subdistrict, **values)
         for (month, node_id, category_id, path, community_id), values in counters.items()
     ], batch_size=500)
+    rollups.rebuild_coarse()
     states: dict[str, int] = defaultdict(int)
     for s in sims:
         states[s.case.state] += 1

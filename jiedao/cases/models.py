@@ -209,7 +209,7 @@ class Case(BaseModel):
     supervise_count = models.PositiveSmallIntegerField(_("督办次数"), default=0)
     escalation_count = models.PositiveSmallIntegerField(_("上报次数"), default=0)
     difficult = models.BooleanField(_("疑难"), default=False)
-    sla_status = models.CharField(_("时限状态"), max_length=8, blank=True, db_index=True,
+    sla_status = models.CharField(_("时限状态"), max_length=8, blank=True,
                                   choices=[("", _("正常")), ("near", _("即将到期")), ("overdue", _("已超期"))])
     merged_into = models.ForeignKey(
         "self", verbose_name=_("并入"), null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
@@ -224,6 +224,9 @@ class Case(BaseModel):
             models.Index(fields=["subdistrict", "created_at"], name="case_subdistrict_created_idx"),
             models.Index(fields=["handling_department", "state"], name="case_department_state_idx"),
             models.Index(fields=["state", "deadline_at"], name="case_state_deadline_idx"),
+            # The overdue lists (dashboard): most urgent first at wide scopes, a path range at narrow ones.
+            models.Index(fields=["sla_status", "deadline_at"], name="case_sla_deadline_idx"),
+            models.Index(fields=["sla_status", "org_path"], name="case_sla_path_idx"),
         ]
 
     def __str__(self) -> str:
@@ -292,8 +295,9 @@ class CaseAttachment(BaseModel):
 
 
 class CaseStat(models.Model):
-    """Rollup counters per month, org node (grid or community) and category, kept current by
-    the workflow as cases move, so rates and dashboards never scan the case table."""
+    """Fine rollup counters per month, org node (grid or community) and category, kept current
+    as cases move (through CaseStatDelta and the fold job, see jiedao.cases.rollups), so rates
+    and dashboards never scan the case table."""
 
     month = models.DateField(_("月份"))
     node = models.ForeignKey(OrgNode, verbose_name=_("网格"), on_delete=models.CASCADE, related_name="+")
@@ -329,9 +333,13 @@ class CaseStat(models.Model):
         verbose_name_plural = _("事项统计")
         constraints = [
             models.UniqueConstraint(fields=["month", "node", "category"], name="casestat_key_unique"),
+            # Uncategorised rows: NULLs never conflict in the key above, the fold upserts on this.
+            models.UniqueConstraint(fields=["month", "node"], condition=models.Q(category__isnull=True),
+                                    name="casestat_uncategorised_unique"),
         ]
         indexes = [models.Index(fields=["subdistrict", "month"], name="casestat_subdistrict_month_idx"),
-                   models.Index(fields=["month", "org_path"], name="casestat_month_path_idx")]
+                   models.Index(fields=["month", "org_path"], name="casestat_month_path_idx"),
+                   models.Index(fields=["node", "month"], name="casestat_node_month_idx")]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.node_id} {self.category_id}"
@@ -478,3 +486,112 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.review} · {self.case.ticket}"
+
+
+# --- rollups at city scale -------------------------------------------------------------------
+# CaseStat above is the fine rollup (month × grid × category). Intake and transitions never
+# update it directly: bump() appends one CaseStatDelta row, and the fold job
+# (jiedao.cases.rollups.fold, every few seconds) moves the deltas into CaseStat and the two
+# coarse rollups below in one atomic step. Readers add the pending deltas to the folded rows in
+# one SQL statement, so figures are exact before and after a fold. See docs/architecture.md.
+
+COUNTER_LABELS = (
+    ("reported", _("登记")), ("accepted", _("受理")), ("rejected", _("不予受理")), ("dispatched", _("派遣")),
+    ("acknowledged_in_time", _("及时签收")), ("returned", _("退回")), ("resolved", _("办结")),
+    ("resolved_on_time", _("按时办结")), ("closed", _("结案")), ("reworked", _("返工")), ("reopened", _("重办")),
+    ("rated", _("参评")), ("satisfied", _("满意")), ("basic", _("基本满意")), ("unsatisfied", _("不满意")),
+    ("resolved_level1", _("村社化解")), ("resolved_level2", _("科室化解")), ("resolved_level3", _("联席会议化解")),
+    ("resolved_level4", _("区级化解")),
+)
+
+
+class StatCounters(models.Model):
+    """The nineteen rollup counters, shared by the delta and the coarse rollup tables."""
+
+    reported = models.IntegerField(_("登记"), default=0)
+    accepted = models.IntegerField(_("受理"), default=0)
+    rejected = models.IntegerField(_("不予受理"), default=0)
+    dispatched = models.IntegerField(_("派遣"), default=0)
+    acknowledged_in_time = models.IntegerField(_("及时签收"), default=0)
+    returned = models.IntegerField(_("退回"), default=0)
+    resolved = models.IntegerField(_("办结"), default=0)
+    resolved_on_time = models.IntegerField(_("按时办结"), default=0)
+    closed = models.IntegerField(_("结案"), default=0)
+    reworked = models.IntegerField(_("返工"), default=0)
+    reopened = models.IntegerField(_("重办"), default=0)
+    rated = models.IntegerField(_("参评"), default=0)
+    satisfied = models.IntegerField(_("满意"), default=0)
+    basic = models.IntegerField(_("基本满意"), default=0)
+    unsatisfied = models.IntegerField(_("不满意"), default=0)
+    resolved_level1 = models.IntegerField(_("村社化解"), default=0)
+    resolved_level2 = models.IntegerField(_("科室化解"), default=0)
+    resolved_level3 = models.IntegerField(_("联席会议化解"), default=0)
+    resolved_level4 = models.IntegerField(_("区级化解"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class CaseStatDelta(StatCounters):
+    """A pending change to the rollups, appended by bump() (one row per bump, never updated, so
+    concurrent intakes in one grid share no row). The fold job moves it into CaseStat,
+    CaseStatArea and CaseStatAreaTotal and deletes it in the same statement."""
+
+    id = models.BigAutoField(primary_key=True)
+    month = models.DateField(_("月份"))
+    node = models.ForeignKey(OrgNode, verbose_name=_("网格"), on_delete=models.CASCADE, related_name="+",
+                             db_constraint=False)
+    # The case's own path (its building, grid or community): readers filter and group pending
+    # deltas by it without joining the org tree.
+    org_path = models.CharField(_("组织路径"), max_length=40, default="")
+    community_id = models.BigIntegerField(_("所属社区（村）"), null=True)
+    subdistrict_id = models.BigIntegerField(_("所属街道"), null=True)
+    category_id = models.BigIntegerField(_("类别"), null=True)
+
+    class Meta:
+        verbose_name = _("待汇总统计增量")
+        verbose_name_plural = _("待汇总统计增量")
+
+    def __str__(self) -> str:
+        return f"Δ {self.month:%Y-%m} {self.node_id} {self.category_id}"
+
+
+class CaseStatArea(StatCounters):
+    """Coarse rollup per month, area node and category: one row for every community (or
+    village), sub-district, district and city above the cases (and a community's own cases).
+    `category_key` is the category id, 0 for uncategorised cases."""
+
+    month = models.DateField(_("月份"))
+    node = models.ForeignKey(OrgNode, verbose_name=_("区域"), on_delete=models.CASCADE, related_name="+",
+                             db_constraint=False)
+    path = models.CharField(_("组织路径"), max_length=40)
+    kind = models.CharField(_("类型"), max_length=16)
+    category_key = models.BigIntegerField(_("类别"))
+
+    class Meta:
+        verbose_name = _("区域分类统计")
+        verbose_name_plural = _("区域分类统计")
+        constraints = [models.UniqueConstraint(fields=["node", "month", "category_key"], name="casestatarea_key")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.path} {self.category_key}"
+
+
+class CaseStatAreaTotal(StatCounters):
+    """Coarsest rollup: per month and area node, all categories together — what totals, trend,
+    resolution levels and rankings of districts, sub-districts and communities read."""
+
+    month = models.DateField(_("月份"))
+    node = models.ForeignKey(OrgNode, verbose_name=_("区域"), on_delete=models.CASCADE, related_name="+",
+                             db_constraint=False)
+    path = models.CharField(_("组织路径"), max_length=40)
+    kind = models.CharField(_("类型"), max_length=16)
+
+    class Meta:
+        verbose_name = _("区域统计")
+        verbose_name_plural = _("区域统计")
+        constraints = [models.UniqueConstraint(fields=["node", "month"], name="casestatareatotal_key")]
+        indexes = [models.Index(fields=["kind", "path", "month"], name="casestatareatotal_rank_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.path}"

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
 from jiedao.cases.models import (
     Case,
-    CaseStat,
+    CaseStatDelta,
     CaseTransition,
     Category,
     Level,
@@ -91,22 +91,16 @@ def deadline_for(category: Category | None, start: datetime, urgency: str = Urge
 
 
 def bump(case: Case, **counters: int) -> None:
-    """Add to the case's rollup row (its creation month, grid — or community for cases filed on
-    the community itself — and category), creating the row if needed."""
-    month = timezone.localtime(case.created_at).date().replace(day=1)
-    node_id = case.grid_id or case.community_id
-    changes = {name: F(name) + amount for name, amount in counters.items()}
-    updated = CaseStat.objects.filter(month=month, node_id=node_id, category_id=case.category_id).update(**changes)
-    if updated:
-        return
-    try:
-        with transaction.atomic():
-            key_path = OrgNode.objects.values_list("path", flat=True).get(pk=node_id)
-            CaseStat.objects.create(month=month, node_id=node_id, org_path=key_path, subdistrict_id=case.subdistrict_id,
-                                    community_id=case.community_id,
-                                    category_id=case.category_id, **counters)
-    except IntegrityError:  # created by a concurrent transaction meanwhile
-        CaseStat.objects.filter(month=month, node_id=node_id, category_id=case.category_id).update(**changes)
+    """Count a change of the case in the rollups of its creation month, grid (or community, for
+    cases filed on the community itself) and category.
+
+    Appends one CaseStatDelta row — no shared row is updated, so concurrent intakes never queue
+    on a counter; the fold job moves the deltas into the rollups (jiedao.cases.rollups)."""
+    CaseStatDelta.objects.create(
+        month=timezone.localtime(case.created_at).date().replace(day=1),
+        node_id=case.grid_id or case.community_id, org_path=case.org_path, community_id=case.community_id,
+        subdistrict_id=case.subdistrict_id, category_id=case.category_id, **counters,
+    )
 
 
 # --- intake -----------------------------------------------------------------------------------

@@ -66,3 +66,20 @@ def overdue_cases(user: Any):
         .select_related("category", "handling_department")
         .order_by("deadline_at")
     )
+
+
+def overdue_top(user: Any, path: str, limit: int) -> list[Case]:
+    """The `limit` most urgent overdue (then near-deadline) cases under `path` visible to the
+    user: one ordered index scan per status (sla_status, deadline_at), so a city-wide list stops
+    after `limit` rows instead of sorting every overdue case."""
+    from jiedao.core import scope
+    from jiedao.core.permissions import Perm
+
+    low, high = scope.subtree_range(path)
+    found: list[Case] = []
+    for status in ("overdue", "near"):
+        qs = scope.restrict(Case.objects.filter(sla_status=status, org_path__range=(low, high)), user, Perm.VIEW_CASES)
+        found += list(qs.select_related("category", "handling_department").order_by("deadline_at")[:limit])
+        if len(found) >= limit:
+            break
+    return found[:limit]

@@ -1,4 +1,10 @@
-"""Rates, rankings and dashboard figures, read from the CaseStat rollups (never by scanning cases).
+"""Rates, rankings and dashboard figures, read from the rollups (never by scanning cases).
+
+Each reader picks the smallest rollup that answers its scope (see jiedao.cases.rollups):
+a grid (or anything below it) reads the fine CaseStat rows; a community, sub-district,
+district or city reads its own rows of CaseStatAreaTotal (or CaseStatArea for categories);
+rankings read one row per unit and month. Every query adds the pending CaseStatDelta rows in
+the same statement, so the figures are exact whether or not the fold job has run.
 
 Formulas (the weights are settings, defaults from 12345 practice):
 
@@ -19,16 +25,21 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Sum
+from django.db import connection
 
-from jiedao.cases.models import CaseStat
+from jiedao.cases.models import Category
+from jiedao.cases.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
 from jiedao.core.scope import subtree_range
+from jiedao.org.models import NodeKind, OrgNode
 
-COUNTERS = (
-    "reported", "accepted", "rejected", "dispatched", "acknowledged_in_time", "returned", "resolved",
-    "resolved_on_time", "closed", "reworked", "reopened", "rated", "satisfied", "basic", "unsatisfied",
-    "resolved_level1", "resolved_level2", "resolved_level3", "resolved_level4",
-)
+FINE_KINDS = frozenset({NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING})
+# Ranking units: the kinds each `by` groups, read from CaseStatAreaTotal (grid: CaseStat).
+UNIT_KINDS: dict[str, tuple[str, ...]] = {
+    "community": (NodeKind.COMMUNITY, NodeKind.VILLAGE),
+    "subdistrict": (NodeKind.SUBDISTRICT,),
+    "district": (NodeKind.DISTRICT,),
+}
+CHILD_UNIT = {NodeKind.CITY: "district", NodeKind.DISTRICT: "subdistrict", NodeKind.SUBDISTRICT: "community"}
 
 
 def weights() -> dict[str, float]:
@@ -74,54 +85,161 @@ def rates_from(counts: dict[str, Any]) -> Rates:
     )
 
 
-def _stats(path: str | None, start: date, end: date):
-    qs = CaseStat.objects.filter(month__gte=start, month__lt=end)
-    if path:
-        qs = qs.filter(org_path__range=subtree_range(path))
-    return qs
+@dataclass(frozen=True)
+class _Scope:
+    """Where a reader looks: `node_ids` (area rows of these nodes) or `fine_node` (the fine rows
+    of one grid); `path_range` filters the pending deltas (None: everywhere); `kind` and `depth`
+    of the scope node (None for everywhere)."""
+
+    node_ids: tuple[int, ...] = ()
+    fine_node: int | None = None
+    path_range: tuple[str, str] | None = None
+    empty: bool = False
+    kind: str | None = None
+    depth: int = 0
+
+
+def _scope(path: str | None) -> _Scope:
+    if path is None:
+        roots = list(OrgNode.objects.filter(parent__isnull=True).values_list("id", "kind"))
+        return _Scope(node_ids=tuple(r[0] for r in roots), kind=roots[0][1] if roots else None, depth=1)
+    found = OrgNode.objects.filter(path=path).values_list("id", "kind", "depth").first()
+    if found is None:
+        return _Scope(empty=True)
+    node_id, kind, depth = found
+    if kind == NodeKind.GRID:
+        return _Scope(fine_node=node_id, path_range=subtree_range(path), kind=kind, depth=depth)
+    if kind in FINE_KINDS:  # below a grid: the rollups do not go that deep
+        return _Scope(empty=True)
+    return _Scope(node_ids=(node_id,), path_range=subtree_range(path), kind=kind, depth=depth)
+
+
+# The levels of the tree, top down (communities and villages share a level).
+LEVEL = {NodeKind.CITY: 0, NodeKind.DISTRICT: 1, NodeKind.SUBDISTRICT: 2, NodeKind.COMMUNITY: 3,
+         NodeKind.VILLAGE: 3, NodeKind.GRID: 4}
+
+
+def _in(ids: tuple[int, ...]) -> str:
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
+
+
+def _sum_rows(scope: _Scope, start: date, end: date, key: str, *, unit: tuple[tuple[str, ...], int] | None = None,
+              ) -> list[dict[str, Any]]:
+    """Folded rows plus pending deltas, summed per `key` in one statement.
+
+    key: "" (one total row), "month", "category" (category id, 0 = uncategorised), "node"
+    (fine node: grid or community) or "unit" (the ancestor of the given kinds at the given
+    path length, from CaseStatAreaTotal)."""
+    if scope.empty:
+        return []
+    params: list[Any] = []
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in COUNTERS)
+    cols = ", ".join(COUNTERS)
+    if key == "unit":
+        kinds = unit[0]
+        kind_list = ", ".join(f"'{k}'" for k in kinds)
+        folded = f"SELECT path AS k, {cols} FROM {T_TOTAL} WHERE kind IN ({kind_list}) AND month >= %s AND month < %s"
+        params += [start, end]
+        if scope.path_range:
+            folded += " AND path BETWEEN %s AND %s"
+            params += list(scope.path_range)
+    elif scope.fine_node is not None or key == "node":
+        expr = {"": "0", "month": "month", "category": "COALESCE(category_id, 0)", "node": "node_id"}[key]
+        folded = f"SELECT {expr} AS k, {cols} FROM {T_FINE} WHERE month >= %s AND month < %s"
+        params += [start, end]
+        if scope.fine_node is not None:
+            folded += f" AND node_id = {int(scope.fine_node)}"
+        elif scope.path_range:  # the fine nodes under the scope, then their rows by (node, month)
+            folded += (f" AND node_id IN (SELECT id FROM {T_NODE} WHERE path BETWEEN %s AND %s"
+                       f" AND kind IN ('grid', 'community', 'village'))")
+            params += list(scope.path_range)
+    else:
+        table, expr = (T_AREA, "category_key") if key == "category" else (T_TOTAL, {"": "0", "month": "month"}[key])
+        folded = (f"SELECT {expr} AS k, {cols} FROM {table} WHERE node_id IN ({_in(scope.node_ids)})"
+                  f" AND month >= %s AND month < %s")
+        params += [start, end]
+    # Pending deltas: a scan of the (small) delta table, filtered and keyed by the case's path,
+    # never joined to the org tree.
+    dcols = ", ".join(f"d.{c}" for c in COUNTERS)
+    expr = {"": "0", "month": "d.month", "category": "COALESCE(d.category_id, 0)", "node": "d.node_id",
+            "unit": f"substr(d.org_path, 1, {int(unit[1]) if unit else 0})"}[key]
+    pending = f"SELECT {expr} AS k, {dcols} FROM {T_DELTA} d WHERE d.month >= %s AND d.month < %s"
+    params += [start, end]
+    if key == "unit":
+        pending += f" AND length(d.org_path) >= {int(unit[1])}"
+    if scope.path_range:
+        pending += " AND d.org_path BETWEEN %s AND %s"
+        params += list(scope.path_range)
+    sql = f"SELECT k, {sums} FROM ({folded} UNION ALL {pending}) t GROUP BY k"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = ["k", *COUNTERS]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if key == "month" and connection.vendor != "postgresql":
+        for row in rows:
+            row["k"] = date.fromisoformat(str(row["k"])[:10])
+    return rows
 
 
 def totals(path: str | None, start: date, end: date) -> Rates:
     """Rates for everything under `path` (None = everywhere) for months in [start, end)."""
-    sums = _stats(path, start, end).aggregate(**{name: Sum(name) for name in COUNTERS})
-    return rates_from(sums)
+    rows = _sum_rows(_scope(path), start, end, "")
+    return rates_from(rows[0] if rows else {})
 
 
 def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> list[dict[str, Any]]:
-    """Grids (or communities) under `path` ranked by composite score, best first (月评议/季评比)."""
-    qs = _stats(path, start, end)
-    if by == "community":
-        qs = qs.values(unit_id=F("community_id"), unit_name=F("community__name"))
+    """Units under `path` ranked by composite score, best first (月评议/季评比).
+
+    by: "grid" (the fine rows: grids, and communities for the cases filed on them),
+    "community", "subdistrict" or "district" (one CaseStatAreaTotal row per unit and month),
+    or "child" (the scope's own children: districts of a city, sub-districts of a district,
+    communities of a sub-district, grids of a community)."""
+    scope = _scope(path)
+    if by == "child":
+        by = CHILD_UNIT.get(scope.kind, "grid")
+    if by == "grid":
+        rows = _sum_rows(scope, start, end, "node")
     else:
-        qs = qs.values(unit_id=F("node_id"), unit_name=F("node__name"))
-    rows = []
-    for row in qs.annotate(**{name: Sum(name) for name in COUNTERS}).order_by():
-        rates = rates_from(row)
-        rows.append({"unit_id": row["unit_id"], "unit_name": row["unit_name"], "rates": rates})
-    rows.sort(key=lambda r: (r["rates"].composite is None, -(r["rates"].composite or 0), -r["rates"].counts["reported"]))
-    for position, row in enumerate(rows, start=1):
+        kinds = UNIT_KINDS[by]
+        # Units sit a fixed number of levels below the scope node (no query needed).
+        levels_down = LEVEL[kinds[0]] - LEVEL.get(scope.kind, 99)
+        depth = scope.depth + levels_down if path is not None else 1 + levels_down
+        rows = _sum_rows(scope, start, end, "unit", unit=(kinds, depth * 4)) if levels_down >= 0 and not \
+            scope.empty else []
+    if by == "grid":
+        names = {pk: (pk, name) for pk, name in
+                 OrgNode.objects.filter(pk__in=[row["k"] for row in rows]).values_list("id", "name")}
+    else:  # unit rows are keyed by path
+        names = {path: (pk, name) for path, pk, name in
+                 OrgNode.objects.filter(path__in=[row["k"] for row in rows]).values_list("path", "id", "name")}
+    ranked = [{"unit_id": names.get(row["k"], (None, ""))[0], "unit_name": names.get(row["k"], (None, ""))[1],
+               "rates": rates_from(row)} for row in rows]
+    ranked.sort(key=lambda r: (r["rates"].composite is None, -(r["rates"].composite or 0),
+                               -r["rates"].counts["reported"], r["unit_id"] or 0))
+    for position, row in enumerate(ranked, start=1):
         row["position"] = position
-    return rows
+    return ranked
 
 
 def trend(path: str | None, start: date, end: date) -> list[dict[str, Any]]:
     """Monthly counts and rates (for the dashboard's trend chart)."""
-    qs = _stats(path, start, end).values("month").annotate(**{name: Sum(name) for name in COUNTERS}).order_by("month")
-    return [{"month": row["month"], "rates": rates_from(row)} for row in qs]
+    rows = sorted(_sum_rows(_scope(path), start, end, "month"), key=lambda row: row["k"])
+    return [{"month": row["k"], "rates": rates_from(row)} for row in rows]
 
 
 def by_category(path: str | None, start: date, end: date, limit: int = 10) -> list[dict[str, Any]]:
-    qs = (
-        _stats(path, start, end)
-        .values("category_id", "category__name")
-        .annotate(reported=Sum("reported"), resolved=Sum("resolved"))
-        .order_by("-reported")[:limit]
-    )
-    return [{"category_id": r["category_id"], "name": r["category__name"] or "未分类", "reported": r["reported"],
-             "resolved": r["resolved"]} for r in qs]
+    rows = _sum_rows(_scope(path), start, end, "category")
+    rows.sort(key=lambda row: (-(row["reported"] or 0), row["k"]))
+    rows = rows[:limit]
+    names = dict(Category.objects.filter(pk__in=[row["k"] for row in rows if row["k"]]).values_list("id", "name"))
+    return [{"category_id": row["k"] or None, "name": names.get(row["k"]) or "未分类",
+             "reported": int(row["reported"] or 0), "resolved": int(row["resolved"] or 0)} for row in rows]
 
 
 def resolution_levels(path: str | None, start: date, end: date) -> dict[str, int]:
     """Where disputes were finally resolved (seed 004: 村级化解 91, 街道化解 12 …)."""
-    sums = _stats(path, start, end).aggregate(**{f"level{n}": Sum(f"resolved_level{n}") for n in range(1, 5)})
-    return {key: int(value or 0) for key, value in sums.items()}
+    return levels_from(totals(path, start, end))
+
+
+def levels_from(rates: Rates) -> dict[str, int]:
+    return {f"level{n}": rates.counts[f"resolved_level{n}"] for n in range(1, 5)}

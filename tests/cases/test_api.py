@@ -22,8 +22,17 @@ from django.utils import timezone
 from docx import Document
 
 from jiedao.cases import api as cases_api
-from jiedao.cases import cycles
-from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Deliberation, QuarterlyReview, WeeklyDigest
+from jiedao.cases import cycles, rollups
+from jiedao.cases.models import (
+    Case,
+    CaseStat,
+    CaseStatDelta,
+    CaseTransition,
+    Category,
+    Deliberation,
+    QuarterlyReview,
+    WeeklyDigest,
+)
 from jiedao.cases.workflow import Action, table_rows
 from jiedao.core import crypto
 from jiedao.core.models import AuditEvent
@@ -79,6 +88,7 @@ class Counts:
             "cases": list(Case.objects.order_by("pk").values_list("pk", "state", "version", "tier", "level")),
             "transitions": CaseTransition.objects.count(),
             "stats": list(CaseStat.objects.order_by("pk").values_list("reported", "accepted", "dispatched", "closed")),
+            "stat_deltas": CaseStatDelta.objects.count(),
             "digests": WeeklyDigest.objects.count(),
             "meetings": list(Deliberation.objects.values_list("pk", "status")),
             "reviews": list(QuarterlyReview.objects.values_list("pk", "status")),
@@ -157,6 +167,7 @@ def test_full_loop_through_http(world, catalogue, as_):
     assert [t["seq"] for t in detail["transitions"]] == list(range(9))
     assert detail["allowed_actions"] == []  # a grid worker may not reopen
     assert AuditEvent.objects.filter(object_type="cases.case", object_id=str(cid)).count() == 9
+    rollups.fold()
     assert CaseStat.objects.get(node=world.grid).closed == 1
 
 

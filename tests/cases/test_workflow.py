@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.http import Http404
 
-from jiedao.cases import services
+from jiedao.cases import rollups, services
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Rating, Source, State, Tier
 from jiedao.cases.workflow import TRANSITIONS, Action, find
 from jiedao.core import audit
@@ -44,6 +44,7 @@ def test_full_loop_from_door_step_to_close(world, catalogue):
     assert [s[0] for s in steps] == list(range(8))
     assert AuditEvent.objects.filter(object_type="cases.case", object_id=str(case.pk)).count() == 8
     assert audit.verify_chain().ok
+    rollups.fold()
     stat = CaseStat.objects.get(node=world.grid)
     assert (stat.reported, stat.accepted, stat.dispatched, stat.resolved, stat.closed, stat.satisfied,
             stat.resolved_level2) == (1, 1, 1, 1, 1, 1, 1)
@@ -62,6 +63,7 @@ def test_failed_verification_and_unsatisfied_rating_send_case_back(world, catalo
     case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP,
                              rating=Rating.UNSATISFIED, comment="没解决")
     assert case.state == State.IN_PROGRESS and case.reopen_count == 1
+    rollups.fold()
     stat = CaseStat.objects.get(node=world.grid)
     assert (stat.reworked, stat.reopened, stat.unsatisfied) == (1, 1, 1)
 

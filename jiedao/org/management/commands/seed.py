@@ -68,13 +68,20 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                             help=f"随机种子，相同种子生成相同数据 / random seed: same seed, same data (default {DEFAULT_SEED})")
         parser.add_argument(
+            "--cases", type=int, default=None, metavar="N",
+            help="district/city 规模载入的历史事项数（默认 district 约 140 万、city 约 2400 万，0 为不载入）"
+                 " / cases of bulk history for the district and city scales (default about 1.4 million for"
+                 " district, 24 million for city; 0 for none)",
+        )
+        parser.add_argument(
             "--force", action="store_true",
             help="数据库已有组织节点时，先删除全部数据（账号、审计日志等全部内容）再生成；请先停止服务"
                  " / if the database already holds org nodes, DELETE ALL DATA first (accounts and audit log"
                  " included); stop the server first",
         )
 
-    def handle(self, *args, scale: str = "subdistrict", seed: int = DEFAULT_SEED, force: bool = False, **options):
+    def handle(self, *args, scale: str = "subdistrict", seed: int = DEFAULT_SEED, force: bool = False,
+               cases: int | None = None, **options):
         from jiedao.core.backup import database_settings, describe, wipe_database
         from jiedao.org import demo
         from jiedao.org.models import OrgNode
@@ -102,4 +109,10 @@ class Command(BaseCommand):
         self.stdout.write("完成 / done: " + summarize(report))
         if scale == "subdistrict":
             self.stdout.write(seed_content(report.root, seed))
+        elif (cases is None and scale in {"district", "city"}) or cases:
+            from jiedao.cases.bulk import seed_history
+
+            history = seed_history(scale=scale, seed=seed, total=cases, progress=self.stdout.write)
+            self.stdout.write(f"历史事项 / case history: {history['cases']} 件 cases "
+                              f"（用时 {history['seconds']:.0f} 秒 / in {history['seconds']:.0f} s）")
         self.stdout.write(f"演示账号的密码均为 {demo.DEMO_PASSWORD} / every demo account's password is {demo.DEMO_PASSWORD}")

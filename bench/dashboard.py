@@ -1,0 +1,292 @@
+"""Benchmark: the leadership dashboard (驾驶舱) at district and city scale, on SQLite and
+PostgreSQL side by side in one run, against a plain aggregate query over the case table.
+
+For each scale and database: the data (`jiedao seed --scale SCALE`: the org tree plus a year of
+case history — about 1.4 million cases for a district, 24 million for the city) is seeded
+unless --reuse finds it already there; then a measuring process, on the same machine:
+
+- requests the real dashboard page (`GET /cases/dashboard/?node=…&months=…`, template,
+  charts data, ranking and overdue list included) as the `leader` account through Django's test
+  client, for the root, a district (city scale), a sub-district, a community and a grid:
+  --repeat requests each after two warm-up requests, median and p95;
+- times the stats functions alone (totals, trend, categories, ranking) at the root;
+- times the same root page with 5,000 pending (unfolded) rollup deltas, and folding them
+  (inside a transaction that is rolled back, so the data stays as seeded);
+- runs a plain aggregate over the case table for last month (counts by state and rating, the
+  query a dashboard without rollups would need), three times, median;
+- writes EXPLAIN (PostgreSQL: ANALYZE) of every query the root dashboard runs to
+  DATA_ROOT/explain-SCALE-DB.txt.
+
+Usage:
+  .venv/bin/python bench/dashboard.py [--scales district,city] [--reuse] [--repeat 30]
+      [--data-root /work/scale-data] [--postgres postgres://postgres@127.0.0.1:5432/jiedao_scale]
+
+SQLite data lives in DATA_ROOT/SCALE-sqlite; PostgreSQL databases are named after --postgres
+with "_SCALE" appended (jiedao_scale_district, jiedao_scale_city). Seeding the city takes
+minutes per database; keep the data and pass --reuse to measure again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JIEDAO = str(ROOT / ".venv" / "bin" / "jiedao")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+MEASURE = r"""
+import json, statistics, sys, time
+import django
+django.setup()
+from datetime import date, timedelta
+from django.core import signals
+from django.db import close_old_connections, connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from jiedao.cases import rollups, stats
+from jiedao.cases.models import CaseStatDelta, Category
+from jiedao.org.models import OrgNode, User
+
+signals.request_started.disconnect(close_old_connections)
+signals.request_finished.disconnect(close_old_connections)
+repeat, explain_file = int(sys.argv[1]), sys.argv[2]
+leader = User.objects.get(username="leader")
+client = Client()
+client.force_login(leader)
+
+def pick(kind):
+    return OrgNode.objects.filter(kind=kind).order_by("path").first()
+
+root = OrgNode.objects.get(path="0001")
+scopes = [(root.kind, root)]
+for kind in ("district", "subdistrict", "community", "grid"):
+    node = pick(kind)
+    if node is not None and node.pk != root.pk:
+        scopes.append((kind, node))
+
+def timed(fn, n):
+    for _ in range(2):
+        fn()
+    samples, cpu = [], []
+    for _ in range(n):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    samples.sort()
+    return {"median": statistics.median(samples), "p95": samples[min(len(samples) - 1, int(len(samples) * 0.95))],
+            "cpu": statistics.median(cpu)}
+
+def page(node, months):
+    def get():
+        response = client.get(f"/cases/dashboard/?node={node.pk}&months={months}")
+        assert response.status_code == 200, response.status_code
+    return get
+
+out = {"cases": None, "pages": [], "vendor": connection.vendor}
+with connection.cursor() as cursor:
+    cursor.execute("SELECT COUNT(*) FROM cases_case" if connection.vendor == "sqlite" else
+                   "SELECT reltuples::bigint FROM pg_class WHERE relname = 'cases_case'")
+    out["cases"] = int(cursor.fetchone()[0])
+for kind, node in scopes:
+    for months in (1, 12):
+        out["pages"].append({"scope": kind, "node": node.name, "months": months, **timed(page(node, months), repeat)})
+
+this_month = timezone.localdate().replace(day=1)
+end = (this_month + timedelta(days=32)).replace(day=1)
+def functions():
+    stats.totals(root.path, this_month, end)
+    stats.trend(root.path, (this_month - timedelta(days=330)).replace(day=1), end)
+    stats.by_category(root.path, this_month, end)
+    stats.ranking(root.path, this_month, end, by="child")
+out["functions"] = timed(functions, repeat)
+
+# Pending deltas: exact reads before a fold, and the fold itself (rolled back afterwards).
+grids = list(OrgNode.objects.filter(kind="grid").order_by("?").values_list("id", "parent_id", "subdistrict_id",
+                                                                          "path")[:500])
+categories = list(Category.objects.values_list("id", flat=True))
+with transaction.atomic():
+    CaseStatDelta.objects.bulk_create([
+        CaseStatDelta(month=this_month, node_id=g, org_path=p, community_id=c, subdistrict_id=s,
+                      category_id=categories[i % len(categories)], reported=1, accepted=1)
+        for i, (g, c, s, p) in enumerate(grids * 10)
+    ], batch_size=1000)
+    pending_totals = stats.totals(root.path, this_month, end).counts["reported"]
+    out["pending_page"] = timed(page(root, 1), max(5, repeat // 3))
+    t = time.perf_counter()
+    folded = rollups.fold()
+    out["fold"] = {"deltas": folded, "ms": (time.perf_counter() - t) * 1000}
+    assert stats.totals(root.path, this_month, end).counts["reported"] == pending_totals  # exact across the fold
+    transaction.set_rollback(True)
+
+last = (this_month - timedelta(days=1)).replace(day=1)
+start_utc = timezone.make_aware(timezone.datetime(last.year, last.month, 1))
+end_utc = timezone.make_aware(timezone.datetime(this_month.year, this_month.month, 1))
+plain_sql = ("SELECT state, rating, COUNT(*) FROM cases_case WHERE created_at >= %s AND created_at < %s "
+             "GROUP BY state, rating")
+samples, cpu = [], []
+for _ in range(3):
+    t, c = time.perf_counter(), time.process_time()
+    with connection.cursor() as cursor:
+        cursor.execute(plain_sql, [start_utc, end_utc])
+        rows = cursor.fetchall()
+    samples.append((time.perf_counter() - t) * 1000)
+    cpu.append((time.process_time() - c) * 1000)
+out["plain"] = {"median": statistics.median(samples), "cpu": statistics.median(cpu), "rows": sum(r[2] for r in rows)}
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + plain_sql, [start_utc, end_utc])
+        out["plain"]["server"] = cursor.fetchone()[0][0]["Execution Time"]
+
+with CaptureQueriesContext(connection) as captured:
+    page(root, 1)()
+out["queries"] = len(captured.captured_queries)
+out["server_ms"] = 0.0
+with open(explain_file, "w") as f, connection.cursor() as cursor:
+    for q in captured.captured_queries:
+        sql = q["sql"]
+        if not sql.lstrip().upper().startswith("SELECT"):
+            continue
+        f.write(f"-- {float(q['time']) * 1000:.1f} ms\n{sql}\n")
+        if connection.vendor == "postgresql":
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)
+            plan = cursor.fetchall()
+            for row in plan:
+                if str(row[0]).strip().startswith(("Execution Time:", "Planning Time:")):
+                    out["server_ms"] += float(str(row[0]).split(":")[1].split()[0])
+            for row in plan:
+                f.write("   " + " | ".join(str(x) for x in row) + "\n")
+            f.write("\n")
+            continue
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        for row in cursor.fetchall():
+            f.write("   " + " | ".join(str(x) for x in row) + "\n")
+        f.write("\n")
+print("RESULT " + json.dumps(out))
+"""
+
+
+def seeded(env: dict) -> bool:
+    check = subprocess.run([PYTHON, "-c", "import django; django.setup(); from jiedao.cases.models import Case;"
+                            " print(Case.objects.exists())"], env=env, capture_output=True, text=True, cwd=ROOT)
+    return check.returncode == 0 and check.stdout.strip().endswith("True")
+
+
+def prepare(label: str, scale: str, env: dict, reuse: bool, cases: int | None) -> float | None:
+    if reuse and seeded(env):
+        print(f"[{label} {scale}] reusing the seeded data", flush=True)
+        return None
+    print(f"[{label} {scale}] seeding (jiedao seed --scale {scale} --force)…", flush=True)
+    started = time.monotonic()
+    extra = ["--cases", str(cases)] if cases is not None else []
+    done = subprocess.run([JIEDAO, "seed", "--scale", scale, "--force", *extra], env=env, cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if done.returncode:
+        sys.exit(f"seeding failed:\n{done.stdout[-3000:]}")
+    seconds = time.monotonic() - started
+    print("\n".join(line for line in done.stdout.splitlines() if "done" in line or "history" in line.lower()))
+    print(f"[{label} {scale}] seeded in {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def measure(env: dict, repeat: int, explain_file: Path) -> dict:
+    done = subprocess.run([PYTHON, "-c", MEASURE, str(repeat), str(explain_file)], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if done.returncode or line is None:
+        sys.exit(f"measuring failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def ensure_pg_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    exists = subprocess.run(["psql", base + "/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                            capture_output=True, text=True).stdout.strip()
+    if exists != "1":
+        subprocess.run(["psql", base + "/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="district,city")
+    parser.add_argument("--reuse", action="store_true", help="measure already-seeded data instead of seeding again")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--data-root", default=str(ROOT / "var" / "bench-dashboard"))
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/jiedao_scale")
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--cases", type=int, help="cases of history to seed (default: the scale's own)")
+    args = parser.parse_args()
+    data_root = Path(args.data_root)
+    data_root.mkdir(parents=True, exist_ok=True)
+    results: dict[tuple[str, str], dict] = {}
+    seed_seconds: dict[tuple[str, str], float | None] = {}
+    for scale in args.scales.split(","):
+        for label in ("sqlite", "postgres"):
+            if args.only and args.only != label:
+                continue
+            env = dict(os.environ, JIEDAO_DATA_DIR=str(data_root / f"{scale}-{'sqlite' if label == 'sqlite' else 'pg'}"),
+                       JIEDAO_SCHEDULER="off", DJANGO_SETTINGS_MODULE="jiedao.settings")
+            env.pop("JIEDAO_DATABASE_URL", None)
+            if label == "postgres":
+                url = f"{args.postgres}_{scale}"
+                ensure_pg_database(url)
+                env["JIEDAO_DATABASE_URL"] = url
+            seed_seconds[(scale, label)] = prepare(label, scale, env, args.reuse, args.cases)
+            print(f"[{label} {scale}] measuring…", flush=True)
+            results[(scale, label)] = measure(env, args.repeat, data_root / f"explain-{scale}-{label}.txt")
+    report(results, seed_seconds, args)
+
+
+def report(results: dict, seed_seconds: dict, args) -> None:
+    labels = [x for x in ("sqlite", "postgres") if not args.only or args.only == x]
+    print()
+    print(f"Dashboard latency, ms (leader, Django test client, {args.repeat} requests after 2 warm-up;"
+          " wall median / p95, and the measuring process's CPU median)")
+    header = f"{'scale':9} {'scope':12} {'months':>6} | " + " | ".join(f"{x:>26}" for x in labels)
+    print(header)
+    print("-" * len(header))
+    for scale in args.scales.split(","):
+        rows = [results.get((scale, label)) for label in labels]
+        if not all(rows):
+            continue
+        for i, page in enumerate(rows[0]["pages"]):
+            cells = [f"{r['pages'][i]['median']:7.1f} / {r['pages'][i]['p95']:7.1f} cpu {r['pages'][i]['cpu']:5.1f}"
+                     for r in rows]
+            print(f"{scale:9} {page['scope']:12} {page['months']:>6} | " + " | ".join(f"{c:>26}" for c in cells))
+    print()
+    for scale in args.scales.split(","):
+        for label in labels:
+            r = results.get((scale, label))
+            if not r:
+                continue
+            root_page = r["pages"][0]["median"]
+            seeded = seed_seconds.get((scale, label))
+            print(f"{scale} / {label}: {r['cases']:,} cases"
+                  + (f", seeded in {seeded:.0f} s" if seeded else " (reused)"))
+            print(f"  stats functions alone (root: totals+trend+categories+ranking): median {r['functions']['median']:.1f} ms,"
+                  f" p95 {r['functions']['p95']:.1f} ms, cpu {r['functions']['cpu']:.1f} ms")
+            print(f"  root page with 5,000 pending deltas: median {r['pending_page']['median']:.1f} ms;"
+                  f" folding them: {r['fold']['ms']:.0f} ms")
+            root_cpu = r["pages"][0]["cpu"]
+            print(f"  plain aggregate over the case table, last month ({r['plain']['rows']:,} cases):"
+                  f" {r['plain']['median']:.0f} ms wall = {r['plain']['median'] / root_page:.1f} x the whole root page"
+                  f" ({root_page:.1f} ms wall); {r['queries']} queries per page")
+            if label == "postgres":
+                print(f"  server-side (EXPLAIN ANALYZE, planning + execution): all {r['queries']} queries of the root"
+                      f" page {r['server_ms']:.1f} ms; the plain aggregate {r['plain']['server']:.0f} ms"
+                      f" = {r['plain']['server'] / max(r['server_ms'], 0.001):.0f} x")
+            else:
+                print(f"  CPU (SQLite runs in-process): root page {root_cpu:.1f} ms, plain aggregate"
+                      f" {r['plain']['cpu']:.0f} ms = {r['plain']['cpu'] / max(root_cpu, 0.001):.0f} x")
+
+
+if __name__ == "__main__":
+    main()

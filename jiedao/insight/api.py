@@ -2,8 +2,6 @@
 groups (list, detail, confirm, dismiss) and hotspots. Scoped like the pages: a case, group or node
 outside the caller's VIEW_CASES scope answers 404 exactly like a missing one."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import Annotated, Literal
 

@@ -44,6 +44,10 @@ class SimilarCase:
     same_problem: bool  # the text engine's own verdict
     evidence: list[str] = field(default_factory=list)
 
+    def __iter__(self):
+        """Unpacks as (case, score), the shape of jiedao.cases.selectors.similar_cases."""
+        return iter((self.case, self.score))
+
 
 def _ancestors(path: str) -> dict[str, str]:
     """kind → path of the node at `path` and its ancestors (one query)."""

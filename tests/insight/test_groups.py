@@ -175,6 +175,7 @@ def test_grouping_proposes_one_group_and_is_idempotent(world, garbage):
     group = DuplicateGroup.objects.get()
     assert sorted(m.case_id for m in group.members.all()) == sorted([first.pk, second.pk, third.pk])
     assert group.org_path == world.building.path and group.status == DuplicateGroup.Status.PENDING
+    assert not DuplicateGroup.objects.filter(members__case__in=[other, lookalike]).exists()
     assert insight.duplicate_groups_build(subdistrict=world.subdistrict) == {
         "proposed": 0, "updated": 0, "unchanged": 1, "stale": 0}
     assert DuplicateGroup.objects.count() == 1

@@ -33,6 +33,7 @@ GROUP_MAX_CASES = 5000  # newest open cases read per sub-district
 GROUP_MAX_GAP_DAYS = 45  # two requests further apart than this are not linked
 JOB_ACTOR = "jiedao insight group"
 MERGEABLE = (State.REPORTED, State.ACCEPTED)  # the merge transition's source states
+PLACE_MATCH = 0.35  # the text engine's specificity of a shared place that links two buildings' cases
 
 
 def _common_path(paths: list[str]) -> str:
@@ -45,16 +46,20 @@ def _common_path(paths: list[str]) -> str:
     return first[: size - size % PATH_SEGMENT]
 
 
-def _same_place(a: Case, b: Case) -> bool:
-    """Cases at one place: same grid (or community when neither has a grid), or nearby."""
-    if a.grid_id and a.grid_id == b.grid_id:
-        return True
-    if not a.grid_id and not b.grid_id and a.community_id and a.community_id == b.community_id:
-        return True
+def _same_place(a: Case, b: Case, named_place: bool) -> bool:
+    """Cases at one place: the same building; or nearby by coordinates; or the same grid (the
+    community when neither has a grid) unless they name two different buildings and their texts
+    name no common place (`named_place`: the text engine found a shared specific place)."""
     if a.building_id and a.building_id == b.building_id:
         return True
     distance = metres(a.latitude, a.longitude, b.latitude, b.longitude)
-    return distance is not None and distance <= NEARBY_METRES
+    if distance is not None and distance <= NEARBY_METRES:
+        return True
+    if a.building_id and b.building_id and not named_place:
+        return False
+    if a.grid_id and a.grid_id == b.grid_id:
+        return True
+    return not a.grid_id and not b.grid_id and bool(a.community_id) and a.community_id == b.community_id
 
 
 def _dismissed_pairs(subdistrict: OrgNode) -> set[tuple[int, int]]:
@@ -79,6 +84,7 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
     from jiedao.insight.text.similar import run
 
     result = run([(str(c.pk), c.title, c.description) for c in cases])
+    named = {(i, j) for i, j, _same, _s, f in result.judged if f.match >= PLACE_MATCH}
     parent = list(range(len(cases)))
 
     def find(x: int) -> int:
@@ -91,7 +97,7 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
     for (i, j), score in result.pairs.items():
         a, b = cases[i], cases[j]
         pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
-        if pair in dismissed or not _same_place(a, b):
+        if pair in dismissed or not _same_place(a, b, (i, j) in named or (j, i) in named):
             continue
         if abs((a.created_at - b.created_at).total_seconds()) > GROUP_MAX_GAP_DAYS * 86400:
             continue

@@ -158,8 +158,9 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
             again_sim.rows.append(CaseTransition(case=repeat, seq=0, action="report", from_state=State.REPORTED,
                                                  to_state=State.REPORTED, actor=None, actor_repr="居民", created_at=again))
             counters[again_sim.key]["reported"] = counters[again_sim.key].get("reported", 0) + 1
-            _walk(again_sim, rng, now, again, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")),
-                  handlers)
+            if now - again > timedelta(days=7):  # the last week's repeats still wait for staff to see them
+                _walk(again_sim, rng, now, again, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")),
+                      handlers)
     Case.objects.bulk_create([s.case for s in sims], batch_size=500)
     # bulk_create stamps auto_now_add fields with "now": put the simulated times back.
     for s in sims:

@@ -33,7 +33,7 @@ GROUP_MAX_CASES = 5000  # newest open cases read per sub-district
 GROUP_MAX_GAP_DAYS = 45  # two requests further apart than this are not linked
 JOB_ACTOR = "jiedao insight group"
 MERGEABLE = (State.REPORTED, State.ACCEPTED)  # the merge transition's source states
-PLACE_MATCH = 0.35  # the text engine's specificity of a shared place that links two buildings' cases
+PLACE_MATCH = 0.7  # a shared named site (the engine's specificity; an area name alone gives 0.6 at most)
 
 
 def _common_path(paths: list[str]) -> str:
@@ -111,8 +111,8 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
         scores.setdefault(find(i), []).append(score)
     out = []
     for root, members in components.items():
-        if len(members) < 2:
-            continue
+        if len(members) < 2 or not any(cases[i].state in MERGEABLE for i in members):
+            continue  # a group only makes sense if staff can merge something
         group = sorted((cases[i] for i in members), key=lambda c: (c.created_at, c.pk))
         values = scores.get(root, [0.0])
         buildings = {c.building_id for c in group if c.building_id}

@@ -42,6 +42,8 @@ def _groups_page(request: HttpRequest, *, error: str = "", error_group: int | No
         mergeable = [m for m in group.rows if m.case.state in services.MERGEABLE]
         ahead = [m for m in group.rows if m.case.state not in services.MERGEABLE]
         group.suggested = (ahead or mergeable or group.rows)[0].case_id if group.rows else None
+        for m in group.rows:
+            m.mergeable = m.case.state in services.MERGEABLE or m.case_id == group.suggested
     context = {"groups": groups, "status": state, "statuses": DuplicateGroup.Status.choices,
                "error": error, "error_group": error_group}
     return render(request, "insight/groups.html", context, status=status)

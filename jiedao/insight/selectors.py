@@ -25,7 +25,7 @@ FINISHED_STATES = (State.CLOSED, State.REJECTED)
 SIMILAR_DAYS = 30  # how far back an earlier case still counts as "recent"
 SIMILAR_CANDIDATES = 200  # newest candidates read per query
 NEARBY_METRES = 300  # lat/long distance that counts as "nearby" when the org path does not say so
-SIMILAR_MIN_TEXT = 0.2  # text score needed without the engine's "same problem" verdict …
+SIMILAR_MIN_TEXT = 0.15  # text score needed without the engine's "same problem" verdict (see below) …
 SIMILAR_MIN_PLACE = 0.5  # … and then also at least this place agreement (same grid or closer)
 HARD_CONFLICT = 0.75  # the texts name two different sites of one kind: never the same problem
 # weights of the final score (they sum to 1)
@@ -109,11 +109,14 @@ def score_similar(
             continue
         distance = metres(query.get("latitude"), query.get("longitude"), case.latitude, case.longitude)
         place, place_why = place_agreement(query.get("path", ""), case.org_path, distance, kinds)
-        if not same and (text_score < SIMILAR_MIN_TEXT or place < SIMILAR_MIN_PLACE):
+        same_category = category_id is not None and case.category_id == category_id
+        # without the engine's verdict: at one place, and words in common (fewer when the place is
+        # closer and the category agrees: 0.20 in the same grid, 0.10 in the same building and category)
+        need = SIMILAR_MIN_TEXT + 0.1 * (1 - place) - 0.05 * same_category
+        if not same and (place < SIMILAR_MIN_PLACE or text_score < need):
             continue
         age = abs((now - case.created_at).total_seconds()) / 86400
         recent = max(0.0, 1 - age / SIMILAR_DAYS)
-        same_category = category_id is not None and case.category_id == category_id
         score = W_TEXT * text_score + W_PLACE * place + W_RECENT * recent + W_CATEGORY * same_category
         evidence = [f"文字相似 {round(text_score * 100)}%"]
         if features.matched:
@@ -297,6 +300,10 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
     previous_start, start, end = period_bounds(period, day)
     area = _LEVEL_FIELD[level]
     cases = (base if base is not None else Case.objects.all()).filter(org_path__range=subtree_range(path))
+    place = OrgNode.objects.filter(path=path).values_list("kind", "pk", "subdistrict_id").first()
+    if place is not None and (place[0] == NodeKind.SUBDISTRICT or place[2]):
+        # the (subdistrict, created_at) index then drives the period's range scan
+        cases = cases.filter(subdistrict_id=place[1] if place[0] == NodeKind.SUBDISTRICT else place[2])
     current = (cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end), **{f"{area}__isnull": False})
                .exclude(state=State.REJECTED).order_by()
                .values(area, "category_id").annotate(n=Count("id")).filter(n__gte=min_size))
@@ -308,17 +315,22 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
               .exclude(state=State.REJECTED).order_by().values(area, "category_id").annotate(n=Count("id")))
     previous = {(r[area], r["category_id"]): r["n"] for r in before}
     spots = [Hotspot(a, "", c, "", n, previous.get((a, c), 0), 0, 0, 0, 0) for (a, c), n in cells.items()]
-    # rank by size first to pick the clusters worth reading in full
-    spots.sort(key=lambda h: (-h.size, -h.previous, h.area_id, h.category_id or 0))
-    spots = spots[: max(limit * 3, limit)]
-    rows = list(
-        cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end)).exclude(state=State.REJECTED)
-        .filter(Q(*[Q(**{area: a, "category_id": c}) for a, c in ((h.area_id, h.category_id) for h in spots)],
-                  _connector=Q.OR))
+    # pick the clusters worth reading in full: the largest (or, ranking by growth, the fastest growing)
+    if order == "growth":
+        spots.sort(key=lambda h: (-(h.growth if h.growth is not None else float(h.size)), -h.size, h.area_id))
+    else:
+        spots.sort(key=lambda h: (-h.size, -h.previous, h.area_id, h.category_id or 0))
+    spots = spots[: limit * 3]
+    wanted_cells = {(h.area_id, h.category_id) for h in spots}
+    rows = [
+        row for row in
+        cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end), **{f"{area}__in": {a for a, _c in wanted_cells}})
+        .exclude(state=State.REJECTED)
         .order_by("created_at", "id")
         .values("id", area, "category_id", "resident_id", "household_id", "reporter_name", "reporter_phone_masked",
                 "anonymous", "merged_into_id", "supervise_count", "state")
-    )
+        if (row[area], row["category_id"]) in wanted_cells
+    ]
     by_cell: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         by_cell.setdefault((row[area], row["category_id"]), []).append(row)

@@ -99,6 +99,34 @@ def _case(request, pk: int, field: str = "case"):
         raise NotFound(field) from None
 
 
+class SimilarQuery(Schema):
+    node: int = Field(..., ge=1, le=MAX_ID, description="登记地点（网格、微网格、楼栋或社区）")
+    title: str = Field("", max_length=100, description="标题")
+    text: str = Field("", max_length=4000, description="描述")
+    category: str | None = Field(None, max_length=40, description="类别代码")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
+@router.get("/similar", response={200: list[SimilarOut], **READ_ERRORS}, summary="登记前：可能重复的事项")
+def similar_at_intake(request, query: Query[SimilarQuery]):
+    """正在登记的诉求（地点 + 标题 + 描述）与近 30 天同网格或附近、本人可见的未结事项比对，最多 5 件。"""
+    try:
+        node = org_selectors.node_get(request.auth, query.node, Perm.VIEW_CASES)
+    except Http404:
+        raise NotFound("node") from None
+    category = None
+    if query.category:
+        try:
+            category = case_selectors.category_by_code(query.category)
+        except Http404:
+            raise NotFound("category") from None
+    found = selectors.similar_for_text(request.auth, node=node, title=query.title, text=query.text,
+                                       category=category, latitude=query.latitude, longitude=query.longitude)
+    return [{"case": s.case, "score": s.score, "text": s.text, "place": s.place, "same_problem": s.same_problem,
+             "evidence": s.evidence} for s in found]
+
+
 @router.get("/similar/{case_id}", response={200: list[SimilarOut], **READ_ERRORS}, summary="可能重复的先登记事项")
 def similar(request, case_id: int = Path(..., ge=1, le=MAX_ID)):
     """本件之前 30 天内、本人可见的未结事项中可能是同一问题的（最多 5 件）。"""

@@ -357,7 +357,7 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
         latest_open = [r["id"] for r in reversed(members) if not r["merged_into_id"] and r["state"] != State.CLOSED]
         picks[id(h)] = list(dict.fromkeys(firsts[:1] + latest_open + firsts))[:REPRESENTATIVES]
     wanted = {pk for ids in picks.values() for pk in ids}
-    by_pk = Case.objects.select_related("building", "grid", "community").in_bulk(wanted)
+    by_pk = Case.objects.only("id", "ticket", "title", "state", "created_at").in_bulk(wanted)
     for h in spots:
         h.representatives = [by_pk[pk] for pk in picks[id(h)] if pk in by_pk]
     keys = {

@@ -150,9 +150,17 @@ def test_similar_api_and_its_scope(client, world, garbage):
     assert response.status_code == 200
     rows = response.json()
     assert [r["case"]["ticket"] for r in rows] == [earlier.ticket] and rows[0]["same_problem"] is True
+    response = client.get("/api/v1/insight/similar", {"node": world.building.pk, "title": REPOST[0],
+                                                      "text": REPOST[1]})
+    assert response.status_code == 200 and earlier.ticket in [r["case"]["ticket"] for r in response.json()]
     client.force_login(world.other_worker)
     assert client.get(f"/api/v1/insight/similar/{later.pk}").status_code == 404
     assert client.get("/api/v1/insight/similar/999999").status_code == 404
+    response = client.get("/api/v1/insight/similar", {"node": world.building.pk, "title": REPOST[0]})
+    assert response.status_code == 404 and response.json()["field"] == "node"
+    response = client.get("/api/v1/insight/similar", {"node": world.other_grid.pk, "title": REPOST[0],
+                                                      "text": REPOST[1]})
+    assert response.status_code == 200 and response.json() == []
 
 
 # --- duplicate groups ------------------------------------------------------------------------------

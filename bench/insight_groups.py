@@ -5,6 +5,8 @@
   (scope, candidate read, the text engine over the candidates, scoring) — what the htmx partial
   of the intake form costs per keystroke pause;
 * similar on a case page: ``similar_for_case`` for the same 40 cases;
+* the scoring alone against 300 candidates (the cap; a busy grid: 40 go to the text engine), for 10
+  of those texts;
 * grouping: ``duplicate_groups_build`` for the sub-district, first run and a second (idempotent) run;
 * hotspots of the current month under the sub-district, per community, grid and building, next to
   a plain count of the month's cases.
@@ -88,6 +90,14 @@ def main() -> int:
          f"candidates read: mean {statistics.mean(candidates):.0f}, max {max(candidates)}; shown: mean "
          f"{statistics.mean(found):.1f}")
     line("similar on a case page (per request)", page)
+    # a busy grid: the scoring at its cap of SIMILAR_CANDIDATES candidates (the newest of the sub-district)
+    crowd = list(Case.objects.filter(subdistrict=sub).order_by("-id")[:selectors.SIMILAR_CANDIDATES])
+    busy = []
+    for case in sample[:10]:
+        query = {"title": case.title, "text": case.description, "path": case.org_path}
+        busy += timed(lambda q=query, c=case: selectors.score_similar(
+            q, crowd, kinds=selectors._ancestors(c.org_path), category_id=c.category_id, now=timezone.now()))
+    line(f"similar scoring against {len(crowd)} candidates", busy)
     counts = {}
     first = timed(lambda: counts.update(services.duplicate_groups_build(subdistrict=sub)))
     line("duplicate grouping, first run (sub-district)", first, str(counts))

@@ -80,3 +80,25 @@ def test_staff_confirm_a_duplicate_group(open_browser, transactional_db):
     group.refresh_from_db()
     assert group.status == DuplicateGroup.Status.CONFIRMED
     assert Case.objects.filter(merged_into=group.main_case).count() == 1
+
+
+def test_dashboard_shows_this_months_hotspots_at_phone_width(open_browser, transactional_db):
+    from jiedao.cases.catalogue import install_default_catalogue
+    from jiedao.cases.models import Category
+
+    cache.clear()
+    world = build_world()
+    install_default_catalogue(Category)
+    lamp = Category.objects.get(code="street_lamp")
+    for title in ("1幢门口路灯不亮", "1幢路灯坏了一周", "1幢楼下路灯还是不亮"):
+        services.case_create(actor=world.worker, source=Source.DOOR_VISIT, node=world.grid, building=world.building,
+                             title=title, description=f"{title}，晚上出行不安全。", category=lamp)
+    phone = open_browser(390, 844, "insight-dashboard", mobile=True)
+    login(phone, "leader")
+    phone.get(f"/cases/dashboard/?node={world.community.pk}")
+    phone.wait_text("本月热点")
+    panel = phone.driver.find_element(By.ID, "hotspots")
+    assert "东门第一网格 · 路灯不亮" in panel.text and "3 件" in panel.text and "1幢门口路灯不亮" in panel.text
+    phone.driver.execute_script("arguments[0].scrollIntoView();", panel)
+    assert phone.no_horizontal_overflow()
+    phone.shot("dashboard-hotspots")

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jiedao.cases.models import Case, Category, State
 from jiedao.core import scope
@@ -74,17 +76,17 @@ def place_agreement(path_a: str, path_b: str, distance: float | None, kinds: dic
     grid = kinds.get(NodeKind.GRID)
     community = kinds.get(NodeKind.COMMUNITY) or kinds.get(NodeKind.VILLAGE)
     if building and path_b.startswith(building):
-        best, why = 1.0, "同一楼栋"
+        best, why = 1.0, _("同一楼栋")
     elif micro and path_b.startswith(micro):
-        best, why = 0.7, "同一微网格"
+        best, why = 0.7, _("同一微网格")
     elif grid and path_b.startswith(grid):
-        best, why = 0.5, "同一网格"
+        best, why = 0.5, _("同一网格")
     elif community and path_b.startswith(community):
-        best, why = 0.2, "同一社区"
+        best, why = 0.2, _("同一社区")
     if distance is not None:
         near = 1.0 if distance <= 100 else 0.6 if distance <= NEARBY_METRES else 0.2 if distance <= 1000 else 0.0
         if near > best:
-            best, why = near, f"相距约 {int(distance)} 米"
+            best, why = near, _("相距约 %(m)s 米") % {"m": int(distance)}
     return best, why
 
 
@@ -121,13 +123,13 @@ def score_similar(
         age = abs((now - case.created_at).total_seconds()) / 86400
         recent = max(0.0, 1 - age / SIMILAR_DAYS)
         score = W_TEXT * text_score + W_PLACE * place + W_RECENT * recent + W_CATEGORY * same_category
-        evidence = [f"文字相似 {round(text_score * 100)}%"]
+        evidence = [_("文字相似 %(p)s%%") % {"p": round(text_score * 100)}]
         if features.matched:
-            evidence.append(f"同一地点：{features.matched.split('~')[0]}")
+            evidence.append(_("同一地点：%(place)s") % {"place": features.matched.split("~")[0]})
         if place_why:
             evidence.append(place_why)
         if same_category:
-            evidence.append("同一类别")
+            evidence.append(_("同一类别"))
         out.append(SimilarCase(case, round(min(score, 1.0), 2), round(text_score, 2), place, round(recent, 2),
                                bool(same), evidence))
     out.sort(key=lambda s: (-s.score, -s.case.pk))
@@ -243,8 +245,9 @@ HOTSPOT_MIN_SIZE = 2
 REPRESENTATIVES = 3
 _LEVEL_FIELD = {"building": "building_id", "grid": "grid_id", "community": "community_id",
                 "subdistrict": "subdistrict_id"}
-PERIOD_LABELS = {"week": "本周", "month": "本月", "quarter": "本季"}
-LEVEL_LABELS = {"building": "楼栋", "grid": "网格", "community": "社区（村）", "subdistrict": "街道"}
+PERIOD_LABELS = {"week": gettext_lazy("本周"), "month": gettext_lazy("本月"), "quarter": gettext_lazy("本季")}
+LEVEL_LABELS = {"building": gettext_lazy("楼栋"), "grid": gettext_lazy("网格"), "community": gettext_lazy("社区（村）"),
+                "subdistrict": gettext_lazy("街道")}
 
 
 def period_bounds(period: str, day: date | None = None) -> tuple[date, date, date]:
@@ -301,7 +304,7 @@ class Hotspot:
 
     @property
     def growth_text(self) -> str:
-        return "新出现" if self.growth is None else f"{self.growth * 100:+.0f}%"
+        return _("新出现") if self.growth is None else f"{self.growth * 100:+.0f}%"
 
 
 def _reporter_key(row: dict[str, Any]) -> str:
@@ -376,7 +379,7 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
             h.open += row["state"] != State.CLOSED
         h.reporters = len(seen)
         h.area_name = names.get(h.area_id, "")
-        h.category_name = categories.get(h.category_id, "未分类")
+        h.category_name = categories.get(h.category_id) or _("未分类")
         # representatives: the first report, and the latest ones still open (not the re-posts)
         firsts = [r["id"] for r in members if not r["merged_into_id"]]
         latest_open = [r["id"] for r in reversed(members) if not r["merged_into_id"] and r["state"] != State.CLOSED]

@@ -1,6 +1,7 @@
 """The `jiedao` command: a thin bilingual front for the platform's management commands.
 
-    jiedao demo | serve | seed | createadmin | audit verify | backup | restore | keys rotate | manage …
+    jiedao demo | serve | seed | createadmin | audit verify | backup | restore | keys rotate | scheduler
+           | worker | manage …
 
 Each subcommand is a Django management command (jiedao/*/management/commands); this module
 only builds the argument parser from those commands' own `help` and `add_arguments`, loads the
@@ -32,6 +33,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("restore",): ("core", "restore"),
     ("keys", "rotate"): ("core", "keys_rotate"),
     ("scheduler",): ("core", "scheduler"),
+    ("worker",): ("core", "worker"),
 }
 GROUP_HELP = {
     "audit": "审计日志 / audit log",

@@ -123,3 +123,35 @@ def env_weights(name: str, default: dict[str, float], allowed: Iterable[str]) ->
         if not 0 <= result[key] <= 1:
             raise EnvError(name, value, f"{key} 应在 0 到 1 之间", f"{key} must be between 0 and 1")
     return result
+
+
+def env_queue_url(name: str) -> str:
+    """A Redis URL for the task queue (`redis://host:6379/5`, `rediss://…` for TLS), or "" for none."""
+    import re
+    from urllib.parse import urlsplit
+
+    value = env_str(name)
+    if not value:
+        return ""
+    expected = ("应为 redis://主机:端口/库号（TLS 用 rediss://），如 redis://127.0.0.1:6379/5",
+                "expected redis://host:port/db (rediss:// for TLS), e.g. redis://127.0.0.1:6379/5")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        raise EnvError(name, value, *expected) from None
+    db = parts.path.strip("/")
+    if parts.scheme not in {"redis", "rediss"} or not parts.hostname or (db and not re.fullmatch(r"\d{1,2}", db)):
+        raise EnvError(name, value, *expected)
+    return value
+
+
+def env_name(name: str, default: str) -> str:
+    """A short identifier (letters, digits, `_ . : -`), e.g. a queue name."""
+    import re
+
+    value = env_str(name, default)
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise EnvError(name, value, "只能包含字母、数字和 _ . : -（64 个字符以内）",
+                       "only letters, digits and _ . : - (at most 64 characters)")
+    return value

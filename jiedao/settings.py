@@ -14,7 +14,9 @@ from jiedao.env import (
     env_database_url,
     env_int,
     env_list,
+    env_name,
     env_path,
+    env_queue_url,
     env_str,
     env_weights,
 )
@@ -203,6 +205,12 @@ JIEDAO_PAGE_SIZE = env_int("JIEDAO_PAGE_SIZE", 50, minimum=5, maximum=500)
 # Background work: "thread" (in-process worker threads) or "eager" (run at once).
 JIEDAO_TASKS = env_choice("JIEDAO_TASKS", "thread", ["thread", "eager"])
 JIEDAO_TASK_THREADS = env_int("JIEDAO_TASK_THREADS", 2, minimum=1, maximum=16)
+# A real queue (Celery on Redis), e.g. JIEDAO_QUEUE_URL=redis://127.0.0.1:6379/5. When set, background
+# tasks and the periodic jobs go to the queue and `jiedao worker` runs them (jiedao.core.queue);
+# when empty, everything runs in-process as above.
+JIEDAO_QUEUE_URL = env_queue_url("JIEDAO_QUEUE_URL")
+# The queue's name in Redis: lets several installations (or test runs) share one Redis database.
+JIEDAO_QUEUE_NAME = env_name("JIEDAO_QUEUE_NAME", "jiedao")
 # Rate formulas (docs/user-guide.md §指标口径): weight of 基本满意 in 满意率, and of 响应率, 解决率 and
 # 满意率 in the composite score. Override with e.g. JIEDAO_RATE_WEIGHTS=response=0.3,resolution=0.35,satisfaction=0.35
 JIEDAO_RATE_WEIGHTS = env_weights(

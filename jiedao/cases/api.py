@@ -22,9 +22,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from django.db import transaction
 from django.http import FileResponse, Http404
+from django.urls import reverse
 from django.utils import timezone
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -356,6 +358,28 @@ class CaseCreateIn(InSchema):
     anonymous: bool = Field(False, description="匿名反映：不记录反映人姓名和电话")
     reporter_name: str = Field("", description="反映人姓名")
     reporter_phone: str = Field("", description="反映人电话（手机号或带区号的固定电话；加密保存，只显示脱敏值）")
+
+
+class AttachmentOut(Schema):
+    id: int = Field(description="附件编号")
+    case_id: int = Field(description="事项编号（内部）")
+    name: str = Field(validation_alias="original_name", description="上传时的文件名")
+    content_type: str = Field(description="类型（按文件内容判定）：image/jpeg、image/png、image/webp、application/pdf、docx、xlsx")
+    size: int = Field(description="大小（字节）")
+    is_photo: bool = Field(description="是否照片")
+    uploaded_by_id: int | None = Field(None, description="上传人编号；居民上传为 null")
+    uploaded_by_name: str | None = Field(None, description="上传人")
+    created_at: datetime = Field(description="上传时间")
+    download_url: str = Field(description="下载地址（同样需要能查看该事项）")
+
+    @staticmethod
+    def resolve_uploaded_by_name(obj) -> str | None:
+        user = obj.uploaded_by
+        return (user.full_name or user.username) if user else None
+
+    @staticmethod
+    def resolve_download_url(obj) -> str:
+        return reverse("api:case_attachment_download", args=[obj.case_id, obj.pk])
 
 
 class ActionIn(InSchema):
@@ -1003,6 +1027,55 @@ def case_create(request, payload: CaseCreateIn):
     return Status(201, selectors.case_get_unscoped(case.pk))
 
 
+def _attach(actor: Any, case: Any, upload: Any, field: str) -> Any:
+    """services.case_attach (type judged by content, size, count, who may attach), with its errors
+    naming the API's multipart field."""
+    try:
+        return services.case_attach(actor=actor, case=case, upload=upload)
+    except DomainError as exc:
+        if exc.field == "upload":
+            exc.field = field
+        raise
+
+
+ATTACH_RULES = ("JPG、PNG、WEBP 照片或 PDF、Word（.docx）、Excel（.xlsx）文件，每个不超过 10 MB，"
+                f"每件事项最多 {services.ATTACHMENTS_PER_CASE} 个；类型按文件内容判定，与扩展名无关。")
+
+
+@router.post("/with-attachments", response={201: CaseDetailOut, 413: ErrorOut, **WRITE_ERRORS},
+             summary="登记事项并上传照片或文件（multipart）", tags=T_CASES,
+             description=f"与 POST /cases 相同的字段，以 multipart/form-data 提交，另加任意个 files（{ATTACH_RULES}）。"
+                         "登记和附件在一个事务中：任何一个文件不合格（400，field 为 files，说明中写明文件名），"
+                         "事项也不登记。")
+def case_create_with_attachments(
+    request,
+    payload: Form[CaseCreateIn],
+    files: File[list[UploadedFile]] = None,
+):
+    data = payload.model_dump()
+    if (data["latitude"] is None) != (data["longitude"] is None):
+        missing = "longitude" if data["longitude"] is None else "latitude"
+        raise DomainError("经度和纬度需同时填写。", field=missing)
+    for key in ("latitude", "longitude"):
+        if data[key] is not None:
+            data[key] = Decimal(str(round(data[key], 6)))
+    data["node"] = _node(request, data["node"])
+    data["building"] = _node(request, data["building"], "building")
+    data["category"] = _category(data["category"])
+    data["tier"] = data["tier"] or ""
+    stored: list[Any] = []
+    try:
+        with transaction.atomic():
+            case = services.case_create(actor=request.auth, **data)
+            for upload in files or []:
+                stored.append(_attach(request.auth, case, upload, "files"))
+    except Exception:
+        for attachment in stored:  # the rows are rolled back; remove their files too
+            attachment.file.delete(save=False)
+        raise
+    return Status(201, selectors.case_get_unscoped(case.pk))
+
+
 @router.get("/{case_id}", response={200: CaseDetailOut, **READ_ERRORS}, summary="事项详情", tags=T_CASES)
 def case_detail(request, case_id: int = _id_path("事项编号")):
     """含流转记录和当前用户可以执行的动作（allowed_actions）。反映人电话只返回脱敏值。"""
@@ -1042,3 +1115,41 @@ def case_action(request, payload: ActionIn, case_id: int = _id_path("事项编�
 def case_transitions(request, case_id: int = _id_path("事项编号")):
     return selectors.case_timeline(selectors.case_get(request.auth, case_id))
 
+
+
+@router.get("/{case_id}/attachments", response={200: list[AttachmentOut], **READ_ERRORS}, summary="事项的照片和文件",
+            tags=T_CASES)
+def case_attachment_list(request, case_id: int = _id_path("事项编号")):
+    """能查看该事项的人都可以查看其附件（与事项详情相同的范围）。"""
+    return selectors.case_attachments(selectors.case_get(request.auth, case_id)).select_related("uploaded_by")
+
+
+@router.post("/{case_id}/attachments", response={201: AttachmentOut, 413: ErrorOut, **WRITE_ERRORS},
+             summary="上传照片或文件（multipart）", tags=T_CASES)
+def case_attachment_upload(request, case_id: int = _id_path("事项编号"),
+                           file: UploadedFile = File(..., description=ATTACH_RULES)):
+    """multipart/form-data，字段 file。需要与该事项相关（网格员、社区、承办人员、领导、管理员，与页面相同）；
+    已结案或不予受理的事项不能再添加。400：类型不支持、文件为空、超过 10 MB 或已达数量上限（field 为 file）；
+    403：能看到事项但不能添加附件；404：事项不存在或不在管辖范围内。"""
+    case = selectors.case_get(request.auth, case_id)
+    attachment = _attach(request.auth, case, file, "file")
+    return Status(201, attachment)
+
+
+@router.get("/{case_id}/attachments/{attachment_id}", response=FILE_ERRORS, url_name="case_attachment_download",
+            summary="下载照片或文件", tags=T_CASES,
+            openapi_extra={"responses": {200: {"description": "文件内容（类型见附件的 content_type）",
+                                               "content": {"application/octet-stream": {}}}}})
+def case_attachment_download(request, case_id: int = _id_path("事项编号"),
+                             attachment_id: int = _id_path("附件编号")):
+    """与事项相同的范围：事项或附件不存在、不在管辖范围内都答 404。"""
+    attachment = selectors.attachment_get(request.auth, case_id, attachment_id)
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("附件文件已丢失，请联系系统管理员。") from None
+    response = FileResponse(handle, as_attachment=True, filename=attachment.original_name,
+                            content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -191,11 +191,14 @@ class WorkdayOverride(BaseModel):
 
 class JobRun(models.Model):
     """The last run of a scheduled job. Claiming a run is a compare-and-set on `next_run_at`,
-    so several app processes sharing a database never run the same job twice."""
+    so several app processes sharing a database never run the same job twice. With a queue
+    (jiedao.core.queue) the claim also sets `queued_at`, and the worker starts the run only by
+    clearing it (a second compare-and-set), so a message delivered twice still runs once."""
 
     name = models.CharField(_("任务"), max_length=64, primary_key=True)
     next_run_at = models.DateTimeField(_("下次运行"))
     last_started_at = models.DateTimeField(_("最近开始"), null=True, blank=True)
+    queued_at = models.DateTimeField(_("排队时间"), null=True, blank=True)
     last_finished_at = models.DateTimeField(_("最近完成"), null=True, blank=True)
     last_result = models.CharField(_("最近结果"), max_length=500, blank=True)
 

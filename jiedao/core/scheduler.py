@@ -1,9 +1,18 @@
-"""In-process scheduler for periodic jobs (deadline watch, weekly digests).
+"""Scheduler for periodic jobs (deadline watch, weekly digests).
 
-`jiedao serve` starts it in a background thread of the server's master process; `jiedao
-scheduler` runs it in the foreground (for a separate process, or cron with `--once`). Each due
-job is claimed by a compare-and-set on its JobRun row, so any number of processes may run the
-loop against one database and every run still happens once.
+Without a queue, `jiedao serve` starts it in a background thread of each server worker process
+and runs the due jobs there; `jiedao scheduler` runs it in the foreground (for a separate
+process, or cron with `--once`). Each due job is claimed by a compare-and-set on its JobRun row,
+so any number of processes may run the loop against one database and every run still happens
+once.
+
+With a queue (JIEDAO_QUEUE_URL, see jiedao.core.queue) the same loop is the beat: it claims a due
+job the same way and puts it on the queue instead of running it, and `jiedao worker` runs it.
+`jiedao serve` then starts no scheduler; the beat runs inside `jiedao worker` (or `jiedao
+scheduler`). We keep our loop rather than Celery beat because JOBS stays the one list of jobs
+(with schedules such as "Mondays 01:00 local time" as plain functions), and because Celery beat
+keeps its schedule per process: two beats would both send every job, while our claim lets any
+number of beats run and still sends each slot once.
 """
 
 from __future__ import annotations
@@ -58,7 +67,8 @@ JOBS = [
 ]
 
 
-def _claim(job: Job, now: datetime) -> bool:
+def _claim(job: Job, now: datetime, *, queued: bool = False) -> datetime | None:
+    """Claim the job's due run (compare-and-set on next_run_at); the slot it held, or None."""
     from jiedao.core.models import JobRun
 
     run = JobRun.objects.filter(name=job.name).first()
@@ -67,30 +77,77 @@ def _claim(job: Job, now: datetime) -> bool:
             JobRun.objects.create(name=job.name, next_run_at=now)
         run = JobRun.objects.get(name=job.name)
     if run.next_run_at > now:
-        return False
-    return bool(JobRun.objects.filter(name=job.name, next_run_at=run.next_run_at).update(
-        next_run_at=job.next_after(now), last_started_at=now))
+        return None
+    changes: dict = {"next_run_at": job.next_after(now)}
+    if queued:
+        changes["queued_at"] = now
+    else:
+        changes["last_started_at"] = now
+    if not JobRun.objects.filter(name=job.name, next_run_at=run.next_run_at).update(**changes):
+        return None
+    return run.next_run_at
 
 
-def run_due(now: datetime | None = None) -> list[str]:
-    """Run every job that is due and not claimed by another process; returns the names run."""
+def execute(name: str, path: str) -> str:
+    """Run one job's function and record its outcome on the JobRun row (in-process or worker)."""
     from jiedao.core.models import JobRun
     from jiedao.core.tasks import _resolve
 
+    try:
+        result = _resolve(path)()
+        outcome = str(result)[:500]
+    except Exception as exc:  # a failing job must not stop the others
+        log.exception("scheduled job %s failed", name)
+        outcome = f"失败：{type(exc).__name__}"
+    JobRun.objects.filter(name=name).update(last_finished_at=timezone.now(), last_result=outcome)
+    return outcome
+
+
+def _enqueue(job: Job, now: datetime, previous: datetime) -> bool:
+    """Send a claimed run to the queue; if Redis refuses, give the slot back for the next pass."""
+    from jiedao.core import queue
+    from jiedao.core.models import JobRun
+
+    try:
+        queue.send_job(job.name, job.path, now)
+    except Exception:
+        log.exception("could not queue scheduled job %s; will retry", job.name)
+        JobRun.objects.filter(name=job.name, queued_at=now).update(next_run_at=previous, queued_at=None)
+        return False
+    return True
+
+
+def run_due(now: datetime | None = None) -> list[str]:
+    """Run (or, with a queue, enqueue) every job that is due and not claimed by another process;
+    returns the names run or enqueued."""
+    from jiedao.core import queue
+
+    queued = queue.enabled()
     ran = []
     for job in JOBS:
         now = now or timezone.now()
-        if not _claim(job, now):
+        previous = _claim(job, now, queued=queued)
+        if previous is None:
             continue
-        try:
-            result = _resolve(job.path)()
-            outcome = str(result)[:500]
-        except Exception as exc:  # a failing job must not stop the others
-            log.exception("scheduled job %s failed", job.name)
-            outcome = f"失败：{type(exc).__name__}"
-        JobRun.objects.filter(name=job.name).update(last_finished_at=timezone.now(), last_result=outcome)
+        if queued:
+            if _enqueue(job, now, previous):
+                ran.append(job.name)
+            continue
+        execute(job.name, job.path)
         ran.append(job.name)
     return ran
+
+
+def in_process() -> bool:
+    """Whether `jiedao serve` runs the scheduler in its worker processes: not with a queue (the
+    beat runs in `jiedao worker`), nor when JIEDAO_SCHEDULER is off."""
+    import os
+
+    from jiedao.core import queue
+
+    if queue.enabled():
+        return False
+    return os.environ.get("JIEDAO_SCHEDULER", "on").lower() not in ("off", "0", "false", "no")
 
 
 def loop(stop: threading.Event, interval: float = 30.0) -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -45,6 +46,8 @@ class Api:
         return self.client.get(BASE + url, params, **self.headers)
 
     def _send(self, method, url, data):
+        if isinstance(data, dict) and any(isinstance(v, UploadedFile) for v in data.values()):
+            return getattr(self.client, method)(BASE + url, data, **self.headers)  # multipart
         body = data if isinstance(data, str) else json.dumps(data if data is not None else {})
         return getattr(self.client, method)(BASE + url, body, content_type="application/json", **self.headers)
 
@@ -452,6 +455,11 @@ SCOPED_ENDPOINTS = [
     ("GET", "/cases/{case}", None, "worker"),
     ("POST", "/cases/{case}/actions", {"action": "accept"}, "worker"),
     ("GET", "/cases/{case}/transitions", None, "worker"),
+    ("GET", "/cases/{case}/attachments", None, "worker"),
+    ("POST", "/cases/{case}/attachments", {"file": "{upload}"}, "worker"),
+    ("GET", "/cases/{case}/attachments/{attachment}", None, "worker"),
+    ("POST", "/cases/with-attachments", {"source": "patrol", "node": "{grid}", "title": "井盖缺失",
+                                         "description": "路口井盖缺失", "files": "{upload}"}, "worker"),
     ("GET", "/cases/stats/rates", {"node": "{grid}"}, "worker"),
     ("GET", "/cases/stats/ranking", {"node": "{grid}"}, "worker"),
     ("GET", "/cases/stats/trend", {"node": "{grid}"}, "worker"),
@@ -478,12 +486,15 @@ UNSCOPED_ENDPOINTS = {("GET", "/cases/workflow"), ("GET", "/cases/categories")}
 
 
 @pytest.fixture
-def scoped(world, catalogue):
-    """A case in 东门第一网格 and the cycle objects of 东门社区 around it."""
+def scoped(world, catalogue, settings, tmp_path):
+    """A case in 东门第一网格 (with a photo) and the cycle objects of 东门社区 around it."""
     from jiedao.cases import services
+    from tests.cases.test_views import png_upload
 
+    settings.MEDIA_ROOT = tmp_path / "media"
     case = services.case_create(actor=world.worker, source="door_visit", node=world.grid, title="楼下垃圾",
                                 description="垃圾堆放", category=catalogue["garbage"])
+    attachment = services.case_attach(actor=world.worker, case=case, upload=png_upload())
     Case.objects.filter(pk=case.pk).update(difficult=True)
     today = timezone.localdate()
     year, quarter = today.year, (today.month - 1) // 3 + 1
@@ -491,12 +502,16 @@ def scoped(world, catalogue):
     meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=today)
     review = cycles.quarterly_review_prepare(actor=world.secretary, community=world.community, year=year,
                                              quarter=quarter)
-    return {"case": case.pk, "grid": world.grid.pk, "community": world.community.pk, "digest": digest.pk,
+    return {"case": case.pk, "attachment": attachment.pk, "grid": world.grid.pk, "community": world.community.pk, "digest": digest.pk,
             "meeting": meeting.pk, "review": review.pk, "item": review.items.get().pk, "year": year,
             "quarter": quarter}
 
 
 def _fill(value, ids):
+    if value == "{upload}":  # a fresh file for every request (an upload is read once)
+        from tests.cases.test_views import png_upload
+
+        return png_upload()
     if isinstance(value, str) and re.fullmatch(r"\{(\w+)\}", value):
         return ids[value[1:-1]]
     if isinstance(value, dict):

@@ -120,7 +120,8 @@ def test_bad_option_exits_2_with_a_bilingual_error(capsys):
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"), [("JIEDAO_DEBUG", "maybe"), ("JIEDAO_DATABASE_URL", "mysql://x")]
+    ("variable", "value"), [("JIEDAO_DEBUG", "maybe"), ("JIEDAO_DATABASE_URL", "mysql://x"),
+                            ("JIEDAO_QUEUE_URL", "amqp://127.0.0.1"), ("JIEDAO_QUEUE_NAME", "a queue")]
 )
 def test_bad_environment_value_exits_2_naming_the_variable(tmp_path, variable, value):
     result = run_jiedao("audit", "verify", data_dir=tmp_path, **{variable: value})
@@ -129,6 +130,12 @@ def test_bad_environment_value_exits_2_naming_the_variable(tmp_path, variable, v
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
+
+
+def test_worker_without_a_queue_exits_2_and_says_why(tmp_path):
+    result = run_jiedao("worker", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "JIEDAO_QUEUE_URL" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- audit verify ----------------------------------------------------------------------------

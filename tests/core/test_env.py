@@ -23,3 +23,23 @@ def test_weights(monkeypatch):
     with pytest.raises(EnvError) as exc:
         env_weights("JIEDAO_W", {}, ["response"])
     assert "JIEDAO_W" in str(exc.value)
+
+
+@pytest.mark.parametrize("value", ["http://127.0.0.1:6379/5", "redis://127.0.0.1:63x9/5", "redis://127.0.0.1:6379/five",
+                                   "redis:///5"])
+def test_a_bad_queue_url_names_the_variable(monkeypatch, value):
+    from jiedao.env import env_queue_url
+
+    monkeypatch.setenv("JIEDAO_QUEUE_URL", value)
+    with pytest.raises(EnvError) as exc:
+        env_queue_url("JIEDAO_QUEUE_URL")
+    assert "JIEDAO_QUEUE_URL" in str(exc.value)
+
+
+def test_queue_url_accepts_redis_and_empty(monkeypatch):
+    from jiedao.env import env_queue_url
+
+    monkeypatch.setenv("JIEDAO_QUEUE_URL", "redis://:secret@127.0.0.1:6379/5")
+    assert env_queue_url("JIEDAO_QUEUE_URL") == "redis://:secret@127.0.0.1:6379/5"
+    monkeypatch.setenv("JIEDAO_QUEUE_URL", "")
+    assert env_queue_url("JIEDAO_QUEUE_URL") == ""

@@ -177,7 +177,9 @@ INSIGHT_HELP = (
     "jiedao insight evaluate --train TRAIN.csv --test TEST.csv [--tree TREE.csv]\n"
     "    训练分类器并在测试集上输出准确率和宏平均 F1 / train a classifier, print accuracy and macro-F1\n"
     "jiedao insight similar IN.csv OUT.csv\n"
-    "    找出反映同一问题的留言对（id_a,id_b,score）/ write the pairs that report the same problem"
+    "    找出反映同一问题的留言对（id_a,id_b,score）/ write the pairs that report the same problem\n"
+    "jiedao insight group [--subdistrict 代码]\n"
+    "    把各街道未结事项归为疑似重复组，供工作人员确认 / group open cases into likely duplicates for staff"
 )
 
 
@@ -189,6 +191,9 @@ def run_insight(argv: list[str]) -> int:
         return insight.main_evaluate(argv[1:])
     if argv[:1] == ["similar"]:
         return insight.main_similar(argv[1:])
+    if argv[:1] == ["group"]:  # this one works on the platform's database
+        failed = load_django()
+        return failed if failed is not None else run_command("insight", "insight_group", argv[1:])
     print("用法 / usage:\n" + INSIGHT_HELP, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
     return 0 if argv[:1] in (["-h"], ["--help"]) else 2
 

@@ -69,11 +69,21 @@ def weekly_digest_generate(*, node: OrgNode, week_start: date, actor: Any = None
         "by_state": dict(Counter(str(State(c.state).label) for c in new)),
         "cases": [{"id": c.pk, "ticket": c.ticket, "title": c.title, "state": str(State(c.state).label),
                    "category": c.category.name if c.category else ""} for c in new[:100]],
+        "hotspots": _week_hotspots(node, week_start),
     }
     digest, _ = WeeklyDigest.objects.update_or_create(
         node=node, week_start=week_start, defaults={"data": data, "generated_at": timezone.now()}
     )
     return digest
+
+
+def _week_hotspots(node: OrgNode, week_start: date) -> list[dict[str, Any]]:
+    """本周热点 of the digest: clusters of same-category requests per building (a grid's digest)
+    or per grid (a community's), from jiedao.insight.selectors."""
+    from jiedao.insight.selectors import hotspot_dicts, hotspots_for_path
+
+    level = "building" if node.kind == NodeKind.GRID else "grid"
+    return hotspot_dicts(hotspots_for_path(node.path, period="week", level=level, day=week_start, limit=5))
 
 
 def weekly_digests_generate_all(week_start: date | None = None) -> int:

@@ -43,6 +43,14 @@ WEIGHTS = {"exposed_garbage": 14, "illegal_building": 5, "street_lamp": 8, "neig
 DEPARTMENT_FOR = {"exposed_garbage": "城市管理", "illegal_building": "综合行政执法", "street_lamp": "城市管理",
                   "street_vending": "综合行政执法", "illegal_parking": "综合行政执法", "waterlogging": "城市管理",
                   "fire_hazard": "应急管理", "construction_noise": "综合行政执法", "assistance": "社会事务"}
+# Repeated reports of one problem at one building a few days apart (a neighbour, or the same
+# resident chasing), so the demo shows duplicate groups and hotspots.
+REPEAT_SHARE = 0.06
+REPEATS = (
+    ("{title}（再次反映）", "之前已经反映过：{text}到现在还没有处理，请尽快解决。"),
+    ("{title}，还是没人管", "几天前就有人反映了，{text}希望尽快处理。"),
+    ("又来反映：{title}", "{text}这已经是第二次反映了。"),
+)
 SOURCES = [(Source.DOOR_VISIT, 45), (Source.PATROL, 20), (Source.HOTLINE, 15), (Source.SELF_REPORT, 12),
            (Source.ENTERPRISE_VISIT, 3), (Source.PETITION, 2), (Source.ASSIGNED, 3)]
 
@@ -98,7 +106,7 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
             handlers.setdefault(a.department_id, a.user)
     counters: dict[tuple, dict[str, int]] = defaultdict(dict)
     sims: list[_Sim] = []
-    for _ in range(count):
+    while len(sims) < count:
         building = rng.choice(buildings)
         grid = next((path_to[building.path[:i]] for i in range(len(building.path), 0, -4)
                      if building.path[:i] in path_to and path_to[building.path[:i]].kind == NodeKind.GRID), None)
@@ -133,6 +141,27 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
                                        created_at=created))
         sim.counters[sim.key]["reported"] = sim.counters[sim.key].get("reported", 0) + 1
         _walk(sim, rng, now, created, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")), handlers)
+        for n in range(rng.randint(1, 3) if rng.random() < REPEAT_SHARE else 0):
+            again = created + timedelta(days=rng.uniform(1, 5) * (n + 1))
+            if again >= now or len(sims) >= count:
+                break
+            title_again, text_again = rng.choice(REPEATS)
+            repeat = Case(
+                ticket=new_ticket(again), source=rng.choice([Source.DOOR_VISIT, Source.HOTLINE, Source.SELF_REPORT]),
+                category=category, tier=category.default_tier, state=State.REPORTED, node=case.node,
+                org_path=case.org_path, subdistrict=subdistrict, community=community, grid=grid, building=building,
+                title=title_again.format(title=case.title)[:100], description=text_again.format(text=case.description),
+                reporter_name="居民", level=1, created_at=again, updated_at=again,
+            )
+            month = timezone.localtime(again).date().replace(day=1)
+            again_sim = _Sim(repeat, counters, (month, *sim.key[1:]))
+            sims.append(again_sim)
+            again_sim.rows.append(CaseTransition(case=repeat, seq=0, action="report", from_state=State.REPORTED,
+                                                 to_state=State.REPORTED, actor=None, actor_repr="居民", created_at=again))
+            counters[again_sim.key]["reported"] = counters[again_sim.key].get("reported", 0) + 1
+            if now - again > timedelta(days=7):  # the last week's repeats still wait for staff to see them
+                _walk(again_sim, rng, now, again, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")),
+                      handlers)
     Case.objects.bulk_create([s.case for s in sims], batch_size=500)
     # bulk_create stamps auto_now_add fields with "now": put the simulated times back.
     for s in sims:

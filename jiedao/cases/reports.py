@@ -78,7 +78,27 @@ def report_paragraphs(review: QuarterlyReview) -> list[tuple[str, str]]:
         out.append(("body", "本季度无结转事项。"))
     for index, item in enumerate(carried, start=1):
         out.append(("body", f"{index}. {item.case.title}（{item.case.ticket}）：{item.reason}"))
+    out.append(("h1", "五、本季热点"))
+    spots = quarter_hotspots(review)
+    if not spots:
+        out.append(("body", "本季度没有同一网格、同一类别集中反映两件以上的诉求。"))
+    for index, spot in enumerate(spots, start=1):
+        titles = "；".join(f"{c['title']}（{c['ticket']}）" for c in spot["cases"][:2])
+        out.append(("body", f"{index}. {spot['area']}“{spot['category']}”{spot['size']}件，较上季度{spot['growth']}，"
+                            f"反映人{spot['reporters']}人，重复反映{spot['reposts']}件，催办{spot['chases']}次。"
+                            f"典型诉求：{titles}。"))
     return out
+
+
+def quarter_hotspots(review: QuarterlyReview) -> list[dict[str, Any]]:
+    """本季热点 of the community, per grid, from jiedao.insight.selectors (the review is already
+    fetched in the reader's scope)."""
+    from datetime import date
+
+    from jiedao.insight.selectors import hotspot_dicts, hotspots_for_path
+
+    day = date(review.year, review.quarter * 3 - 2, 1)
+    return hotspot_dicts(hotspots_for_path(review.community.path, period="quarter", level="grid", day=day, limit=5))
 
 
 def _run_font(run, name: str, size: float, bold: bool = False) -> None:
@@ -155,6 +175,16 @@ def quarterly_report_xlsx(review: QuarterlyReview) -> bytes:
                       str(ReviewItem.Verdict(item.verdict).label), item.reason])
     for column, width in zip("ABCDEFG", (20, 30, 14, 8, 10, 10, 40), strict=True):
         items.column_dimensions[column].width = width
+    spots = workbook.create_sheet("本季热点")
+    spots.append(["地区", "类别", "件数", "上季度", "增长", "反映人", "重复反映", "催办", "未结", "典型诉求"])
+    for cell in spots[1]:
+        cell.font = Font(bold=True)
+    for spot in quarter_hotspots(review):
+        spots.append([spot["area"], spot["category"], spot["size"], spot["previous"], spot["growth"],
+                      spot["reporters"], spot["reposts"], spot["chases"], spot["open"],
+                      "；".join(f"{c['ticket']} {c['title']}" for c in spot["cases"])])
+    for column, width in zip("ABCDEFGHIJ", (16, 14, 8, 8, 8, 8, 10, 8, 8, 60), strict=True):
+        spots.column_dimensions[column].width = width
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

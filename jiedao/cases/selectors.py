@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -373,9 +373,7 @@ def suggest_category(text: str) -> list[tuple[Category, float]]:
 
 # --- likely duplicates ---------------------------------------------------------------------------
 
-SIMILAR_DAYS = 30
-SIMILAR_MIN_SCORE = 0.25
-_SIMILAR_CANDIDATES = 300
+SIMILAR_DAYS = 30  # see jiedao.insight.selectors for the scoring of similar cases
 
 
 def bigrams(text: str) -> set[str]:
@@ -392,36 +390,18 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def similar_cases(user: Any, *, node: OrgNode, category: Category | None, text: str, limit: int = 5) -> list[tuple[Case, float]]:
-    """Recent open cases (30 days) the user can see in the same grid as `node` (a grid,
-    microgrid or building; a community searches the community), scored by the character-bigram
-    Jaccard similarity of title + description to `text`, plus 0.2 for the same building and
-    0.15 for the same category; best first, at most `limit`, scores in [0, 1]."""
-    prefixes = [node.path[:i] for i in range(PATH_SEGMENT, len(node.path) + 1, PATH_SEGMENT)]
-    kinds = dict(OrgNode.objects.filter(path__in=prefixes).values_list("kind", "path"))
-    area = kinds.get(NodeKind.GRID) or kinds.get(NodeKind.COMMUNITY) or kinds.get(NodeKind.VILLAGE) or node.path
-    building_path = kinds.get(NodeKind.BUILDING)
-    since = timezone.now() - timedelta(days=SIMILAR_DAYS)
-    candidates = (
-        cases_visible(user)
-        .filter(org_path__range=subtree_range(area), created_at__gte=since, merged_into__isnull=True)
-        .exclude(state__in=FINISHED_STATES)
-        .select_related("category", "building")
-        .order_by("-id")[:_SIMILAR_CANDIDATES]
-    )
-    wanted = bigrams(text)
-    scored: list[tuple[Case, float]] = []
-    for case in candidates:
-        score = jaccard(wanted, bigrams(f"{case.title}{case.description}"))
-        if building_path and case.org_path.startswith(building_path):
-            score += 0.2
-        if category is not None and case.category_id == category.pk:
-            score += 0.15
-        score = min(score, 1.0)
-        if score >= SIMILAR_MIN_SCORE:
-            scored.append((case, round(score, 2)))
-    scored.sort(key=lambda pair: (-pair[1], -pair[0].pk))
-    return scored[:limit]
+def similar_cases(user: Any, *, node: OrgNode, category: Category | None, text: str, limit: int = 5,
+                  latitude: Any = None, longitude: Any = None) -> list[tuple[Case, float]]:
+    """Recent open cases the user can see that likely report the same problem as `text` typed at
+    `node` (a grid, microgrid, building or community), best first, at most `limit`, with scores
+    in [0, 1]. Scored by the insight app (jiedao.insight.selectors.similar_for_text): the text
+    engine's pair scoring (words, and the places the texts name), same building or nearby by
+    org path or lat/long, recency and category."""
+    from jiedao.insight.selectors import similar_for_text
+
+    found = similar_for_text(user, node=node, text=text, category=category, latitude=latitude,
+                             longitude=longitude, limit=limit)
+    return [(s.case, s.score) for s in found]
 
 
 # --- reads of the REST API and Open311 (jiedao/cases/api.py, jiedao/cases/open311.py) -----------

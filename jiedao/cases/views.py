@@ -42,6 +42,7 @@ from jiedao.core.models import WorkdayOverride
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, htmx_aware, object_history, paginate, require_perm_anywhere
 from jiedao.org import selectors as org_selectors
+from jiedao.org.models import NodeKind
 
 PICKER_LIMIT = 20
 SIMILAR_LIMIT = 5
@@ -118,7 +119,18 @@ def similar(request: HttpRequest) -> HttpResponse:
     category = Category.objects.filter(pk=raw_category).first() if raw_category.isdigit() else None
     results: list = []
     if node is not None and len(selectors.plain_text(text)) >= 4:
-        results = selectors.similar_cases(request.user, node=node, category=category, text=text, limit=SIMILAR_LIMIT)
+        from jiedao.insight.selectors import similar_for_text
+
+        def coordinate(name: str) -> float | None:
+            try:
+                return float(request.GET.get(name, ""))
+            except ValueError:
+                return None
+
+        results = similar_for_text(request.user, node=node, title=request.GET.get("title", "")[:100],
+                                   text=request.GET.get("description", "")[:1000], category=category,
+                                   latitude=coordinate("latitude"), longitude=coordinate("longitude"),
+                                   limit=SIMILAR_LIMIT)
     return htmx_aware(render(request, "cases/_similar.html", {"similar": results, "intake": True}))
 
 
@@ -336,11 +348,12 @@ def _detail_page(request: HttpRequest, case: Case, *, bound_action: case_forms.A
         # Refused for a reason the panel cannot show on a form (e.g. the role may not do this).
         errors = [*bound_action.non_field_errors(), *(e for field in bound_action for e in field.errors)]
         action_error = action_error or "；".join(str(e) for e in errors)
-    similar: list = []
-    if Action.MERGE in workflow.allowed_actions(case.state, kinds):
-        found = selectors.similar_cases(user, node=case.building or case.node, category=case.category,
-                                        text=f"{case.title} {case.description}", limit=SIMILAR_LIMIT + 1)
-        similar = [(c, s) for c, s in found if c.pk != case.pk][:SIMILAR_LIMIT]
+    from jiedao.insight.selectors import similar_for_case
+
+    # Earlier open cases likely the same problem, on every case page; merging this case into one
+    # of them is offered only when the transition table lets this user merge it.
+    similar = similar_for_case(user, case, limit=SIMILAR_LIMIT) if not case.merged_into_id else []
+    can_merge = Action.MERGE in workflow.allowed_actions(case.state, kinds)
     timeline = list(selectors.case_timeline(case))
     for step in timeline:
         step.label = step_label(step.action)
@@ -361,6 +374,7 @@ def _detail_page(request: HttpRequest, case: Case, *, bound_action: case_forms.A
         "danger_actions": (Action.REJECT, Action.RETURN, Action.VERIFY_FAIL),
         "action_error": action_error,
         "similar": similar,
+        "can_merge": can_merge,
         "merged": list(case.merged.only("pk", "ticket", "title")),
         **object_history(user, "cases.case", case.pk),
     }
@@ -817,6 +831,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for case in overdue:
         case.mark = selectors.deadline_mark(case, now)
 
+    hotspot_level, hotspots = dashboard_hotspots(user, node)
+
     chart_data = {
         "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
                    "closed": str(COUNT_FIELDS[3][1]), "resolution_rate": str(RATE_FIELDS[1][1]),
@@ -842,5 +858,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ranking_bottom": bottom,
         "overdue": overdue,
         "chart_data": chart_data,
+        "hotspots": hotspots,
+        "hotspot_level": hotspot_level,
     }
     return render(request, "cases/dashboard.html", context)
+
+
+HOTSPOT_LEVEL_BELOW = {NodeKind.SUBDISTRICT: "community", NodeKind.COMMUNITY: "grid", NodeKind.VILLAGE: "grid",
+                       NodeKind.GRID: "building", NodeKind.MICROGRID: "building", NodeKind.BUILDING: "building"}
+HOTSPOT_CACHE_SECONDS = 300
+
+
+def dashboard_hotspots(user: Any, node: Any) -> tuple[str, list]:
+    """本月热点 of the dashboard's node, one level below it (sub-district → communities, community →
+    grids, grid → buildings; above a sub-district: sub-districts). Computed from the month's cases
+    by jiedao.insight.selectors.hotspots and kept in the cache for five minutes per viewer."""
+    from jiedao.insight.selectors import hotspots
+
+    level = HOTSPOT_LEVEL_BELOW.get(node.kind, "subdistrict")
+    key = f"jiedao:hotspots:{user.pk}:{node.pk}:{level}:{timezone.localdate():%Y%m%d}"
+    spots = cache.get(key)
+    if spots is None:
+        spots = hotspots(user, node=node, period="month", level=level, limit=5)
+        cache.set(key, spots, HOTSPOT_CACHE_SECONDS)
+    return level, spots

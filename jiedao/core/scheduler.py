@@ -54,12 +54,23 @@ def next_monday_at(hour: int) -> Callable[[datetime], datetime]:
     return compute
 
 
+def next_day_at(hour: int) -> Callable[[datetime], datetime]:
+    """Nightly: the next local day at `hour` o'clock."""
+
+    def compute(now: datetime) -> datetime:
+        local = timezone.localtime(now) + timedelta(days=1)
+        return local.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+    return compute
+
+
 JOBS = [
     # Pending rollup deltas into the statistics tables (jiedao.cases.rollups); readers are exact
     # either way, folding keeps the delta table small so reads stay fast.
     Job("rollup_fold", "jiedao.cases.rollups.fold_job", every_seconds(5)),
     Job("sla_scan", "jiedao.cases.sla.sla_scan", every(5)),
     Job("weekly_digests", "jiedao.cases.cycles.weekly_digests_generate_all", next_monday_at(1)),
+    Job("duplicate_groups", "jiedao.insight.services.duplicate_groups_build_all", next_day_at(2)),
 ]
 
 

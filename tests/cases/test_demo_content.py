@@ -32,3 +32,17 @@ def test_demo_cases_match_their_rollups_and_transitions(world, catalogue):
         assert seqs == list(range(len(seqs))) and case.version == seqs[-1]
         last = CaseTransition.objects.filter(case=case).order_by("-seq").first()
         assert last.to_state == case.state
+
+
+def test_demo_cases_include_repeated_reports_at_one_building(world, catalogue):
+    """Some problems are reported again at the same building a few days later, so the demo shows
+    duplicate groups and hotspots."""
+    seed_cases(world.subdistrict, seed=1, count=400, days=60)
+    assert Case.objects.count() == 400
+    repeats = Case.objects.filter(title__contains="再次反映") | Case.objects.filter(title__startswith="又来反映") \
+        | Case.objects.filter(title__contains="还是没人管")
+    assert repeats.count() >= 5
+    for repeat in repeats[:10]:
+        original = Case.objects.filter(building=repeat.building, category=repeat.category,
+                                       created_at__lt=repeat.created_at).order_by("-created_at").first()
+        assert original is not None and repeat.created_at - original.created_at <= timezone.timedelta(days=16)

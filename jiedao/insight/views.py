@@ -1,0 +1,116 @@
+"""Pages of the insight app: the pending duplicate groups where staff confirm (merge into a main
+case through the workflow) or dismiss, and the hotspots page. Thin: selectors read (scoped by
+jiedao.core.scope), services write; a group outside the viewer's scope answers 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from jiedao.cases.models import Case
+from jiedao.core import scope
+from jiedao.core.errors import DomainError
+from jiedao.core.permissions import Perm
+from jiedao.insight import selectors, services
+from jiedao.insight.models import DuplicateGroup
+from jiedao.org import selectors as org_selectors
+
+
+def _require_cases(user: Any) -> None:
+    if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
+        raise PermissionDenied(_("您没有查看诉求事件的权限。"))
+
+
+def _groups_page(request: HttpRequest, *, error: str = "", error_group: int | None = None,
+                 status: int = 200) -> HttpResponse:
+    user = request.user
+    state = request.GET.get("status", DuplicateGroup.Status.PENDING)
+    if state not in DuplicateGroup.Status.values:
+        state = DuplicateGroup.Status.PENDING
+    groups = list(selectors.group_list(user, status=state)[:50])
+    for group in groups:
+        group.rows = selectors.group_members(group)
+        group.can_decide = scope.path_allows(user, Perm.REPORT_CASES, group.org_path)
+        # the suggested main case: the one furthest along (others can then be merged), else the first
+        mergeable = [m for m in group.rows if m.case.state in services.MERGEABLE]
+        ahead = [m for m in group.rows if m.case.state not in services.MERGEABLE]
+        group.suggested = (ahead or mergeable or group.rows)[0].case_id if group.rows else None
+        for m in group.rows:
+            m.mergeable = m.case.state in services.MERGEABLE or m.case_id == group.suggested
+    context = {"groups": groups, "status": state, "statuses": DuplicateGroup.Status.choices,
+               "error": error, "error_group": error_group}
+    return render(request, "insight/groups.html", context, status=status)
+
+
+@login_required
+@require_GET
+def groups(request: HttpRequest) -> HttpResponse:
+    """疑似重复: the likely-duplicate groups in the viewer's scope."""
+    _require_cases(request.user)
+    return _groups_page(request)
+
+
+def _member_cases(group: DuplicateGroup, raw: list[str]) -> list[Case]:
+    ids = {int(v) for v in raw if v.isdigit()}
+    return [m.case for m in group.members.select_related("case") if m.case_id in ids]
+
+
+@login_required
+@require_POST
+def group_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Confirm (merge the chosen members into the main case) or dismiss one group."""
+    user = request.user
+    _require_cases(user)
+    group = selectors.group_get(user, pk)
+    decision = request.POST.get("decision", "")
+    try:
+        if decision == "confirm":
+            raw_main = request.POST.get("main_case", "")
+            main = group.members.filter(case_id=raw_main).select_related("case").first() if raw_main.isdigit() else None
+            if main is None:
+                raise DomainError(_("请选择主件。"), field="main_case")
+            chosen = _member_cases(group, request.POST.getlist("cases"))
+            services.duplicate_group_confirm(actor=user, group=group, main_case=main.case, cases=chosen,
+                                             reason=request.POST.get("reason", ""))
+            messages.success(request, _("已确认合并，其余事项已并入 %(ticket)s。") % {"ticket": main.case.ticket})
+        elif decision == "dismiss":
+            services.duplicate_group_dismiss(actor=user, group=group, reason=request.POST.get("reason", ""))
+            messages.success(request, _("已排除：这些事项今后不会再被作为同一组提出。"))
+        else:
+            raise DomainError(_("请选择确认合并或排除。"), field="decision")
+    except DomainError as exc:
+        return _groups_page(request, error=exc.message, error_group=group.pk, status=exc.status_code)
+    return redirect("insight:groups")
+
+
+@login_required
+@require_GET
+def hotspots(request: HttpRequest) -> HttpResponse:
+    """热点: clusters of related requests over a period and an area, ranked."""
+    user = request.user
+    _require_cases(user)
+    raw = request.GET.get("node", "")
+    node = None
+    if raw:
+        if not raw.isdigit():
+            raise Http404(_("未找到该对象。"))
+        node = org_selectors.node_get(user, raw, Perm.VIEW_CASES)
+    period = request.GET.get("period", "month")
+    level = request.GET.get("level", "community")
+    order = request.GET.get("order", "heat")
+    period = period if period in selectors.PERIODS else "month"
+    level = level if level in selectors.LEVELS else "community"
+    order = order if order in selectors.ORDERS else "heat"
+    spots = selectors.hotspots(user, node=node, period=period, level=level, order=order, limit=20)
+    context = {"spots": spots, "node": node, "period": period, "level": level, "order": order,
+               "periods": [(p, selectors.PERIOD_LABELS[p]) for p in selectors.PERIODS],
+               "levels": [(v, selectors.LEVEL_LABELS[v]) for v in selectors.LEVELS],
+               "orders": [("heat", _("综合热度")), ("size", _("件数")), ("growth", _("增长")), ("support", _("群众关注"))]}
+    return render(request, "insight/hotspots.html", context)

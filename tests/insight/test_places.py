@@ -1,4 +1,4 @@
-from jiedao.insight.text.places import core_similarity, extract_places, looks_like_name
+from jiedao.insight.text.places import core_similarity, could_be_name, extract_places, looks_like_name
 
 
 def kinds(text):
@@ -44,3 +44,10 @@ def test_looks_like_name():
     assert not looks_like_name("调整后")
     assert not looks_like_name("营利性")  # one dictionary word
     assert not looks_like_name("明确指出")
+
+
+def test_could_be_name_accepts_common_words_but_not_phrases():
+    assert could_be_name("胜利") and could_be_name("大风车") and could_be_name("魅力之城")
+    assert not could_be_name("至于")  # a preposition
+    assert not could_be_name("a市排名前十的一所")
+    assert not could_be_name("调整后")

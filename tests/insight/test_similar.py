@@ -122,3 +122,11 @@ def test_names_the_set_marks_as_sites_are_found_without_their_suffix():
     assert analyse(msgs[1:])[1].title_places == []
     assert analyse(msgs, SimilarConfig(learn_names=False))[2].title_places == []
     assert ("1", "3") not in {tuple(sorted((a, b))) for a, b, _s in find_pairs(msgs, SimilarConfig(learn_names=False))}
+
+
+def test_one_template_about_two_rivers_is_not_a_repost():
+    # common words as names: no place is recognised, only the template tells them apart
+    body = "{}河被上游的养殖场排污，河水发黑发臭，鱼虾死光，沿岸居民苦不堪言，请环保部门尽快查处。"
+    msgs = [("1", "河水被污染", body.format("胜利")), ("2", "河水被污染了", body.format("光明"))]
+    assert _pairs(msgs) == set()
+    assert find_pairs(msgs, SimilarConfig(slot_check=9.0))  # the copied words alone would pair them

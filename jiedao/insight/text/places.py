@@ -29,6 +29,7 @@ __all__ = [
     "SUFFIXES",
     "Place",
     "core_similarity",
+    "could_be_name",
     "extract_places",
     "looks_like_name",
     "place_spans",
@@ -632,6 +633,30 @@ def _char_tag(ch: str) -> str | None:
 
 _char_tags: dict[str, str] | None = None
 _FUNCTION_TAGS = frozenset(["p", "c", "u", "ud", "ug", "uj", "ul", "uv", "uz", "d", "r", "rr", "rz", "y", "e", "o"])
+
+
+_NOT_IN_NAMES = frozenset(_BOUNDARY_TAGS - {"v", "vg", "vd", "vi", "vq", "i", "l", "s", "t", "tg", "h", "k"})
+
+
+def could_be_name(text: str) -> bool:
+    """Weaker than :func:`looks_like_name`: ``text`` holds no punctuation, no word that cannot be
+    inside a name (的, 我, 一所) and does not start with a function word or end with a localiser
+    (至于…, …后), so it may be a name even if made of common words (胜利, 解放: 胜利河, 解放路)."""
+    if not text:
+        return False
+    tokens = get_tokenizer().lcut(text, HMM=False)
+    if any(_PUNCT.search(t) or t.isdigit() or t in _BOUNDARY_WORDS for t in tokens):
+        return False
+
+    def tag(t: str) -> str | None:
+        return _char_tag(t) if len(t) == 1 else _word_tags().get(t)
+
+    if tag(tokens[0]) in (_FUNCTION_TAGS if len(tokens[0]) == 1 else _NOT_IN_NAMES):
+        return False
+    return tag(tokens[-1]) not in _NOT_AT_NAME_END
+
+
+_NOT_AT_NAME_END = frozenset(["f", "p", "c", "u", "ud", "ug", "uj", "ul", "uv", "uz", "d", "y", "e", "o"])
 
 
 def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:

@@ -45,7 +45,7 @@ import numpy as np
 
 from .features import STOPWORDS, char_ngrams, get_tokenizer
 from .normalize import normalize
-from .places import SUFFIXES, Place, core_similarity, looks_like_name, place_spans, tokenize_for_places
+from .places import SUFFIXES, Place, core_similarity, could_be_name, looks_like_name, place_spans, tokenize_for_places
 
 __all__ = [
     "Doc",
@@ -330,7 +330,8 @@ _SLOT_WORDS = tuple(
         {
             w
             for w in SUFFIXES
-            if len(w) >= 2 and SUFFIXES[w] in ("estate", "school", "hospital", "water", "road", "area")
+            if (len(w) >= 2 and SUFFIXES[w] in ("estate", "school", "hospital", "water", "road", "area"))
+            or w in ("河", "江", "湖", "溪", "渠", "路", "街", "村", "镇")  # another river, road, village
         },
         key=len,
         reverse=True,
@@ -356,14 +357,14 @@ def _uncovered_names(text: str, other: set[str], n: int) -> dict[str, set[str]]:
         y = x
         while y > 0 and x - y <= 8 and not covered[y - 1]:
             y -= 1
-        if y > 0 and x - y <= 8:  # a blank between copied words, not a sentence of its own
+        if x - y <= 8 and (y == 0 or covered[y - 1]):  # a blank in copied words, not a sentence of its own
             out[m.group()].add(text[y:x])
     return out
 
 
 def _differ(a: str, b: str) -> bool:
     """Two names, not one name and its typo or its longer form: after their common ends both keep
-    two characters, and neither holds the other."""
+    two characters, neither holds the other, and both could be names (至于学校, 一所学校 are not)."""
     k = 0
     while k < min(len(a), len(b)) and a[k] == b[k]:
         k += 1
@@ -372,7 +373,7 @@ def _differ(a: str, b: str) -> bool:
     while k < min(len(a), len(b)) and a[-1 - k] == b[-1 - k]:
         k += 1
     a, b = a[: len(a) - k], b[: len(b) - k]
-    return len(a) >= 2 and len(b) >= 2 and core_similarity(a, b) < 0.5
+    return len(a) >= 2 and len(b) >= 2 and core_similarity(a, b) < 0.5 and could_be_name(a) and could_be_name(b)
 
 
 def _tfidf(bags: Sequence[Sequence[str]]):

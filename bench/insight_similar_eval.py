@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             f = judged.get(key)
             ev = (
-                f"topic={f.topic:.2f} t={f.title:.2f} b={f.body:.2f} match={f.match:.2f} {f.matched} "
+                f"topic={f.topic:.2f} t={f.title:.2f} b={f.body:.2f} copy={f.copy:.2f} slot={f.slot} match={f.match:.2f} {f.matched} "
                 f"conflict={f.conflict:.1f} {f.conflicting} anchors={f.anchors}"
                 if f
                 else "not a candidate"

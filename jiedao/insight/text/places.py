@@ -24,12 +24,23 @@ from dataclasses import dataclass
 
 from .features import get_tokenizer
 
-__all__ = ["GROUPS", "Place", "core_similarity", "extract_places", "place_spans", "tokenize_for_places"]
+__all__ = [
+    "GROUPS",
+    "SUFFIXES",
+    "Place",
+    "core_similarity",
+    "could_be_name",
+    "extract_places",
+    "looks_like_name",
+    "place_spans",
+    "tokenize_for_places",
+]
 
 # suffix → kind; kind → comparison group
 _KIND_WORDS = {
     "estate": "小区 花园 家园 新村 新城 山庄 公寓 公馆 大厦 广场 华府 华庭 名苑 雅苑 御苑 嘉园 佳园 名城 名都 国际城 "
-    "国际 天地 公元 首府 一品 湾畔 半岛 庄园 别墅 小镇 商住楼 宿舍 安置房 公园 苑 园 府 湾 庭 郡 邸 墅 阁 城 栋",
+    "国际 天地 公元 首府 一品 湾畔 半岛 庄园 别墅 小镇 商住楼 宿舍 安置房 公园 一期 二期 三期 四期 五期 苑 园 府 湾 庭 郡 邸 "
+    "墅 阁 城 栋",
     "road": "大道 大街 路口 高架 立交桥 立交 大桥 隧道 高速 国道 省道 南路 北路 东路 西路 中路 路 街 巷 桥",
     "water": "水库 河道 河 江 湖 港 渠 溪 塘",
     "school": "幼儿园 小学 中学 附中 学校 大学 学院 职校 校区 一中 二中 三中 实验学校 培训学校 培训机构",
@@ -51,6 +62,7 @@ GROUPS = {
     "area": "area",
 }
 _SUFFIXES: dict[str, str] = {}
+SUFFIXES = _SUFFIXES  # generic word → kind (小区 → estate)
 for _kind, _words in _KIND_WORDS.items():
     for _w in _words.split():
         _SUFFIXES.setdefault(_w, _kind)
@@ -579,6 +591,74 @@ def place_spans(tokens: Sequence[str]) -> list[tuple[int, int, Place]]:
     ]
 
 
+def looks_like_name(core: str) -> bool:
+    """True when ``core`` reads as a proper name on its own: no verb, adverb, function word or
+    other word that cannot be inside a name (明确指出, 送孩子上 are not), and some part unknown or
+    rare to the dictionary — a rare word, two unknown characters (金科时代中心) — or a string of
+    three or more words (愿景山水印象)."""
+    tags = _word_tags()
+    tokens = get_tokenizer().lcut(core, HMM=False)
+    if not tokens or any(_is_boundary(t, tags) or (len(t) == 1 and t in _BOUNDARY_WORDS) for t in tokens):
+        return False
+    # a localiser, measure word or verb at the end (送孩子上, 调整后, 患者家, 幼儿园入) or a function
+    # word at the start ends a phrase, not a name; a name's first character may be anything (愿景…)
+    first, last = tokens[0], tokens[-1]
+    if len(last) == 1 and _char_tag(last) in _BOUNDARY_TAGS:
+        return False
+    if len(first) == 1 and _char_tag(first) in _FUNCTION_TAGS:
+        return False
+    if len(tokens) == 1 and get_tokenizer().FREQ.get(core):
+        return False  # a dictionary word (营利性, 数百家) names nothing in particular
+    singles = sum(1 for t in tokens if len(t) == 1)
+    if len(tokens) >= 3 and len(core) >= 5:
+        return True  # several words strung together without a verb: 愿景|山水|印象
+    return singles >= 2 or any(len(t) > 1 and _name_like_token(t) for t in tokens)
+
+
+def _char_tag(ch: str) -> str | None:
+    """Dictionary tag of a single character (read lazily, once)."""
+    global _char_tags
+    if _char_tags is None:
+        with _lock:
+            if _char_tags is None:
+                tags: dict[str, str] = {}
+                with get_tokenizer().get_dict_file() as fh:
+                    for raw in fh:
+                        parts = raw.decode("utf-8").split()
+                        if len(parts) == 3 and len(parts[0]) == 1:
+                            tags[parts[0]] = parts[2]
+                _char_tags = tags
+    return _char_tags.get(ch)
+
+
+_char_tags: dict[str, str] | None = None
+_FUNCTION_TAGS = frozenset(["p", "c", "u", "ud", "ug", "uj", "ul", "uv", "uz", "d", "r", "rr", "rz", "y", "e", "o"])
+
+
+_NOT_IN_NAMES = frozenset(_BOUNDARY_TAGS - {"v", "vg", "vd", "vi", "vq", "i", "l", "s", "t", "tg", "h", "k"})
+
+
+def could_be_name(text: str) -> bool:
+    """Weaker than :func:`looks_like_name`: ``text`` holds no punctuation, no word that cannot be
+    inside a name (的, 我, 一所) and does not start with a function word or end with a localiser
+    (至于…, …后), so it may be a name even if made of common words (胜利, 解放: 胜利河, 解放路)."""
+    if not text:
+        return False
+    tokens = get_tokenizer().lcut(text, HMM=False)
+    if any(_PUNCT.search(t) or t.isdigit() or t in _BOUNDARY_WORDS for t in tokens):
+        return False
+
+    def tag(t: str) -> str | None:
+        return _char_tag(t) if len(t) == 1 else _word_tags().get(t)
+
+    if tag(tokens[0]) in (_FUNCTION_TAGS if len(tokens[0]) == 1 else _NOT_IN_NAMES):
+        return False
+    return tag(tokens[-1]) not in _NOT_AT_NAME_END
+
+
+_NOT_AT_NAME_END = frozenset(["f", "p", "c", "u", "ud", "ug", "uj", "ul", "uv", "uz", "d", "y", "e", "o"])
+
+
 def extract_places(text: str, tokens: list[str] | None = None) -> list[Place]:
     """Place mentions of normalised text, deduplicated, in order of appearance.
 
@@ -600,12 +680,24 @@ def _bigrams(s: str) -> set[str]:
     return {s[i : i + 2] for i in range(len(s) - 1)} or {s}
 
 
+def _is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(c in it for c in short)
+
+
 def core_similarity(a: str, b: str) -> float:
-    """1.0 for equal cores, 0.9 for one inside the other, else overlap of bigrams (or characters)."""
+    """1.0 for equal cores, 0.9 for one inside the other, 0.75 for a shortened name whose
+    characters all appear in order in the other (师大星城 ~ 师大附中星城), else overlap of
+    bigrams (or characters)."""
     if a == b:
         return 1.0
-    if len(a) >= 2 and len(b) >= 2 and (a in b or b in a):
-        return 0.9
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) >= 2 and short in long:
+        # a two-character head of a long name is often a developer's brand (保利 in 保利广场 and in
+        # 保利麓谷林语), not the site
+        return 0.45 if len(short) == 2 and len(long) >= 5 and long.startswith(short) else 0.9
+    if len(short) >= 4 and len(short) >= 0.6 * len(long) and _is_subsequence(short, long):
+        return 0.75
     ba, bb = _bigrams(a), _bigrams(b)
     jb = len(ba & bb) / len(ba | bb)
     ca, cb = set(a), set(b)

@@ -11,7 +11,16 @@ pair is judged on separate pieces of evidence:
   pair; two different places of one kind (two estates, two schools, two rivers), above all in the
   titles, rule the pair out;
 * anchors — rare title words both share (a platform, a project, a firm that is not written like a
-  place: ``58车贷``) count like a shared place.
+  place: ``58车贷``) count like a shared place;
+* copied text — the share of the shorter body's character 6-grams found in the other body. A
+  re-post or a chase copies whole sentences whatever its new title says, so a pair with much copied
+  text and no place disagreement is the same problem;
+* template blanks — where two bodies run alike, do they write different names before the same
+  generic word (…小区内的大风车幼儿园… / …小区内的三之三幼儿园…)? Then they are one template filled in
+  for two places, a look-alike, even when neither name was recognised as a place.
+
+Place names the set itself marks as sites (``愿景山水印象小区``, named so by two messages or more) are
+also found where residents leave the suffix off (``愿景山水印象的房屋质量``), on word boundaries only.
 
 With a shared place or anchor a little topical overlap is enough; without one the texts must be
 near re-posts. Candidates come from sparse nearest neighbours (row blocks of ``X @ X.T``, top-k per
@@ -27,6 +36,7 @@ floors stay two. Every pair inside a group is returned, except pairs whose place
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +45,7 @@ import numpy as np
 
 from .features import STOPWORDS, char_ngrams, get_tokenizer
 from .normalize import normalize
-from .places import Place, core_similarity, place_spans, tokenize_for_places
+from .places import SUFFIXES, Place, core_similarity, could_be_name, looks_like_name, place_spans, tokenize_for_places
 
 __all__ = [
     "Doc",
@@ -69,6 +79,13 @@ class SimilarConfig:
     anchor_share: float = 0.015  # a title word in at most this share of messages is rare …
     anchor_min_df: int = 30  # … or in at most this many
     max_group: int = 500  # larger groups return only their direct pairs
+    shingle: int = 6  # characters per shingle of the copied-text check
+    copy_threshold: float = 0.45  # share of the shorter body copied in the other: a re-post
+    copy_conflict_penalty: float = 0.3  # … raised by this much per unit of (soft) place conflict
+    slot_check: float = 0.25  # bodies sharing this much are checked for a template with two places
+    learn_names: bool = True  # find the set's own site names where no suffix marks them
+    learned_min_len: int = 3  # shortest name learned …
+    learned_min_marks: int = 2  # … and how many messages must mark it as a site
 
 
 @dataclass
@@ -94,6 +111,8 @@ class PairFeatures:
     conflict: float = 0.0  # strength of a place disagreement (0 if none)
     anchors: int = 0  # shared title names (see _name_like)
     rare: int = 0  # shared rare title words
+    copy: float = 0.0  # share of the shorter body's character shingles found in the other body
+    slot: str = ""  # alike bodies naming different places in one slot (see _Index.slot_conflict)
     matched: str = ""
     conflicting: str = ""
 
@@ -176,6 +195,7 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
     """Normalise each message, find its places and its (place-masked) topic tokens."""
     cfg = config or SimilarConfig()
     docs = []
+    segmented: list[tuple[list[str], list[str]]] = []
     for m in messages:
         mid, title, text = _fields(m)
         title = normalize(title)
@@ -183,6 +203,8 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
         body = normalize(raw[: cfg.body_chars + 60])[: cfg.body_chars]
         tt = tokenize_for_places(title)
         bt = tokenize_for_places(body)
+        if cfg.learn_names:
+            segmented.append((tt, bt))
         ts = place_spans(tt)
         bs = place_spans(bt)
         tp = list({(p.kind, p.core): p for _x, _y, p in ts}.values())
@@ -204,7 +226,154 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
                 rare=frozenset(rw),
             )
         )
+    if cfg.learn_names and len(docs) > 1:
+        _add_learned_places(docs, segmented, cfg)
     return docs
+
+
+_LEARN_KINDS = ("estate", "school", "hospital", "facility", "firm")
+
+
+def _add_learned_places(
+    docs: Sequence[Doc], segmented: Sequence[tuple[list[str], list[str]]], cfg: SimilarConfig
+) -> None:
+    """Names the set itself marks as sites (愿景山水印象 in ``愿景山水印象小区``) are sites wherever
+    they are written, with or without the suffix (``愿景山水印象的房屋质量``): residents drop the
+    小区, the 学校. Each name found in a message that does not already name it is added to its
+    places (and to the title's when in the title)."""
+    kinds: dict[str, Counter] = defaultdict(Counter)
+    for d in docs:
+        for p in d.places:
+            if p.kind in _LEARN_KINDS and len(p.core) >= cfg.learned_min_len:
+                kinds[p.core][p.kind] += 1
+    if not kinds:
+        return
+    freq = get_tokenizer().FREQ
+    # a common word in front of a suffix (大部分小区, 小孩子学校) is no name
+    learned = {
+        core: c.most_common(1)[0][0]
+        for core, c in kinds.items()
+        if sum(c.values()) >= cfg.learned_min_marks and freq.get(core, 0) <= 20 and looks_like_name(core)
+    }
+    by_head: dict[str, list[str]] = defaultdict(list)
+    for core in learned:
+        by_head[core[:2]].append(core)
+    for names in by_head.values():
+        names.sort(key=len, reverse=True)
+
+    def scan(tokens: list[str]) -> list[str]:
+        """Names that start and end on word boundaries (中央政 is not in 中央政府)."""
+        text = "".join(tokens)
+        cuts, x = {0}, 0
+        for t in tokens:
+            x += len(t)
+            cuts.add(x)
+        found, i, n = [], 0, len(text)
+        while i < n - 1:
+            if i in cuts:
+                for name in by_head.get(text[i : i + 2], ()):
+                    if i + len(name) in cuts and text.startswith(name, i):
+                        found.append(name)
+                        i += len(name) - 1
+                        break
+            i += 1
+        return found
+
+    found = [(scan(tt), scan(bt)) for tt, bt in segmented]
+    # a name written far more often than it is marked as a site is a phrase, not a name
+    written: Counter = Counter()
+    for ft, fb in found:
+        written.update(set(ft) | set(fb))
+    marked = {core: sum(c.values()) for core, c in kinds.items()}
+    keep = {core for core in learned if written[core] <= 3 * marked[core] + 2}
+    for d, (ft, fb) in zip(docs, found, strict=True):
+        have = [p.text for p in d.places]
+        new_title: list[Place] = []
+        new_body: list[Place] = []
+        for where, names in ((new_title, ft), (new_body, fb)):
+            for core in names:
+                if core not in keep:
+                    continue
+                if any(core in h or h in core for h in have):
+                    continue
+                have.append(core)
+                where.append(Place(learned[core], core, core))
+        if new_title or new_body:
+            d.title_places = d.title_places + new_title
+            d.places = d.places + new_title + new_body
+            d.primary = d.title_places or d.places[:3]
+
+
+def _shingles(docs: Sequence[Doc], n: int):
+    """Binary matrix of the bodies' character n-grams (punctuation and spaces dropped) and each
+    row's count: copied sentences — a re-post, a chase quoting the first message — share many."""
+    from scipy import sparse
+
+    vocab: dict[str, int] = {}
+    indptr, cols = [0], []
+    for d in docs:
+        text = _NON_TEXT.sub("", d.body)
+        row = {vocab.setdefault(text[x : x + n], len(vocab)) for x in range(len(text) - n + 1)}
+        cols.extend(sorted(row))
+        indptr.append(len(cols))
+    data = np.ones(len(cols), dtype=np.float32)
+    C = sparse.csr_matrix(
+        (data, np.asarray(cols, dtype=np.int64), np.asarray(indptr)), shape=(len(docs), max(1, len(vocab)))
+    )
+    return C, np.diff(np.asarray(indptr)).astype(np.float32)
+
+
+_NON_TEXT = re.compile(r"[^\u4e00-\u9fffa-z0-9]")
+# generic words after a name: where a template's blank is filled in (…小区内的____幼儿园)
+_SLOT_WORDS = tuple(
+    sorted(
+        {
+            w
+            for w in SUFFIXES
+            if (len(w) >= 2 and SUFFIXES[w] in ("estate", "school", "hospital", "water", "road", "area"))
+            or w in ("河", "江", "湖", "溪", "渠", "路", "街", "村", "镇")  # another river, road, village
+        },
+        key=len,
+        reverse=True,
+    )
+)
+_SLOT_RE = re.compile("|".join(map(re.escape, _SLOT_WORDS)))
+
+
+def _uncovered_names(text: str, other: set[str], n: int) -> dict[str, set[str]]:
+    """suffix word → the uncopied characters right before it, when they are a short blank between
+    copied text: the names ``text`` writes where ``other`` (the other body's shingles) writes
+    something else."""
+    covered = [False] * len(text)
+    for x in range(len(text) - n + 1):
+        if text[x : x + n] in other:
+            for k in range(x, x + n):
+                covered[k] = True
+    out: dict[str, set[str]] = defaultdict(set)
+    for m in _SLOT_RE.finditer(text):
+        x = m.start()
+        if x == 0 or covered[x - 1]:
+            continue
+        y = x
+        while y > 0 and x - y <= 8 and not covered[y - 1]:
+            y -= 1
+        if x - y <= 8 and (y == 0 or covered[y - 1]):  # a blank in copied words, not a sentence of its own
+            out[m.group()].add(text[y:x])
+    return out
+
+
+def _differ(a: str, b: str) -> bool:
+    """Two names, not one name and its typo or its longer form: after their common ends both keep
+    two characters, neither holds the other, and both could be names (至于学校, 一所学校 are not)."""
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    a, b = a[k:], b[k:]
+    k = 0
+    while k < min(len(a), len(b)) and a[-1 - k] == b[-1 - k]:
+        k += 1
+    a, b = a[: len(a) - k], b[: len(b) - k]
+    return len(a) >= 2 and len(b) >= 2 and core_similarity(a, b) < 0.5 and could_be_name(a) and could_be_name(b)
 
 
 def _tfidf(bags: Sequence[Sequence[str]]):
@@ -246,6 +415,7 @@ class _Index:
         self.cfg = cfg
         self.T = _tfidf([d.title_tokens for d in docs])
         self.B = _tfidf([d.body_tokens for d in docs])
+        self.C, self.C_len = _shingles(docs, cfg.shingle)
         self.has_title = np.array([bool(d.title_tokens) for d in docs], dtype=bool)
         n = len(docs)
         df: Counter = Counter()
@@ -264,6 +434,26 @@ class _Index:
         self.rare = [frozenset(w for w in d.rare if 2 <= wdf[w] <= limit) for d in docs]
         # each message's specific main places, for the groups' cannot-link check
         self.main_places = [[p for p in d.primary if self.specificity(p) >= cfg.min_specificity] for d in docs]
+
+    def slot_conflict(self, i: int, j: int) -> str:
+        """Where the two bodies run alike, do they put different names before the same generic
+        word (…内的大风车幼儿园 / …内的三之三幼儿园)? Returns the two names, or ""."""
+        n = 4  # finer than the copy shingles: a template's words between blanks are short
+        ta, tb = (_NON_TEXT.sub("", self.docs[k].body) for k in (i, j))
+        sa = {ta[x : x + n] for x in range(len(ta) - n + 1)}
+        sb = {tb[x : x + n] for x in range(len(tb) - n + 1)}
+        na, nb = _uncovered_names(ta, sb, n), _uncovered_names(tb, sa, n)
+        for word in na.keys() & nb.keys():
+            if all(_differ(a, b) for a in na[word] for b in nb[word]):
+                return f"{min(na[word])}{word}≠{min(nb[word])}{word}"
+        return ""
+
+    def copies(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """Share of the shorter body's shingles that the other body has too."""
+        shared = _rowdots(self.C, ii, jj)
+        if len(ii) == 0:
+            return shared
+        return shared / np.maximum(1.0, np.minimum(self.C_len[ii], self.C_len[jj]))
 
     def specificity(self, place: Place) -> float:
         """How surely a shared mention of ``place`` points at one site.
@@ -360,6 +550,10 @@ def _decide(f: PairFeatures, cfg: SimilarConfig) -> tuple[bool, float]:
         need = cfg.rare_threshold
     else:
         need = cfg.free_threshold + (1.0 - cfg.free_threshold) * f.conflict
+    if f.slot:
+        need = float("inf")  # one template, two places: a look-alike
+    elif f.copy >= cfg.copy_threshold + cfg.copy_conflict_penalty * f.conflict and f.conflict < cfg.hard_conflict:
+        need = min(need, 0.0)  # much of one body copied in the other: a re-post or a chase
     # a score that orders pairs: topic similarity, lifted by a shared place, lowered by a conflict
     score = f.topic + 0.5 * max(f.match, 0.6 if f.anchors else 0.0) * (1 - f.topic) - 0.5 * f.conflict * f.topic
     return f.topic >= need, float(max(0.0, min(1.0, score)))
@@ -373,17 +567,20 @@ def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[i
     ii = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     jj = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     topic, t, b = index.topics(ii, jj)
+    copy = index.copies(ii, jj)
     floor = min(cfg.match_threshold, cfg.anchor_threshold, cfg.rare_threshold, cfg.free_threshold)
     out = []
     for k in range(len(pairs)):
         i, j = int(ii[k]), int(jj[k])
-        f = PairFeatures(float(topic[k]), float(t[k]), float(b[k]))
-        if f.topic < floor:
+        f = PairFeatures(float(topic[k]), float(t[k]), float(b[k]), copy=float(copy[k]))
+        if f.topic < floor and f.copy < cfg.copy_threshold:
             out.append((i, j, False, f.topic, f))
             continue
         f.match, f.conflict, f.matched, f.conflicting = _place_relation(i, j, index)
         f.anchors = len(index.anchors[i] & index.anchors[j])
         f.rare = len(index.rare[i] & index.rare[j])
+        if f.match < cfg.min_specificity and f.conflict < cfg.hard_conflict and f.copy >= cfg.slot_check:
+            f.slot = index.slot_conflict(i, j)
         same, score = _decide(f, cfg)
         out.append((i, j, same, score, f))
     return out

@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 JIEDAO = str(ROOT / ".venv" / "bin" / "jiedao")
@@ -143,9 +144,12 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "DROP DATABASE IF EXISTS jiedao_bench WITH (FORCE)"],
+    name = urlsplit(args.postgres).path.lstrip("/")  # the database named in --postgres, nobody else's
+    if not re.fullmatch(r"\w+", name):
+        sys.exit(f"--postgres should name a database: {args.postgres}")
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
                    capture_output=True)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE jiedao_bench"],
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"],
                    capture_output=True)
     print(f"# intake benchmark: wrk -t2 -c8, {args.seconds}s per endpoint, jiedao serve 2 workers x 4 threads")
     bench_database("SQLite", None, args.seconds, args.port)

@@ -88,8 +88,9 @@ def _ref(getter: Any, actor: Any, key: Any, field: str) -> Any:
 
 
 def _node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
-    """A node the caller can see (org scope): filters and intake places."""
-    return _ref(org_selectors.node_get, request.auth, pk, field)
+    """A node the caller can see (org scope): filters and intake places (from the per-process
+    node cache; the scope check is the same)."""
+    return _ref(org_selectors.node_get_cached, request.auth, pk, field)
 
 
 def _case_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
@@ -328,7 +329,8 @@ class CaseDetailOut(CaseOut):
 
     @staticmethod
     def resolve_transitions(obj) -> list[CaseTransition]:
-        return list(selectors.case_timeline(obj))
+        intake = getattr(obj, "intake_transition", None)  # a case just filed: its one transition
+        return [intake] if intake is not None else list(selectors.case_timeline(obj))
 
 
 class CaseFilters(Schema):
@@ -1000,7 +1002,8 @@ def case_create(request, payload: CaseCreateIn):
     data["category"] = _category(data["category"])
     data["tier"] = data["tier"] or ""
     case = services.case_create(actor=request.auth, **data)
-    return Status(201, selectors.case_get_unscoped(case.pk))
+    # The case as filed, with its related objects already attached: nothing is read back.
+    return Status(201, case)
 
 
 @router.get("/{case_id}", response={200: CaseDetailOut, **READ_ERRORS}, summary="事项详情", tags=T_CASES)

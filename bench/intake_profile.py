@@ -29,9 +29,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-category", action="store_true", help="file without a category (suggestion runs)")
     parser.add_argument("--seeded", default="", help="reuse this data dir (already seeded)")
+    parser.add_argument("--bare", action="store_true", help="measure the bare insert (/bench/bare-intake) instead")
     args = parser.parse_args()
     data_dir = args.seeded or tempfile.mkdtemp(prefix="jiedao-profile-")
-    os.environ.update(JIEDAO_DATA_DIR=data_dir, JIEDAO_SCHEDULER="off", DJANGO_SETTINGS_MODULE="jiedao.settings",
+    os.environ.update(JIEDAO_DATA_DIR=data_dir, JIEDAO_SCHEDULER="off", JIEDAO_BENCH_ENDPOINTS="true", DJANGO_SETTINGS_MODULE="jiedao.settings",
                       JIEDAO_LOG_LEVEL="WARNING")
     if args.postgres:
         os.environ["JIEDAO_DATABASE_URL"] = args.postgres
@@ -68,6 +69,8 @@ def main() -> None:
 
     def post(i: int):
         token, data = body(i)
+        if args.bare:
+            return client.post("/bench/bare-intake", data, content_type="application/json")
         return client.post("/api/v1/cases", data, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
 
     for i in range(len(workers) * 2):  # warm: every token seen twice
@@ -91,7 +94,7 @@ def main() -> None:
     if profiler:
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
-    db = "PostgreSQL" if args.postgres else "SQLite"
+    db = ("PostgreSQL" if args.postgres else "SQLite") + (" bare insert" if args.bare else " real intake")
     print(f"{db}: {args.requests} requests, CPU {1000 * cpu / args.requests:.2f} ms/request, "
           f"wall {1000 * wall / args.requests:.2f} ms/request (one thread, in-process)")
     print(f"data dir: {data_dir}")

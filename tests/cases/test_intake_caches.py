@@ -197,3 +197,13 @@ def test_cached_nodes_are_still_scoped(world, catalogue, client, who):
     if who != "handler":  # a handler sees the tree but may not file
         assert response.status_code == 404 and response.json()["field"] == "node"
     assert Case.objects.count() == counts
+
+
+def test_the_case_page_shows_the_route_and_the_suggestion(world, catalogue, client):
+    Category.objects.filter(pk=catalogue["garbage"].pk).update(keywords="垃圾 清运 堆放")
+    Category.objects.exclude(pk__in=[c.pk for c in catalogue.values()]).update(is_active=False)
+    caching.clear()
+    case = file(Api(client, world.worker), world, category=None).json()
+    client.force_login(world.worker)
+    page = client.get(f"/cases/{case['id']}/").content.decode()
+    assert "类别由系统建议" in page and "按派遣规则应派至 城建办" in page

@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/jiedao_bench")
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--rounds", type=int, default=1, help="alternate the endpoints this many times")
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="benchmark one database only")
     parser.add_argument("--suggest-every", type=int, default=5,
                         help="every Nth real request has no category, so intake suggests one (0: never)")
     args = parser.parse_args()
@@ -174,8 +175,10 @@ def main() -> None:
                    capture_output=True)
     print(f"# intake benchmark: wrk -t2 -c8, {args.seconds}s per endpoint x {args.rounds} round(s), jiedao serve"
           f" 2 workers x 4 threads; every {args.suggest_every or 'no'}th real request without a category")
-    bench_database("SQLite", None, args.seconds, args.port, args.rounds, args.suggest_every)
-    bench_database("PostgreSQL", args.postgres, args.seconds, args.port + 1, args.rounds, args.suggest_every)
+    if args.only != "postgres":
+        bench_database("SQLite", None, args.seconds, args.port, args.rounds, args.suggest_every)
+    if args.only != "sqlite":
+        bench_database("PostgreSQL", args.postgres, args.seconds, args.port + 1, args.rounds, args.suggest_every)
 
 
 if __name__ == "__main__":

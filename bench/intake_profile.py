@@ -93,7 +93,7 @@ def main() -> None:
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if profiler:
         profiler.stop()
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
     db = ("PostgreSQL" if args.postgres else "SQLite") + (" bare insert" if args.bare else " real intake")
     print(f"{db}: {args.requests} requests, CPU {1000 * cpu / args.requests:.2f} ms/request, "
           f"wall {1000 * wall / args.requests:.2f} ms/request (one thread, in-process)")

@@ -179,11 +179,11 @@ class CaseOut(Schema):
 
     @staticmethod
     def resolve_source_label(obj) -> str:
-        return str(obj.get_source_display())
+        return str(Source(obj.source).label) if obj.source in Source.values else obj.source
 
     @staticmethod
     def resolve_state_label(obj) -> str:
-        return str(obj.get_state_display())
+        return str(State(obj.state).label) if obj.state in State.values else obj.state
 
     @staticmethod
     def resolve_tier_label(obj) -> str:

@@ -35,6 +35,17 @@ def _test_settings(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_caches():
+    """The per-process caches (jiedao.core.caching) start empty in every test: rolled-back
+    tests reuse primary keys."""
+    from jiedao.core import caching
+
+    caching.clear()
+    yield
+    caching.clear()
+
+
+@pytest.fixture(autouse=True)
 def _audit_chain_heads(request):
     """Migrations create the audit chain heads; a transactional test's flush removes them."""
     names = set(request.fixturenames)

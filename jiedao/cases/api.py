@@ -90,8 +90,9 @@ def _ref(getter: Any, actor: Any, key: Any, field: str) -> Any:
 
 
 def _node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
-    """A node the caller can see (org scope): filters and intake places."""
-    return _ref(org_selectors.node_get, request.auth, pk, field)
+    """A node the caller can see (org scope): filters and intake places (from the per-process
+    node cache; the scope check is the same)."""
+    return _ref(org_selectors.node_get_cached, request.auth, pk, field)
 
 
 def _case_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
@@ -180,11 +181,11 @@ class CaseOut(Schema):
 
     @staticmethod
     def resolve_source_label(obj) -> str:
-        return str(obj.get_source_display())
+        return str(Source(obj.source).label) if obj.source in Source.values else obj.source
 
     @staticmethod
     def resolve_state_label(obj) -> str:
-        return str(obj.get_state_display())
+        return str(State(obj.state).label) if obj.state in State.values else obj.state
 
     @staticmethod
     def resolve_tier_label(obj) -> str:
@@ -330,7 +331,8 @@ class CaseDetailOut(CaseOut):
 
     @staticmethod
     def resolve_transitions(obj) -> list[CaseTransition]:
-        return list(selectors.case_timeline(obj))
+        intake = getattr(obj, "intake_transition", None)  # a case just filed: its one transition
+        return [intake] if intake is not None else list(selectors.case_timeline(obj))
 
 
 class CaseFilters(Schema):
@@ -1026,7 +1028,8 @@ def case_create(request, payload: CaseCreateIn):
     data["category"] = _category(data["category"])
     data["tier"] = data["tier"] or ""
     case = services.case_create(actor=request.auth, **data)
-    return Status(201, selectors.case_get_unscoped(case.pk))
+    # The case as filed, with its related objects already attached: nothing is read back.
+    return Status(201, case)
 
 
 def _attach(actor: Any, case: Any, upload: Any, field: str) -> Any:

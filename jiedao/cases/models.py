@@ -12,11 +12,10 @@ from jiedao.org.models import Department, OrgNode
 
 
 def user_assignments(user) -> list[tuple[str, int | None]]:
-    """(role, department id) pairs of a user, cached on the user object for the request."""
-    cache = user.__dict__.setdefault("_jiedao_scope_cache", {})
-    if "_departments" not in cache:
-        cache["_departments"] = list(user.assignments.values_list("role", "department_id"))
-    return cache["_departments"]
+    """(role, department id) pairs of a user (cached: jiedao.core.scope.role_rows)."""
+    from jiedao.core.scope import role_rows
+
+    return [(role, department_id) for role, _path, _active, department_id in role_rows(user)]
 
 
 class Tier(models.TextChoices):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from jiedao.cases.models import Case, CaseAttachment, CaseTransition, Category, RoutingRule, State
 from jiedao.cases.sla import NEAR_WINDOW, RUNNING
-from jiedao.core import scope
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.org.models import Department, NodeKind, OrgNode
@@ -269,9 +269,13 @@ def categories_active() -> QuerySet[Category]:
 
 def leaf_categories(*, active_only: bool = True) -> list[Category]:
     """Categories a case can be filed under: those that are not the group of another category."""
-    rows = list(Category.objects.select_related("parent").order_by("sort_order", "id"))
-    parents = {c.parent_id for c in rows if c.parent_id}
-    return [c for c in rows if c.pk not in parents and (c.is_active or not active_only)]
+    def load() -> tuple:
+        rows = list(Category.objects.select_related("parent").order_by("sort_order", "id"))
+        parents = {c.parent_id for c in rows if c.parent_id}
+        return tuple(_category_rows(c) for c in rows if c.pk not in parents)
+
+    leaves = [_category_instance(rows) for rows in caching.get(("leaf_categories",), load)]
+    return [c for c in leaves if c.is_active or not active_only]
 
 
 def category_choices(*, active_only: bool = True) -> list[tuple[str, list[tuple[int, str]]]]:
@@ -418,12 +422,31 @@ def case_get_unscoped(pk: Any) -> Case:
     return Case.objects.select_related(*related).get(pk=pk)
 
 
-def category_by_code(code: str) -> Category:
-    """A category (active or not) by its code; Http404 if there is none."""
-    category = Category.objects.select_related("parent").filter(code=str(code).strip()).first()
-    if category is None:
-        raise Http404("未找到该类别。")
+def _category_rows(category: Category) -> tuple:
+    return caching.row(category), caching.row(category.parent) if category.parent_id else None
+
+
+def _category_instance(rows: tuple) -> Category:
+    own, parent = rows
+    category = caching.instance(Category, own)
+    category.parent = caching.instance(Category, parent) if parent else None
     return category
+
+
+def category_by_code(code: str) -> Category:
+    """A category (active or not) by its code; Http404 if there is none. The catalogue is cached
+    per process (jiedao.core.caching; editing it bumps the generation); each call returns fresh
+    instances."""
+    code = str(code).strip()
+
+    def load() -> tuple | None:
+        category = Category.objects.select_related("parent").filter(code=code).first()
+        return _category_rows(category) if category is not None else None
+
+    rows = caching.get(("category", code), load)
+    if rows is None:
+        raise Http404("未找到该类别。")
+    return _category_instance(rows)
 
 
 def digest_list(user: Any, *, node: OrgNode | None = None, week_start: date | None = None) -> QuerySet[WeeklyDigest]:

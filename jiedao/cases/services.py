@@ -28,7 +28,8 @@ from jiedao.cases.models import (
     Urgency,
 )
 from jiedao.cases.workflow import Action, Actor, find
-from jiedao.core import audit, crypto, scope, workdays
+from jiedao.core import audit, caching, crypto, scope, workdays
+from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import validate_phone
@@ -60,14 +61,17 @@ def route(category: Category | None, node: OrgNode) -> Department | None:
     None means the community (or village) handles it itself."""
     if category is None:
         return None
-    prefixes = [node.path[:i] for i in range(4, len(node.path) + 1, 4)]
-    rule = (
-        RoutingRule.objects.filter(category=category, node__path__in=prefixes)
-        .select_related("department", "node")
-        .order_by("-node__depth")
-        .first()
-    )
-    return rule.department if rule else None
+
+    def load() -> tuple:
+        rules = RoutingRule.objects.filter(category_id=category.pk).select_related("department", "node")
+        return tuple(sorted(((rule.node.path, caching.row(rule.department) if rule.department_id else None)
+                             for rule in rules), key=lambda pair: -len(pair[0])))
+
+    # The category's rules are cached per process (editing them bumps the cache generation).
+    for path, department in caching.get(("routes", category.pk), load):
+        if node.path.startswith(path):
+            return caching.instance(Department, department) if department else None
+    return None
 
 
 def deadline_for(category: Category | None, start: datetime, urgency: str = Urgency.NORMAL) -> datetime:
@@ -125,8 +129,21 @@ def case_create(
     anonymous: bool = False,
     reporter_name: str = "",
     reporter_phone: str = "",
+    suggest: bool = True,
 ) -> Case:
-    """Register a case (state: reported). `actor` None means a resident's public submission."""
+    """Register a case (state: reported). `actor` None means a resident's public submission.
+
+    Intake also does the two things the catalogue decides at once: with no category given (and
+    `suggest`), the category suggestion (jiedao.cases.selectors.suggest_category) files it under
+    the best match if that is confident enough, and the tier follows the category's default; and
+    the routing rules name the department a dispatch will default to, recorded on the first
+    transition ("route"). The deadline is not set here: the clock starts at dispatch.
+
+    The returned case carries its related objects (node, category, community, grid, building,
+    reporter) and `intake_transition`, so a response can be built without reading it back."""
+    from jiedao.cases.selectors import LOW_CONFIDENCE, suggest_category
+    from jiedao.org.selectors import ancestor_ids, node_cached
+
     if actor is not None:
         scope.require(actor, Perm.REPORT_CASES, node.path, view_perm=Perm.VIEW_ORG)
     if node.kind not in CASE_NODE_KINDS:
@@ -146,14 +163,26 @@ def case_create(
         raise DomainError("纬度应在 -90 到 90 之间。", field="latitude")
     if longitude not in (None, "") and not (-180 <= float(longitude) <= 180):
         raise DomainError("经度应在 -180 到 180 之间。", field="longitude")
+    title = _text(title, field="title", label="标题", max_length=100, required=True)
+    description = _text(description, field="description", label="描述", max_length=4000, required=True)
+    data: dict[str, Any] = {}
+    if category is None and suggest:
+        best = suggest_category(f"{title} {description}")[:1]
+        if best and best[0][1] >= LOW_CONFIDENCE:
+            category = best[0][0]
+            data["suggested"] = {"category": category.code, "confidence": round(best[0][1], 2)}
     now = timezone.now()
     place = building or node
-    prefixes = [place.path[:i] for i in range(4, len(place.path) + 1, 4)]
-    ancestors = dict(OrgNode.objects.filter(path__in=prefixes).values_list("kind", "id"))
+    department = route(category, place)
+    if department is not None:
+        data["route"] = department.name
+    ancestors = ancestor_ids(place.path)  # derived from the path's prefixes, cached per process
+    community_id = ancestors.get(NodeKind.COMMUNITY) or ancestors.get(NodeKind.VILLAGE)
+    grid_id = ancestors.get(NodeKind.GRID)
     case = Case(
         ticket=new_ticket(now),
-        community_id=ancestors.get(NodeKind.COMMUNITY) or ancestors.get(NodeKind.VILLAGE),
-        grid_id=ancestors.get(NodeKind.GRID),
+        community_id=community_id,
+        grid_id=grid_id,
         source=source,
         category=category,
         tier=tier or (category.default_tier if category else ""),
@@ -167,8 +196,8 @@ def case_create(
         latitude=latitude or None,
         longitude=longitude or None,
         address=_text(address, field="address", label="地点", max_length=200),
-        title=_text(title, field="title", label="标题", max_length=100, required=True),
-        description=_text(description, field="description", label="描述", max_length=4000, required=True),
+        title=title,
+        description=description,
         anonymous=bool(anonymous),
         reporter_name="" if anonymous else _text(reporter_name, field="reporter_name", label="反映人", max_length=64),
         reporter_phone_enc="" if anonymous or not reporter_phone else crypto.encrypt(crypto.normalise(reporter_phone, "phone")),
@@ -176,14 +205,20 @@ def case_create(
         reported_by=actor,
         level=Level.COMMUNITY,
     )
-    # Everything above only reads; the write transaction (SQLite's write lock, PostgreSQL's row
-    # locks on the rollup and audit heads) lasts only for these four statements.
-    with transaction.atomic():
+    transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
+                                actor=actor, actor_repr=_actor_name(actor), data=data, created_at=now)
+    # Everything above only reads (mostly from per-process caches); the write transaction
+    # (SQLite's write lock, PostgreSQL's row locks on the rollup and audit heads) lasts only for
+    # these statements. On SQLite, writers queue on a lock instead of SQLite's busy handler.
+    with write_lock(), transaction.atomic():
         case.save()
-        CaseTransition.objects.create(case=case, seq=0, action="report", from_state=State.REPORTED,
-                                      to_state=State.REPORTED, actor=actor, actor_repr=_actor_name(actor), created_at=now)
+        transition.case = case
+        transition.save()
         bump(case, reported=1)
         audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
+    case.community = node_cached(community_id)
+    case.grid = node_cached(grid_id)
+    case.intake_transition = transition
     return case
 
 
@@ -203,11 +238,7 @@ def actor_kinds(user: Any, case: Case) -> set[str]:
     if user.is_superuser:
         return {Actor.ADMIN, Actor.LEADER, Actor.COMMUNITY}
     kinds: set[str] = set()
-    rows = user.__dict__.setdefault("_jiedao_scope_cache", {}).get("_roles")
-    if rows is None:
-        rows = list(user.assignments.values_list("role", "node__path", "department_id"))
-        user.__dict__["_jiedao_scope_cache"]["_roles"] = rows
-    for role, path, department_id in rows:
+    for role, path, _active, department_id in scope.role_rows(user):
         covers = case.org_path.startswith(path)
         if role == Role.DEPARTMENT_HANDLER and department_id and department_id == case.handling_department_id:
             kinds.add(Actor.HANDLER)
@@ -581,6 +612,7 @@ def category_update(*, actor: Any, category: Category, **fields: Any) -> Categor
     if "is_active" in fields:
         current.is_active = bool(fields["is_active"])
     current.save()
+    caching.bump()
     old, new = audit.changed(before, audit.snapshot(current, list(_CATEGORY_FIELDS)))
     if new:
         audit.record(actor=actor, action="cases.category.update", obj=current, before=old, after=new)
@@ -607,6 +639,7 @@ def routing_rule_set(*, actor: Any, category: Category, node: OrgNode, departmen
         rule = existing
     else:
         rule = RoutingRule.objects.create(category=category, node=node, department=department)
+    caching.bump()
     audit.record(actor=actor, action="cases.routingrule.set", obj=rule, before=before,
                  after={"category_id": category.pk, "node_id": node.pk, "department_id": department.pk if department else None})
     return rule
@@ -619,6 +652,7 @@ def routing_rule_delete(*, actor: Any, rule: RoutingRule) -> None:
     before = audit.snapshot(rule)
     audit.record(actor=actor, action="cases.routingrule.delete", obj=rule, before=before)
     rule.delete()
+    caching.bump()
 
 
 def _forget_workdays() -> None:

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "jiedao.core"
     label = "core"
     verbose_name = _("平台基础")
+
+    def ready(self) -> None:
+        from jiedao.core import caching
+
+        caching.connect_signals()

@@ -208,3 +208,22 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CacheGeneration(models.Model):
+    """A counter that says when the per-process caches of jiedao.core.caching went stale.
+
+    Every service that changes API tokens, users, role assignments, org nodes, departments or the
+    case catalogue adds one in its own transaction; each process compares it, once per request,
+    with the generation its cached rows were read at and drops them when it has moved.
+    """
+
+    name = models.CharField(_("名称"), max_length=32, primary_key=True)
+    value = models.BigIntegerField(_("代数"), default=0)
+
+    class Meta:
+        verbose_name = _("缓存代数")
+        verbose_name_plural = _("缓存代数")
+
+    def __str__(self) -> str:
+        return f"{self.name}#{self.value}"

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.http import Http404
 
+from jiedao.core import caching
 from jiedao.core.errors import PermissionError_
 from jiedao.core.permissions import ROLE_PERMISSIONS, Perm
 
@@ -41,6 +42,24 @@ def _collapse(paths: set[str]) -> list[str]:
     return sorted(kept)
 
 
+def role_rows(user: Any) -> tuple[tuple[str, str, bool, int | None], ...]:
+    """(role, node path, node active, department id) of each of the user's role assignments.
+
+    Cached for the request on the user object and per process (jiedao.core.caching): the
+    services that assign or revoke roles or change nodes bump the cache generation."""
+    cache = user.__dict__.setdefault("_jiedao_scope_cache", {})
+    rows = cache.get("_rows")
+    if rows is None:
+        from jiedao.org.models import RoleAssignment  # the policy's data lives in org
+
+        def load() -> tuple[tuple[str, str, bool, int | None], ...]:
+            return tuple(RoleAssignment.objects.filter(user_id=user.pk).order_by("pk")
+                         .values_list("role", "node__path", "node__is_active", "department_id"))
+
+        rows = cache["_rows"] = caching.get(("roles", user.pk), load)
+    return rows
+
+
 def granted_paths(user: Any, perm: str) -> list[str] | None:
     """Org paths under which `user` holds `perm`; None means everywhere (superuser)."""
     if user is None or not user.is_authenticated or not user.is_active:
@@ -49,10 +68,8 @@ def granted_paths(user: Any, perm: str) -> list[str] | None:
         return None
     cache = user.__dict__.setdefault("_jiedao_scope_cache", {})
     if perm not in cache:
-        from jiedao.org.models import RoleAssignment  # the policy's data lives in org
-
-        rows = RoleAssignment.objects.filter(user=user, node__is_active=True).values_list("role", "node__path")
-        cache[perm] = _collapse({path for role, path in rows if perm in ROLE_PERMISSIONS.get(role, ())})
+        cache[perm] = _collapse({path for role, path, active, _ in role_rows(user)
+                                 if active and perm in ROLE_PERMISSIONS.get(role, ())})
     return cache[perm]
 
 

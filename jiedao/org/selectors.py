@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 
-from jiedao.core import scope
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.org.models import Department, NodeKind, OrgNode, RoleAssignment, User
@@ -18,6 +19,45 @@ def nodes_visible(user: Any, perm: str = Perm.VIEW_ORG) -> QuerySet[OrgNode]:
 
 def node_get(user: Any, pk: int | str, perm: str = Perm.VIEW_ORG) -> OrgNode:
     return scope.get_scoped(OrgNode.objects.select_related("parent"), user, perm, pk=pk)
+
+
+def _node_row(pk: int) -> Any:
+    node = OrgNode.objects.defer("boundary").filter(pk=pk).first()
+    return caching.row(node) if node is not None else None
+
+
+def node_get_cached(user: Any, pk: int, perm: str = Perm.VIEW_ORG) -> OrgNode:
+    """node_get for hot paths (intake): the node's row comes from the per-process cache
+    (jiedao.core.caching), the scope check is the same (`scope.path_allows`, Http404 outside).
+    `boundary` is not cached (it loads on first access) and `parent` is not joined."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("未找到该对象。") from None
+    node = node_cached(pk)
+    if node is None or not scope.path_allows(user, perm, node.path):
+        raise Http404("未找到该对象。")
+    return node
+
+
+def node_cached(pk: int | None) -> OrgNode | None:
+    """A node by id from the per-process cache, NOT scoped: for names of nodes the caller
+    already reached through a scoped object (a case's community and grid)."""
+    if pk is None:
+        return None
+    cached = caching.get(("node", pk), lambda: _node_row(pk))
+    return caching.instance(OrgNode, cached) if cached is not None else None
+
+
+def ancestor_ids(path: str) -> dict[str, int]:
+    """{kind: node id} of the node at `path` and its ancestors, derived from the path's
+    prefixes (one query the first time per process and generation, then cached)."""
+
+    def load() -> dict[str, int]:
+        prefixes = [path[:i] for i in range(PATH_SEGMENT, len(path) + 1, PATH_SEGMENT)]
+        return dict(OrgNode.objects.filter(path__in=prefixes).order_by("depth").values_list("kind", "id"))
+
+    return dict(caching.get(("ancestors", path), load))
 
 
 def scope_roots(user: Any, perm: str = Perm.VIEW_ORG) -> QuerySet[OrgNode]:

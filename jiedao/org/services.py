@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from jiedao.core import audit, scope
+from jiedao.core import audit, caching, scope
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import ROLE_NODE_KINDS, ROLES_NEEDING_DEPARTMENT, Perm, Role
 from jiedao.core.scope import PATH_MAX, PATH_SEGMENT
@@ -137,6 +137,7 @@ def node_create(
     if kind == NodeKind.SUBDISTRICT:
         node.subdistrict = node
         node.save(update_fields=["subdistrict"])
+    caching.bump()
     audit.record(actor=actor, action="org.node.create", obj=node, after=audit.snapshot(node))
     return node
 
@@ -157,6 +158,7 @@ def node_update(*, actor: User, node: OrgNode, **changes: Any) -> OrgNode:
     for key, value in fields.items():
         setattr(node, key, value)
     node.save()
+    caching.bump()
     old, new = audit.changed(before, audit.snapshot(node))
     if new:
         audit.record(actor=actor, action="org.node.update", obj=node, before=old, after=new)
@@ -179,6 +181,7 @@ def department_create(
     department = Department.objects.create(
         subdistrict=subdistrict, name=name, kind=kind, duties=(duties or "").strip()[:300]
     )
+    caching.bump()
     audit.record(actor=actor, action="org.department.create", obj=department, after=audit.snapshot(department))
     return department
 
@@ -241,6 +244,7 @@ def user_update(*, actor: User, user: User, **changes: Any) -> User:
     for key, value in changes.items():
         setattr(user, key, value)
     user.save()
+    caching.bump()  # API tokens cache their user: a deactivated user stops at once
     old, new = audit.changed(before, audit.snapshot(user))
     if new:
         audit.record(actor=actor, action="org.user.update", obj=user, before=old, after=new)
@@ -257,6 +261,7 @@ def user_set_password(*, actor: User, user: User, password: str) -> None:
     _check_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
+    caching.bump()
     audit.record(actor=actor, action="org.user.set_password", obj=user)
 
 
@@ -284,6 +289,7 @@ def role_assign(
         raise ConflictError("该用户在此节点已有这个角色。", field="role")
     assignment = RoleAssignment.objects.create(user=user, role=role, node=node, department=department)
     scope.forget(user)
+    caching.bump()
     audit.record(actor=actor, action="org.role.assign", obj=assignment, after=audit.snapshot(assignment))
     return assignment
 
@@ -298,3 +304,4 @@ def role_revoke(*, actor: User, assignment: RoleAssignment) -> None:
     audit.record(actor=actor, action="org.role.revoke", obj=assignment, before=before)
     assignment.delete()
     scope.forget(assignment.user)
+    caching.bump()

@@ -17,6 +17,7 @@ from jiedao.cases import services
 from jiedao.cases.models import Case, Category, Source, Tier
 from jiedao.cases.open311 import boundary_contains
 from jiedao.cases.workflow import Action
+from jiedao.core import caching
 from jiedao.core.models import AuditEvent
 from jiedao.core.services import token_create, token_revoke
 from jiedao.org.models import OrgNode
@@ -98,6 +99,7 @@ def test_services_in_json_and_xml(world, client):
     assert rows["exposed_garbage"].findtext("group") == "市容环境"
 
     Category.objects.filter(code="exposed_garbage").update(is_active=False)
+    caching.clear()  # a bare ORM update, not category_update: the catalogue cache is not told
     assert "exposed_garbage" not in {s["service_code"] for s in client.get(f"{BASE}/services.json").json()}
 
 

@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from jiedao.cases import selectors, services
 from jiedao.cases.models import Case, CaseAttachment, CaseTransition, Category, RoutingRule, Source, State, Tier
 from jiedao.cases.workflow import Action
-from jiedao.core import workdays
+from jiedao.core import caching, workdays
 from jiedao.core.models import AuditEvent, WorkdayOverride
 from jiedao.org.models import Department
 
@@ -522,12 +522,14 @@ def test_suggest_category_scores_keywords_and_marks_weak_matches(world, catalogu
     Category.objects.filter(pk=catalogue["garbage"].pk).update(keywords="垃圾 清运 堆放 臭")
     Category.objects.filter(pk=catalogue["dispute"].pk).update(keywords="邻居 纠纷 噪音 楼上")
     Category.objects.exclude(pk__in=[catalogue["garbage"].pk, catalogue["dispute"].pk]).update(is_active=False)
+    caching.clear()  # bare ORM updates, not category_update: the catalogue cache is not told
     top = selectors.suggest_category("楼下的垃圾堆放好几天没人清运，很臭！")
     assert top[0][0] == catalogue["garbage"] and top[0][1] >= selectors.LOW_CONFIDENCE
     weak = selectors.suggest_category("楼上")
     assert weak[0][0] == catalogue["dispute"] and weak[0][1] < selectors.LOW_CONFIDENCE
     assert selectors.suggest_category("？") == []
     Category.objects.filter(pk=catalogue["garbage"].pk).update(is_active=False)
+    caching.clear()
     assert catalogue["garbage"] not in [c for c, _s in selectors.suggest_category("垃圾清运")]
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from jiedao.core import caching
 from jiedao.core.models import ApiToken, AuditEvent
 from jiedao.core.services import token_create, token_revoke
 
@@ -74,6 +75,7 @@ def test_expired_token_is_401(world, client):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
     assert client.get(f"{BASE}/me", **headers).status_code == 200
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    caching.clear()  # a bare ORM update moved the expiry; real expiry is checked on every request
     response = client.get(f"{BASE}/me", **headers)
     assert response.status_code == 401
     assert response.json() == UNAUTHENTICATED

@@ -1,0 +1,104 @@
+"""Where the time of one real intake request goes: queries per request (with their SQL) and CPU
+milliseconds per request, in-process through Django's test client (no server, no network).
+
+Seeds the demo into a scratch SQLite database (or the PostgreSQL database given), files
+--requests cases through `POST /api/v1/cases` with grid workers' API tokens, and prints the
+queries of one warm request and the mean CPU time. With --profile, also a pyinstrument profile.
+
+Usage: .venv/bin/python bench/intake_profile.py [--requests 300] [--postgres URL] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--postgres", default="")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-category", action="store_true", help="file without a category (suggestion runs)")
+    parser.add_argument("--seeded", default="", help="reuse this data dir (already seeded)")
+    parser.add_argument("--bare", action="store_true", help="measure the bare insert (/bench/bare-intake) instead")
+    args = parser.parse_args()
+    data_dir = args.seeded or tempfile.mkdtemp(prefix="jiedao-profile-")
+    os.environ.update(JIEDAO_DATA_DIR=data_dir, JIEDAO_SCHEDULER="off", JIEDAO_BENCH_ENDPOINTS="true", DJANGO_SETTINGS_MODULE="jiedao.settings",
+                      JIEDAO_LOG_LEVEL="WARNING")
+    if args.postgres:
+        os.environ["JIEDAO_DATABASE_URL"] = args.postgres
+    if not args.seeded:
+        subprocess.run([str(ROOT / ".venv" / "bin" / "jiedao"), "seed", "--force"], check=True, capture_output=True)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from jiedao.core.services import token_create
+    from jiedao.org.models import OrgNode, User
+
+    workers = []
+    for n in range(1, 25):
+        user = User.objects.get(username=f"wangge{n:02d}")
+        grid = user.assignments.get().node
+        building = OrgNode.objects.filter(path__startswith=grid.path, kind="building").first()
+        _, token = token_create(actor=user, name="profile")
+        workers.append((token, grid.pk, building.pk))
+    client = Client()
+
+    def body(i: int) -> tuple[str, str]:
+        token, node, building = workers[i % len(workers)]
+        fields = {"source": "door_visit", "node": node, "building": building, "title": "楼下垃圾三天没人清运",
+                  "description": "1幢楼下垃圾堆放三天，臭气熏天，请尽快处理。", "reporter_name": "陈阿姨",
+                  "reporter_phone": "13812345678"}
+        if not args.no_category:
+            fields["category"] = "exposed_garbage"
+        return token, json.dumps(fields, ensure_ascii=False)
+
+    def post(i: int):
+        token, data = body(i)
+        if args.bare:
+            return client.post("/bench/bare-intake", data, content_type="application/json")
+        return client.post("/api/v1/cases", data, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    for i in range(len(workers) * 2):  # warm: every token seen twice
+        assert post(i).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        response = post(0)
+    assert response.status_code == 201, response.content
+    print(f"# one warm request: {len(queries.captured_queries)} queries, response {len(response.content)} bytes")
+    for q in queries.captured_queries:
+        print("  ", q["sql"][:160])
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(args.requests):
+        post(i)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if profiler:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
+    db = ("PostgreSQL" if args.postgres else "SQLite") + (" bare insert" if args.bare else " real intake")
+    print(f"{db}: {args.requests} requests, CPU {1000 * cpu / args.requests:.2f} ms/request, "
+          f"wall {1000 * wall / args.requests:.2f} ms/request (one thread, in-process)")
+    print(f"data dir: {data_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ def create_row(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0006_audit_chain_heads")]
+    dependencies = [("core", "0007_jobrun_queued_at")]
 
     operations = [
         migrations.CreateModel(

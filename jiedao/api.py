@@ -12,6 +12,7 @@ from ninja.openapi.docs import Swagger
 from jiedao.cases.api import router as cases_router
 from jiedao.core.api import SessionAuth, TokenAuth, UnicodeJSONRenderer, install_error_handlers
 from jiedao.core.api import router as core_router
+from jiedao.insight.api import router as insight_router
 from jiedao.org.api import org_router, users_router
 from jiedao.people.api import router as people_router
 
@@ -39,6 +40,7 @@ api.add_router("/org", org_router)
 api.add_router("/users", users_router)
 api.add_router("/people", people_router)
 api.add_router("/cases", cases_router)
+api.add_router("/insight", insight_router)
 
 # Registered last: any other path under /api/v1/ answers the JSON 404, not Django's HTML page.
 fallback = Router()

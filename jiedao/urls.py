@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("jiedao.org.urls")),
     path("", include("jiedao.cases.urls")),
     path("", include("jiedao.people.urls")),
+    path("", include("jiedao.insight.urls")),
 ]
 
 if settings.JIEDAO_BENCH_ENDPOINTS:

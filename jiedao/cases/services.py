@@ -182,13 +182,18 @@ def case_create(
         reported_by=actor,
         level=Level.COMMUNITY,
     )
+    # What the classifier suggests for these words (jiedao.insight), kept to measure overrides.
+    from jiedao.insight import services as insight
+
+    suggestion = insight.suggestion_for_case(title=case.title, description=case.description)
     # Everything above only reads; the write transaction (SQLite's write lock, PostgreSQL's row
-    # locks on the rollup and audit heads) lasts only for these four statements.
+    # locks on the rollup and audit heads) lasts only for these statements.
     with transaction.atomic():
         case.save()
         CaseTransition.objects.create(case=case, seq=0, action="report", from_state=State.REPORTED,
                                       to_state=State.REPORTED, actor=actor, actor_repr=_actor_name(actor), created_at=now)
         bump(case, reported=1)
+        insight.suggestion_record(case=case, suggestion=suggestion)
         audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
     return case
 

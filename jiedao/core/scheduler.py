@@ -44,6 +44,7 @@ def next_monday_at(hour: int) -> Callable[[datetime], datetime]:
 JOBS = [
     Job("sla_scan", "jiedao.cases.sla.sla_scan", every(5)),
     Job("weekly_digests", "jiedao.cases.cycles.weekly_digests_generate_all", next_monday_at(1)),
+    Job("classifier_retrain", "jiedao.insight.services.classifier_retrain_scheduled", next_monday_at(3)),
 ]
 
 

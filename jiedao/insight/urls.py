@@ -1,0 +1,13 @@
+from django.urls import path
+
+from jiedao.insight import views
+
+app_name = "insight"
+
+urlpatterns = [
+    path("insight/classifier/", views.evaluation, name="evaluation"),
+    path("insight/classifier/training/", views.training_status, name="training"),
+    path("insight/classifier/retrain/", views.retrain, name="retrain"),
+    path("insight/classifier/<int:pk>/activate/", views.activate, name="activate"),
+    path("public/report/suggest/", views.public_suggest, name="public_suggest"),
+]

@@ -69,11 +69,11 @@ def test_phone_intake_shows_the_suggestion_and_one_tap_fills_category_and_tier(o
     phone.wait_text("低置信度")
 
     # The administrator's evaluation page at phone width.
-    d.delete_all_cookies()
-    login(phone, "admin")
-    phone.get("/insight/classifier/")
-    phone.wait_text("当前使用的版本")
-    page = phone.text()
+    admin = open_browser(390, 844, "insight-admin", mobile=True)
+    login(admin, "admin")
+    admin.get("/insight/classifier/")
+    admin.wait_text("当前使用的版本")
+    page = admin.text()
     assert f"v{version.number}" in page and "宏平均 F1" in page and "立即重新训练" in page
-    assert phone.no_horizontal_overflow()
-    phone.shot("evaluation")
+    assert admin.no_horizontal_overflow()
+    admin.shot("evaluation")

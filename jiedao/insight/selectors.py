@@ -235,13 +235,16 @@ def current_model() -> _Loaded | None:
     if loaded is not None and now - loaded.checked_at < recheck:
         return loaded
     active = ClassifierVersion.objects.filter(is_active=True).values_list("pk", "number").first()
-    leaves = catalogue_leaves()
-    fingerprint = catalogue_fingerprint(leaves)
-    categories = {c.code: c for c in leaves}
     version_id, number = active if active else (None, None)
-    if loaded is not None and loaded.version_id == version_id and (version_id or loaded.fingerprint == fingerprint):
-        loaded.categories, loaded.fingerprint, loaded.checked_at = categories, fingerprint, now
+    # One light query (tuples, no model objects) tells whether the catalogue changed.
+    stamp = hashlib.sha256(repr(list(Category.objects.order_by("pk").values_list(
+        "pk", "code", "name", "keywords", "default_tier", "is_active", "parent_id", "sort_order"))).encode()).hexdigest()
+    if loaded is not None and loaded.version_id == version_id and loaded.fingerprint == stamp:
+        loaded.checked_at = now
         return loaded
+    leaves = catalogue_leaves()
+    categories = {c.code: c for c in leaves}
+    fingerprint = stamp
     model = None
     if version_id is not None:
         try:

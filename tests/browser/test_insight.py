@@ -36,7 +36,7 @@ def trained_world(transactional_db):
 
 
 def test_phone_intake_shows_the_suggestion_and_one_tap_fills_category_and_tier(open_browser, trained_world):
-    world, version = trained_world
+    _world, version = trained_world
     phone = open_browser(390, 844, "insight-phone", mobile=True)
     d = phone.driver
     login(phone, "worker")

@@ -179,8 +179,15 @@ INSIGHT_HELP = (
     "jiedao insight similar IN.csv OUT.csv\n"
     "    找出反映同一问题的留言对（id_a,id_b,score）/ write the pairs that report the same problem\n"
     "jiedao insight group [--subdistrict 代码]\n"
-    "    把各街道未结事项归为疑似重复组，供工作人员确认 / group open cases into likely duplicates for staff"
+    "    把各街道未结事项归为疑似重复组，供工作人员确认 / group open cases into likely duplicates for staff\n"
+    "jiedao insight retrain [--import FILE] [--map 原类别=类别代码 ...]\n"
+    "    用平台已受理事项重新训练类别建议模型 / retrain the platform's category classifier\n"
+    "jiedao insight report\n"
+    "    当前模型在留出集上的得分与人工改判率 / scores of the active classifier and override rates"
 )
+# `jiedao insight group|retrain|report` work on the platform's database (Django management commands).
+INSIGHT_DJANGO = {"group": ("insight", "insight_group"), "retrain": ("insight", "insight_retrain"),
+                  "report": ("insight", "insight_report")}
 
 
 def run_insight(argv: list[str]) -> int:
@@ -191,9 +198,16 @@ def run_insight(argv: list[str]) -> int:
         return insight.main_evaluate(argv[1:])
     if argv[:1] == ["similar"]:
         return insight.main_similar(argv[1:])
-    if argv[:1] == ["group"]:  # this one works on the platform's database
+    if argv[:1] and argv[0] in INSIGHT_DJANGO:
+        app, name = INSIGHT_DJANGO[argv[0]]
         failed = load_django()
-        return failed if failed is not None else run_command("insight", "insight_group", argv[1:])
+        if failed is not None:
+            return failed
+        command = command_class(app, name)
+        parser = BilingualParser(prog=f"jiedao insight {argv[0]}", description=two_lines(command.help))
+        command().add_arguments(parser)
+        parser.parse_args(argv[1:])  # --help and bad options answered here, in both languages
+        return run_command(app, name, argv[1:])
     print("用法 / usage:\n" + INSIGHT_HELP, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
     return 0 if argv[:1] in (["-h"], ["--help"]) else 2
 

@@ -27,6 +27,7 @@ PASSWORD = "Jiedao-test-2026"
 def _test_settings(settings, tmp_path_factory):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.JIEDAO_TASKS = "eager"
+    settings.JIEDAO_INSIGHT_RECHECK_SECONDS = 0  # the classifier sees catalogue changes at once
     # Each test writes its files (imports, keys) in its own directory: parallel workers have
     # their own databases, so job ids repeat across them.
     data_dir = tmp_path_factory.mktemp("data")

@@ -349,30 +349,26 @@ def plain_text(text: str) -> str:
     return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text or "").lower())
 
 
-def suggest_category(text: str) -> list[tuple[Category, float]]:
-    """The three active categories that best match `text`, each with a confidence in [0, 1).
+class CategorySuggestions(list):
+    """[(Category, confidence), ...] best first, plus what the classifier says about them:
+    `low_confidence` (say so rather than guess), `reason`, and the model `version_id`
+    (None: the catalogue's cold-start model, before any version was trained)."""
 
-    A keyword found whole counts most (longer keywords more), the category's name found whole
-    adds more, and the share of the name's and keywords' characters present in the text breaks
-    ties. A later issue replaces this with a trained model behind the same signature."""
-    plain = plain_text(text)
-    if len(plain) < 2:
-        return []
-    chars = set(plain)
-    scored: list[tuple[Category, float]] = []
-    for category in leaf_categories():
-        keywords = [k for k in (plain_text(w) for w in re.split(r"[\s,，、;；]+", category.keywords)) if k]
-        name = plain_text(category.name)
-        raw = sum(1 + 0.5 * (len(k) - 1) for k in keywords if k in plain)
-        if name and name in plain:
-            raw += 2
-        vocabulary = set(name) | set("".join(keywords))
-        if vocabulary:
-            raw += 0.6 * len(vocabulary & chars) / len(vocabulary)
-        if raw >= 0.2:
-            scored.append((category, raw / (raw + 2)))
-    scored.sort(key=lambda pair: (-pair[1], pair[0].sort_order, pair[0].pk))
-    return scored[:3]
+    low_confidence: bool = True
+    reason: str = ""
+    version_id: int | None = None
+
+
+def suggest_category(text: str, *, title: str = "") -> CategorySuggestions:
+    """The three active categories likeliest for `text`, each with a calibrated confidence in
+    [0, 1], from the active classifier version (jiedao.insight: trained on the platform's own
+    handled cases; before that, a cold-start model of the catalogue's names and keywords)."""
+    from jiedao.insight import selectors as insight
+
+    found = insight.suggest(title, text, k=3)
+    result = CategorySuggestions(found.items)
+    result.low_confidence, result.reason, result.version_id = found.low_confidence, found.reason, found.version_id
+    return result
 
 
 # --- likely duplicates ---------------------------------------------------------------------------

@@ -205,6 +205,10 @@ def case_create(
         reported_by=actor,
         level=Level.COMMUNITY,
     )
+    # What the classifier suggests for these words (jiedao.insight), kept to measure overrides.
+    from jiedao.insight import services as insight
+
+    suggestion = insight.suggestion_for_case(title=case.title, description=case.description)
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
                                 actor=actor, actor_repr=_actor_name(actor), data=data, created_at=now)
     # Everything above only reads (mostly from per-process caches); the write transaction
@@ -215,6 +219,7 @@ def case_create(
         transition.case = case
         transition.save()
         bump(case, reported=1)
+        insight.suggestion_record(case=case, suggestion=suggestion)
         audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
     case.community = node_cached(community_id)
     case.grid = node_cached(grid_id)

@@ -137,10 +137,17 @@ def similar(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def suggest(request: HttpRequest) -> HttpResponse:
-    """Category suggestions for what is being typed (top 3 with a confidence)."""
-    text = f"{request.GET.get('title', '')[:100]} {request.GET.get('description', '')[:1000]}"
-    context = {"suggestions": selectors.suggest_category(text), "low": selectors.LOW_CONFIDENCE,
-               "typed": len(selectors.plain_text(text)) >= 2, "target": request.GET.get("target", "id_category")[:40]}
+    """Category suggestions for what is being typed: the top 3 with a confidence, and for the
+    top one its tier (三事分流) and the unit that would handle it at the chosen place."""
+    from jiedao.insight import selectors as insight
+
+    if not scope.has_perm_anywhere(request.user, Perm.REPORT_CASES):
+        raise PermissionDenied(_("您没有登记诉求的权限。"))
+    title, description = request.GET.get("title", "")[:100], request.GET.get("description", "")[:1000]
+    found = insight.suggest_for_intake(title, description, node=_similar_place(request))
+    context = {"found": found, "suggestions": found.items,
+               "typed": len(selectors.plain_text(title + description)) >= 2,
+               "target": request.GET.get("target", "id_category")[:40]}
     return htmx_aware(render(request, "cases/_suggest.html", context))
 
 
@@ -465,7 +472,7 @@ def attachment_file(request: HttpRequest, pk: int, attachment_pk: int) -> FileRe
 
 # --- public forms (no login) ------------------------------------------------------------------
 
-PUBLIC_LIMITS = {"report": (10, 3600), "track": (60, 3600)}
+PUBLIC_LIMITS = {"report": (10, 3600), "track": (60, 3600), "suggest": (600, 3600)}
 
 
 def _client_ip(request: HttpRequest) -> str:

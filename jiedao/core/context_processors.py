@@ -57,6 +57,10 @@ class Navigation:
         return self._anywhere(Perm.MANAGE_CATALOGUE)
 
     @cached_property
+    def can_view_insight(self) -> bool:
+        return self._anywhere(Perm.VIEW_INSIGHT)
+
+    @cached_property
     def role_label(self) -> str:
         """The user's roles for the top bar, e.g. "网格员" or "街道领导、系统管理员"."""
         if not self.user.is_authenticated:

@@ -28,6 +28,8 @@ class Perm:
     MANAGE_CATALOGUE = "cases.catalogue"
     VIEW_BUSINESSES = "business.view"
     MANAGE_BUSINESSES = "business.manage"
+    VIEW_INSIGHT = "insight.view"  # the classifier's evaluation page (scores, overrides)
+    MANAGE_INSIGHT = "insight.manage"  # retrain, roll back the category classifier
 
 
 class Role(models.TextChoices):
@@ -59,13 +61,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.COMMUNITY_STAFF: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | {Perm.IMPORT_PEOPLE}),
     Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES}),
     Role.LEADER: frozenset(
-        _EVERYONE | _CASE_WORKERS | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES}
+        _EVERYONE
+        | _CASE_WORKERS
+        | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES, Perm.VIEW_INSIGHT}
     ),
     Role.ADMIN: frozenset(
         _EVERYONE
         | _REGISTER_KEEPERS
         | _CASE_WORKERS
         | {Perm.MANAGE_CATALOGUE, Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+        | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
     ),
 }
 

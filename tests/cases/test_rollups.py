@@ -45,6 +45,7 @@ def file_case(world, catalogue, *, node=None, category="garbage", actor=None):
     return services.case_create(
         actor=actor or world.worker, source=Source.DOOR_VISIT, node=node or world.grid, title="楼下垃圾无人清运",
         description="垃圾堆放三天。", category=catalogue[category] if category else None,
+        suggest=False,  # an uncategorised case stays uncategorised (no suggested category filed)
     )
 
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from jiedao.cases.models import Case, Category, State
 from jiedao.cases.workflow import Action
-from jiedao.core import audit, scope
+from jiedao.core import audit, caching, scope
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT
@@ -292,6 +292,10 @@ def duplicate_group_dismiss(*, actor: Any, group: DuplicateGroup, reason: str = 
 log = logging.getLogger(__name__)
 Status, Kind, Trigger = ClassifierVersion.Status, ClassifierVersion.Kind, ClassifierVersion.Trigger
 STALE_TRAINING = timedelta(hours=2)  # a "training" row older than this was left by a dead process
+# Model bytes kept for roll-back: the active version and the newest finished ones (a trained model
+# is tens of MB; weekly retraining would otherwise add ~1.5 GB a year). Older versions keep their
+# scores, decision and audit trail, but can no longer be switched to.
+KEEP_MODEL_DATA = 6
 
 
 def _require_manage(actor: Any) -> None:
@@ -458,6 +462,7 @@ def classifier_train(
                              Trigger(version.trigger).label))
             if activate:
                 _activate(actor=actor, version=version, action="insight.classifier.activate")
+            _prune_model_data(actor=actor)
     except DomainError:
         raise
     except Exception as exc:
@@ -466,6 +471,23 @@ def classifier_train(
             status=Status.FAILED, finished_at=timezone.now(), message=f"训练失败：{type(exc).__name__}: {exc}"[:500])
         raise
     return version
+
+
+def _prune_model_data(*, actor: Any) -> int:
+    """Drop the model bytes of finished versions beyond the newest KEEP_MODEL_DATA (never the
+    active one's); audited as one event naming the versions."""
+    kept = list(ClassifierVersion.objects.filter(status=Status.READY).exclude(model_data=None)
+                .order_by("-number").values_list("pk", flat=True)[:KEEP_MODEL_DATA])
+    old = (ClassifierVersion.objects.filter(status=Status.READY).exclude(model_data=None)
+           .exclude(pk__in=kept).exclude(is_active=True))
+    numbers = sorted(old.values_list("number", flat=True))
+    if not numbers:
+        return 0
+    old.update(model_data=None)
+    audit.record(actor=actor, action="insight.classifier.prune", object_type="insight.classifierversion",
+                 after={"versions": [f"v{n}" for n in numbers]},
+                 reason=f"只保留最近 {KEEP_MODEL_DATA} 个版本和当前版本的模型数据")
+    return len(numbers)
 
 
 def _decide(version: ClassifierVersion, active: ClassifierVersion | None, split) -> tuple[bool, str]:
@@ -496,6 +518,7 @@ def _activate(*, actor: Any, version: ClassifierVersion, action: str, reason: st
     audit.record(actor=actor, action=action, obj=version,
                  before={"active": f"v{previous.number}" if previous else None},
                  after={"active": f"v{version.number}"}, reason=reason)
+    caching.bump()  # every process looks for the new active version at its next request
     transaction.on_commit(selectors.forget_model)
 
 
@@ -504,8 +527,11 @@ def classifier_activate(*, actor: Any, version: ClassifierVersion, reason: str =
     _require_manage(actor)
     with transaction.atomic():
         current = ClassifierVersion.objects.select_for_update().get(pk=version.pk)
-        if current.status != Status.READY or not current.model_data:
+        if current.status != Status.READY:
             raise DomainError(f"版本 v{current.number} 尚未训练完成，不能启用。", field="version")
+        if not current.model_data:
+            raise DomainError(f"版本 v{current.number} 的模型数据已按保留规则清理，只保留得分记录，不能启用。",
+                              field="version")
         if current.is_active:
             raise ConflictError(f"版本 v{current.number} 已是当前使用的版本。", field="version")
         reason = (reason or "").strip()[:500]
@@ -568,13 +594,15 @@ def suggestion_for_case(*, title: str, description: str) -> selectors.Suggestion
         return None
 
 
-def suggestion_record(*, case: Case, suggestion: selectors.Suggestion | None) -> CaseSuggestion | None:
-    """Keep what was suggested (category, confidence, version) and what was chosen at creation.
-    Written in the case's creation transaction, whose audit event covers it."""
+def suggestion_record(*, case: Case, suggestion: selectors.Suggestion | None,
+                      auto_filled: bool = False) -> CaseSuggestion | None:
+    """Keep what was suggested (category, confidence, version) and what was chosen at creation
+    (nothing, when intake filed the suggestion itself: no person chose it yet). Written in the
+    case's creation transaction, whose audit event covers it."""
     if suggestion is None or not suggestion.items:
         return None
     return CaseSuggestion.objects.create(
         case=case, version_id=suggestion.version_id, suggested=suggestion.top,
         confidence=round(suggestion.confidence, 4), low_confidence=suggestion.low_confidence,
-        chosen_id=case.category_id,
+        chosen_id=None if auto_filled else case.category_id,
     )

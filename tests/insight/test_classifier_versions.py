@@ -301,3 +301,20 @@ def test_weekly_job_is_registered_and_retrains(world):
     version = ClassifierVersion.objects.get()
     assert result.startswith("v1") and version.trigger == "schedule" and version.is_active
     assert not JobRun.objects.exists()  # called directly; the scheduler claims runs itself
+
+
+def test_old_model_data_is_pruned_but_scores_stay_and_the_active_one_is_kept(world, monkeypatch):
+    monkeypatch.setattr(services, "KEEP_MODEL_DATA", 2)
+    first = train()
+    versions = [first] + [train() for _ in range(3)]  # cold starts: each replaces the previous one
+    for version in versions:
+        version.refresh_from_db()
+    assert [bool(v.model_data) for v in versions] == [False, False, True, True]
+    assert versions[-1].is_active
+    event = AuditEvent.objects.filter(action="insight.classifier.prune").latest("id")
+    assert event.after == {"versions": [f"v{versions[1].number}"]}
+    # a pruned version cannot be switched to: a clear message, nothing changes
+    with pytest.raises(services.DomainError, match="已按保留规则清理"):
+        services.classifier_activate(actor=world.admin, version=first)
+    first.refresh_from_db()
+    assert not first.is_active and ClassifierVersion.objects.get(is_active=True).pk == versions[-1].pk

@@ -134,14 +134,15 @@ def case_create(
     """Register a case (state: reported). `actor` None means a resident's public submission.
 
     Intake also does the two things the catalogue decides at once: with no category given (and
-    `suggest`), the category suggestion (jiedao.cases.selectors.suggest_category) files it under
+    `suggest`), the category suggestion (jiedao.insight's active model) files it under
     the best match if that is confident enough, and the tier follows the category's default; and
     the routing rules name the department a dispatch will default to, recorded on the first
     transition ("route"). The deadline is not set here: the clock starts at dispatch.
 
     The returned case carries its related objects (node, category, community, grid, building,
     reporter) and `intake_transition`, so a response can be built without reading it back."""
-    from jiedao.cases.selectors import LOW_CONFIDENCE, suggest_category
+    from jiedao.cases.selectors import LOW_CONFIDENCE
+    from jiedao.insight import services as insight
     from jiedao.org.selectors import ancestor_ids, node_cached
 
     if actor is not None:
@@ -166,11 +167,13 @@ def case_create(
     title = _text(title, field="title", label="标题", max_length=100, required=True)
     description = _text(description, field="description", label="描述", max_length=4000, required=True)
     data: dict[str, Any] = {}
-    if category is None and suggest:
-        best = suggest_category(f"{title} {description}")[:1]
-        if best and best[0][1] >= LOW_CONFIDENCE:
-            category = best[0][0]
-            data["suggested"] = {"category": category.code, "confidence": round(best[0][1], 2)}
+    # What the classifier (jiedao.insight) suggests for these words: filed when no category was
+    # given and it is confident, and kept with the case to measure how often staff override it.
+    suggestion = insight.suggestion_for_case(title=title, description=description)
+    if category is None and suggest and suggestion is not None and suggestion.items \
+            and not suggestion.low_confidence and suggestion.confidence >= LOW_CONFIDENCE:
+        category = suggestion.top
+        data["suggested"] = {"category": category.code, "confidence": round(suggestion.confidence, 2)}
     now = timezone.now()
     place = building or node
     department = route(category, place)
@@ -205,10 +208,6 @@ def case_create(
         reported_by=actor,
         level=Level.COMMUNITY,
     )
-    # What the classifier suggests for these words (jiedao.insight), kept to measure overrides.
-    from jiedao.insight import services as insight
-
-    suggestion = insight.suggestion_for_case(title=case.title, description=case.description)
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
                                 actor=actor, actor_repr=_actor_name(actor), data=data, created_at=now)
     # Everything above only reads (mostly from per-process caches); the write transaction
@@ -219,7 +218,7 @@ def case_create(
         transition.case = case
         transition.save()
         bump(case, reported=1)
-        insight.suggestion_record(case=case, suggestion=suggestion)
+        insight.suggestion_record(case=case, suggestion=suggestion, auto_filled="suggested" in data)
         audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
     case.community = node_cached(community_id)
     case.grid = node_cached(grid_id)

@@ -62,6 +62,11 @@ def generation() -> int:
 _in_request: contextvars.ContextVar[bool] = contextvars.ContextVar("jiedao_cache_in_request", default=False)
 
 
+def in_request() -> bool:
+    """Whether this code runs inside a request (where the generation is read once per request)."""
+    return _in_request.get()
+
+
 def start_request() -> tuple[contextvars.Token, contextvars.Token]:
     """Called by RequestContextMiddleware: the generation is read afresh by each request."""
     return _in_request.set(True), _seen.set(None)
@@ -84,12 +89,22 @@ def bump() -> None:
     transaction.on_commit(clear)  # this process need not wait for its next request
 
 
+_clear_hooks: list[Callable[[], None]] = []
+
+
+def on_clear(hook: Callable[[], None]) -> None:
+    """Register what else to drop with `clear()` (caches kept outside this module's store)."""
+    _clear_hooks.append(hook)
+
+
 def clear() -> None:
     """Drop everything cached in this process (tests, after a bump)."""
     global _store_generation
     with _lock:
         _store.clear()
         _store_generation = -1
+    for hook in _clear_hooks:
+        hook()
 
 
 def get(key: Any, load: Callable[[], T]) -> T:

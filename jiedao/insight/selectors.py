@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from jiedao.cases.models import Case, Category, State, Tier
-from jiedao.core import scope
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.insight.models import CaseSuggestion, ClassifierVersion, DuplicateGroup, DuplicateGroupMember
@@ -596,6 +596,7 @@ class _Loaded:
     model: Any
     categories: dict[str, Category]
     checked_at: float = 0.0
+    generation: int | None = None  # jiedao.core.caching generation it was checked at
 
 
 _lock = threading.Lock()
@@ -607,6 +608,9 @@ def forget_model() -> None:
     """Make the next suggestion look again at once (called after activation in this process)."""
     global _loaded
     _loaded = None
+
+
+caching.on_clear(forget_model)
 
 
 def cold_start_config():
@@ -640,20 +644,29 @@ def cold_start_model(leaves: list[Category]):
 
 def current_model() -> _Loaded | None:
     """The active version's model (or the catalogue's cold-start model when no version is active),
-    with the active categories by code. Looks for a change at most every RECHECK_SECONDS."""
+    with the active categories by code.
+
+    In a request it looks again only when the cache generation moved (an activation, roll-back or
+    catalogue edit bumps it; the request reads it anyway), so a warm intake pays no query for it;
+    outside requests (jobs, benchmarks) at most every RECHECK_SECONDS."""
     global _loaded
     loaded = _loaded
     now = time.monotonic()
-    recheck = getattr(settings, "JIEDAO_INSIGHT_RECHECK_SECONDS", RECHECK_SECONDS)
-    if loaded is not None and now - loaded.checked_at < recheck:
-        return loaded
+    generation = caching.generation() if caching.in_request() else None
+    if loaded is not None:
+        if generation is not None:
+            fresh = loaded.generation == generation and now - loaded.checked_at < caching.MAX_AGE
+        else:
+            fresh = now - loaded.checked_at < getattr(settings, "JIEDAO_INSIGHT_RECHECK_SECONDS", RECHECK_SECONDS)
+        if fresh:
+            return loaded
     active = ClassifierVersion.objects.filter(is_active=True).values_list("pk", "number").first()
     version_id, number = active if active else (None, None)
     # One light query (tuples, no model objects) tells whether the catalogue changed.
     stamp = hashlib.sha256(repr(list(Category.objects.order_by("pk").values_list(
         "pk", "code", "name", "keywords", "default_tier", "is_active", "parent_id", "sort_order"))).encode()).hexdigest()
     if loaded is not None and loaded.version_id == version_id and loaded.fingerprint == stamp:
-        loaded.checked_at = now
+        loaded.checked_at, loaded.generation = now, generation
         return loaded
     leaves = catalogue_leaves()
     categories = {c.code: c for c in leaves}
@@ -668,7 +681,7 @@ def current_model() -> _Loaded | None:
         model = cold_start_model(leaves)
     if model is None:
         return None
-    loaded = _Loaded(version_id, number, fingerprint, model, categories, now)
+    loaded = _Loaded(version_id, number, fingerprint, model, categories, now, generation)
     _loaded = loaded
     return loaded
 
@@ -796,10 +809,12 @@ def suggestions_visible(user: Any) -> QuerySet[CaseSuggestion]:
 def override_table(user: Any, *, version: ClassifierVersion | None = None) -> dict[str, Any]:
     """How often the category a case ended with differs from the one suggested at intake.
 
-    Counted over confident suggestions on cases that have a category now (staff accepted or
-    corrected it); low-confidence suggestions are counted apart (they were not offered as a
-    guess). Per suggested category, best-used first."""
-    qs = suggestions_visible(user).filter(suggested__isnull=False, case__category__isnull=False)
+    Counted over confident suggestions on cases whose category a person decided: chosen at intake,
+    or kept/corrected by staff once the case left 待受理 (a category intake filed from the
+    suggestion itself counts only then); low-confidence suggestions are counted apart (they were
+    not offered as a guess). Per suggested category, best-used first."""
+    qs = (suggestions_visible(user).filter(suggested__isnull=False, case__category__isnull=False)
+          .filter(Q(chosen__isnull=False) | ~Q(case__state=State.REPORTED)))
     if version is not None:
         qs = qs.filter(version=version)
     grouped = (

@@ -24,7 +24,7 @@ from jiedao.cases.models import Case
 from jiedao.core import scope, tasks
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
-from jiedao.core.views import htmx_aware, require_perm_anywhere
+from jiedao.core.views import htmx_aware, paginate, require_perm_anywhere
 from jiedao.insight import selectors, services
 from jiedao.insight.models import DuplicateGroup
 from jiedao.org import selectors as org_selectors
@@ -35,13 +35,17 @@ def _require_cases(user: Any) -> None:
         raise PermissionDenied(_("您没有查看诉求事件的权限。"))
 
 
+GROUPS_PER_PAGE = 10  # each group shows its members and a form: a page of them is already long
+
+
 def _groups_page(request: HttpRequest, *, error: str = "", error_group: int | None = None,
                  status: int = 200) -> HttpResponse:
     user = request.user
     state = request.GET.get("status", DuplicateGroup.Status.PENDING)
     if state not in DuplicateGroup.Status.values:
         state = DuplicateGroup.Status.PENDING
-    groups = list(selectors.group_list(user, status=state)[:50])
+    page = paginate(request, selectors.group_list(user, status=state), per_page=GROUPS_PER_PAGE)
+    groups = list(page.object_list)
     for group in groups:
         group.rows = selectors.group_members(group)
         group.can_decide = scope.path_allows(user, Perm.REPORT_CASES, group.org_path)
@@ -51,7 +55,7 @@ def _groups_page(request: HttpRequest, *, error: str = "", error_group: int | No
         group.suggested = (ahead or mergeable or group.rows)[0].case_id if group.rows else None
         for m in group.rows:
             m.mergeable = m.case.state in services.MERGEABLE or m.case_id == group.suggested
-    context = {"groups": groups, "status": state, "statuses": DuplicateGroup.Status.choices,
+    context = {"groups": groups, "page": page, "status": state, "statuses": DuplicateGroup.Status.choices,
                "error": error, "error_group": error_group}
     return render(request, "insight/groups.html", context, status=status)
 

@@ -19,7 +19,7 @@ from jiedao.cases.workflow import Action
 from jiedao.core import scheduler
 from jiedao.core.errors import DomainError
 from jiedao.core.models import AuditEvent
-from jiedao.insight import selectors
+from jiedao.insight import selectors, views
 from jiedao.insight import services as insight
 from jiedao.insight.models import DuplicateGroup
 from jiedao.org import services as org_services
@@ -432,3 +432,17 @@ def test_dashboard_digest_and_report_show_hotspots(client, world, hot):
     workbook = load_workbook(io.BytesIO(reports.quarterly_report_xlsx(review)))
     sheet = workbook["本季热点"]
     assert sheet["A1"].value == "地区" and sheet["A2"].value == "东门第一网格" and sheet["B2"].value == "暴露垃圾"
+
+
+def test_the_groups_page_is_paginated_and_keeps_the_status(client, world, garbage):
+    cases = [file(world, REPORT, category=garbage, days_ago=1) for _ in range(views.GROUPS_PER_PAGE + 2)]
+    for n, case in enumerate(cases):
+        group = DuplicateGroup.objects.create(subdistrict=world.subdistrict, org_path=world.building.path,
+                                              key=f"{case.pk}", score=0.9 - n / 100)
+        group.members.create(case=case, score=0.9)
+    client.force_login(world.worker)
+    first = html(client.get(reverse("insight:groups")))
+    second = html(client.get(reverse("insight:groups"), {"status": "pending", "page": 2}))
+    assert cases[0].ticket in first and cases[-1].ticket not in first
+    assert cases[-1].ticket in second and cases[0].ticket not in second
+    assert "第 2 / 2 页" in second and "status=pending" in second

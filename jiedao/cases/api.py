@@ -1013,9 +1013,9 @@ def case_list(request, filters: Query[CaseFilters]):
     )
 
 
-@router.post("", response={201: CaseDetailOut, **WRITE_ERRORS}, summary="登记事项", tags=T_CASES)
-def case_create(request, payload: CaseCreateIn):
-    """需要在该节点登记事项的权限（网格员、社区、街道）。反映人电话加密保存，只返回脱敏值。"""
+def _create_args(request, payload: CaseCreateIn) -> dict[str, Any]:
+    """The intake fields as services.case_create takes them (JSON and multipart alike): both
+    coordinates or neither, rounded to 6 places; places and category resolved in the caller's scope."""
     data = payload.model_dump()
     if (data["latitude"] is None) != (data["longitude"] is None):
         missing = "longitude" if data["longitude"] is None else "latitude"
@@ -1027,6 +1027,13 @@ def case_create(request, payload: CaseCreateIn):
     data["building"] = _node(request, data["building"], "building")
     data["category"] = _category(data["category"])
     data["tier"] = data["tier"] or ""
+    return data
+
+
+@router.post("", response={201: CaseDetailOut, **WRITE_ERRORS}, summary="登记事项", tags=T_CASES)
+def case_create(request, payload: CaseCreateIn):
+    """需要在该节点登记事项的权限（网格员、社区、街道）。反映人电话加密保存，只返回脱敏值。"""
+    data = _create_args(request, payload)
     case = services.case_create(actor=request.auth, **data)
     # The case as filed, with its related objects already attached: nothing is read back.
     return Status(201, case)
@@ -1057,17 +1064,7 @@ def case_create_with_attachments(
     payload: Form[CaseCreateIn],
     files: File[list[UploadedFile]] = None,
 ):
-    data = payload.model_dump()
-    if (data["latitude"] is None) != (data["longitude"] is None):
-        missing = "longitude" if data["longitude"] is None else "latitude"
-        raise DomainError("经度和纬度需同时填写。", field=missing)
-    for key in ("latitude", "longitude"):
-        if data[key] is not None:
-            data[key] = Decimal(str(round(data[key], 6)))
-    data["node"] = _node(request, data["node"])
-    data["building"] = _node(request, data["building"], "building")
-    data["category"] = _category(data["category"])
-    data["tier"] = data["tier"] or ""
+    data = _create_args(request, payload)
     stored: list[Any] = []
     try:
         with transaction.atomic():

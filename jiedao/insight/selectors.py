@@ -242,6 +242,30 @@ def group_members(group: DuplicateGroup) -> list[DuplicateGroupMember]:
                 .order_by("case__created_at", "case_id"))
 
 
+MERGEABLE = (State.REPORTED, State.ACCEPTED)  # the merge transition's source states
+
+
+def groups_for_review(user: Any, groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
+    """The groups as the review page shows them: members (`rows`, oldest first, read in one
+    query for all groups), whether `user` may decide the group, the suggested main case (the member
+    furthest along, which the others can be merged into, else the first) and, per member, whether
+    it can take part (`mergeable`)."""
+    members: dict[int, list[DuplicateGroupMember]] = {group.pk: [] for group in groups}
+    for member in (DuplicateGroupMember.objects.filter(group__in=groups)
+                   .select_related("case__category", "case__building", "case__grid")
+                   .order_by("case__created_at", "case_id")):
+        members[member.group_id].append(member)
+    for group in groups:
+        group.rows = members[group.pk]
+        group.can_decide = scope.path_allows(user, Perm.REPORT_CASES, group.org_path)
+        waiting = [m for m in group.rows if m.case.state in MERGEABLE]
+        ahead = [m for m in group.rows if m.case.state not in MERGEABLE]
+        group.suggested = (ahead or waiting or group.rows)[0].case_id if group.rows else None
+        for m in group.rows:
+            m.mergeable = m.case.state in MERGEABLE or m.case_id == group.suggested
+    return groups
+
+
 def pending_group_count(user: Any) -> int:
     return groups_visible(user).filter(status=DuplicateGroup.Status.PENDING).count()
 

@@ -41,14 +41,13 @@ from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT
 from jiedao.insight import selectors
 from jiedao.insight.models import CaseSuggestion, ClassifierVersion, DuplicateGroup, DuplicateGroupMember
-from jiedao.insight.selectors import NEARBY_METRES, metres
+from jiedao.insight.selectors import MERGEABLE, NEARBY_METRES, metres
 from jiedao.org.models import NodeKind, OrgNode
 
 GROUP_DAYS = 90  # open cases filed in the last 90 days are grouped
 GROUP_MAX_CASES = 5000  # newest open cases read per sub-district
 GROUP_MAX_GAP_DAYS = 45  # two requests further apart than this are not linked
 JOB_ACTOR = "jiedao insight group"
-MERGEABLE = (State.REPORTED, State.ACCEPTED)  # the merge transition's source states
 PLACE_MATCH = 0.7  # a shared named site (the engine's specificity; an area name alone gives 0.6 at most)
 
 

@@ -45,16 +45,7 @@ def _groups_page(request: HttpRequest, *, error: str = "", error_group: int | No
     if state not in DuplicateGroup.Status.values:
         state = DuplicateGroup.Status.PENDING
     page = paginate(request, selectors.group_list(user, status=state), per_page=GROUPS_PER_PAGE)
-    groups = list(page.object_list)
-    for group in groups:
-        group.rows = selectors.group_members(group)
-        group.can_decide = scope.path_allows(user, Perm.REPORT_CASES, group.org_path)
-        # the suggested main case: the one furthest along (others can then be merged), else the first
-        mergeable = [m for m in group.rows if m.case.state in services.MERGEABLE]
-        ahead = [m for m in group.rows if m.case.state not in services.MERGEABLE]
-        group.suggested = (ahead or mergeable or group.rows)[0].case_id if group.rows else None
-        for m in group.rows:
-            m.mergeable = m.case.state in services.MERGEABLE or m.case_id == group.suggested
+    groups = selectors.groups_for_review(user, list(page.object_list))
     context = {"groups": groups, "page": page, "status": state, "statuses": DuplicateGroup.Status.choices,
                "error": error, "error_group": error_group}
     return render(request, "insight/groups.html", context, status=status)

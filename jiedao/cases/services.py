@@ -29,6 +29,7 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.workflow import Action, Actor, find
 from jiedao.core import audit, caching, crypto, scope, workdays
+from jiedao.core.bulk import insert_one, insert_with_children
 from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm, Role
@@ -100,7 +101,12 @@ def bump(case: Case, **counters: int) -> None:
 
     Appends one CaseStatDelta row — no shared row is updated, so concurrent intakes never queue
     on a counter; the fold job moves the deltas into the rollups (jiedao.cases.rollups)."""
-    CaseStatDelta.objects.create(
+    insert_one(stat_delta(case, **counters))
+
+
+def stat_delta(case: Case, **counters: int) -> CaseStatDelta:
+    """The (unsaved) rollup delta row `bump` appends."""
+    return CaseStatDelta(
         month=timezone.localtime(case.created_at).date().replace(day=1),
         node_id=case.grid_id or case.community_id, org_path=case.org_path, community_id=case.community_id,
         subdistrict_id=case.subdistrict_id, category_id=case.category_id, **counters,
@@ -167,13 +173,17 @@ def case_create(
     title = _text(title, field="title", label="标题", max_length=100, required=True)
     description = _text(description, field="description", label="描述", max_length=4000, required=True)
     data: dict[str, Any] = {}
-    # What the classifier (jiedao.insight) suggests for these words: filed when no category was
-    # given and it is confident, and kept with the case to measure how often staff override it.
-    suggestion = insight.suggestion_for_case(title=title, description=description)
-    if category is None and suggest and suggestion is not None and suggestion.items \
-            and not suggestion.low_confidence and suggestion.confidence >= LOW_CONFIDENCE:
-        category = suggestion.top
-        data["suggested"] = {"category": category.code, "confidence": round(suggestion.confidence, 2)}
+    # With no category given, the classifier (jiedao.insight) files the case under its suggestion
+    # when it is confident, and what it suggested is kept to measure how often staff override it.
+    # A case filed with a category does not wait for the classifier: what it would have suggested
+    # is recorded by the suggestion_backfill job, in batches.
+    suggestion = None
+    if category is None and suggest:
+        suggestion = insight.suggestion_for_case(title=title, description=description)
+        if suggestion is not None and suggestion.items and not suggestion.low_confidence \
+                and suggestion.confidence >= LOW_CONFIDENCE:
+            category = suggestion.top
+            data["suggested"] = {"category": category.code, "confidence": round(suggestion.confidence, 2)}
     now = timezone.now()
     place = building or node
     department = route(category, place)
@@ -213,12 +223,13 @@ def case_create(
     # Everything above only reads (mostly from per-process caches); the write transaction
     # (SQLite's write lock, PostgreSQL's row locks on the rollup and audit heads) lasts only for
     # these statements. On SQLite, writers queue on a lock instead of SQLite's busy handler.
+    case.created_at = case.updated_at = now
+    children: list[tuple[Any, str | None]] = [(transition, "case_id"), (stat_delta(case, reported=1), None)]
+    suggestion_row = insight.suggestion_row(case=case, suggestion=suggestion, auto_filled="suggested" in data)
+    if suggestion_row is not None:
+        children.append((suggestion_row, "case_id"))
     with write_lock(), transaction.atomic():
-        case.save()
-        transition.case = case
-        transition.save()
-        bump(case, reported=1)
-        insight.suggestion_record(case=case, suggestion=suggestion, auto_filled="suggested" in data)
+        insert_with_children(case, children)  # one round trip on PostgreSQL
         audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
     case.community = node_cached(community_id)
     case.grid = node_cached(grid_id)

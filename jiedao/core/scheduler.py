@@ -70,6 +70,7 @@ JOBS = [
     Job("rollup_fold", "jiedao.cases.rollups.fold_job", every_seconds(5)),
     Job("sla_scan", "jiedao.cases.sla.sla_scan", every(5)),
     Job("weekly_digests", "jiedao.cases.cycles.weekly_digests_generate_all", next_monday_at(1)),
+    Job("suggestion_backfill", "jiedao.insight.services.suggestion_backfill", every(1)),
     Job("duplicate_groups", "jiedao.insight.services.duplicate_groups_build_all", next_day_at(2)),
     Job("classifier_retrain", "jiedao.insight.services.classifier_retrain_scheduled", next_monday_at(3)),
 ]

@@ -763,6 +763,25 @@ def suggest(title: str = "", text: str = "", *, k: int = 3) -> Suggestion:
                       version_id=loaded.version_id, version_number=loaded.version_number)
 
 
+def suggest_many(messages: list[tuple[str, str]]) -> list[Suggestion]:
+    """`suggest` (top category only) for many (title, text) pairs, in one batch product."""
+    loaded = current_model()
+    if loaded is None:
+        return [Suggestion(reason="no categories") for _ in messages]
+    pairs = [title_and_body(title, text) for title, text in messages]
+    ranked_all = loaded.model.suggest_many(pairs, k=len(loaded.model.labels))
+    out = []
+    for (title, text), ranked in zip(pairs, ranked_all, strict=True):
+        if len(re.sub(r"\W", "", title + text)) < 2:
+            out.append(Suggestion(reason="too short"))
+            continue
+        items = [(loaded.categories[code], p) for code, p in ranked if code in loaded.categories][:1]
+        out.append(Suggestion(items=items, low_confidence=bool(ranked.low_confidence), reason=ranked.reason,
+                              version_id=loaded.version_id, version_number=loaded.version_number)
+                   if items else Suggestion(reason="no active category", version_id=loaded.version_id))
+    return out
+
+
 def handling_unit(category: Category | None, node: OrgNode | None) -> dict[str, Any] | None:
     """Who would handle `category` at `node`: the routing rule's department on the deepest
     ancestor, or else the community (village) of the place (三事分流's 小事 and 私事 stay there)."""

@@ -593,15 +593,59 @@ def suggestion_for_case(*, title: str, description: str) -> selectors.Suggestion
         return None
 
 
-def suggestion_record(*, case: Case, suggestion: selectors.Suggestion | None,
-                      auto_filled: bool = False) -> CaseSuggestion | None:
-    """Keep what was suggested (category, confidence, version) and what was chosen at creation
-    (nothing, when intake filed the suggestion itself: no person chose it yet). Written in the
-    case's creation transaction, whose audit event covers it."""
+def suggestion_row(*, case: Case, suggestion: selectors.Suggestion | None,
+                   auto_filled: bool = False) -> CaseSuggestion | None:
+    """The record (unsaved) of what was suggested (category, confidence, version) and what was
+    chosen at creation (nothing, when intake filed the suggestion itself: no person chose it yet),
+    for the case's creation transaction to insert; its audit event covers it."""
     if suggestion is None or not suggestion.items:
         return None
-    return CaseSuggestion.objects.create(
+    return CaseSuggestion(
         case=case, version_id=suggestion.version_id, suggested=suggestion.top,
         confidence=round(suggestion.confidence, 4), low_confidence=suggestion.low_confidence,
         chosen_id=None if auto_filled else case.category_id,
     )
+
+
+# A case filed with a category does not run the classifier at intake (jiedao.cases.services.
+# case_create); this job records what the model would have suggested for it, in batches, so the
+# override rate still covers every case. Only recent cases: older ones were judged by older models.
+BACKFILL_DAYS = 7
+BACKFILL_BATCH = 2000
+
+
+def suggestion_backfill(*, batch: int = BACKFILL_BATCH, max_batches: int = 50) -> str:
+    """The job: CaseSuggestion rows for the last BACKFILL_DAYS' cases that have none; `chosen`
+    is the category the case was filed with (from its creation audit event)."""
+    from jiedao.core.models import AuditEvent
+
+    since = timezone.now() - timedelta(days=BACKFILL_DAYS)
+    done = 0
+    for _ in range(max_batches):
+        cases = list(Case.objects.filter(created_at__gte=since, suggestion__isnull=True)
+                     .order_by("id").values_list("id", "title", "description")[:batch])
+        if not cases:
+            break
+        filed = {
+            int(object_id): (after or {}).get("category_id")
+            for object_id, after in AuditEvent.objects.filter(
+                object_type="cases.case", object_id__in=[str(pk) for pk, _, _ in cases], action="cases.case.create",
+            ).values_list("object_id", "after")
+        }
+        suggestions = selectors.suggest_many([(title, description) for _, title, description in cases])
+        rows = [
+            CaseSuggestion(case_id=pk, version_id=s.version_id, suggested=s.top, confidence=round(s.confidence, 4),
+                           low_confidence=s.low_confidence, chosen_id=filed.get(pk))
+            for (pk, _, _), s in zip(cases, suggestions, strict=True)
+        ]
+        # A case the model cannot judge (too short) gets a row without a suggestion, so it is not
+        # looked at again; the override rate counts only rows with one.
+        with transaction.atomic():
+            CaseSuggestion.objects.bulk_create(rows, ignore_conflicts=True)  # an intake may have raced us
+            audit.record(actor=None, action="insight.suggestion.backfill", object_type="insight.casesuggestion",
+                         object_repr=f"事项 {cases[0][0]}–{cases[-1][0]}",
+                         after={"cases": len(rows), "first_case": cases[0][0], "last_case": cases[-1][0]})
+        done += len(rows)
+        if len(cases) < batch:
+            break
+    return f"{done} suggestions recorded"

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from jiedao.cases import selectors as case_selectors
 from jiedao.cases import services as case_services
 from jiedao.cases.models import Case, Category, RoutingRule, Source
+from jiedao.cases.workflow import Action
 from jiedao.core.models import AuditEvent, JobRun
 from jiedao.core.permissions import Role
 from jiedao.insight import selectors, services
@@ -211,12 +214,16 @@ def test_intake_records_the_suggestion_and_overrides_are_counted(client, world):
         "title": GARBAGE_TEXT[0], "description": GARBAGE_TEXT[1], "category": dispute.pk, "tier": "community",
         "urgency": "normal"})
     assert response.status_code == 302
+    # filed with a category: intake does not wait for the classifier, the backfill job records it
+    assert not CaseSuggestion.objects.exists()
+    assert services.suggestion_backfill() == "1 suggestions recorded"
     record = CaseSuggestion.objects.get()
     assert record.suggested.code == "exposed_garbage" and record.chosen == dispute and record.version == version
     assert 0.5 <= record.confidence <= 1 and not record.low_confidence
     agreed = case_services.case_create(actor=world.worker, source=Source.DOOR_VISIT, node=world.grid,
                                        title="路灯不亮", description="3号楼前的路灯坏了一周", category=cat("street_lamp"))
-    assert agreed.suggestion.suggested.code == "street_lamp"
+    services.suggestion_backfill()
+    assert CaseSuggestion.objects.get(case=agreed).suggested.code == "street_lamp"
     table = selectors.override_table(world.leader)
     assert (table["total"], table["overridden"]) == (2, 1)
     assert {r["name"]: (r["n"], r["overridden"]) for r in table["rows"]} == {"暴露垃圾": (1, 1), "路灯不亮": (1, 0)}
@@ -231,6 +238,7 @@ def test_intake_records_the_suggestion_and_overrides_are_counted(client, world):
 def test_evaluation_page_shows_scores_confusion_versions_and_scoped_overrides(client, world):
     file_history(world, 60)
     version = train()
+    services.suggestion_backfill()
     client.force_login(world.leader)
     response = client.get(reverse("insight:evaluation"))
     page = response.content.decode()
@@ -284,6 +292,7 @@ def test_commands_retrain_and_report(world, tmp_path):
     assert code == 0 and "macro_f1=" in out and out.strip().endswith("active=v1")
     version = ClassifierVersion.objects.get(number=1)
     assert version.trigger == "command" and version.is_active
+    services.suggestion_backfill()
     code, out, _err = run_cli("insight", "report")
     assert code == 0 and "混淆表" in out and "路灯不亮" in out
     rate = selectors.override_table(None)["rate"]
@@ -318,3 +327,31 @@ def test_old_model_data_is_pruned_but_scores_stay_and_the_active_one_is_kept(wor
         services.classifier_activate(actor=world.admin, version=first)
     first.refresh_from_db()
     assert not first.is_active and ClassifierVersion.objects.get(is_active=True).pk == versions[-1].pk
+
+
+def test_the_backfill_records_what_intake_did_not_wait_for(world):
+    """Cases filed with a category get their suggestion record from the job: `chosen` is the
+    category they were filed with even if staff changed it since; a case filed without one was
+    recorded at intake and is not touched; old cases are left alone; a second run records none."""
+    train()
+    lamp, dispute = cat("street_lamp"), cat("neighbour_dispute")
+    filed = case_services.case_create(actor=world.worker, source=Source.DOOR_VISIT, node=world.grid,
+                                      title="路灯不亮", description="3号楼前的路灯坏了一周", category=dispute)
+    case_services.case_act(actor=world.secretary, case=filed, action=Action.ACCEPT, category=lamp)
+    guessed = case_services.case_create(actor=world.worker, source=Source.DOOR_VISIT, node=world.grid,
+                                        title="路灯不亮", description="3号楼前的路灯坏了一周")
+    assert CaseSuggestion.objects.get(case=guessed).chosen is None  # recorded at intake: the model filed it
+    old = case_services.case_create(actor=world.worker, source=Source.DOOR_VISIT, node=world.grid,
+                                    title="路灯不亮", description="路灯坏了", category=lamp)
+    Case.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=services.BACKFILL_DAYS + 1))
+    events = AuditEvent.objects.filter(action="insight.suggestion.backfill").count()
+
+    assert services.suggestion_backfill() == "1 suggestions recorded"
+    record = CaseSuggestion.objects.get(case=filed)
+    assert record.suggested == lamp and record.chosen == dispute and not record.low_confidence
+    assert not CaseSuggestion.objects.filter(case=old).exists()
+    assert AuditEvent.objects.filter(action="insight.suggestion.backfill").count() == events + 1
+    assert services.suggestion_backfill() == "0 suggestions recorded"
+    # the staff's correction counts as agreeing with the model; the filing choice is kept apart
+    table = selectors.override_table(world.leader)
+    assert {r["name"]: (r["n"], r["overridden"]) for r in table["rows"]}["路灯不亮"] == (1, 0)

@@ -33,7 +33,7 @@ from jiedao.core.bulk import insert_one, insert_with_children
 from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm, Role
-from jiedao.core.validators import validate_phone
+from jiedao.core.validators import choice_values, validate_phone
 from jiedao.org.models import Department, NodeKind, OrgNode
 
 CASE_NODE_KINDS = frozenset({NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING})
@@ -155,11 +155,11 @@ def case_create(
         scope.require(actor, Perm.REPORT_CASES, node.path, view_perm=Perm.VIEW_ORG)
     if node.kind not in CASE_NODE_KINDS:
         raise DomainError("事项应登记在社区、村、网格、微网格或楼栋上。", field="node")
-    if source not in Source.values:
+    if source not in choice_values(Source):
         raise DomainError("请选择事项来源。", field="source")
-    if tier and tier not in Tier.values:
+    if tier and tier not in choice_values(Tier):
         raise DomainError("分流应为大事、小事或私事。", field="tier")
-    if urgency not in Urgency.values:
+    if urgency not in choice_values(Urgency):
         raise DomainError("紧急程度应为一般或紧急。", field="urgency")
     if building is not None and (building.kind != NodeKind.BUILDING or not building.path.startswith(node.path)):
         raise DomainError("所选楼栋不在该网格内。", field="building")
@@ -293,7 +293,7 @@ def case_act(
             if not scope.restrict(Case.objects.filter(pk=current.pk), actor, Perm.VIEW_CASES).exists():
                 raise Http404("未找到该事项。")
             kinds = actor_kinds(actor, current)
-        if action not in Action.values:
+        if action not in choice_values(Action):
             raise DomainError(f"未知的操作“{action}”。", field="action")
         label = Action(action).label
         transition = find(action, current.state)
@@ -342,7 +342,7 @@ def _accept(case, now, reason, params):
 
 
 def _tier_change(tier: str) -> dict:
-    if tier not in Tier.values:
+    if tier not in choice_values(Tier):
         raise DomainError("分流应为大事、小事或私事。", field="tier")
     return {"tier": tier}
 
@@ -419,7 +419,7 @@ def _verify_fail(case, now, reason, params):
 
 def _follow_up(case, now, reason, params):
     rating = params.get("rating") or ""
-    if rating not in Rating.values:
+    if rating not in choice_values(Rating):
         raise DomainError("请选择满意、基本满意或不满意。", field="rating")
     comment = _text(params.get("comment"), field="comment", label="评价意见", max_length=500)
     counters = {"rated": 1, rating: 1} if not case.rating else {}
@@ -600,11 +600,11 @@ def category_update(*, actor: Any, category: Category, **fields: Any) -> Categor
     if "name" in fields:
         current.name = _text(fields["name"], field="name", label="名称", max_length=64, required=True)
     if "default_tier" in fields:
-        if fields["default_tier"] not in Tier.values:
+        if fields["default_tier"] not in choice_values(Tier):
             raise DomainError("默认分流应为大事、小事或私事。", field="default_tier")
         current.default_tier = fields["default_tier"]
     if "time_limit_unit" in fields:
-        if fields["time_limit_unit"] not in LimitUnit.values:
+        if fields["time_limit_unit"] not in choice_values(LimitUnit):
             raise DomainError("时限单位应为工作日、工作小时或自然小时。", field="time_limit_unit")
         current.time_limit_unit = fields["time_limit_unit"]
     if "time_limit" in fields:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Any
+
+from django.db import models
 
 from jiedao.core.errors import DomainError
 
@@ -135,3 +138,10 @@ def validate_uscc(value: str, *, field: str = "uscc") -> None:
         raise DomainError("统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）。", field=field)
     if uscc_check_char(code[:17]) != code[17]:
         raise DomainError("统一社会信用代码校验位不正确，请核对。", field=field)
+
+
+@functools.cache
+def choice_values(choices: type[models.Choices]) -> frozenset:
+    """The values of a choices enum as a set, built once: Django's `Choices.values` builds a
+    list (and reads every lazy label) on each access, which showed up on the intake path."""
+    return frozenset(choices.values)

@@ -666,6 +666,12 @@ def cold_start_model(leaves: list[Category]):
     return model
 
 
+def warm() -> None:
+    """Load the word segmenter's dictionary and the current model now (the server's master
+    process does, before it forks its workers), rather than on the first suggestion."""
+    suggest("路灯不亮", "小区门口的路灯坏了")
+
+
 def current_model() -> _Loaded | None:
     """The active version's model (or the catalogue's cold-start model when no version is active),
     with the active categories by code.

@@ -93,6 +93,7 @@ def run_gunicorn(host: str, port: int, workers: int | None = None, threads: int 
         sys.executable, "-m", "gunicorn", WSGI_APP,
         "--bind", bind,
         "--worker-class", "gthread",
+        "--preload",
         "--workers", str(workers),
         "--threads", str(threads),
         "--timeout", "120",

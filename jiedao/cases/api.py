@@ -45,9 +45,10 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.workflow import Action
 from jiedao.core import scope
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated, respond
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
+from jiedao.core.validators import choice_values
 from jiedao.org import selectors as org_selectors
 from jiedao.org.models import OrgNode
 
@@ -181,11 +182,11 @@ class CaseOut(Schema):
 
     @staticmethod
     def resolve_source_label(obj) -> str:
-        return str(Source(obj.source).label) if obj.source in Source.values else obj.source
+        return str(Source(obj.source).label) if obj.source in choice_values(Source) else obj.source
 
     @staticmethod
     def resolve_state_label(obj) -> str:
-        return str(State(obj.state).label) if obj.state in State.values else obj.state
+        return str(State(obj.state).label) if obj.state in choice_values(State) else obj.state
 
     @staticmethod
     def resolve_tier_label(obj) -> str:
@@ -244,7 +245,7 @@ class TransitionOut(Schema):
 
     @staticmethod
     def resolve_action_label(obj) -> str:
-        return str(Action(obj.action).label) if obj.action in Action.values else "登记"
+        return str(Action(obj.action).label) if obj.action in choice_values(Action) else "登记"
 
     @staticmethod
     def resolve_from_state_label(obj) -> str:
@@ -1035,8 +1036,9 @@ def case_create(request, payload: CaseCreateIn):
     """需要在该节点登记事项的权限（网格员、社区、街道）。反映人电话加密保存，只返回脱敏值。"""
     data = _create_args(request, payload)
     case = services.case_create(actor=request.auth, **data)
-    # The case as filed, with its related objects already attached: nothing is read back.
-    return Status(201, case)
+    # The case as filed, with its related objects already attached: nothing is read back; the
+    # body is built without ninja's per-field validation (the busiest write of the platform).
+    return respond(request, CaseDetailOut, case, status=201)
 
 
 def _attach(actor: Any, case: Any, upload: Any, field: str) -> Any:

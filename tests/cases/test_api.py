@@ -783,3 +783,45 @@ def test_concurrent_identical_actions_only_one_wins(world, catalogue):
         assert AuditEvent.objects.filter(action="cases.case.accept", object_id=str(case.pk)).count() == 1
         fresh = Case.objects.get(pk=case.pk)
         assert (fresh.state, fresh.version) == ("accepted", 1)
+
+
+# --- the intake's response is built without ninja's validation: it must be the same body -----------
+
+
+def _ninja_body(case_id, user):
+    """The detail body as ninja builds it (schema validation) for `user`."""
+    from django.test import RequestFactory
+
+    from jiedao.api import api
+    from jiedao.cases.api import CaseDetailOut
+    from jiedao.cases.selectors import case_get
+
+    request = RequestFactory().get("/")
+    request.auth = request.user = user
+    validated = CaseDetailOut.model_validate(case_get(user, case_id), context={"request": request, "response_status": 200})
+    return json.loads(api.create_response(request, validated.model_dump(by_alias=True), status=200).content)
+
+
+def test_the_fast_intake_response_equals_the_validated_detail(world, catalogue, as_):
+    from django.test import RequestFactory
+
+    from jiedao.cases.api import CaseDetailOut
+    from jiedao.cases.selectors import case_get
+    from jiedao.core.api import respond
+
+    worker, secretary, handler = as_(world.worker), as_(world.secretary), as_(world.handler)
+    filed = file(worker, world, latitude=29.405, longitude=121.605, address="东门路 1 号")
+    assert filed == worker.get(f"/cases/{filed['id']}").json() == _ninja_body(filed["id"], world.worker)
+    anonymous = file(worker, world, anonymous=True, category=None)  # no category, no reporter
+    assert anonymous == _ninja_body(anonymous["id"], world.worker)
+    # every field filled on the way to closing: dates, department, result, rating, counts
+    for api, action, fields in [(secretary, "accept", {}), (secretary, "dispatch", {}), (handler, "acknowledge", {}),
+                                (handler, "resolve", {"reason": "已清运"}), (worker, "verify_pass", {}),
+                                (secretary, "follow_up", {"rating": "basic", "comment": "基本满意"}),
+                                (secretary, "close", {})]:
+        assert act(api, filed["id"], action, **fields).status_code == 200
+        for user in (world.worker, world.secretary):
+            request = RequestFactory().get("/")
+            request.auth = request.user = user
+            ours = json.loads(respond(request, CaseDetailOut, case_get(user, filed["id"])).content)
+            assert ours == _ninja_body(filed["id"], user), action

@@ -85,15 +85,30 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     sys.exit(f"server at {url} did not start")
 
 
-def wrk(url: str, seconds: int, script: Path | None) -> tuple[float, str]:
+def cpu_busy() -> tuple[int, int]:
+    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+def wrk(url: str, seconds: int, script: Path | None) -> tuple[float, float, str]:
+    """(requests/s, machine CPU ms per request, notes). The CPU figure counts every process on
+    the machine (server, database, wrk), so it is the cost of a request whatever else slowed the
+    run down; a noisy neighbour shows as steal time, which is not counted."""
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
+    busy, steal = cpu_busy()
     out = subprocess.run([*cmd, url], capture_output=True, text=True).stdout
+    busy, steal = (now - then for now, then in zip(cpu_busy(), (busy, steal), strict=True))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu_ms = 1000 * busy / os.sysconf("SC_CLK_TCK") / max(total, 1)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, f"p50 {p50}" + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+    note = f"p50 {p50}, CPU {cpu_ms:.2f} ms/request" + (f", steal {100 * steal / max(busy + steal, 1):.0f}%" if steal else "")
+    return rate, cpu_ms, note + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
 
 
 def bench_database(label: str, database_url: str | None, seconds: int, port: int, rounds: int = 1,
@@ -131,6 +146,7 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
         wait_ready(base + "/bench/noop")
         wrk(base + "/bench/noop", 3, None)  # warm up every worker thread
         results: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
         ratios = []
         # Rounds alternate the endpoints, so a burst of load from elsewhere on the machine hits
         # both sides of the ratio rather than one; the median ratio is the figure to quote.
@@ -138,8 +154,9 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
             tag = f" r{round_no}" if rounds > 1 else ""
             for name, url, script in (("no-op", "/bench/noop", None), ("bare insert", "/bench/bare-intake", bare),
                                       ("real intake", "/api/v1/cases", real)):
-                rate, note = wrk(base + url, seconds, script)
+                rate, cpu_ms, note = wrk(base + url, seconds, script)
                 results.setdefault(name, []).append(rate)
+                cpu.setdefault(name, []).append(cpu_ms)
                 print(f"{label:<11} {name:<12}{tag:<4} {rate:>9.0f} req/s   {note}", flush=True)
             ratios.append(results["real intake"][-1] / results["bare insert"][-1])
             print(f"{label:<11} real intake / bare floor{tag} = {ratios[-1]:.2f}", flush=True)
@@ -147,6 +164,10 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
             print(f"{label:<11} median of {rounds} rounds: real intake / bare floor = {statistics.median(ratios):.2f}"
                   f" (real {statistics.median(results['real intake']):.0f} req/s,"
                   f" bare {statistics.median(results['bare insert']):.0f} req/s)", flush=True)
+            print(f"{label:<11} median machine CPU per request: real {statistics.median(cpu['real intake']):.2f} ms,"
+                  f" bare {statistics.median(cpu['bare insert']):.2f} ms, no-op {statistics.median(cpu['no-op']):.2f} ms;"
+                  f" bare / real = {statistics.median(cpu['bare insert']) / statistics.median(cpu['real intake']):.2f}",
+                  flush=True)
         return {name: statistics.median(rates) for name, rates in results.items()}
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -52,10 +52,14 @@ def sm3_hex(data: bytes) -> str:
     return digest.finalize().hex()
 
 
+class _JsonNative(dict):
+    """A snapshot already round-tripped through JSON (see `snapshot`): not converted again."""
+
+
 def _jsonable(value: Any) -> Any:
     """Round-trip through JSON so what we hash is exactly what the database gives back."""
-    if value is None:
-        return None
+    if value is None or type(value) is _JsonNative:
+        return value
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
@@ -99,7 +103,7 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
         if field.name in excluded or (fields is not None and field.name not in fields and field.attname not in fields):
             continue
         data[field.attname] = getattr(obj, field.attname)
-    return _jsonable(data)
+    return _JsonNative(_jsonable(data))
 
 
 def event_for(action: str, obj: models.Model, before: dict | None, after: dict | None) -> tuple:

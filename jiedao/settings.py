@@ -201,6 +201,8 @@ LOGGING = {
 
 # --- platform ---------------------------------------------------------------------------------
 JIEDAO_SITE_NAME = env_str("JIEDAO_SITE_NAME", "网格化基层治理平台")
+# `jiedao serve` replaces a worker after this many requests (0: never).
+JIEDAO_MAX_REQUESTS = env_int("JIEDAO_MAX_REQUESTS", 5000, minimum=0)
 JIEDAO_PAGE_SIZE = env_int("JIEDAO_PAGE_SIZE", 50, minimum=5, maximum=500)
 # Background work: "thread" (in-process worker threads) or "eager" (run at once).
 JIEDAO_TASKS = env_choice("JIEDAO_TASKS", "thread", ["thread", "eager"])

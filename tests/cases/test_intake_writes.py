@@ -101,3 +101,12 @@ def test_insert_with_children_sets_every_key(world, catalogue):
     assert case.pk and first.case_id == second.case_id == case.pk and first.pk and second.pk != first.pk
     assert sorted(CaseTransition.objects.filter(case_id=case.pk).values_list("pk", flat=True)) == sorted(
         [first.pk, second.pk])
+
+
+@pytest.mark.parametrize("value", ["", 0, False, [], {"": 0}])
+def test_insert_one_keeps_json_values_that_look_like_empty_constants(world, catalogue, value):
+    """'' / 0 / false in a JSON column are JSON values, not the SQL constants written inline."""
+    case = file(world, category=catalogue["garbage"])
+    row = insert_one(CaseTransition(case=case, seq=1, action="note", from_state="reported", to_state="reported",
+                                    actor_repr="x", data=value, created_at=timezone.now()))
+    assert CaseTransition.objects.get(pk=row.pk).data == value

@@ -98,8 +98,9 @@ def run_gunicorn(host: str, port: int, workers: int | None = None, threads: int 
         "--threads", str(threads),
         "--timeout", "120",
         "--graceful-timeout", "30",
-        "--max-requests", "5000",
-        "--max-requests-jitter", "500",
+        # A worker is replaced after this many requests (a guard against slow leaks); 0 never.
+        "--max-requests", str(settings.JIEDAO_MAX_REQUESTS),
+        "--max-requests-jitter", str(settings.JIEDAO_MAX_REQUESTS // 10),
         "--access-logfile", "-",
         "--access-logformat", ACCESS_LOG_FORMAT,
         "--error-logfile", "-",

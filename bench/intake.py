@@ -3,7 +3,7 @@ same server (parse, check two fields, insert one case row and one audit row) and
 endpoint — side by side in one run, on SQLite and on PostgreSQL.
 
 Each database gets the demo sub-district (`jiedao seed`); the server is `jiedao serve` (gunicorn,
-2 workers x 4 threads) with JIEDAO_BENCH_ENDPOINTS=true; the load is wrk (Debian's package) with
+4 workers x 2 threads, its default on 2 cores) with JIEDAO_BENCH_ENDPOINTS=true; the load is wrk (Debian's package) with
 8 connections for --seconds per endpoint, from the same 2-core machine. The real intake is
 `POST /api/v1/cases` by a grid worker's API token: token check, scope, validation, phone
 encryption, ticket, the case row, its first transition row, the rollup counter and the hash-chained
@@ -135,7 +135,7 @@ def wrk(url: str, seconds: int, script: Path | None) -> tuple[float, float, str]
 
 
 def bench_database(label: str, database_url: str | None, seconds: int, port: int, rounds: int = 1,
-                   suggest_every: int = 0) -> dict[str, float]:
+                   suggest_every: int = 0, workers_n: int = 4, threads: int = 2) -> dict[str, float]:
     data_dir = tempfile.mkdtemp(prefix="jiedao-intake-")
     # JIEDAO_MAX_REQUESTS=0: the no-op rounds alone pass gunicorn's 5,000-request recycling mark, so
     # workers would be replaced (cold caches, new connections) at random points of the other
@@ -166,7 +166,8 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
     real.write_text(LUA.format(entries="\n".join(real_entries)))
     bare = scripts / "bare.lua"
     bare.write_text(LUA.format(entries="\n".join(bare_entries)))
-    server = subprocess.Popen([JIEDAO, "serve", "--port", str(port), "--workers", "2"], env=env,
+    server = subprocess.Popen([JIEDAO, "serve", "--port", str(port), "--workers", str(workers_n), "--threads", str(threads)],
+                              env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -219,6 +220,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--rounds", type=int, default=1, help="alternate the endpoints this many times")
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="benchmark one database only")
+    parser.add_argument("--workers", type=int, default=4, help="server processes (jiedao serve's default on 2 cores)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per server process (jiedao serve's default)")
     parser.add_argument("--suggest-every", type=int, default=5,
                         help="every Nth real request has no category, so intake suggests one (0: never)")
     args = parser.parse_args()
@@ -232,11 +235,12 @@ def main() -> None:
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"],
                    capture_output=True)
     print(f"# intake benchmark: wrk -t2 -c8, {args.seconds}s per endpoint x {args.rounds} round(s), jiedao serve"
-          f" 2 workers x 4 threads; every {args.suggest_every or 'no'}th real request without a category")
+          f" {args.workers} workers x {args.threads} threads; every {args.suggest_every or 'no'}th real request without a category")
     if args.only != "postgres":
-        bench_database("SQLite", None, args.seconds, args.port, args.rounds, args.suggest_every)
+        bench_database("SQLite", None, args.seconds, args.port, args.rounds, args.suggest_every, args.workers, args.threads)
     if args.only != "sqlite":
-        bench_database("PostgreSQL", args.postgres, args.seconds, args.port + 1, args.rounds, args.suggest_every)
+        bench_database("PostgreSQL", args.postgres, args.seconds, args.port + 1, args.rounds, args.suggest_every,
+                       args.workers, args.threads)
 
 
 if __name__ == "__main__":

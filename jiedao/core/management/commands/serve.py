@@ -14,15 +14,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 2
 WSGI_APP = "jiedao.wsgi:application"
 # Paths only: query strings may carry search terms (names, ID numbers) and are never logged.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss rid=%({x-request-id}o)s'
 
 
 def default_workers() -> int:
-    """One process per core, at least 2 (a 2-core machine gets 2 × 4 threads), at most 8."""
-    return max(2, min(os.cpu_count() or 2, 8))
+    """Two processes per core (a 2-core machine gets 4 × 2 threads), at most 16. Intake and the
+    pages are mostly Python: with four threads per process they queued for the GIL, and a
+    thread holding SQLite's write lock waited behind them (bench/intake.py, docs/benchmarks.md)."""
+    return max(2, min(2 * (os.cpu_count() or 1), 16))
 
 
 def add_server_arguments(parser, *, workers: bool = True) -> None:

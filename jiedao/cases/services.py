@@ -221,8 +221,8 @@ def case_create(
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
                                 actor=actor, actor_repr=_actor_name(actor), data=data, created_at=now)
     # Everything above only reads (mostly from per-process caches); the write transaction
-    # (SQLite's write lock, PostgreSQL's row locks on the rollup and audit heads) lasts only for
-    # these statements. On SQLite, writers queue on a lock instead of SQLite's busy handler.
+    # (SQLite's write lock, PostgreSQL's row lock on an audit chain head) lasts only for these
+    # statements. On SQLite, writers queue on a lock instead of SQLite's busy handler.
     case.created_at = case.updated_at = now
     children: list[tuple[Any, str | None]] = [(transition, "case_id"), (stat_delta(case, reported=1), None)]
     suggestion_row = insight.suggestion_row(case=case, suggestion=suggestion, auto_filled="suggested" in data)

@@ -213,8 +213,8 @@ def record_many(
     reason = reason[:500]
     chain = chain or _pick_chain()
     with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(chain=chain)
-        prev, seq = head.last_hash or GENESIS, head.last_seq
+        seq, prev = _lock_head(chain)
+        prev = prev or GENESIS
         rows = []
         event = AuditEvent(chain=chain, created_at=now, actor_id=actor_id, actor_repr=actor_repr, reason=reason,
                            request_id=info.request_id, ip_address=info.ip_address, user_agent=info.user_agent)
@@ -228,7 +228,7 @@ def record_many(
                          event.object_repr, before, after, reason, info.request_id, info.ip_address,
                          info.user_agent, event.prev_hash, prev))
         insert_rows(AuditEvent, _EVENT_FIELDS, rows)
-        AuditChainHead.objects.filter(chain=chain).update(last_seq=seq, last_hash=prev)
+        _move_head(chain, seq, prev)
     return len(rows)
 
 

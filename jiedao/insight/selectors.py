@@ -761,7 +761,11 @@ def suggest(title: str = "", text: str = "", *, k: int = 3) -> Suggestion:
     loaded = current_model()
     if loaded is None:
         return Suggestion(reason="no categories")
-    ranked = loaded.model.suggest(text, k=len(loaded.model.labels), title=title)
+    return _suggestion(loaded, loaded.model.suggest(text, k=len(loaded.model.labels), title=title), k)
+
+
+def _suggestion(loaded: _Loaded, ranked: Any, k: int) -> Suggestion:
+    """The model's ranking as a Suggestion of active categories (the best k)."""
     items = [(loaded.categories[code], p) for code, p in ranked if code in loaded.categories][:k]
     if not items:
         return Suggestion(reason="no active category", version_id=loaded.version_id)
@@ -776,16 +780,8 @@ def suggest_many(messages: list[tuple[str, str]]) -> list[Suggestion]:
         return [Suggestion(reason="no categories") for _ in messages]
     pairs = [title_and_body(title, text) for title, text in messages]
     ranked_all = loaded.model.suggest_many(pairs, k=len(loaded.model.labels))
-    out = []
-    for (title, text), ranked in zip(pairs, ranked_all, strict=True):
-        if len(re.sub(r"\W", "", title + text)) < 2:
-            out.append(Suggestion(reason="too short"))
-            continue
-        items = [(loaded.categories[code], p) for code, p in ranked if code in loaded.categories][:1]
-        out.append(Suggestion(items=items, low_confidence=bool(ranked.low_confidence), reason=ranked.reason,
-                              version_id=loaded.version_id, version_number=loaded.version_number)
-                   if items else Suggestion(reason="no active category", version_id=loaded.version_id))
-    return out
+    return [Suggestion(reason="too short") if len(re.sub(r"\W", "", title + text)) < 2 else _suggestion(loaded, ranked, 1)
+            for (title, text), ranked in zip(pairs, ranked_all, strict=True)]
 
 
 def handling_unit(category: Category | None, node: OrgNode | None) -> dict[str, Any] | None:

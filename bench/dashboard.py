@@ -50,7 +50,8 @@ from django.db import close_old_connections, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from jiedao.cases import rollups, stats
+from jiedao.cases.statistics import rollups
+from jiedao.cases.statistics import stats
 from jiedao.cases.models import CaseStatDelta, Category
 from jiedao.org.models import OrgNode, User
 

@@ -60,7 +60,7 @@ print(json.dumps(out))
 # in production) and the suggestion backfill (every minute), timed per row they handled.
 DEFERRED = r"""
 import time, django; django.setup()
-from jiedao.cases import rollups
+from jiedao.cases.statistics import rollups
 from jiedao.cases.models import Case
 from jiedao.insight import services
 from jiedao.insight import selectors

@@ -9,7 +9,7 @@ from django.http import Http404
 from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
-from jiedao.cases.api import router as cases_router
+from jiedao.cases.api import routers as cases_routers
 from jiedao.core.api import SessionAuth, TokenAuth, UnicodeJSONRenderer, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.insight.api import router as insight_router
@@ -37,7 +37,8 @@ install_error_handlers(api)
 
 # Django tries URL patterns in order: the cases router, where the busiest endpoints are (intake,
 # actions), comes first. The prefixes are disjoint, so the order changes nothing else.
-api.add_router("/cases", cases_router)
+for cases_router in cases_routers:
+    api.add_router("/cases", cases_router)
 api.add_router("", core_router)
 api.add_router("/org", org_router)
 api.add_router("/users", users_router)

@@ -15,27 +15,30 @@ exactly what the transition table (GET /cases/workflow) allows and nothing more:
 Statistics and cycles take a `node` in the caller's VIEW_CASES scope (404 otherwise).
 """
 
-
-import io
-import re
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.urls import reverse
-from django.utils import timezone
-from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
+from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
 
-from jiedao.cases import cycles, reports, selectors, services, stats, workflow
+from jiedao.cases import selectors, services, workflow
+from jiedao.cases.api_common import (
+    FILE_ERRORS,
+    T_CASES,
+    ObjId,
+    category_ref,
+    id_path,
+    scoped_node,
+    scoped_ref,
+)
+from jiedao.cases.catalogue.api import router as catalogue_router
+from jiedao.cases.cycles.api import router as cycles_router
 from jiedao.cases.models import (
     CaseTransition,
-    Category,
-    Deliberation,
     Level,
     Rating,
     Source,
@@ -43,26 +46,11 @@ from jiedao.cases.models import (
     Tier,
     Urgency,
 )
+from jiedao.cases.statistics.api import router as statistics_router
 from jiedao.cases.workflow import Action
-from jiedao.core import scope
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated, respond
-from jiedao.core.errors import DomainError, PermissionError_
-from jiedao.core.permissions import Perm
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated, respond
+from jiedao.core.errors import DomainError
 from jiedao.core.validators import choice_values
-from jiedao.org import selectors as org_selectors
-from jiedao.org.models import OrgNode
-
-ObjId = Annotated[int, Field(ge=1, le=MAX_ID)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-FILE_ERRORS: dict[int, Any] = {**READ_ERRORS, 403: ErrorOut}
-STATS_ERRORS: dict[int, Any] = {**READ_ERRORS, 400: ErrorOut, 403: ErrorOut}
-MAX_STATS_MONTHS = 120
-
-T_CASES = ["诉求事件"]
-T_REFERENCE = ["事项目录与流程"]
-T_CYCLES = ["周集、月议与季度评估"]
-T_STATS = ["统计"]
 
 # Which optional parameters each action takes (see jiedao.cases.services.EFFECTS); anything else
 # sent with an action is refused rather than silently ignored.
@@ -76,73 +64,11 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
 OPTIONAL_PARAMS = ("tier", "category", "department", "rating", "comment", "into")
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def _ref(getter: Any, actor: Any, key: Any, field: str) -> Any:
-    """Resolve an id (or code) sent by the client; a missing or out-of-scope one is a 404 naming
-    the field."""
-    if key is None or key == "":
-        return None
-    try:
-        return getter(actor, key)
-    except Http404:
-        raise NotFound(field) from None
-
-
-def _node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
-    """A node the caller can see (org scope): filters and intake places (from the per-process
-    node cache; the scope check is the same)."""
-    return _ref(org_selectors.node_get_cached, request.auth, pk, field)
-
-
-def _case_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
-    """A node inside the caller's case scope (VIEW_CASES): statistics and cycles."""
-    return _ref(lambda user, key: org_selectors.node_get(user, key, Perm.VIEW_CASES), request.auth, pk, field)
-
-
-def _category(code: str | None, field: str = "category") -> Category | None:
-    return _ref(lambda _user, key: selectors.category_by_code(key), None, code, field)
-
-
 def _dispatch_department(case: Any, pk: int) -> Any:
     department = selectors.dispatch_departments(case).filter(pk=pk).first()
     if department is None:
         raise Http404("未找到该部门。")
     return department
-
-
-def _id_path(description: str) -> Any:
-    return Path(..., ge=1, le=MAX_ID, description=description)
-
-
-def _aware(moment: datetime) -> datetime:
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-def _check_month(value: str) -> str:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", value.strip())
-    if not match or not (1 <= int(match[2]) <= 12) or not (2000 <= int(match[1]) <= 2100):
-        raise PydanticCustomError("month", "应为年月，如 2026-03")
-    return value.strip()
-
-
-Month = Annotated[str, AfterValidator(_check_month)]
-
-
-def _month_start(value: str) -> date:
-    year, month = value.split("-")
-    return date(int(year), int(month), 1)
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), 1 if day.month == 12 else day.month + 1, 1)
-
-
-def _file(content: bytes, filename: str, content_type: str) -> FileResponse:
-    response = FileResponse(io.BytesIO(content), as_attachment=True, filename=filename, content_type=content_type)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # --- schemas: cases -----------------------------------------------------------------------------
@@ -348,9 +274,9 @@ class CaseFilters(Schema):
 
 class CaseCreateIn(InSchema):
     source: Source = Field(description="来源")
-    node: ObjId = Field(description="所在社区、村、网格或微网格的节点编号")
-    building: ObjId | None = Field(None, description="楼栋节点编号（须在 node 之下）")
-    title: str = Field(description="标题（100 字以内）")
+    node: ObjId | None = Field(None, description="所在社区、村、网格或微网格的节点编号；给了楼栋时可不填（取楼栋所在网格）")
+    building: ObjId | None = Field(None, description="楼栋节点编号（同时给了 node 时须在 node 之下）")
+    title: str = Field("", description="标题（100 字以内；不填则取描述的前 30 个字）")
     description: str = Field(description="描述（4000 字以内）")
     category: str | None = Field(None, max_length=40, description="类别代码（见 GET /cases/categories）")
     tier: Tier | None = Field(None, description="分流；默认取类别的默认分流")
@@ -396,609 +322,14 @@ class ActionIn(InSchema):
     into: ObjId | None = Field(None, description="并入的事项编号（合并时必填）")
 
 
-# --- schemas: reference ---------------------------------------------------------------------------
-
-
-class WorkflowRowOut(Schema):
-    action: str = Field(description="动作代码")
-    action_label: str = Field(description="动作名称")
-    from_: list[str] = Field(alias="from", description="可以执行该动作的状态")
-    to: str | None = Field(None, description="执行后的状态；null 表示状态不变")
-    actors: list[str] = Field(description="可以执行的人：grid/community/handler/leader/admin/resident")
-    needs_reason: bool = Field(description="是否必须填写说明")
-    note: str = Field(description="说明")
-
-
-class CategoryOut(Schema):
-    id: int = Field(description="类别编号")
-    code: str = Field(description="类别代码")
-    name: str = Field(description="名称")
-    is_group: bool = Field(description="是否大类")
-    parent_code: str | None = Field(None, description="所属大类代码")
-    parent_name: str | None = Field(None, description="所属大类名称")
-    default_tier: str = Field(description="默认分流")
-    time_limit: float = Field(description="办理时限")
-    time_limit_unit: str = Field(description="时限单位：working_days/working_hours/hours")
-    time_limit_label: str = Field(description="办理时限，如“1 工作日”")
-    accept_conditions: str = Field(description="受理条件")
-    close_conditions: str = Field(description="结案条件")
-    keywords: str = Field(description="关键词（空格分隔）")
-
-    @staticmethod
-    def resolve_is_group(obj) -> bool:
-        return obj.parent_id is None
-
-    @staticmethod
-    def resolve_parent_code(obj) -> str | None:
-        return obj.parent.code if obj.parent_id else None
-
-    @staticmethod
-    def resolve_parent_name(obj) -> str | None:
-        return obj.parent.name if obj.parent_id else None
-
-    @staticmethod
-    def resolve_time_limit_label(obj) -> str:
-        return f"{Decimal(obj.time_limit).normalize():f} {obj.get_time_limit_unit_display()}"
-
-
-# --- schemas: cycles ------------------------------------------------------------------------------
-
-
-class DigestOut(Schema):
-    id: int = Field(description="周集编号")
-    node_id: int = Field(description="网格或社区（村）编号")
-    node_name: str = Field(description="网格或社区（村）名称")
-    week_start: date = Field(description="周一")
-    week_end: date = Field(description="周日")
-    data: dict[str, Any] = Field(description="内容：new 新增、carried_over 结转、by_category、by_tier、by_state、cases")
-    generated_at: datetime = Field(description="生成时间")
-
-    @staticmethod
-    def resolve_node_name(obj) -> str:
-        return obj.node.name
-
-    @staticmethod
-    def resolve_week_end(obj) -> date:
-        return obj.week_start + timedelta(days=6)
-
-
-class DigestIn(InSchema):
-    node: ObjId = Field(description="网格或社区（村）节点编号")
-    week: date | None = Field(None, description="该周内任意一天（默认本周）")
-
-
-class DeliberationItemOut(Schema):
-    id: int = Field(description="议程事项编号")
-    case_id: int = Field(description="事项编号")
-    ticket: str = Field(description="查询编号")
-    title: str = Field(description="事项标题")
-    state_label: str = Field(description="事项状态")
-    why: str = Field(description="列入原因")
-    decision: str = Field(description="议定意见")
-    owner: str = Field(description="跟进责任人")
-    due_date: date | None = Field(None, description="完成时限")
-
-    @staticmethod
-    def resolve_ticket(obj) -> str:
-        return obj.case.ticket
-
-    @staticmethod
-    def resolve_title(obj) -> str:
-        return obj.case.title
-
-    @staticmethod
-    def resolve_state_label(obj) -> str:
-        return str(obj.case.get_state_display())
-
-
-class DeliberationSummaryOut(Schema):
-    id: int = Field(description="月议编号")
-    community_id: int = Field(description="社区（村）编号")
-    community_name: str = Field(description="社区（村）名称")
-    month: str = Field(description="月份（YYYY-MM）")
-    status: str = Field(description="状态代码：draft/held")
-    status_label: str = Field(description="状态")
-    held_at: datetime | None = Field(None, description="召开时间")
-    item_count: int = Field(description="议程事项数")
-
-    @staticmethod
-    def resolve_community_name(obj) -> str:
-        return obj.community.name
-
-    @staticmethod
-    def resolve_month(obj) -> str:
-        return f"{obj.month:%Y-%m}"
-
-    @staticmethod
-    def resolve_status_label(obj) -> str:
-        return str(obj.get_status_display())
-
-    @staticmethod
-    def resolve_item_count(obj) -> int:
-        count = getattr(obj, "item_count", None)
-        return count if isinstance(count, int) else obj.items.count()
-
-
-class AttendeeOut(Schema):
-    name: str = Field(description="姓名")
-    role: str = Field("", description="身份，如“居民代表”")
-
-
-class DeliberationOut(DeliberationSummaryOut):
-    location: str = Field(description="地点")
-    host: str = Field(description="主持人")
-    attendees: list[AttendeeOut] = Field(description="参会人员")
-    summary: str = Field(description="会议纪要")
-    items: list[DeliberationItemOut] = Field(description="议程")
-
-    @staticmethod
-    def resolve_items(obj) -> list[Any]:
-        return list(obj.items.select_related("case"))
-
-
-class DeliberationIn(InSchema):
-    community: ObjId = Field(description="社区（村）节点编号")
-    month: Month = Field(description="月份（YYYY-MM）")
-
-
-class DeliberationCaseIn(InSchema):
-    case: ObjId = Field(description="事项编号（须属于本社区）")
-    why: str = Field("社区提议", max_length=100, description="列入原因")
-
-
-class AttendeeIn(InSchema):
-    name: str = Field(max_length=64, description="姓名")
-    role: str = Field("", max_length=32, description="身份，如“居民代表”")
-
-
-class DecisionIn(InSchema):
-    item: ObjId = Field(description="议程事项编号")
-    decision: str = Field("", max_length=2000, description="议定意见")
-    owner: str = Field("", max_length=64, description="跟进责任人（有议定意见时必填）")
-    due_date: date | None = Field(None, description="完成时限")
-
-
-class DeliberationRecordIn(InSchema):
-    held_at: datetime = Field(description="召开时间")
-    location: str = Field("", max_length=100, description="地点")
-    host: str = Field("", max_length=64, description="主持人")
-    attendees: list[AttendeeIn] = Field(description="参会人员（至少一人）")
-    summary: str = Field("", max_length=10000, description="会议纪要")
-    decisions: list[DecisionIn] = Field([], description="逐项议定意见")
-
-
-class ReviewSummaryOut(Schema):
-    id: int = Field(description="季度评估编号")
-    community_id: int = Field(description="社区（村）编号")
-    community_name: str = Field(description="社区（村）名称")
-    year: int = Field(description="年度")
-    quarter: int = Field(description="季度")
-    title: str = Field(description="季报告标题")
-    status: str = Field(description="状态代码：open/finalized")
-    status_label: str = Field(description="状态")
-    finalized_at: datetime | None = Field(None, description="定稿时间")
-    counts: dict[str, int] = Field(description="事项数：total、pending 待评估、struck_off 销号、carried_over 结转")
-
-    @staticmethod
-    def resolve_community_name(obj) -> str:
-        return obj.community.name
-
-    @staticmethod
-    def resolve_title(obj) -> str:
-        return reports.report_title(obj)
-
-    @staticmethod
-    def resolve_status_label(obj) -> str:
-        return str(obj.get_status_display())
-
-    @staticmethod
-    def resolve_counts(obj) -> dict[str, int]:
-        return selectors.review_counts(obj)
-
-
-class ReviewOut(ReviewSummaryOut):
-    figures: dict[str, Any] = Field(description="季报告的数字（定稿时冻结；评估中为当前计算值）")
-
-    @staticmethod
-    def resolve_figures(obj) -> dict[str, Any]:
-        return obj.figures or cycles.quarterly_figures(obj)
-
-
-class ReviewItemOut(Schema):
-    id: int = Field(description="评估事项编号")
-    case_id: int = Field(description="事项编号")
-    ticket: str = Field(description="查询编号")
-    title: str = Field(description="事项标题")
-    state: str = Field(description="事项状态代码")
-    state_label: str = Field(description="事项状态")
-    category_name: str | None = Field(None, description="类别")
-    verdict: str = Field(description="结论代码：空为待评估，struck_off 销号，carried_over 结转下季")
-    verdict_label: str = Field(description="结论")
-    reason: str = Field(description="说明")
-
-    @staticmethod
-    def resolve_ticket(obj) -> str:
-        return obj.case.ticket
-
-    @staticmethod
-    def resolve_title(obj) -> str:
-        return obj.case.title
-
-    @staticmethod
-    def resolve_state(obj) -> str:
-        return obj.case.state
-
-    @staticmethod
-    def resolve_state_label(obj) -> str:
-        return str(obj.case.get_state_display())
-
-    @staticmethod
-    def resolve_category_name(obj) -> str | None:
-        return obj.case.category.name if obj.case.category_id else None
-
-    @staticmethod
-    def resolve_verdict_label(obj) -> str:
-        return str(obj.get_verdict_display())
-
-
-class ReviewIn(InSchema):
-    community: ObjId = Field(description="社区（村）节点编号")
-    year: int = Field(ge=2000, le=2100, description="年度")
-    quarter: int = Field(ge=1, le=4, description="季度（1–4）")
-
-
-class ReviewItemIn(InSchema):
-    verdict: Literal["struck_off", "carried_over"] = Field(description="销号（须已核查办结）或结转下季")
-    reason: str = Field("", max_length=500, description="说明（结转下季时必填）")
-
-
-# --- schemas: statistics --------------------------------------------------------------------------
-
-
-class RatesOut(Schema):
-    counts: dict[str, int] = Field(description="计数：reported 登记、accepted 受理、dispatched 派遣、resolved 办结……")
-    response_rate: float | None = Field(None, description="响应率 = 及时签收 / 派遣")
-    resolution_rate: float | None = Field(None, description="解决率 = 办结 / 受理")
-    satisfaction_rate: float | None = Field(None, description="满意率 = (满意 + 0.9×基本满意) / 参评")
-    completion_rate: float | None = Field(None, description="办结率（结案率）= 结案 / 受理")
-    on_time_rate: float | None = Field(None, description="按时办结率 = 按时办结 / 办结")
-    composite: float | None = Field(None, description="综合得分 = 0.1×响应 + 0.5×解决 + 0.4×满意")
-
-
-class StatsScopeOut(Schema):
-    node_id: int | None = Field(None, description="统计范围节点编号；null 表示全部")
-    node_name: str = Field(description="统计范围名称")
-    start_month: str = Field(description="起始月份（YYYY-MM，含）")
-    end_month: str = Field(description="截止月份（YYYY-MM，含）")
-
-
-class RatesReportOut(StatsScopeOut):
-    rates: RatesOut = Field(description="各项比率")
-    levels: dict[str, int] = Field(description="化解层级：level1 村社、level2 街道科室、level3 联席会议、level4 区级")
-
-
-class RankingRowOut(Schema):
-    position: int = Field(description="名次")
-    unit_id: int | None = Field(None, description="网格或社区（村）编号")
-    unit_name: str | None = Field(None, description="网格或社区（村）名称")
-    rates: RatesOut = Field(description="各项比率")
-
-
-class RankingOut(StatsScopeOut):
-    by: str = Field(description="排名单位：grid 或 community")
-    items: list[RankingRowOut] = Field(description="按综合得分从高到低")
-
-
-class TrendRowOut(Schema):
-    month: str = Field(description="月份（YYYY-MM）")
-    rates: RatesOut = Field(description="该月的计数和比率")
-
-
-class TrendOut(StatsScopeOut):
-    months: list[TrendRowOut] = Field(description="逐月（没有数据的月份计数为 0）")
-
-
-class CategoryCountOut(Schema):
-    category_id: int | None = Field(None, description="类别编号；null 为未分类")
-    name: str = Field(description="类别名称")
-    reported: int = Field(description="登记数")
-    resolved: int = Field(description="办结数")
-
-
-class CategoryStatsOut(StatsScopeOut):
-    items: list[CategoryCountOut] = Field(description="按登记数从多到少")
-
-
-# --- endpoints: reference -------------------------------------------------------------------------
-
-router = Router()
-
-
-@router.get("/workflow", response={200: list[WorkflowRowOut], 401: ErrorOut}, by_alias=True, summary="事项流转表",
-            tags=T_REFERENCE)
-def workflow_table(request):
-    """状态 × 动作 → 新状态，以及谁可以执行（grid 网格员/网格长，community 社区（村）书记和工作人员，
-    handler 承办人，leader 街道领导，admin 系统管理员，resident 反映人凭查询编号）。这是唯一的流转规则。"""
-    return [{**row, "action_label": str(row["action_label"])} for row in workflow.table_rows()]
-
-
-@router.get("/categories", response={200: list[CategoryOut], **READ_ERRORS}, summary="事项类别（启用的）",
-            tags=T_REFERENCE)
-@paginated
-def category_list(request):
-    return selectors.categories_active()
-
-
-# --- endpoints: statistics ------------------------------------------------------------------------
-
-
-class Period:
-    def __init__(self, start: date, last: date) -> None:
-        self.start, self.last, self.end = start, last, _next_month(last)
-
-    def months(self) -> list[date]:
-        months, day = [], self.start
-        while day <= self.last:
-            months.append(day)
-            day = _next_month(day)
-        return months
-
-
-def _period(start_month: str | None, end_month: str | None) -> Period:
-    today = timezone.localdate()
-    start = _month_start(start_month) if start_month else date(today.year, 1, 1)
-    last = _month_start(end_month) if end_month else today.replace(day=1)
-    if start > last:
-        raise DomainError("起始月份不能晚于截止月份。", field="from")
-    if (last.year - start.year) * 12 + last.month - start.month + 1 > MAX_STATS_MONTHS:
-        raise DomainError(f"统计区间不能超过 {MAX_STATS_MONTHS} 个月。", field="from")
-    return Period(start, last)
-
-
-def _stats_node(request: Any, node_id: int | None) -> OrgNode | None:
-    """The node to report on: the one asked for (in the caller's case scope, else 404), or the
-    caller's own scope when it is a single subtree. None means everywhere (superusers)."""
-    if node_id is not None:
-        return _case_node(request, node_id)
-    paths = scope.granted_paths(request.auth, Perm.VIEW_CASES)
-    if paths is None:
-        return None
-    if not paths:
-        raise PermissionError_("您没有查看事项统计的权限。")
-    if len(paths) > 1:
-        raise DomainError("您管辖多个范围，请用 node 指定统计范围。", field="node")
-    return OrgNode.objects.get(path=paths[0])
-
-
-def _scope_out(node: OrgNode | None, period: Period) -> dict[str, Any]:
-    return {"node_id": node.pk if node else None, "node_name": node.name if node else "全部",
-            "start_month": f"{period.start:%Y-%m}", "end_month": f"{period.last:%Y-%m}"}
-
-
-class StatsQuery(Schema):
-    node: int | None = Field(None, ge=1, le=MAX_ID, description="统计范围节点编号（默认为本人管辖范围）")
-    start_month: Month | None = Field(None, alias="from", description="起始月份 YYYY-MM（含），默认本年 1 月")
-    end_month: Month | None = Field(None, alias="to", description="截止月份 YYYY-MM（含），默认本月")
-
-
-def _stats_args(request: Any, query: StatsQuery) -> tuple[OrgNode | None, Period, str | None]:
-    period = _period(query.start_month, query.end_month)
-    node = _stats_node(request, query.node)
-    return node, period, node.path if node else None
-
-
-@router.get("/stats/rates", response={200: RatesReportOut, **STATS_ERRORS}, summary="办理比率", tags=T_STATS)
-def stats_rates(request, query: Query[StatsQuery]):
-    """响应率、解决率、满意率、办结率、按时办结率和综合得分，以及三级调处的化解层级分布。
-    比率的分母为 0 时为 null（不是 0 或 100%）。"""
-    node, period, path = _stats_args(request, query)
-    return {**_scope_out(node, period), "rates": stats.totals(path, period.start, period.end),
-            "levels": stats.resolution_levels(path, period.start, period.end)}
-
-
-@router.get("/stats/ranking", response={200: RankingOut, **STATS_ERRORS}, summary="网格/社区排名", tags=T_STATS)
-def stats_ranking(
-    request, query: Query[StatsQuery],
-    by: Literal["grid", "community", "subdistrict", "district", "child"] = Query(
-        "grid", description="排名单位：grid 网格，community 社区（村），subdistrict 街道，district 区（县），"
-                            "child 统计范围的下一级"),
-):
-    """月评议、季评比：按综合得分从高到低排名。"""
-    node, period, path = _stats_args(request, query)
-    return {**_scope_out(node, period), "by": by, "items": stats.ranking(path, period.start, period.end, by=by)}
-
-
-@router.get("/stats/trend", response={200: TrendOut, **STATS_ERRORS}, summary="逐月趋势", tags=T_STATS)
-def stats_trend(request, query: Query[StatsQuery]):
-    node, period, path = _stats_args(request, query)
-    rows = {row["month"]: row["rates"] for row in stats.trend(path, period.start, period.end)}
-    months = [{"month": f"{m:%Y-%m}", "rates": rows.get(m) or stats.rates_from({})} for m in period.months()]
-    return {**_scope_out(node, period), "months": months}
-
-
-@router.get("/stats/categories", response={200: CategoryStatsOut, **STATS_ERRORS}, summary="类别分布",
-            tags=T_STATS)
-def stats_categories(
-    request, query: Query[StatsQuery],
-    limit: int = Query(10, ge=1, le=100, description="最多列出多少个类别"),
-):
-    node, period, path = _stats_args(request, query)
-    return {**_scope_out(node, period), "items": stats.by_category(path, period.start, period.end, limit=limit)}
-
-
-# --- endpoints: 周集 --------------------------------------------------------------------------------
-
-
-@router.get("/digests", response={200: list[DigestOut], **READ_ERRORS}, summary="周集列表", tags=T_CYCLES)
-@paginated
-def digest_list(
-    request,
-    node: int | None = Query(None, ge=1, le=MAX_ID, description="网格或社区（村）节点编号"),
-    week: date | None = Query(None, description="该周内任意一天"),
-):
-    """每周一自动生成上周的周集，也可随时生成（POST）。"""
-    return selectors.digest_list(request.auth, node=_case_node(request, node),
-                                 week_start=cycles.week_start_of(week) if week else None)
-
-
-@router.post("/digests", response={200: DigestOut, **WRITE_ERRORS}, summary="生成（或重新生成）周集",
-             tags=T_CYCLES)
-def digest_generate(request, payload: DigestIn):
-    node = _case_node(request, payload.node)
-    digest = cycles.weekly_digest_generate(node=node, week_start=payload.week or timezone.localdate(),
-                                           actor=request.auth)
-    return selectors.digest_get(request.auth, digest.pk)
-
-
-@router.get("/digests/{digest_id}", response={200: DigestOut, **READ_ERRORS}, summary="周集详情", tags=T_CYCLES)
-def digest_detail(request, digest_id: int = _id_path("周集编号")):
-    return selectors.digest_get(request.auth, digest_id)
-
-
-# --- endpoints: 月议 --------------------------------------------------------------------------------
-
-
-@router.get("/deliberations", response={200: list[DeliberationSummaryOut], **READ_ERRORS}, summary="月议列表",
-            tags=T_CYCLES)
-@paginated
-def deliberation_list(
-    request,
-    community: int | None = Query(None, ge=1, le=MAX_ID, description="社区（村）节点编号"),
-    month: Month | None = Query(None, description="月份 YYYY-MM"),
-):
-    return selectors.deliberation_list(request.auth, community=_case_node(request, community, "community"),
-                                       month=_month_start(month) if month else None)
-
-
-@router.post("/deliberations", response={201: DeliberationOut, **WRITE_ERRORS}, summary="筹备月议（生成议程）",
-             tags=T_CYCLES)
-def deliberation_prepare(request, payload: DeliberationIn):
-    """打开本月的居民代表协商议事会，把本社区的疑难和超期事项列入议程；再次调用会补入新出现的事项。
-    需要社区（村）书记、工作人员或街道领导。"""
-    community = _case_node(request, payload.community, "community")
-    meeting = cycles.deliberation_prepare(actor=request.auth, community=community,
-                                          month=_month_start(payload.month))
-    return Status(201, selectors.deliberation_get(request.auth, meeting.pk))
-
-
-@router.get("/deliberations/{meeting_id}", response={200: DeliberationOut, **READ_ERRORS}, summary="月议详情",
-            tags=T_CYCLES)
-def deliberation_detail(request, meeting_id: int = _id_path("月议编号")):
-    return selectors.deliberation_get(request.auth, meeting_id)
-
-
-@router.post("/deliberations/{meeting_id}/items", response={201: DeliberationItemOut, **WRITE_ERRORS},
-             summary="把事项列入月议议程", tags=T_CYCLES)
-def deliberation_add_case(request, payload: DeliberationCaseIn, meeting_id: int = _id_path("月议编号")):
-    meeting = selectors.deliberation_get(request.auth, meeting_id)
-    if meeting.status == Deliberation.Status.HELD:
-        raise DomainError("本月月议已召开，议程不能再变更。", field="case")
-    case = _ref(selectors.case_get, request.auth, payload.case, "case")
-    item = cycles.deliberation_add_case(actor=request.auth, meeting=meeting, case=case, why=payload.why)
-    return Status(201, item)
-
-
-@router.post("/deliberations/{meeting_id}/record", response={200: DeliberationOut, **WRITE_ERRORS},
-             summary="记录月议（参会人员、纪要、逐项议定意见）", tags=T_CYCLES)
-def deliberation_record(request, payload: DeliberationRecordIn, meeting_id: int = _id_path("月议编号")):
-    """每项议定意见写回对应事项的审计记录（在事项页面上可见）。记录后月议状态为“已召开”。"""
-    meeting = selectors.deliberation_get(request.auth, meeting_id)
-    decisions = {d.item: {"decision": d.decision, "owner": d.owner, "due_date": d.due_date}
-                 for d in payload.decisions}
-    cycles.deliberation_record(
-        actor=request.auth, meeting=meeting, held_at=_aware(payload.held_at), location=payload.location,
-        host=payload.host, attendees=[a.model_dump() for a in payload.attendees], summary=payload.summary,
-        decisions=decisions,
-    )
-    return selectors.deliberation_get(request.auth, meeting.pk)
-
-
-# --- endpoints: 季度评估 ------------------------------------------------------------------------------
-
-
-@router.get("/reviews", response={200: list[ReviewSummaryOut], **READ_ERRORS}, summary="季度评估列表",
-            tags=T_CYCLES)
-@paginated
-def review_list(
-    request,
-    community: int | None = Query(None, ge=1, le=MAX_ID, description="社区（村）节点编号"),
-    year: int | None = Query(None, ge=2000, le=2100, description="年度"),
-    quarter: int | None = Query(None, ge=1, le=4, description="季度"),
-):
-    return selectors.review_list(request.auth, community=_case_node(request, community, "community"),
-                                 year=year, quarter=quarter)
-
-
-@router.post("/reviews", response={201: ReviewOut, **WRITE_ERRORS}, summary="开始季度逐项评估", tags=T_CYCLES)
-def review_prepare(request, payload: ReviewIn):
-    """列出本季度登记的和以前结转未办完的全部事项，逐项评估销号或结转；再次调用会补入新事项。"""
-    community = _case_node(request, payload.community, "community")
-    review = cycles.quarterly_review_prepare(actor=request.auth, community=community, year=payload.year,
-                                             quarter=payload.quarter)
-    return Status(201, selectors.review_get(request.auth, review.pk))
-
-
-@router.get("/reviews/{review_id}", response={200: ReviewOut, **READ_ERRORS}, summary="季度评估详情",
-            tags=T_CYCLES)
-def review_detail(request, review_id: int = _id_path("季度评估编号")):
-    return selectors.review_get(request.auth, review_id)
-
-
-@router.get("/reviews/{review_id}/items", response={200: list[ReviewItemOut], **READ_ERRORS},
-            summary="季度评估的事项", tags=T_CYCLES)
-@paginated
-def review_items(
-    request,
-    review_id: int = _id_path("季度评估编号"),
-    verdict: Literal["pending", "struck_off", "carried_over"] | None = Query(None, description="按结论筛选"),
-):
-    review = selectors.review_get(request.auth, review_id)
-    return selectors.review_items(review, verdict="" if verdict == "pending" else verdict)
-
-
-@router.put("/reviews/{review_id}/items/{item_id}", response={200: ReviewItemOut, **WRITE_ERRORS},
-            summary="评估一件事项：销号或结转", tags=T_CYCLES)
-def review_item_set(
-    request, payload: ReviewItemIn, review_id: int = _id_path("季度评估编号"), item_id: int = _id_path("评估事项编号")
-):
-    review = selectors.review_get(request.auth, review_id)
-    item = selectors.review_item_get(review, item_id)
-    return cycles.review_item_set(actor=request.auth, item=item, verdict=payload.verdict, reason=payload.reason)
-
-
-@router.post("/reviews/{review_id}/finalize", response={200: ReviewOut, **WRITE_ERRORS},
-             summary="定稿：销号并冻结季报告数字", tags=T_CYCLES)
-def review_finalize(request, review_id: int = _id_path("季度评估编号")):
-    """全部事项评估后才能定稿；销号的已核查事项随之结案（需社区（村）书记、工作人员或管理员）。"""
-    review = selectors.review_get(request.auth, review_id)
-    cycles.quarterly_review_finalize(actor=request.auth, review=review)
-    return selectors.review_get(request.auth, review.pk)
-
-
-def _report_doc(media_type: str) -> dict[str, Any]:
-    return {"responses": {200: {"description": "文件（附件）",
-                                "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}}
-
-
-@router.get("/reviews/{review_id}/report.xlsx", response=FILE_ERRORS, openapi_extra=_report_doc(XLSX),
-            summary="下载季报告（xlsx）", tags=T_CYCLES)
-def review_report_xlsx(request, review_id: int = _id_path("季度评估编号")):
-    review = selectors.review_get(request.auth, review_id)
-    return _file(reports.quarterly_report_xlsx(review), f"{reports.report_title(review)}.xlsx", XLSX)
-
-
-@router.get("/reviews/{review_id}/report.docx", response=FILE_ERRORS, openapi_extra=_report_doc(DOCX),
-            summary="下载季报告（docx，公文格式）", tags=T_CYCLES)
-def review_report_docx(request, review_id: int = _id_path("季度评估编号")):
-    review = selectors.review_get(request.auth, review_id)
-    return _file(reports.quarterly_report_docx(review), f"{reports.report_title(review)}.docx", DOCX)
+case_router = Router()
 
 
 # --- endpoints: cases -----------------------------------------------------------------------------
 # Registered after the fixed paths above: "/{case_id}" would otherwise swallow "/workflow".
 
 
-@router.get("", response={200: list[CaseOut], **READ_ERRORS}, summary="事项列表", tags=T_CASES)
+@case_router.get("", response={200: list[CaseOut], **READ_ERRORS}, summary="事项列表", tags=T_CASES)
 @paginated
 def case_list(request, filters: Query[CaseFilters]):
     """只列出本人管辖范围内的事项（科室办理人员：派给本部门的事项），最新的在前。"""
@@ -1006,8 +337,8 @@ def case_list(request, filters: Query[CaseFilters]):
         request.auth,
         state=filters.state or "",
         tier=filters.tier or "",
-        category=_category(filters.category),
-        node=_node(request, filters.node),
+        category=category_ref(filters.category),
+        node=scoped_node(request, filters.node),
         overdue=filters.overdue,
         mine=filters.mine,
         text=filters.q,
@@ -1024,14 +355,14 @@ def _create_args(request, payload: CaseCreateIn) -> dict[str, Any]:
     for key in ("latitude", "longitude"):
         if data[key] is not None:
             data[key] = Decimal(str(round(data[key], 6)))
-    data["node"] = _node(request, data["node"])
-    data["building"] = _node(request, data["building"], "building")
-    data["category"] = _category(data["category"])
+    data["node"] = scoped_node(request, data["node"])
+    data["building"] = scoped_node(request, data["building"], "building")
+    data["category"] = category_ref(data["category"])
     data["tier"] = data["tier"] or ""
     return data
 
 
-@router.post("", response={201: CaseDetailOut, **WRITE_ERRORS}, summary="登记事项", tags=T_CASES)
+@case_router.post("", response={201: CaseDetailOut, **WRITE_ERRORS}, summary="登记事项", tags=T_CASES)
 def case_create(request, payload: CaseCreateIn):
     """需要在该节点登记事项的权限（网格员、社区、街道）。反映人电话加密保存，只返回脱敏值。"""
     data = _create_args(request, payload)
@@ -1056,7 +387,7 @@ ATTACH_RULES = ("JPG、PNG、WEBP 照片或 PDF、Word（.docx）、Excel（.xls
                 f"每件事项最多 {services.ATTACHMENTS_PER_CASE} 个；类型按文件内容判定，与扩展名无关。")
 
 
-@router.post("/with-attachments", response={201: CaseDetailOut, 413: ErrorOut, **WRITE_ERRORS},
+@case_router.post("/with-attachments", response={201: CaseDetailOut, 413: ErrorOut, **WRITE_ERRORS},
              summary="登记事项并上传照片或文件（multipart）", tags=T_CASES,
              description=f"与 POST /cases 相同的字段，以 multipart/form-data 提交，另加任意个 files（{ATTACH_RULES}）。"
                          "登记和附件在一个事务中：任何一个文件不合格（400，field 为 files，说明中写明文件名），"
@@ -1080,15 +411,15 @@ def case_create_with_attachments(
     return Status(201, selectors.case_get_unscoped(case.pk))
 
 
-@router.get("/{case_id}", response={200: CaseDetailOut, **READ_ERRORS}, summary="事项详情", tags=T_CASES)
-def case_detail(request, case_id: int = _id_path("事项编号")):
+@case_router.get("/{case_id}", response={200: CaseDetailOut, **READ_ERRORS}, summary="事项详情", tags=T_CASES)
+def case_detail(request, case_id: int = id_path("事项编号")):
     """含流转记录和当前用户可以执行的动作（allowed_actions）。反映人电话只返回脱敏值。"""
     return selectors.case_get(request.auth, case_id)
 
 
-@router.post("/{case_id}/actions", response={200: CaseDetailOut, **WRITE_ERRORS}, summary="对事项执行动作",
+@case_router.post("/{case_id}/actions", response={200: CaseDetailOut, **WRITE_ERRORS}, summary="对事项执行动作",
              tags=T_CASES)
-def case_action(request, payload: ActionIn, case_id: int = _id_path("事项编号")):
+def case_action(request, payload: ActionIn, case_id: int = id_path("事项编号")):
     """按事项流转表（GET /cases/workflow）执行一个动作：受理、不予受理、分流、派遣、签收、退回、办理、
     上报、督办、办结、核查通过/不通过、回访评价、结案销号、重办、合并。
 
@@ -1101,36 +432,36 @@ def case_action(request, payload: ActionIn, case_id: int = _id_path("事项编�
         raise DomainError(f"“{Action(payload.action).label}”不需要字段 {extra[0]}。", field=extra[0])
     params: dict[str, Any] = {name: getattr(payload, name) for name in sent}
     if "category" in params:
-        params["category"] = _category(params["category"])
+        params["category"] = category_ref(params["category"])
     if "department" in params:
         # The departments the case may go to (its sub-district's active ones), as the UI offers them.
-        params["department"] = _ref(lambda _user, pk: _dispatch_department(case, pk), None, params["department"],
+        params["department"] = scoped_ref(lambda _user, pk: _dispatch_department(case, pk), None, params["department"],
                                     "department")
     if "into" in params:
-        params["into"] = _ref(selectors.case_get, request.auth, params["into"], "into")
+        params["into"] = scoped_ref(selectors.case_get, request.auth, params["into"], "into")
     fresh = services.case_act(actor=request.auth, case=case, action=payload.action, reason=payload.reason, **params)
     # Shown even if the action took the case out of the caller's scope (a handler returning it).
     return selectors.case_get_unscoped(fresh.pk)
 
 
-@router.get("/{case_id}/transitions", response={200: list[TransitionOut], **READ_ERRORS}, summary="流转记录",
+@case_router.get("/{case_id}/transitions", response={200: list[TransitionOut], **READ_ERRORS}, summary="流转记录",
             tags=T_CASES)
 @paginated
-def case_transitions(request, case_id: int = _id_path("事项编号")):
+def case_transitions(request, case_id: int = id_path("事项编号")):
     return selectors.case_timeline(selectors.case_get(request.auth, case_id))
 
 
 
-@router.get("/{case_id}/attachments", response={200: list[AttachmentOut], **READ_ERRORS}, summary="事项的照片和文件",
+@case_router.get("/{case_id}/attachments", response={200: list[AttachmentOut], **READ_ERRORS}, summary="事项的照片和文件",
             tags=T_CASES)
-def case_attachment_list(request, case_id: int = _id_path("事项编号")):
+def case_attachment_list(request, case_id: int = id_path("事项编号")):
     """能查看该事项的人都可以查看其附件（与事项详情相同的范围）。"""
     return selectors.case_attachments(selectors.case_get(request.auth, case_id)).select_related("uploaded_by")
 
 
-@router.post("/{case_id}/attachments", response={201: AttachmentOut, 413: ErrorOut, **WRITE_ERRORS},
+@case_router.post("/{case_id}/attachments", response={201: AttachmentOut, 413: ErrorOut, **WRITE_ERRORS},
              summary="上传照片或文件（multipart）", tags=T_CASES)
-def case_attachment_upload(request, case_id: int = _id_path("事项编号"),
+def case_attachment_upload(request, case_id: int = id_path("事项编号"),
                            file: UploadedFile = File(..., description=ATTACH_RULES)):
     """multipart/form-data，字段 file。需要与该事项相关（网格员、社区、承办人员、领导、管理员，与页面相同）；
     已结案或不予受理的事项不能再添加。400：类型不支持、文件为空、超过 10 MB 或已达数量上限（field 为 file）；
@@ -1140,12 +471,12 @@ def case_attachment_upload(request, case_id: int = _id_path("事项编号"),
     return Status(201, attachment)
 
 
-@router.get("/{case_id}/attachments/{attachment_id}", response=FILE_ERRORS, url_name="case_attachment_download",
+@case_router.get("/{case_id}/attachments/{attachment_id}", response=FILE_ERRORS, url_name="case_attachment_download",
             summary="下载照片或文件", tags=T_CASES,
             openapi_extra={"responses": {200: {"description": "文件内容（类型见附件的 content_type）",
                                                "content": {"application/octet-stream": {}}}}})
-def case_attachment_download(request, case_id: int = _id_path("事项编号"),
-                             attachment_id: int = _id_path("附件编号")):
+def case_attachment_download(request, case_id: int = id_path("事项编号"),
+                             attachment_id: int = id_path("附件编号")):
     """与事项相同的范围：事项或附件不存在、不在管辖范围内都答 404。"""
     attachment = selectors.attachment_get(request.auth, case_id, attachment_id)
     try:
@@ -1157,3 +488,9 @@ def case_attachment_download(request, case_id: int = _id_path("事项编号"),
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# Mounted under /api/v1/cases in this order: the fixed paths of the catalogue, statistics and
+# cycles go before the case endpoints, whose "/{case_id}" would otherwise answer "/workflow" with
+# a 422. (Nesting them in one router would give the list endpoint a trailing slash.)
+routers = (catalogue_router, statistics_router, cycles_router, case_router)

@@ -11,7 +11,7 @@ executemany) as integers and converted by one INSERT … SELECT per sub-district
 table's secondary indexes dropped during the load and rebuilt after it (foreign-key triggers
 are skipped with session_replication_role = replica when the role may set it); SQLite gets
 executemany() in large transactions with its secondary indexes rebuilt after. The rollups are
-then built by aggregate SQL (jiedao.cases.rollups.rebuild), not per case. The bulk history has
+then built by aggregate SQL (jiedao.cases.statistics.rollups.rebuild), not per case. The bulk history has
 no CaseTransition rows and no audit event per case: the seed run records one audit event.
 Deadlines are approximate (working days counted as 7/5 calendar days), not from the calendar.
 """
@@ -27,9 +27,9 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jiedao.cases import rollups
 from jiedao.cases.demo import DEPARTMENT_FOR, SOURCES, TITLES, WEIGHTS
 from jiedao.cases.models import Case, Category, LimitUnit, Tier
+from jiedao.cases.statistics import rollups
 from jiedao.core import audit
 from jiedao.org.models import Department, NodeKind, OrgNode
 
@@ -329,7 +329,8 @@ def _case_insert_sql(subdistrict_id: int) -> str:
 
     columns = {
         "created_at": ts("created"), "updated_at": ts("updated"), "ticket": "s.ticket",
-        "source": code("source", SOURCE_CODES), "category_id": "s.category_id", "tier": "k.default_tier",
+        "source": code("source", SOURCE_CODES), "category_id": "s.category_id", "filed_category_id": "s.category_id",
+        "tier": "k.default_tier",
         "urgency": "CASE WHEN s.urgent = 1 THEN 'urgent' ELSE 'normal' END", "state": code("state", STATES),
         "version": "s.version", "node_id": "s.node", "org_path": "o.path", "subdistrict_id": str(int(subdistrict_id)),
         "community_id": "s.community", "grid_id": ref("grid"), "address": "''", "title": "s.title",

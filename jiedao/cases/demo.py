@@ -12,9 +12,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jiedao.cases import rollups
+from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Source, State, Tier
-from jiedao.cases.services import ACK_IN_TIME, deadline_for, new_ticket
+from jiedao.cases.services import ACK_IN_TIME, new_ticket
+from jiedao.cases.statistics import rollups
 from jiedao.core import audit
 from jiedao.org.models import Department, NodeKind, OrgNode
 

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from jiedao.cases import selectors
+from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import Category, LimitUnit, Rating, Source, Tier, Urgency
 from jiedao.cases.workflow import Action, Transition
 from jiedao.core.permissions import Perm
@@ -111,7 +112,7 @@ class CategoryField(forms.ChoiceField):
         self.empty_label = empty_label or _("请选择类别")
 
     def load(self) -> None:
-        leaves = selectors.leaf_categories()
+        leaves = catalogue_selectors.leaf_categories()
         groups: dict[Any, list[tuple[str, str]]] = {}
         for category in leaves:
             groups.setdefault(category.parent, []).append((str(category.pk), category.name))
@@ -169,11 +170,6 @@ class ReporterMixin:
 STAFF_SOURCES = [(s, label) for s, label in Source.choices if s not in (Source.HOTLINE, Source.SELF_REPORT)]
 
 
-def default_title(description: str) -> str:
-    first = " ".join((description or "").split())
-    return first[:30] + ("…" if len(first) > 30 else "")
-
-
 class IntakeForm(ReporterMixin, forms.Form):
     """A grid worker's door-step form: building, photo, words, category, done."""
 
@@ -228,24 +224,18 @@ class IntakeForm(ReporterMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        building, node = data.get("building"), data.get("node")
-        if building is not None and (node is None or not building.path.startswith(node.path)):
-            data["node"] = building.parent  # the building decides (the grid field sits under "more")
-        elif node is None and "node" not in self.errors:
-            self.add_error("node", _("请选择所在网格或楼栋。"))
-        if not data.get("title") and data.get("description"):
-            data["title"] = default_title(data["description"])
+        # With a building chosen, the case hangs where the building is (case_create's rule); the
+        # grid field, under "more", is for a case with no building.
+        if data.get("building") is not None:
+            data["node"] = None
         household = data.get("household")
         data["household"] = None
         if household:
             from jiedao.people import selectors as people
 
-            if building is None:
-                self.add_error("household", _("请先选择楼栋。"))
-            else:
-                data["household"] = people.households_visible(self.user).filter(pk=household, node=building).first()
-                if data["household"] is None:
-                    self.add_error("household", _("该户不在所选楼栋。"))
+            data["household"] = people.households_visible(self.user).filter(pk=household).first()
+            if data["household"] is None:
+                self.add_error("household", _("该户不在所选楼栋。"))
         return data
 
 
@@ -275,12 +265,6 @@ class HotlineForm(ReporterMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["node"].queryset = places(user, "node")
         self.fields["category"].load()
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if not data.get("title") and data.get("description"):
-            data["title"] = default_title(data["description"])
-        return data
 
 
 # --- public forms (no login) -----------------------------------------------------------------

@@ -142,6 +142,12 @@ class Case(BaseModel):
     category = models.ForeignKey(
         Category, verbose_name=_("类别"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
     )
+    # The category the case was filed under at intake (chosen, or filed by a confident suggestion);
+    # `category` may change later. Kept to measure how often staff override the classifier.
+    filed_category = models.ForeignKey(
+        Category, verbose_name=_("登记时类别"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )
     tier = models.CharField(_("分流"), max_length=16, choices=Tier.choices, blank=True)
     urgency = models.CharField(_("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
     state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.REPORTED)
@@ -295,7 +301,7 @@ class CaseAttachment(BaseModel):
 
 class CaseStat(models.Model):
     """Fine rollup counters per month, org node (grid or community) and category, kept current
-    as cases move (through CaseStatDelta and the fold job, see jiedao.cases.rollups), so rates
+    as cases move (through CaseStatDelta and the fold job, see jiedao.cases.statistics.rollups), so rates
     and dashboards never scan the case table."""
 
     month = models.DateField(_("月份"))
@@ -490,7 +496,7 @@ class ReviewItem(models.Model):
 # --- rollups at city scale -------------------------------------------------------------------
 # CaseStat above is the fine rollup (month × grid × category). Intake and transitions never
 # update it directly: bump() appends one CaseStatDelta row, and the fold job
-# (jiedao.cases.rollups.fold, every few seconds) moves the deltas into CaseStat and the two
+# (jiedao.cases.statistics.rollups.fold, every few seconds) moves the deltas into CaseStat and the two
 # coarse rollups below in one atomic step. Readers add the pending deltas to the folded rows in
 # one SQL statement, so figures are exact before and after a fold. See docs/architecture.md.
 

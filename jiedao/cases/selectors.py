@@ -8,15 +8,24 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
-from jiedao.cases.models import Case, CaseAttachment, CaseTransition, Category, RoutingRule, State
-from jiedao.cases.sla import NEAR_WINDOW, RUNNING
-from jiedao.core import caching, scope
+from jiedao.cases import reading
+from jiedao.cases.catalogue.sla import NEAR_WINDOW, RUNNING
+from jiedao.cases.models import (
+    Case,
+    CaseAttachment,
+    CaseTransition,
+    Category,
+    State,
+    Tier,
+)
+from jiedao.core import scope
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.org.models import Department, NodeKind, OrgNode
@@ -149,7 +158,6 @@ def case_attachments(case: Case) -> QuerySet[CaseAttachment]:
 
 def attachment_get(user: Any, case_pk: Any, pk: Any) -> CaseAttachment:
     """An attachment of a case the user may see; Http404 otherwise (scope first, then the row)."""
-    from django.http import Http404
 
     case = case_get(user, case_pk)
     attachment = case.attachments.filter(pk=pk).first() if str(pk).isdigit() else None
@@ -263,85 +271,9 @@ def home_widgets(user: Any, limit: int = 8) -> list[dict[str, Any]]:
 # --- catalogue ---------------------------------------------------------------------------------
 
 
-def categories_active() -> QuerySet[Category]:
-    return Category.objects.filter(is_active=True).select_related("parent").order_by("sort_order", "id")
-
-
-def leaf_categories(*, active_only: bool = True) -> list[Category]:
-    """Categories a case can be filed under: those that are not the group of another category."""
-    def load() -> tuple:
-        rows = list(Category.objects.select_related("parent").order_by("sort_order", "id"))
-        parents = {c.parent_id for c in rows if c.parent_id}
-        return tuple(_category_rows(c) for c in rows if c.pk not in parents)
-
-    leaves = [_category_instance(rows) for rows in caching.get(("leaf_categories",), load)]
-    return [c for c in leaves if c.is_active or not active_only]
-
-
-def category_choices(*, active_only: bool = True) -> list[tuple[str, list[tuple[int, str]]]]:
-    """[(group name, [(pk, name), ...]), ...] for grouped <select> options."""
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for category in leaf_categories(active_only=active_only):
-        group = category.parent.name if category.parent else "其他"
-        groups.setdefault(group, []).append((category.pk, category.name))
-    return list(groups.items())
-
-
-def catalogue_rows() -> list[Category]:
-    """Every category in catalogue order, each with `rule_count`, groups before their members."""
-    rows = list(Category.objects.select_related("parent").annotate(rule_count=Count("rules")).order_by("sort_order", "id"))
-    by_parent: dict[int | None, list[Category]] = {}
-    for row in rows:
-        by_parent.setdefault(row.parent_id, []).append(row)
-    ordered: list[Category] = []
-    for top in by_parent.get(None, []):
-        ordered.append(top)
-        ordered.extend(by_parent.get(top.pk, []))
-    seen = {c.pk for c in ordered}
-    ordered.extend(c for c in rows if c.pk not in seen)
-    return ordered
-
-
-def routing_rules(user: Any, category: Category) -> QuerySet[RoutingRule]:
-    """The category's routing rules on nodes the user administers the catalogue of."""
-    qs = RoutingRule.objects.filter(category=category).select_related("node", "department")
-    return scope.restrict(qs, user, Perm.MANAGE_CATALOGUE).order_by("node__path")
-
-
-def routing_rule_get(user: Any, pk: Any) -> RoutingRule:
-    return scope.get_scoped(RoutingRule.objects.select_related("node", "category"), user, Perm.MANAGE_CATALOGUE, pk=pk)
-
-
-def holidays(year: int | None = None) -> QuerySet:
-    from jiedao.core.models import WorkdayOverride
-
-    qs = WorkdayOverride.objects.order_by("-date")
-    return qs.filter(date__year=year) if year else qs
-
-
-def calendar_unknown_years(today: date | None = None) -> list[int]:
-    """This year and next, when the chinese-calendar package does not know them and no
-    administrator has entered that year's holidays: deadlines there are weekend-only estimates."""
-    import chinese_calendar
-
-    from jiedao.core import workdays
-
-    today = today or timezone.localdate()
-    listed = workdays.years_with_overrides()
-    unknown = []
-    for year in (today.year, today.year + 1):
-        try:
-            chinese_calendar.is_workday(date(year, 1, 1))
-        except NotImplementedError:
-            if year not in listed:
-                unknown.append(year)
-    return unknown
-
-
 # --- category suggestion -----------------------------------------------------------------------
 
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
-LOW_CONFIDENCE = 0.5
 
 
 def plain_text(text: str) -> str:
@@ -361,11 +293,9 @@ class CategorySuggestions(list):
 
 def suggest_category(text: str, *, title: str = "") -> CategorySuggestions:
     """The three active categories likeliest for `text`, each with a calibrated confidence in
-    [0, 1], from the active classifier version (jiedao.insight: trained on the platform's own
+    [0, 1], from the active classifier version (the installed reader, jiedao.cases.reading: trained on the platform's own
     handled cases; before that, a cold-start model of the catalogue's names and keywords)."""
-    from jiedao.insight import selectors as insight
-
-    found = insight.suggest(title, text, k=3)
+    found = reading.reader().suggest(title, text, k=3)
     result = CategorySuggestions(found.items)
     result.low_confidence, result.reason, result.version_id = found.low_confidence, found.reason, found.version_id
     return result
@@ -373,7 +303,7 @@ def suggest_category(text: str, *, title: str = "") -> CategorySuggestions:
 
 # --- likely duplicates ---------------------------------------------------------------------------
 
-SIMILAR_DAYS = 30  # see jiedao.insight.selectors for the scoring of similar cases
+SIMILAR_DAYS = 30
 
 
 def bigrams(text: str) -> set[str]:
@@ -394,21 +324,15 @@ def similar_cases(user: Any, *, node: OrgNode, category: Category | None, text: 
                   latitude: Any = None, longitude: Any = None) -> list[tuple[Case, float]]:
     """Recent open cases the user can see that likely report the same problem as `text` typed at
     `node` (a grid, microgrid, building or community), best first, at most `limit`, with scores
-    in [0, 1]. Scored by the insight app (jiedao.insight.selectors.similar_for_text): the text
+    in [0, 1]. Scored by the installed reader (jiedao.cases.reading): the text
     engine's pair scoring (words, and the places the texts name), same building or nearby by
     org path or lat/long, recency and category."""
-    from jiedao.insight.selectors import similar_for_text
-
-    found = similar_for_text(user, node=node, text=text, category=category, latitude=latitude,
+    found = reading.reader().similar_for_text(user, node=node, text=text, category=category, latitude=latitude,
                              longitude=longitude, limit=limit)
     return [(s.case, s.score) for s in found]
 
 
-# --- reads of the REST API and Open311 (jiedao/cases/api.py, jiedao/cases/open311.py) -----------
-
-from django.http import Http404  # noqa: E402
-
-from jiedao.cases.models import Deliberation, QuarterlyReview, ReviewItem, Tier, WeeklyDigest  # noqa: E402
+# --- reads of the REST API and Open311 ----------------------------------------------------------
 
 
 def case_get_unscoped(pk: Any) -> Case:
@@ -416,103 +340,6 @@ def case_get_unscoped(pk: Any) -> Case:
     action such as "return" can take the case out of the caller's scope)."""
     related = (*_LIST_RELATED, "node", "reported_by", "merged_into")
     return Case.objects.select_related(*related).get(pk=pk)
-
-
-def _category_rows(category: Category) -> tuple:
-    return caching.row(category), caching.row(category.parent) if category.parent_id else None
-
-
-def _category_instance(rows: tuple) -> Category:
-    own, parent = rows
-    category = caching.instance(Category, own)
-    category.parent = caching.instance(Category, parent) if parent else None
-    return category
-
-
-def category_by_code(code: str) -> Category:
-    """A category (active or not) by its code; Http404 if there is none. The catalogue is cached
-    per process (jiedao.core.caching; editing it bumps the generation); each call returns fresh
-    instances."""
-    code = str(code).strip()
-
-    def load() -> tuple | None:
-        category = Category.objects.select_related("parent").filter(code=code).first()
-        return _category_rows(category) if category is not None else None
-
-    rows = caching.get(("category", code), load)
-    if rows is None:
-        raise Http404("未找到该类别。")
-    return _category_instance(rows)
-
-
-def digest_list(user: Any, *, node: OrgNode | None = None, week_start: date | None = None) -> QuerySet[WeeklyDigest]:
-    qs = scope.restrict(WeeklyDigest.objects.select_related("node"), user, Perm.VIEW_CASES)
-    if node is not None:
-        qs = qs.filter(node=node)
-    if week_start is not None:
-        qs = qs.filter(week_start=week_start)
-    return qs.order_by("-week_start", "node__path")
-
-
-def digest_get(user: Any, pk: Any) -> WeeklyDigest:
-    return scope.get_scoped(WeeklyDigest.objects.select_related("node"), user, Perm.VIEW_CASES, pk=pk)
-
-
-def deliberation_list(
-    user: Any, *, community: OrgNode | None = None, month: date | None = None
-) -> QuerySet[Deliberation]:
-    qs = scope.restrict(Deliberation.objects.select_related("community"), user, Perm.VIEW_CASES)
-    if community is not None:
-        qs = qs.filter(community=community)
-    if month is not None:
-        qs = qs.filter(month=month)
-    return qs.annotate(item_count=Count("items")).order_by("-month", "community__path")
-
-
-def deliberation_get(user: Any, pk: Any) -> Deliberation:
-    return scope.get_scoped(Deliberation.objects.select_related("community"), user, Perm.VIEW_CASES, pk=pk)
-
-
-def review_list(
-    user: Any, *, community: OrgNode | None = None, year: int | None = None, quarter: int | None = None
-) -> QuerySet[QuarterlyReview]:
-    qs = scope.restrict(QuarterlyReview.objects.select_related("community"), user, Perm.VIEW_CASES)
-    if community is not None:
-        qs = qs.filter(community=community)
-    if year is not None:
-        qs = qs.filter(year=year)
-    if quarter is not None:
-        qs = qs.filter(quarter=quarter)
-    return qs.order_by("-year", "-quarter", "community__path")
-
-
-def review_get(user: Any, pk: Any) -> QuarterlyReview:
-    return scope.get_scoped(QuarterlyReview.objects.select_related("community"), user, Perm.VIEW_CASES, pk=pk)
-
-
-def review_counts(review: QuarterlyReview) -> dict[str, int]:
-    verdicts = dict(review.items.order_by().values_list("verdict").annotate(n=Count("id")))
-    return {
-        "total": sum(verdicts.values()),
-        "pending": verdicts.get(ReviewItem.Verdict.PENDING, 0),
-        "struck_off": verdicts.get(ReviewItem.Verdict.STRUCK_OFF, 0),
-        "carried_over": verdicts.get(ReviewItem.Verdict.CARRIED_OVER, 0),
-    }
-
-
-def review_items(review: QuarterlyReview, *, verdict: str | None = None) -> QuerySet[ReviewItem]:
-    qs = review.items.select_related("case__category")
-    if verdict is not None:
-        qs = qs.filter(verdict=verdict)
-    return qs.order_by("case_id")
-
-
-def review_item_get(review: QuarterlyReview, pk: Any) -> ReviewItem:
-    """An item of this review (the review already fetched through the scope); Http404 otherwise."""
-    item = review.items.select_related("case", "review__community").filter(pk=pk).first()
-    if item is None:
-        raise Http404("未找到该对象。")
-    return item
 
 
 def open311_public_cases() -> QuerySet[Case]:

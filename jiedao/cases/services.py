@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -13,28 +12,29 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
+from jiedao.cases import reading
+from jiedao.cases.catalogue.selectors import route
+from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import (
     Case,
-    CaseStatDelta,
     CaseTransition,
     Category,
     Level,
-    LimitUnit,
     Rating,
-    RoutingRule,
     Source,
     State,
     Tier,
     Urgency,
 )
+from jiedao.cases.statistics.rollups import bump, stat_delta
 from jiedao.cases.workflow import Action, Actor, find
-from jiedao.core import audit, caching, crypto, scope, workdays
-from jiedao.core.bulk import insert_one, insert_with_children
+from jiedao.core import audit, crypto, scope
+from jiedao.core.bulk import insert_with_children
 from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm, Role
-from jiedao.core.validators import choice_values, validate_phone
-from jiedao.org.models import Department, NodeKind, OrgNode
+from jiedao.core.validators import choice_values, clean_text, validate_phone
+from jiedao.org.models import NodeKind, OrgNode
 
 CASE_NODE_KINDS = frozenset({NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING})
 _TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -45,84 +45,33 @@ def new_ticket(now: datetime) -> str:
     return f"{timezone.localtime(now):%Y%m%d}-" + "".join(secrets.choice(_TICKET_ALPHABET) for _ in range(8))
 
 
-def _text(value: Any, *, field: str, label: str, max_length: int, required: bool = False) -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise DomainError(f"请填写{label}。", field=field)
-    if len(text) > max_length:
-        raise DomainError(f"{label}不能超过 {max_length} 个字。", field=field)
-    return text
 
 
 # --- routing and deadlines --------------------------------------------------------------------
 
 
-def route(category: Category | None, node: OrgNode) -> Department | None:
-    """The department that handles `category` at `node`: the rule on the deepest ancestor wins.
-    None means the community (or village) handles it itself."""
-    if category is None:
-        return None
-
-    def load() -> tuple:
-        rules = RoutingRule.objects.filter(category_id=category.pk).select_related("department", "node")
-        return tuple(sorted(((rule.node.path, caching.row(rule.department) if rule.department_id else None)
-                             for rule in rules), key=lambda pair: -len(pair[0])))
-
-    # The category's rules are cached per process (editing them bumps the cache generation).
-    for path, department in caching.get(("routes", category.pk), load):
-        if node.path.startswith(path):
-            return caching.instance(Department, department) if department else None
-    return None
-
-
-def deadline_for(category: Category | None, start: datetime, urgency: str = Urgency.NORMAL) -> datetime:
-    """Start + the category's time limit in Chinese working days/hours (urgent cases: half)."""
-    amount = Decimal(category.time_limit) if category else Decimal(5)
-    unit = category.time_limit_unit if category else LimitUnit.WORKING_DAYS
-    if urgency == Urgency.URGENT:
-        amount = max(amount / 2, Decimal("0.5"))
-    if unit == LimitUnit.HOURS:
-        return start + timedelta(hours=float(amount))
-    if unit == LimitUnit.WORKING_HOURS:
-        return workdays.add_working_hours(start, float(amount), strict=False)
-    whole = int(amount)
-    moment = workdays.add_working_days(start, whole, strict=False)
-    if amount != whole:
-        moment = workdays.add_working_hours(moment, float(amount - whole) * 7, strict=False)
-    return moment
-
-
 # --- rollups ----------------------------------------------------------------------------------
 
 
-def bump(case: Case, **counters: int) -> None:
-    """Count a change of the case in the rollups of its creation month, grid (or community, for
-    cases filed on the community itself) and category.
-
-    Appends one CaseStatDelta row — no shared row is updated, so concurrent intakes never queue
-    on a counter; the fold job moves the deltas into the rollups (jiedao.cases.rollups)."""
-    insert_one(stat_delta(case, **counters))
-
-
-def stat_delta(case: Case, **counters: int) -> CaseStatDelta:
-    """The (unsaved) rollup delta row `bump` appends."""
-    return CaseStatDelta(
-        month=timezone.localtime(case.created_at).date().replace(day=1),
-        node_id=case.grid_id or case.community_id, org_path=case.org_path, community_id=case.community_id,
-        subdistrict_id=case.subdistrict_id, category_id=case.category_id, **counters,
-    )
-
-
 # --- intake -----------------------------------------------------------------------------------
+
+
+TITLE_FROM_DESCRIPTION = 30  # characters of the description a missing title is made of
+
+
+def default_title(description: str) -> str:
+    """The title of a case filed without one: the description's first 30 characters."""
+    words = " ".join((description or "").split())
+    return words[:TITLE_FROM_DESCRIPTION] + ("…" if len(words) > TITLE_FROM_DESCRIPTION else "")
 
 
 def case_create(
     *,
     actor: Any,
     source: str,
-    node: OrgNode,
-    title: str,
     description: str,
+    node: OrgNode | None = None,
+    title: str = "",
     category: Category | None = None,
     tier: str = "",
     urgency: str = Urgency.NORMAL,
@@ -139,51 +88,103 @@ def case_create(
 ) -> Case:
     """Register a case (state: reported). `actor` None means a resident's public submission.
 
-    Intake also does the two things the catalogue decides at once: with no category given (and
-    `suggest`), the category suggestion (jiedao.insight's active model) files it under
-    the best match if that is confident enough, and the tier follows the category's default; and
-    the routing rules name the department a dispatch will default to, recorded on the first
-    transition ("route"). The deadline is not set here: the clock starts at dispatch.
+    The one intake, for the staff pages, the REST API, Open311 and the public form, in four steps:
+    check the fields (`_intake_fields`; a missing title is the description's first 30 characters),
+    place the case (`_intake_place`: a building decides where the case hangs), file it under a
+    category (`_intake_category`: with none given, a confident suggestion of the installed reader,
+    jiedao.cases.reading), then insert the case, its first transition, the rollup delta and the
+    suggestion record in one short write (`_intake_insert`). The routing rules name the department
+    a dispatch will default to, recorded on the first transition ("route"); the deadline is not set
+    here: the clock starts at dispatch.
 
     The returned case carries its related objects (node, category, community, grid, building,
     reporter) and `intake_transition`, so a response can be built without reading it back."""
-    from jiedao.cases.selectors import LOW_CONFIDENCE
-    from jiedao.insight import services as insight
-    from jiedao.org.selectors import ancestor_ids, node_cached
+    node = _intake_place(actor, node=node, building=building, household=household)
+    fields = _intake_fields(source=source, title=title, description=description, tier=tier, urgency=urgency,
+                            latitude=latitude, longitude=longitude, address=address, anonymous=anonymous,
+                            reporter_name=reporter_name, reporter_phone=reporter_phone)
+    if category is not None and not category.is_active:
+        raise DomainError("该类别已停用。", field="category")
+    data: dict[str, Any] = {}
+    category, suggestion = _intake_category(category, fields, data, suggest=suggest)
+    return _intake_insert(actor, node=node, building=building, category=category, suggestion=suggestion,
+                          data=data, household=household, resident=resident, **fields)
 
-    if actor is not None:
-        scope.require(actor, Perm.REPORT_CASES, node.path, view_perm=Perm.VIEW_ORG)
-    if node.kind not in CASE_NODE_KINDS:
-        raise DomainError("事项应登记在社区、村、网格、微网格或楼栋上。", field="node")
+
+def _intake_fields(*, source: str, title: str, description: str, tier: str, urgency: str, latitude: Any,
+                   longitude: Any, address: str, anonymous: bool, reporter_name: str,
+                   reporter_phone: str) -> dict[str, Any]:
+    """The case's own fields, checked and normalised (refusals name the field)."""
     if source not in choice_values(Source):
         raise DomainError("请选择事项来源。", field="source")
     if tier and tier not in choice_values(Tier):
         raise DomainError("分流应为大事、小事或私事。", field="tier")
     if urgency not in choice_values(Urgency):
         raise DomainError("紧急程度应为一般或紧急。", field="urgency")
-    if building is not None and (building.kind != NodeKind.BUILDING or not building.path.startswith(node.path)):
-        raise DomainError("所选楼栋不在该网格内。", field="building")
-    if category is not None and not category.is_active:
-        raise DomainError("该类别已停用。", field="category")
     validate_phone(reporter_phone, field="reporter_phone")
     if latitude not in (None, "") and not (-90 <= float(latitude) <= 90):
         raise DomainError("纬度应在 -90 到 90 之间。", field="latitude")
     if longitude not in (None, "") and not (-180 <= float(longitude) <= 180):
         raise DomainError("经度应在 -180 到 180 之间。", field="longitude")
-    title = _text(title, field="title", label="标题", max_length=100, required=True)
-    description = _text(description, field="description", label="描述", max_length=4000, required=True)
-    data: dict[str, Any] = {}
-    # With no category given, the classifier (jiedao.insight) files the case under its suggestion
-    # when it is confident, and what it suggested is kept to measure how often staff override it.
-    # A case filed with a category does not wait for the classifier: what it would have suggested
-    # is recorded by the suggestion_backfill job, in batches.
-    suggestion = None
-    if category is None and suggest:
-        suggestion = insight.suggestion_for_case(title=title, description=description)
-        if suggestion is not None and suggestion.items and not suggestion.low_confidence \
-                and suggestion.confidence >= LOW_CONFIDENCE:
-            category = suggestion.top
-            data["suggested"] = {"category": category.code, "confidence": round(suggestion.confidence, 2)}
+    description = clean_text(description, field="description", label="描述", max_length=4000, required=True)
+    title = clean_text(title, field="title", label="标题", max_length=100) or default_title(description)
+    anonymous = bool(anonymous)
+    return {
+        "source": source, "title": title, "description": description, "tier": tier, "urgency": urgency,
+        "latitude": latitude or None, "longitude": longitude or None,
+        "address": clean_text(address, field="address", label="地点", max_length=200),
+        "anonymous": anonymous,
+        "reporter_name": "" if anonymous else clean_text(reporter_name, field="reporter_name", label="反映人",
+                                                         max_length=64),
+        "reporter_phone": "" if anonymous else reporter_phone,
+    }
+
+
+def _intake_place(actor: Any, *, node: OrgNode | None, building: OrgNode | None, household: Any) -> OrgNode:
+    """The node the case hangs on. A building decides: with no node given the case hangs on the
+    building's parent (its microgrid or grid); a node given with a building must contain it. Then
+    the actor must hold REPORT_CASES there (outside their view: 404)."""
+    if building is not None:
+        if node is None and building.kind == NodeKind.BUILDING:
+            node = building.parent
+        if building.kind != NodeKind.BUILDING or node is None or not building.path.startswith(node.path):
+            raise DomainError("所选楼栋不在该网格内。", field="building")
+    if node is None:
+        raise DomainError("请选择所在网格或楼栋。", field="node")
+    if household is not None and (building is None or household.node_id != building.pk):
+        raise DomainError("该户不在所选楼栋。", field="household")
+    if actor is not None:
+        scope.require(actor, Perm.REPORT_CASES, node.path, view_perm=Perm.VIEW_ORG)
+    if node.kind not in CASE_NODE_KINDS:
+        raise DomainError("事项应登记在社区、村、网格、微网格或楼栋上。", field="node")
+    return node
+
+
+def _intake_category(category: Category | None, fields: dict[str, Any], data: dict[str, Any], *,
+                     suggest: bool) -> tuple[Category | None, Any]:
+    """The category the case is filed under, and the reader's suggestion when one was asked for.
+
+    With no category given, the classifier files the case under its suggestion when it is
+    confident (noted in `data["suggested"]`), and what it suggested is kept to measure how often
+    staff override it. A case filed with a category does not wait for the classifier: what it
+    would have suggested is recorded by a batch job (insight's suggestion_backfill)."""
+    if category is not None or not suggest:
+        return category, None
+    suggestion = reading.reader().suggestion_for_case(title=fields["title"], description=fields["description"])
+    if suggestion is not None and suggestion.items and not suggestion.low_confidence \
+            and suggestion.confidence >= reading.LOW_CONFIDENCE:
+        category = suggestion.top
+        data["suggested"] = {"category": category.code, "confidence": round(suggestion.confidence, 2)}
+    return category, suggestion
+
+
+def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, category: Category | None,
+                   suggestion: Any, data: dict[str, Any], household: Any, resident: Any, source: str, title: str,
+                   description: str, tier: str, urgency: str, latitude: Any, longitude: Any, address: str,
+                   anonymous: bool, reporter_name: str, reporter_phone: str) -> Case:
+    """Insert the case with its first transition, rollup delta and suggestion record."""
+    from jiedao.org.selectors import ancestor_ids, node_cached
+
     now = timezone.now()
     place = building or node
     department = route(category, place)
@@ -193,30 +194,14 @@ def case_create(
     community_id = ancestors.get(NodeKind.COMMUNITY) or ancestors.get(NodeKind.VILLAGE)
     grid_id = ancestors.get(NodeKind.GRID)
     case = Case(
-        ticket=new_ticket(now),
-        community_id=community_id,
-        grid_id=grid_id,
-        source=source,
-        category=category,
-        tier=tier or (category.default_tier if category else ""),
-        urgency=urgency,
-        node=node,
-        org_path=place.path,
-        subdistrict_id=node.subdistrict_id,
-        building=building,
-        household=household,
-        resident=resident,
-        latitude=latitude or None,
-        longitude=longitude or None,
-        address=_text(address, field="address", label="地点", max_length=200),
-        title=title,
-        description=description,
-        anonymous=bool(anonymous),
-        reporter_name="" if anonymous else _text(reporter_name, field="reporter_name", label="反映人", max_length=64),
-        reporter_phone_enc="" if anonymous or not reporter_phone else crypto.encrypt(crypto.normalise(reporter_phone, "phone")),
-        reporter_phone_masked="" if anonymous else crypto.mask(reporter_phone, "phone"),
-        reported_by=actor,
-        level=Level.COMMUNITY,
+        ticket=new_ticket(now), community_id=community_id, grid_id=grid_id, source=source,
+        category=category, filed_category=category, tier=tier or (category.default_tier if category else ""),
+        urgency=urgency, node=node, org_path=place.path, subdistrict_id=node.subdistrict_id, building=building,
+        household=household, resident=resident, latitude=latitude, longitude=longitude, address=address,
+        title=title, description=description, anonymous=anonymous, reporter_name=reporter_name,
+        reporter_phone_enc=crypto.encrypt(crypto.normalise(reporter_phone, "phone")) if reporter_phone else "",
+        reporter_phone_masked=crypto.mask(reporter_phone, "phone"),
+        reported_by=actor, level=Level.COMMUNITY,
     )
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
                                 actor=actor, actor_repr=_actor_name(actor), data=data, created_at=now)
@@ -225,7 +210,7 @@ def case_create(
     # statements. On SQLite, writers queue on a lock instead of SQLite's busy handler.
     case.created_at = case.updated_at = now
     children: list[tuple[Any, str | None]] = [(transition, "case_id"), (stat_delta(case, reported=1), None)]
-    suggestion_row = insight.suggestion_row(case=case, suggestion=suggestion, auto_filled="suggested" in data)
+    suggestion_row = reading.reader().suggestion_row(case=case, suggestion=suggestion, auto_filled="suggested" in data)
     if suggestion_row is not None:
         children.append((suggestion_row, "case_id"))
     with write_lock(), transaction.atomic():
@@ -301,7 +286,7 @@ def case_act(
             raise DomainError(f"“{State(current.state).label}”状态的事项不能{label}。", field="action")
         if not transition.actors & kinds:
             raise PermissionError_(f"您不能对该事项执行“{label}”。")
-        reason = _text(reason, field="reason", label="说明", max_length=2000)
+        reason = clean_text(reason, field="reason", label="说明", max_length=2000)
         if transition.needs_reason and not reason:
             raise DomainError(f"请填写{label}的说明。", field="reason")
         now = timezone.now()
@@ -421,7 +406,7 @@ def _follow_up(case, now, reason, params):
     rating = params.get("rating") or ""
     if rating not in choice_values(Rating):
         raise DomainError("请选择满意、基本满意或不满意。", field="rating")
-    comment = _text(params.get("comment"), field="comment", label="评价意见", max_length=500)
+    comment = clean_text(params.get("comment"), field="comment", label="评价意见", max_length=500)
     counters = {"rated": 1, rating: 1} if not case.rating else {}
     changes = {"rating": rating, "rating_comment": comment, "rated_at": now}
     if rating == Rating.UNSATISFIED:
@@ -575,133 +560,3 @@ def case_attach(*, actor: Any, case: Case, upload: Any, ticket: str | None = Non
 
 # --- catalogue administration -------------------------------------------------------------------
 
-RULE_NODE_KINDS = frozenset({NodeKind.SUBDISTRICT, NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID,
-                             NodeKind.MICROGRID})
-_CATEGORY_FIELDS = ("name", "default_tier", "time_limit", "time_limit_unit", "accept_conditions",
-                    "close_conditions", "keywords", "sort_order", "is_active")
-
-
-def _require_catalogue(actor: Any) -> None:
-    if not scope.has_perm_anywhere(actor, Perm.MANAGE_CATALOGUE):
-        raise PermissionError_("您没有维护事项目录的权限。")
-
-
-@transaction.atomic
-def category_update(*, actor: Any, category: Category, **fields: Any) -> Category:
-    """Change a category's name, default tier, time limit, conditions, keywords or status."""
-    import re
-
-    _require_catalogue(actor)
-    unknown = set(fields) - set(_CATEGORY_FIELDS)
-    if unknown:
-        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。")
-    current = Category.objects.select_for_update().get(pk=category.pk)
-    before = audit.snapshot(current, list(_CATEGORY_FIELDS))
-    if "name" in fields:
-        current.name = _text(fields["name"], field="name", label="名称", max_length=64, required=True)
-    if "default_tier" in fields:
-        if fields["default_tier"] not in choice_values(Tier):
-            raise DomainError("默认分流应为大事、小事或私事。", field="default_tier")
-        current.default_tier = fields["default_tier"]
-    if "time_limit_unit" in fields:
-        if fields["time_limit_unit"] not in choice_values(LimitUnit):
-            raise DomainError("时限单位应为工作日、工作小时或自然小时。", field="time_limit_unit")
-        current.time_limit_unit = fields["time_limit_unit"]
-    if "time_limit" in fields:
-        try:
-            limit = Decimal(str(fields["time_limit"])).quantize(Decimal("0.1"))
-        except ArithmeticError:
-            raise DomainError("办理时限应为数字。", field="time_limit") from None
-        if not Decimal("0.5") <= limit <= Decimal("365"):
-            raise DomainError("办理时限应在 0.5 到 365 之间。", field="time_limit")
-        current.time_limit = limit
-    for name, label in (("accept_conditions", "受理条件"), ("close_conditions", "结案条件")):
-        if name in fields:
-            setattr(current, name, _text(fields[name], field=name, label=label, max_length=300))
-    if "keywords" in fields:
-        words = [w for w in re.split(r"[\s,，、;；]+", str(fields["keywords"] or "")) if w]
-        keywords = " ".join(dict.fromkeys(words))
-        current.keywords = _text(keywords, field="keywords", label="关键词", max_length=300)
-    if "sort_order" in fields and fields["sort_order"] is not None:
-        current.sort_order = max(int(fields["sort_order"]), 0)
-    if "is_active" in fields:
-        current.is_active = bool(fields["is_active"])
-    current.save()
-    caching.bump()
-    old, new = audit.changed(before, audit.snapshot(current, list(_CATEGORY_FIELDS)))
-    if new:
-        audit.record(actor=actor, action="cases.category.update", obj=current, before=old, after=new)
-    return current
-
-
-@transaction.atomic
-def routing_rule_set(*, actor: Any, category: Category, node: OrgNode, department: Department | None = None) -> RoutingRule:
-    """Who handles `category` under `node` (None: the community itself); replaces the rule the
-    category already has on that node. The deepest matching node wins when routing."""
-    _require_catalogue(actor)
-    scope.require(actor, Perm.MANAGE_CATALOGUE, node.path)
-    if node.kind not in RULE_NODE_KINDS:
-        raise DomainError("派遣规则应设在街道、社区、村、网格或微网格上。", field="node")
-    if department is not None:
-        subdistrict_id = node.pk if node.kind == NodeKind.SUBDISTRICT else node.subdistrict_id
-        if department.subdistrict_id != subdistrict_id or not department.is_active:
-            raise DomainError("承办部门须是该节点所属街道的在用部门。", field="department")
-    existing = RoutingRule.objects.select_for_update().filter(category=category, node=node).first()
-    before = audit.snapshot(existing, ["department"]) if existing else None
-    if existing:
-        existing.department = department
-        existing.save()
-        rule = existing
-    else:
-        rule = RoutingRule.objects.create(category=category, node=node, department=department)
-    caching.bump()
-    audit.record(actor=actor, action="cases.routingrule.set", obj=rule, before=before,
-                 after={"category_id": category.pk, "node_id": node.pk, "department_id": department.pk if department else None})
-    return rule
-
-
-@transaction.atomic
-def routing_rule_delete(*, actor: Any, rule: RoutingRule) -> None:
-    _require_catalogue(actor)
-    scope.require(actor, Perm.MANAGE_CATALOGUE, rule.node.path)
-    before = audit.snapshot(rule)
-    audit.record(actor=actor, action="cases.routingrule.delete", obj=rule, before=before)
-    rule.delete()
-    caching.bump()
-
-
-def _forget_workdays() -> None:
-    workdays.forget_overrides()
-    transaction.on_commit(workdays.forget_overrides)  # and again once visible to other requests
-
-
-@transaction.atomic
-def holiday_set(*, actor: Any, day: Any, is_workday: bool, name: str = "") -> Any:
-    """Declare a date a holiday or a make-up workday (调休), overriding the chinese-calendar package."""
-    from jiedao.core.models import WorkdayOverride
-
-    _require_catalogue(actor)
-    if day is None:
-        raise DomainError("请选择日期。", field="date")
-    name = _text(name, field="name", label="名称", max_length=32)
-    existing = WorkdayOverride.objects.select_for_update().filter(date=day).first()
-    before = audit.snapshot(existing, ["is_workday", "name"]) if existing else None
-    if existing:
-        existing.is_workday, existing.name = bool(is_workday), name
-        existing.save()
-        override = existing
-    else:
-        override = WorkdayOverride.objects.create(date=day, is_workday=bool(is_workday), name=name)
-    audit.record(actor=actor, action="core.workdayoverride.set", obj=override, before=before,
-                 after=audit.snapshot(override, ["date", "is_workday", "name"]))
-    _forget_workdays()
-    return override
-
-
-@transaction.atomic
-def holiday_delete(*, actor: Any, override: Any) -> None:
-    _require_catalogue(actor)
-    audit.record(actor=actor, action="core.workdayoverride.delete", obj=override,
-                 before=audit.snapshot(override, ["date", "is_workday", "name"]))
-    override.delete()
-    _forget_workdays()

@@ -1,13 +1,15 @@
 from django.urls import include, path
 
 from jiedao.cases import views
+from jiedao.cases.catalogue import views as catalogue_views
+from jiedao.cases.statistics import views as statistics_views
 
 app_name = "cases"
 
 urlpatterns = [
     path("cases/", views.case_list, name="list"),
     path("cases/export/", views.case_export, name="export"),
-    path("cases/dashboard/", views.dashboard, name="dashboard"),
+    path("cases/dashboard/", statistics_views.dashboard, name="dashboard"),
     path("cases/new/", views.case_new, name="new"),
     path("cases/hotline/", views.case_hotline, name="hotline"),
     path("cases/places/", views.place_picker, name="places"),
@@ -18,11 +20,11 @@ urlpatterns = [
     path("cases/<int:pk>/act/", views.case_act, name="act"),
     path("cases/<int:pk>/attach/", views.case_attach, name="attach"),
     path("cases/<int:pk>/files/<int:attachment_pk>/", views.attachment_file, name="attachment"),
-    path("catalogue/", views.catalogue, name="catalogue"),
-    path("catalogue/<int:pk>/", views.category_edit, name="category"),
-    path("catalogue/<int:pk>/rules/", views.rule_set, name="rule_set"),
-    path("catalogue/rules/<int:pk>/delete/", views.rule_delete, name="rule_delete"),
-    path("catalogue/holidays/", views.holidays, name="holidays"),
-    path("catalogue/holidays/<int:pk>/delete/", views.holiday_delete, name="holiday_delete"),
+    path("catalogue/", catalogue_views.catalogue, name="catalogue"),
+    path("catalogue/<int:pk>/", catalogue_views.category_edit, name="category"),
+    path("catalogue/<int:pk>/rules/", catalogue_views.rule_set, name="rule_set"),
+    path("catalogue/rules/<int:pk>/delete/", catalogue_views.rule_delete, name="rule_delete"),
+    path("catalogue/holidays/", catalogue_views.holidays, name="holidays"),
+    path("catalogue/holidays/<int:pk>/delete/", catalogue_views.holiday_delete, name="holiday_delete"),
     path("public/", include("jiedao.cases.public_urls")),
 ]

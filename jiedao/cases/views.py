@@ -33,16 +33,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from jiedao.cases import forms as case_forms
-from jiedao.cases import selectors, services, sla, stats, workflow
+from jiedao.cases import reading, selectors, services, workflow
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
 from jiedao.core.errors import ConflictError, DomainError
-from jiedao.core.models import WorkdayOverride
 from jiedao.core.permissions import Perm
-from jiedao.core.views import form_error, htmx_aware, object_history, paginate, require_perm_anywhere
+from jiedao.core.views import form_error, htmx_aware, object_history, paginate
 from jiedao.org import selectors as org_selectors
-from jiedao.org.models import NodeKind
 
 PICKER_LIMIT = 20
 SIMILAR_LIMIT = 5
@@ -119,15 +117,13 @@ def similar(request: HttpRequest) -> HttpResponse:
     category = Category.objects.filter(pk=raw_category).first() if raw_category.isdigit() else None
     results: list = []
     if node is not None and len(selectors.plain_text(text)) >= 4:
-        from jiedao.insight.selectors import similar_for_text
-
         def coordinate(name: str) -> float | None:
             try:
                 return float(request.GET.get(name, ""))
             except ValueError:
                 return None
 
-        results = similar_for_text(request.user, node=node, title=request.GET.get("title", "")[:100],
+        results = reading.reader().similar_for_text(request.user, node=node, title=request.GET.get("title", "")[:100],
                                    text=request.GET.get("description", "")[:1000], category=category,
                                    latitude=coordinate("latitude"), longitude=coordinate("longitude"),
                                    limit=SIMILAR_LIMIT)
@@ -139,12 +135,10 @@ def similar(request: HttpRequest) -> HttpResponse:
 def suggest(request: HttpRequest) -> HttpResponse:
     """Category suggestions for what is being typed: the top 3 with a confidence, and for the
     top one its tier (三事分流) and the unit that would handle it at the chosen place."""
-    from jiedao.insight import selectors as insight
-
     if not scope.has_perm_anywhere(request.user, Perm.REPORT_CASES):
         raise PermissionDenied(_("您没有登记诉求的权限。"))
     title, description = request.GET.get("title", "")[:100], request.GET.get("description", "")[:1000]
-    found = insight.suggest_for_intake(title, description, node=_similar_place(request))
+    found = reading.reader().suggest_for_intake(title, description, node=_similar_place(request))
     context = {"found": found, "suggestions": found.items,
                "typed": len(selectors.plain_text(title + description)) >= 2,
                "target": request.GET.get("target", "id_category")[:40]}
@@ -355,11 +349,9 @@ def _detail_page(request: HttpRequest, case: Case, *, bound_action: case_forms.A
         # Refused for a reason the panel cannot show on a form (e.g. the role may not do this).
         errors = [*bound_action.non_field_errors(), *(e for field in bound_action for e in field.errors)]
         action_error = action_error or "；".join(str(e) for e in errors)
-    from jiedao.insight.selectors import similar_for_case
-
     # Earlier open cases likely the same problem, on every case page; merging this case into one
     # of them is offered only when the transition table lets this user merge it.
-    similar = similar_for_case(user, case, limit=SIMILAR_LIMIT) if not case.merged_into_id else []
+    similar = reading.reader().similar_for_case(user, case, limit=SIMILAR_LIMIT) if not case.merged_into_id else []
     can_merge = Action.MERGE in workflow.allowed_actions(case.state, kinds)
     timeline = list(selectors.case_timeline(case))
     for step in timeline:
@@ -623,269 +615,3 @@ def public_rate(request: HttpRequest) -> HttpResponse:
                            status=exc.status_code)
     case = selectors.case_by_ticket_unscoped(case.ticket)
     return _track_page(request, form=track_form, case=case, thanks=True)
-
-
-# --- catalogue administration ---------------------------------------------------------------------
-
-
-@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
-def catalogue(request: HttpRequest) -> HttpResponse:
-    return render(request, "cases/catalogue.html", {"categories": selectors.catalogue_rows(),
-                                                   "unknown_years": selectors.calendar_unknown_years()})
-
-
-def _category(pk: int) -> Category:
-    category = Category.objects.select_related("parent").filter(pk=pk).first()
-    if category is None:
-        raise Http404(_("未找到该类别。"))
-    return category
-
-
-def _category_page(request: HttpRequest, category: Category, *, form: Any = None, rule_form: Any = None,
-                   status: int = 200) -> HttpResponse:
-    context = {
-        "category": category,
-        "form": form or case_forms.CategoryForm.for_category(category),
-        "rules": selectors.routing_rules(request.user, category),
-        "rule_form": rule_form or case_forms.RoutingRuleForm(user=request.user),
-        **object_history(request.user, "cases.category", category.pk),
-    }
-    return render(request, "cases/category.html", context, status=status)
-
-
-@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
-def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    category = _category(pk)
-    if request.method != "POST":
-        return _category_page(request, category)
-    form = case_forms.CategoryForm.for_category(category, request.POST)
-    if not form.is_valid():
-        return _category_page(request, category, form=form, status=400)
-    try:
-        services.category_update(actor=request.user, category=category, **form.cleaned_data)
-    except DomainError as exc:
-        return _category_page(request, category, form=form, status=form_error(form, exc))
-    messages.success(request, _("已保存“%(name)s”。") % {"name": form.cleaned_data["name"]})
-    return redirect("cases:category", pk=category.pk)
-
-
-@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
-@require_POST
-def rule_set(request: HttpRequest, pk: int) -> HttpResponse:
-    category = _category(pk)
-    form = case_forms.RoutingRuleForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return _category_page(request, category, rule_form=form, status=400)
-    try:
-        services.routing_rule_set(actor=request.user, category=category, node=form.cleaned_data["rule_node"],
-                                  department=form.cleaned_data["department"])
-    except DomainError as exc:
-        status = form_error(form, exc, aliases={"node": "rule_node"})
-        return _category_page(request, category, rule_form=form, status=status)
-    messages.success(request, _("已保存派遣规则。"))
-    return redirect(reverse("cases:category", args=[category.pk]) + "#rules")
-
-
-@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
-@require_POST
-def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = selectors.routing_rule_get(request.user, pk)
-    services.routing_rule_delete(actor=request.user, rule=rule)
-    messages.success(request, _("已删除派遣规则。"))
-    return redirect(reverse("cases:category", args=[rule.category_id]) + "#rules")
-
-
-def _holidays_page(request: HttpRequest, *, form: Any = None, status: int = 200) -> HttpResponse:
-    rows = list(selectors.holidays())
-    years: dict[int, list[WorkdayOverride]] = {}
-    for row in rows:
-        years.setdefault(row.date.year, []).append(row)
-    context = {
-        "form": form or case_forms.HolidayForm(),
-        "years": sorted(years.items(), reverse=True),
-        "unknown_years": selectors.calendar_unknown_years(),
-        "today": timezone.localdate(),
-    }
-    return render(request, "cases/holidays.html", context, status=status)
-
-
-@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
-def holidays(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _holidays_page(request)
-    form = case_forms.HolidayForm(request.POST)
-    if not form.is_valid():
-        return _holidays_page(request, form=form, status=400)
-    data = form.cleaned_data
-    try:
-        services.holiday_set(actor=request.user, day=data["date"], is_workday=data["is_workday"], name=data["name"])
-    except DomainError as exc:
-        return _holidays_page(request, form=form, status=form_error(form, exc, aliases={"day": "date"}))
-    messages.success(request, _("已保存 %(day)s：%(kind)s。") % {
-        "day": data["date"].isoformat(), "kind": _("调休上班") if data["is_workday"] else _("放假")})
-    return redirect("cases:holidays")
-
-
-@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
-@require_POST
-def holiday_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    override = WorkdayOverride.objects.filter(pk=pk).first()
-    if override is None:
-        raise Http404(_("未找到该日期。"))
-    services.holiday_delete(actor=request.user, override=override)
-    messages.success(request, _("已删除 %(day)s 的调整。") % {"day": override.date.isoformat()})
-    return redirect("cases:holidays")
-
-
-# --- leadership dashboard (驾驶舱) ------------------------------------------------------------------
-
-DASHBOARD_PERIODS = (1, 3, 12)
-TREND_MONTHS = 12
-RANKING_TOP = 10
-RANKING_BOTTOM = 5
-DASHBOARD_OVERDUE = 20
-RATE_FIELDS = (
-    ("response_rate", gettext_lazy("响应率")),
-    ("resolution_rate", gettext_lazy("解决率")),
-    ("satisfaction_rate", gettext_lazy("满意率")),
-    ("on_time_rate", gettext_lazy("按时办结率")),
-    ("completion_rate", gettext_lazy("办结率")),
-)
-COUNT_FIELDS = (
-    ("reported", gettext_lazy("登记")),
-    ("accepted", gettext_lazy("受理")),
-    ("resolved", gettext_lazy("办结")),
-    ("closed", gettext_lazy("结案")),
-)
-LEVEL_LABELS = (
-    ("level1", gettext_lazy("村社")),
-    ("level2", gettext_lazy("科室")),
-    ("level3", gettext_lazy("联席会议")),
-    ("level4", gettext_lazy("区级")),
-)
-
-
-def _month_shift(month: Any, delta: int) -> Any:
-    """The first day of the month `delta` months after `month` (a first-of-month date)."""
-    index = month.year * 12 + month.month - 1 + delta
-    return month.replace(year=index // 12, month=index % 12 + 1, day=1)
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def _dashboard_node(request: HttpRequest):
-    """The node asked for (in the viewer's case scope, else 404), or the viewer's top scope node."""
-    raw = request.GET.get("node", "")
-    if raw:
-        if not raw.isdigit():
-            raise Http404(_("未找到该对象。"))
-        return org_selectors.node_get(request.user, raw, Perm.VIEW_CASES)
-    node = org_selectors.scope_roots(request.user, Perm.VIEW_CASES).order_by("path").first()
-    if node is None:
-        raise Http404(_("未找到该对象。"))
-    return node
-
-
-@login_required
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """驾驶舱: counts, rates, trend, categories, resolution levels, ranking and overdue cases of one
-    scope node, read from the rollups (stats picks the table for the scope) — never by scanning
-    the case table; the overdue list is one ordered index scan per status (sla.overdue_top)."""
-    user = request.user
-    if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
-        raise PermissionDenied(_("您没有查看事项统计的权限。"))
-    node = _dashboard_node(request)
-    raw_months = request.GET.get("months", "1")
-    months = int(raw_months) if raw_months in {str(m) for m in DASHBOARD_PERIODS} else 1
-    this_month = timezone.localdate().replace(day=1)
-    start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
-    path = node.path
-
-    rates = stats.totals(path, start, end)
-    counts = [{"key": key, "label": label, "value": rates.counts[key]} for key, label in COUNT_FIELDS]
-    rate_tiles = [{"key": key, "label": label, "value": getattr(rates, key), "text": _percent(getattr(rates, key))}
-                  for key, label in RATE_FIELDS]
-
-    trend_start = _month_shift(this_month, 1 - TREND_MONTHS)
-    by_month = {row["month"]: row["rates"] for row in stats.trend(path, trend_start, end)}
-    trend = []
-    for offset in range(TREND_MONTHS):
-        month = _month_shift(trend_start, offset)
-        r = by_month.get(month) or stats.rates_from({})
-        trend.append({"month": f"{month:%Y-%m}", "reported": r.counts["reported"], "resolved": r.counts["resolved"],
-                      "closed": r.counts["closed"], "resolution_rate": r.resolution_rate})
-
-    categories = stats.by_category(path, start, end)
-    raw_levels = stats.levels_from(rates)
-    levels = [{"key": key, "label": str(label), "value": raw_levels.get(key, 0)} for key, label in LEVEL_LABELS]
-
-    # The scope's own children: districts of a city, sub-districts of a district, communities of
-    # a sub-district, grids of a community — never 30,000 grids at once.
-    by = stats.CHILD_UNIT.get(node.kind, "grid")
-    ranking = stats.ranking(path, start, end, by=by)
-    for row in ranking:
-        row["composite_text"] = _percent(row["rates"].composite)
-        row["resolution_text"] = _percent(row["rates"].resolution_rate)
-        row["satisfaction_text"] = _percent(row["rates"].satisfaction_rate)
-    top = ranking[:RANKING_TOP]
-    bottom = ranking[max(RANKING_TOP, len(ranking) - RANKING_BOTTOM):]
-
-    overdue = sla.overdue_top(user, path, DASHBOARD_OVERDUE)
-    now = timezone.now()
-    for case in overdue:
-        case.mark = selectors.deadline_mark(case, now)
-
-    hotspot_level, hotspots = dashboard_hotspots(user, node)
-
-    chart_data = {
-        "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
-                   "closed": str(COUNT_FIELDS[3][1]), "resolution_rate": str(RATE_FIELDS[1][1]),
-                   "table": _("数据表")},
-        "trend": trend,
-        "categories": [{"name": c["name"], "reported": c["reported"] or 0, "resolved": c["resolved"] or 0}
-                       for c in categories],
-        "levels": levels,
-    }
-    context = {
-        "node": node,
-        "months": months,
-        "periods": DASHBOARD_PERIODS,
-        "start": start,
-        "last": _month_shift(end, -1),
-        "counts": counts,
-        "rate_tiles": rate_tiles,
-        "trend": trend,
-        "categories": categories,
-        "levels": levels,
-        "ranking_by": by,
-        "ranking_top": top,
-        "ranking_bottom": bottom,
-        "overdue": overdue,
-        "chart_data": chart_data,
-        "hotspots": hotspots,
-        "hotspot_level": hotspot_level,
-    }
-    return render(request, "cases/dashboard.html", context)
-
-
-HOTSPOT_LEVEL_BELOW = {NodeKind.SUBDISTRICT: "community", NodeKind.COMMUNITY: "grid", NodeKind.VILLAGE: "grid",
-                       NodeKind.GRID: "building", NodeKind.MICROGRID: "building", NodeKind.BUILDING: "building"}
-HOTSPOT_CACHE_SECONDS = 300
-
-
-def dashboard_hotspots(user: Any, node: Any) -> tuple[str, list]:
-    """本月热点 of the dashboard's node, one level below it (sub-district → communities, community →
-    grids, grid → buildings; above a sub-district: sub-districts). Computed from the month's cases
-    by jiedao.insight.selectors.hotspots and kept in the cache for five minutes per viewer."""
-    from jiedao.insight.selectors import hotspots
-
-    level = HOTSPOT_LEVEL_BELOW.get(node.kind, "subdistrict")
-    key = f"jiedao:hotspots:{user.pk}:{node.pk}:{level}:{timezone.localdate():%Y%m%d}"
-    spots = cache.get(key)
-    if spots is None:
-        spots = hotspots(user, node=node, period="month", level=level, limit=5)
-        cache.set(key, spots, HOTSPOT_CACHE_SECONDS)
-    return level, spots

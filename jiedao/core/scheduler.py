@@ -65,11 +65,11 @@ def next_day_at(hour: int) -> Callable[[datetime], datetime]:
 
 
 JOBS = [
-    # Pending rollup deltas into the statistics tables (jiedao.cases.rollups); readers are exact
+    # Pending rollup deltas into the statistics tables (jiedao.cases.statistics.rollups); readers are exact
     # either way, folding keeps the delta table small so reads stay fast.
-    Job("rollup_fold", "jiedao.cases.rollups.fold_job", every_seconds(5)),
-    Job("sla_scan", "jiedao.cases.sla.sla_scan", every(5)),
-    Job("weekly_digests", "jiedao.cases.cycles.weekly_digests_generate_all", next_monday_at(1)),
+    Job("rollup_fold", "jiedao.cases.statistics.rollups.fold_job", every_seconds(5)),
+    Job("sla_scan", "jiedao.cases.catalogue.sla.sla_scan", every(5)),
+    Job("weekly_digests", "jiedao.cases.cycles.services.weekly_digests_generate_all", next_monday_at(1)),
     Job("suggestion_backfill", "jiedao.insight.services.suggestion_backfill", every(1)),
     Job("duplicate_groups", "jiedao.insight.services.duplicate_groups_build_all", next_day_at(2)),
     Job("classifier_retrain", "jiedao.insight.services.classifier_retrain_scheduled", next_monday_at(3)),

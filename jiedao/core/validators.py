@@ -145,3 +145,13 @@ def choice_values(choices: type[models.Choices]) -> frozenset:
     """The values of a choices enum as a set, built once: Django's `Choices.values` builds a
     list (and reads every lazy label) on each access, which showed up on the intake path."""
     return frozenset(choices.values)
+
+
+def clean_text(value: Any, *, field: str, label: str, max_length: int, required: bool = False) -> str:
+    """A free-text field stripped and checked: present when required, at most `max_length`."""
+    text = str(value or "").strip()
+    if required and not text:
+        raise DomainError(f"请填写{label}。", field=field)
+    if len(text) > max_length:
+        raise DomainError(f"{label}不能超过 {max_length} 个字。", field=field)
+    return text

@@ -11,6 +11,7 @@ from django.http import Http404
 from ninja import Field, Path, Query, Router, Schema
 
 from jiedao.cases import selectors as case_selectors
+from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.core import scope
 from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, NotFound, paginated
 from jiedao.core.errors import DomainError, PermissionError_
@@ -121,7 +122,7 @@ def similar_at_intake(request, query: Query[SimilarQuery]):
     category = None
     if query.category:
         try:
-            category = case_selectors.category_by_code(query.category)
+            category = catalogue_selectors.category_by_code(query.category)
         except Http404:
             raise NotFound("category") from None
     found = selectors.similar_for_text(request.auth, node=node, title=query.title, text=query.text,

@@ -476,7 +476,7 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 
 def catalogue_leaves() -> list[Category]:
     """Active categories a case can be filed under (not groups), in catalogue order."""
-    from jiedao.cases.selectors import leaf_categories
+    from jiedao.cases.catalogue.selectors import leaf_categories
 
     return leaf_categories(active_only=True)
 
@@ -789,7 +789,7 @@ def handling_unit(category: Category | None, node: OrgNode | None) -> dict[str, 
     ancestor, or else the community (village) of the place (三事分流's 小事 and 私事 stay there)."""
     if category is None or node is None:
         return None
-    from jiedao.cases.services import route
+    from jiedao.cases.catalogue.selectors import route
 
     department = route(category, node)
     if department is not None:

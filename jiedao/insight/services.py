@@ -616,29 +616,16 @@ BACKFILL_BATCH = 2000
 
 def suggestion_backfill(*, batch: int = BACKFILL_BATCH, max_batches: int = 50) -> str:
     """The job: CaseSuggestion rows for the last BACKFILL_DAYS' cases that have none; `chosen`
-    is the category the case was filed with (its category while it has not moved, else from its
-    creation audit event)."""
-    from jiedao.core.models import AuditEvent
-
+    is the category the case was filed with (Case.filed_category)."""
     since = timezone.now() - timedelta(days=BACKFILL_DAYS)
     done = 0
     for _ in range(max_batches):
         rows_in = list(Case.objects.filter(created_at__gte=since, suggestion__isnull=True)
-                       .order_by("id").values_list("id", "title", "description", "category_id", "version")[:batch])
+                       .order_by("id").values_list("id", "title", "description", "filed_category_id")[:batch])
         if not rows_in:
             break
-        cases = [(pk, title, description) for pk, title, description, _, _ in rows_in]
-        # A case that has not moved since intake (version 0) still has the category it was filed
-        # with; for the others it is read from the creation audit event.
-        filed = {pk: category_id for pk, _, _, category_id, version in rows_in if version == 0}
-        moved = [str(pk) for pk, _, _, _, version in rows_in if version != 0]
-        if moved:
-            filed.update({
-                int(object_id): (after or {}).get("category_id")
-                for object_id, after in AuditEvent.objects.filter(
-                    object_type="cases.case", object_id__in=moved, action="cases.case.create",
-                ).values_list("object_id", "after")
-            })
+        cases = [(pk, title, description) for pk, title, description, _ in rows_in]
+        filed = {pk: category_id for pk, _, _, category_id in rows_in}
         suggestions = selectors.suggest_many([(title, description) for _, title, description in cases])
         rows = [
             CaseSuggestion(case_id=pk, version_id=s.version_id, suggested=s.top, confidence=round(s.confidence, 4),

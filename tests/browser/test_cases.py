@@ -17,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
 
 from jiedao.cases import services
-from jiedao.cases.catalogue import install_default_catalogue
+from jiedao.cases.catalogue.defaults import install_default_catalogue
 from jiedao.cases.models import Case, Category, RoutingRule, Source, State
 from tests.browser.test_ui import login
 from tests.cases.test_views import tiny_png

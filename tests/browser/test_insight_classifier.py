@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
 
-from jiedao.cases.catalogue import install_default_catalogue
+from jiedao.cases.catalogue.defaults import install_default_catalogue
 from jiedao.cases.models import Case, Category
 from jiedao.insight import services
 from jiedao.insight.models import CaseSuggestion, ClassifierVersion

@@ -83,7 +83,7 @@ def test_staff_confirm_a_duplicate_group(open_browser, transactional_db):
 
 
 def test_dashboard_shows_this_months_hotspots_at_phone_width(open_browser, transactional_db):
-    from jiedao.cases.catalogue import install_default_catalogue
+    from jiedao.cases.catalogue.defaults import install_default_catalogue
     from jiedao.cases.models import Category
 
     cache.clear()

@@ -8,9 +8,11 @@ import pytest
 from django.utils import timezone
 from docx import Document
 
-from jiedao.cases import cycles, reports, stats
+from jiedao.cases.cycles import reports
+from jiedao.cases.cycles import services as cycles
 from jiedao.cases.models import Case, Rating, ReviewItem, State
 from jiedao.cases.services import case_act
+from jiedao.cases.statistics import stats
 from jiedao.cases.workflow import Action
 from jiedao.core.errors import DomainError
 from tests.cases.test_workflow import file_case

@@ -10,8 +10,9 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.urls import reverse
 from django.utils import timezone
 
-from jiedao.cases import services, stats
+from jiedao.cases import services
 from jiedao.cases.models import Source, State
+from jiedao.cases.statistics import stats
 from jiedao.cases.workflow import Action
 
 URL = "/cases/dashboard/"

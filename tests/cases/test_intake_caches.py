@@ -108,12 +108,12 @@ def test_a_node_renamed_behind_the_services_back_is_seen_once_the_generation_mov
 
 
 def test_a_deactivated_category_is_refused_at_once(world, catalogue, client):
-    from jiedao.cases import services
+    from jiedao.cases.catalogue import services as catalogue_services
 
     worker = Api(client, world.worker)
     assert file(worker, world).status_code == 201
     # The catalogue is edited on its administration page, which calls this service.
-    services.category_update(actor=world.admin, category=catalogue["garbage"], is_active=False)
+    catalogue_services.category_update(actor=world.admin, category=catalogue["garbage"], is_active=False)
     refused = file(worker, world)
     assert refused.status_code == 400 and refused.json()["field"] == "category" and is_chinese(refused.json()["detail"])
 
@@ -128,12 +128,12 @@ def test_a_category_edited_behind_the_services_back_is_seen_once_the_generation_
 
 
 def test_a_routing_rule_change_is_seen_at_once(world, catalogue, client):
-    from jiedao.cases import services
+    from jiedao.cases.catalogue import services as catalogue_services
 
     worker = Api(client, world.worker)
     first = file(worker, world).json()
     assert first["transitions"][0]["data"]["route"] == "城建办"
-    services.routing_rule_set(actor=world.admin, category=catalogue["garbage"], node=world.community, department=None)
+    catalogue_services.routing_rule_set(actor=world.admin, category=catalogue["garbage"], node=world.community, department=None)
     second = file(worker, world).json()
     assert "route" not in second["transitions"][0]["data"]  # the community handles it now
     assert RoutingRule.objects.filter(category=catalogue["garbage"]).count() == 2

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from jiedao.cases import services
 from jiedao.cases.models import Case, Category, Source, Tier
-from jiedao.cases.open311 import boundary_contains
+from jiedao.cases.open311.views import boundary_contains
 from jiedao.cases.workflow import Action
 from jiedao.core import caching
 from jiedao.core.models import AuditEvent

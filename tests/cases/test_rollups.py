@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jiedao.cases import rollups, services, stats
+from jiedao.cases import services
 from jiedao.cases.models import (
     Case,
     CaseStat,
@@ -28,6 +28,7 @@ from jiedao.cases.models import (
     State,
     Tier,
 )
+from jiedao.cases.statistics import rollups, stats
 from jiedao.cases.workflow import Action
 from jiedao.core.models import AuditEvent
 from jiedao.org.models import OrgNode
@@ -173,7 +174,7 @@ def test_the_fold_is_a_scheduled_job():
 
     job = next(job for job in JOBS if job.name == "rollup_fold")
     now = timezone.now()
-    assert job.path == "jiedao.cases.rollups.fold_job" and job.next_after(now) - now <= timedelta(seconds=10)
+    assert job.path == "jiedao.cases.statistics.rollups.fold_job" and job.next_after(now) - now <= timedelta(seconds=10)
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="concurrent transactions need PostgreSQL (set JIEDAO_DATABASE_URL)")
@@ -197,7 +198,7 @@ def test_concurrent_bumps_and_folds_lose_nothing_and_double_nothing(world, catal
         try:
             for _ in range(bumps_each):
                 with transaction.atomic():
-                    services.bump(case, reported=1, closed=1)
+                    rollups.bump(case, reported=1, closed=1)
         except BaseException as exc:
             errors.append(exc)
         finally:

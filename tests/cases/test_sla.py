@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from jiedao.cases import sla
+from jiedao.cases.catalogue import sla
 from jiedao.cases.models import Case, Notification
 from jiedao.cases.services import case_act
 from jiedao.cases.workflow import Action

@@ -18,6 +18,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from jiedao.cases import selectors, services
+from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import Case, CaseAttachment, CaseTransition, Category, RoutingRule, Source, State, Tier
 from jiedao.cases.workflow import Action
 from jiedao.core import caching, workdays
@@ -461,12 +462,12 @@ def test_admin_edits_a_category_and_its_routing_rules(client, world, catalogue):
     other = Department.objects.create(subdistrict=world.subdistrict, name="综合执法队")
     response = client.post(reverse("cases:rule_set", args=[garbage.pk]), {"rule_node": world.grid.pk, "department": other.pk})
     assert response.status_code == 302
-    assert services.route(garbage, world.building) == other and services.route(garbage, world.other_grid) == world.department
+    assert catalogue_selectors.route(garbage, world.building) == other and catalogue_selectors.route(garbage, world.other_grid) == world.department
     page = html(client.get(reverse("cases:category", args=[garbage.pk])))
     assert "综合执法队" in page and "东门第一网格" in page
     rule = RoutingRule.objects.get(category=garbage, node=world.grid)
     assert client.post(reverse("cases:rule_delete", args=[rule.pk])).status_code == 302
-    assert services.route(garbage, world.building) == world.department
+    assert catalogue_selectors.route(garbage, world.building) == world.department
     assert AuditEvent.objects.filter(action="cases.routingrule.delete").exists()
 
 

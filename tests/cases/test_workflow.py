@@ -6,8 +6,9 @@ import pytest
 from django.db import transaction
 from django.http import Http404
 
-from jiedao.cases import rollups, services
+from jiedao.cases import services
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Rating, Source, State, Tier
+from jiedao.cases.statistics import rollups
 from jiedao.cases.workflow import TRANSITIONS, Action, find
 from jiedao.core import audit
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_

@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from jiedao.cases import cycles, reports, services
+from jiedao.cases import services
+from jiedao.cases.cycles import reports
+from jiedao.cases.cycles import services as cycles
 from jiedao.cases.models import Case, CaseTransition, Category, RoutingRule, Source, State, Tier
 from jiedao.cases.workflow import Action
 from jiedao.core import scheduler

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def install(apps, schema_editor):
-    from jiedao.cases.catalogue import install_default_catalogue
+    from jiedao.cases.catalogue.defaults import install_default_catalogue
 
     install_default_catalogue(apps.get_model("cases", "Category"))
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 def build_coarse_rollups(apps, schema_editor):
     """Fill the new coarse rollups from the fine rows already there."""
-    from jiedao.cases.rollups import rebuild_coarse
+    from jiedao.cases.statistics.rollups import rebuild_coarse
 
     rebuild_coarse()
 

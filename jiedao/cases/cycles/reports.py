@@ -3,7 +3,7 @@
 The docx names the official fonts (方正小标宋简体 title, 仿宋_GB2312 body, 黑体 and 楷体_GB2312
 headings) which users' Word has; A4 with the standard margins, 16 pt body on a fixed 28.95 pt
 line (22 lines a page), first lines indented two characters. Every number comes from
-`QuarterlyReview.figures` (computed from the data by jiedao.cases.cycles.quarterly_figures).
+`QuarterlyReview.figures` (computed from the data by jiedao.cases.cycles.services.quarterly_figures).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from docx.shared import Mm, Pt
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from jiedao.cases.cycles import quarterly_figures
+from jiedao.cases import reading
+from jiedao.cases.cycles.services import quarterly_figures
 from jiedao.cases.models import QuarterlyReview, ReviewItem, State, Tier
 
 TITLE_FONT = "方正小标宋简体"
@@ -91,14 +92,12 @@ def report_paragraphs(review: QuarterlyReview) -> list[tuple[str, str]]:
 
 
 def quarter_hotspots(review: QuarterlyReview) -> list[dict[str, Any]]:
-    """本季热点 of the community, per grid, from jiedao.insight.selectors (the review is already
+    """本季热点 of the community, per grid, from the installed reader (jiedao.cases.reading; the review is already
     fetched in the reader's scope)."""
     from datetime import date
 
-    from jiedao.insight.selectors import hotspot_dicts, hotspots_for_path
-
     day = date(review.year, review.quarter * 3 - 2, 1)
-    return hotspot_dicts(hotspots_for_path(review.community.path, period="quarter", level="grid", day=day, limit=5))
+    return reading.reader().hotspot_rows(review.community.path, period="quarter", level="grid", day=day, limit=5)
 
 
 def _run_font(run, name: str, size: float, bold: bool = False) -> None:

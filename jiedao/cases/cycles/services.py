@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jiedao.cases import stats
+from jiedao.cases import reading
 from jiedao.cases.models import (
     Case,
     Deliberation,
@@ -21,6 +21,7 @@ from jiedao.cases.models import (
     Tier,
     WeeklyDigest,
 )
+from jiedao.cases.statistics import stats
 from jiedao.cases.workflow import Action
 from jiedao.core import audit, scope
 from jiedao.core.errors import DomainError
@@ -79,11 +80,9 @@ def weekly_digest_generate(*, node: OrgNode, week_start: date, actor: Any = None
 
 def _week_hotspots(node: OrgNode, week_start: date) -> list[dict[str, Any]]:
     """本周热点 of the digest: clusters of same-category requests per building (a grid's digest)
-    or per grid (a community's), from jiedao.insight.selectors."""
-    from jiedao.insight.selectors import hotspot_dicts, hotspots_for_path
-
+    or per grid (a community's), from the installed reader (jiedao.cases.reading)."""
     level = "building" if node.kind == NodeKind.GRID else "grid"
-    return hotspot_dicts(hotspots_for_path(node.path, period="week", level=level, day=week_start, limit=5))
+    return reading.reader().hotspot_rows(node.path, period="week", level=level, day=week_start, limit=5)
 
 
 def weekly_digests_generate_all(week_start: date | None = None) -> int:

@@ -1,6 +1,6 @@
 """Rates, rankings and dashboard figures, read from the rollups (never by scanning cases).
 
-Each reader picks the smallest rollup that answers its scope (see jiedao.cases.rollups):
+Each reader picks the smallest rollup that answers its scope (see jiedao.cases.statistics.rollups):
 a grid (or anything below it) reads the fine CaseStat rows; a community, sub-district,
 district or city reads its own rows of CaseStatAreaTotal (or CaseStatArea for categories);
 rankings read one row per unit and month. Every query adds the pending CaseStatDelta rows in
@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from jiedao.cases.models import Category
-from jiedao.cases.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
+from jiedao.cases.statistics.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
 from jiedao.core.scope import subtree_range
 from jiedao.org.models import NodeKind, OrgNode
 

@@ -41,12 +41,12 @@ from typing import Any
 
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import re_path
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from jiedao.cases import selectors, services
+from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.core import crypto, scope
 from jiedao.core.errors import DomainError
@@ -60,7 +60,7 @@ CLOSED_STATES = (State.CLOSED, State.REJECTED)
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 LOCATABLE_KINDS = (NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID, NodeKind.MICROGRID)
-TOKEN_SALT = "jiedao.cases.open311.token"
+TOKEN_SALT = "jiedao.cases.open311.token"  # a signing salt: never rename
 # Our service's field names → the Open311 parameter names, for error messages.
 PARAM_NAMES = {"latitude": "lat", "longitude": "long", "address": "address_string", "reporter_phone": "phone",
                "reporter_name": "last_name", "node": "jurisdiction_id", "category": "service_code",
@@ -211,7 +211,7 @@ def _requests(fmt: str, rows: list[dict[str, Any]], status: int = 200) -> HttpRe
 
 def _service(code: str) -> Category:
     """An active leaf category by code: what `services` lists."""
-    category = next((c for c in selectors.leaf_categories() if c.code == code), None)
+    category = next((c for c in catalogue_selectors.leaf_categories() if c.code == code), None)
     if category is None:
         raise Open311Error(404, f"服务代码“{code}”不存在或已停用。")
     return category
@@ -219,7 +219,7 @@ def _service(code: str) -> Category:
 
 @endpoint("GET")
 def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
-    rows = [service_row(c) for c in selectors.leaf_categories()]
+    rows = [service_row(c) for c in catalogue_selectors.leaf_categories()]
     return render(fmt, rows, root="services", item="service")
 
 
@@ -400,11 +400,6 @@ def locate(user: Any, latitude: Decimal | None, longitude: Decimal | None, juris
     return within
 
 
-def _title(category: Category, description: str) -> str:
-    first = description.strip().splitlines()[0] if description.strip() else ""
-    return (first[:40] + ("…" if len(first) > 40 else "")) or category.name
-
-
 def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     data = request.POST
     api_key = (data.get("api_key") or "").strip()  # in the body only: a URL ends up in access logs
@@ -429,7 +424,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     node = locate(user, latitude, longitude, (data.get("jurisdiction_id") or "").strip())
     name = ((data.get("last_name") or "").strip() + (data.get("first_name") or "").strip())
     case = services.case_create(
-        actor=user, source=Source.HOTLINE, node=node, title=_title(category, description), description=description,
+        actor=user, source=Source.HOTLINE, node=node, description=description,
         category=category, latitude=latitude, longitude=longitude, address=address, reporter_name=name,
         reporter_phone=(data.get("phone") or "").strip(),
     )
@@ -450,14 +445,3 @@ def requests_endpoint(request: HttpRequest, fmt: str) -> HttpResponse:
 def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
     fmt = "xml" if path.endswith(".xml") else "json"
     return render_error(fmt, 404, "没有这个 Open311 接口：应为 services、requests 或 tokens，后缀 .json 或 .xml。")
-
-
-FMT = r"\.(?P<fmt>json|xml)$"
-urlpatterns = [
-    re_path(r"^services" + FMT, service_list),
-    re_path(r"^services/(?P<code>[^/]+)" + FMT, service_definition),
-    re_path(r"^requests" + FMT, requests_endpoint),
-    re_path(r"^requests/(?P<request_id>[^/]+)" + FMT, request_detail),
-    re_path(r"^tokens/(?P<token>[^/]+)" + FMT, token_detail),
-    re_path(r"^(?P<path>.*)$", unknown),
-]

@@ -27,8 +27,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from jiedao.cases.models import COUNTER_LABELS
+from jiedao.cases.models import COUNTER_LABELS, Case, CaseStatDelta
+from jiedao.core.bulk import insert_one
 
 COUNTERS = tuple(name for name, _ in COUNTER_LABELS)
 PATH_STEP = 4
@@ -264,3 +266,21 @@ def rebuild_coarse() -> None:
             f"SELECT a.month, a.node_id, a.path, a.kind, {_csv('SUM(a.{c})')} FROM {T_AREA} a "
             f"GROUP BY a.month, a.node_id, a.path, a.kind"
         )
+
+
+def bump(case: Case, **counters: int) -> None:
+    """Count a change of the case in the rollups of its creation month, grid (or community, for
+    cases filed on the community itself) and category.
+
+    Appends one CaseStatDelta row — no shared row is updated, so concurrent intakes never queue
+    on a counter; the fold job moves the deltas into the rollups (jiedao.cases.statistics.rollups)."""
+    insert_one(stat_delta(case, **counters))
+
+
+def stat_delta(case: Case, **counters: int) -> CaseStatDelta:
+    """The (unsaved) rollup delta row `bump` appends."""
+    return CaseStatDelta(
+        month=timezone.localtime(case.created_at).date().replace(day=1),
+        node_id=case.grid_id or case.community_id, org_path=case.org_path, community_id=case.community_id,
+        subdistrict_id=case.subdistrict_id, category_id=case.category_id, **counters,
+    )

@@ -4,13 +4,15 @@ responsible. Run by the scheduler every few minutes (jiedao.core.scheduler)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jiedao.cases.models import Case, Notification, State
+from jiedao.cases.models import Case, Category, LimitUnit, Notification, State, Urgency
+from jiedao.core import workdays
 from jiedao.core.permissions import Role
 from jiedao.org.models import RoleAssignment
 
@@ -83,3 +85,20 @@ def overdue_top(user: Any, path: str, limit: int) -> list[Case]:
         if len(found) >= limit:
             break
     return found[:limit]
+
+
+def deadline_for(category: Category | None, start: datetime, urgency: str = Urgency.NORMAL) -> datetime:
+    """Start + the category's time limit in Chinese working days/hours (urgent cases: half)."""
+    amount = Decimal(category.time_limit) if category else Decimal(5)
+    unit = category.time_limit_unit if category else LimitUnit.WORKING_DAYS
+    if urgency == Urgency.URGENT:
+        amount = max(amount / 2, Decimal("0.5"))
+    if unit == LimitUnit.HOURS:
+        return start + timedelta(hours=float(amount))
+    if unit == LimitUnit.WORKING_HOURS:
+        return workdays.add_working_hours(start, float(amount), strict=False)
+    whole = int(amount)
+    moment = workdays.add_working_days(start, whole, strict=False)
+    if amount != whole:
+        moment = workdays.add_working_hours(moment, float(amount - whole) * 7, strict=False)
+    return moment

@@ -1,0 +1,99 @@
+"""What the REST modules of cases share: id and month parameters, references resolved in the
+caller's scope (404 naming the field), file responses, error-response maps and tags."""
+
+import io
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from django.http import FileResponse, Http404
+from django.utils import timezone
+from ninja import Field, Path
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from jiedao.cases.catalogue import selectors
+from jiedao.cases.models import (
+    Category,
+)
+from jiedao.core.api import MAX_ID, READ_ERRORS, ErrorOut, NotFound
+from jiedao.core.permissions import Perm
+from jiedao.org import selectors as org_selectors
+from jiedao.org.models import OrgNode
+
+ObjId = Annotated[int, Field(ge=1, le=MAX_ID)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+FILE_ERRORS: dict[int, Any] = {**READ_ERRORS, 403: ErrorOut}
+STATS_ERRORS: dict[int, Any] = {**READ_ERRORS, 400: ErrorOut, 403: ErrorOut}
+MAX_STATS_MONTHS = 120
+
+T_CASES = ["诉求事件"]
+T_REFERENCE = ["事项目录与流程"]
+T_CYCLES = ["周集、月议与季度评估"]
+T_STATS = ["统计"]
+
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def scoped_ref(getter: Any, actor: Any, key: Any, field: str) -> Any:
+    """Resolve an id (or code) sent by the client; a missing or out-of-scope one is a 404 naming
+    the field."""
+    if key is None or key == "":
+        return None
+    try:
+        return getter(actor, key)
+    except Http404:
+        raise NotFound(field) from None
+
+
+def scoped_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
+    """A node the caller can see (org scope): filters and intake places (from the per-process
+    node cache; the scope check is the same)."""
+    return scoped_ref(org_selectors.node_get_cached, request.auth, pk, field)
+
+
+def case_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
+    """A node inside the caller's case scope (VIEW_CASES): statistics and cycles."""
+    return scoped_ref(lambda user, key: org_selectors.node_get(user, key, Perm.VIEW_CASES), request.auth, pk, field)
+
+
+def category_ref(code: str | None, field: str = "category") -> Category | None:
+    return scoped_ref(lambda _user, key: selectors.category_by_code(key), None, code, field)
+
+
+
+
+def id_path(description: str) -> Any:
+    return Path(..., ge=1, le=MAX_ID, description=description)
+
+
+def aware(moment: datetime) -> datetime:
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def check_month(value: str) -> str:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", value.strip())
+    if not match or not (1 <= int(match[2]) <= 12) or not (2000 <= int(match[1]) <= 2100):
+        raise PydanticCustomError("month", "应为年月，如 2026-03")
+    return value.strip()
+
+
+Month = Annotated[str, AfterValidator(check_month)]
+
+
+def month_start(value: str) -> date:
+    year, month = value.split("-")
+    return date(int(year), int(month), 1)
+
+
+def next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), 1 if day.month == 12 else day.month + 1, 1)
+
+
+def file_response(content: bytes, filename: str, content_type: str) -> FileResponse:
+    response = FileResponse(io.BytesIO(content), as_attachment=True, filename=filename, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,174 @@
+"""The leadership dashboard (驾驶舱): rates, rankings, trends, overdue work and hotspots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from jiedao.cases import reading, selectors
+from jiedao.cases.catalogue import sla
+from jiedao.cases.statistics import stats
+from jiedao.core import scope
+from jiedao.core.permissions import Perm
+from jiedao.org import selectors as org_selectors
+from jiedao.org.models import NodeKind
+
+# --- leadership dashboard (驾驶舱) ------------------------------------------------------------------
+
+DASHBOARD_PERIODS = (1, 3, 12)
+TREND_MONTHS = 12
+RANKING_TOP = 10
+RANKING_BOTTOM = 5
+DASHBOARD_OVERDUE = 20
+RATE_FIELDS = (
+    ("response_rate", gettext_lazy("响应率")),
+    ("resolution_rate", gettext_lazy("解决率")),
+    ("satisfaction_rate", gettext_lazy("满意率")),
+    ("on_time_rate", gettext_lazy("按时办结率")),
+    ("completion_rate", gettext_lazy("办结率")),
+)
+COUNT_FIELDS = (
+    ("reported", gettext_lazy("登记")),
+    ("accepted", gettext_lazy("受理")),
+    ("resolved", gettext_lazy("办结")),
+    ("closed", gettext_lazy("结案")),
+)
+LEVEL_LABELS = (
+    ("level1", gettext_lazy("村社")),
+    ("level2", gettext_lazy("科室")),
+    ("level3", gettext_lazy("联席会议")),
+    ("level4", gettext_lazy("区级")),
+)
+
+
+def _month_shift(month: Any, delta: int) -> Any:
+    """The first day of the month `delta` months after `month` (a first-of-month date)."""
+    index = month.year * 12 + month.month - 1 + delta
+    return month.replace(year=index // 12, month=index % 12 + 1, day=1)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _dashboard_node(request: HttpRequest):
+    """The node asked for (in the viewer's case scope, else 404), or the viewer's top scope node."""
+    raw = request.GET.get("node", "")
+    if raw:
+        if not raw.isdigit():
+            raise Http404(_("未找到该对象。"))
+        return org_selectors.node_get(request.user, raw, Perm.VIEW_CASES)
+    node = org_selectors.scope_roots(request.user, Perm.VIEW_CASES).order_by("path").first()
+    if node is None:
+        raise Http404(_("未找到该对象。"))
+    return node
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """驾驶舱: counts, rates, trend, categories, resolution levels, ranking and overdue cases of one
+    scope node, read from the rollups (stats picks the table for the scope) — never by scanning
+    the case table; the overdue list is one ordered index scan per status (sla.overdue_top)."""
+    user = request.user
+    if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
+        raise PermissionDenied(_("您没有查看事项统计的权限。"))
+    node = _dashboard_node(request)
+    raw_months = request.GET.get("months", "1")
+    months = int(raw_months) if raw_months in {str(m) for m in DASHBOARD_PERIODS} else 1
+    this_month = timezone.localdate().replace(day=1)
+    start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
+    path = node.path
+
+    rates = stats.totals(path, start, end)
+    counts = [{"key": key, "label": label, "value": rates.counts[key]} for key, label in COUNT_FIELDS]
+    rate_tiles = [{"key": key, "label": label, "value": getattr(rates, key), "text": _percent(getattr(rates, key))}
+                  for key, label in RATE_FIELDS]
+
+    trend_start = _month_shift(this_month, 1 - TREND_MONTHS)
+    by_month = {row["month"]: row["rates"] for row in stats.trend(path, trend_start, end)}
+    trend = []
+    for offset in range(TREND_MONTHS):
+        month = _month_shift(trend_start, offset)
+        r = by_month.get(month) or stats.rates_from({})
+        trend.append({"month": f"{month:%Y-%m}", "reported": r.counts["reported"], "resolved": r.counts["resolved"],
+                      "closed": r.counts["closed"], "resolution_rate": r.resolution_rate})
+
+    categories = stats.by_category(path, start, end)
+    raw_levels = stats.levels_from(rates)
+    levels = [{"key": key, "label": str(label), "value": raw_levels.get(key, 0)} for key, label in LEVEL_LABELS]
+
+    # The scope's own children: districts of a city, sub-districts of a district, communities of
+    # a sub-district, grids of a community — never 30,000 grids at once.
+    by = stats.CHILD_UNIT.get(node.kind, "grid")
+    ranking = stats.ranking(path, start, end, by=by)
+    for row in ranking:
+        row["composite_text"] = _percent(row["rates"].composite)
+        row["resolution_text"] = _percent(row["rates"].resolution_rate)
+        row["satisfaction_text"] = _percent(row["rates"].satisfaction_rate)
+    top = ranking[:RANKING_TOP]
+    bottom = ranking[max(RANKING_TOP, len(ranking) - RANKING_BOTTOM):]
+
+    overdue = sla.overdue_top(user, path, DASHBOARD_OVERDUE)
+    now = timezone.now()
+    for case in overdue:
+        case.mark = selectors.deadline_mark(case, now)
+
+    hotspot_level, hotspots = dashboard_hotspots(user, node)
+
+    chart_data = {
+        "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
+                   "closed": str(COUNT_FIELDS[3][1]), "resolution_rate": str(RATE_FIELDS[1][1]),
+                   "table": _("数据表")},
+        "trend": trend,
+        "categories": [{"name": c["name"], "reported": c["reported"] or 0, "resolved": c["resolved"] or 0}
+                       for c in categories],
+        "levels": levels,
+    }
+    context = {
+        "node": node,
+        "months": months,
+        "periods": DASHBOARD_PERIODS,
+        "start": start,
+        "last": _month_shift(end, -1),
+        "counts": counts,
+        "rate_tiles": rate_tiles,
+        "trend": trend,
+        "categories": categories,
+        "levels": levels,
+        "ranking_by": by,
+        "ranking_top": top,
+        "ranking_bottom": bottom,
+        "overdue": overdue,
+        "chart_data": chart_data,
+        "hotspots": hotspots,
+        "hotspot_level": hotspot_level,
+    }
+    return render(request, "cases/dashboard.html", context)
+
+
+HOTSPOT_LEVEL_BELOW = {NodeKind.SUBDISTRICT: "community", NodeKind.COMMUNITY: "grid", NodeKind.VILLAGE: "grid",
+                       NodeKind.GRID: "building", NodeKind.MICROGRID: "building", NodeKind.BUILDING: "building"}
+HOTSPOT_CACHE_SECONDS = 300
+
+
+def dashboard_hotspots(user: Any, node: Any) -> tuple[str, list]:
+    """本月热点 of the dashboard's node, one level below it (sub-district → communities, community →
+    grids, grid → buildings; above a sub-district: sub-districts). Computed from the month's cases
+    by the installed reader (jiedao.cases.reading) and kept in the cache for five minutes per viewer."""
+    level = HOTSPOT_LEVEL_BELOW.get(node.kind, "subdistrict")
+    key = f"jiedao:hotspots:{user.pk}:{node.pk}:{level}:{timezone.localdate():%Y%m%d}"
+    spots = cache.get(key)
+    if spots is None:
+        spots = reading.reader().hotspots(user, node=node, period="month", level=level, limit=5)
+        cache.set(key, spots, HOTSPOT_CACHE_SECONDS)
+    return level, spots

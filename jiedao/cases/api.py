@@ -45,8 +45,9 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.workflow import Action
 from jiedao.core import scope
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated, respond
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated
 from jiedao.core.errors import DomainError, PermissionError_
+from jiedao.core.fastpath import respond
 from jiedao.core.permissions import Perm
 from jiedao.core.validators import choice_values
 from jiedao.org import selectors as org_selectors

@@ -29,9 +29,8 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.workflow import Action, Actor, find
 from jiedao.core import audit, caching, crypto, scope, workdays
-from jiedao.core.bulk import insert_one, insert_with_children
-from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
+from jiedao.core.fastpath import insert_one, insert_with_children, write_lock
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import choice_values, validate_phone
 from jiedao.org.models import Department, NodeKind, OrgNode

@@ -27,7 +27,6 @@ CALLERS = {
     "jiedao.core.audit": {"insert_one"},  # the audit event every write records
     "jiedao.cases.services": {"insert_one", "insert_with_children", "write_lock"},  # intake, bump
     "jiedao.cases.api": {"respond"},  # intake's 201 body
-    "jiedao.bench_views": {"insert_one"},  # bench/intake.py's stricter floor
 }
 
 

@@ -1,4 +1,5 @@
-"""Reference endpoints for bench/intake.py, mounted only when JIEDAO_BENCH_ENDPOINTS=true.
+"""Reference endpoints for bench/intake.py, served only under the benchmark's settings
+(bench.settings, URLconf bench.urls): the production package knows nothing of them.
 
 `noop` answers at once; `bare_intake` is the floor the real intake is measured against: it
 parses JSON, checks the two text fields and inserts one case row and one audit row, nothing else

@@ -2,9 +2,11 @@
 same server (parse, check two fields, insert one case row and one audit row) and a no-op
 endpoint — side by side in one run, on SQLite and on PostgreSQL.
 
-Each database gets the demo sub-district (`jiedao seed`); the server is `jiedao serve` (gunicorn,
-4 workers x 2 threads, its default on 2 cores) with JIEDAO_BENCH_ENDPOINTS=true; the load is wrk (Debian's package) with
-8 connections for --seconds per endpoint, from the same 2-core machine. The real intake is
+Each database gets the demo sub-district (`jiedao seed`); the server is the `serve` command
+(gunicorn, 4 workers x 2 threads, its default on 2 cores) run through manage.py under the
+benchmark's settings, bench.settings (the project's routes plus the reference endpoints of
+bench/views.py); the load is wrk (Debian's package) with 8 connections for --seconds per
+endpoint, from the same 2-core machine. The real intake is
 `POST /api/v1/cases` by a grid worker's API token: token check, scope, validation, phone
 encryption, ticket, the case row, its first transition row, the rollup counter and the hash-chained
 audit row, in one transaction.
@@ -140,8 +142,9 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
     # JIEDAO_MAX_REQUESTS=0: the no-op rounds alone pass gunicorn's 5,000-request recycling mark, so
     # workers would be replaced (cold caches, new connections) at random points of the other
     # endpoints' rounds; the benchmark measures the steady state.
-    env = dict(os.environ, JIEDAO_DATA_DIR=data_dir, JIEDAO_BENCH_ENDPOINTS="true", JIEDAO_SCHEDULER="off",
-               JIEDAO_MAX_REQUESTS="0",
+    # PYTHONPATH: every step (seed, server, jobs) runs this checkout's code, and bench is importable.
+    env = dict(os.environ, JIEDAO_DATA_DIR=data_dir, JIEDAO_SCHEDULER="off",
+               JIEDAO_MAX_REQUESTS="0", PYTHONPATH=str(ROOT),
                DJANGO_SETTINGS_MODULE="jiedao.settings", JIEDAO_LOG_LEVEL="WARNING")
     env.pop("JIEDAO_DATABASE_URL", None)
     if database_url:
@@ -166,8 +169,12 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
     real.write_text(LUA.format(entries="\n".join(real_entries)))
     bare = scripts / "bare.lua"
     bare.write_text(LUA.format(entries="\n".join(bare_entries)))
-    server = subprocess.Popen([JIEDAO, "serve", "--port", str(port), "--workers", str(workers_n), "--threads", str(threads)],
-                              env=env,
+    # `jiedao serve` always loads the production settings; manage.py runs the same command with
+    # the benchmark's.
+    server_env = dict(env, DJANGO_SETTINGS_MODULE="bench.settings")
+    server = subprocess.Popen([PYTHON, str(ROOT / "manage.py"), "serve", "--port", str(port), "--workers", str(workers_n),
+                               "--threads", str(threads)],
+                              env=server_env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -230,10 +237,11 @@ def main() -> None:
     name = urlsplit(args.postgres).path.lstrip("/")  # the database named in --postgres, nobody else's
     if not re.fullmatch(r"\w+", name):
         sys.exit(f"--postgres should name a database: {args.postgres}")
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-                   capture_output=True)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"],
-                   capture_output=True)
+    if args.only != "sqlite":  # a SQLite-only run leaves PostgreSQL alone
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                       capture_output=True)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"],
+                       capture_output=True)
     print(f"# intake benchmark: wrk -t2 -c8, {args.seconds}s per endpoint x {args.rounds} round(s), jiedao serve"
           f" {args.workers} workers x {args.threads} threads; every {args.suggest_every or 'no'}th real request without a category")
     if args.only != "postgres":

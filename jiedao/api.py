@@ -10,8 +10,9 @@ from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
 from jiedao.cases.api import routers as cases_routers
-from jiedao.core.api import SessionAuth, TokenAuth, UnicodeJSONRenderer, install_error_handlers
+from jiedao.core.api import SessionAuth, TokenAuth, install_error_handlers
 from jiedao.core.api import router as core_router
+from jiedao.core.fastpath import UnicodeJSONRenderer
 from jiedao.insight.api import router as insight_router
 from jiedao.org.api import org_router, users_router
 from jiedao.people.api import router as people_router

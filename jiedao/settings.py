@@ -219,7 +219,5 @@ JIEDAO_RATE_WEIGHTS = env_weights(
     "JIEDAO_RATE_WEIGHTS", {"basic": 0.9, "response": 0.1, "resolution": 0.5, "satisfaction": 0.4},
     ["basic", "response", "resolution", "satisfaction"],
 )
-# Reference endpoints for the intake benchmark (bench/intake.py); never on in production.
-JIEDAO_BENCH_ENDPOINTS = env_bool("JIEDAO_BENCH_ENDPOINTS", False)
 # Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
 JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))

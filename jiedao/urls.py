@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.urls import include, path
 
 from jiedao.api import api
@@ -12,11 +11,3 @@ urlpatterns = [
     path("", include("jiedao.people.urls")),
     path("", include("jiedao.insight.urls")),
 ]
-
-if settings.JIEDAO_BENCH_ENDPOINTS:
-    from jiedao import bench_views
-
-    urlpatterns += [
-        path("bench/noop", bench_views.noop),
-        path("bench/bare-intake", bench_views.bare_intake),
-    ]

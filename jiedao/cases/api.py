@@ -48,8 +48,9 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.statistics.api import router as statistics_router
 from jiedao.cases.workflow import Action
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated, respond
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated
 from jiedao.core.errors import DomainError
+from jiedao.core.fastpath import respond
 from jiedao.core.validators import choice_values
 
 # Which optional parameters each action takes (see jiedao.cases.services.EFFECTS); anything else

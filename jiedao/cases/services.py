@@ -29,9 +29,8 @@ from jiedao.cases.models import (
 from jiedao.cases.statistics.rollups import bump, stat_delta
 from jiedao.cases.workflow import Action, Actor, find
 from jiedao.core import audit, crypto, scope
-from jiedao.core.bulk import insert_with_children
-from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
+from jiedao.core.fastpath import insert_with_children, write_lock
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import choice_values, clean_text, validate_phone
 from jiedao.org.models import NodeKind, OrgNode

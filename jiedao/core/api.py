@@ -11,24 +11,16 @@ Every error the API answers has the same shape::
 """
 
 
-import inspect
 import re
-import typing
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Manager, QuerySet
-from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
-from ninja.renderers import JSONRenderer
 from ninja.responses import Status
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
@@ -211,89 +203,6 @@ READ_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ValidationErro
 WRITE_ERRORS: dict[int, Any] = {
     400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut,
 }
-
-
-class UnicodeJSONRenderer(JSONRenderer):
-    """Chinese stays readable in responses (UTF-8) instead of \\uXXXX escapes."""
-
-    json_dumps_params = {"ensure_ascii": False}
-
-
-# --- output without per-field validation ------------------------------------------------------
-# ninja validates every response against its schema through a per-attribute wrapper, which is a
-# fifth of the CPU of filing a case. `dump_out` produces the same dictionary directly from the
-# object: the schema's fields, their validation aliases and resolve_* functions, nested schemas
-# and related managers as lists. Tests compare it with ninja's own output.
-@dataclass(frozen=True)
-class _OutField:
-    name: str
-    source: str
-    resolver: Callable[..., Any] | None
-    takes_context: bool
-    nested: Any  # a Schema class, or None
-    many: bool
-    to_float: bool
-    default: Any
-
-
-_OUT_PLANS: dict[type, list[_OutField]] = {}
-
-
-def _out_plan(schema: type[Schema]) -> list[_OutField]:
-    plan = _OUT_PLANS.get(schema)
-    if plan is None:
-        plan = []
-        for name, field in schema.model_fields.items():
-            annotation, many, nested = field.annotation, False, None
-            if typing.get_origin(annotation) is list:
-                annotation, many = typing.get_args(annotation)[0], True
-            if isinstance(annotation, type) and issubclass(annotation, Schema):
-                nested = annotation
-            resolver = getattr(schema, f"resolve_{name}", None)
-            takes_context = resolver is not None and "context" in inspect.signature(resolver).parameters
-            plan.append(_OutField(
-                name=name, source=field.validation_alias if isinstance(field.validation_alias, str) else name,
-                resolver=resolver, takes_context=takes_context, nested=nested, many=many,
-                to_float=float in typing.get_args(field.annotation) or field.annotation is float,
-                default=None if field.is_required() else field.get_default(call_default_factory=True),
-            ))
-        _OUT_PLANS[schema] = plan
-    return plan
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Manager | QuerySet):
-        return list(value.all())
-    if isinstance(value, FieldFile):
-        return value.url if value else None
-    return value
-
-
-def dump_out(schema: type[Schema], obj: Any, context: dict[str, Any]) -> dict[str, Any]:
-    """`schema.model_validate(obj, context=context).model_dump()`, without the validation."""
-    out: dict[str, Any] = {}
-    is_dict = isinstance(obj, dict)
-    for f in _out_plan(schema):
-        if f.resolver is not None:
-            value = f.resolver(obj, context=context) if f.takes_context else f.resolver(obj)
-        elif is_dict:
-            value = obj.get(f.source, f.default)
-        else:
-            value = _plain(getattr(obj, f.source, f.default))
-        if f.nested is not None and value is not None:
-            value = [dump_out(f.nested, item, context) for item in value] if f.many else dump_out(f.nested, value, context)
-        elif f.to_float and isinstance(value, Decimal):
-            value = float(value)
-        out[f.name] = value
-    return out
-
-
-def respond(request: HttpRequest, schema: type[Schema], obj: Any, *, status: int = 200) -> HttpResponse:
-    """The response ninja would build for `obj` under `schema`, built by `dump_out`."""
-    from jiedao.api import api
-
-    return api.create_response(request, dump_out(schema, obj, {"request": request, "response_status": status}),
-                               status=status)
 
 
 class InSchema(Schema):

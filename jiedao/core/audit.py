@@ -18,8 +18,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from jiedao.core.bulk import insert_one
 from jiedao.core.context import current_request
+from jiedao.core.fastpath import insert_one
 from jiedao.core.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64

@@ -822,7 +822,7 @@ def test_the_fast_intake_response_equals_the_validated_detail(world, catalogue, 
 
     from jiedao.cases.api import CaseDetailOut
     from jiedao.cases.selectors import case_get
-    from jiedao.core.api import respond
+    from jiedao.core.fastpath import respond
 
     worker, secretary, handler = as_(world.worker), as_(world.secretary), as_(world.handler)
     filed = file(worker, world, latitude=29.405, longitude=121.605, address="东门路 1 号")

@@ -1,5 +1,5 @@
 """The intake's writes: the case and the rows filed with it (first transition, rollup delta,
-suggestion record) go in through jiedao.core.bulk's cached inserts — one statement on
+suggestion record) go in through jiedao.core.fastpath's cached inserts — one statement on
 PostgreSQL — and must read back exactly as the ORM would have written them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.utils import timezone
 from jiedao.cases import services
 from jiedao.cases.models import Case, CaseStatDelta, CaseTransition, Source
 from jiedao.core import audit
-from jiedao.core.bulk import insert_one, insert_with_children
+from jiedao.core.fastpath import insert_one, insert_with_children
 from jiedao.core.models import AuditEvent
 from jiedao.insight.models import CaseSuggestion
 

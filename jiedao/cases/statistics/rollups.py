@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jiedao.cases.models import COUNTER_LABELS, Case, CaseStatDelta
-from jiedao.core.bulk import insert_one
+from jiedao.core.fastpath import insert_one
 
 COUNTERS = tuple(name for name, _ in COUNTER_LABELS)
 PATH_STEP = 4

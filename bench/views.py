@@ -1,10 +1,11 @@
-"""Reference endpoints for bench/intake.py, mounted only when JIEDAO_BENCH_ENDPOINTS=true.
+"""Reference endpoints for bench/intake.py, served only under the benchmark's settings
+(bench.settings, URLconf bench.urls): the production package knows nothing of them.
 
 `noop` answers at once; `bare_intake` is the floor the real intake is measured against: it
 parses JSON, checks the two text fields and inserts one case row and one audit row, nothing else
 (no authentication, scope, routing, rollups or transition row). The case row goes in through the
 ORM's save(), as a plain Django endpoint would, or with `?cached` through the same cached
-statement as the real intake (jiedao.core.bulk.insert_one): the stricter floor."""
+statement as the real intake (jiedao.core.fastpath.insert_one): the stricter floor."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from jiedao.cases.models import Case
 from jiedao.cases.services import new_ticket
 from jiedao.core import audit
-from jiedao.core.bulk import insert_one
+from jiedao.core.fastpath import insert_one
 
 
 def noop(request):
@@ -40,7 +41,7 @@ def bare_intake(request):
         case = Case(ticket=new_ticket(timezone.now()), source="hotline", node_id=node,
                     org_path=str(data.get("org_path", "")), title=title[:100], description=description[:4000])
         if "cached" in request.GET:
-            insert_one(case)  # the statement the real intake uses (jiedao.core.bulk)
+            insert_one(case)  # the statement the real intake uses (jiedao.core.fastpath)
         else:
             case.save()  # what a plain Django endpoint does
         if "noaudit" not in request.GET:

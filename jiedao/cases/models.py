@@ -129,7 +129,7 @@ class RoutingRule(BaseModel):
 class Case(BaseModel):
     """One request, event or work order, from intake to closure (销号).
 
-    `state` only changes through jiedao.cases.workflow.apply_transition, which compares and sets
+    `state` only changes through jiedao.cases.services.case_act (the core workflow machine), which compares and sets
     it together with `version`; `org_path` copies the node's path so the scoping range scan
     needs no join on this, the largest table; `subdistrict` allows partitioning."""
 

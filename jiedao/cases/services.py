@@ -27,12 +27,13 @@ from jiedao.cases.models import (
     Urgency,
 )
 from jiedao.cases.statistics.rollups import bump, stat_delta
-from jiedao.cases.workflow import Action, Actor, find
+from jiedao.cases.workflow import TABLE, Action, Actor
 from jiedao.core import audit, crypto, scope
-from jiedao.core.errors import ConflictError, DomainError, PermissionError_
+from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.fastpath import insert_with_children, write_lock
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import choice_values, clean_text, validate_phone
+from jiedao.core.workflow import Effect, Machine, Step
 from jiedao.org.models import NodeKind, OrgNode
 
 CASE_NODE_KINDS = frozenset({NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING})
@@ -277,52 +278,19 @@ def case_act(
             if not scope.restrict(Case.objects.filter(pk=current.pk), actor, Perm.VIEW_CASES).exists():
                 raise Http404("未找到该事项。")
             kinds = actor_kinds(actor, current)
-        if action not in choice_values(Action):
-            raise DomainError(f"未知的操作“{action}”。", field="action")
-        label = Action(action).label
-        transition = find(action, current.state)
-        if transition is None:
-            raise DomainError(f"“{State(current.state).label}”状态的事项不能{label}。", field="action")
-        if not transition.actors & kinds:
-            raise PermissionError_(f"您不能对该事项执行“{label}”。")
-        reason = clean_text(reason, field="reason", label="说明", max_length=2000)
-        if transition.needs_reason and not reason:
-            raise DomainError(f"请填写{label}的说明。", field="reason")
-        now = timezone.now()
-        effect = EFFECTS.get(action)
-        changes, target, counters, data = effect(current, now, reason, params) if effect else ({}, None, {}, {})
-        target = target or transition.target or current.state
-        updated = Case.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
-            state=target, version=F("version") + 1, updated_at=now, **changes
-        )
-        if not updated:
-            raise ConflictError("该事项刚被他人处理，请刷新后重试。", field="action")
-        CaseTransition.objects.create(
-            case=current, seq=current.version + 1, action=action, from_state=current.state, to_state=target,
-            actor=actor, actor_repr=_actor_name(actor), reason=reason, data=data, created_at=now,
-        )
-        fresh = Case.objects.get(pk=current.pk)
-        if counters:
-            bump(fresh, **counters)
-        fields = [Case._meta.get_field(k).attname for k in changes]
-        audit.record(
-            actor=actor, action=f"cases.case.{action}", obj=fresh, reason=reason,
-            before={"state": current.state, **audit.snapshot(current, fields)},
-            after={"state": target, **audit.snapshot(fresh, fields)},
-        )
-    return fresh
+        return CASE_MACHINE.act(current, actor=actor, kinds=kinds, action=action, reason=reason, params=params)
 
 
-# Effects: (case, now, reason, params) -> (field changes, target override, rollup counters, data)
+# Effects: (case, now, reason, params) -> Effect(field changes, target override, rollup counters, history data)
 
 
 def _accept(case, now, reason, params):
-    changes, data = {}, {}
+    changes = {}
     if params.get("tier"):
         changes.update(_tier_change(params["tier"]))
     if params.get("category") is not None:
         changes["category"] = params["category"]
-    return changes, None, {"accepted": 1}, data
+    return Effect(changes, counters={"accepted": 1})
 
 
 def _tier_change(tier: str) -> dict:
@@ -336,7 +304,7 @@ def _tier(case, now, reason, params):
     changes = _tier_change(tier)
     if params.get("category") is not None:
         changes["category"] = params["category"]
-    return changes, None, {}, {"tier": tier}
+    return Effect(changes, data={"tier": tier})
 
 
 def _dispatch(case, now, reason, params):
@@ -357,12 +325,12 @@ def _dispatch(case, now, reason, params):
     deadline = deadline_for(case.category, now, case.urgency)
     changes = {**handling, "dispatched_at": now, "deadline_at": deadline, "acknowledged_at": None}
     data = {"department": department.name if department else "", "deadline": deadline.isoformat()}
-    return changes, None, {"dispatched": 1}, data
+    return Effect(changes, counters={"dispatched": 1}, data=data)
 
 
 def _acknowledge(case, now, reason, params):
     in_time = case.dispatched_at is not None and now - case.dispatched_at <= ACK_IN_TIME
-    return {"acknowledged_at": now}, None, ({"acknowledged_in_time": 1} if in_time else {}), {}
+    return Effect({"acknowledged_at": now}, counters={"acknowledged_in_time": 1} if in_time else {})
 
 
 def _clear_handling(case):
@@ -370,7 +338,7 @@ def _clear_handling(case):
 
 
 def _return(case, now, reason, params):
-    return {**_clear_handling(case), "return_count": F("return_count") + 1}, None, {"returned": 1}, {}
+    return Effect({**_clear_handling(case), "return_count": F("return_count") + 1}, counters={"returned": 1})
 
 
 def _escalate(case, now, reason, params):
@@ -380,11 +348,11 @@ def _escalate(case, now, reason, params):
     changes = {**_clear_handling(case), "level": level, "escalation_count": F("escalation_count") + 1}
     if level >= Level.JOINT_MEETING:
         changes["difficult"] = True  # goes on the monthly deliberation agenda
-    return changes, None, {}, {"level": level}
+    return Effect(changes, data={"level": level})
 
 
 def _supervise(case, now, reason, params):
-    return {"supervise_count": F("supervise_count") + 1}, None, {}, {}
+    return Effect({"supervise_count": F("supervise_count") + 1})
 
 
 def _resolve(case, now, reason, params):
@@ -394,11 +362,11 @@ def _resolve(case, now, reason, params):
     changes = {"result": reason, "resolved_at": now, "resolved_level": case.level}
     if case.tier == Tier.PRIVATE:
         changes["guidance"] = reason
-    return changes, None, counters, {}
+    return Effect(changes, counters=counters)
 
 
 def _verify_fail(case, now, reason, params):
-    return {"rework_count": F("rework_count") + 1, "resolved_at": None}, None, {"reworked": 1}, {}
+    return Effect({"rework_count": F("rework_count") + 1, "resolved_at": None}, counters={"reworked": 1})
 
 
 def _follow_up(case, now, reason, params):
@@ -411,16 +379,17 @@ def _follow_up(case, now, reason, params):
     if rating == Rating.UNSATISFIED:
         changes.update({"reopen_count": F("reopen_count") + 1, "resolved_at": None})
         counters["reopened"] = 1
-        return changes, State.IN_PROGRESS, counters, {"rating": rating}
-    return changes, None, counters, {"rating": rating}
+        return Effect(changes, target=State.IN_PROGRESS, counters=counters, data={"rating": rating})
+    return Effect(changes, counters=counters, data={"rating": rating})
 
 
 def _close(case, now, reason, params):
-    return {"closed_at": now}, None, {"closed": 1}, {}
+    return Effect({"closed_at": now}, counters={"closed": 1})
 
 
 def _reopen(case, now, reason, params):
-    return {**_clear_handling(case), "closed_at": None, "reopen_count": F("reopen_count") + 1}, None, {"reopened": 1}, {}
+    return Effect({**_clear_handling(case), "closed_at": None, "reopen_count": F("reopen_count") + 1},
+                  counters={"reopened": 1})
 
 
 def _merge(case, now, reason, params):
@@ -429,12 +398,12 @@ def _merge(case, now, reason, params):
         raise DomainError("请选择要并入的另一件事项。", field="into")
     if into.state in (State.CLOSED, State.REJECTED) or into.merged_into_id:
         raise DomainError("不能并入已结案或已合并的事项。", field="into")
-    return {"merged_into": into, "closed_at": now}, None, {}, {"into": into.ticket}
+    return Effect({"merged_into": into, "closed_at": now}, data={"into": into.ticket})
 
 
 EFFECTS = {
     Action.ACCEPT: _accept,
-    Action.REJECT: lambda c, n, r, p: ({"closed_at": n}, None, {"rejected": 1}, {}),
+    Action.REJECT: lambda c, n, r, p: Effect({"closed_at": n}, counters={"rejected": 1}),
     Action.TIER: _tier,
     Action.DISPATCH: _dispatch,
     Action.ACKNOWLEDGE: _acknowledge,
@@ -448,6 +417,17 @@ EFFECTS = {
     Action.REOPEN: _reopen,
     Action.MERGE: _merge,
 }
+
+
+def _add_to_rollups(case: Case, step: Step) -> None:
+    if step.effect.counters:
+        bump(case, **step.effect.counters)
+
+
+CASE_MACHINE = Machine(
+    table=TABLE, model=Case, history_model=CaseTransition, history_fk="case",
+    effects=EFFECTS, after=_add_to_rollups, actor_repr=_actor_name,
+)
 
 
 # --- attachments (photos and files on a case) -------------------------------------------------

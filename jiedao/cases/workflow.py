@@ -10,21 +10,22 @@
             │                  │ follow_up(unsatisfied) ──> in_progress (重办)
             └──reopen──> accepted (重办)
 
-`TRANSITIONS` is the whole table; `apply_transition` is the only code that changes a case's
-state. It updates with compare-and-set on (state, version), so of two people acting on the
-same case at once exactly one wins; the loser gets a ConflictError and nothing changes.
-Every transition appends a CaseTransition row and an audit event in the same transaction.
+`TABLE` is the whole table, declared with the generic types of jiedao.core.workflow. The only
+code that changes a case's state is `jiedao.cases.services.case_act`, which applies this table
+through the core workflow machine (`services.CASE_MACHINE` adds each action's effects). It
+updates with compare-and-set on (state, version), so of two people acting on the same case at
+once exactly one wins; the loser gets a ConflictError and nothing changes. Every transition
+appends a CaseTransition row and an audit event in the same transaction.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from jiedao.cases.models import State
+from jiedao.core.workflow import Table, Transition
+from jiedao.core.workflow import transition as _t
 
 
 class Action(models.TextChoices):
@@ -61,22 +62,7 @@ S, A, R = State, Action, Actor
 _OPEN = frozenset({S.DISPATCHED, S.ACKNOWLEDGED, S.IN_PROGRESS})
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str | None  # None: the state does not change (tier, supervise, follow-up that passes)
-    actors: frozenset[str]
-    needs_reason: bool = False
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _t(action, sources, target, actors, needs_reason=False, note=""):
-    return Transition(action, frozenset(sources), target, frozenset(actors), needs_reason, note)
-
-
-TRANSITIONS: tuple[Transition, ...] = (
+TABLE = Table(noun=_("事项"), states=State, actions=Action, actors=Actor, transitions=(
     _t(A.ACCEPT, {S.REPORTED}, S.ACCEPTED, {R.COMMUNITY, R.GRID, R.ADMIN}, note="立案"),
     _t(A.REJECT, {S.REPORTED}, S.REJECTED, {R.COMMUNITY, R.ADMIN}, needs_reason=True, note="说明不予受理的理由"),
     _t(A.TIER, {S.REPORTED, S.ACCEPTED}, None, {R.COMMUNITY, R.ADMIN}, note="三事分流：大事/小事/私事"),
@@ -100,34 +86,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(A.REOPEN, {S.CLOSED, S.REJECTED}, S.ACCEPTED, {R.COMMUNITY, R.LEADER, R.ADMIN}, needs_reason=True,
        note="重办"),
     _t(A.MERGE, {S.REPORTED, S.ACCEPTED}, S.CLOSED, {R.COMMUNITY, R.GRID, R.ADMIN}, note="并入另一件重复事项"),
-)
+))
 
 
-def find(action: str, state: str) -> Transition | None:
-    """The row of the table for this action from this state, or None if the table has none."""
-    for transition in TRANSITIONS:
-        if transition.action == action and state in transition.sources:
-            return transition
-    return None
+TRANSITIONS: tuple[Transition, ...] = TABLE.transitions
 
-
-def allowed_actions(state: str, kinds: set[str]) -> list[str]:
-    """Actions the user (with these actor kinds) may take on a case in `state`, in table order."""
-    seen: list[str] = []
-    for transition in TRANSITIONS:
-        if state in transition.sources and transition.actors & kinds and transition.action not in seen:
-            seen.append(transition.action)
-    return seen
-
-
-def table_rows() -> list[dict[str, Any]]:
-    """The table as rows, for the documentation page and the tests."""
-    return [
-        {
-            "action": t.action, "action_label": Action(t.action).label,
-            "from": sorted(t.sources), "to": t.target,
-            "actors": sorted(t.actors), "needs_reason": t.needs_reason, "note": t.note,
-        }
-        for t in TRANSITIONS
-    ]
-
+# The table's questions, under the names the rest of cases uses.
+find = TABLE.find  # (action, state) -> the row, or None
+allowed_actions = TABLE.allowed_actions  # (state, actor kinds) -> actions, in table order
+table_rows = TABLE.rows  # the table as plain rows, for GET /cases/workflow and the tests

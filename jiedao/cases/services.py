@@ -28,7 +28,7 @@ from jiedao.cases.models import (
     Urgency,
 )
 from jiedao.cases.workflow import Action, Actor, find
-from jiedao.core import audit, caching, crypto, scope, workdays
+from jiedao.core import audit, caching, scope, sealed, workdays
 from jiedao.core.bulk import insert_one, insert_with_children
 from jiedao.core.dblock import write_lock
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
@@ -213,8 +213,7 @@ def case_create(
         description=description,
         anonymous=bool(anonymous),
         reporter_name="" if anonymous else _text(reporter_name, field="reporter_name", label="反映人", max_length=64),
-        reporter_phone_enc="" if anonymous or not reporter_phone else crypto.encrypt(crypto.normalise(reporter_phone, "phone")),
-        reporter_phone_masked="" if anonymous else crypto.mask(reporter_phone, "phone"),
+        **sealed.seal("phone", "" if anonymous else reporter_phone, indexed=False).fields("reporter_phone"),
         reported_by=actor,
         level=Level.COMMUNITY,
     )

@@ -28,7 +28,7 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.statistics.rollups import bump, stat_delta
 from jiedao.cases.workflow import TABLE, Action, Actor
-from jiedao.core import audit, crypto, scope
+from jiedao.core import audit, scope, sealed
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.fastpath import insert_with_children, write_lock
 from jiedao.core.permissions import Perm, Role
@@ -199,8 +199,7 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
         urgency=urgency, node=node, org_path=place.path, subdistrict_id=node.subdistrict_id, building=building,
         household=household, resident=resident, latitude=latitude, longitude=longitude, address=address,
         title=title, description=description, anonymous=anonymous, reporter_name=reporter_name,
-        reporter_phone_enc=crypto.encrypt(crypto.normalise(reporter_phone, "phone")) if reporter_phone else "",
-        reporter_phone_masked=crypto.mask(reporter_phone, "phone"),
+        **sealed.seal("phone", reporter_phone, indexed=False).fields("reporter_phone"),
         reported_by=actor, level=Level.COMMUNITY,
     )
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,

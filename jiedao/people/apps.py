@@ -6,3 +6,12 @@ class PeopleConfig(AppConfig):
     name = "jiedao.people"
     label = "people"
     verbose_name = _("人口与主体")
+
+    def ready(self) -> None:
+        from jiedao.core import sealed
+        from jiedao.people.models import Business, Resident
+
+        # The sealed identifiers of the registers: key rotation and the registry test read these.
+        sealed.register(Resident, "id_number", kind="id_number")
+        sealed.register(Resident, "phone", kind="phone")
+        sealed.register(Business, "phone", kind="phone")

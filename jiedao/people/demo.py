@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from jiedao.core import audit, crypto
+from jiedao.core import audit, crypto, sealed
 from jiedao.core.bulk import insert_rows, reserve_ids
 from jiedao.core.validators import id_number_check_char, uscc_check_char
 from jiedao.org.demo import Names
@@ -66,15 +66,14 @@ def seed_registers(subdistrict: OrgNode, *, seed: int, residents_per_building: t
                 if number in seen_ids:
                     continue
                 seen_ids.add(number)
-                phone = f"1{rng.choice('3589')}{rng.randint(0, 999999999):09d}" if age >= 16 else ""
+                phone = sealed.seal("phone", f"1{rng.choice('3589')}{rng.randint(0, 999999999):09d}" if age >= 16 else "",
+                                    keyring=ring)
+                id_number = sealed.seal("id_number", number, keyring=ring)
                 resident_rows.append([
                     None, now, now, building_id, subdistrict.pk, household_id,
                     RELATIONS[0] if member == 0 else rng.choice(RELATIONS[1:]), names.person(),
-                    crypto.encrypt(number, ring), crypto.blind_index(number, kind="id_number", keyring=ring),
-                    crypto.mask(number, "id_number"), "male" if male else "female", born,
-                    crypto.encrypt(phone, ring) if phone else "",
-                    crypto.blind_index(phone, kind="phone", keyring=ring) if phone else "",
-                    crypto.mask(phone, "phone"), f"浙江省象山县{address or where}", where,
+                    id_number.ciphertext, id_number.blind_index, id_number.mask, id_number.gender, id_number.birth_date,
+                    phone.ciphertext, phone.blind_index, phone.mask, f"浙江省象山县{address or where}", where,
                     rng.random() < 0.08, "", True,
                 ])
                 roll = rng.random()
@@ -108,14 +107,13 @@ def seed_registers(subdistrict: OrgNode, *, seed: int, residents_per_building: t
         codes.add(code)
         grid_id, grid_name = rng.choice(grids)
         industry = rng.choice(INDUSTRIES)
-        phone = f"0574-65{rng.randint(0, 999999):06d}"
+        phone = sealed.seal("phone", f"0574-65{rng.randint(0, 999999):06d}", keyring=ring)
         business_rows.append(Business(
             node_id=grid_id, subdistrict_id=subdistrict.pk, name=f"象山{names.road()[:2]}{industry}{rng.choice(('有限公司', '店', '厂', '合作社'))}",
             uscc=code, kind=rng.choice(KINDS), legal_rep=names.person(), address=f"{grid_name}{names.road()}{rng.randint(1, 300)}号",
             industry=industry, size=rng.choice(("small", "micro", "micro", "individual", "medium")),
             risk_colour=rng.choices(("green", "yellow", "red"), weights=(85, 13, 2))[0],
-            phone_enc=crypto.encrypt(phone.replace("-", ""), ring), phone_bidx=crypto.blind_index(phone, kind="phone", keyring=ring),
-            phone_masked=crypto.mask(phone, "phone"),
+            **phone.fields("phone"),
         ))
     Business.objects.bulk_create(business_rows, batch_size=500)
     counts = {"households": len(household_rows), "residents": resident_count, "tags": len(tag_rows),

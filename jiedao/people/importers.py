@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from jiedao.core import audit, crypto, scope
+from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core.bulk import insert_rows, reserve_ids
 from jiedao.core.errors import DomainError
 from jiedao.core.imports import BatchResult, Column, RegisterSpec, RowInvalid, register
@@ -27,7 +27,6 @@ from jiedao.org.models import NodeKind, OrgNode
 from jiedao.people.models import (
     Business,
     BusinessSize,
-    Gender,
     Household,
     Resident,
     ResidentTag,
@@ -267,20 +266,13 @@ class ResidentRegister(RegisterSpec):
         ring = ctx.ring
         for _, row in rows:
             if row.id_number:
-                row.id_enc = crypto.encrypt(row.id_number, ring)
-                row.id_bidx = crypto.blind_index(row.id_number, kind="id_number", keyring=ring)
-                row.id_lookup = tuple(
-                    crypto.blind_index(row.id_number, kind="id_number", keyring=ring, index_key_id=k)
-                    for k in ring.index_keys
-                ) if len(ring.index_keys) > 1 else (row.id_bidx,)
-                row.id_masked = crypto.mask(row.id_number, "id_number")
-                row.gender = Gender.MALE if int(row.id_number[16]) % 2 else Gender.FEMALE
-                row.birth_date = date(int(row.id_number[6:10]), int(row.id_number[10:12]), int(row.id_number[12:14]))
+                id_number = sealed.seal("id_number", row.id_number, keyring=ring)
+                row.id_enc, row.id_bidx, row.id_lookup = id_number.ciphertext, id_number.blind_index, id_number.lookup_keys
+                row.id_masked, row.gender, row.birth_date = id_number.mask, id_number.gender, id_number.birth_date
                 row.id_number = ""  # the clear value is not kept in the staging file
             if row.phone:
-                row.phone_enc = crypto.encrypt(crypto.normalise(row.phone, "phone"), ring)
-                row.phone_bidx = crypto.blind_index(row.phone, kind="phone", keyring=ring)
-                row.phone_masked = crypto.mask(row.phone, "phone")
+                phone = sealed.seal("phone", row.phone, keyring=ring)
+                row.phone_enc, row.phone_bidx, row.phone_masked = phone.ciphertext, phone.blind_index, phone.mask
                 row.phone = ""
         return rows
 
@@ -462,6 +454,7 @@ class BusinessRegister(RegisterSpec):
         codes = [row.uscc for _, row in rows if row.uscc]
         existing = {b.uscc: b for b in Business.objects.filter(uscc__in=codes)} if codes else {}
         creates, updates, befores, refused = [], [], {}, []
+        ring = crypto.get_keyring()
         for number, row in rows:
             business = existing.get(row.uscc) if row.uscc else None
             if business is None:
@@ -477,9 +470,8 @@ class BusinessRegister(RegisterSpec):
             for key, value in row.fields.items():
                 setattr(business, key, value)
             if row.phone:
-                business.phone_enc = crypto.encrypt(crypto.normalise(row.phone, "phone"))
-                business.phone_bidx = crypto.blind_index(row.phone, kind="phone")
-                business.phone_masked = crypto.mask(row.phone, "phone")
+                phone = sealed.seal("phone", row.phone, keyring=ring)
+                business.phone_enc, business.phone_bidx, business.phone_masked = phone.ciphertext, phone.blind_index, phone.mask
         Business.objects.bulk_create(creates, batch_size=500)
         if updates:
             Business.objects.bulk_update(

@@ -7,13 +7,12 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from jiedao.core import scope
+from jiedao.core import scope, sealed
 from jiedao.core.models import AuditEvent, ImportJob
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
 from jiedao.org.models import NodeKind, OrgNode
 from jiedao.people.models import Business, Household, Resident, ResidentTag, SpecialGroup
-from jiedao.people.services import id_number_lookup_keys
 
 
 def residents_visible(user: Any) -> QuerySet[Resident]:
@@ -41,12 +40,9 @@ def resident_list(
     if text:
         condition = Q(name__icontains=text)
         if len(text) == 18:
-            condition |= Q(id_number_bidx__in=id_number_lookup_keys(text))
+            condition |= Q(id_number_bidx__in=sealed.lookup_keys("id_number", text))
         if len(text) >= 7 and text.replace("-", "").isdigit():
-            from jiedao.core import crypto
-
-            ring = crypto.get_keyring()
-            condition |= Q(phone_bidx__in=[crypto.blind_index(text, kind="phone", index_key_id=k) for k in ring.index_keys])
+            condition |= Q(phone_bidx__in=sealed.lookup_keys("phone", text))
         qs = qs.filter(condition)
     if node is not None:
         qs = qs.filter(node__path__range=subtree_range(node.path))

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from jiedao.core import audit, crypto, scope
+from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
@@ -19,7 +19,6 @@ from jiedao.org.models import NodeKind, OrgNode
 from jiedao.people.models import (
     Business,
     BusinessSize,
-    Gender,
     Household,
     Resident,
     ResidentTag,
@@ -32,18 +31,6 @@ RESIDENT_EDITABLE = (
     "name", "id_number", "phone", "household", "relation", "registered_address", "actual_address",
     "is_floating", "notes", "node", "is_active",
 )
-
-
-def derive_from_id_number(id_number: str) -> tuple[str, date]:
-    """Gender (17th digit odd = male) and birth date from a valid 身份证号."""
-    born = validate_id_number(id_number)
-    return (Gender.MALE if int(id_number[16]) % 2 else Gender.FEMALE), born
-
-
-def id_number_lookup_keys(id_number: str) -> list[str]:
-    """Blind indexes of an ID number under every index key (lookups work during rotation)."""
-    ring = crypto.get_keyring()
-    return [crypto.blind_index(id_number, kind="id_number", index_key_id=k) for k in ring.index_keys]
 
 
 def _place(node: OrgNode, *, field: str = "node") -> None:
@@ -61,29 +48,31 @@ def _text(value: Any, *, field: str, label: str, max_length: int, required: bool
 
 
 def _apply_id_number(resident: Resident, id_number: str) -> None:
-    id_number = "".join((id_number or "").split()).upper()
+    """Seal the ID number onto the resident; gender and birth date follow it (and stay when it is cleared)."""
+    id_number = crypto.normalise(id_number or "", "id_number")
     if not id_number:
         resident.id_number_enc = resident.id_number_bidx = resident.id_number_masked = ""
         return
-    gender, born = derive_from_id_number(id_number)
-    keys = id_number_lookup_keys(id_number)
-    clash = Resident.objects.filter(id_number_bidx__in=keys)
+    validate_id_number(id_number)
+    sealed_id = sealed.seal("id_number", id_number)
+    clash = Resident.objects.filter(id_number_bidx__in=sealed_id.lookup_keys)
     if resident.pk:
         clash = clash.exclude(pk=resident.pk)
     if clash.exists():
         raise ConflictError("该身份证号已登记在其他居民名下。", field="id_number")
-    resident.id_number_enc = crypto.encrypt(id_number)
-    resident.id_number_bidx = crypto.blind_index(id_number, kind="id_number")
-    resident.id_number_masked = crypto.mask(id_number, "id_number")
-    resident.gender, resident.birth_date = gender, born
+    _assign(resident, sealed_id.fields("id_number"))
+    resident.gender, resident.birth_date = sealed_id.gender, sealed_id.birth_date
 
 
 def _apply_phone(obj: Resident | Business, phone: str) -> None:
     phone = (phone or "").strip()
     validate_phone(phone)
-    obj.phone_enc = crypto.encrypt(crypto.normalise(phone, "phone")) if phone else ""
-    obj.phone_bidx = crypto.blind_index(phone, kind="phone") if phone else ""
-    obj.phone_masked = crypto.mask(phone, "phone")
+    _assign(obj, sealed.seal("phone", phone).fields("phone"))
+
+
+def _assign(obj: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(obj, name, value)
 
 
 def _check_household(household: Household | None, node: OrgNode) -> None:

@@ -87,7 +87,7 @@ def test_key_rotation_keeps_values_readable(world, settings, tmp_path):
     settings.JIEDAO_KEYRING = str(tmp_path / "ring.json")
     crypto.reload_keyring()
     r = services.resident_create(actor=world.worker, node=world.building, name="甲", id_number=ID_A, phone="13900001111")
-    from jiedao.people.keys import rotate_keys
+    from jiedao.core.keys import rotate_keys
 
     report = rotate_keys(batch_size=1)
     r.refresh_from_db()

@@ -1,4 +1,4 @@
-"""`jiedao keys rotate`: a new data key for the encrypted personal-data columns (jiedao.people.keys)."""
+"""`jiedao keys rotate`: a new data key for every sealed personal-data column (jiedao.core.keys)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
                             help="每批重新加密的行数 / rows re-encrypted per batch (default 500)")
 
     def handle(self, *args, index: bool = False, batch_size: int = 500, **options):
-        from jiedao.people.keys import rotate_keys
+        from jiedao.core.keys import rotate_keys  # jiedao.cli reads this module before Django is set up
 
         report = rotate_keys(batch_size=batch_size, rotate_index=index)
         self.stdout.write(

@@ -1,11 +1,12 @@
-"""Key rotation for the encrypted personal-data columns (`jiedao keys rotate`).
+"""Key rotation for every sealed personal-data column (`jiedao keys rotate`).
 
 A new data key is added to the keyring and made active, so new writes use it at once; then
 every ciphertext made under an older key is re-encrypted in small batches. Each row is
 rewritten with compare-and-set on its old ciphertext, so a concurrent edit is never overwritten,
 and old keys stay in the keyring, so every value stays readable throughout: no downtime, no loss.
 With `rotate_index=True` the blind-index key is rotated the same way (lookups try every index
-key until the rotation is complete).
+key until the rotation is complete). The columns are those of the registry in
+jiedao.core.sealed, which each app fills, so core needs to know none of them.
 """
 
 from __future__ import annotations
@@ -14,15 +15,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from jiedao.core import audit, crypto
-from jiedao.people.models import Business, Resident
-
-# (model, encrypted column, blind-index column, blind-index kind)
-ENCRYPTED_COLUMNS = [
-    (Resident, "id_number_enc", "id_number_bidx", "id_number"),
-    (Resident, "phone_enc", "phone_bidx", "phone"),
-    (Business, "phone_enc", "phone_bidx", "phone"),
-]
+from jiedao.core import audit, crypto, sealed
 
 
 @dataclass
@@ -43,12 +36,16 @@ def rotate_keys(*, batch_size: int = 500, rotate_index: bool = False) -> Rotatio
     ring.save()
     crypto.reload_keyring()
     report = RotationReport(key_id=new_key, index_key_id=ring.index)
-    for model, enc_field, bidx_field, kind in ENCRYPTED_COLUMNS:
+    for column in sealed.columns():
+        # The base manager: a custom default manager that hides rows must not hide them from rotation.
+        rows_of, enc_field, bidx_field, kind = column.model._base_manager, column.enc, column.bidx, column.kind
+        # A column without a blind index needs no new index: rows already under the new key stay.
+        reindex = rotate_index and bool(bidx_field)
         last_pk = 0
         while True:
             # Walk by primary key: rows re-encrypted in a batch are not visited again.
             rows = list(
-                model.objects.filter(pk__gt=last_pk)
+                rows_of.filter(pk__gt=last_pk)
                 .exclude(**{enc_field: ""})
                 .order_by("pk")
                 .values_list("pk", enc_field)[:batch_size]
@@ -58,13 +55,13 @@ def rotate_keys(*, batch_size: int = 500, rotate_index: bool = False) -> Rotatio
             last_pk = rows[-1][0]
             with transaction.atomic():
                 for pk, token in rows:
-                    if crypto.key_id_of(token) == new_key and not rotate_index:
+                    if crypto.key_id_of(token) == new_key and not reindex:
                         continue
                     plain = crypto.decrypt(token, ring)
                     changes = {enc_field: crypto.encrypt(plain, ring)}
-                    if rotate_index:
+                    if reindex:
                         changes[bidx_field] = crypto.blind_index(plain, kind=kind, keyring=ring)
-                    updated = model.objects.filter(pk=pk, **{enc_field: token}).update(**changes)
+                    updated = rows_of.filter(pk=pk, **{enc_field: token}).update(**changes)
                     report.reencrypted += updated
                     report.skipped_concurrent += 1 - updated
     with transaction.atomic():

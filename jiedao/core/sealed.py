@@ -1,0 +1,148 @@
+"""Sealed personal identifiers: one call turns a clear value into everything stored for it.
+
+`seal("id_number", value)` normalises the value and returns a frozen `Sealed`: the SM4
+ciphertext, the keyed blind index under the active index key, the lookup keys (the blind index
+under every index key, for kinds that identify a record, so a duplicate is found while the index
+key is being rotated), the masked form for display, and the facts a value carries (an ID number's
+gender and birth date). jiedao.core.crypto stays the primitive layer underneath.
+
+Validation is not done here: the caller checks the value with jiedao.core.validators first, so
+the error names the caller's field; sealing trusts a valid value and derives its facts from it.
+
+Every sealed column of every app is listed once in the registry below, filled by each app in its
+`AppConfig.ready()` (`register(Resident, "phone", kind="phone")`). Key rotation
+(jiedao.core.keys) and the registry test read it, so a new sealed column is rotated and tested by
+registering it. Columns follow one naming rule: `<stem>_enc` (ciphertext), `<stem>_bidx` (blind
+index, when the column is looked up) and `<stem>_masked` (display).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from django.db import models
+
+from jiedao.core import crypto
+
+# The kinds a value can be sealed as. An ID number identifies one resident, so its lookup keys
+# are computed when it is sealed (de-duplication at write); a phone is looked up only by a search.
+KINDS = frozenset({"id_number", "phone"})
+IDENTIFYING_KINDS = frozenset({"id_number"})
+
+
+class Sealed(NamedTuple):
+    """What is stored for one personal identifier; all empty for an empty value. (A named tuple:
+    immutable and cheap to build, as the importer seals 100,000 values in one pass.)"""
+
+    ciphertext: str = ""
+    # None when sealed with indexed=False (a column that is never looked up has no index column).
+    blind_index: str | None = ""
+    mask: str = ""
+    lookup_keys: tuple[str, ...] = ()
+    # Derived from an ID number (GB 11643): "male"/"female" (the people app's Gender values).
+    gender: str = ""
+    birth_date: date | None = None
+
+    def fields(self, stem: str) -> dict[str, str]:
+        """The column values under the naming rule: `<stem>_enc`, `<stem>_bidx` (unless sealed
+        with indexed=False) and `<stem>_masked`."""
+        values = {f"{stem}_enc": self.ciphertext, f"{stem}_masked": self.mask}
+        if self.blind_index is not None:
+            values[f"{stem}_bidx"] = self.blind_index
+        return values
+
+
+EMPTY = Sealed()
+EMPTY_UNINDEXED = Sealed(blind_index=None)
+
+
+def seal(kind: str, value: str | None, *, keyring: crypto.Keyring | None = None, indexed: bool = True) -> Sealed:
+    """Seal a (validated) value of a kind. Pass `keyring` when sealing many values in a loop, and
+    indexed=False for a column without a blind index (it saves the keyed hash)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown sealed kind {kind!r}")
+    text = crypto.normalise(value or "", kind)
+    if not text:
+        return EMPTY if indexed else EMPTY_UNINDEXED
+    ring = keyring or crypto.get_keyring()
+    index: str | None = None
+    lookup: tuple[str, ...] = ()
+    if indexed:
+        index = crypto.blind_index(text, kind=kind, keyring=ring)
+        if kind in IDENTIFYING_KINDS:
+            lookup = (index,) if len(ring.index_keys) == 1 else tuple(
+                index if key_id == ring.index else crypto.blind_index(text, kind=kind, keyring=ring, index_key_id=key_id)
+                for key_id in ring.index_keys
+            )
+    gender, born = _facts(kind, text)
+    return Sealed(crypto.encrypt(text, ring), index, crypto.mask(text, kind), lookup, gender, born)
+
+
+def lookup_keys(kind: str, value: str, *, keyring: crypto.Keyring | None = None) -> tuple[str, ...]:
+    """The blind indexes of a value under every index key: an exact lookup that still finds rows
+    written before the index key was rotated (`<stem>_bidx__in=lookup_keys(...)`)."""
+    if not value:
+        return ()
+    ring = keyring or crypto.get_keyring()
+    return tuple(crypto.blind_index(value, kind=kind, keyring=ring, index_key_id=k) for k in ring.index_keys)
+
+
+def _facts(kind: str, text: str) -> tuple[str, date | None]:
+    """What a value tells: for an ID number, gender (17th digit odd = male) and birth date."""
+    if kind != "id_number" or len(text) != 18 or not (text[:17].isascii() and text[:17].isdigit()):
+        return "", None
+    try:
+        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        born = None
+    return ("male" if int(text[16]) % 2 else "female"), born
+
+
+# --- the registry of sealed columns ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """One sealed identifier on a model: its columns follow the naming rule of the module."""
+
+    model: type[models.Model]
+    stem: str
+    kind: str
+    indexed: bool = True
+
+    @property
+    def enc(self) -> str:
+        return f"{self.stem}_enc"
+
+    @property
+    def bidx(self) -> str:
+        """The blind-index column, or "" when the column is never looked up."""
+        return f"{self.stem}_bidx" if self.indexed else ""
+
+    @property
+    def masked(self) -> str:
+        return f"{self.stem}_masked"
+
+    def __str__(self) -> str:
+        return f"{self.model._meta.label}.{self.enc}"
+
+
+_columns: dict[tuple[str, str], SealedColumn] = {}
+
+
+def register(model: type[models.Model], stem: str, *, kind: str, indexed: bool = True) -> SealedColumn:
+    """List a sealed column (from the owning app's `AppConfig.ready()`); registering twice is harmless."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown sealed kind {kind!r}")
+    column = SealedColumn(model, stem, kind, indexed)
+    for name in filter(None, (column.enc, column.bidx, column.masked)):
+        model._meta.get_field(name)  # FieldDoesNotExist at start-up, not at the first rotation
+    _columns[(model._meta.label, stem)] = column
+    return column
+
+
+def columns() -> list[SealedColumn]:
+    """Every registered sealed column, in registration order."""
+    return list(_columns.values())

@@ -1,0 +1,137 @@
+"""Sealed identifiers (jiedao.core.sealed): the component, the registry of sealed columns that
+every app fills, and key rotation over that registry (jiedao.core.keys)."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+
+from jiedao.cases import services as case_services
+from jiedao.cases.models import Case, Source
+from jiedao.core import crypto, sealed
+from jiedao.core.keys import rotate_keys
+from jiedao.core.validators import id_number_check_char
+from jiedao.people import services as people_services
+from jiedao.people.models import Business, Resident
+
+
+def _id_number_ending_in_x() -> str:
+    """A valid ID number (born 1985-06-12, 17th digit odd: male) whose check character is X."""
+    for sequence in range(1, 1000, 2):
+        first = f"33022519850612{sequence:03d}"
+        if id_number_check_char(first) == "X":
+            return first + "X"
+    raise AssertionError("no sequence gives the check character X")
+
+
+ID_NUMBER = _id_number_ending_in_x()
+# How people type them: a lower-case x, spaces and a dash; sealing stores the normalised form.
+SAMPLES = {"id_number": f" {ID_NUMBER[:6]} {ID_NUMBER[6:].lower()}", "phone": "0574-6571 2345"}
+
+# One real write path per model with a sealed column: the column's stem is the service keyword.
+WRITERS = {
+    Resident: lambda world, **values: people_services.resident_create(
+        actor=world.worker, node=world.building, name="陈阿姨", **values),
+    Business: lambda world, **values: people_services.business_create(
+        actor=world.worker, node=world.grid, name="东门水产店", **values),
+    Case: lambda world, **values: case_services.case_create(
+        actor=world.worker, source=Source.DOOR_VISIT, node=world.grid, title="楼道灯坏了",
+        description="3单元楼道灯不亮", suggest=False, **values),
+}
+
+
+def _write_every_column(world) -> dict:
+    """One row per model holding a sample value in each of its sealed columns."""
+    by_model: dict = {}
+    for column in sealed.columns():
+        by_model.setdefault(column.model, {})[column.stem] = SAMPLES[column.kind]
+    missing = [model._meta.label for model in by_model if model not in WRITERS]
+    assert not missing, f"add a write path for the sealed columns of {missing} to WRITERS"
+    return {model: WRITERS[model](world, **values) for model, values in by_model.items()}
+
+
+def test_every_encrypted_field_is_a_registered_sealed_column():
+    registered = {(c.model, c.enc) for c in sealed.columns()}
+    indexes = {(c.model, c.bidx) for c in sealed.columns() if c.bidx}
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.name.endswith("_enc"):
+                assert (model, field.name) in registered, f"{model._meta.label}.{field.name} is not in jiedao.core.sealed"
+            if field.name.endswith("_bidx"):
+                assert (model, field.name) in indexes, f"{model._meta.label}.{field.name} is not a registered index"
+    assert {str(c) for c in sealed.columns()} >= {
+        "people.Resident.id_number_enc", "people.Resident.phone_enc", "people.Business.phone_enc",
+        "cases.Case.reporter_phone_enc",
+    }
+
+
+def test_every_registered_column_round_trips(world):
+    rows = _write_every_column(world)
+    for column in sealed.columns():
+        row = rows[column.model]
+        sample = SAMPLES[column.kind]
+        stored = column.model.objects.get(pk=row.pk)
+        token = getattr(stored, column.enc)
+        assert crypto.normalise(sample, column.kind) not in token
+        assert crypto.decrypt(token) == crypto.normalise(sample, column.kind), column
+        assert getattr(stored, column.masked) == crypto.mask(sample, column.kind), column
+        if column.bidx:
+            found = column.model.objects.filter(**{f"{column.bidx}__in": sealed.lookup_keys(column.kind, sample)})
+            assert list(found.values_list("pk", flat=True)) == [row.pk], column
+
+
+def test_seal_an_id_number():
+    value = sealed.seal("id_number", SAMPLES["id_number"])
+    assert crypto.decrypt(value.ciphertext) == ID_NUMBER
+    assert value.mask == ID_NUMBER[:4] + "*" * 10 + ID_NUMBER[-4:]
+    assert (value.gender, value.birth_date.isoformat()) == ("male", "1985-06-12")
+    assert value.lookup_keys == (value.blind_index,) == (crypto.blind_index(ID_NUMBER, kind="id_number"),)
+    assert value.fields("id_number") == {"id_number_enc": value.ciphertext, "id_number_bidx": value.blind_index,
+                                         "id_number_masked": value.mask}
+
+
+def test_seal_a_phone_and_nothing():
+    phone = sealed.seal("phone", "+86 138-1234-5678")
+    assert crypto.decrypt(phone.ciphertext) == "13812345678" and phone.mask == "138****5678"
+    assert phone.blind_index == crypto.blind_index("13812345678", kind="phone")
+    assert (phone.lookup_keys, phone.gender, phone.birth_date) == ((), "", None)  # a phone is looked up by search only
+    unindexed = sealed.seal("phone", "13812345678", indexed=False)
+    assert set(unindexed.fields("reporter_phone")) == {"reporter_phone_enc", "reporter_phone_masked"}
+    assert sealed.seal("phone", "  ").fields("phone") == {"phone_enc": "", "phone_bidx": "", "phone_masked": ""}
+    assert sealed.seal("id_number", "") == sealed.EMPTY
+    with pytest.raises(ValueError):
+        sealed.seal("passport", "E12345678")
+
+
+def test_lookup_keys_cover_every_index_key():
+    ring = crypto.Keyring.generate()
+    before = sealed.seal("id_number", ID_NUMBER, keyring=ring)
+    ring.index_keys["i2"], ring.index = b"\x07" * 32, "i2"
+    after = sealed.seal("id_number", ID_NUMBER, keyring=ring)
+    assert after.blind_index != before.blind_index
+    assert after.lookup_keys == (before.blind_index, after.blind_index)
+    assert sealed.lookup_keys("id_number", ID_NUMBER, keyring=ring) == after.lookup_keys
+
+
+def test_rotation_reencrypts_every_registered_column_with_the_case_reporter_phones(world, settings, tmp_path):
+    settings.JIEDAO_KEYRING = str(tmp_path / "ring.json")
+    crypto.reload_keyring()
+    rows = _write_every_column(world)
+    anonymous = WRITERS[Case](world, anonymous=True, reporter_phone="13900001111")
+
+    report = rotate_keys(batch_size=1, rotate_index=True)
+
+    ring = crypto.get_keyring()
+    assert (report.key_id, report.index_key_id) == (ring.active, ring.index) == ("k2", "i2")
+    for column in sealed.columns():
+        stored = column.model.objects.get(pk=rows[column.model].pk)
+        token = getattr(stored, column.enc)
+        assert crypto.key_id_of(token) == "k2", column
+        assert crypto.decrypt(token) == crypto.normalise(SAMPLES[column.kind], column.kind), column
+        if column.bidx:
+            assert getattr(stored, column.bidx) == crypto.blind_index(SAMPLES[column.kind], kind=column.kind), column
+    assert Case.objects.get(pk=anonymous.pk).reporter_phone_enc == ""  # nothing sealed, nothing written
+    assert report.reencrypted == len(sealed.columns()) and report.skipped_concurrent == 0
+    # A second rotation finds every value under the older key again, the case reporter's phone included.
+    assert rotate_keys().reencrypted == len(sealed.columns())
+    assert crypto.key_id_of(Case.objects.get(pk=rows[Case].pk).reporter_phone_enc) == "k3"

@@ -1,0 +1,81 @@
+"""The page chrome's context: it names every app's pages, so it lives in the project package."""
+
+from functools import cached_property
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from jiedao.cases.selectors import can_view_cases
+from jiedao.core import scope
+from jiedao.core.permissions import Perm
+from jiedao.org.selectors import user_assignments
+
+
+class Navigation:
+    """What the page chrome needs to know about the signed-in user, computed only when a
+    template asks (so partials and anonymous pages cost no queries)."""
+
+    def __init__(self, user):
+        self.user = user
+
+    def _anywhere(self, perm: str) -> bool:
+        return bool(self.user.is_authenticated) and scope.has_perm_anywhere(self.user, perm)
+
+    @cached_property
+    def can_view_users(self) -> bool:
+        return self._anywhere(Perm.VIEW_USERS)
+
+    @cached_property
+    def can_manage_users(self) -> bool:
+        return self._anywhere(Perm.MANAGE_USERS)
+
+    @cached_property
+    def can_view_audit(self) -> bool:
+        return self._anywhere(Perm.VIEW_AUDIT)
+
+    @cached_property
+    def can_view_people(self) -> bool:
+        return self._anywhere(Perm.VIEW_PEOPLE)
+
+    @cached_property
+    def can_view_businesses(self) -> bool:
+        return self._anywhere(Perm.VIEW_BUSINESSES)
+
+    @cached_property
+    def can_import(self) -> bool:
+        return self._anywhere(Perm.IMPORT_PEOPLE) or self._anywhere(Perm.MANAGE_BUSINESSES)
+
+    @cached_property
+    def can_view_cases(self) -> bool:
+        return can_view_cases(self.user)
+
+    @cached_property
+    def can_view_dashboard(self) -> bool:
+        # Places only: department handlers see dispatched cases, not a place's figures.
+        return self._anywhere(Perm.VIEW_CASES)
+
+    @cached_property
+    def can_manage_catalogue(self) -> bool:
+        return self._anywhere(Perm.MANAGE_CATALOGUE)
+
+    @cached_property
+    def can_view_insight(self) -> bool:
+        return self._anywhere(Perm.VIEW_INSIGHT)
+
+    @cached_property
+    def role_label(self) -> str:
+        """The user's roles for the top bar, e.g. "网格员" or "街道领导、系统管理员"."""
+        if not self.user.is_authenticated:
+            return ""
+        if self.user.is_superuser:
+            return _("超级管理员")
+        labels: list[str] = []
+        for assignment in user_assignments(self.user):
+            label = str(assignment.get_role_display())
+            if label not in labels:
+                labels.append(label)
+        return "、".join(labels) or _("未分配角色")
+
+
+def platform(request):
+    return {"SITE_NAME": settings.JIEDAO_SITE_NAME, "nav": Navigation(request.user) if hasattr(request, "user") else None}

@@ -40,9 +40,10 @@ from jiedao.core import exports, scope
 from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.models import WorkdayOverride
 from jiedao.core.permissions import Perm
-from jiedao.core.views import form_error, htmx_aware, object_history, paginate, require_perm_anywhere
+from jiedao.core.views import form_error, htmx_aware, paginate, require_perm_anywhere
 from jiedao.org import selectors as org_selectors
 from jiedao.org.models import NodeKind
+from jiedao.org.site_views import object_history
 
 PICKER_LIMIT = 20
 SIMILAR_LIMIT = 5

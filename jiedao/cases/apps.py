@@ -9,7 +9,14 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from jiedao.cases.models import Case
-        from jiedao.core import sealed
+        from jiedao.core import scheduler, sealed, seeding
 
         # The reporter's phone is sealed but never looked up: no blind index.
         sealed.register(Case, "reporter_phone", kind="phone", indexed=False)
+        seeding.register(self.name, demo="jiedao.cases.demo.demo_step", scale="jiedao.cases.bulk.scale_step")
+        # Pending rollup deltas into the statistics tables; readers are exact either way, folding
+        # keeps the delta table small so reads stay fast.
+        scheduler.register("rollup_fold", "jiedao.cases.statistics.rollups.fold_job", scheduler.every_seconds(5))
+        scheduler.register("sla_scan", "jiedao.cases.catalogue.sla.sla_scan", scheduler.every(5))
+        scheduler.register("weekly_digests", "jiedao.cases.cycles.services.weekly_digests_generate_all",
+                           scheduler.next_monday_at(1))

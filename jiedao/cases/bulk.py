@@ -192,6 +192,17 @@ def seed_history(*, scale: str, seed: int, total: int | None = None,
     return result
 
 
+def scale_step(*, scale: str, seed: int, progress: Callable[[str], None] | None = None, cases: int | None = None,
+               **options: Any) -> str | None:
+    """cases' part of `jiedao seed` at the other scales (registered in CasesConfig.ready(), see
+    core.seeding): the bulk history, by default for district and city, or `cases` of them."""
+    if cases == 0 or (cases is None and scale not in CASES_PER_SCALE):
+        return None
+    history = seed_history(scale=scale, seed=seed, total=cases, progress=progress)
+    return (f"历史事项 / case history: {history['cases']} 件 cases "
+            f"（用时 {history['seconds']:.0f} 秒 / in {history['seconds']:.0f} s）")
+
+
 def hash_seed(text: str) -> int:
     """A stable integer seed from text (Python's hash() of str varies per process)."""
     import hashlib

@@ -183,6 +183,11 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
     return result
 
 
+def demo_step(subdistrict: OrgNode, *, seed: int) -> str:
+    """cases' part of `jiedao seed` (registered in CasesConfig.ready(), see core.seeding)."""
+    return f"事项 / cases: {seed_cases(subdistrict, seed=seed)['cases']} 件"
+
+
 def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, worker, department, handlers) -> None:
     case = sim.case
 

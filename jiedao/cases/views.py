@@ -39,8 +39,9 @@ from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
 from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.permissions import Perm
-from jiedao.core.views import form_error, htmx_aware, object_history, paginate
+from jiedao.core.views import form_error, htmx_aware, paginate
 from jiedao.org import selectors as org_selectors
+from jiedao.org.site_views import object_history
 
 PICKER_LIMIT = 20
 SIMILAR_LIMIT = 5

@@ -30,8 +30,7 @@ from pydantic import ConfigDict
 from jiedao.core import services
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
-from jiedao.core.scope import has_perm_anywhere
-from jiedao.org import selectors as org_selectors
+from jiedao.core.scope import has_perm_anywhere, user_assignments
 
 NOT_FOUND = "未找到该对象。"
 UNAUTHENTICATED = "请先登录或提供有效的 API 令牌。"
@@ -331,7 +330,7 @@ class MeOut(Schema):
 
     @staticmethod
     def resolve_assignments(obj) -> list[Any]:
-        return list(org_selectors.user_assignments(obj))
+        return list(user_assignments(obj))
 
 
 class TokenOut(Schema):

@@ -15,18 +15,19 @@ Two Celery tasks carry everything, so no caller needs to know about Celery:
 Messages are JSON (never pickle) and no results are stored: outcomes of jobs are written to their
 JobRun rows, and background tasks record their own progress (e.g. an import job's state).
 `jiedao worker` starts a worker (and, unless --no-beat, the beat loop in a thread of it).
+
+This module only sends; the worker side (the two tasks, `jiedao worker`) is
+jiedao.core.queue_worker, so the senders (tasks.submit, the scheduler) import this module without
+it importing them back.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-
-log = logging.getLogger(__name__)
 
 RUN_TASK = "jiedao.run_task"
 RUN_JOB = "jiedao.run_job"
@@ -72,8 +73,6 @@ def get_app() -> Any:
             broker_transport_options={"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
                                       "interval_max": 1, "socket_connect_timeout": 5, "socket_timeout": 10},
         )
-        app.task(name=RUN_TASK, ignore_result=True)(run_task)
-        app.task(name=RUN_JOB, ignore_result=True)(run_job)
         _apps[key] = app
         return app
 
@@ -86,58 +85,3 @@ def send_task(path: str, args: tuple, kwargs: dict) -> Any:
 def send_job(name: str, path: str, slot: datetime) -> Any:
     """Put one claimed run of a periodic job on the queue."""
     return get_app().send_task(RUN_JOB, args=[name, path, slot.isoformat()], queue=queue_name(), retry=False)
-
-
-# --- what the worker runs ------------------------------------------------------------------------
-
-
-def run_task(path: str, args: list, kwargs: dict) -> None:
-    """Worker side of send_task: the same call the in-process pool makes."""
-    from jiedao.core.tasks import _run
-
-    _run(path, tuple(args), kwargs)
-
-
-def run_job(name: str, path: str, slot: str) -> str:
-    """Worker side of send_job: start the run only if this slot is still queued (compare-and-set),
-    then run it and record the outcome like the in-process scheduler does."""
-    from django.db import close_old_connections
-    from django.utils import timezone
-    from django.utils.dateparse import parse_datetime
-
-    from jiedao.core import scheduler
-    from jiedao.core.models import JobRun
-
-    close_old_connections()
-    moment = parse_datetime(slot)
-    started = JobRun.objects.filter(name=name, queued_at=moment).update(queued_at=None,
-                                                                         last_started_at=timezone.now())
-    if not started:
-        log.info("job %s for %s already started elsewhere; skipped", name, slot)
-        return "skipped"
-    return scheduler.execute(name, path)
-
-
-# --- `jiedao worker` ------------------------------------------------------------------------------
-
-
-def run_worker(*, concurrency: int | None, pool: str, beat: bool, loglevel: str = "INFO") -> None:
-    """Start a Celery worker on the configured queue in the foreground (blocks until stopped).
-
-    With `beat`, the scheduler loop runs in a thread of the worker's main process once the worker
-    is ready, enqueuing due jobs; any number of workers may do so (claims are compare-and-set)."""
-    from celery import signals
-
-    from jiedao.core import scheduler
-
-    app = get_app()
-    if beat:
-        def start_beat(**_kwargs: Any) -> None:
-            scheduler.start_background()
-
-        signals.worker_ready.connect(start_beat, weak=False)
-    argv = ["worker", f"--loglevel={loglevel}", f"--pool={pool}", "-Q", queue_name(),
-            "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    if concurrency:
-        argv.append(f"--concurrency={concurrency}")
-    app.worker_main(argv)

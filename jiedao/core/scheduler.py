@@ -9,7 +9,8 @@ once.
 With a queue (JIEDAO_QUEUE_URL, see jiedao.core.queue) the same loop is the beat: it claims a due
 job the same way and puts it on the queue instead of running it, and `jiedao worker` runs it.
 `jiedao serve` then starts no scheduler; the beat runs inside `jiedao worker` (or `jiedao
-scheduler`). We keep our loop rather than Celery beat because JOBS stays the one list of jobs
+scheduler`). We keep our loop rather than Celery beat because JOBS stays the one list of jobs (each app
+registers its own in ready())
 (with schedules such as "Mondays 01:00 local time" as plain functions), and because Celery beat
 keeps its schedule per process: two beats would both send every job, while our claim lets any
 number of beats run and still sends each slot once.
@@ -64,16 +65,17 @@ def next_day_at(hour: int) -> Callable[[datetime], datetime]:
     return compute
 
 
-JOBS = [
-    # Pending rollup deltas into the statistics tables (jiedao.cases.statistics.rollups); readers are exact
-    # either way, folding keeps the delta table small so reads stay fast.
-    Job("rollup_fold", "jiedao.cases.statistics.rollups.fold_job", every_seconds(5)),
-    Job("sla_scan", "jiedao.cases.catalogue.sla.sla_scan", every(5)),
-    Job("weekly_digests", "jiedao.cases.cycles.services.weekly_digests_generate_all", next_monday_at(1)),
-    Job("suggestion_backfill", "jiedao.insight.services.suggestion_backfill", every(1)),
-    Job("duplicate_groups", "jiedao.insight.services.duplicate_groups_build_all", next_day_at(2)),
-    Job("classifier_retrain", "jiedao.insight.services.classifier_retrain_scheduled", next_monday_at(3)),
-]
+# Every periodic job of the installation, in INSTALLED_APPS order: each app registers its own in
+# its AppConfig.ready() (core knows no higher app's functions).
+JOBS: list[Job] = []
+
+
+def register(name: str, path: str, next_after: Callable[[datetime], datetime]) -> None:
+    """Add a periodic job (`path`: the dotted path of a function taking no arguments). The name
+    keys its JobRun row, so it must stay stable; a second registration of a name is refused."""
+    if any(job.name == name for job in JOBS):
+        raise ValueError(f"periodic job {name!r} is registered twice")
+    JOBS.append(Job(name, path, next_after))
 
 
 def _claim(job: Job, now: datetime, *, queued: bool = False) -> datetime | None:

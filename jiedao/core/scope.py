@@ -4,12 +4,18 @@ Every view, API endpoint, export and service narrows its querysets with `restric
 single objects with `get_scoped`; an object outside the user's scope is indistinguishable from
 a missing one (Http404). Models declare `scope_path_field`, the lookup that reaches the
 materialized path of the org node they hang on (e.g. "path", "node__path", "home_node__path").
+
+The policy (roles and what they grant) is core's; the role assignments it reads are org's data.
+org hands them over through `register_role_source` in its AppConfig.ready(), so core never
+imports org.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -42,7 +48,29 @@ def _collapse(paths: set[str]) -> list[str]:
     return sorted(kept)
 
 
-def role_rows(user: Any) -> tuple[tuple[str, str, bool, int | None], ...]:
+RoleRow = tuple[str, str, bool, int | None]  # (role, node path, node active, department id)
+
+# Filled by the app that stores role assignments (org), see register_role_source.
+_role_source: dict[str, Callable[..., Any]] = {}
+
+
+def register_role_source(*, rows: Callable[[int], tuple[RoleRow, ...]],
+                         assignments: Callable[[Any], Iterable[Any]]) -> None:
+    """Called once by the app that stores role assignments (org, in OrgConfig.ready()).
+
+    `rows(user_id)` gives the RoleRow of each assignment, in a stable order; `assignments(user)`
+    the assignment objects for display (role label, node, department loaded)."""
+    _role_source.update(rows=rows, assignments=assignments)
+
+
+def _source(part: str) -> Callable[..., Any]:
+    loader = _role_source.get(part)
+    if loader is None:
+        raise ImproperlyConfigured("no app registered the role assignments (jiedao.org must be installed)")
+    return loader
+
+
+def role_rows(user: Any) -> tuple[RoleRow, ...]:
     """(role, node path, node active, department id) of each of the user's role assignments.
 
     Cached for the request on the user object and per process (jiedao.core.caching): the
@@ -50,14 +78,14 @@ def role_rows(user: Any) -> tuple[tuple[str, str, bool, int | None], ...]:
     cache = user.__dict__.setdefault("_jiedao_scope_cache", {})
     rows = cache.get("_rows")
     if rows is None:
-        from jiedao.org.models import RoleAssignment  # the policy's data lives in org
-
-        def load() -> tuple[tuple[str, str, bool, int | None], ...]:
-            return tuple(RoleAssignment.objects.filter(user_id=user.pk).order_by("pk")
-                         .values_list("role", "node__path", "node__is_active", "department_id"))
-
-        rows = cache["_rows"] = caching.get(("roles", user.pk), load)
+        load = _source("rows")
+        rows = cache["_rows"] = caching.get(("roles", user.pk), lambda: load(user.pk))
     return rows
+
+
+def user_assignments(user: Any) -> Iterable[Any]:
+    """The user's role assignments as objects, for showing them (the /me answer, the top bar)."""
+    return _source("assignments")(user)
 
 
 def granted_paths(user: Any, perm: str) -> list[str] | None:

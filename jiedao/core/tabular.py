@@ -20,21 +20,13 @@ from typing import Any
 
 from openpyxl.utils.cell import range_boundaries
 
+from jiedao.core.xlsx import Cell, XlsxError, XlsxReader  # Cell: a csv cell is the same type
+
 MAX_COLUMNS = 60
 
 
 class TabularError(Exception):
     """The file as a whole cannot be read; the message says why in Chinese."""
-
-
-class Cell:
-    """One cell's value and whether Excel computes it from a formula."""
-
-    __slots__ = ("is_formula", "value")
-
-    def __init__(self, value: Any, is_formula: bool = False) -> None:
-        self.value = value
-        self.is_formula = is_formula
 
 
 @dataclass
@@ -101,8 +93,6 @@ def _merged_ranges(archive: zipfile.ZipFile, sheet_path: str) -> list[str]:
 
 
 def _open_xlsx(path: Path, sheet_hint: str) -> Table:
-    from jiedao.core.xlsx import XlsxError, XlsxReader
-
     try:
         reader = XlsxReader(path)
     except XlsxError as exc:

@@ -1,8 +1,9 @@
-"""Staff pages owned by core: home, my account (password, API tokens), the audit log.
+"""The small helpers every app's views share: pagination, turning a service's DomainError into a
+form error with its HTTP status, page-level permission checks, and showing audit events.
 
-Also the small helpers every app's views share: pagination, turning a service's DomainError
-into a form error with its HTTP status, and page-level permission checks. Views stay thin:
-parse input with a form, call one selector or service, render.
+Views stay thin: parse input with a form, call one selector or service, render. The pages that
+used to live here (home, my account, the audit log) read org's data and are in
+jiedao/org/site_views.py.
 """
 
 from __future__ import annotations
@@ -14,25 +15,17 @@ from typing import Any
 from django import forms
 from django.apps import apps
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 
 from jiedao.core import scope
-from jiedao.core import services as core_services
 from jiedao.core.errors import DomainError
-from jiedao.core.forms import AuditFilterForm, PasswordChangeForm, TokenCreateForm
-from jiedao.core.permissions import Perm, Role
-from jiedao.org import selectors
-from jiedao.org.models import NodeKind
 
 # --- shared helpers -----------------------------------------------------------------------------
 
@@ -78,151 +71,6 @@ def htmx_aware(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def kind_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """subtree_counts as (Chinese kind label, count) pairs in tree order."""
-    return [(NodeKind(kind).label, n) for kind, n in counts.items()]
-
-
-# --- home ---------------------------------------------------------------------------------------
-
-GRID_KINDS = {NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING}
-COMMUNITY_KINDS = {NodeKind.COMMUNITY, NodeKind.VILLAGE}
-TOP_KINDS = {NodeKind.SUBDISTRICT, NodeKind.DISTRICT, NodeKind.CITY}
-GRID_ROLES = {Role.GRID_WORKER, Role.GRID_LEADER}
-
-
-def _home_sections(user: Any) -> list[dict[str, Any]]:
-    """One panel per distinct place the user works at, shaped by the kind of place."""
-    sections: list[dict[str, Any]] = []
-    seen: set[tuple] = set()
-    assignments = list(selectors.user_assignments(user))
-    places = [(a.role, a.node, a.department) for a in assignments if a.node.is_active]
-    if user.is_superuser and not places:
-        places = [(Role.ADMIN, node, None) for node in selectors.scope_roots(user)]
-    for role, node, department in places:
-        if role == Role.DEPARTMENT_HANDLER:
-            key = ("department", node.pk, department.pk if department else None)
-            section = {"type": "department", "node": node, "department": department}
-        elif node.kind in GRID_KINDS:
-            key = ("grid", node.pk)
-            section = {"type": "grid", "node": node, "counts": kind_counts(selectors.subtree_counts(node))}
-        elif node.kind in COMMUNITY_KINDS:
-            key = ("community", node.pk)
-            grids = list(selectors.node_children(user, node)[: settings.JIEDAO_PAGE_SIZE])
-            for grid in grids:
-                grid.workers = [a for a in selectors.node_people(grid) if a.role in GRID_ROLES]
-            section = {
-                "type": "community",
-                "node": node,
-                "grids": grids,
-                "counts": kind_counts(selectors.subtree_counts(node)),
-            }
-        else:
-            key = ("overview", node.pk)
-            section = {
-                "type": "overview",
-                "node": node,
-                "counts": kind_counts(selectors.subtree_counts(node)),
-                "departments": selectors.departments_visible(user).filter(subdistrict=node).count()
-                if node.kind == NodeKind.SUBDISTRICT
-                else None,
-                "users": selectors.user_list(user, node=node, active=True).count()
-                if scope.path_allows(user, Perm.VIEW_USERS, node.path)
-                else None,
-            }
-        if key not in seen:
-            seen.add(key)
-            sections.append(section)
-    return sections
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    context = {
-        "assignments": selectors.user_assignments(user),
-        "sections": _home_sections(user),
-    }
-    return render(request, "core/home.html", context)
-
-
-# --- my account ---------------------------------------------------------------------------------
-
-
-def _account_page(
-    request: HttpRequest,
-    *,
-    password_form: PasswordChangeForm | None = None,
-    token_form: TokenCreateForm | None = None,
-    new_token: str = "",
-    status: int = 200,
-) -> HttpResponse:
-    context = {
-        "assignments": selectors.user_assignments(request.user),
-        "password_form": password_form or PasswordChangeForm(user=request.user),
-        "token_form": token_form or TokenCreateForm(),
-        # A user's own tokens: no scope question, the filter on request.user is the whole rule.
-        "tokens": request.user.api_tokens.order_by("-created_at"),
-        "new_token": new_token,
-    }
-    response = render(request, "core/account.html", context, status=status)
-    if new_token:
-        add_never_cache_headers(response)  # the plaintext is shown once and never cached
-    return response
-
-
-@login_required
-def account(request: HttpRequest) -> HttpResponse:
-    return _account_page(request)
-
-
-@login_required
-@require_POST
-def account_password(request: HttpRequest) -> HttpResponse:
-    from jiedao.org import services as org_services
-
-    form = PasswordChangeForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return _account_page(request, password_form=form, status=400)
-    try:
-        org_services.user_set_password(actor=request.user, user=request.user, password=form.cleaned_data["password"])
-    except DomainError as exc:
-        return _account_page(request, password_form=form, status=form_error(form, exc))
-    update_session_auth_hash(request, request.user)
-    messages.success(request, _("密码已修改。"))
-    return redirect("account")
-
-
-@login_required
-@require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
-    form = TokenCreateForm(request.POST)
-    if not form.is_valid():
-        return _account_page(request, token_form=form, status=400)
-    try:
-        _token, plaintext = core_services.token_create(
-            actor=request.user, name=form.cleaned_data["name"], expires_days=form.cleaned_data["expires_days"]
-        )
-    except DomainError as exc:
-        return _account_page(request, token_form=form, status=form_error(form, exc))
-    # Rendered, not redirected: the plaintext must never be stored, not even in the session.
-    return _account_page(request, new_token=plaintext, status=201)
-
-
-@login_required
-@require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = request.user.api_tokens.filter(pk=pk).first()
-    if token is None:
-        raise Http404(_("未找到该令牌。"))
-    try:
-        core_services.token_revoke(actor=request.user, token=token)
-    except DomainError as exc:
-        return render_error(request, exc)
-    messages.success(request, _("令牌“%(name)s”已吊销。") % {"name": token.name})
-    return redirect("account")
-
-
 # --- audit log ----------------------------------------------------------------------------------
 
 ACTION_LABELS = {
@@ -261,48 +109,3 @@ def describe_events(events: Any) -> list[Any]:
         before, after = event.before or {}, event.after or {}
         event.changes = [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]
     return rows
-
-
-@require_perm_anywhere(Perm.VIEW_AUDIT)
-def audit_list(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None, object_types=audited_object_types())
-    filters = form.cleaned_data if form.is_valid() else {}
-    events = selectors.audit_events_visible(
-        request.user,
-        action_prefix=filters.get("action", ""),
-        object_type=filters.get("object_type", ""),
-        object_id=filters.get("object_id", ""),
-        actor_id=filters.get("actor", ""),
-    )
-    page = paginate(request, events)
-    page.object_list = describe_events(page.object_list)
-    return render(request, "core/audit_list.html", {"form": form, "page": page, "action_hints": ACTION_LABELS})
-
-
-@require_perm_anywhere(Perm.VIEW_AUDIT)
-def audit_history(request: HttpRequest) -> HttpResponse:
-    """The per-object history partial (also included server-side by detail pages)."""
-    object_type = request.GET.get("object_type", "")[:64]
-    object_id = request.GET.get("object_id", "")[:64]
-    if not object_type or not object_id:
-        raise Http404(_("缺少对象。"))
-    return htmx_aware(render(request, "core/_audit_history.html", object_history(request.user, object_type, object_id)))
-
-
-def object_history(
-    user: Any, object_type: str, object_id: str | int, *, limit: int = 10, about_user: int | None = None
-) -> dict[str, Any]:
-    """Context for core/_audit_history.html: the newest events on one object the user may read
-    (for a user account, `about_user` adds the events on its role assignments)."""
-    if not scope.has_perm_anywhere(user, Perm.VIEW_AUDIT):
-        return {"history_allowed": False}
-    if about_user is not None:
-        events = selectors.audit_events_visible(user, about_user=about_user)
-    else:
-        events = selectors.audit_events_visible(user, object_type=object_type, object_id=object_id)
-    return {
-        "history_allowed": True,
-        "history": describe_events(events[:limit]),
-        "history_type": object_type,
-        "history_id": str(object_id),
-    }

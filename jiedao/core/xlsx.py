@@ -16,9 +16,8 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.parsers import expat
-
-from jiedao.core.tabular import Cell
 
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -33,6 +32,16 @@ _CHUNK = 1 << 18
 
 class XlsxError(Exception):
     pass
+
+
+class Cell:
+    """One cell's value and whether Excel computes it from a formula."""
+
+    __slots__ = ("is_formula", "value")
+
+    def __init__(self, value: Any, is_formula: bool = False) -> None:
+        self.value = value
+        self.is_formula = is_formula
 
 
 def _column_index(ref: str) -> int:

@@ -11,6 +11,12 @@ class InsightConfig(AppConfig):
 
     def ready(self) -> None:
         from jiedao.cases import reading
+        from jiedao.core import scheduler
         from jiedao.insight.reading import InsightReader
 
         reading.install(InsightReader())
+        scheduler.register("suggestion_backfill", "jiedao.insight.services.suggestion_backfill", scheduler.every(1))
+        scheduler.register("duplicate_groups", "jiedao.insight.services.duplicate_groups_build_all",
+                           scheduler.next_day_at(2))
+        scheduler.register("classifier_retrain", "jiedao.insight.services.classifier_retrain_scheduled",
+                           scheduler.next_monday_at(3))

@@ -6,3 +6,10 @@ class OrgConfig(AppConfig):
     name = "jiedao.org"
     label = "org"
     verbose_name = _("组织与人员")
+
+    def ready(self) -> None:
+        from jiedao.core import scope
+        from jiedao.org import selectors
+
+        # core.scope applies the role policy to the assignments stored here.
+        scope.register_role_source(rows=selectors.role_rows, assignments=selectors.user_assignments)

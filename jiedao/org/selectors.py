@@ -139,6 +139,13 @@ def user_assignments(user: User) -> QuerySet[RoleAssignment]:
     return user.assignments.select_related("node", "department").order_by("node__path", "role")
 
 
+def role_rows(user_id: int) -> tuple[scope.RoleRow, ...]:
+    """What core.scope reads to apply the policy (registered in OrgConfig.ready()): (role, node
+    path, node active, department id) of each of the user's assignments, oldest first."""
+    return tuple(RoleAssignment.objects.filter(user_id=user_id).order_by("pk")
+                 .values_list("role", "node__path", "node__is_active", "department_id"))
+
+
 def assignment_get(actor: Any, pk: int | str) -> RoleAssignment:
     return scope.get_scoped(
         RoleAssignment.objects.select_related("user", "node", "department"), actor, Perm.VIEW_USERS, pk=pk

@@ -23,15 +23,7 @@ from django.views.decorators.http import require_POST
 from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import ROLE_NODE_KINDS, Perm, Role
-from jiedao.core.views import (
-    form_error,
-    htmx_aware,
-    kind_counts,
-    object_history,
-    paginate,
-    render_error,
-    require_perm_anywhere,
-)
+from jiedao.core.views import form_error, htmx_aware, paginate, render_error, require_perm_anywhere
 from jiedao.org import selectors, services
 from jiedao.org.forms import (
     DepartmentForm,
@@ -45,6 +37,7 @@ from jiedao.org.forms import (
     UserFilterForm,
 )
 from jiedao.org.models import ALLOWED_CHILDREN, NodeKind, OrgNode, User
+from jiedao.org.site_views import kind_counts, object_history
 
 SEARCH_LIMIT = 50
 PICKER_LIMIT = 20

@@ -8,10 +8,11 @@ class PeopleConfig(AppConfig):
     verbose_name = _("人口与主体")
 
     def ready(self) -> None:
-        from jiedao.core import sealed
+        from jiedao.core import sealed, seeding
         from jiedao.people.models import Business, Resident
 
         # The sealed identifiers of the registers: key rotation and the registry test read these.
         sealed.register(Resident, "id_number", kind="id_number")
         sealed.register(Resident, "phone", kind="phone")
         sealed.register(Business, "phone", kind="phone")
+        seeding.register(self.name, demo="jiedao.people.demo.demo_step")

@@ -120,3 +120,10 @@ def seed_registers(subdistrict: OrgNode, *, seed: int, residents_per_building: t
               "businesses": len(business_rows)}
     audit.record(actor="jiedao seed", action="people.demo.seed", obj=subdistrict, after=counts, reason="生成演示数据")
     return counts
+
+
+def demo_step(subdistrict: OrgNode, *, seed: int) -> str:
+    """people's part of `jiedao seed` (registered in PeopleConfig.ready(), see core.seeding)."""
+    registers = seed_registers(subdistrict, seed=seed)
+    return (f"登记簿 / registers: {registers['households']} 户、{registers['residents']} 名居民、"
+            f"{registers['businesses']} 家主体")

@@ -25,7 +25,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jiedao.core import queue, scheduler, tasks
+from jiedao.core import queue, queue_worker, scheduler, tasks
 from jiedao.core.models import JobRun
 
 REPO = Path(__file__).resolve().parents[2]
@@ -206,7 +206,7 @@ def worker(transactional_db, settings, on_queue):
     else:
         from celery.contrib.testing.worker import start_worker
 
-        with start_worker(queue.get_app(), pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(queue_worker.app(), pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield None
 
 

@@ -18,7 +18,8 @@ from jiedao.cases.models import Category
 from jiedao.core.errors import DomainError
 from jiedao.core.models import WorkdayOverride
 from jiedao.core.permissions import Perm
-from jiedao.core.views import form_error, object_history, require_perm_anywhere
+from jiedao.core.views import form_error, require_perm_anywhere
+from jiedao.org.site_views import object_history
 
 # --- catalogue administration ---------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ class Command(BaseCommand):
                             help="日志级别 / log level (default INFO)")
 
     def handle(self, *args, concurrency=None, pool="prefork", no_beat=False, loglevel="INFO", **options):
-        from jiedao.core import queue
+        from jiedao.core import queue, queue_worker
 
         if not queue.enabled():
             raise CommandError(
@@ -32,4 +32,4 @@ class Command(BaseCommand):
             raise CommandError("--concurrency 至少为 1 / --concurrency must be at least 1", returncode=2)
         self.stdout.write(f"任务队列工作进程 / queue worker: 队列 queue {queue.queue_name()}"
                           f"{'' if no_beat else '，含定时任务排定 / with the beat'}")
-        queue.run_worker(concurrency=concurrency, pool=pool, beat=not no_beat, loglevel=loglevel)
+        queue_worker.run_worker(concurrency=concurrency, pool=pool, beat=not no_beat, loglevel=loglevel)

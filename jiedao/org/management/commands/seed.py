@@ -1,4 +1,7 @@
-"""`jiedao seed`: migrate, then fill the (org-empty) database with generated demo data."""
+"""`jiedao seed`: migrate, then fill the (org-empty) database with generated demo data.
+
+org builds the tree, departments and accounts; the other apps' data comes from the steps they
+registered in jiedao.core.seeding."""
 
 from __future__ import annotations
 
@@ -40,14 +43,11 @@ def summarize(report) -> str:
 
 
 def seed_content(subdistrict, seed: int) -> str:
-    """Registers and a few months of cases for the single-sub-district demo."""
-    from jiedao.cases.demo import seed_cases
-    from jiedao.people.demo import seed_registers
+    """The other apps' demo data for the single-sub-district demo (registers, a few months of
+    cases…): the steps they registered in jiedao.core.seeding, in layer order."""
+    from jiedao.core import seeding
 
-    registers = seed_registers(subdistrict, seed=seed)
-    cases = seed_cases(subdistrict, seed=seed)
-    return (f"登记簿 / registers: {registers['households']} 户、{registers['residents']} 名居民、"
-            f"{registers['businesses']} 家主体；事项 / cases: {cases['cases']} 件")
+    return "；".join(step(subdistrict, seed=seed) for step in seeding.demo_steps())
 
 
 class Command(BaseCommand):
@@ -109,10 +109,12 @@ class Command(BaseCommand):
         self.stdout.write("完成 / done: " + summarize(report))
         if scale == "subdistrict":
             self.stdout.write(seed_content(report.root, seed))
-        elif (cases is None and scale in {"district", "city"}) or cases:
-            from jiedao.cases.bulk import seed_history
+        else:
+            from jiedao.core import seeding
 
-            history = seed_history(scale=scale, seed=seed, total=cases, progress=self.stdout.write)
-            self.stdout.write(f"历史事项 / case history: {history['cases']} 件 cases "
-                              f"（用时 {history['seconds']:.0f} 秒 / in {history['seconds']:.0f} s）")
+            # The bulk history of the district and city scales (cases'), and whatever apps add.
+            for step in seeding.scale_steps():
+                line = step(scale=scale, seed=seed, progress=self.stdout.write, cases=cases)
+                if line:
+                    self.stdout.write(line)
         self.stdout.write(f"演示账号的密码均为 {demo.DEMO_PASSWORD} / every demo account's password is {demo.DEMO_PASSWORD}")

@@ -1,7 +1,9 @@
+"""Home, sign-in, my account and the audit log: names without a namespace (`home`, `login`, …)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from jiedao.core import views
+from jiedao.org import site_views as views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -1,10 +1,14 @@
+"""The page chrome's context: it names every app's pages, so it lives in the project package."""
+
 from functools import cached_property
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from jiedao.cases.selectors import can_view_cases
 from jiedao.core import scope
 from jiedao.core.permissions import Perm
+from jiedao.org.selectors import user_assignments
 
 
 class Navigation:
@@ -43,8 +47,6 @@ class Navigation:
 
     @cached_property
     def can_view_cases(self) -> bool:
-        from jiedao.cases.selectors import can_view_cases
-
         return can_view_cases(self.user)
 
     @cached_property
@@ -67,8 +69,6 @@ class Navigation:
             return ""
         if self.user.is_superuser:
             return _("超级管理员")
-        from jiedao.org.selectors import user_assignments
-
         labels: list[str] = []
         for assignment in user_assignments(self.user):
             label = str(assignment.get_role_display())

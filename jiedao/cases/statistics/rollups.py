@@ -17,7 +17,7 @@ the pending deltas to the folded rows in the same SQL statement, so figures are 
 fold, after it and while it commits.
 
 `rebuild()` recomputes all three tables from the case table by aggregate SQL (the bulk seed
-uses it; it is also the repair tool: `jiedao manage rebuild_rollups`).
+uses it; to repair the rollups, call it from `jiedao manage shell`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
@@ -68,7 +69,7 @@ OPTIONAL_PARAMS = ("tier", "category", "department", "rating", "comment", "into"
 def _dispatch_department(case: Any, pk: int) -> Any:
     department = selectors.dispatch_departments(case).filter(pk=pk).first()
     if department is None:
-        raise Http404("未找到该部门。")
+        raise Http404(_("未找到该部门。"))
     return department
 
 
@@ -352,7 +353,7 @@ def _create_args(request, payload: CaseCreateIn) -> dict[str, Any]:
     data = payload.model_dump()
     if (data["latitude"] is None) != (data["longitude"] is None):
         missing = "longitude" if data["longitude"] is None else "latitude"
-        raise DomainError("经度和纬度需同时填写。", field=missing)
+        raise DomainError(_("经度和纬度需同时填写。"), field=missing)
     for key in ("latitude", "longitude"):
         if data[key] is not None:
             data[key] = Decimal(str(round(data[key], 6)))
@@ -430,7 +431,10 @@ def case_action(request, payload: ActionIn, case_id: int = id_path("事项编号
     sent = {name for name in OPTIONAL_PARAMS if getattr(payload, name) is not None}
     extra = sorted(sent - ACTION_PARAMS.get(payload.action, frozenset()))
     if extra:
-        raise DomainError(f"“{Action(payload.action).label}”不需要字段 {extra[0]}。", field=extra[0])
+        raise DomainError(
+            _("“%(action)s”不需要字段 %(field)s。") % {"action": Action(payload.action).label, "field": extra[0]},
+            field=extra[0],
+        )
     params: dict[str, Any] = {name: getattr(payload, name) for name in sent}
     if "category" in params:
         params["category"] = category_ref(params["category"])
@@ -483,7 +487,7 @@ def case_attachment_download(request, case_id: int = id_path("事项编号"),
     try:
         handle = attachment.file.open("rb")
     except (FileNotFoundError, OSError):
-        raise Http404("附件文件已丢失，请联系系统管理员。") from None
+        raise Http404(_("附件文件已丢失，请联系系统管理员。")) from None
     response = FileResponse(handle, as_attachment=True, filename=attachment.original_name,
                             content_type=attachment.content_type)
     response["X-Content-Type-Options"] = "nosniff"

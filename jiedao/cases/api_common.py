@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from django.http import FileResponse, Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Path
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -77,7 +78,7 @@ def aware(moment: datetime) -> datetime:
 def check_month(value: str) -> str:
     match = re.fullmatch(r"(\d{4})-(\d{2})", value.strip())
     if not match or not (1 <= int(match[2]) <= 12) or not (2000 <= int(match[1]) <= 2100):
-        raise PydanticCustomError("month", "应为年月，如 2026-03")
+        raise PydanticCustomError("month", _("应为年月，如 2026-03"))
     return value.strip()
 
 

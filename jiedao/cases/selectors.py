@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.cases import reading
 from jiedao.cases.catalogue.sla import NEAR_WINDOW, RUNNING
@@ -162,7 +163,7 @@ def attachment_get(user: Any, case_pk: Any, pk: Any) -> CaseAttachment:
     case = case_get(user, case_pk)
     attachment = case.attachments.filter(pk=pk).first() if str(pk).isdigit() else None
     if attachment is None:
-        raise Http404("未找到该附件。")
+        raise Http404(_("未找到该附件。"))
     return attachment
 
 
@@ -179,9 +180,9 @@ def deadline_mark(case: Case, now: datetime | None = None) -> DeadlineMark:
         return DeadlineMark("", "")
     now = now or timezone.now()
     if case.deadline_at < now:
-        return DeadlineMark("overdue", "已超期")
+        return DeadlineMark("overdue", _("已超期"))
     if case.deadline_at < now + NEAR_WINDOW:
-        return DeadlineMark("near", "即将到期")
+        return DeadlineMark("near", _("即将到期"))
     return DeadlineMark("", "")
 
 

@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jiedao.cases import reading
 from jiedao.cases.catalogue.selectors import route
@@ -104,7 +106,7 @@ def case_create(
                             latitude=latitude, longitude=longitude, address=address, anonymous=anonymous,
                             reporter_name=reporter_name, reporter_phone=reporter_phone)
     if category is not None and not category.is_active:
-        raise DomainError("该类别已停用。", field="category")
+        raise DomainError(_("该类别已停用。"), field="category")
     data: dict[str, Any] = {}
     category, suggestion = _intake_category(category, fields, data, suggest=suggest)
     return _intake_insert(actor, node=node, building=building, category=category, suggestion=suggestion,
@@ -116,25 +118,25 @@ def _intake_fields(*, source: str, title: str, description: str, tier: str, urge
                    reporter_phone: str) -> dict[str, Any]:
     """The case's own fields, checked and normalised (refusals name the field)."""
     if source not in choice_values(Source):
-        raise DomainError("请选择事项来源。", field="source")
+        raise DomainError(_("请选择事项来源。"), field="source")
     if tier and tier not in choice_values(Tier):
-        raise DomainError("分流应为大事、小事或私事。", field="tier")
+        raise DomainError(_("分流应为大事、小事或私事。"), field="tier")
     if urgency not in choice_values(Urgency):
-        raise DomainError("紧急程度应为一般或紧急。", field="urgency")
+        raise DomainError(_("紧急程度应为一般或紧急。"), field="urgency")
     validate_phone(reporter_phone, field="reporter_phone")
     if latitude not in (None, "") and not (-90 <= float(latitude) <= 90):
-        raise DomainError("纬度应在 -90 到 90 之间。", field="latitude")
+        raise DomainError(_("纬度应在 -90 到 90 之间。"), field="latitude")
     if longitude not in (None, "") and not (-180 <= float(longitude) <= 180):
-        raise DomainError("经度应在 -180 到 180 之间。", field="longitude")
-    description = clean_text(description, field="description", label="描述", max_length=4000, required=True)
-    title = clean_text(title, field="title", label="标题", max_length=100) or default_title(description)
+        raise DomainError(_("经度应在 -180 到 180 之间。"), field="longitude")
+    description = clean_text(description, field="description", label=gettext_lazy("描述"), max_length=4000, required=True)
+    title = clean_text(title, field="title", label=gettext_lazy("标题"), max_length=100) or default_title(description)
     anonymous = bool(anonymous)
     return {
         "source": source, "title": title, "description": description, "tier": tier, "urgency": urgency,
         "latitude": latitude or None, "longitude": longitude or None,
-        "address": clean_text(address, field="address", label="地点", max_length=200),
+        "address": clean_text(address, field="address", label=gettext_lazy("地点"), max_length=200),
         "anonymous": anonymous,
-        "reporter_name": "" if anonymous else clean_text(reporter_name, field="reporter_name", label="反映人",
+        "reporter_name": "" if anonymous else clean_text(reporter_name, field="reporter_name", label=gettext_lazy("反映人"),
                                                          max_length=64),
         "reporter_phone": "" if anonymous else reporter_phone,
     }
@@ -148,15 +150,15 @@ def _intake_place(actor: Any, *, node: OrgNode | None, building: OrgNode | None,
         if node is None and building.kind == NodeKind.BUILDING:
             node = building.parent
         if building.kind != NodeKind.BUILDING or node is None or not building.path.startswith(node.path):
-            raise DomainError("所选楼栋不在该网格内。", field="building")
+            raise DomainError(_("所选楼栋不在该网格内。"), field="building")
     if node is None:
-        raise DomainError("请选择所在网格或楼栋。", field="node")
+        raise DomainError(_("请选择所在网格或楼栋。"), field="node")
     if household is not None and (building is None or household.node_id != building.pk):
-        raise DomainError("该户不在所选楼栋。", field="household")
+        raise DomainError(_("该户不在所选楼栋。"), field="household")
     if actor is not None:
         scope.require(actor, Perm.REPORT_CASES, node.path, view_perm=Perm.VIEW_ORG)
     if node.kind not in CASE_NODE_KINDS:
-        raise DomainError("事项应登记在社区、村、网格、微网格或楼栋上。", field="node")
+        raise DomainError(_("事项应登记在社区、村、网格、微网格或楼栋上。"), field="node")
     return node
 
 
@@ -272,10 +274,10 @@ def case_act(
         if actor is None:
             kinds = {Actor.RESIDENT} if ticket and secrets.compare_digest(ticket, current.ticket) else set()
             if not kinds:
-                raise Http404("未找到该事项。")
+                raise Http404(_("未找到该事项。"))
         else:
             if not scope.restrict(Case.objects.filter(pk=current.pk), actor, Perm.VIEW_CASES).exists():
-                raise Http404("未找到该事项。")
+                raise Http404(_("未找到该事项。"))
             kinds = actor_kinds(actor, current)
         return CASE_MACHINE.act(current, actor=actor, kinds=kinds, action=action, reason=reason, params=params)
 
@@ -294,7 +296,7 @@ def _accept(case, now, reason, params):
 
 def _tier_change(tier: str) -> dict:
     if tier not in choice_values(Tier):
-        raise DomainError("分流应为大事、小事或私事。", field="tier")
+        raise DomainError(_("分流应为大事、小事或私事。"), field="tier")
     return {"tier": tier}
 
 
@@ -308,16 +310,16 @@ def _tier(case, now, reason, params):
 
 def _dispatch(case, now, reason, params):
     if not case.tier:
-        raise DomainError("请先分流（大事、小事或私事）再派遣。", field="tier")
+        raise DomainError(_("请先分流（大事、小事或私事）再派遣。"), field="tier")
     if case.tier == Tier.PRIVATE:
-        raise DomainError("私事不派遣：请给出引导意见后直接办结。", field="tier")
+        raise DomainError(_("私事不派遣：请给出引导意见后直接办结。"), field="tier")
     department = params.get("department")
     if case.tier == Tier.PUBLIC:
         department = department or route(case.category, case.node)
         if department is None:
-            raise DomainError("大事需选择承办部门。", field="department")
+            raise DomainError(_("大事需选择承办部门。"), field="department")
         if department.subdistrict_id != case.subdistrict_id or not department.is_active:
-            raise DomainError("承办部门不属于该街道或已停用。", field="department")
+            raise DomainError(_("承办部门不属于该街道或已停用。"), field="department")
         handling = {"handling_department": department, "handling_node": None, "level": max(case.level, Level.DEPARTMENT)}
     else:
         handling = {"handling_department": None, "handling_node_id": case.community_id, "level": case.level}
@@ -342,7 +344,7 @@ def _return(case, now, reason, params):
 
 def _escalate(case, now, reason, params):
     if case.level >= Level.DISTRICT:
-        raise DomainError("已上报至区级，不能再上报。", field="action")
+        raise DomainError(_("已上报至区级，不能再上报。"), field="action")
     level = case.level + 1
     changes = {**_clear_handling(case), "level": level, "escalation_count": F("escalation_count") + 1}
     if level >= Level.JOINT_MEETING:
@@ -371,8 +373,8 @@ def _verify_fail(case, now, reason, params):
 def _follow_up(case, now, reason, params):
     rating = params.get("rating") or ""
     if rating not in choice_values(Rating):
-        raise DomainError("请选择满意、基本满意或不满意。", field="rating")
-    comment = clean_text(params.get("comment"), field="comment", label="评价意见", max_length=500)
+        raise DomainError(_("请选择满意、基本满意或不满意。"), field="rating")
+    comment = clean_text(params.get("comment"), field="comment", label=gettext_lazy("评价意见"), max_length=500)
     counters = {"rated": 1, rating: 1} if not case.rating else {}
     changes = {"rating": rating, "rating_comment": comment, "rated_at": now}
     if rating == Rating.UNSATISFIED:
@@ -394,9 +396,9 @@ def _reopen(case, now, reason, params):
 def _merge(case, now, reason, params):
     into = params.get("into")
     if into is None or into.pk == case.pk:
-        raise DomainError("请选择要并入的另一件事项。", field="into")
+        raise DomainError(_("请选择要并入的另一件事项。"), field="into")
     if into.state in (State.CLOSED, State.REJECTED) or into.merged_into_id:
-        raise DomainError("不能并入已结案或已合并的事项。", field="into")
+        raise DomainError(_("不能并入已结案或已合并的事项。"), field="into")
     return Effect({"merged_into": into, "closed_at": now}, data={"into": into.ticket})
 
 
@@ -463,9 +465,9 @@ def sniff_upload(upload: Any) -> str:
     name = _upload_name(upload)
     size = getattr(upload, "size", None) or 0
     if size > ATTACHMENT_MAX_BYTES:
-        raise DomainError(f"“{name}”超过 10 MB，请压缩后再上传。", field="upload")
+        raise DomainError(_("“%(name)s”超过 10 MB，请压缩后再上传。") % {"name": name}, field="upload")
     if size == 0:
-        raise DomainError(f"“{name}”是空文件。", field="upload")
+        raise DomainError(_("“%(name)s”是空文件。") % {"name": name}, field="upload")
     upload.seek(0)
     head = upload.read(16)
     upload.seek(0)
@@ -488,9 +490,12 @@ def sniff_upload(upload: Any) -> str:
         kind = "docx" if "word/document.xml" in names else "xlsx" if "xl/workbook.xml" in names else ""
     if not kind:
         if name.lower().endswith(_IMAGE_EXTENSIONS):
-            raise DomainError(f"“{name}”的扩展名是图片，但内容不是 JPG、PNG 或 WEBP 图片，已拒绝上传。", field="upload")
+            raise DomainError(
+                _("“%(name)s”的扩展名是图片，但内容不是 JPG、PNG 或 WEBP 图片，已拒绝上传。") % {"name": name}, field="upload"
+            )
         raise DomainError(
-            f"“{name}”的文件类型不受支持：只能上传 JPG、PNG、WEBP 图片，或 PDF、Word（.docx）、Excel（.xlsx）文件。",
+            _("“%(name)s”的文件类型不受支持：只能上传 JPG、PNG、WEBP 图片，或 PDF、Word（.docx）、Excel（.xlsx）文件。")
+            % {"name": name},
             field="upload",
         )
     return kind
@@ -507,19 +512,19 @@ def case_attach(*, actor: Any, case: Case, upload: Any, ticket: str | None = Non
     current = Case.objects.select_for_update().get(pk=case.pk)
     if actor is None:
         if not ticket or not secrets.compare_digest(ticket, current.ticket):
-            raise Http404("未找到该事项。")
+            raise Http404(_("未找到该事项。"))
         if current.state != State.REPORTED:
-            raise PermissionError_("事项受理后，请联系社区补充材料。")
+            raise PermissionError_(_("事项受理后，请联系社区补充材料。"))
     else:
         if not scope.restrict(Case.objects.filter(pk=current.pk), actor, Perm.VIEW_CASES).exists():
-            raise Http404("未找到该事项。")
+            raise Http404(_("未找到该事项。"))
         if not actor_kinds(actor, current):
-            raise PermissionError_("您不能为该事项添加附件。")
+            raise PermissionError_(_("您不能为该事项添加附件。"))
     if current.state in (State.CLOSED, State.REJECTED):
-        raise DomainError("已结案或不予受理的事项不能再添加附件。", field="upload")
+        raise DomainError(_("已结案或不予受理的事项不能再添加附件。"), field="upload")
     kind = sniff_upload(upload)
     if current.attachments.count() >= ATTACHMENTS_PER_CASE:
-        raise DomainError(f"每件事项最多 {ATTACHMENTS_PER_CASE} 个附件，已达上限。", field="upload")
+        raise DomainError(_("每件事项最多 %(limit)s 个附件，已达上限。") % {"limit": ATTACHMENTS_PER_CASE}, field="upload")
     content_type, extension, is_photo = ATTACHMENT_KINDS[kind]
     attachment = CaseAttachment(
         case=current, original_name=_upload_name(upload), content_type=content_type, size=upload.size,

@@ -12,12 +12,15 @@ Every error the API answers has the same shape::
 
 
 import re
+import typing
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Field, Path, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -26,14 +29,15 @@ from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
 from pydantic import ConfigDict
+from pydantic_core import core_schema
 
 from jiedao.core import services
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import has_perm_anywhere, user_assignments
 
-NOT_FOUND = "未找到该对象。"
-UNAUTHENTICATED = "请先登录或提供有效的 API 令牌。"
+NOT_FOUND = gettext_lazy("未找到该对象。")
+UNAUTHENTICATED = gettext_lazy("请先登录或提供有效的 API 令牌。")
 MAX_ID = 2**63 - 1  # ids beyond a bigint are "not a valid id" (422), never a database overflow
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 500
@@ -54,59 +58,62 @@ class CsrfFailed(DomainError):
     status_code = 403
 
     def __init__(self) -> None:
-        super().__init__("CSRF 校验失败：请刷新页面后重试（使用 API 令牌的请求不需要 CSRF）。", code="csrf_failed")
+        super().__init__(_("CSRF 校验失败：请刷新页面后重试（使用 API 令牌的请求不需要 CSRF）。"), code="csrf_failed")
 
 
 def error_body(detail: str, field: str | None = None, code: str = "invalid", **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "field": field, "code": code, **extra}
 
 
-# pydantic error type → Chinese message; {name} placeholders are filled from the error's ctx.
-_TYPE_MESSAGES: dict[str, str] = {
-    "missing": "不能为空",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "int_from_float": "应为整数",
-    "int_parsing_size": "数值超出范围",
-    "float_type": "应为数字",
-    "float_parsing": "应为数字",
-    "finite_number": "应为有限的数字",
-    "bool_type": "应为布尔值（true 或 false）",
-    "bool_parsing": "应为布尔值（true 或 false）",
-    "string_type": "应为字符串",
-    "string_unicode": "应为字符串",
-    "string_too_short": "至少需要 {min_length} 个字符",
-    "string_too_long": "不能超过 {max_length} 个字符",
-    "string_pattern_mismatch": "格式不正确",
-    "too_short": "至少需要 {min_length} 项",
-    "too_long": "最多 {max_length} 项",
-    "greater_than": "应大于 {gt}",
-    "greater_than_equal": "应不小于 {ge}",
-    "less_than": "应小于 {lt}",
-    "less_than_equal": "应不大于 {le}",
-    "enum": "应为以下之一：{expected}",
-    "literal_error": "应为以下之一：{expected}",
-    "dict_type": "应为 JSON 对象",
-    "model_type": "应为 JSON 对象",
-    "model_attributes_type": "应为 JSON 对象",
-    "list_type": "应为数组",
-    "date_type": "应为日期（YYYY-MM-DD）",
-    "date_parsing": "应为日期（YYYY-MM-DD）",
-    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
-    "datetime_type": "应为日期时间（ISO 8601）",
-    "datetime_parsing": "应为日期时间（ISO 8601）",
-    "datetime_from_date_parsing": "应为日期时间（ISO 8601）",
-    "extra_forbidden": "不是可接受的字段",
-    "json_invalid": "不是有效的 JSON",
-    "json_type": "不是有效的 JSON",
+# pydantic error type → message (Chinese source, translated); {name} placeholders are filled from the error's ctx.
+_TYPE_MESSAGES: dict[str, Any] = {
+    "missing": gettext_lazy("不能为空"),
+    "int_type": gettext_lazy("应为整数"),
+    "int_parsing": gettext_lazy("应为整数"),
+    "int_from_float": gettext_lazy("应为整数"),
+    "int_parsing_size": gettext_lazy("数值超出范围"),
+    "float_type": gettext_lazy("应为数字"),
+    "float_parsing": gettext_lazy("应为数字"),
+    "finite_number": gettext_lazy("应为有限的数字"),
+    "bool_type": gettext_lazy("应为布尔值（true 或 false）"),
+    "bool_parsing": gettext_lazy("应为布尔值（true 或 false）"),
+    "string_type": gettext_lazy("应为字符串"),
+    "string_unicode": gettext_lazy("应为字符串"),
+    "string_too_short": gettext_lazy("至少需要 {min_length} 个字符"),
+    "string_too_long": gettext_lazy("不能超过 {max_length} 个字符"),
+    "string_pattern_mismatch": gettext_lazy("格式不正确"),
+    "too_short": gettext_lazy("至少需要 {min_length} 项"),
+    "too_long": gettext_lazy("最多 {max_length} 项"),
+    "greater_than": gettext_lazy("应大于 {gt}"),
+    "greater_than_equal": gettext_lazy("应不小于 {ge}"),
+    "less_than": gettext_lazy("应小于 {lt}"),
+    "less_than_equal": gettext_lazy("应不大于 {le}"),
+    "enum": gettext_lazy("应为以下之一：{expected}"),
+    "literal_error": gettext_lazy("应为以下之一：{expected}"),
+    "dict_type": gettext_lazy("应为 JSON 对象"),
+    "model_type": gettext_lazy("应为 JSON 对象"),
+    "model_attributes_type": gettext_lazy("应为 JSON 对象"),
+    "list_type": gettext_lazy("应为数组"),
+    "date_type": gettext_lazy("应为日期（YYYY-MM-DD）"),
+    "date_parsing": gettext_lazy("应为日期（YYYY-MM-DD）"),
+    "date_from_datetime_parsing": gettext_lazy("应为日期（YYYY-MM-DD）"),
+    "datetime_type": gettext_lazy("应为日期时间（ISO 8601）"),
+    "datetime_parsing": gettext_lazy("应为日期时间（ISO 8601）"),
+    "datetime_from_date_parsing": gettext_lazy("应为日期时间（ISO 8601）"),
+    "extra_forbidden": gettext_lazy("不是可接受的字段"),
+    "json_invalid": gettext_lazy("不是有效的 JSON"),
+    "json_type": gettext_lazy("不是有效的 JSON"),
 }
 _BODY_SOURCES = {"body", "form", "file"}
+# Any other type is one of our own PydanticCustomError, whose message is already translated.
+_PYDANTIC_TYPES = frozenset(typing.get_args(core_schema.ErrorType))
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _expected(value: str) -> str:
     """pydantic's "'a', 'b' or 'c'" → "a、b、c"."""
-    return value.replace("'", "").replace(" or ", "、").replace(", ", "、")
+    separator = _("、")
+    return value.replace("'", "").replace(" or ", separator).replace(", ", separator)
 
 
 def _field_error(error: dict[str, Any], body_params: set[str]) -> dict[str, Any]:
@@ -118,22 +125,23 @@ def _field_error(error: dict[str, Any], body_params: set[str]) -> dict[str, Any]
     ctx = {k: (_expected(str(v)) if k == "expected" else v) for k, v in (error.get("ctx") or {}).items()}
     if kind in _TYPE_MESSAGES:
         try:
-            message = _TYPE_MESSAGES[kind].format(**ctx)
+            message = str(_TYPE_MESSAGES[kind]).format(**ctx)
         except (KeyError, IndexError):
-            message = _TYPE_MESSAGES[kind].split("{")[0].rstrip("：") or "格式不正确"
-    elif _CJK.search(error.get("msg", "")):
-        message = error["msg"].removeprefix("Value error, ")  # our own validators speak Chinese
+            message = str(_TYPE_MESSAGES[kind]).split("{")[0].rstrip("：") or _("格式不正确")
+    elif kind not in _PYDANTIC_TYPES or _CJK.search(error.get("msg", "")):
+        message = error["msg"].removeprefix("Value error, ")  # our own validators speak the user's language
     else:
-        message = "格式不正确"
+        message = _("格式不正确")
     if not rest:
-        detail = "请求体缺失，应为 JSON 对象" if kind == "missing" else f"请求体{message}"
+        detail = _("请求体缺失，应为 JSON 对象") if kind == "missing" else _("请求体%(problem)s") % {"problem": message}
         return {"field": None, "detail": detail, "type": kind}
-    return {"field": rest[0], "detail": f"字段 {'.'.join(rest)}：{message}", "type": kind}
+    detail = _("字段 %(field)s：%(problem)s") % {"field": ".".join(rest), "problem": message}
+    return {"field": rest[0], "detail": detail, "type": kind}
 
 
 def translate_validation_errors(errors: list[dict[str, Any]], body_params: set[str]) -> dict[str, Any]:
     items = [_field_error(e, body_params) for e in errors]
-    detail = "；".join(dict.fromkeys(item["detail"] for item in items)) + "。"
+    detail = _("%(problems)s。") % {"problems": _("；").join(dict.fromkeys(item["detail"] for item in items))}
     first = items[0] if items else {"field": None}
     return error_body(detail, first["field"], "validation_error", errors=items)
 
@@ -151,11 +159,11 @@ def install_error_handlers(api: Any) -> None:
     @api.exception_handler(Http404)
     def not_found(request, exc: Http404):
         # One fixed body whatever the cause, so out of scope looks exactly like missing.
-        return respond(request, 404, error_body(NOT_FOUND, getattr(exc, "field", None), "not_found"))
+        return respond(request, 404, error_body(str(NOT_FOUND), getattr(exc, "field", None), "not_found"))
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request, exc: AuthenticationError):
-        response = respond(request, 401, error_body(UNAUTHENTICATED, None, "unauthenticated"))
+        response = respond(request, 401, error_body(str(UNAUTHENTICATED), None, "unauthenticated"))
         response["WWW-Authenticate"] = 'Bearer realm="jiedao"'
         return response
 
@@ -168,18 +176,18 @@ def install_error_handlers(api: Any) -> None:
     def http_error(request, exc: HttpError):
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
             # ninja wraps the json.loads failure of a malformed body
-            return respond(request, 400, error_body("请求体不是有效的 JSON，请检查格式。", None, "malformed_json"))
+            return respond(request, 400, error_body(_("请求体不是有效的 JSON，请检查格式。"), None, "malformed_json"))
         messages = {
-            400: ("请求格式不正确。", "bad_request"),
-            403: ("您没有执行此操作的权限。", "forbidden"),
-            429: ("请求过于频繁，请稍后再试。", "throttled"),
+            400: (_("请求格式不正确。"), "bad_request"),
+            403: (_("您没有执行此操作的权限。"), "forbidden"),
+            429: (_("请求过于频繁，请稍后再试。"), "throttled"),
         }
-        detail, code = messages.get(exc.status_code, ("请求无法处理。", f"http_{exc.status_code}"))
+        detail, code = messages.get(exc.status_code, (_("请求无法处理。"), f"http_{exc.status_code}"))
         return respond(request, exc.status_code, error_body(detail, None, code))
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc: RequestDataTooBig):
-        return respond(request, 413, error_body("请求体过大。", None, "too_large"))
+        return respond(request, 413, error_body(_("请求体过大。"), None, "too_large"))
 
 
 class ErrorOut(Schema):
@@ -377,7 +385,7 @@ def token_list(request):
 def token_create(request, payload: TokenIn):
     """令牌明文只在本次响应中返回。出于安全考虑，只能在登录会话中创建令牌，不能用令牌再创建令牌。"""
     if getattr(request, "jiedao_auth_method", "") == "token":
-        raise PermissionError_("只能在登录会话中创建 API 令牌，不能用令牌创建令牌。")
+        raise PermissionError_(_("只能在登录会话中创建 API 令牌，不能用令牌创建令牌。"))
     token, plaintext = services.token_create(actor=request.auth, name=payload.name, expires_days=payload.expires_days)
     token.token = plaintext
     return Status(201, token)

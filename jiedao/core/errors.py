@@ -1,6 +1,12 @@
-"""Errors that services raise and views/API turn into clear Chinese answers (HTTP 4xx)."""
+"""Errors that services raise and views/API turn into clear answers (HTTP 4xx).
+
+Messages are Chinese source strings passed through gettext when raised (`_("…") % {...}`), so
+they come out in the request's language; tests/core/test_service_messages.py keeps it so.
+"""
 
 from __future__ import annotations
+
+from django.utils.translation import gettext
 
 
 class DomainError(Exception):
@@ -20,8 +26,8 @@ class PermissionError_(DomainError):
 
     status_code = 403
 
-    def __init__(self, message: str = "您没有执行此操作的权限。", *, field: str | None = None) -> None:
-        super().__init__(message, field=field, code="forbidden")
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message or gettext("您没有执行此操作的权限。"), field=field, code="forbidden")
 
 
 class ConflictError(DomainError):

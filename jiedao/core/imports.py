@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.core import audit
 from jiedao.core.errors import DomainError
@@ -119,7 +120,7 @@ def get_spec(key: str) -> RegisterSpec:
     try:
         return REGISTERS[key]
     except KeyError:
-        raise DomainError(f"未知的登记簿“{key}”。", field="register") from None
+        raise DomainError(_("未知的登记簿“%(register)s”。") % {"register": key}, field="register") from None
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -188,14 +189,14 @@ def import_upload(*, actor: Any, register_key: str, uploaded: Any, mode: str) ->
     spec = get_spec(register_key)
     name = os.path.basename(getattr(uploaded, "name", "") or "upload")
     if not name.lower().endswith(ACCEPTED_SUFFIXES):
-        raise DomainError("只支持 .xlsx 或 .csv 文件。", field="file")
+        raise DomainError(_("只支持 .xlsx 或 .csv 文件。"), field="file")
     if mode not in ImportJob.Mode.values:
-        raise DomainError("请选择导入方式。", field="mode")
+        raise DomainError(_("请选择导入方式。"), field="mode")
     size = getattr(uploaded, "size", 0) or 0
     if size == 0:
-        raise DomainError("上传的文件是空的。", field="file")
+        raise DomainError(_("上传的文件是空的。"), field="file")
     if size > MAX_UPLOAD_BYTES:
-        raise DomainError("文件太大：单个文件不能超过 200 MB。", field="file")
+        raise DomainError(_("文件太大：单个文件不能超过 200 MB。"), field="file")
     stored = f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
     target = import_dir() / stored
     digest = hashlib.sha256()
@@ -225,14 +226,14 @@ def _map_headers(spec: RegisterSpec, table: Table) -> dict[str, int]:
             positions[field_name] = index
     missing = [c.header for c in spec.columns if c.required and c.field not in positions]
     if missing:
-        known = "、".join(h for h in table.headers if h) or "（无）"
+        known = _("、").join(h for h in table.headers if h) or _("（无）")
         raise TabularError(
-            f"缺少必填列：{'、'.join(missing)}。文件中的表头为：{known}。请使用下载的模板，"
-            "或检查文件编码是否正确。"
+            _("缺少必填列：%(missing)s。文件中的表头为：%(headers)s。请使用下载的模板，或检查文件编码是否正确。")
+            % {"missing": _("、").join(missing), "headers": known}
         )
     ignored = [h for h in table.headers if h and h not in lookup]
     if ignored:
-        table.notices.append(f"已忽略无法识别的列：{'、'.join(ignored)}。")
+        table.notices.append(_("已忽略无法识别的列：%(columns)s。") % {"columns": _("、").join(ignored)})
     return positions
 
 
@@ -256,11 +257,13 @@ def _parsed_rows(
         result.total += 1
         problems: list[tuple[str, str]] = []
         if number in table.merged_rows:
-            problems.append(("", f"该行处于合并单元格 {table.merged_rows[number]} 中，请取消合并后逐行填写"))
+            problems.append(
+                ("", _("该行处于合并单元格 %(range)s 中，请取消合并后逐行填写") % {"range": table.merged_rows[number]})
+            )
         values = {name: cells[pos] if pos < len(cells) else Cell(None) for name, pos in positions.items()}
         for name, cell in values.items():
             if cell.is_formula:
-                problems.append((headers[name], "单元格是公式，请复制后“粘贴为数值”"))
+                problems.append((headers[name], _("单元格是公式，请复制后“粘贴为数值”")))
         parsed = None
         if not problems:
             try:
@@ -272,7 +275,7 @@ def _parsed_rows(
             if key is not None:
                 first = seen.get(key)
                 if first is not None:
-                    problems.append((spec.duplicate_column, f"与第 {first} 行重复"))
+                    problems.append((spec.duplicate_column, _("与第 %(row)s 行重复") % {"row": first}))
                 else:
                     seen[key] = number
         if problems:
@@ -374,8 +377,11 @@ def import_validate(job: ImportJob) -> ImportJob:
         result = validate_pass(job)
     except TabularError as exc:
         return _finish(job, ImportJob.Status.FAILED, message=str(exc))
-    return _finish(job, ImportJob.Status.VALIDATED, result=result,
-                   message=f"共 {result.total} 行：正确 {result.good} 行，错误 {result.bad} 行。")
+    return _finish(
+        job, ImportJob.Status.VALIDATED, result=result,
+        message=_("共 %(total)s 行：正确 %(good)s 行，错误 %(bad)s 行。")
+        % {"total": result.total, "good": result.good, "bad": result.bad},
+    )
 
 
 def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
@@ -384,11 +390,11 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
         status=ImportJob.Status.COMMITTING, started_at=timezone.now()
     )
     if not claimed:
-        raise DomainError("该导入作业当前不能提交（可能已提交或正在处理）。", field="status")
+        raise DomainError(_("该导入作业当前不能提交（可能已提交或正在处理）。"), field="status")
     job.refresh_from_db()
     if job.mode == ImportJob.Mode.ALL_OR_NOTHING and job.bad_rows:
-        _finish(job, ImportJob.Status.VALIDATED, message="文件中有错误行：“全部成功才导入”方式下不能提交，请改正后重新上传。")
-        raise DomainError("文件中有错误行，不能按“全部成功才导入”方式提交。", field="mode")
+        _finish(job, ImportJob.Status.VALIDATED, message=_("文件中有错误行：“全部成功才导入”方式下不能提交，请改正后重新上传。"))
+        raise DomainError(_("文件中有错误行，不能按“全部成功才导入”方式提交。"), field="mode")
     write_progress(job, "commit", 0, job.total_rows)
     try:
         with transaction.atomic():
@@ -402,11 +408,14 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
             )
     except _AbortAll:
         return _finish(job, ImportJob.Status.VALIDATED, result=result,
-                       message="提交时发现错误行（数据可能已变化），已全部撤销，未写入任何数据。")
+                       message=_("提交时发现错误行（数据可能已变化），已全部撤销，未写入任何数据。"))
     except (OSError, pickle.UnpicklingError):
-        return _finish(job, ImportJob.Status.UPLOADED, message="校验结果已失效，请重新校验后再提交。")
-    message = f"已导入：新增 {result.created} 行，更新 {result.updated} 行"
-    message += f"，跳过错误行 {result.bad} 行。" if result.bad else "。"
+        return _finish(job, ImportJob.Status.UPLOADED, message=_("校验结果已失效，请重新校验后再提交。"))
+    counts = {"created": result.created, "updated": result.updated, "bad": result.bad}
+    if result.bad:
+        message = _("已导入：新增 %(created)s 行，更新 %(updated)s 行，跳过错误行 %(bad)s 行。") % counts
+    else:
+        message = _("已导入：新增 %(created)s 行，更新 %(updated)s 行。") % counts
     return _finish(job, ImportJob.Status.COMMITTED, result=result, message=message)
 
 
@@ -424,7 +433,7 @@ def import_mark_interrupted(job: ImportJob) -> ImportJob:
     """A job whose process died: its transaction was rolled back, so it can be validated again."""
     if not is_stale(job):
         return job
-    return _finish(job, ImportJob.Status.UPLOADED, message="上次处理中断（服务重启或进程退出），未写入任何数据，可重新校验。")
+    return _finish(job, ImportJob.Status.UPLOADED, message=_("上次处理中断（服务重启或进程退出），未写入任何数据，可重新校验。"))
 
 
 # --- spreadsheets handed back to the user ------------------------------------------------------
@@ -516,14 +525,14 @@ def import_set_mode(*, actor: Any, job: ImportJob, mode: str) -> ImportJob:
     """Change how a validated job will be committed (the preview often decides it): only the
     uploader, only while the job waits for its commit (compare-and-set on the status)."""
     if mode not in ImportJob.Mode.values:
-        raise DomainError("请选择导入方式。", field="mode")
+        raise DomainError(_("请选择导入方式。"), field="mode")
     if mode == job.mode:
         return job
     changed = ImportJob.objects.filter(pk=job.pk, created_by=actor, status=ImportJob.Status.VALIDATED).update(
         mode=mode, updated_at=timezone.now()
     )
     if not changed:
-        raise DomainError("该导入作业当前不能更改导入方式（可能已提交或正在处理）。", field="mode")
+        raise DomainError(_("该导入作业当前不能更改导入方式（可能已提交或正在处理）。"), field="mode")
     audit.record(actor=actor, action="core.import.mode", obj=job, before={"mode": job.mode}, after={"mode": mode})
     job.refresh_from_db()
     return job

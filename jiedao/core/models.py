@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -38,10 +39,10 @@ class AuditChainHead(models.Model):
 
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise RuntimeError("审计日志只允许追加，不能修改。")
+        raise RuntimeError(gettext("审计日志只允许追加，不能修改。"))
 
     def delete(self):
-        raise RuntimeError("审计日志只允许追加，不能删除。")
+        raise RuntimeError(gettext("审计日志只允许追加，不能删除。"))
 
 
 class AuditEvent(models.Model):
@@ -91,11 +92,11 @@ class AuditEvent(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise RuntimeError("审计日志只允许追加，不能修改。")
+            raise RuntimeError(gettext("审计日志只允许追加，不能修改。"))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise RuntimeError("审计日志只允许追加，不能删除。")
+        raise RuntimeError(gettext("审计日志只允许追加，不能删除。"))
 
 
 class ApiToken(BaseModel):

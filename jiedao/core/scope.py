@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from jiedao.core import caching
 from jiedao.core.errors import PermissionError_
@@ -143,7 +144,7 @@ def get_scoped(queryset: models.QuerySet[M], user: Any, perm: str = Perm.VIEW_OR
     try:
         return restrict(queryset, user, perm).get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise Http404("未找到该对象。") from None
+        raise Http404(_("未找到该对象。")) from None
 
 
 def path_allows(user: Any, perm: str, path: str | None) -> bool:
@@ -157,7 +158,7 @@ def path_allows(user: Any, perm: str, path: str | None) -> bool:
 def require(user: Any, perm: str, path: str | None, *, view_perm: str = Perm.VIEW_ORG) -> None:
     """Raise 404 if the user cannot even see the place, 403 if they see it but may not act."""
     if not path_allows(user, view_perm, path):
-        raise Http404("未找到该对象。")
+        raise Http404(_("未找到该对象。"))
     if not path_allows(user, perm, path):
         raise PermissionError_()
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.core import audit, caching
 from jiedao.core.errors import DomainError
@@ -27,9 +28,9 @@ def token_create(*, actor: Any, name: str, expires_days: int | None = 180) -> tu
     """Issue a token for the actor; returns the row and the plaintext, which is never stored."""
     name = " ".join((name or "").split())
     if not name:
-        raise DomainError("请填写令牌用途。", field="name")
+        raise DomainError(_("请填写令牌用途。"), field="name")
     if expires_days is not None and not (1 <= expires_days <= 3650):
-        raise DomainError("有效天数应在 1 到 3650 之间。", field="expires_days")
+        raise DomainError(_("有效天数应在 1 到 3650 之间。"), field="expires_days")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=actor,
@@ -45,7 +46,7 @@ def token_create(*, actor: Any, name: str, expires_days: int | None = 180) -> tu
 @transaction.atomic
 def token_revoke(*, actor: Any, token: ApiToken) -> None:
     if token.user_id != actor.pk:
-        raise DomainError("只能吊销自己的令牌。", field="token")
+        raise DomainError(_("只能吊销自己的令牌。"), field="token")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])

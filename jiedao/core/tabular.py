@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
 from openpyxl.utils.cell import range_boundaries
 
 from jiedao.core.xlsx import Cell, XlsxError, XlsxReader  # Cell: a csv cell is the same type
@@ -65,8 +66,8 @@ def open_table(path: Path | str, *, original_name: str = "", sheet_hint: str = "
     if name.endswith(".csv") or name.endswith(".txt"):
         return _open_csv(Path(path))
     if name.endswith(".xls"):
-        raise TabularError("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后再上传。")
-    raise TabularError("只支持 .xlsx 或 .csv 文件。")
+        raise TabularError(_("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后再上传。"))
+    raise TabularError(_("只支持 .xlsx 或 .csv 文件。"))
 
 
 # --- xlsx -------------------------------------------------------------------------------------
@@ -96,21 +97,26 @@ def _open_xlsx(path: Path, sheet_hint: str) -> Table:
     try:
         reader = XlsxReader(path)
     except XlsxError as exc:
-        raise TabularError(f"无法读取该 xlsx 文件（文件可能已损坏或不是 Excel 文件）：{exc}") from None
+        raise TabularError(
+            _("无法读取该 xlsx 文件（文件可能已损坏或不是 Excel 文件）：%(error)s") % {"error": exc}
+        ) from None
     if not reader.sheets:
         reader.close()
-        raise TabularError("该 xlsx 文件中没有工作表。")
+        raise TabularError(_("该 xlsx 文件中没有工作表。"))
     names = [name for name, _ in reader.sheets]
     chosen, sheet_path = next(
         ((n, p) for n, p in reader.sheets if sheet_hint and n.strip() == sheet_hint), reader.sheets[0]
     )
     notices = []
     if len(names) > 1:
-        others = "、".join(n for n in names if n != chosen)
-        notices.append(f"文件有 {len(names)} 个工作表，只导入“{chosen}”，已忽略：{others}。")
+        others = _("、").join(n for n in names if n != chosen)
+        notices.append(
+            _("文件有 %(count)s 个工作表，只导入“%(chosen)s”，已忽略：%(others)s。")
+            % {"count": len(names), "chosen": chosen, "others": others}
+        )
     merged_rows: dict[int, str] = {}
     for ref in _merged_ranges(reader.archive, sheet_path):
-        _, min_row, _, max_row = range_boundaries(ref)
+        _min_col, min_row, _max_col, max_row = range_boundaries(ref)
         for row in range(min_row, (max_row or min_row) + 1):
             merged_rows.setdefault(row, ref)
     raw_rows = reader.rows(sheet_path)
@@ -125,7 +131,7 @@ def _open_xlsx(path: Path, sheet_hint: str) -> Table:
             break
     if not headers:
         reader.close()
-        raise TabularError(f"工作表“{chosen}”是空的：没有找到表头。")
+        raise TabularError(_("工作表“%(sheet)s”是空的：没有找到表头。") % {"sheet": chosen})
     width = len(headers)
 
     def data_rows() -> Iterator[tuple[int, list[Cell]]]:
@@ -159,7 +165,7 @@ def _detect_encoding(sample: bytes) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise TabularError("无法识别 CSV 文件的编码：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后再上传。")
+    raise TabularError(_("无法识别 CSV 文件的编码：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后再上传。"))
 
 
 def _open_csv(path: Path) -> Table:
@@ -168,7 +174,7 @@ def _open_csv(path: Path) -> Table:
     handle.seek(0)
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample[:1000]:
         handle.close()
-        raise TabularError("CSV 文件是 UTF-16 编码：请另存为“CSV UTF-8（逗号分隔）”后再上传。")
+        raise TabularError(_("CSV 文件是 UTF-16 编码：请另存为“CSV UTF-8（逗号分隔）”后再上传。"))
     encoding = _detect_encoding(sample)
     text = io.TextIOWrapper(handle, encoding=encoding, errors="strict", newline="")
     try:
@@ -180,12 +186,12 @@ def _open_csv(path: Path) -> Table:
         first = next(reader)
     except StopIteration:
         text.close()
-        raise TabularError("CSV 文件是空的：没有找到表头。") from None
+        raise TabularError(_("CSV 文件是空的：没有找到表头。")) from None
     except UnicodeDecodeError:
         text.close()
-        raise TabularError("CSV 文件编码错误：请另存为 UTF-8 编码后再上传。") from None
+        raise TabularError(_("CSV 文件编码错误：请另存为 UTF-8 编码后再上传。")) from None
     headers = [_clean_header(h) for h in first[:MAX_COLUMNS]]
-    notices = [] if encoding.startswith("utf-8") else ["文件按 GBK（GB18030）编码读取。"]
+    notices = [] if encoding.startswith("utf-8") else [_("文件按 GBK（GB18030）编码读取。")]
 
     def data_rows() -> Iterator[tuple[int, list[Cell]]]:
         number = 1
@@ -195,7 +201,9 @@ def _open_csv(path: Path) -> Table:
             except StopIteration:
                 return
             except UnicodeDecodeError:
-                raise TabularError(f"CSV 文件第 {number + 1} 行附近编码错误：请另存为 UTF-8 编码后再上传。") from None
+                raise TabularError(
+                    _("CSV 文件第 %(row)s 行附近编码错误：请另存为 UTF-8 编码后再上传。") % {"row": number + 1}
+                ) from None
             number += 1
             values = [v.strip() for v in row[: len(headers)]]
             if any(values):
@@ -231,7 +239,7 @@ def as_bool(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ValueError("应填写“是”或“否”")
+    raise ValueError(_("应填写“是”或“否”"))
 
 
 def as_date(value: Any) -> date | None:
@@ -244,8 +252,8 @@ def as_date(value: Any) -> date | None:
     text = as_text(value).replace("/", "-").replace(".", "-")
     match = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", text) or re.match(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$", text)
     if not match:
-        raise ValueError("应为日期，如 2024-03-01")
+        raise ValueError(_("应为日期，如 2024-03-01"))
     try:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
-        raise ValueError("日期不存在") from None
+        raise ValueError(_("日期不存在")) from None

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext as _
 
 from jiedao.core.errors import DomainError
 
@@ -35,17 +36,21 @@ def validate_node_code(code: str, kind: str, parent_code: str = "", *, field: st
         return
     if kind == "building":
         if len(code) > 24 or not re.match(r"^[0-9A-Za-z-]+$", code):
-            raise DomainError("楼栋编码只能由数字、字母和连字符组成，最长 24 位。", field=field)
+            raise DomainError(_("楼栋编码只能由数字、字母和连字符组成，最长 24 位。"), field=field)
         return
     lengths = CODE_LENGTHS.get(kind, ())
     if not _DIGITS.match(code) or len(code) not in lengths:
-        wanted = " 或 ".join(str(n) for n in lengths)
-        raise DomainError(f"编码应为 {wanted} 位数字，实际为“{code}”。", field=field)
+        wanted = _(" 或 ").join(str(n) for n in lengths)
+        raise DomainError(_("编码应为 %(lengths)s 位数字，实际为“%(code)s”。") % {"lengths": wanted, "code": code}, field=field)
     if kind == "subdistrict" and len(code) == 12 and not code.endswith("000"):
-        raise DomainError("街道的 12 位统计用区划代码应以 000 结尾。", field=field)
+        raise DomainError(_("街道的 12 位统计用区划代码应以 000 结尾。"), field=field)
     prefix = _code_prefix(parent_code)
     if prefix and kind != "district" and not code.startswith(prefix):
-        raise DomainError(f"编码“{code}”应以上级编码的前 {len(prefix)} 位“{prefix}”开头。", field=field)
+        raise DomainError(
+            _("编码“%(code)s”应以上级编码的前 %(length)s 位“%(prefix)s”开头。")
+            % {"code": code, "length": len(prefix), "prefix": prefix},
+            field=field,
+        )
 
 
 def _code_prefix(parent_code: str) -> str:
@@ -62,23 +67,23 @@ def validate_geojson_boundary(value: Any, *, field: str = "boundary") -> None:
     if value in (None, ""):
         return
     if not isinstance(value, dict):
-        raise DomainError("边界应为 GeoJSON 对象。", field=field)
+        raise DomainError(_("边界应为 GeoJSON 对象。"), field=field)
     geometry = value.get("geometry") if value.get("type") == "Feature" else value
     if not isinstance(geometry, dict) or geometry.get("type") not in {"Polygon", "MultiPolygon"}:
-        raise DomainError("边界应为 GeoJSON 的 Polygon 或 MultiPolygon。", field=field)
+        raise DomainError(_("边界应为 GeoJSON 的 Polygon 或 MultiPolygon。"), field=field)
     polygons = geometry.get("coordinates")
     if geometry["type"] == "Polygon":
         polygons = [polygons]
     if not isinstance(polygons, list) or not polygons:
-        raise DomainError("边界缺少坐标。", field=field)
+        raise DomainError(_("边界缺少坐标。"), field=field)
     for polygon in polygons:
         if not isinstance(polygon, list) or not polygon:
-            raise DomainError("边界的多边形格式不正确。", field=field)
+            raise DomainError(_("边界的多边形格式不正确。"), field=field)
         for ring in polygon:
             if not isinstance(ring, list) or len(ring) < 4:
-                raise DomainError("边界的每个环至少需要 4 个坐标点。", field=field)
+                raise DomainError(_("边界的每个环至少需要 4 个坐标点。"), field=field)
             if ring[0] != ring[-1]:
-                raise DomainError("边界的每个环首尾坐标必须相同（闭合）。", field=field)
+                raise DomainError(_("边界的每个环首尾坐标必须相同（闭合）。"), field=field)
             for point in ring:
                 if (
                     not isinstance(point, list | tuple)
@@ -86,7 +91,7 @@ def validate_geojson_boundary(value: Any, *, field: str = "boundary") -> None:
                     or not all(isinstance(c, int | float) for c in point[:2])
                     or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)
                 ):
-                    raise DomainError("边界坐标应为 [经度, 纬度]，且在有效范围内。", field=field)
+                    raise DomainError(_("边界坐标应为 [经度, 纬度]，且在有效范围内。"), field=field)
 
 
 def validate_phone(value: str, *, field: str = "phone") -> None:
@@ -95,7 +100,9 @@ def validate_phone(value: str, *, field: str = "phone") -> None:
         return
     compact = value.replace(" ", "")
     if not (_MOBILE.match(compact) or _LANDLINE.match(compact)):
-        raise DomainError(f"电话号码“{value}”格式不正确：应为 11 位手机号或带区号的固定电话。", field=field)
+        raise DomainError(
+            _("电话号码“%(phone)s”格式不正确：应为 11 位手机号或带区号的固定电话。") % {"phone": value}, field=field
+        )
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -110,15 +117,15 @@ def validate_id_number(value: str, *, field: str = "id_number", today: date | No
     """GB 11643 citizen ID: 18 characters, a real birth date, the check character. Returns the birth date."""
     number = (value or "").strip().upper()
     if not re.match(r"^\d{17}[\dX]$", number):
-        raise DomainError("身份证号应为 18 位，前 17 位为数字，最后一位为数字或 X。", field=field)
+        raise DomainError(_("身份证号应为 18 位，前 17 位为数字，最后一位为数字或 X。"), field=field)
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise DomainError(f"身份证号中的出生日期 {number[6:14]} 不存在。", field=field) from None
+        raise DomainError(_("身份证号中的出生日期 %(date)s 不存在。") % {"date": number[6:14]}, field=field) from None
     if born.year < 1890 or born > (today or date.today()):
-        raise DomainError(f"身份证号中的出生日期 {born.isoformat()} 不合理。", field=field)
+        raise DomainError(_("身份证号中的出生日期 %(date)s 不合理。") % {"date": born.isoformat()}, field=field)
     if id_number_check_char(number[:17]) != number[17]:
-        raise DomainError("身份证号校验位不正确，请核对。", field=field)
+        raise DomainError(_("身份证号校验位不正确，请核对。"), field=field)
     return born
 
 
@@ -135,9 +142,9 @@ def validate_uscc(value: str, *, field: str = "uscc") -> None:
     """GB 32100 统一社会信用代码: 18 characters from the allowed set and the check character."""
     code = (value or "").strip().upper()
     if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
-        raise DomainError("统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）。", field=field)
+        raise DomainError(_("统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）。"), field=field)
     if uscc_check_char(code[:17]) != code[17]:
-        raise DomainError("统一社会信用代码校验位不正确，请核对。", field=field)
+        raise DomainError(_("统一社会信用代码校验位不正确，请核对。"), field=field)
 
 
 @functools.cache
@@ -151,7 +158,7 @@ def clean_text(value: Any, *, field: str, label: str, max_length: int, required:
     """A free-text field stripped and checked: present when required, at most `max_length`."""
     text = str(value or "").strip()
     if required and not text:
-        raise DomainError(f"请填写{label}。", field=field)
+        raise DomainError(_("请填写%(label)s。") % {"label": label}, field=field)
     if len(text) > max_length:
-        raise DomainError(f"{label}不能超过 {max_length} 个字。", field=field)
+        raise DomainError(_("%(label)s不能超过 %(limit)s 个字。") % {"label": label, "limit": max_length}, field=field)
     return text

@@ -18,12 +18,14 @@ from functools import lru_cache
 import chinese_calendar
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 
 class UnknownYear(Exception):
     def __init__(self, year: int) -> None:
         super().__init__(
-            f"尚未录入 {year} 年的法定节假日安排：请系统管理员在“节假日调整”中补充该年的放假和调休日期。"
+            gettext("尚未录入 %(year)s 年的法定节假日安排：请系统管理员在“节假日调整”中补充该年的放假和调休日期。")
+            % {"year": year}
         )
         self.year = year
 
@@ -116,7 +118,7 @@ def add_working_hours(start: datetime, hours: float, *, strict: bool = True) -> 
                 remaining -= available
         day += timedelta(days=1)
         cursor = datetime.combine(day, time(0), tzinfo=tz)
-    raise ValueError("时限过长")
+    raise ValueError(gettext("时限过长"))
 
 
 def working_days_between(start: date, end: date, *, strict: bool = True) -> int:

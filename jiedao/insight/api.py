@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema
 
 from jiedao.cases import selectors as case_selectors
@@ -158,11 +159,11 @@ def group_confirm(request, payload: ConfirmIn, group_id: int = Path(..., ge=1, l
     group = selectors.group_get(request.auth, group_id)
     members = {m.case_id: m.case for m in group.members.select_related("case")}
     if payload.main_case not in members:
-        raise DomainError("主件须是本组的事项。", field="main_case")
+        raise DomainError(_("主件须是本组的事项。"), field="main_case")
     cases = None
     if payload.cases is not None:
         if any(pk not in members for pk in payload.cases):
-            raise DomainError("所选事项不属于本组。", field="cases")
+            raise DomainError(_("所选事项不属于本组。"), field="cases")
         cases = [members[pk] for pk in payload.cases]
     services.duplicate_group_confirm(actor=request.auth, group=group, main_case=members[payload.main_case],
                                      cases=cases, reason=payload.reason)
@@ -239,7 +240,7 @@ def suggest(request, payload: SuggestIn):
     低置信度（`low_confidence: true`）时请让用户自己选择。服务端耗时远低于 50 毫秒。"""
     user = request.auth
     if not scope.has_perm_anywhere(user, Perm.REPORT_CASES):
-        raise PermissionError_("您没有登记诉求的权限。")
+        raise PermissionError_(_("您没有登记诉求的权限。"))
     node = None
     if payload.node is not None:
         try:

@@ -558,14 +558,15 @@ def split_history(history: list[LabelledCase], active: ClassifierVersion | None 
     before the active version's last training case, the slice starts after that case instead.)"""
     n = len(history)
     if n < MIN_HISTORY:
-        return HistorySplit(train=list(history), holdout=[], note=f"已确认类别的事项只有 {n} 件（少于 {MIN_HISTORY} 件）")
+        note = _("已确认类别的事项只有 %(count)s 件（少于 %(minimum)s 件）") % {"count": n, "minimum": MIN_HISTORY}
+        return HistorySplit(train=list(history), holdout=[], note=note)
     size = max(1, min(round(n * HOLDOUT_SHARE), HOLDOUT_MAX))
     start = n - size
     note = ""
     if active is not None and active.trained_through_case and history[start].id <= active.trained_through_case:
         later = [i for i, case in enumerate(history) if case.id > active.trained_through_case]
         start = later[0] if later else n
-        note = f"留出集从当前版本 v{active.number} 训练数据之后开始"
+        note = _("留出集从当前版本 v%(number)s 训练数据之后开始") % {"number": active.number}
     return HistorySplit(train=history[:start], holdout=history[start:], note=note)
 
 
@@ -592,7 +593,7 @@ def version_get(pk: Any) -> ClassifierVersion:
 
     version = ClassifierVersion.objects.filter(pk=pk).first() if str(pk).isdigit() else None
     if version is None:
-        raise Http404("未找到该模型版本。")
+        raise Http404(_("未找到该模型版本。"))
     return version
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.cases.models import Case, Category, State
 from jiedao.cases.workflow import Action
@@ -131,8 +132,9 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
         group = sorted((cases[i] for i in members), key=lambda c: (c.created_at, c.pk))
         values = scores.get(root, [0.0])
         buildings = {c.building_id for c in group if c.building_id}
-        why = "同一楼栋" if len(buildings) == 1 and all(c.building_id for c in group) else "同一网格或相近位置"
-        out.append((group, round(sum(values) / len(values), 3), f"文字相似，{why}，{len(group)} 件"))
+        why = _("同一楼栋") if len(buildings) == 1 and all(c.building_id for c in group) else _("同一网格或相近位置")
+        reason = _("文字相似，%(why)s，%(count)s 件") % {"why": why, "count": len(group)}
+        out.append((group, round(sum(values) / len(values), 3), reason))
     return out
 
 
@@ -149,7 +151,7 @@ def _set_members(group: DuplicateGroup, cases: list[Case]) -> None:
 def duplicate_groups_build(*, subdistrict: OrgNode, actor: Any = JOB_ACTOR) -> dict[str, int]:
     """Propose (or refresh) the likely-duplicate groups of one sub-district's open cases."""
     if subdistrict.kind != NodeKind.SUBDISTRICT:
-        raise DomainError("重复事项按街道分组。", field="subdistrict")
+        raise DomainError(_("重复事项按街道分组。"), field="subdistrict")
     if not isinstance(actor, str):
         scope.require(actor, Perm.REPORT_CASES, subdistrict.path, view_perm=Perm.VIEW_CASES)
     since = timezone.now() - timedelta(days=GROUP_DAYS)
@@ -218,7 +220,7 @@ def duplicate_groups_build_all() -> dict[str, int]:
 def _pending(group: DuplicateGroup) -> DuplicateGroup:
     current = DuplicateGroup.objects.select_for_update().get(pk=group.pk)
     if current.status != DuplicateGroup.Status.PENDING:
-        raise DomainError(f"该组已{current.get_status_display()}，不能再处理。", field="status")
+        raise DomainError(_("该组已%(status)s，不能再处理。") % {"status": current.get_status_display()}, field="status")
     return current
 
 
@@ -231,29 +233,32 @@ def duplicate_group_confirm(*, actor: Any, group: DuplicateGroup, main_case: Cas
     current = _pending(group)
     members = {m.case_id: m for m in current.members.select_related("case")}
     if main_case.pk not in members:
-        raise DomainError("主件须是本组的事项。", field="main_case")
+        raise DomainError(_("主件须是本组的事项。"), field="main_case")
     chosen = [c.pk for c in cases] if cases is not None else list(members)
     if any(pk not in members for pk in chosen):
-        raise DomainError("所选事项不属于本组。", field="cases")
+        raise DomainError(_("所选事项不属于本组。"), field="cases")
     to_merge = [members[pk] for pk in chosen if pk != main_case.pk]
     if not to_merge:
-        raise DomainError("请至少选择一件要并入主件的事项。", field="cases")
+        raise DomainError(_("请至少选择一件要并入主件的事项。"), field="cases")
     main = Case.objects.get(pk=main_case.pk)
     if main.state in (State.CLOSED, State.REJECTED) or main.merged_into_id:
-        raise DomainError(f"主件 {main.ticket} 已结案或已并入他件，请另选主件。", field="main_case")
+        raise DomainError(_("主件 %(ticket)s 已结案或已并入他件，请另选主件。") % {"ticket": main.ticket}, field="main_case")
     from jiedao.cases.services import case_act
 
     note = (reason or "").strip()[:400]
     for member in to_merge:
         case = member.case
         if case.state not in MERGEABLE:
-            raise DomainError(f"{case.ticket} 已“{case.get_state_display()}”，不能合并；请把它选为主件或不选它。",
-                              field="cases")
+            raise DomainError(
+                _("%(ticket)s 已“%(state)s”，不能合并；请把它选为主件或不选它。")
+                % {"ticket": case.ticket, "state": case.get_state_display()},
+                field="cases",
+            )
         try:
             case_act(actor=actor, case=case, action=Action.MERGE, into=main,
                      reason=f"疑似重复组 #{current.pk} 确认合并" + (f"：{note}" if note else ""))
         except DomainError as exc:
-            raise type(exc)(f"{case.ticket}：{exc.message}", field="cases") from None
+            raise type(exc)(_("%(ticket)s：%(problem)s") % {"ticket": case.ticket, "problem": exc.message}, field="cases") from None
         member.merged = True
         member.save(update_fields=["merged"])
     current.status = DuplicateGroup.Status.CONFIRMED
@@ -277,7 +282,7 @@ def duplicate_group_dismiss(*, actor: Any, group: DuplicateGroup, reason: str = 
     current = _pending(group)
     note = (reason or "").strip()
     if len(note) > 500:
-        raise DomainError("说明不能超过 500 个字。", field="reason")
+        raise DomainError(_("说明不能超过 500 个字。"), field="reason")
     current.status = DuplicateGroup.Status.DISMISSED
     current.decided_by = actor
     current.decided_at = timezone.now()
@@ -300,7 +305,7 @@ KEEP_MODEL_DATA = 6
 def _require_manage(actor: Any) -> None:
     """Administrators (MANAGE_INSIGHT anywhere) manage the classifier; None is the system itself."""
     if actor is not None and not scope.has_perm_anywhere(actor, Perm.MANAGE_INSIGHT):
-        raise PermissionError_("只有系统管理员可以训练或切换分类模型。")
+        raise PermissionError_(_("只有系统管理员可以训练或切换分类模型。"))
 
 
 def _version_audit(version: ClassifierVersion) -> dict[str, Any]:
@@ -324,7 +329,7 @@ def _new_version(*, actor: Any, trigger: str, status: str) -> ClassifierVersion:
                 )
         except IntegrityError:  # another process took the number
             continue
-    raise ConflictError("无法分配模型版本号，请稍后重试。")
+    raise ConflictError(_("无法分配模型版本号，请稍后重试。"))
 
 
 # --- import of labelled messages ----------------------------------------------------------------
@@ -347,12 +352,16 @@ def read_import(path: str | Path, *, label_map: dict[str, str] | None = None,
     for label, target in (label_map or {}).items():
         code = by_key.get(str(target).strip())
         if code is None:
-            raise DomainError(f"类别对照“{label}={target}”中的“{target}”不是启用的事项类别（代码或名称）。", field="map")
+            raise DomainError(
+                _("类别对照“%(label)s=%(target)s”中的“%(target)s”不是启用的事项类别（代码或名称）。")
+                % {"label": label, "target": target},
+                field="map",
+            )
         mapping[str(label).strip()] = code
     try:
         messages = tio.read_messages(path, require_label=True)
     except (OSError, ValueError, KeyError) as exc:
-        raise DomainError(f"无法读取导入文件：{exc}", field="import") from None
+        raise DomainError(_("无法读取导入文件：%(error)s") % {"error": exc}, field="import") from None
     examples, unmapped = [], Counter()
     for m in messages:
         code = mapping.get(m.category) or by_key.get(m.category or "")
@@ -361,9 +370,12 @@ def read_import(path: str | Path, *, label_map: dict[str, str] | None = None,
             continue
         examples.append(Example(title=m.title, text=m.text, label=code, id=f"import:{m.id}"))
     if messages and not examples:
-        labels = "、".join(f"{k}（{v}）" for k, v in unmapped.most_common(8))
-        raise DomainError(f"导入文件中的类别都对应不到启用的事项类别：{labels}。请用类别对照（如 --map 原类别=类别代码）指定。",
-                          field="import")
+        labels = _("、").join(_("%(label)s（%(count)s）") % {"label": k, "count": v} for k, v in unmapped.most_common(8))
+        raise DomainError(
+            _("导入文件中的类别都对应不到启用的事项类别：%(labels)s。请用类别对照（如 --map 原类别=类别代码）指定。")
+            % {"labels": labels},
+            field="import",
+        )
     return examples, unmapped, len(messages)
 
 
@@ -401,7 +413,7 @@ def classifier_train(
 
     leaves = selectors.catalogue_leaves()
     if len(leaves) < 2:
-        raise DomainError("事项目录中启用的类别少于两个，无法训练分类模型。", field="catalogue")
+        raise DomainError(_("事项目录中启用的类别少于两个，无法训练分类模型。"), field="catalogue")
     imported, unmapped, import_rows = ([], Counter(), 0)
     if import_path:
         imported, unmapped, import_rows = read_import(import_path, label_map=label_map, leaves=leaves)
@@ -417,7 +429,8 @@ def classifier_train(
         rows, seeds, catalogue_examples = selectors.catalogue_material(leaves)
         notes = [split.note] if split.note else []
         if unmapped:
-            notes.append("导入中未对应的类别：" + "、".join(f"{k}（{v}）" for k, v in unmapped.most_common(5)))
+            labels = _("、").join(_("%(label)s（%(count)s）") % {"label": k, "count": v} for k, v in unmapped.most_common(5))
+            notes.append(_("导入中未对应的类别：%(labels)s") % {"labels": labels})
         if split.holdout:
             kind = Kind.HISTORY
             config = None
@@ -448,10 +461,10 @@ def classifier_train(
                     version.compared_with = active
                     version.compared_scores = {"accuracy": previous["accuracy"], "macro_f1": previous["macro_f1"]}
                 except ValueError as exc:  # an unreadable old model cannot be compared: the new one wins
-                    notes.append(f"当前版本 v{active.number} 无法读取（{exc}）")
+                    notes.append(_("当前版本 v%(number)s 无法读取（%(error)s）") % {"number": active.number, "error": exc})
         version.train_seconds = round(time.perf_counter() - started, 2)
         activate, version.decision = _decide(version, active, split)
-        version.message = "；".join(notes)[:500]
+        version.message = _("；").join(notes)[:500]
         version.status = Status.READY
         version.finished_at = timezone.now()
         with transaction.atomic():
@@ -467,7 +480,7 @@ def classifier_train(
     except Exception as exc:
         log.exception("training classifier version %s failed", version.number)
         ClassifierVersion.objects.filter(pk=version.pk).update(
-            status=Status.FAILED, finished_at=timezone.now(), message=f"训练失败：{type(exc).__name__}: {exc}"[:500])
+            status=Status.FAILED, finished_at=timezone.now(), message=(_("训练失败：%(error)s") % {"error": f"{type(exc).__name__}: {exc}"})[:500])
         raise
     return version
 
@@ -492,19 +505,19 @@ def _prune_model_data(*, actor: Any) -> int:
 def _decide(version: ClassifierVersion, active: ClassifierVersion | None, split) -> tuple[bool, str]:
     """(activate?, the reason in words) — the activation rule."""
     if active is None:
-        return True, "尚无启用的版本，直接启用。"
+        return True, _("尚无启用的版本，直接启用。")
     if split.holdout:
         if not version.compared_scores:
-            return True, "当前版本无法在留出集上评估，启用新版本。"
+            return True, _("当前版本无法在留出集上评估，启用新版本。")
         old = version.compared_scores["macro_f1"]
+        figures = {"cases": version.holdout_cases, "f1": f"{version.macro_f1:.3f}", "number": active.number,
+                   "old": f"{old:.3f}"}
         if version.macro_f1 >= old:
-            return True, (f"留出集 {version.holdout_cases} 件上宏平均 F1 {version.macro_f1:.3f} ≥ 当前版本 "
-                          f"v{active.number} 的 {old:.3f}，已启用。")
-        return False, (f"留出集 {version.holdout_cases} 件上宏平均 F1 {version.macro_f1:.3f} < 当前版本 "
-                       f"v{active.number} 的 {old:.3f}，未启用。")
+            return True, _("留出集 %(cases)s 件上宏平均 F1 %(f1)s ≥ 当前版本 v%(number)s 的 %(old)s，已启用。") % figures
+        return False, _("留出集 %(cases)s 件上宏平均 F1 %(f1)s < 当前版本 v%(number)s 的 %(old)s，未启用。") % figures
     if active.kind == Kind.COLD_START or active.macro_f1 is None:
-        return True, "历史事项不足，按事项目录冷启动，替换当前的冷启动版本。"
-    return False, f"历史事项不足，无法与用历史事项训练的当前版本 v{active.number} 比较，未启用。"
+        return True, _("历史事项不足，按事项目录冷启动，替换当前的冷启动版本。")
+    return False, _("历史事项不足，无法与用历史事项训练的当前版本 v%(number)s 比较，未启用。") % {"number": active.number}
 
 
 def _activate(*, actor: Any, version: ClassifierVersion, action: str, reason: str = "") -> None:
@@ -527,12 +540,14 @@ def classifier_activate(*, actor: Any, version: ClassifierVersion, reason: str =
     with transaction.atomic():
         current = ClassifierVersion.objects.select_for_update().get(pk=version.pk)
         if current.status != Status.READY:
-            raise DomainError(f"版本 v{current.number} 尚未训练完成，不能启用。", field="version")
+            raise DomainError(_("版本 v%(number)s 尚未训练完成，不能启用。") % {"number": current.number}, field="version")
         if not current.model_data:
-            raise DomainError(f"版本 v{current.number} 的模型数据已按保留规则清理，只保留得分记录，不能启用。",
-                              field="version")
+            raise DomainError(
+                _("版本 v%(number)s 的模型数据已按保留规则清理，只保留得分记录，不能启用。") % {"number": current.number},
+                field="version",
+            )
         if current.is_active:
-            raise ConflictError(f"版本 v{current.number} 已是当前使用的版本。", field="version")
+            raise ConflictError(_("版本 v%(number)s 已是当前使用的版本。") % {"number": current.number}, field="version")
         reason = (reason or "").strip()[:500]
         _activate(actor=actor, version=current, action="insight.classifier.rollback", reason=reason)
     return current
@@ -543,10 +558,10 @@ def classifier_request(*, actor: Any) -> ClassifierVersion:
     _require_manage(actor)
     with transaction.atomic():
         ClassifierVersion.objects.filter(status=Status.TRAINING, created_at__lt=timezone.now() - STALE_TRAINING).update(
-            status=Status.FAILED, message="训练进程已中断。", finished_at=timezone.now())
+            status=Status.FAILED, message=_("训练进程已中断。"), finished_at=timezone.now())
         busy = selectors.pending_version()
         if busy is not None:
-            raise ConflictError(f"版本 v{busy.number} 正在训练，请等它完成。", field="version")
+            raise ConflictError(_("版本 v%(number)s 正在训练，请等它完成。") % {"number": busy.number}, field="version")
         version = _new_version(actor=actor, trigger=Trigger.MANUAL, status=Status.QUEUED)
         audit.record(actor=actor, action="insight.classifier.request", obj=version, after=_version_audit(version))
     return version
@@ -619,7 +634,7 @@ def suggestion_backfill(*, batch: int = BACKFILL_BATCH, max_batches: int = 50) -
     is the category the case was filed with (Case.filed_category)."""
     since = timezone.now() - timedelta(days=BACKFILL_DAYS)
     done = 0
-    for _ in range(max_batches):
+    for _batch in range(max_batches):
         rows_in = list(Case.objects.filter(created_at__gte=since, suggestion__isnull=True)
                        .order_by("id").values_list("id", "title", "description", "filed_category_id")[:batch])
         if not rows_in:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import field_validator
@@ -203,7 +204,7 @@ class EmailCheck(Schema):
             try:
                 validate_email(value.strip())
             except DjangoValidationError:
-                raise PydanticCustomError("email", "电子邮箱格式不正确") from None
+                raise PydanticCustomError("email", _("电子邮箱格式不正确")) from None
         return value
 
 

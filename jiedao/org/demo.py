@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jiedao.core import audit
 from jiedao.core.permissions import Role
@@ -562,7 +563,9 @@ def plan_demo(scale: str, seed: int = DEFAULT_SEED) -> DemoPlan:
     """Plan the demo for `scale`: the same scale and seed always give the same plan."""
     spec = SCALES.get(scale)
     if spec is None:
-        raise DemoError(f"未知的规模“{scale}”，可选：{'、'.join(PUBLIC_SCALES)}。")
+        raise DemoError(
+            gettext("未知的规模“%(scale)s”，可选：%(choices)s。") % {"scale": scale, "choices": gettext("、").join(PUBLIC_SCALES)}
+        )
     top_rng = random.Random(f"{seed}/top")
     names = Names(top_rng)
     if spec.root_kind == NodeKind.SUBDISTRICT:
@@ -612,7 +615,7 @@ def plan_demo(scale: str, seed: int = DEFAULT_SEED) -> DemoPlan:
 def _refuse_taken_usernames(users: list[PlannedUser]) -> None:
     taken = list(User.objects.filter(username__in=[u.username for u in users]).values_list("username", flat=True)[:5])
     if taken:
-        raise DemoError(f"数据库中已有与演示账号同名的用户：{'、'.join(sorted(taken))}。")
+        raise DemoError(gettext("数据库中已有与演示账号同名的用户：%(users)s。") % {"users": gettext("、").join(sorted(taken))})
 
 
 def seed(
@@ -629,9 +632,11 @@ def seed(
     Raises DemoError if the org tree is not empty or a demo username is already taken.
     """
     if scale not in SCALES:
-        raise DemoError(f"未知的规模“{scale}”，可选：{'、'.join(PUBLIC_SCALES)}。")
+        raise DemoError(
+            gettext("未知的规模“%(scale)s”，可选：%(choices)s。") % {"scale": scale, "choices": gettext("、").join(PUBLIC_SCALES)}
+        )
     if OrgNode.objects.exists():
-        raise DemoError("数据库中已有组织节点，演示数据只能生成到空的组织架构中。")
+        raise DemoError(gettext("数据库中已有组织节点，演示数据只能生成到空的组织架构中。"))
     plan = plan_demo(scale, seed)
     started = time.monotonic()
     report = SeedReport(scale=scale, seed=seed)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
@@ -33,10 +34,10 @@ def node_get_cached(user: Any, pk: int, perm: str = Perm.VIEW_ORG) -> OrgNode:
     try:
         pk = int(pk)
     except (TypeError, ValueError):
-        raise Http404("未找到该对象。") from None
+        raise Http404(_("未找到该对象。")) from None
     node = node_cached(pk)
     if node is None or not scope.path_allows(user, perm, node.path):
-        raise Http404("未找到该对象。")
+        raise Http404(_("未找到该对象。"))
     return node
 
 

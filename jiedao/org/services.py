@@ -10,6 +10,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, caching, scope
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
@@ -31,12 +33,15 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,150}$")
 NODE_EDITABLE = ("name", "code", "boundary", "address", "floors", "units", "sort_order", "is_active")
 
 
-def _clean_name(name: str, *, field: str = "name", label: str = "名称", max_length: int = 64) -> str:
+NAME_LABEL = gettext_lazy("名称")
+
+
+def _clean_name(name: str, *, field: str = "name", label: Any = NAME_LABEL, max_length: int = 64) -> str:
     cleaned = " ".join((name or "").split())
     if not cleaned:
-        raise DomainError(f"{label}不能为空。", field=field)
+        raise DomainError(_("%(label)s不能为空。") % {"label": label}, field=field)
     if len(cleaned) > max_length:
-        raise DomainError(f"{label}不能超过 {max_length} 个字。", field=field)
+        raise DomainError(_("%(label)s不能超过 %(limit)s 个字。") % {"label": label, "limit": max_length}, field=field)
     return cleaned
 
 
@@ -45,10 +50,10 @@ def _next_child_path(parent: OrgNode | None) -> str:
     last = siblings.aggregate(last=Max("path"))["last"]
     number = int(last[-PATH_SEGMENT:]) + 1 if last else 1
     if number >= 10**PATH_SEGMENT:
-        raise DomainError("该节点下的下级节点已达上限（9999 个）。", field="parent")
+        raise DomainError(_("该节点下的下级节点已达上限（9999 个）。"), field="parent")
     path = (parent.path if parent else "") + str(number).zfill(PATH_SEGMENT)
     if len(path) > PATH_MAX:
-        raise DomainError("组织层级过深。", field="parent")
+        raise DomainError(_("组织层级过深。"), field="parent")
     return path
 
 
@@ -61,25 +66,25 @@ def _check_node_fields(kind: str, parent: OrgNode | None, fields: dict[str, Any]
             if instance is not None:
                 clash = clash.exclude(pk=instance.pk)
             if clash.exists():
-                raise ConflictError(f"编码“{fields['code']}”已被其他节点使用。", field="code")
+                raise ConflictError(_("编码“%(code)s”已被其他节点使用。") % {"code": fields["code"]}, field="code")
     if "name" in fields:
         fields["name"] = _clean_name(fields["name"])
         clash = OrgNode.objects.filter(parent=parent, name=fields["name"])
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)
         if clash.exists():
-            raise ConflictError(f"同一上级下已有名为“{fields['name']}”的节点。", field="name")
+            raise ConflictError(_("同一上级下已有名为“%(name)s”的节点。") % {"name": fields["name"]}, field="name")
     if "boundary" in fields:
         validate_geojson_boundary(fields["boundary"])
         fields["boundary"] = fields["boundary"] or None
     if "address" in fields:
         fields["address"] = (fields["address"] or "").strip()[:200]
-    for number_field, label in (("floors", "层数"), ("units", "单元数")):
+    for number_field, label in (("floors", gettext_lazy("层数")), ("units", gettext_lazy("单元数"))):
         value = fields.get(number_field)
         if value is not None and not (0 < int(value) <= 300):
-            raise DomainError(f"{label}应在 1 到 300 之间。", field=number_field)
+            raise DomainError(_("%(label)s应在 1 到 300 之间。") % {"label": label}, field=number_field)
     if kind != NodeKind.BUILDING and (fields.get("floors") or fields.get("units")):
-        raise DomainError("只有楼栋可以填写层数和单元数。", field="floors")
+        raise DomainError(_("只有楼栋可以填写层数和单元数。"), field="floors")
 
 
 @transaction.atomic
@@ -98,21 +103,22 @@ def node_create(
 ) -> OrgNode:
     """Add a node under `parent` (a root when None, superusers only)."""
     if kind not in NodeKind.values:
-        raise DomainError(f"未知的节点类型“{kind}”。", field="kind")
+        raise DomainError(_("未知的节点类型“%(kind)s”。") % {"kind": kind}, field="kind")
     if parent is None:
         if not actor.is_superuser:
-            raise PermissionError_("只有超级管理员可以创建顶级节点。")
+            raise PermissionError_(_("只有超级管理员可以创建顶级节点。"))
         if kind not in ROOT_KINDS:
-            raise DomainError("顶级节点只能是市、区（县）或街道。", field="kind")
+            raise DomainError(_("顶级节点只能是市、区（县）或街道。"), field="kind")
     else:
         parent = OrgNode.objects.select_for_update().get(pk=parent.pk)
         scope.require(actor, Perm.MANAGE_ORG, parent.path)
         if kind not in ALLOWED_CHILDREN[parent.kind]:
             raise DomainError(
-                f"{parent.get_kind_display()}下不能添加{NodeKind(kind).label}。", field="kind"
+                _("%(parent)s下不能添加%(kind)s。") % {"parent": parent.get_kind_display(), "kind": NodeKind(kind).label},
+                field="kind",
             )
         if not parent.is_active:
-            raise DomainError("上级节点已停用，不能添加下级。", field="parent")
+            raise DomainError(_("上级节点已停用，不能添加下级。"), field="parent")
     fields: dict[str, Any] = {
         "name": name, "code": code, "boundary": boundary, "address": address, "floors": floors, "units": units,
     }
@@ -133,7 +139,7 @@ def node_create(
         with transaction.atomic():
             node.save()
     except IntegrityError:
-        raise ConflictError("节点与已有节点冲突（名称或编码重复），请刷新后重试。", field="name") from None
+        raise ConflictError(_("节点与已有节点冲突（名称或编码重复），请刷新后重试。"), field="name") from None
     if kind == NodeKind.SUBDISTRICT:
         node.subdistrict = node
         node.save(update_fields=["subdistrict"])
@@ -147,14 +153,14 @@ def node_update(*, actor: User, node: OrgNode, **changes: Any) -> OrgNode:
     """Change a node's editable fields (name, code, boundary, address, floors, units, order, active)."""
     unknown = set(changes) - set(NODE_EDITABLE)
     if unknown:
-        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+        raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
     node = OrgNode.objects.select_for_update().get(pk=node.pk)
     scope.require(actor, Perm.MANAGE_ORG, node.path)
     before = audit.snapshot(node)
     fields = dict(changes)
     _check_node_fields(node.kind, node.parent, fields, instance=node)
     if fields.get("is_active") is False and node.children.filter(is_active=True).exists():
-        raise DomainError("该节点下还有启用的下级节点，请先停用或移走下级。", field="is_active")
+        raise DomainError(_("该节点下还有启用的下级节点，请先停用或移走下级。"), field="is_active")
     for key, value in fields.items():
         setattr(node, key, value)
     node.save()
@@ -171,13 +177,13 @@ def department_create(
 ) -> Department:
     """Add a department (科室), station or joint-enforcement team to a sub-district."""
     if subdistrict.kind != NodeKind.SUBDISTRICT:
-        raise DomainError("部门只能设在街道下。", field="subdistrict")
+        raise DomainError(_("部门只能设在街道下。"), field="subdistrict")
     scope.require(actor, Perm.MANAGE_ORG, subdistrict.path)
     if kind not in DepartmentKind.values:
-        raise DomainError(f"未知的部门类型“{kind}”。", field="kind")
+        raise DomainError(_("未知的部门类型“%(kind)s”。") % {"kind": kind}, field="kind")
     name = _clean_name(name)
     if Department.objects.filter(subdistrict=subdistrict, name=name).exists():
-        raise ConflictError(f"该街道已有名为“{name}”的部门。", field="name")
+        raise ConflictError(_("该街道已有名为“%(name)s”的部门。") % {"name": name}, field="name")
     department = Department.objects.create(
         subdistrict=subdistrict, name=name, kind=kind, duties=(duties or "").strip()[:300]
     )
@@ -190,7 +196,9 @@ def _check_password(password: str, user: User | None = None) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise DomainError("密码不符合要求：" + "；".join(exc.messages), field="password") from None
+        raise DomainError(
+            _("密码不符合要求：%(problems)s") % {"problems": _("；").join(exc.messages)}, field="password"
+        ) from None
 
 
 @transaction.atomic
@@ -208,10 +216,10 @@ def user_create(
     scope.require(actor, Perm.MANAGE_USERS, home_node.path)
     username = (username or "").strip()
     if not _USERNAME.match(username):
-        raise DomainError("用户名应为 3 到 150 位字母、数字、下划线、点或连字符。", field="username")
+        raise DomainError(_("用户名应为 3 到 150 位字母、数字、下划线、点或连字符。"), field="username")
     if User.objects.filter(username__iexact=username).exists():
-        raise ConflictError(f"用户名“{username}”已被使用。", field="username")
-    full_name = _clean_name(full_name, field="full_name", label="姓名")
+        raise ConflictError(_("用户名“%(username)s”已被使用。") % {"username": username}, field="username")
+    full_name = _clean_name(full_name, field="full_name", label=gettext_lazy("姓名"))
     validate_phone(phone)
     user = User(username=username, full_name=full_name, home_node=home_node, phone=phone.strip(), email=email.strip())
     _check_password(password, user)
@@ -229,17 +237,17 @@ def user_update(*, actor: User, user: User, **changes: Any) -> User:
     """Change a user's name, phone, e-mail, home node or active flag."""
     unknown = set(changes) - set(USER_EDITABLE)
     if unknown:
-        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+        raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
     user = User.objects.select_for_update().get(pk=user.pk)
     scope.require(actor, Perm.MANAGE_USERS, user.home_node.path if user.home_node else None, view_perm=Perm.VIEW_USERS)
     if "home_node" in changes:
         scope.require(actor, Perm.MANAGE_USERS, changes["home_node"].path)
     if "full_name" in changes:
-        changes["full_name"] = _clean_name(changes["full_name"], field="full_name", label="姓名")
+        changes["full_name"] = _clean_name(changes["full_name"], field="full_name", label=gettext_lazy("姓名"))
     if "phone" in changes:
         validate_phone(changes["phone"])
     if changes.get("is_active") is False and user.pk == actor.pk:
-        raise DomainError("不能停用自己的账号。", field="is_active")
+        raise DomainError(_("不能停用自己的账号。"), field="is_active")
     before = audit.snapshot(user)
     for key, value in changes.items():
         setattr(user, key, value)
@@ -273,20 +281,20 @@ def role_assign(
     scope.require(actor, Perm.MANAGE_USERS, user.home_node.path if user.home_node else None, view_perm=Perm.VIEW_USERS)
     scope.require(actor, Perm.MANAGE_USERS, node.path)
     if role not in Role.values:
-        raise DomainError(f"未知的角色“{role}”。", field="role")
+        raise DomainError(_("未知的角色“%(role)s”。") % {"role": role}, field="role")
     allowed = ROLE_NODE_KINDS[role]
     if node.kind not in allowed:
-        kinds = "、".join(str(NodeKind(k).label) for k in NodeKind.values if k in allowed)
-        raise DomainError(f"{Role(role).label}只能绑定到：{kinds}。", field="node")
+        kinds = _("、").join(str(NodeKind(k).label) for k in NodeKind.values if k in allowed)
+        raise DomainError(_("%(role)s只能绑定到：%(kinds)s。") % {"role": Role(role).label, "kinds": kinds}, field="node")
     if role in ROLES_NEEDING_DEPARTMENT:
         if department is None:
-            raise DomainError("科室办理人员必须选择所属部门。", field="department")
+            raise DomainError(_("科室办理人员必须选择所属部门。"), field="department")
         if department.subdistrict_id != node.pk:
-            raise DomainError("所选部门不属于该街道。", field="department")
+            raise DomainError(_("所选部门不属于该街道。"), field="department")
     elif department is not None:
-        raise DomainError("只有科室办理人员需要选择部门。", field="department")
+        raise DomainError(_("只有科室办理人员需要选择部门。"), field="department")
     if RoleAssignment.objects.filter(user=user, role=role, node=node).exists():
-        raise ConflictError("该用户在此节点已有这个角色。", field="role")
+        raise ConflictError(_("该用户在此节点已有这个角色。"), field="role")
     assignment = RoleAssignment.objects.create(user=user, role=role, node=node, department=department)
     scope.forget(user)
     caching.bump()
@@ -299,7 +307,7 @@ def role_revoke(*, actor: User, assignment: RoleAssignment) -> None:
     """Remove a role binding."""
     scope.require(actor, Perm.MANAGE_USERS, assignment.node.path)
     if assignment.user_id == actor.pk and assignment.role == Role.ADMIN:
-        raise DomainError("不能撤销自己的系统管理员角色。", field="role")
+        raise DomainError(_("不能撤销自己的系统管理员角色。"), field="role")
     before = audit.snapshot(assignment)
     audit.record(actor=actor, action="org.role.revoke", obj=assignment, before=before)
     assignment.delete()

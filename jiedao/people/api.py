@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.http import FileResponse, Http404, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
@@ -779,11 +780,13 @@ def import_bad_rows(request, job_id: int = _id_path("导入作业编号")):
     """未导入的行，保持文件中的原样，每行附错误原因，改正后可以直接重新上传。"""
     job = _job(request, job_id)
     if job.status not in (ImportJob.Status.VALIDATED, ImportJob.Status.COMMITTED):
-        raise ConflictError(f"该导入作业还没有校验结果（状态：{job.get_status_display()}）。", field="status")
+        raise ConflictError(
+            _("该导入作业还没有校验结果（状态：%(status)s）。") % {"status": job.get_status_display()}, field="status"
+        )
     try:
         data = imports.bad_rows_xlsx(job)
     except (OSError, TabularError):
-        raise ConflictError("原上传文件已无法读取，请重新上传。", field="file") from None
+        raise ConflictError(_("原上传文件已无法读取，请重新上传。"), field="file") from None
     return _file(io.BytesIO(data), f"{job.pk}-错误行.xlsx")
 
 
@@ -794,11 +797,16 @@ def import_commit(request, job_id: int = _id_path("导入作业编号")):
     导入在后台进行，轮询 GET /imports/{id} 看结果。"""
     job = _job(request, job_id)
     if job.status != ImportJob.Status.VALIDATED:
-        raise ConflictError(f"该导入作业当前不能提交（状态：{job.get_status_display()}）。", field="status")
+        raise ConflictError(
+            _("该导入作业当前不能提交（状态：%(status)s）。") % {"status": job.get_status_display()}, field="status"
+        )
     if job.mode == ImportJob.Mode.ALL_OR_NOTHING and job.bad_rows:
         raise DomainError(
-            f"文件中有 {job.bad_rows} 行错误，“全部成功才导入”方式下不能提交：请改正后重新上传，"
-            "或改用“只导入正确的行”方式上传。",
+            _(
+                "文件中有 %(count)s 行错误，“全部成功才导入”方式下不能提交：请改正后重新上传，"
+                "或改用“只导入正确的行”方式上传。"
+            )
+            % {"count": job.bad_rows},
             field="mode",
         )
     tasks.submit("jiedao.core.imports.import_commit_by_id", job.pk, request.auth.pk)

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core.bulk import insert_rows, reserve_ids
@@ -84,7 +84,7 @@ class NodeResolver:
         """The node id, or ValueError with a message a person can act on."""
         text = "/".join(p.strip() for p in re.split(r"[/＞>]", text) if p.strip())
         if not text:
-            raise ValueError("不能为空")
+            raise ValueError(gettext("不能为空"))
         if text in self.by_code:
             return self.by_code[text]
         if text in self.by_full:
@@ -96,8 +96,8 @@ class NodeResolver:
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
-            raise ValueError(f"“{text}”对应多个节点，请填写编码或完整路径（如 社区/网格/楼栋）")
-        raise ValueError(f"找不到“{text}”：不存在、已停用或不在您的管辖范围内")
+            raise ValueError(gettext("“%(name)s”对应多个节点，请填写编码或完整路径（如 社区/网格/楼栋）") % {"name": text})
+        raise ValueError(gettext("找不到“%(name)s”：不存在、已停用或不在您的管辖范围内") % {"name": text})
 
     def subdistrict_of(self, node_id: int) -> int | None:
         return self.by_id[node_id][6]
@@ -113,7 +113,7 @@ def _checked_id_number(values: dict[str, Cell], header: str, errors: list) -> st
     if cell is None or cell.value in (None, ""):
         return ""
     if isinstance(cell.value, int | float):
-        errors.append((header, "身份证号被 Excel 存成了数字，末几位可能已丢失；请把该列设为“文本”后重新填写"))
+        errors.append((header, gettext("身份证号被 Excel 存成了数字，末几位可能已丢失；请把该列设为“文本”后重新填写")))
         return ""
     number = "".join(str(cell.value).split()).upper()
     try:
@@ -137,9 +137,9 @@ def _checked_phone(values: dict[str, Cell], header: str, errors: list) -> str:
 def _limited(values: dict[str, Cell], name: str, header: str, size: int, errors: list, required: bool = False) -> str:
     text = " ".join(_cell_text(values, name).split())
     if required and not text:
-        errors.append((header, "必填，不能为空"))
+        errors.append((header, gettext("必填，不能为空")))
     elif len(text) > size:
-        errors.append((header, f"不能超过 {size} 个字"))
+        errors.append((header, gettext("不能超过 %(limit)s 个字") % {"limit": size}))
     return text
 
 
@@ -236,7 +236,7 @@ class ResidentRegister(RegisterSpec):
         for label in _SPLIT.split(_cell_text(values, "groups")):
             if label:
                 if label not in ctx.groups:
-                    errors.append(("特殊人群", f"没有名为“{label}”的特殊人群类别"))
+                    errors.append(("特殊人群", gettext("没有名为“%(name)s”的特殊人群类别") % {"name": label}))
                 else:
                     group_ids.append(ctx.groups[label])
         parsed = ResidentRow(
@@ -291,7 +291,7 @@ class ResidentRegister(RegisterSpec):
         refused: list[tuple[int, str, str]] = []
         for number, row in rows:
             if row.node_id not in ctx.nodes.by_id:
-                refused.append((number, "所在网格/楼栋", "该节点已停用或已不在您的管辖范围内"))
+                refused.append((number, "所在网格/楼栋", gettext("该节点已停用或已不在您的管辖范围内")))
                 continue
             resident = existing.get(number)
             if resident is None:
@@ -300,7 +300,9 @@ class ResidentRegister(RegisterSpec):
             if resident.node_id not in ctx.nodes.by_id:
                 # The ID number belongs to someone registered outside the importer's scope:
                 # moving them here would take over another grid's record. Refuse the row.
-                refused.append((number, "身份证号", "该身份证号已登记在您管辖范围以外的居民名下，请联系其所在社区"))
+                refused.append(
+                    (number, "身份证号", gettext("该身份证号已登记在您管辖范围以外的居民名下，请联系其所在社区"))
+                )
                 continue
             before = audit.snapshot(resident)
             household_id = households.get(row.household_number) if row.household_number else None
@@ -431,11 +433,11 @@ class BusinessRegister(RegisterSpec):
                 errors.append(("统一社会信用代码", exc.message))
         size = _cell_text(values, "size")
         if size and size not in _SIZE_LABELS and size not in BusinessSize.values:
-            errors.append(("规模", "应为大型、中型、小型、微型或个体"))
+            errors.append(("规模", gettext("应为大型、中型、小型、微型或个体")))
         fields["size"] = _SIZE_LABELS.get(size, size)
         risk = _cell_text(values, "risk_colour") or "绿"
         if risk not in _RISK_LABELS and risk not in RiskColour.values:
-            errors.append(("风险等级", "应为红、黄或绿"))
+            errors.append(("风险等级", gettext("应为红、黄或绿")))
         fields["risk_colour"] = _RISK_LABELS.get(risk, risk)
         phone = _checked_phone(values, "联系电话", errors)
         node_id = 0
@@ -462,7 +464,7 @@ class BusinessRegister(RegisterSpec):
                 creates.append(business)
             else:
                 if business.node_id not in ctx.by_id:
-                    refused.append((number, "统一社会信用代码", "该主体已登记在您管辖范围以外，请联系其所在社区"))
+                    refused.append((number, "统一社会信用代码", gettext("该主体已登记在您管辖范围以外，请联系其所在社区")))
                     continue
                 befores[id(business)] = audit.snapshot(business)
                 updates.append(business)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from jiedao.core import scope, sealed
 from jiedao.core.models import AuditEvent, ImportJob
@@ -120,7 +121,7 @@ def special_group_by_code(code: str) -> SpecialGroup:
     """An active special group by its code, or Http404."""
     group = special_groups().filter(code=code).first()
     if group is None:
-        raise Http404("未找到该对象。")
+        raise Http404(_("未找到该对象。"))
     return group
 
 
@@ -175,7 +176,7 @@ def import_jobs(user: Any, registers: tuple[str, ...] = ("residents", "businesse
 def import_job_get(user: Any, pk: Any, registers: tuple[str, ...] = ("residents", "businesses")) -> ImportJob:
     job = import_jobs(user, registers).filter(pk=pk).first()
     if job is None:
-        raise Http404("未找到该对象。")
+        raise Http404(_("未找到该对象。"))
     return job
 
 

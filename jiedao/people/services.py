@@ -10,6 +10,8 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core.errors import ConflictError, DomainError
@@ -35,15 +37,15 @@ RESIDENT_EDITABLE = (
 
 def _place(node: OrgNode, *, field: str = "node") -> None:
     if node.kind not in RESIDENT_NODE_KINDS:
-        raise DomainError("居民、住户和主体只能登记在网格、微网格或楼栋上。", field=field)
+        raise DomainError(_("居民、住户和主体只能登记在网格、微网格或楼栋上。"), field=field)
 
 
-def _text(value: Any, *, field: str, label: str, max_length: int, required: bool = False) -> str:
+def _text(value: Any, *, field: str, label: Any, max_length: int, required: bool = False) -> str:
     text = " ".join(str(value or "").split())
     if required and not text:
-        raise DomainError(f"{label}不能为空。", field=field)
+        raise DomainError(_("%(label)s不能为空。") % {"label": label}, field=field)
     if len(text) > max_length:
-        raise DomainError(f"{label}不能超过 {max_length} 个字。", field=field)
+        raise DomainError(_("%(label)s不能超过 %(limit)s 个字。") % {"label": label, "limit": max_length}, field=field)
     return text
 
 
@@ -59,7 +61,7 @@ def _apply_id_number(resident: Resident, id_number: str) -> None:
     if resident.pk:
         clash = clash.exclude(pk=resident.pk)
     if clash.exists():
-        raise ConflictError("该身份证号已登记在其他居民名下。", field="id_number")
+        raise ConflictError(_("该身份证号已登记在其他居民名下。"), field="id_number")
     _assign(resident, sealed_id.fields("id_number"))
     resident.gender, resident.birth_date = sealed_id.gender, sealed_id.birth_date
 
@@ -81,7 +83,7 @@ def _check_household(household: Household | None, node: OrgNode) -> None:
         return
     here, there = node.path, household.node.path
     if not (here.startswith(there) or there.startswith(here)):
-        raise DomainError("所选住户不在该居民所在的网格内。", field="household")
+        raise DomainError(_("所选住户不在该居民所在的网格内。"), field="household")
 
 
 @transaction.atomic
@@ -105,13 +107,15 @@ def resident_create(
     resident = Resident(
         node=node,
         subdistrict_id=node.subdistrict_id,
-        name=_text(name, field="name", label="姓名", max_length=64, required=True),
+        name=_text(name, field="name", label=gettext_lazy("姓名"), max_length=64, required=True),
         household=household,
-        relation=_text(relation, field="relation", label="与户主关系", max_length=16),
-        registered_address=_text(registered_address, field="registered_address", label="户籍地址", max_length=200),
-        actual_address=_text(actual_address, field="actual_address", label="现住地址", max_length=200),
+        relation=_text(relation, field="relation", label=gettext_lazy("与户主关系"), max_length=16),
+        registered_address=_text(
+            registered_address, field="registered_address", label=gettext_lazy("户籍地址"), max_length=200
+        ),
+        actual_address=_text(actual_address, field="actual_address", label=gettext_lazy("现住地址"), max_length=200),
         is_floating=bool(is_floating),
-        notes=_text(notes, field="notes", label="备注", max_length=500),
+        notes=_text(notes, field="notes", label=gettext_lazy("备注"), max_length=500),
     )
     _check_household(household, node)
     _apply_id_number(resident, id_number)
@@ -126,7 +130,7 @@ def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Reside
     """Change a resident's editable fields; ID number and phone are re-encrypted."""
     unknown = set(changes) - set(RESIDENT_EDITABLE)
     if unknown:
-        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+        raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
     resident = Resident.objects.select_for_update().select_related("node").get(pk=resident.pk)
     scope.require(actor, Perm.MANAGE_PEOPLE, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
     before = audit.snapshot(resident)
@@ -139,8 +143,11 @@ def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Reside
         _apply_id_number(resident, changes.pop("id_number"))
     if "phone" in changes:
         _apply_phone(resident, changes.pop("phone"))
-    limits = {"name": ("姓名", 64), "relation": ("与户主关系", 16), "registered_address": ("户籍地址", 200),
-              "actual_address": ("现住地址", 200), "notes": ("备注", 500)}
+    limits = {
+        "name": (gettext_lazy("姓名"), 64), "relation": (gettext_lazy("与户主关系"), 16),
+        "registered_address": (gettext_lazy("户籍地址"), 200), "actual_address": (gettext_lazy("现住地址"), 200),
+        "notes": (gettext_lazy("备注"), 500),
+    }
     for key, value in changes.items():
         if key in limits:
             label, size = limits[key]
@@ -158,11 +165,11 @@ def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Reside
 def resident_reveal(*, actor: Any, resident: Resident, field: str, reason: str) -> str:
     """Show one personal identifier in clear: needs the reveal permission and a reason; audited."""
     if field not in {"id_number", "phone"}:
-        raise DomainError("只能查看身份证号或联系电话的明文。", field="field")
+        raise DomainError(_("只能查看身份证号或联系电话的明文。"), field="field")
     scope.require(actor, Perm.REVEAL_PII, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
-        raise DomainError("请填写查看明文的事由。", field="reason")
+        raise DomainError(_("请填写查看明文的事由。"), field="reason")
     value = crypto.decrypt(getattr(resident, f"{field}_enc"))
     audit.record(
         actor=actor, action=f"people.resident.reveal_{field}", obj=resident, reason=reason[:500],
@@ -177,15 +184,15 @@ def household_create(
 ) -> Household:
     scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
     _place(node)
-    number = _text(number, field="number", label="户号", max_length=32, required=True)
+    number = _text(number, field="number", label=gettext_lazy("户号"), max_length=32, required=True)
     if Household.objects.filter(subdistrict_id=node.subdistrict_id, number=number).exists():
-        raise ConflictError(f"户号“{number}”已存在。", field="number")
+        raise ConflictError(_("户号“%(number)s”已存在。") % {"number": number}, field="number")
     household = Household.objects.create(
         node=node, subdistrict_id=node.subdistrict_id, number=number,
-        address=_text(address, field="address", label="住址", max_length=200, required=True),
-        unit=_text(unit, field="unit", label="单元", max_length=16), floor=floor,
-        room=_text(room, field="room", label="室号", max_length=16),
-        notes=_text(notes, field="notes", label="备注", max_length=500),
+        address=_text(address, field="address", label=gettext_lazy("住址"), max_length=200, required=True),
+        unit=_text(unit, field="unit", label=gettext_lazy("单元"), max_length=16), floor=floor,
+        room=_text(room, field="room", label=gettext_lazy("室号"), max_length=16),
+        notes=_text(notes, field="notes", label=gettext_lazy("备注"), max_length=500),
     )
     audit.record(actor=actor, action="people.household.create", obj=household, after=audit.snapshot(household))
     return household
@@ -195,7 +202,7 @@ def household_create(
 def household_set_head(*, actor: Any, household: Household, head: Resident | None) -> Household:
     scope.require(actor, Perm.MANAGE_PEOPLE, household.node.path, view_perm=Perm.VIEW_PEOPLE)
     if head is not None and head.household_id != household.pk:
-        raise DomainError("户主必须是该户的成员。", field="head")
+        raise DomainError(_("户主必须是该户的成员。"), field="head")
     before = {"head_id": household.head_id}
     household.head = head
     household.save(update_fields=["head", "updated_at"])
@@ -213,10 +220,10 @@ def special_group_create(
         from jiedao.core.errors import PermissionError_
 
         raise PermissionError_()
-    code = _text(code, field="code", label="代码", max_length=32, required=True)
-    name = _text(name, field="name", label="名称", max_length=32, required=True)
+    code = _text(code, field="code", label=gettext_lazy("代码"), max_length=32, required=True)
+    name = _text(name, field="name", label=gettext_lazy("名称"), max_length=32, required=True)
     if SpecialGroup.objects.filter(code=code).exists() or SpecialGroup.objects.filter(name=name).exists():
-        raise ConflictError("类别代码或名称已存在。", field="code")
+        raise ConflictError(_("类别代码或名称已存在。"), field="code")
     _check_group_fields(fields or [])
     group = SpecialGroup.objects.create(code=code, name=name, fields=fields or [],
                                         visit_interval_days=visit_interval_days)
@@ -227,9 +234,11 @@ def special_group_create(
 def _check_group_fields(fields: list[dict]) -> None:
     for index, item in enumerate(fields, start=1):
         if not isinstance(item, dict) or not item.get("name") or not item.get("label"):
-            raise DomainError(f"第 {index} 个附加字段需要 name 和 label。", field="fields")
+            raise DomainError(_("第 %(index)s 个附加字段需要 name 和 label。") % {"index": index}, field="fields")
         if item.get("type", "text") not in {"text", "number", "date", "choice"}:
-            raise DomainError(f"第 {index} 个附加字段的类型应为 text、number、date 或 choice。", field="fields")
+            raise DomainError(
+                _("第 %(index)s 个附加字段的类型应为 text、number、date 或 choice。") % {"index": index}, field="fields"
+            )
 
 
 def _clean_tag_data(group: SpecialGroup, data: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +247,7 @@ def _clean_tag_data(group: SpecialGroup, data: dict[str, Any]) -> dict[str, Any]
     for key, value in (data or {}).items():
         spec = known.get(key)
         if spec is None:
-            raise DomainError(f"“{group.name}”没有字段“{key}”。", field=f"data.{key}")
+            raise DomainError(_("“%(group)s”没有字段“%(field)s”。") % {"group": group.name, "field": key}, field=f"data.{key}")
         if value in (None, ""):
             continue
         kind = spec.get("type", "text")
@@ -246,14 +255,19 @@ def _clean_tag_data(group: SpecialGroup, data: dict[str, Any]) -> dict[str, Any]
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                raise DomainError(f"{spec['label']}应为数字。", field=f"data.{key}") from None
+                raise DomainError(_("%(label)s应为数字。") % {"label": spec["label"]}, field=f"data.{key}") from None
         elif kind == "date":
             try:
                 value = date.fromisoformat(str(value)).isoformat()
             except ValueError:
-                raise DomainError(f"{spec['label']}应为日期（YYYY-MM-DD）。", field=f"data.{key}") from None
+                raise DomainError(
+                    _("%(label)s应为日期（YYYY-MM-DD）。") % {"label": spec["label"]}, field=f"data.{key}"
+                ) from None
         elif kind == "choice" and value not in spec.get("choices", []):
-            raise DomainError(f"{spec['label']}应为：{'、'.join(spec.get('choices', []))}。", field=f"data.{key}")
+            raise DomainError(
+                _("%(label)s应为：%(choices)s。") % {"label": spec["label"], "choices": _("、").join(spec.get("choices", []))},
+                field=f"data.{key}",
+            )
         cleaned[key] = value
     return cleaned
 
@@ -266,12 +280,12 @@ def resident_tag(
     """Put a resident in a special group (or update the existing membership)."""
     scope.require(actor, Perm.MANAGE_PEOPLE, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
     if start_date and end_date and end_date < start_date:
-        raise DomainError("退出日期不能早于认定日期。", field="end_date")
+        raise DomainError(_("退出日期不能早于认定日期。"), field="end_date")
     cleaned = _clean_tag_data(group, data or {})
     tag, created = ResidentTag.objects.get_or_create(resident=resident, group=group)
     before = None if created else audit.snapshot(tag)
     tag.start_date, tag.end_date, tag.data = start_date, end_date, cleaned
-    tag.notes = _text(notes, field="notes", label="备注", max_length=500)
+    tag.notes = _text(notes, field="notes", label=gettext_lazy("备注"), max_length=500)
     tag.save()
     audit.record(actor=actor, action="people.resident.tag", obj=tag, before=before, after=audit.snapshot(tag))
     return tag
@@ -289,8 +303,11 @@ BUSINESS_EDITABLE = ("name", "uscc", "kind", "legal_rep", "address", "industry",
 
 
 def _apply_business_fields(business: Business, fields: dict[str, Any]) -> None:
-    limits = {"name": ("名称", 128), "kind": ("主体类型", 32), "legal_rep": ("法定代表人", 64),
-              "address": ("经营地址", 200), "industry": ("行业", 64)}
+    limits = {
+        "name": (gettext_lazy("名称"), 128), "kind": (gettext_lazy("主体类型"), 32),
+        "legal_rep": (gettext_lazy("法定代表人"), 64), "address": (gettext_lazy("经营地址"), 200),
+        "industry": (gettext_lazy("行业"), 64),
+    }
     for key, value in fields.items():
         if key in limits:
             label, size = limits[key]
@@ -303,15 +320,15 @@ def _apply_business_fields(business: Business, fields: dict[str, Any]) -> None:
                 if business.pk:
                     clash = clash.exclude(pk=business.pk)
                 if clash.exists():
-                    raise ConflictError(f"统一社会信用代码“{code}”已登记。", field="uscc")
+                    raise ConflictError(_("统一社会信用代码“%(code)s”已登记。") % {"code": code}, field="uscc")
             business.uscc = code
         elif key == "size":
             if value and value not in BusinessSize.values:
-                raise DomainError("规模应为大型、中型、小型、微型或个体。", field="size")
+                raise DomainError(_("规模应为大型、中型、小型、微型或个体。"), field="size")
             business.size = value or ""
         elif key == "risk_colour":
             if value not in RiskColour.values:
-                raise DomainError("风险等级应为红、黄或绿。", field="risk_colour")
+                raise DomainError(_("风险等级应为红、黄或绿。"), field="risk_colour")
             business.risk_colour = value
         elif key == "phone":
             _apply_phone(business, value)
@@ -324,7 +341,7 @@ def business_create(*, actor: Any, node: OrgNode, name: str, **fields: Any) -> B
     """Register a business on a grid, micro-grid or building."""
     unknown = set(fields) - set(BUSINESS_EDITABLE)
     if unknown:
-        raise DomainError(f"未知字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+        raise DomainError(_("未知字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
     scope.require(actor, Perm.MANAGE_BUSINESSES, node.path, view_perm=Perm.VIEW_BUSINESSES)
     _place(node)
     business = Business(node=node, subdistrict_id=node.subdistrict_id)
@@ -338,7 +355,7 @@ def business_create(*, actor: Any, node: OrgNode, name: str, **fields: Any) -> B
 def business_update(*, actor: Any, business: Business, **changes: Any) -> Business:
     unknown = set(changes) - set(BUSINESS_EDITABLE)
     if unknown:
-        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+        raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
     business = Business.objects.select_for_update().select_related("node").get(pk=business.pk)
     scope.require(actor, Perm.MANAGE_BUSINESSES, business.node.path, view_perm=Perm.VIEW_BUSINESSES)
     before = audit.snapshot(business)
@@ -362,10 +379,10 @@ def export_reveal_check(*, actor: Any, reason: str) -> str:
     if not scope.has_perm_anywhere(actor, Perm.REVEAL_PII):
         from jiedao.core.errors import PermissionError_
 
-        raise PermissionError_("您没有导出明文的权限，只能导出脱敏数据。", field="reveal")
+        raise PermissionError_(_("您没有导出明文的权限，只能导出脱敏数据。"), field="reveal")
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
-        raise DomainError("请填写导出明文的事由。", field="reason")
+        raise DomainError(_("请填写导出明文的事由。"), field="reason")
     return reason[:500]
 
 
@@ -375,7 +392,7 @@ def household_update(*, actor: Any, household: Household, **changes: Any) -> Hou
     editable = {"number", "address", "node", "unit", "floor", "room", "notes"}
     unknown = set(changes) - editable
     if unknown:
-        raise DomainError(f"不能修改字段：{'、'.join(sorted(unknown))}。", field=sorted(unknown)[0])
+        raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
     household = Household.objects.select_for_update().select_related("node").get(pk=household.pk)
     scope.require(actor, Perm.MANAGE_PEOPLE, household.node.path, view_perm=Perm.VIEW_PEOPLE)
     before = audit.snapshot(household)
@@ -384,10 +401,12 @@ def household_update(*, actor: Any, household: Household, **changes: Any) -> Hou
         scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
         _place(node)
         if node.subdistrict_id != household.subdistrict_id:
-            raise DomainError("住户不能迁到其他街道。", field="node")
+            raise DomainError(_("住户不能迁到其他街道。"), field="node")
         household.node = node
-    limits = {"number": ("户号", 32), "address": ("住址", 200), "unit": ("单元", 16), "room": ("室号", 16),
-              "notes": ("备注", 500)}
+    limits = {
+        "number": (gettext_lazy("户号"), 32), "address": (gettext_lazy("住址"), 200), "unit": (gettext_lazy("单元"), 16),
+        "room": (gettext_lazy("室号"), 16), "notes": (gettext_lazy("备注"), 500),
+    }
     for key, value in changes.items():
         if key in limits:
             label, size = limits[key]
@@ -395,7 +414,7 @@ def household_update(*, actor: Any, household: Household, **changes: Any) -> Hou
         setattr(household, key, value)
     clash = Household.objects.filter(subdistrict_id=household.subdistrict_id, number=household.number)
     if clash.exclude(pk=household.pk).exists():
-        raise ConflictError(f"户号“{household.number}”已存在。", field="number")
+        raise ConflictError(_("户号“%(number)s”已存在。") % {"number": household.number}, field="number")
     household.save()
     old, new = audit.changed(before, audit.snapshot(household))
     if new:
@@ -409,7 +428,7 @@ def business_reveal(*, actor: Any, business: Business, reason: str) -> str:
     scope.require(actor, Perm.REVEAL_PII, business.node.path, view_perm=Perm.VIEW_BUSINESSES)
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
-        raise DomainError("请填写查看明文的事由。", field="reason")
+        raise DomainError(_("请填写查看明文的事由。"), field="reason")
     value = crypto.decrypt(business.phone_enc) if business.phone_enc else ""
     audit.record(actor=actor, action="people.business.reveal_phone", obj=business, reason=reason[:500])
     return value

@@ -20,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "jiedao"
 LOCALE_DIR = PACKAGE_DIR / "locale"
@@ -69,6 +70,14 @@ def parse_po(path: Path) -> list[dict]:
         if entry["msgid"] is not None:
             entries.append(entry)
     return entries
+
+
+@pytest.fixture(autouse=True)
+def _default_language_afterwards():
+    """LocaleMiddleware leaves the last request's language active in the thread: the tests that
+    follow in this worker (e.g. the generated workflow doc) must not run in English."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="module")

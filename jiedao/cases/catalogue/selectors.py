@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.cases.models import (
     Category,
@@ -133,5 +134,5 @@ def category_by_code(code: str) -> Category:
 
     rows = caching.get(("category", code), load)
     if rows is None:
-        raise Http404("未找到该类别。")
+        raise Http404(_("未找到该类别。"))
     return _category_instance(rows)

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.cases.models import Case, Category, LimitUnit, Notification, State, Urgency
 from jiedao.core import workdays
@@ -49,10 +50,12 @@ def sla_scan(now: datetime | None = None) -> dict[str, Any]:
     Case.objects.filter(pk__in=[c.pk for c in newly_near]).update(sla_status="near")
     cleared = Case.objects.exclude(state__in=RUNNING).exclude(sla_status="").update(sla_status="")
     notes = []
-    for kind, cases, text in (("overdue", newly_overdue, "已超过办理期限"), ("near", newly_near, "即将到期")):
+    for kind, cases, text in (("overdue", newly_overdue, _("已超过办理期限")), ("near", newly_near, _("即将到期"))):
         for case in cases:
             deadline = timezone.localtime(case.deadline_at)
-            message = f"事项 {case.ticket}「{case.title[:30]}」{text}（期限 {deadline:%m-%d %H:%M}）。"
+            message = _("事项 %(ticket)s「%(title)s」%(status)s（期限 %(deadline)s）。") % {
+                "ticket": case.ticket, "title": case.title[:30], "status": text, "deadline": f"{deadline:%m-%d %H:%M}",
+            }
             notes += [Notification(user_id=u, case=case, kind=kind, message=message) for u in _recipients(case)]
     Notification.objects.bulk_create(notes, ignore_conflicts=True)
     return {"overdue": len(newly_overdue), "near": len(newly_near), "cleared": cleared, "notified": len(notes)}

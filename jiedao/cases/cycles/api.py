@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
@@ -311,7 +312,7 @@ def deliberation_detail(request, meeting_id: int = id_path("月议编号")):
 def deliberation_add_case(request, payload: DeliberationCaseIn, meeting_id: int = id_path("月议编号")):
     meeting = selectors.deliberation_get(request.auth, meeting_id)
     if meeting.status == Deliberation.Status.HELD:
-        raise DomainError("本月月议已召开，议程不能再变更。", field="case")
+        raise DomainError(_("本月月议已召开，议程不能再变更。"), field="case")
     case = scoped_ref(case_selectors.case_get, request.auth, payload.case, "case")
     item = cycles.deliberation_add_case(actor=request.auth, meeting=meeting, case=case, why=payload.why)
     return Status(201, item)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from jiedao.cases.models import Deliberation, QuarterlyReview, ReviewItem, WeeklyDigest
 from jiedao.core import scope
@@ -80,5 +81,5 @@ def review_item_get(review: QuarterlyReview, pk: Any) -> ReviewItem:
     """An item of this review (the review already fetched through the scope); Http404 otherwise."""
     item = review.items.select_related("case", "review__community").filter(pk=pk).first()
     if item is None:
-        raise Http404("未找到该对象。")
+        raise Http404(_("未找到该对象。"))
     return item

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jiedao.cases import reading
 from jiedao.cases.models import (
@@ -53,7 +54,7 @@ def week_start_of(day: date) -> date:
 def weekly_digest_generate(*, node: OrgNode, week_start: date, actor: Any = None) -> WeeklyDigest:
     """Build (or rebuild) the digest of one grid or community for the week starting on Monday."""
     if node.kind not in (NodeKind.GRID, NodeKind.COMMUNITY, NodeKind.VILLAGE):
-        raise DomainError("周集按网格或社区（村）生成。", field="node")
+        raise DomainError(_("周集按网格或社区（村）生成。"), field="node")
     if actor is not None:
         scope.require(actor, Perm.VIEW_CASES, node.path)
     week_start = week_start_of(week_start)
@@ -72,7 +73,7 @@ def weekly_digest_generate(*, node: OrgNode, week_start: date, actor: Any = None
                    "category": c.category.name if c.category else ""} for c in new[:100]],
         "hotspots": _week_hotspots(node, week_start),
     }
-    digest, _ = WeeklyDigest.objects.update_or_create(
+    digest, _created = WeeklyDigest.objects.update_or_create(
         node=node, week_start=week_start, defaults={"data": data, "generated_at": timezone.now()}
     )
     return digest
@@ -102,12 +103,12 @@ def weekly_digests_generate_all(week_start: date | None = None) -> int:
 def deliberation_prepare(*, actor: Any, community: OrgNode, month: date) -> Deliberation:
     """Open the month's meeting and build its agenda from difficult or overdue open cases."""
     if community.kind not in (NodeKind.COMMUNITY, NodeKind.VILLAGE):
-        raise DomainError("月议按社区（村）召开。", field="community")
+        raise DomainError(_("月议按社区（村）召开。"), field="community")
     scope.require(actor, Perm.REPORT_CASES, community.path, view_perm=Perm.VIEW_CASES)
     month = month.replace(day=1)
     meeting, created = Deliberation.objects.get_or_create(community=community, month=month)
     if meeting.status == Deliberation.Status.HELD:
-        raise DomainError("本月月议已召开，议程不能再变更。", field="month")
+        raise DomainError(_("本月月议已召开，议程不能再变更。"), field="month")
     candidates = (
         _cases_under(community).filter(state__in=OPEN_STATES)
         .filter(models_q_difficult_or_overdue())
@@ -135,8 +136,8 @@ def models_q_difficult_or_overdue():
 def deliberation_add_case(*, actor: Any, meeting: Deliberation, case: Case, why: str = "社区提议") -> DeliberationItem:
     scope.require(actor, Perm.REPORT_CASES, meeting.community.path, view_perm=Perm.VIEW_CASES)
     if not case.org_path.startswith(meeting.community.path):
-        raise DomainError("该事项不属于本社区。", field="case")
-    item, _ = DeliberationItem.objects.get_or_create(
+        raise DomainError(_("该事项不属于本社区。"), field="case")
+    item, _created = DeliberationItem.objects.get_or_create(
         meeting=meeting, case=case, defaults={"why": why[:100], "sort_order": meeting.items.count() + 1}
     )
     return item
@@ -151,20 +152,20 @@ def deliberation_record(
     Each decision flows back onto its case (audit event on the case; shown on the case page)."""
     scope.require(actor, Perm.REPORT_CASES, meeting.community.path, view_perm=Perm.VIEW_CASES)
     if not attendees:
-        raise DomainError("请填写参会人员（居民代表等）。", field="attendees")
+        raise DomainError(_("请填写参会人员（居民代表等）。"), field="attendees")
     for index, person in enumerate(attendees, start=1):
         if not str(person.get("name", "")).strip():
-            raise DomainError(f"第 {index} 位参会人员缺少姓名。", field="attendees")
+            raise DomainError(_("第 %(index)s 位参会人员缺少姓名。") % {"index": index}, field="attendees")
     items = {item.pk: item for item in meeting.items.select_related("case")}
     for item_id, decision in decisions.items():
         item = items.get(int(item_id))
         if item is None:
-            raise DomainError("议程中没有该事项。", field="decisions")
+            raise DomainError(_("议程中没有该事项。"), field="decisions")
         item.decision = str(decision.get("decision", "")).strip()[:2000]
         item.owner = str(decision.get("owner", "")).strip()[:64]
         item.due_date = decision.get("due_date") or None
         if item.decision and not item.owner:
-            raise DomainError(f"事项 {item.case.ticket} 需要跟进责任人。", field="decisions")
+            raise DomainError(_("事项 %(ticket)s 需要跟进责任人。") % {"ticket": item.case.ticket}, field="decisions")
         item.save()
         if item.decision:
             audit.record(actor=actor, action="cases.case.deliberated", obj=item.case, reason=item.decision,
@@ -185,7 +186,7 @@ def deliberation_record(
 
 def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
     if quarter not in (1, 2, 3, 4):
-        raise DomainError("季度应为 1 到 4。", field="quarter")
+        raise DomainError(_("季度应为 1 到 4。"), field="quarter")
     start = date(year, 3 * quarter - 2, 1)
     end = date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
     return start, end
@@ -195,12 +196,12 @@ def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
 def quarterly_review_prepare(*, actor: Any, community: OrgNode, year: int, quarter: int) -> QuarterlyReview:
     """List every case of the quarter (filed in it, or still open from before) for evaluation."""
     if community.kind not in (NodeKind.COMMUNITY, NodeKind.VILLAGE):
-        raise DomainError("季度评估按社区（村）进行。", field="community")
+        raise DomainError(_("季度评估按社区（村）进行。"), field="community")
     scope.require(actor, Perm.REPORT_CASES, community.path, view_perm=Perm.VIEW_CASES)
     start, end = quarter_bounds(year, quarter)
     review, created = QuarterlyReview.objects.get_or_create(community=community, year=year, quarter=quarter)
     if review.status == QuarterlyReview.Status.FINALIZED:
-        raise DomainError("该季度评估已定稿。", field="quarter")
+        raise DomainError(_("该季度评估已定稿。"), field="quarter")
     cases = _cases_under(community).filter(created_at__lt=_local_midnight(end)).exclude(merged_into__isnull=False)
     in_quarter = cases.filter(created_at__gte=_local_midnight(start))
     carried = cases.filter(created_at__lt=_local_midnight(start)).exclude(state__in=FINISHED_STATES)
@@ -223,15 +224,18 @@ def review_item_set(*, actor: Any, item: ReviewItem, verdict: str, reason: str =
     review = item.review
     scope.require(actor, Perm.REPORT_CASES, review.community.path, view_perm=Perm.VIEW_CASES)
     if review.status == QuarterlyReview.Status.FINALIZED:
-        raise DomainError("该季度评估已定稿。", field="verdict")
+        raise DomainError(_("该季度评估已定稿。"), field="verdict")
     if verdict not in (ReviewItem.Verdict.STRUCK_OFF, ReviewItem.Verdict.CARRIED_OVER):
-        raise DomainError("请选择“销号”或“结转下季”。", field="verdict")
+        raise DomainError(_("请选择“销号”或“结转下季”。"), field="verdict")
     reason = (reason or "").strip()[:500]
     if verdict == ReviewItem.Verdict.STRUCK_OFF and item.case.state not in STRIKABLE:
-        raise DomainError(f"事项 {item.case.ticket} 尚未核查办结（{State(item.case.state).label}），不能销号。",
-                          field="verdict")
+        raise DomainError(
+            _("事项 %(ticket)s 尚未核查办结（%(state)s），不能销号。")
+            % {"ticket": item.case.ticket, "state": State(item.case.state).label},
+            field="verdict",
+        )
     if verdict == ReviewItem.Verdict.CARRIED_OVER and not reason:
-        raise DomainError("结转下季需说明原因。", field="reason")
+        raise DomainError(_("结转下季需说明原因。"), field="reason")
     item.verdict, item.reason = verdict, reason
     item.save()
     audit.record(actor=actor, action="cases.review.item", obj=item.case, reason=reason,
@@ -247,8 +251,11 @@ def quarterly_review_finalize(*, actor: Any, review: QuarterlyReview) -> Quarter
     scope.require(actor, Perm.REPORT_CASES, review.community.path, view_perm=Perm.VIEW_CASES)
     pending = review.items.filter(verdict="").select_related("case")
     if pending.exists():
-        tickets = "、".join(i.case.ticket for i in pending[:5])
-        raise DomainError(f"还有 {pending.count()} 件事项未评估（如 {tickets}）。", field="items")
+        tickets = _("、").join(i.case.ticket for i in pending[:5])
+        raise DomainError(
+            _("还有 %(count)s 件事项未评估（如 %(tickets)s）。") % {"count": pending.count(), "tickets": tickets},
+            field="items",
+        )
     for item in review.items.filter(verdict=ReviewItem.Verdict.STRUCK_OFF, case__state=State.VERIFIED):
         case_act(actor=actor, case=item.case, action=Action.CLOSE, reason=f"{review} 销号")
     review.figures = quarterly_figures(review)

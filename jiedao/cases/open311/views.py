@@ -43,6 +43,7 @@ from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from jiedao.cases import selectors, services
@@ -117,7 +118,10 @@ def endpoint(*methods: str) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, fmt: str = "json", **kwargs: Any) -> HttpResponse:
             if request.method not in allowed:
-                response = render_error(fmt, 405, f"不支持 {request.method} 请求，应为 {'、'.join(methods)}。")
+                response = render_error(
+                    fmt, 405,
+                    _("不支持 %(method)s 请求，应为 %(allowed)s。") % {"method": request.method, "allowed": _("、").join(methods)},
+                )
                 response["Allow"] = ", ".join(sorted(allowed))
                 return response
             try:
@@ -126,9 +130,10 @@ def endpoint(*methods: str) -> Callable:
                 return render_error(fmt, exc.status, exc.description)
             except DomainError as exc:
                 param = PARAM_NAMES.get(exc.field or "", exc.field)
-                return render_error(fmt, exc.status_code, f"{param}：{exc.message}" if param else exc.message)
+                detail = _("%(param)s：%(problem)s") % {"param": param, "problem": exc.message} if param else exc.message
+                return render_error(fmt, exc.status_code, detail)
             except Http404:
-                return render_error(fmt, 404, "未找到该服务请求。")
+                return render_error(fmt, 404, _("未找到该服务请求。"))
 
         return wrapper
 
@@ -151,7 +156,7 @@ def scrub(text: str) -> str:
 
 def service_row(category: Category) -> dict[str, Any]:
     limit = f"{Decimal(category.time_limit).normalize():f} {category.get_time_limit_unit_display()}"
-    description = "；".join(part for part in (category.accept_conditions, f"办理时限 {limit}") if part)
+    description = _("；").join(part for part in (category.accept_conditions, _("办理时限 %(limit)s") % {"limit": limit}) if part)
     return {
         "service_code": category.code,
         "service_name": category.name,
@@ -170,9 +175,9 @@ def public_id(case: Case) -> str:
 def _status_notes(case: Case) -> str:
     label = str(case.get_state_display())
     if case.merged_into_id:
-        return "已与其他相同诉求合并办理。"
+        return _("已与其他相同诉求合并办理。")
     if case.state in (State.RESOLVED, State.VERIFIED, State.CLOSED) and case.result:
-        return f"{label}：{scrub(case.result)}"
+        return _("%(state)s：%(result)s") % {"state": label, "result": scrub(case.result)}
     return label
 
 
@@ -213,7 +218,7 @@ def _service(code: str) -> Category:
     """An active leaf category by code: what `services` lists."""
     category = next((c for c in catalogue_selectors.leaf_categories() if c.code == code), None)
     if category is None:
-        raise Open311Error(404, f"服务代码“{code}”不存在或已停用。")
+        raise Open311Error(404, _("服务代码“%(code)s”不存在或已停用。") % {"code": code})
     return category
 
 
@@ -250,7 +255,7 @@ def _moment(value: str, param: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None:
-        raise Open311Error(400, f"{param} 应为 ISO 8601 日期时间，如 2026-03-01T00:00:00+08:00。")
+        raise Open311Error(400, _("%(param)s 应为 ISO 8601 日期时间，如 2026-03-01T00:00:00+08:00。") % {"param": param})
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
@@ -286,13 +291,13 @@ def _list(request: HttpRequest, fmt: str) -> HttpResponse:
     if params.get("jurisdiction_id"):
         node = OrgNode.objects.filter(code=params["jurisdiction_id"].strip(), is_active=True).first()
         if node is None:
-            raise Open311Error(404, f"jurisdiction_id“{params['jurisdiction_id']}”不存在。")
+            raise Open311Error(404, _("jurisdiction_id“%(code)s”不存在。") % {"code": params["jurisdiction_id"]})
         cases = cases.filter(org_path__range=subtree_range(node.path))
     if params.get("service_code"):
         cases = cases.filter(category__code__in=_csv(params["service_code"]))
     statuses = set(_csv(params.get("status", "")))
     if statuses - {"open", "closed"}:
-        raise Open311Error(400, "status 应为 open 或 closed（可用逗号分隔）。")
+        raise Open311Error(400, _("status 应为 open 或 closed（可用逗号分隔）。"))
     if statuses == {"open"}:
         cases = cases.exclude(state__in=CLOSED_STATES)
     elif statuses == {"closed"}:
@@ -304,7 +309,7 @@ def _list(request: HttpRequest, fmt: str) -> HttpResponse:
     elif start is None:
         start = end - DEFAULT_WINDOW
     if end is not None and start > end:
-        raise Open311Error(400, "start_date 不能晚于 end_date。")
+        raise Open311Error(400, _("start_date 不能晚于 end_date。"))
     cases = cases.filter(created_at__gte=start)
     if end is not None:
         cases = cases.filter(created_at__lte=end)
@@ -337,9 +342,9 @@ def _coordinate(value: str, param: str, limit: int) -> Decimal:
     try:
         number = Decimal(value.strip())
     except InvalidOperation:
-        raise Open311Error(400, f"{param} 应为数字。") from None
+        raise Open311Error(400, _("%(param)s 应为数字。") % {"param": param}) from None
     if not number.is_finite() or not (-limit <= number <= limit):
-        raise Open311Error(400, f"{param} 应在 -{limit} 到 {limit} 之间。")
+        raise Open311Error(400, _("%(param)s 应在 -%(limit)s 到 %(limit)s 之间。") % {"param": param, "limit": limit})
     return number.quantize(Decimal("0.000001"))
 
 
@@ -383,7 +388,10 @@ def locate(user: Any, latitude: Decimal | None, longitude: Decimal | None, juris
         within = scope.restrict(OrgNode.objects.filter(code=jurisdiction_id, is_active=True), user,
                                 Perm.REPORT_CASES).first()
         if within is None:
-            raise Open311Error(404, f"jurisdiction_id“{jurisdiction_id}”不存在，或不在该 api_key 持有人的管辖范围内。")
+            raise Open311Error(
+                404,
+                _("jurisdiction_id“%(code)s”不存在，或不在该 api_key 持有人的管辖范围内。") % {"code": jurisdiction_id},
+            )
     if latitude is not None and longitude is not None:
         candidates = scope.restrict(
             OrgNode.objects.filter(is_active=True, kind__in=LOCATABLE_KINDS, boundary__isnull=False), user,
@@ -395,8 +403,8 @@ def locate(user: Any, latitude: Decimal | None, longitude: Decimal | None, juris
             if boundary_contains(node.boundary, float(longitude), float(latitude)):
                 return node
     if within is None:
-        raise Open311Error(400, "所给位置不在您可登记事项的任何社区、村或网格的边界内：请提供 jurisdiction_id"
-                                "（社区、村或网格编码）。")
+        raise Open311Error(400, _("所给位置不在您可登记事项的任何社区、村或网格的边界内：请提供 jurisdiction_id"
+                                  "（社区、村或网格编码）。"))
     return within
 
 
@@ -405,22 +413,22 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     api_key = (data.get("api_key") or "").strip()  # in the body only: a URL ends up in access logs
     user = token_authenticate(api_key) if api_key else None
     if user is None:
-        raise Open311Error(403, "api_key 缺失、无效、已过期或已吊销：请使用在平台“我的令牌”中创建的个人 API 令牌。")
+        raise Open311Error(403, _("api_key 缺失、无效、已过期或已吊销：请使用在平台“我的令牌”中创建的个人 API 令牌。"))
     code = (data.get("service_code") or "").strip()
     if not code:
-        raise Open311Error(400, "缺少 service_code（事项类别代码，见 services 列表）。")
+        raise Open311Error(400, _("缺少 service_code（事项类别代码，见 services 列表）。"))
     category = _service(code)
     lat, lon = (data.get("lat") or "").strip(), (data.get("long") or "").strip()
     if bool(lat) != bool(lon):
-        raise Open311Error(400, "lat 和 long 需同时提供。")
+        raise Open311Error(400, _("lat 和 long 需同时提供。"))
     latitude = _coordinate(lat, "lat", 90) if lat else None
     longitude = _coordinate(lon, "long", 180) if lon else None
     address = (data.get("address_string") or "").strip()
     if latitude is None and not address:
-        raise Open311Error(400, "需要提供位置：lat 和 long，或 address_string。")
+        raise Open311Error(400, _("需要提供位置：lat 和 long，或 address_string。"))
     description = (data.get("description") or "").strip()
     if not description:
-        raise Open311Error(400, "缺少 description（问题描述）。")
+        raise Open311Error(400, _("缺少 description（问题描述）。"))
     node = locate(user, latitude, longitude, (data.get("jurisdiction_id") or "").strip())
     name = ((data.get("last_name") or "").strip() + (data.get("first_name") or "").strip())
     case = services.case_create(
@@ -429,7 +437,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         reporter_phone=(data.get("phone") or "").strip(),
     )
     token = signing.Signer(salt=TOKEN_SALT).sign(str(case.pk))
-    notice = f"已登记（待受理）；请凭编号 {case.ticket} 查询办理进度。"
+    notice = _("已登记（待受理）；请凭编号 %(ticket)s 查询办理进度。") % {"ticket": case.ticket}
     return _requests(fmt, [{"service_request_id": case.ticket, "token": token, "service_notice": notice,
                             "account_id": None}], status=201)
 
@@ -444,4 +452,4 @@ def requests_endpoint(request: HttpRequest, fmt: str) -> HttpResponse:
 @csrf_exempt
 def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
     fmt = "xml" if path.endswith(".xml") else "json"
-    return render_error(fmt, 404, "没有这个 Open311 接口：应为 services、requests 或 tokens，后缀 .json 或 .xml。")
+    return render_error(fmt, 404, _("没有这个 Open311 接口：应为 services、requests 或 tokens，后缀 .json 或 .xml。"))

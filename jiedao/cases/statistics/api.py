@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any, Literal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from jiedao.cases.api_common import MAX_STATS_MONTHS, STATS_ERRORS, T_STATS, Month, case_node, month_start, next_month
@@ -94,9 +95,9 @@ def _period(start_month: str | None, end_month: str | None) -> Period:
     start = month_start(start_month) if start_month else date(today.year, 1, 1)
     last = month_start(end_month) if end_month else today.replace(day=1)
     if start > last:
-        raise DomainError("起始月份不能晚于截止月份。", field="from")
+        raise DomainError(_("起始月份不能晚于截止月份。"), field="from")
     if (last.year - start.year) * 12 + last.month - start.month + 1 > MAX_STATS_MONTHS:
-        raise DomainError(f"统计区间不能超过 {MAX_STATS_MONTHS} 个月。", field="from")
+        raise DomainError(_("统计区间不能超过 %(months)s 个月。") % {"months": MAX_STATS_MONTHS}, field="from")
     return Period(start, last)
 
 
@@ -109,9 +110,9 @@ def _stats_node(request: Any, node_id: int | None) -> OrgNode | None:
     if paths is None:
         return None
     if not paths:
-        raise PermissionError_("您没有查看事项统计的权限。")
+        raise PermissionError_(_("您没有查看事项统计的权限。"))
     if len(paths) > 1:
-        raise DomainError("您管辖多个范围，请用 node 指定统计范围。", field="node")
+        raise DomainError(_("您管辖多个范围，请用 node 指定统计范围。"), field="node")
     return OrgNode.objects.get(path=paths[0])
 
 

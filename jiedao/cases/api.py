@@ -34,7 +34,6 @@ from jiedao.cases.api_common import (
     category_ref,
     id_path,
     scoped_node,
-    scoped_ref,
 )
 from jiedao.cases.catalogue.api import router as catalogue_router
 from jiedao.cases.cycles.api import router as cycles_router
@@ -49,7 +48,7 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.statistics.api import router as statistics_router
 from jiedao.cases.workflow import Action
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated, ref_or_404
 from jiedao.core.errors import DomainError
 from jiedao.core.fastpath import respond
 from jiedao.core.validators import choice_values
@@ -440,10 +439,10 @@ def case_action(request, payload: ActionIn, case_id: int = id_path("事项编号
         params["category"] = category_ref(params["category"])
     if "department" in params:
         # The departments the case may go to (its sub-district's active ones), as the UI offers them.
-        params["department"] = scoped_ref(lambda _user, pk: _dispatch_department(case, pk), None, params["department"],
+        params["department"] = ref_or_404(lambda _user, pk: _dispatch_department(case, pk), None, params["department"],
                                     "department")
     if "into" in params:
-        params["into"] = scoped_ref(selectors.case_get, request.auth, params["into"], "into")
+        params["into"] = ref_or_404(selectors.case_get, request.auth, params["into"], "into")
     fresh = services.case_act(actor=request.auth, case=case, action=payload.action, reason=payload.reason, **params)
     # Shown even if the action took the case out of the caller's scope (a handler returning it).
     return selectors.case_get_unscoped(fresh.pk)

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Path
@@ -17,7 +17,7 @@ from jiedao.cases.catalogue import selectors
 from jiedao.cases.models import (
     Category,
 )
-from jiedao.core.api import MAX_ID, READ_ERRORS, ErrorOut, NotFound
+from jiedao.core.api import MAX_ID, READ_ERRORS, ErrorOut, ref_or_404
 from jiedao.core.permissions import Perm
 from jiedao.org import selectors as org_selectors
 from jiedao.org.models import OrgNode
@@ -39,30 +39,20 @@ T_STATS = ["统计"]
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def scoped_ref(getter: Any, actor: Any, key: Any, field: str) -> Any:
-    """Resolve an id (or code) sent by the client; a missing or out-of-scope one is a 404 naming
-    the field."""
-    if key is None or key == "":
-        return None
-    try:
-        return getter(actor, key)
-    except Http404:
-        raise NotFound(field) from None
-
 
 def scoped_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
     """A node the caller can see (org scope): filters and intake places (from the per-process
     node cache; the scope check is the same)."""
-    return scoped_ref(org_selectors.node_get_cached, request.auth, pk, field)
+    return ref_or_404(org_selectors.node_get_cached, request.auth, pk, field)
 
 
 def case_node(request: Any, pk: int | None, field: str = "node") -> OrgNode | None:
     """A node inside the caller's case scope (VIEW_CASES): statistics and cycles."""
-    return scoped_ref(lambda user, key: org_selectors.node_get(user, key, Perm.VIEW_CASES), request.auth, pk, field)
+    return ref_or_404(lambda user, key: org_selectors.node_get(user, key, Perm.VIEW_CASES), request.auth, pk, field)
 
 
 def category_ref(code: str | None, field: str = "category") -> Category | None:
-    return scoped_ref(lambda _user, key: selectors.category_by_code(key), None, code, field)
+    return ref_or_404(lambda _user, key: selectors.category_by_code(key), None, code, field)
 
 
 

@@ -54,6 +54,17 @@ class NotFound(Http404):
         self.field = field
 
 
+def ref_or_404(getter: Any, actor: Any, key: Any, field: str) -> Any:
+    """Resolve an id (or code) the client sent through a scoped selector `getter(actor, key)`;
+    nothing sent is None, a missing or out-of-scope one is a 404 naming the field."""
+    if key is None or key == "":
+        return None
+    try:
+        return getter(actor, key)
+    except Http404:
+        raise NotFound(field) from None
+
+
 class CsrfFailed(DomainError):
     status_code = 403
 

@@ -14,13 +14,13 @@ import io
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
 from jiedao.core import crypto, imports, scope, tasks
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated, ref_or_404
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
@@ -54,22 +54,13 @@ T_BUSINESSES = ["工商业主体"]
 T_IMPORTS = ["导入"]
 
 
-def _ref(getter: Any, actor: Any, key: Any, field: str) -> Any:
-    """Resolve an id (or code) sent by the client through a scoped selector; 404 names the field."""
-    if key is None or key == "":
-        return None
-    try:
-        return getter(actor, key)
-    except Http404:
-        raise NotFound(field) from None
-
 
 def _node(request: Any, pk: int | None, field: str = "node") -> Any:
-    return _ref(org_selectors.node_get, request.auth, pk, field)
+    return ref_or_404(org_selectors.node_get, request.auth, pk, field)
 
 
 def _group(code: str, field: str = "group") -> Any:
-    return _ref(lambda _actor, key: selectors.special_group_by_code(key), None, code, field)
+    return ref_or_404(lambda _actor, key: selectors.special_group_by_code(key), None, code, field)
 
 
 def _id_path(description: str) -> Any:
@@ -538,7 +529,7 @@ def resident_export(
 def resident_create(request, payload: ResidentCreateIn):
     data = payload.model_dump()
     data["node"] = _node(request, data["node"])
-    data["household"] = _ref(selectors.household_get, request.auth, data["household"], "household")
+    data["household"] = ref_or_404(selectors.household_get, request.auth, data["household"], "household")
     resident = services.resident_create(actor=request.auth, **data)
     return Status(201, selectors.resident_get(request.auth, resident.pk))
 
@@ -557,7 +548,7 @@ def resident_update(request, payload: ResidentUpdateIn, resident_id: int = _id_p
     if "node" in changes:
         changes["node"] = _node(request, changes["node"])
     if "household" in changes:
-        changes["household"] = _ref(selectors.household_get, request.auth, changes["household"], "household")
+        changes["household"] = ref_or_404(selectors.household_get, request.auth, changes["household"], "household")
     services.resident_update(actor=request.auth, resident=resident, **changes)
     return selectors.resident_get(request.auth, resident_id)
 
@@ -629,7 +620,7 @@ def household_detail(request, household_id: int = _id_path("户编号")):
              summary="设置户主", tags=T_HOUSEHOLDS)
 def household_set_head(request, payload: HouseholdHeadIn, household_id: int = _id_path("户编号")):
     household = selectors.household_get(request.auth, household_id)
-    head = _ref(selectors.resident_get, request.auth, payload.head, "head")
+    head = ref_or_404(selectors.resident_get, request.auth, payload.head, "head")
     services.household_set_head(actor=request.auth, household=household, head=head)
     return selectors.household_get(request.auth, household_id)
 

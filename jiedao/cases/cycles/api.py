@@ -22,14 +22,13 @@ from jiedao.cases.api_common import (
     file_response,
     id_path,
     month_start,
-    scoped_ref,
 )
 from jiedao.cases.cycles import reports, selectors
 from jiedao.cases.cycles import services as cycles
 from jiedao.cases.models import (
     Deliberation,
 )
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, paginated
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, paginated, ref_or_404
 from jiedao.core.errors import DomainError
 
 router = Router()
@@ -313,7 +312,7 @@ def deliberation_add_case(request, payload: DeliberationCaseIn, meeting_id: int 
     meeting = selectors.deliberation_get(request.auth, meeting_id)
     if meeting.status == Deliberation.Status.HELD:
         raise DomainError(_("本月月议已召开，议程不能再变更。"), field="case")
-    case = scoped_ref(case_selectors.case_get, request.auth, payload.case, "case")
+    case = ref_or_404(case_selectors.case_get, request.auth, payload.case, "case")
     item = cycles.deliberation_add_case(actor=request.auth, meeting=meeting, case=case, why=payload.why)
     return Status(201, item)
 

@@ -12,22 +12,29 @@ other_worker (东门第二网格), village_worker (横塘第一网格), handler 
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 
 import pytest
+from django.test import override_settings
 
 from jiedao.core.permissions import Role
 from jiedao.org import services
 from jiedao.org.models import Department, NodeKind, OrgNode, User
+from tests.db_snapshot import RowSnapshot
 
 PASSWORD = "Jiedao-test-2026"
+TEST_SETTINGS = {
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    "JIEDAO_TASKS": "eager",
+    "JIEDAO_INSIGHT_RECHECK_SECONDS": 0,  # the classifier sees catalogue changes at once
+}
 
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path_factory):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.JIEDAO_TASKS = "eager"
-    settings.JIEDAO_INSIGHT_RECHECK_SECONDS = 0  # the classifier sees catalogue changes at once
+    for name, value in TEST_SETTINGS.items():
+        setattr(settings, name, value)
     # Each test writes its files (imports, keys) in its own directory: parallel workers have
     # their own databases, so job ids repeat across them.
     data_dir = tmp_path_factory.mktemp("data")
@@ -121,6 +128,26 @@ def build_world() -> World:
     )
 
 
+@pytest.fixture(scope="session")
+def _world_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> tuple[RowSnapshot, bytes]:
+    """The world is built through the services once per test process; each test replays its rows."""
+    from jiedao.core import caching
+    from jiedao.core.audit import ensure_chain_heads
+    from jiedao.core.models import AuditEvent
+
+    data_dir = tmp_path_factory.mktemp("world")
+    with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS, DATA_DIR=data_dir):
+        ensure_chain_heads()  # as `_audit_chain_heads` leaves it for every test
+        assert not AuditEvent.objects.exists(), "the world must be captured from an empty database"
+        snapshot, built = RowSnapshot.capture(build_world)
+    caching.clear()  # the build cached rows that were rolled back
+    return snapshot, pickle.dumps(built)
+
+
 @pytest.fixture
-def world(db) -> World:
-    return build_world()
+def world(_world_snapshot, _audit_chain_heads, db) -> World:
+    """The rows of `build_world` in this test's database, and fresh instances of its objects."""
+    snapshot, built = _world_snapshot
+    snapshot.restore()
+    return pickle.loads(built)
+

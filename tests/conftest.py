@@ -21,6 +21,7 @@ from django.test import override_settings
 from jiedao.core.permissions import Role
 from jiedao.org import services
 from jiedao.org.models import Department, NodeKind, OrgNode, User
+from tests.api_client import ROOT, ApiClient
 from tests.db_snapshot import RowSnapshot
 
 PASSWORD = "Jiedao-test-2026"
@@ -151,3 +152,17 @@ def world(_world_snapshot, _audit_chain_heads, db) -> World:
     snapshot.restore()
     return pickle.loads(built)
 
+
+@pytest.fixture
+def as_(client, request):
+    """as_(user) -> an ApiClient with a token of `user` (one per user and test). Paths are relative
+    to the test module's BASE when it defines one (e.g. "/api/v1/people"), else to /api/v1."""
+    base = getattr(request.module, "BASE", ROOT)
+    clients: dict[int, ApiClient] = {}
+
+    def as_user(user) -> ApiClient:
+        if user.pk not in clients:
+            clients[user.pk] = ApiClient(client, user, base)
+        return clients[user.pk]
+
+    return as_user

@@ -15,7 +15,6 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -42,34 +41,6 @@ BASE = "/api/v1"
 MISSING = 987654
 NOT_FOUND = {"detail": "未找到该对象。", "field": None, "code": "not_found"}
 PHONE = "13812345678"
-
-
-class Api:
-    """A test client speaking JSON with one user's bearer token."""
-
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": "Bearer " + token_create(actor=user, name="测试")[1]}
-
-    def get(self, url, **params):
-        return self.client.get(BASE + url, params, **self.headers)
-
-    def _send(self, method, url, data):
-        if isinstance(data, dict) and any(isinstance(v, UploadedFile) for v in data.values()):
-            return getattr(self.client, method)(BASE + url, data, **self.headers)  # multipart
-        body = data if isinstance(data, str) else json.dumps(data if data is not None else {})
-        return getattr(self.client, method)(BASE + url, body, content_type="application/json", **self.headers)
-
-    def post(self, url, data=None):
-        return self._send("post", url, data)
-
-    def put(self, url, data=None):
-        return self._send("put", url, data)
-
-
-@pytest.fixture
-def as_(client):
-    return lambda user: Api(client, user)
 
 
 def is_chinese(text):

@@ -30,13 +30,14 @@ def _holds_file(data) -> bool:
 
 
 class ApiClient:
-    """Requests to `base` + path as `user`, with a personal token created for the purpose."""
+    """Requests to `base` + path as `user`, with a personal token created for the purpose
+    (no credentials at all when `user` is None)."""
 
     def __init__(self, client, user, base: str = ROOT) -> None:
         self.client = client
         self.user = user
         self.base = base
-        self.headers = bearer(user)
+        self.headers = bearer(user) if user is not None else {}
 
     def get(self, url: str, **params):
         return self.client.get(self.base + url, params, **self.headers)

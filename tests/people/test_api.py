@@ -672,7 +672,7 @@ def test_import_good_rows_only_then_reimport_updates(world, as_):
     assert again.status_code == 409 and again.json()["field"] == "status"
     # The same file again with a new name: updated by ID number, not duplicated.
     second = api.post("/imports", {"register": "residents", "mode": "all_or_nothing",
-                         "file": import_file([person(1, {"姓名": "改名了"}), person(3)])}).json()
+                                   "file": import_file([person(1, {"姓名": "改名了"}), person(3)])}).json()
     result = api.post(f"/imports/{second['id']}/commit").json()
     assert (result["created_rows"], result["updated_rows"]) == (0, 2)
     assert Resident.objects.count() == 2 and Resident.objects.filter(name="改名了").count() == 1
@@ -682,7 +682,7 @@ def test_import_good_rows_only_then_reimport_updates(world, as_):
 
 def test_import_jobs_are_private_to_their_uploader(world, as_):
     job = as_(world.secretary).post("/imports", {"register": "residents", "mode": "good_only",
-                                       "file": import_file([person(1)])}).json()
+                                                 "file": import_file([person(1)])}).json()
     counts = Counts()
     for user in (world.admin, world.worker, world.leader):
         api = as_(user)

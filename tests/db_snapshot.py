@@ -19,6 +19,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection, transaction
+from django.db.models import sql
 
 
 def _tables() -> list[type]:
@@ -47,6 +48,7 @@ class RowSnapshot:
 
     def __init__(self, changes: list[_Changes]) -> None:
         self.changes = changes
+        self._statements: list[tuple[str, tuple, bool, str]] | None = None
 
     @classmethod
     def capture(cls, build: Callable[[], Any]) -> tuple[RowSnapshot, Any]:
@@ -73,21 +75,36 @@ class RowSnapshot:
             transaction.set_rollback(True)
         return cls(changes), result
 
+    def _compile(self) -> list[tuple[str, tuple, bool, str]]:
+        """The SQL of the restore, compiled once: (sql, params, must change one row, what)."""
+        statements = []
+        for change in self.changes:
+            model = change.model
+            fields = list(model._meta.concrete_fields)
+            if change.inserted:
+                objs = [model(**dict(zip((f.attname for f in fields), row, strict=True))) for row in change.inserted]
+                size = max(connection.ops.bulk_batch_size(fields, objs), 1)
+                for start in range(0, len(objs), size):
+                    # raw: the stored values as they are (auto_now_add would stamp a new time, and the
+                    # audit hashes cover created_at)
+                    query = sql.InsertQuery(model)
+                    query.insert_values(fields, objs[start:start + size], raw=True)
+                    for text, params in query.get_compiler(connection=connection).as_sql():
+                        statements.append((text, tuple(params), False, model.__name__))
+            for pk, was, now in change.updated:
+                # only a row still in the state the build found it may be moved on
+                query = model._base_manager.filter(pk=pk, **was).query.chain(sql.UpdateQuery)
+                query.add_update_values(now)
+                text, params = query.get_compiler(connection=connection).as_sql()
+                statements.append((text, tuple(params), True, f"{model.__name__} {pk} {was}"))
+        return statements
+
     def restore(self) -> None:
         """Write the captured rows again (the database must be in the state `build` started from)."""
-        with transaction.atomic():
-            for change in self.changes:
-                model = change.model
-                fields = list(model._meta.concrete_fields)
-                if change.inserted:
-                    objs = [model(**dict(zip((f.attname for f in fields), row, strict=True))) for row in change.inserted]
-                    size = max(connection.ops.bulk_batch_size(fields, objs), 1)
-                    for start in range(0, len(objs), size):
-                        # raw: the stored values as they are (auto_now_add would stamp a new time,
-                        # and the audit hashes cover created_at)
-                        model._base_manager._insert(objs[start:start + size], fields=fields, raw=True)
-                for pk, was, now in change.updated:
-                    if model._base_manager.filter(pk=pk, **was).update(**now) != 1:
-                        raise AssertionError(
-                            f"{model.__name__} {pk} is not in the state the snapshot was taken from: {was}"
-                        )
+        if self._statements is None:
+            self._statements = self._compile()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for text, params, one_row, what in self._statements:
+                cursor.execute(text, params)
+                if one_row and cursor.rowcount != 1:
+                    raise AssertionError(f"not in the state the snapshot was taken from: {what}")

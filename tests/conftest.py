@@ -55,8 +55,9 @@ def _fresh_caches():
 
 
 @pytest.fixture(autouse=True)
-def _audit_chain_heads(request):
-    """Migrations create the audit chain heads; a transactional test's flush removes them."""
+def _migrated_rows(request):
+    """Migrations create the audit chain heads and the cache generation row; a transactional
+    test's flush removes them (and the world's rows update them)."""
     names = set(request.fixturenames)
     if "transactional_db" in names or "live_server" in names:
         request.getfixturevalue("transactional_db")
@@ -64,9 +65,16 @@ def _audit_chain_heads(request):
         request.getfixturevalue("db")
     else:
         return
+    restore_migrated_rows()
+
+
+def restore_migrated_rows() -> None:
+    from jiedao.core import caching
     from jiedao.core.audit import ensure_chain_heads
+    from jiedao.core.models import CacheGeneration
 
     ensure_chain_heads()
+    CacheGeneration.objects.get_or_create(name=caching.NAME, defaults={"value": 0})
 
 
 @dataclass
@@ -133,12 +141,11 @@ def build_world() -> World:
 def _world_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> tuple[RowSnapshot, bytes]:
     """The world is built through the services once per test process; each test replays its rows."""
     from jiedao.core import caching
-    from jiedao.core.audit import ensure_chain_heads
     from jiedao.core.models import AuditEvent
 
     data_dir = tmp_path_factory.mktemp("world")
     with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS, DATA_DIR=data_dir):
-        ensure_chain_heads()  # as `_audit_chain_heads` leaves it for every test
+        restore_migrated_rows()  # as `_migrated_rows` leaves it for every test
         assert not AuditEvent.objects.exists(), "the world must be captured from an empty database"
         snapshot, built = RowSnapshot.capture(build_world)
     caching.clear()  # the build cached rows that were rolled back
@@ -146,7 +153,7 @@ def _world_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> tup
 
 
 @pytest.fixture
-def world(_world_snapshot, _audit_chain_heads, db) -> World:
+def world(_world_snapshot, _migrated_rows, db) -> World:
     """The rows of `build_world` in this test's database, and fresh instances of its objects."""
     snapshot, built = _world_snapshot
     snapshot.restore()

@@ -8,6 +8,11 @@
 
 Named users: root (superuser), admin, leader, secretary (东门社区), worker (东门第一网格),
 other_worker (东门第二网格), village_worker (横塘第一网格), handler (城建办).
+
+The world is built through the audited services once per test process and its rows are replayed
+in each test that asks for it (tests/db_snapshot.py), inside pytest-django's per-test
+transaction; every test gets fresh instances of its objects. API tests talk through `as_`
+(tests/api_client.py).
 """
 
 from __future__ import annotations

@@ -7,20 +7,27 @@ A route added without a table entry fails `test_every_route_is_in_exactly_one_sc
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 from collections import Counter, defaultdict
 
 import pytest
 from django.http import Http404
 from ninja import NinjaAPI, Router
 
+import tests
 from jiedao.core import caching
 from tests.api_client import ApiClient
 from tests.cases.test_views import png_upload
 from tests.db_snapshot import RowSnapshot
 from tests.scope import MISSING, NOT_FOUND, UNSCOPED_KINDS, call, database_state, discovered_routes
 
-APPS = ("core", "org", "people", "cases", "insight")
-TABLES = {app: importlib.import_module(f"tests.{app}.scope_table") for app in APPS}
+# Every tests/<app>/scope_table.py: a new app's table is picked up by being there.
+TABLES = {
+    app.name: importlib.import_module(f"tests.{app.name}.scope_table")
+    for app in sorted(pkgutil.iter_modules(tests.__path__), key=lambda m: m.name)
+    if app.ispkg and importlib.util.find_spec(f"tests.{app.name}.scope_table")
+}
 ENTRIES = [(app, endpoint) for app, table in TABLES.items() for endpoint in table.ENDPOINTS]
 
 

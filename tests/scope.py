@@ -123,10 +123,13 @@ def fill(value: Any, ids: dict[str, Any], upload: Callable[[], Any]) -> Any:
     return value
 
 
-def call(api, endpoint: Endpoint, ids: dict[str, Any], upload: Callable[[], Any], *, data: Any = "as listed"):
-    """Send the endpoint's request through an ApiClient."""
+AS_LISTED = object()
+
+
+def call(api, endpoint: Endpoint, ids: dict[str, Any], upload: Callable[[], Any], *, data: Any = AS_LISTED):
+    """Send the endpoint's request through an ApiClient (with the entry's data unless told otherwise)."""
     url = PLACEHOLDER.sub(lambda m: str(ids[m.group(1)]), endpoint.path)
-    payload = fill(endpoint.data if data == "as listed" else data, ids, upload)
+    payload = fill(endpoint.data if data is AS_LISTED else data, ids, upload)
     if endpoint.method == "GET":
         return api.get(url, **(payload or {}))
     if endpoint.method == "DELETE":

@@ -8,26 +8,39 @@
 
 Named users: root (superuser), admin, leader, secretary (东门社区), worker (东门第一网格),
 other_worker (东门第二网格), village_worker (横塘第一网格), handler (城建办).
+
+The world is built through the audited services once per test process and its rows are replayed
+in each test that asks for it (tests/db_snapshot.py), inside pytest-django's per-test
+transaction; every test gets fresh instances of its objects. API tests talk through `as_`
+(tests/api_client.py).
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 
 import pytest
+from django.test import override_settings
 
 from jiedao.core.permissions import Role
 from jiedao.org import services
 from jiedao.org.models import Department, NodeKind, OrgNode, User
+from tests.api_client import ROOT, ApiClient
+from tests.db_snapshot import RowSnapshot
 
 PASSWORD = "Jiedao-test-2026"
+TEST_SETTINGS = {
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    "JIEDAO_TASKS": "eager",
+    "JIEDAO_INSIGHT_RECHECK_SECONDS": 0,  # the classifier sees catalogue changes at once
+}
 
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path_factory):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.JIEDAO_TASKS = "eager"
-    settings.JIEDAO_INSIGHT_RECHECK_SECONDS = 0  # the classifier sees catalogue changes at once
+    for name, value in TEST_SETTINGS.items():
+        setattr(settings, name, value)
     # Each test writes its files (imports, keys) in its own directory: parallel workers have
     # their own databases, so job ids repeat across them.
     data_dir = tmp_path_factory.mktemp("data")
@@ -47,8 +60,9 @@ def _fresh_caches():
 
 
 @pytest.fixture(autouse=True)
-def _audit_chain_heads(request):
-    """Migrations create the audit chain heads; a transactional test's flush removes them."""
+def _migrated_rows(request):
+    """Migrations create the audit chain heads and the cache generation row; a transactional
+    test's flush removes them (and the world's rows update them)."""
     names = set(request.fixturenames)
     if "transactional_db" in names or "live_server" in names:
         request.getfixturevalue("transactional_db")
@@ -56,9 +70,16 @@ def _audit_chain_heads(request):
         request.getfixturevalue("db")
     else:
         return
+    restore_migrated_rows()
+
+
+def restore_migrated_rows() -> None:
+    from jiedao.core import caching
     from jiedao.core.audit import ensure_chain_heads
+    from jiedao.core.models import CacheGeneration
 
     ensure_chain_heads()
+    CacheGeneration.objects.get_or_create(name=caching.NAME, defaults={"value": 0})
 
 
 @dataclass
@@ -121,6 +142,39 @@ def build_world() -> World:
     )
 
 
+@pytest.fixture(scope="session")
+def _world_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> tuple[RowSnapshot, bytes]:
+    """The world is built through the services once per test process; each test replays its rows."""
+    from jiedao.core import caching
+    from jiedao.core.models import AuditEvent
+
+    data_dir = tmp_path_factory.mktemp("world")
+    with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS, DATA_DIR=data_dir):
+        restore_migrated_rows()  # as `_migrated_rows` leaves it for every test
+        assert not AuditEvent.objects.exists(), "the world must be captured from an empty database"
+        snapshot, built = RowSnapshot.capture(build_world)
+    caching.clear()  # the build cached rows that were rolled back
+    return snapshot, pickle.dumps(built)
+
+
 @pytest.fixture
-def world(db) -> World:
-    return build_world()
+def world(_world_snapshot, _migrated_rows, db) -> World:
+    """The rows of `build_world` in this test's database, and fresh instances of its objects."""
+    snapshot, built = _world_snapshot
+    snapshot.restore()
+    return pickle.loads(built)
+
+
+@pytest.fixture
+def as_(client, request):
+    """as_(user) -> an ApiClient with a token of `user` (one per user and test). Paths are relative
+    to the test module's BASE when it defines one (e.g. "/api/v1/people"), else to /api/v1."""
+    base = getattr(request.module, "BASE", ROOT)
+    clients: dict[int, ApiClient] = {}
+
+    def as_user(user) -> ApiClient:
+        if user.pk not in clients:
+            clients[user.pk] = ApiClient(client, user, base)
+        return clients[user.pk]
+
+    return as_user

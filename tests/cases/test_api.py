@@ -15,13 +15,11 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from docx import Document
 
-from jiedao.cases import api as cases_api
 from jiedao.cases import api_common
 from jiedao.cases.cycles import services as cycles
 from jiedao.cases.models import (
@@ -44,34 +42,6 @@ BASE = "/api/v1"
 MISSING = 987654
 NOT_FOUND = {"detail": "未找到该对象。", "field": None, "code": "not_found"}
 PHONE = "13812345678"
-
-
-class Api:
-    """A test client speaking JSON with one user's bearer token."""
-
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": "Bearer " + token_create(actor=user, name="测试")[1]}
-
-    def get(self, url, **params):
-        return self.client.get(BASE + url, params, **self.headers)
-
-    def _send(self, method, url, data):
-        if isinstance(data, dict) and any(isinstance(v, UploadedFile) for v in data.values()):
-            return getattr(self.client, method)(BASE + url, data, **self.headers)  # multipart
-        body = data if isinstance(data, str) else json.dumps(data if data is not None else {})
-        return getattr(self.client, method)(BASE + url, body, content_type="application/json", **self.headers)
-
-    def post(self, url, data=None):
-        return self._send("post", url, data)
-
-    def put(self, url, data=None):
-        return self._send("put", url, data)
-
-
-@pytest.fixture
-def as_(client):
-    return lambda user: Api(client, user)
 
 
 def is_chinese(text):
@@ -472,111 +442,17 @@ THIS_MONTH = f"{timezone.localdate():%Y-%m}"
 RECORD = {"held_at": "2026-03-20T19:00:00", "location": "议事厅", "host": "王书记",
           "attendees": [{"name": "李大爷", "role": "居民代表"}], "summary": "议定"}
 
-# (method, path, data, who may: the positive control). {case} etc. are filled from the fixture.
-SCOPED_ENDPOINTS = [
-    ("GET", "/cases", {"node": "{grid}"}, "worker"),
-    ("POST", "/cases", {"source": "patrol", "node": "{grid}", "title": "井盖缺失", "description": "路口井盖缺失"},
-     "worker"),
-    ("GET", "/cases/{case}", None, "worker"),
-    ("POST", "/cases/{case}/actions", {"action": "accept"}, "worker"),
-    ("GET", "/cases/{case}/transitions", None, "worker"),
-    ("GET", "/cases/{case}/attachments", None, "worker"),
-    ("POST", "/cases/{case}/attachments", {"file": "{upload}"}, "worker"),
-    ("GET", "/cases/{case}/attachments/{attachment}", None, "worker"),
-    ("POST", "/cases/with-attachments", {"source": "patrol", "node": "{grid}", "title": "井盖缺失",
-                                         "description": "路口井盖缺失", "files": "{upload}"}, "worker"),
-    ("GET", "/cases/stats/rates", {"node": "{grid}"}, "worker"),
-    ("GET", "/cases/stats/ranking", {"node": "{grid}"}, "worker"),
-    ("GET", "/cases/stats/trend", {"node": "{grid}"}, "worker"),
-    ("GET", "/cases/stats/categories", {"node": "{grid}"}, "worker"),
-    ("GET", "/cases/digests", {"node": "{grid}"}, "worker"),
-    ("POST", "/cases/digests", {"node": "{grid}"}, "worker"),
-    ("GET", "/cases/digests/{digest}", None, "worker"),
-    ("GET", "/cases/deliberations", {"community": "{community}"}, "secretary"),
-    ("POST", "/cases/deliberations", {"community": "{community}", "month": THIS_MONTH}, "secretary"),
-    ("GET", "/cases/deliberations/{meeting}", None, "secretary"),
-    ("POST", "/cases/deliberations/{meeting}/items", {"case": "{case}"}, "secretary"),
-    ("POST", "/cases/deliberations/{meeting}/record", RECORD, "secretary"),
-    ("GET", "/cases/reviews", {"community": "{community}"}, "secretary"),
-    ("POST", "/cases/reviews", {"community": "{community}", "year": "{year}", "quarter": "{quarter}"}, "secretary"),
-    ("GET", "/cases/reviews/{review}", None, "secretary"),
-    ("GET", "/cases/reviews/{review}/items", None, "secretary"),
-    ("PUT", "/cases/reviews/{review}/items/{item}", {"verdict": "carried_over", "reason": "待协调"}, "secretary"),
-    ("POST", "/cases/reviews/{review}/finalize", None, "secretary"),
-    ("GET", "/cases/reviews/{review}/report.xlsx", None, "secretary"),
-    ("GET", "/cases/reviews/{review}/report.docx", None, "secretary"),
-]
-# Reference data every signed-in user reads the same.
-UNSCOPED_ENDPOINTS = {("GET", "/cases/workflow"), ("GET", "/cases/categories")}
+# Every endpoint's scope (404 for outsiders, refusals change nothing) is checked from the table in
+# tests/cases/scope_table.py by tests/test_api_scope.py.
 
 
 @pytest.fixture
-def scoped(world, catalogue, settings, tmp_path):
+def scoped(world, settings, tmp_path):
     """A case in 东门第一网格 (with a photo) and the cycle objects of 东门社区 around it."""
-    from jiedao.cases import services
-    from tests.cases.test_views import png_upload
+    from tests.cases.scope_table import build
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    case = services.case_create(actor=world.worker, source="door_visit", node=world.grid, title="楼下垃圾",
-                                description="垃圾堆放", category=catalogue["garbage"])
-    attachment = services.case_attach(actor=world.worker, case=case, upload=png_upload())
-    Case.objects.filter(pk=case.pk).update(difficult=True)
-    today = timezone.localdate()
-    year, quarter = today.year, (today.month - 1) // 3 + 1
-    digest = cycles.weekly_digest_generate(node=world.grid, week_start=today, actor=world.worker)
-    meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=today)
-    review = cycles.quarterly_review_prepare(actor=world.secretary, community=world.community, year=year,
-                                             quarter=quarter)
-    return {"case": case.pk, "attachment": attachment.pk, "grid": world.grid.pk, "community": world.community.pk, "digest": digest.pk,
-            "meeting": meeting.pk, "review": review.pk, "item": review.items.get().pk, "year": year,
-            "quarter": quarter}
-
-
-def _fill(value, ids):
-    if value == "{upload}":  # a fresh file for every request (an upload is read once)
-        from tests.cases.test_views import png_upload
-
-        return png_upload()
-    if isinstance(value, str) and re.fullmatch(r"\{(\w+)\}", value):
-        return ids[value[1:-1]]
-    if isinstance(value, dict):
-        return {k: _fill(v, ids) for k, v in value.items()}
-    return value
-
-
-def _call(api, method, path, data, ids):
-    url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
-    data = _fill(data, ids)
-    if method == "GET":
-        return api.get(url, **(data or {}))
-    return getattr(api, method.lower())(url, data)
-
-
-def test_the_scope_table_covers_every_endpoint():
-    routes = set()
-    for router in cases_api.routers:
-        for path, view in router.path_operations.items():
-            for operation in view.operations:
-                for method in operation.methods:
-                    routes.add((method, "/cases" + re.sub(r"\{(\w+)\}", "{x}", path)))
-    listed = {(m, re.sub(r"\{(\w+)\}", "{x}", p)) for m, p, _d, _w in SCOPED_ENDPOINTS}
-    listed |= {(m, p) for m, p in UNSCOPED_ENDPOINTS}
-    assert routes == listed
-
-
-@pytest.mark.parametrize(("method", "path", "data", "owner"), SCOPED_ENDPOINTS,
-                         ids=[f"{m} {p}" for m, p, _d, _w in SCOPED_ENDPOINTS])
-@pytest.mark.parametrize("outsider", ["other_worker", "village_worker"])
-def test_outsiders_get_404_on_every_endpoint(world, scoped, as_, method, path, data, owner, outsider):
-    api = as_(getattr(world, outsider))
-    counts = Counts()
-    response = _call(api, method, path, data, scoped)
-    assert response.status_code == 404, response.content
-    assert response.json()["code"] == "not_found" and response.json()["detail"] == NOT_FOUND["detail"]
-    assert counts.unchanged()
-    # positive control: the owner of the place is let through (whatever the business outcome)
-    control = _call(as_(getattr(world, owner)), method, path, data, scoped)
-    assert control.status_code != 404 and control.status_code < 500, control.content
+    return build(world)
 
 
 def test_out_of_scope_case_answers_exactly_like_a_missing_one(world, scoped, as_):

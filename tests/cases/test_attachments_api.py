@@ -9,7 +9,6 @@ from django.db.models import Q
 from jiedao.cases import services
 from jiedao.cases.models import Case, CaseAttachment, State
 from jiedao.core.models import AuditEvent
-from jiedao.core.services import token_create
 from tests.cases.test_views import file_case, tiny_png, to_state
 
 BASE = "/api/v1/cases"
@@ -17,28 +16,9 @@ NOT_FOUND = {"detail": "未找到该对象。", "field": None, "code": "not_foun
 MISSING = 987654
 
 
-class Uploader:
-    """A test client with one user's bearer token, sending multipart bodies."""
-
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": "Bearer " + token_create(actor=user, name="测试")[1]}
-
-    def get(self, url):
-        return self.client.get(BASE + url, **self.headers)
-
-    def post(self, url, data):
-        return self.client.post(BASE + url, data, **self.headers)  # multipart/form-data
-
-
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def as_(client):
-    return lambda user: Uploader(client, user)
 
 
 def png(name="现场.png"):
@@ -133,7 +113,7 @@ def test_bad_files_are_400_in_chinese_naming_the_field(world, catalogue, as_, se
 def test_missing_file_and_closed_case(world, catalogue, as_):
     case = file_case(world, catalogue)
     api = as_(world.worker)
-    missing = api.post(f"/{case.pk}/attachments", {})
+    missing = api.post(f"/{case.pk}/attachments", {}, multipart=True)
     assert missing.status_code == 422 and missing.json()["field"] == "file"
     rejected = services.case_act(actor=world.secretary, case=case, action="reject", reason="不属于受理范围")
     refused = api.post(f"/{rejected.pk}/attachments", {"file": png()})
@@ -168,7 +148,7 @@ def test_filing_with_attachments(world, catalogue, as_):
     assert sorted(case.attachments.values_list("original_name", "is_photo")) == [("情况说明.pdf", False), ("现场.png", True)]
     assert AuditEvent.objects.filter(action="cases.case.attach", object_id=str(case.pk)).count() == 2
     # And without files it is the ordinary intake.
-    plain = api.post("/with-attachments", intake_form(world, title="路灯不亮"))
+    plain = api.post("/with-attachments", intake_form(world, title="路灯不亮"), multipart=True)
     assert plain.status_code == 201 and not Case.objects.get(pk=plain.json()["id"]).attachments.exists()
 
 

@@ -11,14 +11,10 @@ from django.utils import timezone
 from jiedao.core import caching
 from jiedao.core.models import ApiToken, AuditEvent
 from jiedao.core.services import token_create, token_revoke
+from tests.api_client import bearer
 
 BASE = "/api/v1"
 UNAUTHENTICATED = {"detail": "请先登录或提供有效的 API 令牌。", "field": None, "code": "unauthenticated"}
-
-
-def bearer(user, **kwargs):
-    _, plaintext = token_create(actor=user, name="测试", **kwargs)
-    return {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
 
 
 def post_json(client, url, data, **headers):

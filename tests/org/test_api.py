@@ -5,13 +5,11 @@ with exactly the body of a missing id; a visible object the caller may not chang
 refused writes change nothing (rows and audit events are counted before and after).
 """
 
-import json
 import re
 
 import pytest
 
 from jiedao.core.models import AuditEvent
-from jiedao.core.services import token_create
 from jiedao.org.models import Department, OrgNode, RoleAssignment, User
 
 BASE = "/api/v1"
@@ -21,33 +19,6 @@ SQUARE = {
     "type": "Polygon",
     "coordinates": [[[121.60, 29.40], [121.61, 29.40], [121.61, 29.41], [121.60, 29.41], [121.60, 29.40]]],
 }
-
-
-class Api:
-    """A test client speaking JSON with one user's bearer token."""
-
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": "Bearer " + token_create(actor=user, name="测试")[1]}
-
-    def get(self, url, **params):
-        return self.client.get(BASE + url, params, **self.headers)
-
-    def post(self, url, data):
-        body = data if isinstance(data, str) else json.dumps(data)
-        return self.client.post(BASE + url, body, content_type="application/json", **self.headers)
-
-    def patch(self, url, data):
-        body = data if isinstance(data, str) else json.dumps(data)
-        return self.client.patch(BASE + url, body, content_type="application/json", **self.headers)
-
-    def delete(self, url):
-        return self.client.delete(BASE + url, **self.headers)
-
-
-@pytest.fixture
-def as_(client):
-    return lambda user: Api(client, user)
 
 
 def names(response):

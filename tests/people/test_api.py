@@ -18,7 +18,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from jiedao.core import imports
 from jiedao.core.models import AuditEvent, ImportJob
 from jiedao.core.permissions import Role
-from jiedao.core.services import token_create
 from jiedao.core.validators import id_number_check_char, uscc_check_char
 from jiedao.org import services as org_services
 from jiedao.people import services
@@ -46,36 +45,6 @@ PHONE_A, PHONE_B, PHONE_C = "13812345678", "13987654321", "13700001111"
 USCC_A, USCC_B = make_uscc("91330225MA2AB1234"), make_uscc("91330225MA2CD5678")
 BIZ_PHONE = "0574-65712345"
 CLEAR_VALUES = (ID_A, ID_B, ID_C, PHONE_A, PHONE_B, PHONE_C, "057465712345", BIZ_PHONE)
-
-
-class Api:
-    """A test client with one user's bearer token."""
-
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": "Bearer " + token_create(actor=user, name="测试")[1]}
-
-    def get(self, url, **params):
-        return self.client.get(BASE + url, params, **self.headers)
-
-    def post(self, url, data=None):
-        body = data if isinstance(data, str) else json.dumps(data if data is not None else {})
-        return self.client.post(BASE + url, body, content_type="application/json", **self.headers)
-
-    def patch(self, url, data):
-        body = data if isinstance(data, str) else json.dumps(data)
-        return self.client.patch(BASE + url, body, content_type="application/json", **self.headers)
-
-    def delete(self, url):
-        return self.client.delete(BASE + url, **self.headers)
-
-    def upload(self, data):
-        return self.client.post(BASE + "/imports", data, **self.headers)  # multipart/form-data
-
-
-@pytest.fixture
-def as_(client):
-    return lambda user: Api(client, user)
 
 
 @pytest.fixture
@@ -666,7 +635,7 @@ def test_import_all_or_nothing_refuses_a_file_with_a_bad_row(world, as_):
     upload = import_file([
         person(1), person(2, {"身份证号": bad_id, "所在网格/楼栋": "不存在的网格"}), person(3, {"联系电话": "123"}),
     ])
-    response = api.upload({"register": "residents", "mode": "all_or_nothing", "file": upload})
+    response = api.post("/imports", {"register": "residents", "mode": "all_or_nothing", "file": upload})
     assert response.status_code == 201, response.content
     job = response.json()
     assert (job["status"], job["register"], job["total_rows"], job["good_rows"], job["bad_rows"]) == (
@@ -692,7 +661,7 @@ def test_import_all_or_nothing_refuses_a_file_with_a_bad_row(world, as_):
 def test_import_good_rows_only_then_reimport_updates(world, as_):
     api = as_(world.secretary)
     upload = import_file([person(1, {"特殊人群": "独居老人"}), person(2, {"姓名": ""}), person(3)])
-    job = api.upload({"register": "residents", "mode": "good_only", "file": upload}).json()
+    job = api.post("/imports", {"register": "residents", "mode": "good_only", "file": upload}).json()
     assert (job["status"], job["good_rows"], job["bad_rows"], job["can_commit"]) == ("validated", 2, 1, True)
     committed = api.post(f"/imports/{job['id']}/commit")
     assert committed.status_code == 202, committed.content
@@ -702,8 +671,8 @@ def test_import_good_rows_only_then_reimport_updates(world, as_):
     again = api.post(f"/imports/{job['id']}/commit")
     assert again.status_code == 409 and again.json()["field"] == "status"
     # The same file again with a new name: updated by ID number, not duplicated.
-    second = api.upload({"register": "residents", "mode": "all_or_nothing",
-                         "file": import_file([person(1, {"姓名": "改名了"}), person(3)])}).json()
+    second = api.post("/imports", {"register": "residents", "mode": "all_or_nothing",
+                                   "file": import_file([person(1, {"姓名": "改名了"}), person(3)])}).json()
     result = api.post(f"/imports/{second['id']}/commit").json()
     assert (result["created_rows"], result["updated_rows"]) == (0, 2)
     assert Resident.objects.count() == 2 and Resident.objects.filter(name="改名了").count() == 1
@@ -712,8 +681,8 @@ def test_import_good_rows_only_then_reimport_updates(world, as_):
 
 
 def test_import_jobs_are_private_to_their_uploader(world, as_):
-    job = as_(world.secretary).upload({"register": "residents", "mode": "good_only",
-                                       "file": import_file([person(1)])}).json()
+    job = as_(world.secretary).post("/imports", {"register": "residents", "mode": "good_only",
+                                                 "file": import_file([person(1)])}).json()
     counts = Counts()
     for user in (world.admin, world.worker, world.leader):
         api = as_(user)
@@ -728,9 +697,9 @@ def test_import_jobs_are_private_to_their_uploader(world, as_):
 def test_import_upload_refusals(world, as_):
     counts = Counts()
     worker = as_(world.worker)  # keeps the register but may not import residents
-    refused = worker.upload({"register": "residents", "mode": "good_only", "file": import_file([person(1)])})
+    refused = worker.post("/imports", {"register": "residents", "mode": "good_only", "file": import_file([person(1)])})
     assert refused.status_code == 403
-    assert as_(world.handler).upload({"register": "businesses", "file": import_file([])}).status_code == 403
+    assert as_(world.handler).post("/imports", {"register": "businesses", "file": import_file([])}).status_code == 403
     secretary = as_(world.secretary)
     for data, status, field in [
         ({"register": "pets", "file": import_file([person(1)])}, 422, "register"),
@@ -738,7 +707,7 @@ def test_import_upload_refusals(world, as_):
         ({"register": "residents"}, 422, "file"),
         ({"register": "residents", "file": SimpleUploadedFile("a.pdf", b"%PDF-1.4")}, 400, "file"),
     ]:
-        response = secretary.upload(data)
+        response = secretary.post("/imports", data, multipart=True)  # some forms lack the file
         assert response.status_code == status, (data, response.content)
         assert response.json()["field"] == field and is_chinese(response.json()["detail"])
     assert counts.unchanged()
@@ -750,7 +719,7 @@ def test_import_scope_is_enforced_per_row(world, as_):
     upload = import_file([["丹西水产", USCC_A, "东门第一网格"], ["东门超市", USCC_B, "东门社区/东门第二网格"]],
                          headers=headers, name="主体.xlsx", sheet="工商业主体")
     api = as_(world.worker)
-    job = api.upload({"register": "businesses", "mode": "good_only", "file": upload}).json()
+    job = api.post("/imports", {"register": "businesses", "mode": "good_only", "file": upload}).json()
     assert (job["good_rows"], job["bad_rows"]) == (1, 1)
     errors = api.get(f"/imports/{job['id']}/errors").json()["items"]
     assert [(e["row"], e["column"]) for e in errors] == [(3, "所在网格/楼栋")]
@@ -760,7 +729,7 @@ def test_import_scope_is_enforced_per_row(world, as_):
 
 def test_unreadable_file_fails_clearly(world, as_):
     api = as_(world.secretary)
-    job = api.upload({"register": "residents", "file": SimpleUploadedFile("x.xlsx", b"not a spreadsheet")}).json()
+    job = api.post("/imports", {"register": "residents", "file": SimpleUploadedFile("x.xlsx", b"not a spreadsheet")}).json()
     assert job["status"] == "failed" and is_chinese(job["message"])
     assert api.post(f"/imports/{job['id']}/commit").status_code == 409
     assert api.get(f"/imports/{job['id']}/bad-rows").status_code == 409
@@ -768,7 +737,7 @@ def test_unreadable_file_fails_clearly(world, as_):
 
 def test_interrupted_job_is_detected(world, as_):
     api = as_(world.secretary)
-    job = api.upload({"register": "residents", "file": import_file([person(1)])}).json()
+    job = api.post("/imports", {"register": "residents", "file": import_file([person(1)])}).json()
     stored = ImportJob.objects.get(pk=job["id"])
     ImportJob.objects.filter(pk=stored.pk).update(status=ImportJob.Status.COMMITTING)
     imports.progress_file(stored).write_text(json.dumps({"phase": "commit", "done": 0, "total": 1, "at": 0}))

@@ -27,14 +27,7 @@ from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
 from jiedao.cases import selectors, services, workflow
-from jiedao.cases.api_common import (
-    FILE_ERRORS,
-    T_CASES,
-    ObjId,
-    category_ref,
-    id_path,
-    scoped_node,
-)
+from jiedao.cases.api_common import FILE_ERRORS, T_CASES, category_ref, scoped_node
 from jiedao.cases.catalogue.api import router as catalogue_router
 from jiedao.cases.cycles.api import router as cycles_router
 from jiedao.cases.models import (
@@ -48,7 +41,7 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.statistics.api import router as statistics_router
 from jiedao.cases.workflow import Action
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated, ref_or_404
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import DomainError
 from jiedao.core.fastpath import respond
 from jiedao.core.validators import choice_values

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Path
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
@@ -17,12 +16,11 @@ from jiedao.cases.catalogue import selectors
 from jiedao.cases.models import (
     Category,
 )
-from jiedao.core.api import MAX_ID, READ_ERRORS, ErrorOut, ref_or_404
+from jiedao.core.api import READ_ERRORS, ErrorOut, ref_or_404
 from jiedao.core.permissions import Perm
 from jiedao.org import selectors as org_selectors
 from jiedao.org.models import OrgNode
 
-ObjId = Annotated[int, Field(ge=1, le=MAX_ID)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FILE_ERRORS: dict[int, Any] = {**READ_ERRORS, 403: ErrorOut}
@@ -56,9 +54,6 @@ def category_ref(code: str | None, field: str = "category") -> Category | None:
 
 
 
-
-def id_path(description: str) -> Any:
-    return Path(..., ge=1, le=MAX_ID, description=description)
 
 
 def aware(moment: datetime) -> datetime:

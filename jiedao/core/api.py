@@ -14,7 +14,7 @@ Every error the API answers has the same shape::
 import re
 import typing
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
@@ -39,6 +39,7 @@ from jiedao.core.scope import has_perm_anywhere, user_assignments
 NOT_FOUND = gettext_lazy("未找到该对象。")
 UNAUTHENTICATED = gettext_lazy("请先登录或提供有效的 API 令牌。")
 MAX_ID = 2**63 - 1  # ids beyond a bigint are "not a valid id" (422), never a database overflow
+ObjId = Annotated[int, Field(ge=1, le=MAX_ID)]  # an id in a request body or query
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 500
 
@@ -52,6 +53,11 @@ class NotFound(Http404):
     def __init__(self, field: str | None = None) -> None:
         super().__init__(NOT_FOUND)
         self.field = field
+
+
+def id_path(description: str) -> Any:
+    """An id in the URL path, refused with 422 outside 1 … MAX_ID."""
+    return Path(..., ge=1, le=MAX_ID, description=description)
 
 
 def ref_or_404(getter: Any, actor: Any, key: Any, field: str) -> Any:

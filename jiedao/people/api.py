@@ -12,7 +12,7 @@ event: POST /residents/{id}/reveal, and an export with `reveal=true&reason=…`.
 
 import io
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from django.http import FileResponse, HttpResponse
 from django.utils.translation import gettext as _
@@ -20,7 +20,7 @@ from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
 from jiedao.core import crypto, imports, scope, tasks
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, paginated, ref_or_404
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
@@ -35,7 +35,6 @@ from jiedao.people import (
 )
 from jiedao.people.models import BusinessSize, Gender, RiskColour
 
-ObjId = Annotated[int, Field(ge=1, le=MAX_ID)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Endpoints answering a file describe it for the OpenAPI document by hand.
 XLSX_DOC = {
@@ -62,9 +61,6 @@ def _node(request: Any, pk: int | None, field: str = "node") -> Any:
 def _group(code: str, field: str = "group") -> Any:
     return ref_or_404(lambda _actor, key: selectors.special_group_by_code(key), None, code, field)
 
-
-def _id_path(description: str) -> Any:
-    return Path(..., ge=1, le=MAX_ID, description=description)
 
 
 def _file(handle: Any, filename: str) -> FileResponse:
@@ -536,13 +532,13 @@ def resident_create(request, payload: ResidentCreateIn):
 
 @router.get("/residents/{resident_id}", response={200: ResidentDetailOut, **READ_ERRORS}, summary="居民详情",
             tags=T_RESIDENTS)
-def resident_detail(request, resident_id: int = _id_path("居民编号")):
+def resident_detail(request, resident_id: int = id_path("居民编号")):
     return selectors.resident_get(request.auth, resident_id)
 
 
 @router.patch("/residents/{resident_id}", response={200: ResidentDetailOut, **WRITE_ERRORS}, summary="修改居民",
               tags=T_RESIDENTS)
-def resident_update(request, payload: ResidentUpdateIn, resident_id: int = _id_path("居民编号")):
+def resident_update(request, payload: ResidentUpdateIn, resident_id: int = id_path("居民编号")):
     resident = selectors.resident_get(request.auth, resident_id)
     changes = payload.changes()
     if "node" in changes:
@@ -555,7 +551,7 @@ def resident_update(request, payload: ResidentUpdateIn, resident_id: int = _id_p
 
 @router.post("/residents/{resident_id}/reveal", response={200: RevealOut, **WRITE_ERRORS},
              summary="查看身份证号或电话明文", tags=T_RESIDENTS)
-def resident_reveal(request, response: HttpResponse, payload: RevealIn, resident_id: int = _id_path("居民编号")):
+def resident_reveal(request, response: HttpResponse, payload: RevealIn, resident_id: int = id_path("居民编号")):
     """需要查看明文的权限（社区书记、系统管理员）和事由；每次查看都记入审计日志。"""
     resident = selectors.resident_get(request.auth, resident_id)
     value = services.resident_reveal(actor=request.auth, resident=resident, field=payload.field, reason=payload.reason)
@@ -566,14 +562,14 @@ def resident_reveal(request, response: HttpResponse, payload: RevealIn, resident
 @router.get("/residents/{resident_id}/history", response={200: list[HistoryOut], **READ_ERRORS},
             summary="居民的变更与查看记录", tags=T_RESIDENTS)
 @paginated
-def resident_history(request, resident_id: int = _id_path("居民编号")):
+def resident_history(request, resident_id: int = id_path("居民编号")):
     """该居民的审计事件（新建、修改、导入、查看明文、特殊人群标签），最新的在前。只含脱敏值。"""
     return selectors.resident_history(selectors.resident_get(request.auth, resident_id))
 
 
 @router.post("/residents/{resident_id}/tags", response={201: TagOut, **WRITE_ERRORS}, summary="加入特殊人群",
              tags=T_RESIDENTS)
-def resident_tag(request, payload: TagIn, resident_id: int = _id_path("居民编号")):
+def resident_tag(request, payload: TagIn, resident_id: int = id_path("居民编号")):
     """已在该类别中时更新认定日期、附加信息等。"""
     resident = selectors.resident_get(request.auth, resident_id)
     data = payload.model_dump()
@@ -583,7 +579,7 @@ def resident_tag(request, payload: TagIn, resident_id: int = _id_path("居民编
 
 @router.delete("/residents/{resident_id}/tags/{tag_id}", response={204: None, **WRITE_ERRORS}, summary="移出特殊人群",
                tags=T_RESIDENTS)
-def resident_untag(request, resident_id: int = _id_path("居民编号"), tag_id: int = _id_path("标签编号")):
+def resident_untag(request, resident_id: int = id_path("居民编号"), tag_id: int = id_path("标签编号")):
     resident = selectors.resident_get(request.auth, resident_id)
     services.resident_untag(actor=request.auth, tag=selectors.resident_tag_get(request.auth, resident, tag_id))
     return Status(204, None)
@@ -612,13 +608,13 @@ def household_create(request, payload: HouseholdCreateIn):
 
 @router.get("/households/{household_id}", response={200: HouseholdDetailOut, **READ_ERRORS}, summary="住户详情",
             tags=T_HOUSEHOLDS)
-def household_detail(request, household_id: int = _id_path("户编号")):
+def household_detail(request, household_id: int = id_path("户编号")):
     return selectors.household_get(request.auth, household_id)
 
 
 @router.post("/households/{household_id}/head", response={200: HouseholdDetailOut, **WRITE_ERRORS},
              summary="设置户主", tags=T_HOUSEHOLDS)
-def household_set_head(request, payload: HouseholdHeadIn, household_id: int = _id_path("户编号")):
+def household_set_head(request, payload: HouseholdHeadIn, household_id: int = id_path("户编号")):
     household = selectors.household_get(request.auth, household_id)
     head = ref_or_404(selectors.resident_get, request.auth, payload.head, "head")
     services.household_set_head(actor=request.auth, household=household, head=head)
@@ -689,13 +685,13 @@ def business_create(request, payload: BusinessCreateIn):
 
 @router.get("/businesses/{business_id}", response={200: BusinessDetailOut, **READ_ERRORS}, summary="工商业主体详情",
             tags=T_BUSINESSES)
-def business_detail(request, business_id: int = _id_path("主体编号")):
+def business_detail(request, business_id: int = id_path("主体编号")):
     return selectors.business_get(request.auth, business_id)
 
 
 @router.patch("/businesses/{business_id}", response={200: BusinessDetailOut, **WRITE_ERRORS},
               summary="修改工商业主体", tags=T_BUSINESSES)
-def business_update(request, payload: BusinessUpdateIn, business_id: int = _id_path("主体编号")):
+def business_update(request, payload: BusinessUpdateIn, business_id: int = id_path("主体编号")):
     business = selectors.business_get(request.auth, business_id)
     changes = payload.changes()
     if "node" in changes:
@@ -753,7 +749,7 @@ def _job(request: Any, job_id: int) -> ImportJob:
 
 @router.get("/imports/{job_id}", response={200: ImportJobOut, **READ_ERRORS}, summary="导入作业状态与进度", by_alias=True,
             tags=T_IMPORTS)
-def import_detail(request, job_id: int = _id_path("导入作业编号")):
+def import_detail(request, job_id: int = id_path("导入作业编号")):
     """只有上传人（和超级管理员）能看到自己的作业。"""
     return _job(request, job_id)
 
@@ -761,13 +757,13 @@ def import_detail(request, job_id: int = _id_path("导入作业编号")):
 @router.get("/imports/{job_id}/errors", response={200: list[ImportErrorOut], **READ_ERRORS},
             summary="导入文件的错误行", tags=T_IMPORTS)
 @paginated
-def import_errors(request, job_id: int = _id_path("导入作业编号")):
+def import_errors(request, job_id: int = id_path("导入作业编号")):
     return exporting.ImportErrorLines(_job(request, job_id))
 
 
 @router.get("/imports/{job_id}/bad-rows", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="下载错误行（xlsx）",
             tags=T_IMPORTS)
-def import_bad_rows(request, job_id: int = _id_path("导入作业编号")):
+def import_bad_rows(request, job_id: int = id_path("导入作业编号")):
     """未导入的行，保持文件中的原样，每行附错误原因，改正后可以直接重新上传。"""
     job = _job(request, job_id)
     if job.status not in (ImportJob.Status.VALIDATED, ImportJob.Status.COMMITTED):
@@ -783,7 +779,7 @@ def import_bad_rows(request, job_id: int = _id_path("导入作业编号")):
 
 @router.post("/imports/{job_id}/commit", response={202: ImportJobOut, **WRITE_ERRORS}, summary="提交导入", by_alias=True,
              tags=T_IMPORTS)
-def import_commit(request, job_id: int = _id_path("导入作业编号")):
+def import_commit(request, job_id: int = id_path("导入作业编号")):
     """在一个事务中写入：“全部成功才导入”方式下有错误行就不能提交；“只导入正确的行”方式跳过错误行。
     导入在后台进行，轮询 GET /imports/{id} 看结果。"""
     job = _job(request, job_id)

@@ -16,11 +16,9 @@ from jiedao.cases.api_common import (
     T_CYCLES,
     XLSX,
     Month,
-    ObjId,
     aware,
     case_node,
     file_response,
-    id_path,
     month_start,
 )
 from jiedao.cases.cycles import reports, selectors
@@ -28,7 +26,7 @@ from jiedao.cases.cycles import services as cycles
 from jiedao.cases.models import (
     Deliberation,
 )
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, paginated, ref_or_404
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import DomainError
 
 router = Router()

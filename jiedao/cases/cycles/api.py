@@ -58,16 +58,14 @@ class DigestIn(InSchema):
     week: date | None = Field(None, description="该周内任意一天（默认本周）")
 
 
-class DeliberationItemOut(Schema):
-    id: int = Field(description="议程事项编号")
+class _CaseItemOut(Schema):
+    """An agenda or review item: the case it is about, by ticket, title and state."""
+
+    id: int = Field(description="编号")  # first in the body; each item type names it
     case_id: int = Field(description="事项编号")
     ticket: str = Field(description="查询编号")
     title: str = Field(description="事项标题")
     state_label: str = Field(description="事项状态")
-    why: str = Field(description="列入原因")
-    decision: str = Field(description="议定意见")
-    owner: str = Field(description="跟进责任人")
-    due_date: date | None = Field(None, description="完成时限")
 
     @staticmethod
     def resolve_ticket(obj) -> str:
@@ -80,6 +78,14 @@ class DeliberationItemOut(Schema):
     @staticmethod
     def resolve_state_label(obj) -> str:
         return str(obj.case.get_state_display())
+
+
+class DeliberationItemOut(_CaseItemOut):
+    id: int = Field(description="议程事项编号")
+    why: str = Field(description="列入原因")
+    decision: str = Field(description="议定意见")
+    owner: str = Field(description="跟进责任人")
+    due_date: date | None = Field(None, description="完成时限")
 
 
 class DeliberationSummaryOut(Schema):
@@ -195,33 +201,17 @@ class ReviewOut(ReviewSummaryOut):
         return obj.figures or cycles.quarterly_figures(obj)
 
 
-class ReviewItemOut(Schema):
+class ReviewItemOut(_CaseItemOut):
     id: int = Field(description="评估事项编号")
-    case_id: int = Field(description="事项编号")
-    ticket: str = Field(description="查询编号")
-    title: str = Field(description="事项标题")
     state: str = Field(description="事项状态代码")
-    state_label: str = Field(description="事项状态")
     category_name: str | None = Field(None, description="类别")
     verdict: str = Field(description="结论代码：空为待评估，struck_off 销号，carried_over 结转下季")
     verdict_label: str = Field(description="结论")
     reason: str = Field(description="说明")
 
     @staticmethod
-    def resolve_ticket(obj) -> str:
-        return obj.case.ticket
-
-    @staticmethod
-    def resolve_title(obj) -> str:
-        return obj.case.title
-
-    @staticmethod
     def resolve_state(obj) -> str:
         return obj.case.state
-
-    @staticmethod
-    def resolve_state_label(obj) -> str:
-        return str(obj.case.get_state_display())
 
     @staticmethod
     def resolve_category_name(obj) -> str | None:

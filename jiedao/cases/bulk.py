@@ -355,6 +355,8 @@ def _case_insert_sql(subdistrict_id: int) -> str:
         "rating": code("rating", RATINGS), "rating_comment": "''", "rated_at": ts("rated"), "return_count": "0",
         "rework_count": "s.rework", "reopen_count": "s.reopen", "supervise_count": "0", "escalation_count": "0",
         "difficult": "(s.difficult = 1)", "sla_status": code("sla", ("", "near", "overdue")),
+        "accepted_at": f"CASE WHEN {code('state', STATES)} NOT IN ('reported', 'rejected') THEN {ts('created')} END",
+        "deadline_estimated": "false", "district_ref": "''", "district_reply": "''", "reporter_phone_index": "''",
     }
     return (f"INSERT INTO cases_case ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
             f"FROM {STAGE} s JOIN org_orgnode o ON o.id = s.node JOIN cases_category k ON k.id = s.category_id "

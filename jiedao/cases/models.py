@@ -3,6 +3,9 @@ attachments, and the rollups that keep statistics current as cases move."""
 
 from __future__ import annotations
 
+from datetime import time
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +49,7 @@ class State(models.TextChoices):
     RESOLVED = "resolved", _("已办结")
     VERIFIED = "verified", _("已核查")
     CLOSED = "closed", _("已结案")
+    WITH_DISTRICT = "with_district", _("区级办理中")
 
 
 class Level(models.IntegerChoices):
@@ -134,7 +138,7 @@ class Case(BaseModel):
     needs no join on this, the largest table; `subdistrict` allows partitioning."""
 
     scope_path_field = "org_path"
-    audit_exclude = ("reporter_phone_enc",)
+    audit_exclude = ("reporter_phone_enc", "reporter_phone_index")
 
     # Date plus 8 random characters: residents look cases up by it, so it must not be guessable.
     ticket = models.CharField(_("编号"), max_length=24, unique=True)
@@ -183,6 +187,9 @@ class Case(BaseModel):
     reporter_name = models.CharField(_("反映人"), max_length=64, blank=True)
     reporter_phone_enc = models.TextField(_("反映人电话（密文）"), blank=True)
     reporter_phone_masked = models.CharField(_("反映人电话"), max_length=24, blank=True)
+    # Blind index (keyed hash) of the phone: finds a repeat caller's earlier cases without
+    # decrypting anything (jiedao.core.sealed).
+    reporter_phone_index = models.CharField(_("反映人电话索引"), max_length=64, blank=True, db_index=True)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
@@ -196,9 +203,14 @@ class Case(BaseModel):
     handling_node = models.ForeignKey(
         OrgNode, verbose_name=_("承办社区"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("派遣时间"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
     deadline_at = models.DateTimeField(_("办理期限"), null=True, blank=True, db_index=True)
+    # The deadline falls in a year whose holiday table is not declared complete: an estimate
+    # (weekends only, plus any dates already entered) until an administrator completes the year.
+    deadline_estimated = models.BooleanField(_("期限为估算"), default=False)
+    deferred_at = models.DateTimeField(_("缓办批准时间"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
     result = models.TextField(_("办理结果"), max_length=4000, blank=True)
@@ -207,6 +219,16 @@ class Case(BaseModel):
     rating = models.CharField(_("评价"), max_length=16, choices=Rating.choices, blank=True)
     rating_comment = models.CharField(_("评价意见"), max_length=500, blank=True)
     rated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+    # The latest 回访 (follow-up) answers, as 12345 records them: was the resident contacted in
+    # time, is the problem solved in the resident's judgement, how satisfied (`rating`).
+    contacted_in_time = models.BooleanField(_("及时联系"), null=True, blank=True)
+    solved = models.BooleanField(_("问题已解决"), null=True, blank=True)
+
+    # 区级 (level 4): the hand-over to the district and its reply.
+    district_ref = models.CharField(_("区级受理编号"), max_length=64, blank=True)
+    district_sent_at = models.DateTimeField(_("移交区级时间"), null=True, blank=True)
+    district_reply = models.TextField(_("区级答复"), max_length=4000, blank=True)
+    district_replied_at = models.DateTimeField(_("区级答复时间"), null=True, blank=True)
 
     return_count = models.PositiveSmallIntegerField(_("退回次数"), default=0)
     rework_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
@@ -430,7 +452,12 @@ class DeliberationItem(models.Model):
     why = models.CharField(_("列入原因"), max_length=100)
     decision = models.TextField(_("议定意见"), blank=True)
     owner = models.CharField(_("跟进责任人"), max_length=64, blank=True)
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("责任人账号"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
     due_date = models.DateField(_("完成时限"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
 
     class Meta:
@@ -491,6 +518,87 @@ class ReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.review} · {self.case.ticket}"
+
+
+class JointMeeting(BaseModel):
+    """联席会议: the sub-district's joint meeting (信访联席会议, level 3 of 三级调处). Members come
+    from the departments; its agenda is the cases escalated to level 3; each decision names the
+    lead unit, the co-units and a deadline."""
+
+    scope_path_field = "subdistrict__path"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("筹备中")
+        HELD = "held", _("已召开")
+
+    subdistrict = models.ForeignKey(OrgNode, verbose_name=_("街道"), on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("会议名称"), max_length=100)
+    held_at = models.DateTimeField(_("召开时间"), null=True, blank=True)
+    location = models.CharField(_("地点"), max_length=100, blank=True)
+    host = models.CharField(_("主持人"), max_length=64, blank=True)
+    members = models.ManyToManyField(Department, verbose_name=_("成员单位"), blank=True, related_name="+")
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.DRAFT)
+    summary = models.TextField(_("会议纪要"), blank=True)
+
+    class Meta:
+        verbose_name = _("联席会议")
+        verbose_name_plural = _("联席会议")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class JointMeetingItem(models.Model):
+    """One escalated case on a joint meeting's agenda and the meeting's decision on it."""
+
+    meeting = models.ForeignKey(JointMeeting, verbose_name=_("联席会议"), on_delete=models.CASCADE,
+                                related_name="items")
+    case = models.ForeignKey(Case, verbose_name=_("事项"), on_delete=models.PROTECT, related_name="joint_items")
+    decision = models.TextField(_("会议决定"), blank=True)
+    lead_department = models.ForeignKey(Department, verbose_name=_("牵头单位"), null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="+")
+    co_departments = models.ManyToManyField(Department, verbose_name=_("配合单位"), blank=True, related_name="+")
+    due_date = models.DateField(_("办理时限"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("决定时间"), null=True, blank=True)
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("联席会议议题")
+        verbose_name_plural = _("联席会议议题")
+        ordering = ["meeting_id", "sort_order", "id"]
+        constraints = [models.UniqueConstraint(fields=["meeting", "case"], name="jointmeetingitem_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting} · {self.case_id}"
+
+
+class CasePolicy(BaseModel):
+    """办件规则: what a sub-district sets for its cases — the composite score's weights, office
+    hours for deadlines, and whether the person who resolved a case may also verify it. The row
+    with no sub-district is the default for sub-districts without their own and for wider scopes."""
+
+    subdistrict = models.OneToOneField(OrgNode, verbose_name=_("街道"), null=True, blank=True,
+                                       on_delete=models.CASCADE, related_name="+")
+    weight_response = models.DecimalField(_("响应率权重"), max_digits=4, decimal_places=3, default=Decimal("0.1"))
+    weight_resolution = models.DecimalField(_("解决率权重"), max_digits=4, decimal_places=3, default=Decimal("0.5"))
+    weight_satisfaction = models.DecimalField(_("满意率权重"), max_digits=4, decimal_places=3,
+                                              default=Decimal("0.4"))
+    weight_basic = models.DecimalField(_("基本满意折算"), max_digits=4, decimal_places=3, default=Decimal("0.9"))
+    morning_start = models.TimeField(_("上午上班"), default=time(8, 30))
+    morning_end = models.TimeField(_("上午下班"), default=time(12, 0))
+    afternoon_start = models.TimeField(_("下午上班"), default=time(13, 30))
+    afternoon_end = models.TimeField(_("下午下班"), default=time(17, 30))
+    separate_verifier = models.BooleanField(_("办结人不得核查"), default=True,
+                                            help_text=_("同一人不能既办结又核查同一事项"))
+
+    class Meta:
+        verbose_name = _("办件规则")
+        verbose_name_plural = _("办件规则")
+        constraints = [models.UniqueConstraint(fields=["subdistrict"], name="casepolicy_subdistrict_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.subdistrict or '默认'} 办件规则"
 
 
 # --- rollups at city scale -------------------------------------------------------------------

@@ -286,7 +286,7 @@ def case_act(
 
 
 def _accept(case, now, reason, params):
-    changes = {}
+    changes = {} if case.accepted_at else {"accepted_at": now}
     if params.get("tier"):
         changes.update(_tier_change(params["tier"]))
     if params.get("category") is not None:
@@ -323,7 +323,8 @@ def _dispatch(case, now, reason, params):
         handling = {"handling_department": department, "handling_node": None, "level": max(case.level, Level.DEPARTMENT)}
     else:
         handling = {"handling_department": None, "handling_node_id": case.community_id, "level": case.level}
-    deadline = deadline_for(case.category, now, case.urgency)
+    # A joint meeting's decision sets its own date (params["deadline"], a timezone-aware datetime).
+    deadline = params.get("deadline") or deadline_for(case.category, now, case.urgency)
     changes = {**handling, "dispatched_at": now, "deadline_at": deadline, "acknowledged_at": None}
     data = {"department": department.name if department else "", "deadline": deadline.isoformat()}
     return Effect(changes, counters={"dispatched": 1}, data=data)
@@ -389,7 +390,8 @@ def _close(case, now, reason, params):
 
 
 def _reopen(case, now, reason, params):
-    return Effect({**_clear_handling(case), "closed_at": None, "reopen_count": F("reopen_count") + 1},
+    accepted = {} if case.accepted_at else {"accepted_at": now}  # a rejected case is accepted at its reopening
+    return Effect({**_clear_handling(case), **accepted, "closed_at": None, "reopen_count": F("reopen_count") + 1},
                   counters={"reopened": 1})
 
 

@@ -150,7 +150,7 @@ def instance(model: type[M], cached: tuple[tuple[str, ...], tuple[Any, ...]]) ->
 # Writes made with the ORM outside the services (fixtures, the demo seeder, a shell) still empty
 # this process's cache at once; other processes rely on the services' bump() or MAX_AGE.
 WATCHED = ("org.OrgNode", "org.Department", "org.RoleAssignment", "org.User", "core.ApiToken", "cases.Category",
-           "cases.RoutingRule")
+           "cases.RoutingRule", "cases.CasePolicy")
 
 
 def _changed(sender: Any, instance: Any = None, update_fields: Any = None, **kwargs: Any) -> None:

@@ -190,6 +190,24 @@ class WorkdayOverride(BaseModel):
         return f"{self.date} {'上班' if self.is_workday else '休息'} {self.name}"
 
 
+class WorkdayYear(BaseModel):
+    """An administrator's declaration that a year's holiday table (WorkdayOverride rows) is
+    complete. Until then, deadlines in a year the `chinese-calendar` package does not know are
+    estimates and say so (Case.deadline_estimated)."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("确认人"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("节假日年度确认")
+        verbose_name_plural = _("节假日年度确认")
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}"
+
+
 class JobRun(models.Model):
     """The last run of a scheduled job. Claiming a run is a compare-and-set on `next_run_at`,
     so several app processes sharing a database never run the same job twice. With a queue

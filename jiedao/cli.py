@@ -1,6 +1,6 @@
 """The `jiedao` command: a thin bilingual front for the platform's management commands.
 
-    jiedao demo | serve | seed | createadmin | audit verify | backup | restore | keys rotate | scheduler
+    jiedao demo | serve | seed | createadmin | audit verify | backup | restore | keys rotate|reindex | scheduler
            | worker | manage …
 
 Each subcommand is a Django management command (jiedao/*/management/commands); this module
@@ -32,6 +32,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("backup",): ("core", "backup"),
     ("restore",): ("core", "restore"),
     ("keys", "rotate"): ("core", "keys_rotate"),
+    ("keys", "reindex"): ("core", "keys_reindex"),
     ("scheduler",): ("core", "scheduler"),
     ("worker",): ("core", "worker"),
 }

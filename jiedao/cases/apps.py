@@ -11,8 +11,9 @@ class CasesConfig(AppConfig):
         from jiedao.cases.models import Case
         from jiedao.core import scheduler, sealed, seeding
 
-        # The reporter's phone is sealed but never looked up: no blind index.
-        sealed.register(Case, "reporter_phone", kind="phone", indexed=False)
+        # The reporter's phone is looked up by its blind index (a repeat caller's earlier cases at
+        # intake, jiedao.cases.selectors.reporter_cases); its index column is not named `<stem>_bidx`.
+        sealed.register(Case, "reporter_phone", kind="phone", index_field="reporter_phone_index")
         seeding.register(self.name, demo="jiedao.cases.demo.demo_step", scale="jiedao.cases.bulk.scale_step")
         # Pending rollup deltas into the statistics tables; readers are exact either way, folding
         # keeps the delta table small so reads stay fast.

@@ -13,7 +13,8 @@ Every sealed column of every app is listed once in the registry below, filled by
 `AppConfig.ready()` (`register(Resident, "phone", kind="phone")`). Key rotation
 (jiedao.core.keys) and the registry test read it, so a new sealed column is rotated and tested by
 registering it. Columns follow one naming rule: `<stem>_enc` (ciphertext), `<stem>_bidx` (blind
-index, when the column is looked up) and `<stem>_masked` (display).
+index, when the column is looked up) and `<stem>_masked` (display); a blind-index column named
+otherwise is registered with `index_field` (cases.Case.reporter_phone_index).
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ class Sealed(NamedTuple):
     gender: str = ""
     birth_date: date | None = None
 
-    def fields(self, stem: str) -> dict[str, str]:
+    def fields(self, stem: str, *, index_field: str = "") -> dict[str, str]:
         """The column values under the naming rule: `<stem>_enc`, `<stem>_bidx` (unless sealed
-        with indexed=False) and `<stem>_masked`."""
+        with indexed=False; `index_field` names a blind-index column named otherwise) and
+        `<stem>_masked`."""
         values = {f"{stem}_enc": self.ciphertext, f"{stem}_masked": self.mask}
         if self.blind_index is not None:
-            values[f"{stem}_bidx"] = self.blind_index
+            values[index_field or f"{stem}_bidx"] = self.blind_index
         return values
 
 
@@ -111,6 +113,7 @@ class SealedColumn:
     stem: str
     kind: str
     indexed: bool = True
+    index_field: str = ""  # the blind-index column when it is not named `<stem>_bidx`
 
     @property
     def enc(self) -> str:
@@ -119,7 +122,7 @@ class SealedColumn:
     @property
     def bidx(self) -> str:
         """The blind-index column, or "" when the column is never looked up."""
-        return f"{self.stem}_bidx" if self.indexed else ""
+        return (self.index_field or f"{self.stem}_bidx") if self.indexed else ""
 
     @property
     def masked(self) -> str:
@@ -132,11 +135,15 @@ class SealedColumn:
 _columns: dict[tuple[str, str], SealedColumn] = {}
 
 
-def register(model: type[models.Model], stem: str, *, kind: str, indexed: bool = True) -> SealedColumn:
-    """List a sealed column (from the owning app's `AppConfig.ready()`); registering twice is harmless."""
+def register(model: type[models.Model], stem: str, *, kind: str, indexed: bool = True,
+             index_field: str = "") -> SealedColumn:
+    """List a sealed column (from the owning app's `AppConfig.ready()`); registering twice is harmless.
+    `index_field` names the blind-index column when it is not `<stem>_bidx`."""
     if kind not in KINDS:
         raise ValueError(f"unknown sealed kind {kind!r}")
-    column = SealedColumn(model, stem, kind, indexed)
+    if index_field and not indexed:
+        raise ValueError("an unindexed column has no index field")
+    column = SealedColumn(model, stem, kind, indexed, index_field)
     for name in filter(None, (column.enc, column.bidx, column.masked)):
         model._meta.get_field(name)  # FieldDoesNotExist at start-up, not at the first rotation
     _columns[(model._meta.label, stem)] = column

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 
 from jiedao.cases import services as case_services
 from jiedao.cases.models import Case, Source
 from jiedao.core import crypto, sealed
-from jiedao.core.keys import rotate_keys
+from jiedao.core.keys import fill_missing_indexes, rotate_keys
+from jiedao.core.models import AuditEvent
 from jiedao.core.validators import id_number_check_char
 from jiedao.people import services as people_services
 from jiedao.people.models import Business, Resident
@@ -59,10 +61,16 @@ def test_every_encrypted_field_is_a_registered_sealed_column():
                 assert (model, field.name) in registered, f"{model._meta.label}.{field.name} is not in jiedao.core.sealed"
             if field.name.endswith("_bidx"):
                 assert (model, field.name) in indexes, f"{model._meta.label}.{field.name} is not a registered index"
+            # An index column named otherwise (`index_field`) beside a sealed column is registered too.
+            stem = field.name.removesuffix("_index")
+            if field.name.endswith("_index") and any(f.name == f"{stem}_enc" for f in model._meta.concrete_fields):
+                assert (model, field.name) in indexes, f"{model._meta.label}.{field.name} is not a registered index"
     assert {str(c) for c in sealed.columns()} >= {
         "people.Resident.id_number_enc", "people.Resident.phone_enc", "people.Business.phone_enc",
         "cases.Case.reporter_phone_enc",
     }
+    case_phone = next(c for c in sealed.columns() if c.model is Case)
+    assert (case_phone.bidx, case_phone.masked) == ("reporter_phone_index", "reporter_phone_masked")
 
 
 def test_every_registered_column_round_trips(world):
@@ -98,6 +106,11 @@ def test_seal_a_phone_and_nothing():
     unindexed = sealed.seal("phone", "13812345678", indexed=False)
     assert set(unindexed.fields("reporter_phone")) == {"reporter_phone_enc", "reporter_phone_masked"}
     assert sealed.seal("phone", "  ").fields("phone") == {"phone_enc": "", "phone_bidx": "", "phone_masked": ""}
+    assert phone.fields("reporter_phone", index_field="reporter_phone_index") == {
+        "reporter_phone_enc": phone.ciphertext, "reporter_phone_index": phone.blind_index,
+        "reporter_phone_masked": phone.mask}
+    with pytest.raises(ValueError):
+        sealed.register(Case, "reporter_phone", kind="phone", indexed=False, index_field="reporter_phone_index")
     assert sealed.seal("id_number", "") == sealed.EMPTY
     with pytest.raises(ValueError):
         sealed.seal("passport", "E12345678")
@@ -135,3 +148,47 @@ def test_rotation_reencrypts_every_registered_column_with_the_case_reporter_phon
     # A second rotation finds every value under the older key again, the case reporter's phone included.
     assert rotate_keys().reencrypted == len(sealed.columns())
     assert crypto.key_id_of(Case.objects.get(pk=rows[Case].pk).reporter_phone_enc) == "k3"
+
+
+def test_rotation_and_reindex_fill_the_blind_indexes_a_column_lacks(world, settings, tmp_path, capsys):
+    """Cases filed before the reporter's phone was indexed have a ciphertext and no index: no
+    migration can compute it (the keys live outside the database); every rotation fills it, and
+    `jiedao keys reindex` does only that."""
+    settings.JIEDAO_KEYRING = str(tmp_path / "ring.json")
+    crypto.reload_keyring()
+    phone = crypto.normalise(SAMPLES["phone"], "phone")
+    cases = [WRITERS[Case](world, reporter_phone=SAMPLES["phone"]) for _ in range(3)]
+    lacking = Case.objects.filter(pk__in=[c.pk for c in cases])
+    found = lambda: Case.objects.filter(reporter_phone_index__in=sealed.lookup_keys("phone", phone)).count()  # noqa: E731
+    lacking.update(reporter_phone_index="")
+    assert found() == 0
+
+    report = fill_missing_indexes(batch_size=2)
+    assert (report.indexed, report.skipped_concurrent) == (3, 0)
+    assert report.columns["cases.Case.reporter_phone_enc"] == 3
+    assert found() == 3 and set(lacking.values_list("reporter_phone_index", flat=True)) == {
+        crypto.blind_index(phone, kind="phone")}
+    event = AuditEvent.objects.get(action="core.keys.reindex")
+    assert event.after["indexed"] == 3 and phone not in str(event.after)
+    assert fill_missing_indexes().indexed == 0  # nothing left: no second event
+    assert AuditEvent.objects.filter(action="core.keys.reindex").count() == 1
+
+    lacking.update(reporter_phone_index="")
+    rotated = rotate_keys(batch_size=2)  # a data key rotation fills them on the way
+    assert rotated.indexed == 3 and found() == 3
+
+    lacking.filter(pk=cases[0].pk).update(reporter_phone_index="")
+    call_command("keys_reindex")
+    assert "已补建盲索引 1 个" in capsys.readouterr().out and found() == 3
+
+
+def test_rotating_the_index_key_reindexes_case_phones_and_lookups_still_find_them(world, settings, tmp_path):
+    settings.JIEDAO_KEYRING = str(tmp_path / "ring.json")
+    crypto.reload_keyring()
+    case = WRITERS[Case](world, reporter_phone="13812345678")
+    before = Case.objects.get(pk=case.pk).reporter_phone_index
+    rotate_keys(rotate_index=True)
+    after = Case.objects.get(pk=case.pk).reporter_phone_index
+    assert after != before and after == crypto.blind_index("13812345678", kind="phone")
+    found = case_services.case_reporter_lookup(actor=world.worker, phone="13812345678")
+    assert [c.pk for c in found.cases] == [case.pk]

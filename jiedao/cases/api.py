@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
@@ -403,6 +403,68 @@ def case_create_with_attachments(
             attachment.file.delete(save=False)
         raise
     return Status(201, selectors.case_get_unscoped(case.pk))
+
+
+# --- endpoints: the reporter's phone (回访, repeat callers) ---------------------------------------
+
+
+class RevealPhoneIn(InSchema):
+    reason: str = Field("", description="查看事由（必填，200 字以内），如“电话回访办理结果”")
+
+
+class RevealPhoneOut(Schema):
+    phone: str = Field(description="反映人电话（明文；响应不缓存）")
+
+
+class ReporterLookupIn(InSchema):
+    phone: str = Field(max_length=32, description="来电号码（手机号或带区号的固定电话）")
+
+
+class ReporterCaseOut(Schema):
+    id: int = Field(description="事项编号（内部）")
+    ticket: str = Field(description="查询编号")
+    title: str = Field(description="标题")
+    state: str = Field(description="状态代码")
+    state_label: str = Field(description="状态")
+    category_name: str | None = Field(None, description="类别名称")
+    created_at: datetime = Field(description="登记时间")
+
+    @staticmethod
+    def resolve_state_label(obj) -> str:
+        return str(State(obj.state).label) if obj.state in choice_values(State) else obj.state
+
+    @staticmethod
+    def resolve_category_name(obj) -> str | None:
+        return obj.category.name if obj.category_id else None
+
+
+class ReporterLookupOut(Schema):
+    count: int = Field(description="在调用者有权查看的事项中，该号码反映过的件数")
+    cases: list[ReporterCaseOut] = Field(description="其中最近的至多 5 件，最新的在前（不含电话）")
+
+
+@case_router.post("/reporter-lookup", response={200: ReporterLookupOut, 429: ErrorOut, **WRITE_ERRORS},
+                  summary="重复来电：该号码此前反映过的事项", tags=T_CASES)
+def case_reporter_lookup(request, response: HttpResponse, payload: ReporterLookupIn):
+    """登记时查询来电号码此前反映过的事项：按号码的盲索引查找，不解密；只计调用者有权查看的事项，
+    不返回任何电话。需要登记事项的权限（403）；号码格式不对 400（field 为 phone）；每人每小时限 60 次，
+    同一脱敏形式（如 138****5678）的不同号码每天限 5 个，超出 429。每次查询记入审计日志（只记脱敏号码）。
+    用 POST 是为了让号码不出现在网址和访问日志中。"""
+    found = services.case_reporter_lookup(actor=request.auth, phone=payload.phone)
+    response["Cache-Control"] = "no-store"
+    return {"count": found.count, "cases": found.cases}
+
+
+@case_router.post("/{case_id}/reveal-phone", response={200: RevealPhoneOut, **WRITE_ERRORS},
+                  summary="查看反映人电话（回访用）", tags=T_CASES)
+def case_reveal_phone(request, response: HttpResponse, payload: RevealPhoneIn, case_id: int = id_path("事项编号")):
+    """回访时查看反映人电话明文：需要查看反映人电话的权限（社区书记、社区工作人员、系统管理员；403）和事由
+    （400，field 为 reason）；匿名或未留电话的事项 400（field 为 reporter_phone）；事项不在管辖范围内 404。
+    每次查看都记入审计日志（含事由）；响应带 Cache-Control: no-store。"""
+    case = selectors.case_get(request.auth, case_id)
+    phone = services.case_reveal_phone(actor=request.auth, case=case, reason=payload.reason)
+    response["Cache-Control"] = "no-store"
+    return {"phone": phone}
 
 
 @case_router.get("/{case_id}", response={200: CaseDetailOut, **READ_ERRORS}, summary="事项详情", tags=T_CASES)

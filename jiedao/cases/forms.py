@@ -528,3 +528,14 @@ class HolidayForm(forms.Form):
     )
     name = forms.CharField(label=_("名称"), max_length=32, required=False,
                            widget=forms.TextInput(attrs={"placeholder": _("如：春节、调休上班")}))
+
+
+class RevealPhoneForm(forms.Form):
+    """The reason asked before a case reporter's phone is shown in clear (services.case_reveal_phone
+    checks it: required, at most 200 characters)."""
+
+    reason = forms.CharField(
+        label=_("查看事由"), max_length=500, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": "200",
+                                      "placeholder": _("例如：电话回访办理结果")}),
+    )

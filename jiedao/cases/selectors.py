@@ -26,7 +26,7 @@ from jiedao.cases.models import (
     State,
     Tier,
 )
-from jiedao.core import scope
+from jiedao.core import scope, sealed
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.org.models import Department, NodeKind, OrgNode
@@ -331,6 +331,31 @@ def similar_cases(user: Any, *, node: OrgNode, category: Category | None, text: 
     found = reading.reader().similar_for_text(user, node=node, text=text, category=category, latitude=latitude,
                              longitude=longitude, limit=limit)
     return [(s.case, s.score) for s in found]
+
+
+# --- a repeat caller's earlier cases --------------------------------------------------------------
+
+REPORTER_CASES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class ReporterCases:
+    count: int  # every case of the number the user can see
+    cases: list[Case]  # the newest of them, at most REPORTER_CASES_SHOWN
+
+
+def reporter_cases(user: Any, phone: str, *, limit: int = REPORTER_CASES_SHOWN) -> ReporterCases:
+    """The cases the user can see whose reporter gave this (validated) phone number: how many, and
+    the newest `limit`, newest first. Found by the number's blind index under every index key
+    (core.sealed.lookup_keys), never by decrypting; a case outside the user's VIEW_CASES scope is
+    neither counted nor shown. Callers go through services.case_reporter_lookup (throttled, audited)."""
+    keys = sealed.lookup_keys("phone", phone)
+    if not keys:
+        return ReporterCases(0, [])
+    found = cases_visible(user).filter(reporter_phone_index__in=keys)
+    count = found.count()
+    newest = list(found.select_related("category").order_by("-created_at", "-id")[:limit]) if count else []
+    return ReporterCases(count, newest)
 
 
 # --- reads of the REST API and Open311 ----------------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from jiedao.cases import reading
+from jiedao.cases import reading, selectors
 from jiedao.cases.catalogue.selectors import route
 from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import (
@@ -30,8 +30,8 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.statistics.rollups import bump, stat_delta
 from jiedao.cases.workflow import TABLE, Action, Actor
-from jiedao.core import audit, scope, sealed
-from jiedao.core.errors import DomainError, PermissionError_
+from jiedao.core import audit, crypto, scope, sealed
+from jiedao.core.errors import DomainError, PermissionError_, ThrottledError
 from jiedao.core.fastpath import insert_with_children, write_lock
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import choice_values, clean_text, validate_phone
@@ -201,7 +201,7 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
         urgency=urgency, node=node, org_path=place.path, subdistrict_id=node.subdistrict_id, building=building,
         household=household, resident=resident, latitude=latitude, longitude=longitude, address=address,
         title=title, description=description, anonymous=anonymous, reporter_name=reporter_name,
-        **sealed.seal("phone", reporter_phone, indexed=False).fields("reporter_phone"),
+        **sealed.seal("phone", reporter_phone).fields("reporter_phone", index_field="reporter_phone_index"),
         reported_by=actor, level=Level.COMMUNITY,
     )
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
@@ -227,6 +227,89 @@ def _actor_name(actor: Any) -> str:
     if actor is None:
         return "居民"
     return actor.get_username()
+
+
+# --- the reporter's phone: revealed for 回访, a repeat caller's earlier cases ------------------------
+
+REVEAL_REASON_MAX = 200
+# Lookups of a typed number (case_reporter_lookup), per user: `user` = (lookups, seconds); `mask` =
+# (different numbers, seconds) that share one mask (138****5678). A mask leaves 10,000 candidates
+# (DESIGN.md §5); the second limit keeps the lookup from testing them one by one. Overridden by
+# settings.JIEDAO_PHONE_LOOKUP_LIMITS. Counted in the cache (shared with Redis, per process otherwise).
+PHONE_LOOKUP_LIMITS = {"user": (60, 3600), "mask": (5, 86400)}
+
+
+@transaction.atomic
+def case_reveal_phone(*, actor: Any, case: Case, reason: str) -> str:
+    """The reporter's phone of a case in clear, for 回访 (calling the reporter back): the actor must
+    see the case (404 otherwise) and hold REVEAL_REPORTER at its place (403), and give a reason of
+    at most 200 characters; audited with the reason. Refused for an anonymous case or one filed
+    without a phone."""
+    if not scope.restrict(Case.objects.filter(pk=case.pk), actor, Perm.VIEW_CASES).exists():
+        raise Http404(_("未找到该对象。"))
+    if not scope.path_allows(actor, Perm.REVEAL_REPORTER, case.org_path):
+        raise PermissionError_(_("您没有查看反映人电话的权限。"))
+    if case.anonymous:
+        raise DomainError(_("该事项为匿名反映，没有反映人电话。"), field="reporter_phone")
+    if not case.reporter_phone_enc:
+        raise DomainError(_("该事项登记时没有留反映人电话。"), field="reporter_phone")
+    reason = " ".join((reason or "").split())
+    if len(reason) < 2:
+        raise DomainError(_("请填写查看事由：为什么要查看反映人电话（如“电话回访”）。"), field="reason")
+    if len(reason) > REVEAL_REASON_MAX:
+        raise DomainError(_("查看事由不能超过 %(n)s 个字。") % {"n": REVEAL_REASON_MAX}, field="reason")
+    audit.record(actor=actor, action="cases.case.reveal_phone", obj=case, reason=reason)
+    return crypto.decrypt(case.reporter_phone_enc)
+
+
+def case_reporter_lookup(*, actor: Any, phone: str) -> selectors.ReporterCases:
+    """A repeat caller at intake: how many cases the actor can see were reported from this number,
+    and the newest five (selectors.reporter_cases: by blind index, never decrypting). For those who
+    file cases (403 otherwise); throttled (PHONE_LOOKUP_LIMITS, 429); audited with the masked number
+    and the count, so the log shows who looked up which numbers."""
+    if not scope.has_perm_anywhere(actor, Perm.REPORT_CASES):
+        raise PermissionError_(_("您没有登记诉求的权限。"))
+    phone = (phone or "").strip()
+    if not phone:
+        raise DomainError(_("请填写要查询的电话号码。"), field="phone")
+    validate_phone(phone, field="phone")
+    number = crypto.normalise(phone, "phone")
+    mask = crypto.mask(number, "phone")
+    _lookup_throttle(actor, crypto.blind_index(number, kind="phone"), mask)
+    found = selectors.reporter_cases(actor, number)
+    with transaction.atomic():
+        audit.record(actor=actor, action="cases.case.reporter_lookup", object_type="cases.case",
+                     object_repr=mask, after={"phone": mask, "found": found.count})
+    return found
+
+
+def _lookup_throttle(actor: Any, index: str, mask: str) -> None:
+    """Count one lookup; ThrottledError beyond the user's hourly limit, or when it would be one more
+    different number behind the same mask than a day allows (the same number again is free)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    limits = {**PHONE_LOOKUP_LIMITS, **getattr(settings, "JIEDAO_PHONE_LOOKUP_LIMITS", {})}
+    uses, window = limits["user"]
+    key = f"jiedao:phone-lookup:{actor.pk}"
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, window)
+        count = 1
+    if count > uses:
+        raise ThrottledError(_("号码查询过于频繁：每 %(m)s 分钟最多 %(n)s 次，请稍后再试。")
+                             % {"m": max(window // 60, 1), "n": uses}, field="phone")
+    numbers, period = limits["mask"]
+    key = f"jiedao:phone-lookup:{actor.pk}:{mask}"
+    seen = cache.get(key) or []
+    if index[:16] in seen:
+        return
+    if len(seen) >= numbers:
+        raise ThrottledError(_("已查询过 %(n)s 个形如 %(mask)s 的不同号码；为防止逐个试出他人号码，暂停此类查询，请明天再试。")
+                             % {"n": len(seen), "mask": mask}, field="phone")
+    cache.set(key, [*seen, index[:16]], period)
 
 
 # --- who is acting ----------------------------------------------------------------------------

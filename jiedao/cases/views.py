@@ -27,6 +27,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -461,6 +462,54 @@ def attachment_file(request: HttpRequest, pk: int, attachment_pk: int) -> FileRe
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- the reporter's phone: revealed for 回访, a repeat caller's earlier cases (htmx partials) -----
+
+
+@require_case_pages
+@require_POST
+def reporter_phone_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reporter's phone of a case in clear (services.case_reveal_phone: permission, reason,
+    audit), answered as the phone row of the case page (htmx) or, without JavaScript, as a small
+    page of its own; never cached."""
+    case = selectors.case_get(request.user, pk)
+    form = case_forms.RevealPhoneForm(request.POST)
+    form.is_valid()
+    try:
+        phone = services.case_reveal_phone(actor=request.user, case=case, reason=form.cleaned_data.get("reason", ""))
+    except DomainError as exc:
+        status, phone = form_error(form, exc), None
+    else:
+        status = 200
+    context = {"case": case, "revealed_phone": phone, "reveal_phone_form": form}
+    template = "cases/_reporter_phone.html" if request.htmx else "cases/reporter_phone.html"
+    response = render(request, template, context, status=status)
+    add_never_cache_headers(response)
+    return htmx_aware(response)
+
+
+@login_required
+@require_POST
+def reporter_cases(request: HttpRequest) -> HttpResponse:
+    """A repeat caller's earlier cases under the phone field of the intake forms: how many of the
+    cases this user can see came from the typed number, and the newest five. POST, so the number
+    stays out of URLs and access logs; throttled and audited by services.case_reporter_lookup. An
+    incomplete or malformed number answers nothing (the form says what is wrong on submit)."""
+    if not scope.has_perm_anywhere(request.user, Perm.REPORT_CASES):
+        raise PermissionDenied(_("您没有登记诉求的权限。"))
+    phone = request.POST.get("reporter_phone", "")[:32].strip()
+    context: dict[str, Any] = {"found": None, "message": ""}
+    status = 200
+    if phone and not request.POST.get("anonymous"):
+        try:
+            context["found"] = services.case_reporter_lookup(actor=request.user, phone=phone)
+        except DomainError as exc:
+            if exc.status_code == 429:
+                context["message"], status = exc.message, 429
+    response = render(request, "cases/_repeat_caller.html", context, status=status)
+    add_never_cache_headers(response)
+    return htmx_aware(response)
 
 
 # --- public forms (no login) ------------------------------------------------------------------

@@ -37,3 +37,12 @@ class ConflictError(DomainError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field, code="conflict")
+
+
+class ThrottledError(DomainError):
+    """Too many requests of one kind from one user in a while (HTTP 429); try again later."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field, code="throttled")

@@ -25,6 +25,7 @@ class Perm:
     IMPORT_PEOPLE = "people.import"
     VIEW_CASES = "cases.view"
     REPORT_CASES = "cases.report"
+    REVEAL_REPORTER = "cases.reveal_reporter"  # a case reporter's phone in clear, for 回访 (with a reason)
     MANAGE_CATALOGUE = "cases.catalogue"
     VIEW_BUSINESSES = "business.view"
     MANAGE_BUSINESSES = "business.manage"
@@ -50,15 +51,24 @@ _REGISTER_KEEPERS = {Perm.VIEW_PEOPLE, Perm.MANAGE_PEOPLE, Perm.VIEW_BUSINESSES,
 # Cases: who may see the cases of a place and file new ones there. Department handlers see the
 # cases dispatched to their department (jiedao.cases.models.Case.scope_extra_q), not a place.
 _CASE_WORKERS = {Perm.VIEW_CASES, Perm.REPORT_CASES}
+# 回访 (calling the reporter back) is the community's work: its secretary and staff reveal a case
+# reporter's phone, with a reason, audited; administrators too. Not grid workers (they file cases,
+# the community calls back) and not sub-district leaders: a grant at the sub-district would open
+# every caller's number of every community to one account that does not make the calls — leaders
+# see the masked number and the audit log of who revealed it.
+_CALLERS_BACK = {Perm.REVEAL_REPORTER}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS),
     Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS),
     Role.BUILDING_HEAD: frozenset(_EVERYONE),
     Role.COMMUNITY_SECRETARY: frozenset(
-        _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+        _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK
+        | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
     ),
-    Role.COMMUNITY_STAFF: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | {Perm.IMPORT_PEOPLE}),
+    Role.COMMUNITY_STAFF: frozenset(
+        _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK | {Perm.IMPORT_PEOPLE}
+    ),
     Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES}),
     Role.LEADER: frozenset(
         _EVERYONE
@@ -69,6 +79,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _EVERYONE
         | _REGISTER_KEEPERS
         | _CASE_WORKERS
+        | _CALLERS_BACK
         | {Perm.MANAGE_CATALOGUE, Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
         | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
     ),

@@ -13,6 +13,7 @@ THIS_MONTH = f"{timezone.localdate():%Y-%m}"
 RECORD = {"held_at": "2026-03-20T19:00:00", "location": "议事厅", "host": "王书记",
           "attendees": [{"name": "李大爷", "role": "居民代表"}], "summary": "议定"}
 CYCLES = "everyone who sees the community's cases takes part in its meetings and reviews"
+PHONE = "13812345678"  # the case's reporter
 INTAKE = {"source": "patrol", "node": "{grid}", "title": "井盖缺失", "description": "路口井盖缺失"}
 
 
@@ -26,7 +27,7 @@ def build(world) -> dict:
 
     catalogue = make_catalogue(world)
     case = services.case_create(actor=world.worker, source="door_visit", node=world.grid, title="楼下垃圾",
-                                description="垃圾堆放", category=catalogue["garbage"])
+                                description="垃圾堆放", category=catalogue["garbage"], reporter_phone=PHONE)
     attachment = services.case_attach(actor=world.worker, case=case, upload=png_upload())
     Case.objects.filter(pk=case.pk).update(difficult=True)
     today = timezone.localdate()
@@ -45,6 +46,11 @@ ENDPOINTS = [
     Endpoint("POST", "/cases", "create", INTAKE, owner="worker", forbidden="handler"),
     Endpoint("GET", "/cases/{case}", "detail", owner="worker"),
     Endpoint("POST", "/cases/{case}/actions", "action", {"action": "accept"}, owner="worker", forbidden="leader"),
+    Endpoint("POST", "/cases/{case}/reveal-phone", "action", {"reason": "电话回访"}, owner="secretary",
+             forbidden="worker"),
+    Endpoint("POST", "/cases/reporter-lookup", "own", {"phone": PHONE}, owner="secretary", forbidden="handler",
+             why="no object is named: the answer counts only the cases the caller sees (scope.restrict), "
+                 "tests/cases/test_reporter_phone.py checks another community's cases are left out"),
     Endpoint("GET", "/cases/{case}/transitions", "detail", owner="worker"),
     Endpoint("GET", "/cases/{case}/attachments", "list", owner="worker"),
     Endpoint("POST", "/cases/{case}/attachments", "create", {"file": "{upload}"}, owner="worker",

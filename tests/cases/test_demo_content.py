@@ -3,7 +3,8 @@
 from django.db.models import Sum
 from django.utils import timezone
 
-from jiedao.cases.demo import seed_cases
+from jiedao.cases import services
+from jiedao.cases.demo import demo_caller_phone, seed_cases, seed_hotline_callers
 from jiedao.cases.models import Case, CaseStat, CaseTransition, State
 from jiedao.core import crypto
 from jiedao.core.validators import validate_id_number
@@ -46,3 +47,14 @@ def test_demo_cases_include_repeated_reports_at_one_building(world, catalogue):
         original = Case.objects.filter(building=repeat.building, category=repeat.category,
                                        created_at__lt=repeat.created_at).order_by("-created_at").first()
         assert original is not None and repeat.created_at - original.created_at <= timezone.timedelta(days=16)
+
+
+def test_demo_hotline_calls_have_sealed_indexed_phones_and_one_repeat_caller(world, catalogue):
+    """Filed through case_create by the community secretary: typing the repeat caller's number on
+    the hotline form finds the three calls."""
+    assert seed_hotline_callers(world.subdistrict, seed=1) == 6
+    calls = Case.objects.filter(source="hotline")
+    assert calls.count() == 6 and calls.filter(anonymous=True, reporter_phone_enc="", reporter_phone_index="").count() == 1
+    assert not calls.filter(anonymous=False, reporter_phone_index="").exists()
+    found = services.case_reporter_lookup(actor=world.secretary, phone=demo_caller_phone(1, 0))
+    assert found.count == 3 and all(c.reporter_name == "刘女士" for c in found.cases)

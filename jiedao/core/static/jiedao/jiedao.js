@@ -120,12 +120,13 @@
     }
   });
 
-  // Registers (people pages). A refused htmx request inside [data-swap-errors] (400/403/409 with
-  // the form and its Chinese message) is swapped in like a success, so the message shows inline.
+  // Registers (people pages), the case reporter's phone. A refused htmx request inside
+  // [data-swap-errors] (400/403/409 with the form and its Chinese message, 429 with a "too many
+  // lookups" message) is swapped in like a success, so the message shows inline.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;
-    if ((status === 400 || status === 403 || status === 409) && source && source.closest("[data-swap-errors]")) {
+    if ((status === 400 || status === 403 || status === 409 || status === 429) && source && source.closest("[data-swap-errors]")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

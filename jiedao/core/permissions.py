@@ -26,6 +26,7 @@ class Perm:
     VIEW_CASES = "cases.view"
     REPORT_CASES = "cases.report"
     MANAGE_CATALOGUE = "cases.catalogue"
+    JOINT_MEETINGS = "cases.joint_meetings"  # prepare, hold and decide the sub-district's 联席会议
     VIEW_BUSINESSES = "business.view"
     MANAGE_BUSINESSES = "business.manage"
     VIEW_INSIGHT = "insight.view"  # the classifier's evaluation page (scores, overrides)
@@ -64,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _EVERYONE
         | _CASE_WORKERS
         | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES, Perm.VIEW_INSIGHT}
+        | {Perm.JOINT_MEETINGS}
     ),
     Role.ADMIN: frozenset(
         _EVERYONE
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _CASE_WORKERS
         | {Perm.MANAGE_CATALOGUE, Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
         | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
+        | {Perm.JOINT_MEETINGS}
     ),
 }
 

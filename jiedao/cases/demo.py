@@ -185,7 +185,10 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
 
 def demo_step(subdistrict: OrgNode, *, seed: int) -> str:
     """cases' part of `jiedao seed` (registered in CasesConfig.ready(), see core.seeding)."""
-    return f"事项 / cases: {seed_cases(subdistrict, seed=seed)['cases']} 件"
+    from jiedao.cases.mediation.demo import seed_joint_meetings
+
+    line = f"事项 / cases: {seed_cases(subdistrict, seed=seed)['cases']} 件"
+    return f"{line}；{seed_joint_meetings(subdistrict, seed=seed)}"
 
 
 def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, worker, department, handlers) -> None:

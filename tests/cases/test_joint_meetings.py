@@ -351,3 +351,25 @@ def test_a_refused_decision_on_the_page_shows_the_message_on_its_field(client, w
     assert response.status_code == 400
     assert "配合单位不能与牵头单位相同" in html(response)
     assert Case.objects.get(pk=item.case_id).state == State.ACCEPTED
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+def test_the_demo_holds_one_meeting_and_prepares_the_next(world, units):
+    from jiedao.cases.demo import seed_cases
+    from jiedao.cases.mediation.demo import seed_joint_meetings
+
+    seed_cases(world.subdistrict, seed=1, count=300, days=30)
+    line = seed_joint_meetings(world.subdistrict, seed=1)
+    held, draft = JointMeeting.objects.order_by("id")
+    assert held.status == JointMeeting.Status.HELD and draft.status == JointMeeting.Status.DRAFT
+    decided = list(held.items.select_related("case", "lead_department"))
+    assert len(decided) == 2 and all(i.decided_at and i.lead_department for i in decided)
+    for item in decided:
+        assert item.case.level == 3 and item.case.handling_department_id == item.lead_department_id
+        assert item.case.state in (State.DISPATCHED, State.ACKNOWLEDGED)
+    waiting = list(draft.items.select_related("case"))
+    assert waiting and all(i.decided_at is None and i.case.level == 3 and i.case.state == State.ACCEPTED
+                           for i in waiting)
+    assert f"已决定 2 件，待上会 {len(waiting)} 件" in line

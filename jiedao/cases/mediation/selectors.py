@@ -121,6 +121,15 @@ def pending_cases(user: Any, subdistrict: OrgNode, *, meeting: JointMeeting | No
     return qs.select_related("category", "community", "grid")
 
 
+def waiting_counts(user: Any, subdistrict: OrgNode) -> dict[str, int]:
+    """How many of the sub-district's cases (as far as the user sees them) wait for the joint
+    meeting's decision (level 3, accepted), and how many of those are on no agenda yet."""
+    everything = Case.objects.filter(subdistrict_id=subdistrict.pk, level=Level.JOINT_MEETING,
+                                     state=State.ACCEPTED, merged_into__isnull=True)
+    return {"waiting": scope.restrict(everything, user, Perm.VIEW_CASES).count(),
+            "unscheduled": pending_cases(user, subdistrict).count()}
+
+
 def with_escalations(cases: list[Case]) -> list[Case]:
     escalations = latest_escalations([c.pk for c in cases])
     for case in cases:

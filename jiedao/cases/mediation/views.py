@@ -56,7 +56,7 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
     form = joint_forms.MeetingListFilter(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
     page = paginate(request, selectors.meeting_list(user, status=status or None))
-    waiting = [(node, selectors.pending_cases(user, node).count()) for node in selectors.host_subdistricts(user)]
+    waiting = [(node, selectors.waiting_counts(user, node)) for node in selectors.host_subdistricts(user)]
     return render(request, "cases/mediation/list.html", {
         "form": form, "page": page, "waiting": waiting, "can_prepare": bool(waiting),
     })

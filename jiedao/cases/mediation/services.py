@@ -276,8 +276,10 @@ def joint_meeting_decide(
             field="case",
         )
     reason = f"{meeting.title}决定：{decision}"
+    # `joint_item` tells the dispatch it carries out a joint meeting's decision (the API's
+    # /cases/{id}/actions cannot send it); `deadline` overrides the category's time limit.
     case_act(actor=actor, case=case, action=Action.DISPATCH, reason=reason[:2000], department=lead_department,
-             deadline=deadline)
+             deadline=deadline, joint_item=item)
     item.decision, item.lead_department, item.due_date = decision, lead_department, due_date
     item.decided_at = timezone.now()
     item.save()

@@ -55,6 +55,11 @@ class Navigation:
         return self._anywhere(Perm.VIEW_CASES)
 
     @cached_property
+    def can_joint_meetings(self) -> bool:
+        """街道领导 and 系统管理员 prepare, hold and decide the sub-district's 联席会议."""
+        return self._anywhere(Perm.JOINT_MEETINGS)
+
+    @cached_property
     def can_manage_catalogue(self) -> bool:
         return self._anywhere(Perm.MANAGE_CATALOGUE)
 

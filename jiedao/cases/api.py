@@ -30,6 +30,7 @@ from jiedao.cases import selectors, services, workflow
 from jiedao.cases.api_common import FILE_ERRORS, T_CASES, category_ref, scoped_node
 from jiedao.cases.catalogue.api import router as catalogue_router
 from jiedao.cases.cycles.api import router as cycles_router
+from jiedao.cases.mediation.api import router as mediation_router
 from jiedao.cases.models import (
     CaseTransition,
     Level,
@@ -552,4 +553,4 @@ def case_attachment_download(request, case_id: int = id_path("事项编号"),
 # Mounted under /api/v1/cases in this order: the fixed paths of the catalogue, statistics and
 # cycles go before the case endpoints, whose "/{case_id}" would otherwise answer "/workflow" with
 # a 422. (Nesting them in one router would give the list endpoint a trailing slash.)
-routers = (catalogue_router, statistics_router, cycles_router, case_router)
+routers = (catalogue_router, statistics_router, cycles_router, mediation_router, case_router)

@@ -185,9 +185,11 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
 
 def demo_step(subdistrict: OrgNode, *, seed: int) -> str:
     """cases' part of `jiedao seed` (registered in CasesConfig.ready(), see core.seeding)."""
+    from jiedao.cases.mediation.demo import seed_joint_meetings
+
     count = seed_cases(subdistrict, seed=seed)["cases"]
     count += seed_hotline_callers(subdistrict, seed=seed)
-    return f"事项 / cases: {count} 件"
+    return f"事项 / cases: {count} 件；{seed_joint_meetings(subdistrict, seed=seed)}"
 
 
 # Hotline calls with the caller's number, filed through the one intake (case_create) by the first

@@ -548,6 +548,21 @@ class JointMeeting(BaseModel):
     def __str__(self) -> str:
         return self.title
 
+    @staticmethod
+    def scope_extra_q(user, perm):
+        """Department handlers see the meetings their departments sit on (as members)."""
+        from jiedao.core.permissions import Perm, Role
+
+        if perm != Perm.VIEW_CASES or not getattr(user, "is_authenticated", False):
+            return None
+        departments = [
+            d for r, d in user_assignments(user) if r == Role.DEPARTMENT_HANDLER and d is not None
+        ]
+        if not departments:
+            return None
+        seats = JointMeeting.members.through.objects.filter(department_id__in=departments)
+        return models.Q(pk__in=seats.values("jointmeeting_id"))
+
 
 class JointMeetingItem(models.Model):
     """One escalated case on a joint meeting's agenda and the meeting's decision on it."""

@@ -28,5 +28,6 @@ urlpatterns = [
     path("catalogue/rules/<int:pk>/delete/", catalogue_views.rule_delete, name="rule_delete"),
     path("catalogue/holidays/", catalogue_views.holidays, name="holidays"),
     path("catalogue/holidays/<int:pk>/delete/", catalogue_views.holiday_delete, name="holiday_delete"),
+    path("", include("jiedao.cases.mediation.urls")),
     path("public/", include("jiedao.cases.public_urls")),
 ]

@@ -27,6 +27,7 @@ class Perm:
     REPORT_CASES = "cases.report"
     REVEAL_REPORTER = "cases.reveal_reporter"  # a case reporter's phone in clear, for 回访 (with a reason)
     MANAGE_CATALOGUE = "cases.catalogue"
+    JOINT_MEETINGS = "cases.joint_meetings"  # prepare, hold and decide the sub-district's 联席会议
     VIEW_BUSINESSES = "business.view"
     MANAGE_BUSINESSES = "business.manage"
     VIEW_INSIGHT = "insight.view"  # the classifier's evaluation page (scores, overrides)
@@ -74,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _EVERYONE
         | _CASE_WORKERS
         | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES, Perm.VIEW_INSIGHT}
+        | {Perm.JOINT_MEETINGS}
     ),
     Role.ADMIN: frozenset(
         _EVERYONE
@@ -82,6 +84,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _CALLERS_BACK
         | {Perm.MANAGE_CATALOGUE, Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
         | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
+        | {Perm.JOINT_MEETINGS}
     ),
 }
 

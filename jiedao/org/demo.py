@@ -662,7 +662,7 @@ def seed(
 
 ROLE_SEES: dict[str, str] = {
     Role.ADMIN: "{node}全部：组织架构、账号与角色、审计日志",
-    Role.LEADER: "{node}全部（只读）：驾驶舱、统计、审计日志",
+    Role.LEADER: "{node}全部：驾驶舱、统计、联席会议、审计日志",
     Role.DEPARTMENT_HANDLER: "派给“{department}”的事项；全街道组织架构",
     Role.COMMUNITY_SECRETARY: "{node}全部网格与登记簿，可查看证件号明文（需填写事由）",
     Role.COMMUNITY_STAFF: "{node}的登记簿与事项",

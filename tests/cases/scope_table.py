@@ -7,6 +7,7 @@ and 横塘第一网格.
 
 from django.utils import timezone
 
+from tests.cases import scope_table_joint
 from tests.scope import Endpoint
 
 THIS_MONTH = f"{timezone.localdate():%Y-%m}"
@@ -36,7 +37,8 @@ def build(world) -> dict:
     meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=today)
     review = cycles.quarterly_review_prepare(actor=world.secretary, community=world.community, year=year,
                                              quarter=quarter)
-    return {"case": case.pk, "attachment": attachment.pk, "grid": world.grid.pk, "community": world.community.pk,
+    ids = scope_table_joint.build(world)  # 联席会议
+    return {**ids, "case": case.pk, "attachment": attachment.pk, "grid": world.grid.pk, "community": world.community.pk,
             "digest": digest.pk, "meeting": meeting.pk, "review": review.pk, "item": review.items.get().pk,
             "year": year, "quarter": quarter}
 
@@ -87,3 +89,5 @@ ENDPOINTS = [
     Endpoint("GET", "/cases/workflow", "reference", why="the workflow table, the same for everyone"),
     Endpoint("GET", "/cases/categories", "reference", why="the case catalogue, the same for everyone"),
 ]
+
+ENDPOINTS += scope_table_joint.ENDPOINTS

@@ -200,7 +200,7 @@ def test_policy_page_validates_saves_and_audits(world, client):
     assert "办件规则" in html(client.get(reverse("cases:catalogue")))
 
     bad = client.post(url, {**POLICY_FORM, "weight_resolution": "0.6"})
-    assert bad.status_code == 400 and "三项权重之和应为 1，现为 1.1" in html(bad)
+    assert bad.status_code == 400 and "三项权重之和应为 1，现为 1.1。" in html(bad)
     bad = client.post(url, {**POLICY_FORM, "morning_end": "14:00"})
     assert bad.status_code == 400 and "下午上班时间不能早于上午下班时间" in html(bad)
     bad = client.post(url, {**POLICY_FORM, "afternoon_end": "13:00"})

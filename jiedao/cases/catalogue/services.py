@@ -270,7 +270,7 @@ def _clock(value: Any, name: str) -> time:
 def _check_policy(policy: CasePolicy) -> None:
     total = policy.weight_response + policy.weight_resolution + policy.weight_satisfaction
     if abs(total - 1) > WEIGHT_TOLERANCE:
-        raise DomainError(_("响应率、解决率、满意率三项权重之和应为 1，现为 %(total)s。") % {"total": f"{total:g}"},
+        raise DomainError(_("响应率、解决率、满意率三项权重之和应为 1，现为 %(total)s。") % {"total": f"{total.normalize():f}"},
                           field="weight_satisfaction")
     if not policy.morning_start < policy.morning_end:
         raise DomainError(_("上午下班时间应晚于上午上班时间。"), field="morning_end")

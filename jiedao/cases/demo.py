@@ -269,7 +269,8 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
         if rng.random() < 0.04 and public is False:
             case.level, case.difficult = 3, True  # a dispute that needed the joint meeting
         case.dispatched_at = t
-        case.deadline_at = deadline_for(case.category, t, case.urgency)
+        case.deadline_at, case.deadline_estimated = deadline_for(case.category, t, case.urgency,
+                                                                 subdistrict_id=case.subdistrict_id)
         sim.step("dispatch", State.DISPATCHED, t, secretary, dispatched=1)
         handler = handlers.get(department.pk) if public else secretary
         if later(0.1, 4) is None:

@@ -539,3 +539,32 @@ class RevealPhoneForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": "200",
                                       "placeholder": _("例如：电话回访办理结果")}),
     )
+
+
+class CasePolicyForm(forms.Form):
+    """办件规则: the service (case_policy_update) checks the sums and the order of the hours."""
+
+    weight_response = forms.DecimalField(label=_("响应率权重"), min_value=0, max_value=1, decimal_places=3,
+                                         widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}))
+    weight_resolution = forms.DecimalField(label=_("解决率权重"), min_value=0, max_value=1, decimal_places=3,
+                                           widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}))
+    weight_satisfaction = forms.DecimalField(label=_("满意率权重"), min_value=0, max_value=1, decimal_places=3,
+                                             widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}),
+                                             help_text=_("三项权重之和应为 1。"))
+    weight_basic = forms.DecimalField(label=_("基本满意折算"), min_value=0, max_value=1, decimal_places=3,
+                                      widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}),
+                                      help_text=_("计算满意率时，一件“基本满意”折算为几件“满意”（0 到 1）。"))
+    morning_start = forms.TimeField(label=_("上午上班"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    morning_end = forms.TimeField(label=_("上午下班"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    afternoon_start = forms.TimeField(label=_("下午上班"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    afternoon_end = forms.TimeField(label=_("下午下班"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                                    help_text=_("按工作日计的时限到最后一个工作日的下午下班时截止。"))
+    separate_verifier = forms.BooleanField(label=_("办结人不得核查"), required=False,
+                                           help_text=_("同一人不能既办结又核查同一事项。"))
+
+    FIELDS = ("weight_response", "weight_resolution", "weight_satisfaction", "weight_basic", "morning_start",
+              "morning_end", "afternoon_start", "afternoon_end", "separate_verifier")
+
+    @classmethod
+    def for_policy(cls, policy: Any, data: Any = None) -> CasePolicyForm:
+        return cls(data, initial={name: getattr(policy, name) for name in cls.FIELDS})

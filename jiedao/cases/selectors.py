@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jiedao.cases import reading
-from jiedao.cases.catalogue.sla import NEAR_WINDOW, RUNNING
+from jiedao.cases.catalogue.sla import RUNNING, sla_status_for
 from jiedao.cases.models import (
     Case,
     CaseAttachment,
@@ -176,12 +176,12 @@ class DeadlineMark:
 
 
 def deadline_mark(case: Case, now: datetime | None = None) -> DeadlineMark:
-    if case.state not in RUNNING or case.deadline_at is None:
-        return DeadlineMark("", "")
-    now = now or timezone.now()
-    if case.deadline_at < now:
+    """As the deadline watch sees it (jiedao.cases.catalogue.sla): past the deadline, or within
+    the next 4 office hours of the case's sub-district."""
+    status = sla_status_for(case, now)
+    if status == "overdue":
         return DeadlineMark("overdue", _("已超期"))
-    if case.deadline_at < now + NEAR_WINDOW:
+    if status == "near":
         return DeadlineMark("near", _("即将到期"))
     return DeadlineMark("", "")
 

@@ -407,8 +407,11 @@ def _dispatch(case, now, reason, params):
     else:
         handling = {"handling_department": None, "handling_node_id": case.community_id, "level": case.level}
     # A joint meeting's decision sets its own date (params["deadline"], a timezone-aware datetime).
-    deadline = params.get("deadline") or deadline_for(case.category, now, case.urgency)
-    changes = {**handling, "dispatched_at": now, "deadline_at": deadline, "acknowledged_at": None}
+    # A date people set is theirs, not an estimate; a computed one may be (a year not yet known).
+    deadline, estimated = ((params["deadline"], False) if params.get("deadline")
+                           else deadline_for(case.category, now, case.urgency, subdistrict_id=case.subdistrict_id))
+    changes = {**handling, "dispatched_at": now, "deadline_at": deadline, "deadline_estimated": estimated,
+               "acknowledged_at": None}
     data = {"department": department.name if department else "", "deadline": deadline.isoformat()}
     return Effect(changes, counters={"dispatched": 1}, data=data)
 

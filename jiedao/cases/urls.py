@@ -29,5 +29,9 @@ urlpatterns = [
     path("catalogue/holidays/", catalogue_views.holidays, name="holidays"),
     path("catalogue/holidays/<int:pk>/delete/", catalogue_views.holiday_delete, name="holiday_delete"),
     path("", include("jiedao.cases.mediation.urls")),
+    path("catalogue/holidays/declare/", catalogue_views.holiday_year_declare, name="holiday_declare"),
+    path("catalogue/policy/", catalogue_views.policies, name="policies"),
+    path("catalogue/policy/default/", catalogue_views.policy_default, name="policy_default"),
+    path("catalogue/policy/<int:pk>/", catalogue_views.policy_edit, name="policy"),
     path("public/", include("jiedao.cases.public_urls")),
 ]

@@ -1,5 +1,6 @@
 """Per-process caches of small, rarely changing data read on every request: API tokens, a
-user's role assignments, org nodes, the case catalogue and its routing rules.
+user's role assignments, org nodes, the case catalogue and its routing rules, the 办件规则, the
+working-day table (holiday overrides and declared years).
 
 Correctness comes from one generation counter in the database (jiedao.core.models.
 CacheGeneration). Every service that changes such data calls `bump()` inside its own
@@ -150,7 +151,7 @@ def instance(model: type[M], cached: tuple[tuple[str, ...], tuple[Any, ...]]) ->
 # Writes made with the ORM outside the services (fixtures, the demo seeder, a shell) still empty
 # this process's cache at once; other processes rely on the services' bump() or MAX_AGE.
 WATCHED = ("org.OrgNode", "org.Department", "org.RoleAssignment", "org.User", "core.ApiToken", "cases.Category",
-           "cases.RoutingRule", "cases.CasePolicy")
+           "cases.RoutingRule", "cases.CasePolicy", "core.WorkdayOverride", "core.WorkdayYear")
 
 
 def _changed(sender: Any, instance: Any = None, update_fields: Any = None, **kwargs: Any) -> None:

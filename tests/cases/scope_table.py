@@ -15,6 +15,8 @@ RECORD = {"held_at": "2026-03-20T19:00:00", "location": "议事厅", "host": "�
           "attendees": [{"name": "李大爷", "role": "居民代表"}], "summary": "议定"}
 CYCLES = "everyone who sees the community's cases takes part in its meetings and reviews"
 PHONE = "13812345678"  # the case's reporter
+# Who does not even see the sub-district node (404): its grid workers.
+SUBDISTRICT_OUTSIDERS = ("worker", "other_worker", "village_worker")
 INTAKE = {"source": "patrol", "node": "{grid}", "title": "井盖缺失", "description": "路口井盖缺失"}
 
 
@@ -88,6 +90,19 @@ ENDPOINTS = [
     Endpoint("GET", "/cases/reviews/{review}/report.docx", "export", owner="secretary"),
     Endpoint("GET", "/cases/workflow", "reference", why="the workflow table, the same for everyone"),
     Endpoint("GET", "/cases/categories", "reference", why="the case catalogue, the same for everyone"),
+    # issue 11: deadlines — the working-day years (one holiday table for the whole system) and 办件规则
+    Endpoint("GET", "/cases/workday-years", "reference", why="the holiday table is one for the whole system"),
+    Endpoint("POST", "/cases/workday-years", "reference", {"year": 2027}, owner="admin", forbidden="secretary",
+             why="the holiday table is one for the whole system; catalogue administrators declare a year complete"),
+    Endpoint("GET", "/cases/policies", "list", owner="admin", outsiders=SUBDISTRICT_OUTSIDERS, listed="subdistrict"),
+    Endpoint("GET", "/cases/policies/default", "reference", owner="admin", forbidden="secretary",
+             why="the default rules, one for the whole system; catalogue administrators read them"),
+    Endpoint("PUT", "/cases/policies/default", "reference", {"separate_verifier": False}, owner="root",
+             forbidden="admin", why="the default rules, one for the whole system; only a superuser changes them"),
+    Endpoint("GET", "/cases/policies/{subdistrict}", "detail", owner="admin", outsiders=SUBDISTRICT_OUTSIDERS,
+             forbidden="leader"),
+    Endpoint("PUT", "/cases/policies/{subdistrict}", "update", {"separate_verifier": False}, owner="admin",
+             outsiders=SUBDISTRICT_OUTSIDERS, forbidden="leader"),
 ]
 
 ENDPOINTS += scope_table_joint.ENDPOINTS

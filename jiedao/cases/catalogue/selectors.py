@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,12 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jiedao.cases.models import (
+    CasePolicy,
     Category,
     RoutingRule,
 )
+from jiedao.cases.policy import policy_for
 from jiedao.core import caching, scope, workdays
 from jiedao.core.permissions import Perm
-from jiedao.org.models import Department, OrgNode
+from jiedao.org.models import Department, NodeKind, OrgNode
 
 
 def route(category: Category | None, node: OrgNode) -> Department | None:
@@ -93,22 +96,45 @@ def holidays(year: int | None = None) -> QuerySet:
     return qs.filter(date__year=year) if year else qs
 
 
-def calendar_unknown_years(today: date | None = None) -> list[int]:
-    """This year and next, when the chinese-calendar package does not know them and no
-    administrator has entered that year's holidays: deadlines there are weekend-only estimates."""
-    import chinese_calendar
+@dataclass(frozen=True)
+class CalendarYear:
+    """How far the working days of a year are settled, for the holiday page and its notices."""
 
+    year: int
+    in_package: bool  # the chinese-calendar package has the official schedule
+    declared: Any  # the WorkdayYear row (an administrator declared the table complete), or None
+    holidays: int  # override rows entered: holidays
+    workdays: int  # and make-up workdays (调休上班)
+    estimated_cases: int  # running cases whose deadline in this year is an estimate
+
+    @property
+    def known(self) -> bool:
+        return self.in_package or self.declared is not None
+
+
+def calendar_years(today: date | None = None) -> list[CalendarYear]:
+    """This year, next year and any later year with dates entered, oldest first."""
+    from jiedao.cases.catalogue.sla import RUNNING
+    from jiedao.cases.models import Case
+    from jiedao.core.models import WorkdayOverride, WorkdayYear
 
     today = today or timezone.localdate()
-    listed = workdays.years_with_overrides()
-    unknown = []
-    for year in (today.year, today.year + 1):
-        try:
-            chinese_calendar.is_workday(date(year, 1, 1))
-        except NotImplementedError:
-            if year not in listed:
-                unknown.append(year)
-    return unknown
+    entered: dict[int, list[int]] = {}
+    for day, is_workday in WorkdayOverride.objects.filter(date__year__gte=today.year).values_list("date", "is_workday"):
+        entered.setdefault(day.year, [0, 0])[is_workday] += 1
+    declared = {row.year: row for row in WorkdayYear.objects.filter(year__gte=today.year).select_related("declared_by")}
+    years = sorted({today.year, today.year + 1, *entered, *declared})
+    estimated = dict(Case.objects.filter(state__in=RUNNING, deadline_estimated=True, deadline_at__year__in=years)
+                     .values_list("deadline_at__year").annotate(n=Count("id")).values_list("deadline_at__year", "n"))
+    return [CalendarYear(year, workdays.package_knows(year), declared.get(year), entered.get(year, [0, 0])[0],
+                         entered.get(year, [0, 0])[1], estimated.get(year, 0)) for year in years]
+
+
+def calendar_unknown_years(today: date | None = None) -> list[CalendarYear]:
+    """This year and next (and later years with dates entered) when neither the chinese-calendar
+    package knows them nor an administrator declared their holiday table complete: deadlines
+    there are estimates (weekends only, plus the dates already entered)."""
+    return [year for year in calendar_years(today) if not year.known]
 
 
 def _category_rows(category: Category) -> tuple:
@@ -136,3 +162,42 @@ def category_by_code(code: str) -> Category:
     if rows is None:
         raise Http404(_("未找到该类别。"))
     return _category_instance(rows)
+
+
+# --- 办件规则 (CasePolicy) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """A sub-district's 办件规则 as it stands (None: the default row), and whether it is its own."""
+
+    subdistrict: OrgNode | None
+    policy: CasePolicy
+    own: bool
+
+
+def policy_subdistrict_get(user: Any, pk: Any) -> OrgNode:
+    """A sub-district whose 办件规则 the user may edit: 404 if they do not see it (or it is not a
+    sub-district), 403 if they see it but do not administer its catalogue."""
+    node = scope.get_scoped(OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT), user, Perm.VIEW_ORG, pk=pk)
+    scope.require(user, Perm.MANAGE_CATALOGUE, node.path)
+    return node
+
+
+def policy_row(subdistrict: OrgNode | None) -> PolicyRow:
+    own = CasePolicy.objects.filter(subdistrict=subdistrict).first() if subdistrict else (
+        CasePolicy.objects.filter(subdistrict__isnull=True).order_by("id").first())
+    return PolicyRow(subdistrict, own or policy_for(None), own is not None)
+
+
+def policy_rows(user: Any) -> list[PolicyRow]:
+    """The default rules (superusers, who may edit them) and the rules of every sub-district whose
+    catalogue the user administers, those without rules of their own showing the default."""
+    subdistricts = list(scope.restrict(OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT), user, Perm.MANAGE_CATALOGUE)
+                        .order_by("path"))
+    own = {p.subdistrict_id: p for p in CasePolicy.objects.filter(subdistrict__in=[s.pk for s in subdistricts])}
+    default = policy_row(None)
+    rows = [default] if getattr(user, "is_superuser", False) else []
+    rows += [PolicyRow(s, own.get(s.pk) or default.policy, s.pk in own) for s in subdistricts]
+    return rows
+

@@ -1,5 +1,10 @@
-"""Deadline watch (办理时限): mark cases near or past their deadline and notify the people
-responsible. Run by the scheduler every few minutes (jiedao.core.scheduler)."""
+"""Deadlines (办理时限) and the deadline watch.
+
+`deadline_for` turns a category's time limit into a deadline in the sub-district's office hours
+(its 办件规则, jiedao.cases.policy) — the rules are in jiedao.core.workdays and in
+docs/user-guide.md「办理时限怎么算」. `sla_scan` marks cases near or past their deadline and
+notifies the people responsible; the scheduler runs it every few minutes (jiedao.core.scheduler).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,39 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jiedao.cases.models import Case, Category, LimitUnit, Notification, State, Urgency
+from jiedao.cases.models import Case, CasePolicy, Category, LimitUnit, Notification, State, Urgency
+from jiedao.cases.policy import policy_for
 from jiedao.core import workdays
 from jiedao.core.permissions import Role
 from jiedao.org.models import RoleAssignment
 
 RUNNING = (State.DISPATCHED, State.ACKNOWLEDGED, State.IN_PROGRESS)
-NEAR_WINDOW = timedelta(hours=4)
+# "即将到期": the deadline falls within the next 4 office hours of the case's sub-district (with the
+# default hours a deadline at 17:30 is near from 12:00 that day — the lunch break does not count —
+# and one at 09:00 from 14:00 the working day before).
+NEAR_OFFICE_HOURS = 4
+
+
+def office_hours(subdistrict_id: int | None) -> workdays.Spans:
+    """The sub-district's office hours (its 办件规则, else the default) as core.workdays spans."""
+    policy = policy_for(subdistrict_id)
+    return (policy.morning_start, policy.morning_end), (policy.afternoon_start, policy.afternoon_end)
+
+
+def near_threshold(subdistrict_id: int | None, now: datetime | None = None) -> datetime:
+    """Deadlines up to this moment are "near": NEAR_OFFICE_HOURS office hours from `now`."""
+    now = now or timezone.now()
+    return workdays.add_working_hours(now, NEAR_OFFICE_HOURS, spans=office_hours(subdistrict_id)).at
+
+
+def _near_q(now: datetime) -> Q:
+    """Running cases whose deadline is near at `now`, each in its own sub-district's office hours:
+    one threshold per sub-district with a 办件规则 of its own, one for all the others."""
+    own = list(CasePolicy.objects.filter(subdistrict__isnull=False).values_list("subdistrict_id", flat=True))
+    q = Q(deadline_at__lte=near_threshold(None, now)) & ~Q(subdistrict_id__in=own)
+    for subdistrict_id in own:
+        q |= Q(subdistrict_id=subdistrict_id, deadline_at__lte=near_threshold(subdistrict_id, now))
+    return q
 
 
 def _recipients(case: Case) -> set[int]:
@@ -41,14 +72,17 @@ def _recipients(case: Case) -> set[int]:
 
 @transaction.atomic
 def sla_scan(now: datetime | None = None) -> dict[str, Any]:
-    """One pass: set sla_status on running cases, clear it on finished ones, notify once per kind."""
+    """One pass: set sla_status on running cases (and clear it where a new deadline lifted it),
+    clear it on finished ones, notify once per kind."""
     now = now or timezone.now()
     running = Case.objects.filter(state__in=RUNNING, deadline_at__isnull=False)
+    near = _near_q(now)
     newly_overdue = list(running.filter(deadline_at__lt=now).exclude(sla_status="overdue"))
-    newly_near = list(running.filter(deadline_at__gte=now, deadline_at__lt=now + NEAR_WINDOW).exclude(sla_status="near"))
+    newly_near = list(running.filter(near, deadline_at__gte=now).exclude(sla_status="near"))
     Case.objects.filter(pk__in=[c.pk for c in newly_overdue]).update(sla_status="overdue")
     Case.objects.filter(pk__in=[c.pk for c in newly_near]).update(sla_status="near")
     cleared = Case.objects.exclude(state__in=RUNNING).exclude(sla_status="").update(sla_status="")
+    cleared += running.exclude(sla_status="").exclude(near).exclude(deadline_at__lt=now).update(sla_status="")
     notes = []
     for kind, cases, text in (("overdue", newly_overdue, _("已超过办理期限")), ("near", newly_near, _("即将到期"))):
         for case in cases:
@@ -59,6 +93,16 @@ def sla_scan(now: datetime | None = None) -> dict[str, Any]:
             notes += [Notification(user_id=u, case=case, kind=kind, message=message) for u in _recipients(case)]
     Notification.objects.bulk_create(notes, ignore_conflicts=True)
     return {"overdue": len(newly_overdue), "near": len(newly_near), "cleared": cleared, "notified": len(notes)}
+
+
+def sla_status_for(case: Case, now: datetime | None = None) -> str:
+    """What sla_scan would set on this case now: "overdue", "near" or ""."""
+    if case.state not in RUNNING or case.deadline_at is None:
+        return ""
+    now = now or timezone.now()
+    if case.deadline_at < now:
+        return "overdue"
+    return "near" if case.deadline_at <= near_threshold(case.subdistrict_id, now) else ""
 
 
 def overdue_cases(user: Any):
@@ -90,18 +134,18 @@ def overdue_top(user: Any, path: str, limit: int) -> list[Case]:
     return found[:limit]
 
 
-def deadline_for(category: Category | None, start: datetime, urgency: str = Urgency.NORMAL) -> datetime:
-    """Start + the category's time limit in Chinese working days/hours (urgent cases: half)."""
+def deadline_for(category: Category | None, start: datetime, urgency: str = Urgency.NORMAL, *,
+                 subdistrict_id: int | None = None) -> workdays.Deadline:
+    """The deadline of a case dispatched at `start`: the category's time limit (none: 5 working
+    days; urgent: half, at least 0.5) in working days or working hours of the sub-district's
+    office hours, or in clock hours; with whether it is an estimate (a year not yet known)."""
     amount = Decimal(category.time_limit) if category else Decimal(5)
     unit = category.time_limit_unit if category else LimitUnit.WORKING_DAYS
     if urgency == Urgency.URGENT:
         amount = max(amount / 2, Decimal("0.5"))
     if unit == LimitUnit.HOURS:
-        return start + timedelta(hours=float(amount))
+        return workdays.Deadline(start + timedelta(hours=float(amount)), False)
+    spans = office_hours(subdistrict_id)
     if unit == LimitUnit.WORKING_HOURS:
-        return workdays.add_working_hours(start, float(amount), strict=False)
-    whole = int(amount)
-    moment = workdays.add_working_days(start, whole, strict=False)
-    if amount != whole:
-        moment = workdays.add_working_hours(moment, float(amount - whole) * 7, strict=False)
-    return moment
+        return workdays.add_working_hours(start, amount, spans=spans)
+    return workdays.add_working_days(start, amount, spans=spans)

@@ -1,10 +1,11 @@
-"""Catalogue administration pages: categories, routing rules, holidays."""
+"""Catalogue administration pages: categories, routing rules, holidays, 办件规则 (CasePolicy)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -91,15 +92,19 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(reverse("cases:category", args=[rule.category_id]) + "#rules")
 
 
-def _holidays_page(request: HttpRequest, *, form: Any = None, status: int = 200) -> HttpResponse:
+def _holidays_page(request: HttpRequest, *, form: Any = None, declare_error: str = "",
+                   status: int = 200) -> HttpResponse:
     rows = list(selectors.holidays())
     years: dict[int, list[WorkdayOverride]] = {}
     for row in rows:
         years.setdefault(row.date.year, []).append(row)
+    calendar = selectors.calendar_years()
     context = {
         "form": form or case_forms.HolidayForm(),
         "years": sorted(years.items(), reverse=True),
-        "unknown_years": selectors.calendar_unknown_years(),
+        "calendar": calendar,
+        "unknown_years": [y for y in calendar if not y.known],
+        "declare_error": declare_error,
         "today": timezone.localdate(),
     }
     return render(request, "cases/holidays.html", context, status=status)
@@ -131,3 +136,61 @@ def holiday_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.holiday_delete(actor=request.user, override=override)
     messages.success(request, _("已删除 %(day)s 的调整。") % {"day": override.date.isoformat()})
     return redirect("cases:holidays")
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+@require_POST
+def holiday_year_declare(request: HttpRequest) -> HttpResponse:
+    try:
+        result = services.workday_year_declare(actor=request.user, year=request.POST.get("year"))
+    except DomainError as exc:
+        return _holidays_page(request, declare_error=exc.message, status=exc.status_code)
+    messages.success(request, _("已确认 %(year)s 年节假日录入完整，重算了 %(n)s 件办理中事项的期限。") % {
+        "year": result["year"], "n": result["recomputed"]})
+    return redirect("cases:holidays")
+
+
+# --- 办件规则 (CasePolicy) ---------------------------------------------------------------------------
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+def policies(request: HttpRequest) -> HttpResponse:
+    rows = selectors.policy_rows(request.user)
+    if len(rows) == 1:
+        only = rows[0].subdistrict
+        return redirect("cases:policy", pk=only.pk) if only else redirect("cases:policy_default")
+    return render(request, "cases/policies.html", {"rows": rows})
+
+
+def _policy_page(request: HttpRequest, subdistrict: Any, data: Any = None) -> HttpResponse:
+    row = selectors.policy_row(subdistrict)
+    form = case_forms.CasePolicyForm.for_policy(row.policy, data)
+    status = 200
+    if data is not None:
+        if form.is_valid():
+            try:
+                services.case_policy_update(actor=request.user, subdistrict=subdistrict, **form.cleaned_data)
+            except DomainError as exc:
+                status = form_error(form, exc)
+            else:
+                messages.success(request, _("已保存办件规则。"))
+                return redirect("cases:policy", pk=subdistrict.pk) if subdistrict else redirect("cases:policy_default")
+        else:
+            status = 400
+    context = {"row": row, "form": form, "many": len(selectors.policy_rows(request.user)) > 1,
+               **(object_history(request.user, "cases.casepolicy", row.policy.pk) if row.own else {})}
+    return render(request, "cases/policy.html", context, status=status)
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    subdistrict = selectors.policy_subdistrict_get(request.user, pk)
+    return _policy_page(request, subdistrict, request.POST if request.method == "POST" else None)
+
+
+@require_perm_anywhere(Perm.MANAGE_CATALOGUE)
+def policy_default(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_superuser:
+        raise PermissionDenied(_("只有超级管理员可以修改默认办件规则。"))
+    return _policy_page(request, None, request.POST if request.method == "POST" else None)
+

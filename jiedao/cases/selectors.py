@@ -31,7 +31,7 @@ from jiedao.core.permissions import Perm, Role
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.org.models import Department, NodeKind, OrgNode
 
-OPEN_STATES = (State.REPORTED, State.ACCEPTED, *RUNNING, State.RESOLVED, State.VERIFIED)
+OPEN_STATES = (State.REPORTED, State.ACCEPTED, *RUNNING, State.RESOLVED, State.VERIFIED, State.WITH_DISTRICT)
 FINISHED_STATES = (State.CLOSED, State.REJECTED)
 DESK_ROLES = frozenset({Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF, Role.LEADER, Role.ADMIN})
 

@@ -150,7 +150,7 @@ TABLE = Table(noun=_("事项"), states=State, actions=Action, actors=Actor, tran
     _t(A.TIER, {S.REPORTED, S.ACCEPTED}, None, {R.COMMUNITY, R.ADMIN}, note="三事分流：大事/小事/私事"),
     _t(A.DISPATCH, {S.ACCEPTED}, S.DISPATCHED, {R.COMMUNITY, R.LEADER, R.ADMIN},
        guard=_dispatchable, guard_note="已分流为大事或小事；联席会议（第三级）及以上只由街道领导派遣",
-       note="大事派街道科室或联合执法队（按派遣规则预选），小事由本社区办理；计时从派遣开始"),
+       note="大事派街道科室或联合执法队，小事由本社区办理；计时从派遣开始"),
     _t(A.ACKNOWLEDGE, {S.DISPATCHED}, S.ACKNOWLEDGED, {R.HANDLER}, note="承办人签收"),
     _t(A.RETURN, {S.DISPATCHED, S.ACKNOWLEDGED}, S.ACCEPTED, {R.HANDLER}, needs_reason=True,
        note="非本单位职责，退回重新派遣（计入回退）"),

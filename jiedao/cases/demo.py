@@ -243,6 +243,7 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
             return
         case.result = case.guidance = "已向居民说明办理渠道和所需材料。"
         case.resolved_at, case.resolved_level = t, 1
+        resolver = secretary
         sim.step("resolve", State.RESOLVED, t, secretary, case.result, resolved=1, resolved_on_time=1, resolved_level1=1)
     else:
         if later(0.1, 3) is None:
@@ -257,7 +258,7 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
         case.dispatched_at = t
         case.deadline_at = deadline_for(case.category, t, case.urgency)
         sim.step("dispatch", State.DISPATCHED, t, secretary, dispatched=1)
-        handler = handlers.get(department.pk) if public else secretary
+        handler = resolver = handlers.get(department.pk) if public else secretary
         if later(0.1, 4) is None:
             return
         case.acknowledged_at = t
@@ -273,12 +274,15 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
                  **{f"resolved_level{case.level}": 1}, **({"resolved_on_time": 1} if t <= case.deadline_at else {}))
     if later(1, 30) is None:
         return
+    # A resolution that does not stand goes back to the handling unit, or to 已受理 when there is
+    # none (a 私事), as services._rework_target does.
+    rework = State.IN_PROGRESS if case.handling_department_id or case.handling_node_id else State.ACCEPTED
     if rng.random() < 0.05:
         case.rework_count += 1
-        sim.step("verify_fail", State.IN_PROGRESS, t, worker or secretary, "现场复核仍未整改到位", reworked=1)
+        sim.step("verify_fail", rework, t, worker or secretary, "现场复核仍未整改到位", reworked=1)
         if later(4, 48) is None:
             return
-        sim.step("resolve", State.RESOLVED, t, secretary, "已返工处理", resolved=1, resolved_on_time=1,
+        sim.step("resolve", State.RESOLVED, t, resolver, "已返工处理", resolved=1, resolved_on_time=1,
                  **{f"resolved_level{case.level}": 1})
         if later(1, 24) is None:
             return
@@ -289,7 +293,7 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
     case.rating, case.rated_at = rating, t
     if rating == "unsatisfied":
         case.reopen_count += 1
-        sim.step("follow_up", State.IN_PROGRESS, t, None, rated=1, unsatisfied=1, reopened=1)
+        sim.step("follow_up", rework, t, None, rated=1, unsatisfied=1, reopened=1)
         return
     sim.step("follow_up", State.VERIFIED, t, None, rated=1, **{rating: 1})
     if later(2, 96) is None:

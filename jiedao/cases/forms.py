@@ -453,10 +453,8 @@ class ActionForm(forms.Form):
         if action == Action.DISTRICT_REPLY:
             self.fields["outcome"] = forms.ChoiceField(label=_("区级反馈结果"), choices=DISTRICT_OUTCOME_CHOICES,
                                                        widget=forms.RadioSelect(attrs={"class": "segmented"}))
-            self.fields["reply"] = forms.CharField(
-                label=_("区级答复"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
-                help_text=_("已办结：事项回到已办结，照常核查、回访、结案；退回：事项回到已受理，由街道重新派遣。"),
-            )
+            self.fields["reply"] = forms.CharField(label=_("区级答复"), max_length=4000,
+                                                   widget=forms.Textarea(attrs={"rows": 3}))
         if action == Action.FOLLOW_UP:
             self.fields["rating"] = forms.ChoiceField(label=_("评价"), choices=Rating.choices,
                                                       widget=forms.RadioSelect(attrs={"class": "segmented"}))

@@ -34,6 +34,14 @@ def test_demo_cases_match_their_rollups_and_transitions(world, catalogue):
         assert last.to_state == case.state
 
 
+def test_no_demo_case_is_left_without_a_next_step(world, catalogue):
+    from jiedao.cases.stuck import stuck_cases
+
+    seed_cases(world.subdistrict, seed=3, count=1200, days=90)
+    checked, stuck = stuck_cases()
+    assert checked > 0 and stuck == []
+
+
 def test_demo_cases_include_repeated_reports_at_one_building(world, catalogue):
     """Some problems are reported again at the same building a few days later, so the demo shows
     duplicate groups and hotspots."""

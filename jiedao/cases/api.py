@@ -334,7 +334,8 @@ class AttachmentOut(Schema):
 
 class ActionIn(InSchema):
     action: Action = Field(description="动作（见 GET /cases/workflow）")
-    reason: str = Field("", description="说明：退回、上报、督办、办结（办理结果）、核查不通过、重办、不予受理时必填")
+    reason: str = Field("", description="说明：退回、上报、督办、缓办、办结（办理结果）、移交区级、核查不通过、重办、"
+                                       "不予受理时必填")
     tier: Tier | None = Field(None, description="分流（受理、分流时）")
     category: str | None = Field(None, max_length=40, description="改定类别代码（受理、分流时）")
     department: ObjId | None = Field(None, description="承办部门编号（派遣大事时；默认按派遣规则）")

@@ -260,11 +260,14 @@ def home_widgets(user: Any, limit: int = 8) -> list[dict[str, Any]]:
         })
     if user.is_superuser or roles & {Role.LEADER, Role.ADMIN}:
         counts = _state_counts(cases_visible(user))
+        # What waits for the sub-district's leadership: the joint meeting's cases and the district's replies.
+        waiting = cases_visible(user).filter(Q(state=State.ACCEPTED, level__gte=3) | Q(state=State.WITH_DISTRICT))
         widgets.append({
             "type": "overview",
             "counts": [(State(s).label, s, counts.get(s, 0)) for s in State.values],
             "total": sum(counts.values()),
             "overdue": cases_visible(user).filter(overdue_q()).count(),
+            "for_leaders": list(waiting.select_related("community").order_by("updated_at")[:limit]),
         })
     return widgets
 

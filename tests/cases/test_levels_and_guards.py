@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jiedao.cases import services
-from jiedao.cases.models import Case, CasePolicy, Category, CaseTransition, Level, Source, State, Tier
+from jiedao.cases.models import Case, CasePolicy, CaseTransition, Category, Level, Source, State, Tier
 from jiedao.cases.workflow import Action
 from jiedao.core.models import AuditEvent
 from tests.cases.test_api import Counts, act, allowed, file
@@ -351,3 +351,16 @@ def test_the_district_block_and_the_deferral_on_the_page(client, world, catalogu
     assert response.status_code == 302
     text = html(_page(client, world.leader, case.pk))
     assert "已缓办" in text and "期限延至" in text and "请街道办理" in text
+
+
+def test_the_leaders_home_lists_what_waits_for_them(client, world, catalogue):
+    case = services.case_create(actor=world.worker, source=Source.PATROL, node=world.grid, title="违建协调",
+                                description="违法搭建", category=catalogue["garbage"])
+    case = services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
+    client.force_login(world.leader)
+    widget = next(w for w in client.get(reverse("home")).context["widgets"] if w["type"] == "overview")
+    assert widget["for_leaders"] == []
+    Case.objects.filter(pk=case.pk).update(level=Level.JOINT_MEETING)
+    response = client.get(reverse("home"))
+    widget = next(w for w in response.context["widgets"] if w["type"] == "overview")
+    assert [c.pk for c in widget["for_leaders"]] == [case.pk] and "等待街道领导" in html(response)

@@ -93,7 +93,7 @@ def _check_next_step(world, case: Case, offered: list[tuple[str, str]]) -> None:
 
 
 @pytest.mark.django_db(transaction=False)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(tier=st.sampled_from([Tier.PUBLIC, Tier.COMMUNITY, Tier.PRIVATE]), data=st.data())
 def test_random_walks_never_leave_a_case_without_a_next_step(world, catalogue, tier, data):

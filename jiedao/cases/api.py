@@ -15,9 +15,9 @@ exactly what the transition table (GET /cases/workflow) allows and nothing more:
 Statistics and cycles take a `node` in the caller's VIEW_CASES scope (404 otherwise).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
-from jiedao.cases import selectors, services, workflow
+from jiedao.cases import selectors, services, stuck, workflow
 from jiedao.cases.api_common import FILE_ERRORS, T_CASES, category_ref, scoped_node
 from jiedao.cases.catalogue.api import router as catalogue_router
 from jiedao.cases.cycles.api import router as cycles_router
@@ -55,8 +55,12 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
     Action.DISPATCH: frozenset({"department"}),
     Action.FOLLOW_UP: frozenset({"rating", "comment"}),
     Action.MERGE: frozenset({"into"}),
+    Action.DEFER: frozenset({"new_deadline"}),
+    Action.HAND_OVER: frozenset({"district_ref", "sent_on"}),
+    Action.DISTRICT_REPLY: frozenset({"outcome", "reply"}),
 }
-OPTIONAL_PARAMS = ("tier", "category", "department", "rating", "comment", "into")
+OPTIONAL_PARAMS = ("tier", "category", "department", "rating", "comment", "into", "new_deadline", "district_ref",
+                   "sent_on", "outcome", "reply")
 
 
 def _dispatch_department(case: Any, pk: int) -> Any:
@@ -187,6 +191,14 @@ class AllowedActionOut(Schema):
     note: str = Field(description="说明")
 
 
+class NextStepOut(Schema):
+    unit: str = Field(description="当前责任单位，如“城市管理办”“东门社区”“丹西街道联席会议”“区级（受理编号 …）”")
+    unit_kind: str = Field(description="责任单位类型：department/community/joint_meeting/subdistrict/district")
+    actor_kinds: list[str] = Field(description="可以推进的人：grid/community/handler/leader/admin")
+    actions: list[str] = Field(description="下一步动作代码")
+    action_labels: list[str] = Field(description="下一步动作名称")
+
+
 class CaseDetailOut(CaseOut):
     description: str = Field(description="描述")
     address: str = Field(description="地点")
@@ -217,8 +229,14 @@ class CaseDetailOut(CaseOut):
     escalation_count: int = Field(description="上报次数")
     merged_into_id: int | None = Field(None, description="并入的事项编号")
     merged_into_ticket: str | None = Field(None, description="并入的事项查询编号")
+    deferred_at: datetime | None = Field(None, description="缓办批准时间（缓办后 deadline_at 为批准的新期限）")
+    district_ref: str = Field(description="区级受理编号（移交区级后）")
+    district_sent_at: datetime | None = Field(None, description="移交区级时间")
+    district_reply: str = Field(description="区级答复")
+    district_replied_at: datetime | None = Field(None, description="区级答复登记时间")
+    next_step: NextStepOut | None = Field(None, description="当前责任单位和下一步；已结案、不予受理的为 null")
     version: int = Field(description="版本（每次流转加一）")
-    allowed_actions: list[AllowedActionOut] = Field(description="当前用户可以执行的动作")
+    allowed_actions: list[AllowedActionOut] = Field(description="当前用户可以执行的动作（已按条件排除不能成功的）")
     transitions: list[TransitionOut] = Field(description="流转记录")
 
     @staticmethod
@@ -240,10 +258,19 @@ class CaseDetailOut(CaseOut):
         return obj.merged_into.ticket if obj.merged_into_id else None
 
     @staticmethod
+    def resolve_next_step(obj) -> dict[str, Any] | None:
+        step = stuck.next_step(obj)
+        if step is None:
+            return None
+        return {"unit": step.unit, "unit_kind": step.unit_kind,
+                "actor_kinds": [k for k in workflow.Actor.values if k in step.kinds],
+                "actions": list(step.actions), "action_labels": step.action_labels}
+
+    @staticmethod
     def resolve_allowed_actions(obj, context) -> list[dict[str, Any]]:
         user = context["request"].auth
         rows = []
-        for action in workflow.allowed_actions(obj.state, services.actor_kinds(user, obj)):
+        for action in workflow.allowed_actions(obj.state, services.actor_kinds(user, obj), current=obj, actor=user):
             transition = workflow.find(action, obj.state)
             rows.append({
                 "action": action, "label": str(Action(action).label), "to_state": transition.target,
@@ -309,13 +336,20 @@ class AttachmentOut(Schema):
 
 class ActionIn(InSchema):
     action: Action = Field(description="动作（见 GET /cases/workflow）")
-    reason: str = Field("", description="说明：退回、上报、督办、办结（办理结果）、核查不通过、重办、不予受理时必填")
+    reason: str = Field("", description="说明：退回、上报、督办、缓办、办结（办理结果）、移交区级、核查不通过、重办、"
+                                       "不予受理时必填")
     tier: Tier | None = Field(None, description="分流（受理、分流时）")
     category: str | None = Field(None, max_length=40, description="改定类别代码（受理、分流时）")
     department: ObjId | None = Field(None, description="承办部门编号（派遣大事时；默认按派遣规则）")
     rating: Rating | None = Field(None, description="评价（回访时必填）")
     comment: str | None = Field(None, description="评价意见（回访时）")
     into: ObjId | None = Field(None, description="并入的事项编号（合并时必填）")
+    new_deadline: date | None = Field(None, description="缓办批准的新办理期限（日期，须晚于当前期限；期限为当日下班时间）")
+    district_ref: str | None = Field(None, max_length=64, description="区级受理编号（移交区级时必填）")
+    sent_on: date | None = Field(None, description="移交区级的日期（默认今天，不能晚于今天）")
+    outcome: Literal["resolved", "returned"] | None = Field(
+        None, description="区级反馈结果（区级反馈时必填）：resolved 区级已办结，returned 退回街道办理")
+    reply: str | None = Field(None, description="区级答复内容（区级反馈时必填）")
 
 
 case_router = Router()
@@ -479,9 +513,10 @@ def case_detail(request, case_id: int = id_path("事项编号")):
              tags=T_CASES)
 def case_action(request, payload: ActionIn, case_id: int = id_path("事项编号")):
     """按事项流转表（GET /cases/workflow）执行一个动作：受理、不予受理、分流、派遣、签收、退回、办理、
-    上报、督办、办结、核查通过/不通过、回访评价、结案销号、重办、合并。
+    上报、督办、缓办、办结、移交区级、区级反馈、核查通过/不通过、回访评价、结案销号、重办、合并。
 
-    400：当前状态不能执行该动作（field 为 action）或缺少必填项；403：您不能执行该动作；
+    400：当前状态不能执行该动作，或事项不满足该动作的条件（如只有私事可以受理后直接办结、办结人不能核查
+    自己办结的事项；field 为 action），或缺少必填项；403：您不能执行该动作；
     409：事项刚被他人处理（什么也没有改变，请刷新后重试）。"""
     case = selectors.case_get(request.auth, case_id)
     sent = {name for name in OPTIONAL_PARAMS if getattr(payload, name) is not None}

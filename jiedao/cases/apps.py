@@ -19,5 +19,7 @@ class CasesConfig(AppConfig):
         # keeps the delta table small so reads stay fast.
         scheduler.register("rollup_fold", "jiedao.cases.statistics.rollups.fold_job", scheduler.every_seconds(5))
         scheduler.register("sla_scan", "jiedao.cases.catalogue.sla.sla_scan", scheduler.every(5))
+        # No case without a next step: unfinished cases nobody could move, to the sub-district's leaders.
+        scheduler.register("stuck_check", "jiedao.cases.stuck.stuck_check", scheduler.every(60))
         scheduler.register("weekly_digests", "jiedao.cases.cycles.services.weekly_digests_generate_all",
                            scheduler.next_monday_at(1))

@@ -198,8 +198,12 @@ def scale_step(*, scale: str, seed: int, progress: Callable[[str], None] | None 
     core.seeding): the bulk history, by default for district and city, or `cases` of them."""
     if cases == 0 or (cases is None and scale not in CASES_PER_SCALE):
         return None
+    from jiedao.cases.demo import seed_routing_rules
+
+    rules = sum(seed_routing_rules(node) for node in OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT))
     history = seed_history(scale=scale, seed=seed, total=cases, progress=progress)
-    return (f"历史事项 / case history: {history['cases']} 件 cases "
+    return (f"派遣规则 / routing rules: {rules} 条；"
+            f"历史事项 / case history: {history['cases']} 件 cases "
             f"（用时 {history['seconds']:.0f} 秒 / in {history['seconds']:.0f} s）")
 
 

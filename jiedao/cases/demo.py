@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from jiedao.cases.catalogue.selectors import route
 from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Source, State, Tier
 from jiedao.cases.services import ACK_IN_TIME, new_ticket
@@ -41,9 +42,22 @@ WEIGHTS = {"exposed_garbage": 14, "illegal_building": 5, "street_lamp": 8, "neig
            "property_management": 9, "street_vending": 6, "illegal_parking": 9, "waterlogging": 4, "fire_hazard": 6,
            "elevator": 5, "social_security": 5, "elderly_care": 4, "pet_nuisance": 5, "public_space": 6,
            "construction_noise": 4, "assistance": 3}
-DEPARTMENT_FOR = {"exposed_garbage": "城市管理", "illegal_building": "综合行政执法", "street_lamp": "城市管理",
-                  "street_vending": "综合行政执法", "illegal_parking": "综合行政执法", "waterlogging": "城市管理",
-                  "fire_hazard": "应急管理", "construction_noise": "综合行政执法", "assistance": "社会事务"}
+# 派遣规则 of the demo (and of the bulk history): the department that handles each 大事 category,
+# found by a word of its name (jiedao.org.demo.DEPARTMENTS). Seeded as routing rules on the
+# sub-district, so the dispatch form preselects them; the more specific rule on each village
+# sends 违法搭建 (farm houses) to 农业农村办. 小事 and 私事 categories have no rule: the community
+# (or village) where the case happened handles them.
+DEPARTMENT_FOR = {
+    "exposed_garbage": "城市管理", "muck": "城市管理", "dirty_road": "城市管理", "dirty_water": "城市管理",
+    "street_lamp": "城市管理", "manhole_cover": "城市管理", "water_supply": "城市管理", "tree_damage": "城市管理",
+    "road_collapse": "城市管理", "waterlogging": "城市管理",
+    "illegal_building": "综合行政执法", "illegal_ads": "综合行政执法", "construction_noise": "综合行政执法",
+    "construction_dust": "综合行政执法", "street_vending": "综合行政执法", "open_bbq": "综合行政执法",
+    "illegal_parking": "综合行政执法",
+    "fire_hazard": "应急管理", "gas_hazard": "应急管理",
+    "assistance": "社会事务",
+}
+VILLAGE_DEPARTMENT_FOR = {"illegal_building": "农业农村"}
 # Repeated reports of one problem at one building a few days apart (a neighbour, or the same
 # resident chasing), so the demo shows duplicate groups and hotspots.
 REPEAT_SHARE = 0.06
@@ -73,13 +87,35 @@ class _Sim:
 
 
 def _departments(subdistrict: OrgNode) -> dict[str, Department]:
-    found = {}
-    for department in Department.objects.filter(subdistrict=subdistrict):
-        for key in set(DEPARTMENT_FOR.values()):
+    """The sub-district's department for each word of DEPARTMENT_FOR and VILLAGE_DEPARTMENT_FOR
+    (the words no active department's name holds are left out)."""
+    words = set(DEPARTMENT_FOR.values()) | set(VILLAGE_DEPARTMENT_FOR.values())
+    found: dict[str, Department] = {}
+    for department in Department.objects.filter(subdistrict=subdistrict, is_active=True).order_by("sort_order", "id"):
+        for key in words:
             if key in department.name:
                 found.setdefault(key, department)
-    fallback = Department.objects.filter(subdistrict=subdistrict).first()
-    return {key: found.get(key, fallback) for key in set(DEPARTMENT_FOR.values())}
+    return found
+
+
+def seed_routing_rules(subdistrict: OrgNode) -> int:
+    """The demo's 派遣规则 for one sub-district (categories → its departments); existing rules are
+    kept. Returns how many were added."""
+    from jiedao.cases.models import RoutingRule
+    from jiedao.core import caching
+
+    departments = _departments(subdistrict)
+    categories = {c.code: c for c in Category.objects.filter(code__in=set(DEPARTMENT_FOR) | set(VILLAGE_DEPARTMENT_FOR))}
+    rules = [RoutingRule(category=categories[code], node=subdistrict, department=departments[word])
+             for code, word in DEPARTMENT_FOR.items() if code in categories and word in departments]
+    villages = OrgNode.objects.filter(subdistrict=subdistrict, kind=NodeKind.VILLAGE, is_active=True)
+    rules += [RoutingRule(category=categories[code], node=village, department=departments[word])
+              for village in villages for code, word in VILLAGE_DEPARTMENT_FOR.items()
+              if code in categories and word in departments]
+    before = RoutingRule.objects.filter(node__subdistrict=subdistrict).count()
+    RoutingRule.objects.bulk_create(rules, ignore_conflicts=True)
+    caching.bump()  # the routes are cached per process
+    return RoutingRule.objects.filter(node__subdistrict=subdistrict).count() - before
 
 
 @transaction.atomic
@@ -92,7 +128,7 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
     categories = {c.code: c for c in Category.objects.filter(code__in=WEIGHTS)}
     codes = [c for c in WEIGHTS if c in categories]
     weights = [WEIGHTS[c] for c in codes]
-    departments = _departments(subdistrict)
+    seed_routing_rules(subdistrict)
     buildings = list(OrgNode.objects.filter(subdistrict=subdistrict, kind=NodeKind.BUILDING)
                      .select_related("parent", "parent__parent"))
     path_to = {n.path: n for n in OrgNode.objects.filter(subdistrict=subdistrict,
@@ -141,7 +177,7 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
                                        actor_repr=case.reported_by.username if case.reported_by else "居民",
                                        created_at=created))
         sim.counters[sim.key]["reported"] = sim.counters[sim.key].get("reported", 0) + 1
-        _walk(sim, rng, now, created, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")), handlers)
+        _walk(sim, rng, now, created, secretary, worker, route(category, building), handlers)
         for n in range(rng.randint(1, 3) if rng.random() < REPEAT_SHARE else 0):
             again = created + timedelta(days=rng.uniform(1, 5) * (n + 1))
             if again >= now or len(sims) >= count:
@@ -161,8 +197,7 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
                                                  to_state=State.REPORTED, actor=None, actor_repr="居民", created_at=again))
             counters[again_sim.key]["reported"] = counters[again_sim.key].get("reported", 0) + 1
             if now - again > timedelta(days=7):  # the last week's repeats still wait for staff to see them
-                _walk(again_sim, rng, now, again, secretary, worker, departments.get(DEPARTMENT_FOR.get(code, "")),
-                      handlers)
+                _walk(again_sim, rng, now, again, secretary, worker, route(category, building), handlers)
     Case.objects.bulk_create([s.case for s in sims], batch_size=500)
     # bulk_create stamps auto_now_add fields with "now": put the simulated times back.
     for s in sims:
@@ -257,6 +292,7 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
             return
         case.result = case.guidance = "已向居民说明办理渠道和所需材料。"
         case.resolved_at, case.resolved_level = t, 1
+        resolver = secretary
         sim.step("resolve", State.RESOLVED, t, secretary, case.result, resolved=1, resolved_on_time=1, resolved_level1=1)
     else:
         if later(0.1, 3) is None:
@@ -272,7 +308,7 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
         case.deadline_at, case.deadline_estimated = deadline_for(case.category, t, case.urgency,
                                                                  subdistrict_id=case.subdistrict_id)
         sim.step("dispatch", State.DISPATCHED, t, secretary, dispatched=1)
-        handler = handlers.get(department.pk) if public else secretary
+        handler = resolver = handlers.get(department.pk) if public else secretary
         if later(0.1, 4) is None:
             return
         case.acknowledged_at = t
@@ -288,12 +324,15 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
                  **{f"resolved_level{case.level}": 1}, **({"resolved_on_time": 1} if t <= case.deadline_at else {}))
     if later(1, 30) is None:
         return
+    # A resolution that does not stand goes back to the handling unit, or to 已受理 when there is
+    # none (a 私事), as services._rework_target does.
+    rework = State.IN_PROGRESS if case.handling_department_id or case.handling_node_id else State.ACCEPTED
     if rng.random() < 0.05:
         case.rework_count += 1
-        sim.step("verify_fail", State.IN_PROGRESS, t, worker or secretary, "现场复核仍未整改到位", reworked=1)
+        sim.step("verify_fail", rework, t, worker or secretary, "现场复核仍未整改到位", reworked=1)
         if later(4, 48) is None:
             return
-        sim.step("resolve", State.RESOLVED, t, secretary, "已返工处理", resolved=1, resolved_on_time=1,
+        sim.step("resolve", State.RESOLVED, t, resolver, "已返工处理", resolved=1, resolved_on_time=1,
                  **{f"resolved_level{case.level}": 1})
         if later(1, 24) is None:
             return
@@ -304,7 +343,7 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
     case.rating, case.rated_at = rating, t
     if rating == "unsatisfied":
         case.reopen_count += 1
-        sim.step("follow_up", State.IN_PROGRESS, t, None, rated=1, unsatisfied=1, reopened=1)
+        sim.step("follow_up", rework, t, None, rated=1, unsatisfied=1, reopened=1)
         return
     sim.step("follow_up", State.VERIFIED, t, None, rated=1, **{rating: 1})
     if later(2, 96) is None:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
@@ -403,7 +405,10 @@ REASON_LABELS = {
     Action.VERIFY_FAIL: _("不通过的原因"),
     Action.REOPEN: _("重办理由"),
     Action.HANDLE: _("进展说明（可选）"),
+    Action.DEFER: _("缓办理由"),
+    Action.HAND_OVER: _("移交理由（联席会议协调情况）"),
 }
+DISTRICT_OUTCOME_CHOICES = [("resolved", _("区级已办结")), ("returned", _("退回街道办理"))]
 
 
 class ActionForm(forms.Form):
@@ -421,17 +426,35 @@ class ActionForm(forms.Form):
         self.action = action
         self.action_code = action  # templates: `form.action` would look up the hidden field first
         self.transition = transition
+        self.dispatch_note = ""
         if action in (Action.ACCEPT, Action.TIER):
             self.fields["tier"] = tier_field(required=action == Action.TIER, label=_("分流"))
             self.fields["tier"].help_text = ""
             self.initial.setdefault("tier", case.tier)
         if action == Action.DISPATCH:
-            self.fields["department"] = forms.ModelChoiceField(
-                departments, label=_("承办部门"), required=False, empty_label=_("（小事：由社区办理）"),
-                help_text=_("大事派街道科室或联合执法队；已按派遣规则预选。小事由本社区办理，无需选择。"),
+            self._dispatch_fields(case, departments, default_department)
+        if action == Action.DEFER:
+            current = timezone.localdate(case.deadline_at) if case.deadline_at else timezone.localdate()
+            earliest = max(current, timezone.localdate()) + timedelta(days=1)
+            self.fields["new_deadline"] = forms.DateField(
+                label=_("新的办理期限"),
+                widget=forms.DateInput(attrs={"type": "date", "min": f"{earliest:%Y-%m-%d}"}, format="%Y-%m-%d"),
+                help_text=_("须晚于当前期限（%(date)s）；期限为当日下班时间。缓办事项不计入按期办结考核。")
+                % {"date": f"{current:%Y-%m-%d}"},
             )
-            if default_department is not None:
-                self.initial.setdefault("department", default_department.pk)
+        if action == Action.HAND_OVER:
+            self.fields["district_ref"] = forms.CharField(label=_("区级受理编号"), max_length=64,
+                                                          help_text=_("区级（区信访、区指挥中心等）受理后给出的编号。"))
+            self.fields["sent_on"] = forms.DateField(
+                label=_("移交日期"), required=False, initial=timezone.localdate(),
+                widget=forms.DateInput(attrs={"type": "date", "max": f"{timezone.localdate():%Y-%m-%d}"},
+                                       format="%Y-%m-%d"),
+            )
+        if action == Action.DISTRICT_REPLY:
+            self.fields["outcome"] = forms.ChoiceField(label=_("区级反馈结果"), choices=DISTRICT_OUTCOME_CHOICES,
+                                                       widget=forms.RadioSelect(attrs={"class": "segmented"}))
+            self.fields["reply"] = forms.CharField(label=_("区级答复"), max_length=4000,
+                                                   widget=forms.Textarea(attrs={"rows": 3}))
         if action == Action.FOLLOW_UP:
             self.fields["rating"] = forms.ChoiceField(label=_("评价"), choices=Rating.choices,
                                                       widget=forms.RadioSelect(attrs={"class": "segmented"}))
@@ -453,6 +476,24 @@ class ActionForm(forms.Form):
                 error_messages={"required": _("请填写%(label)s。") % {"label": label}},
             )
 
+    def _dispatch_fields(self, case: Any, departments: QuerySet | None, routed: Any) -> None:
+        """大事: the department, preselected when a routing rule names one (and saying so). 小事:
+        no department — the case goes to its own community, and the form says which."""
+        if case.tier == Tier.PUBLIC:
+            if routed is not None:
+                help_text = _("已按派遣规则预选“%(name)s”，可改选。") % {"name": routed.name}
+                self.initial.setdefault("department", routed.pk)
+            else:
+                help_text = _("没有适用的派遣规则，请选择承办的街道科室或联合执法队。")
+            self.fields["department"] = forms.ModelChoiceField(
+                departments, label=_("承办部门"), empty_label=_("请选择承办部门"), help_text=help_text,
+                error_messages={"required": _("大事需选择承办部门。")},
+            )
+        elif case.tier == Tier.COMMUNITY:
+            community = getattr(case, "community", None) if case.community_id else None
+            self.dispatch_note = _("小事由本社区办理：派至%(name)s。如需部门办理，请先将分流改为大事。") % {
+                "name": community.name if community else _("本社区")}
+
     def params(self) -> dict[str, Any]:
         """Keyword arguments for services.case_act (the merge target is resolved by the view)."""
         data = self.cleaned_data
@@ -461,6 +502,14 @@ class ActionForm(forms.Form):
             params["tier"] = data["tier"]
         if self.action == Action.DISPATCH and data.get("department") is not None:
             params["department"] = data["department"]
+        if self.action == Action.DEFER:
+            params["new_deadline"] = data["new_deadline"]
+        if self.action == Action.HAND_OVER:
+            params["district_ref"] = data["district_ref"]
+            params["sent_on"] = data.get("sent_on")
+        if self.action == Action.DISTRICT_REPLY:
+            params["outcome"] = data["outcome"]
+            params["reply"] = data["reply"]
         if self.action == Action.FOLLOW_UP:
             params["rating"] = data["rating"]
             params["comment"] = data.get("comment", "")

@@ -31,7 +31,7 @@ from jiedao.core.permissions import Perm, Role
 from jiedao.core.scope import PATH_SEGMENT, subtree_range
 from jiedao.org.models import Department, NodeKind, OrgNode
 
-OPEN_STATES = (State.REPORTED, State.ACCEPTED, *RUNNING, State.RESOLVED, State.VERIFIED)
+OPEN_STATES = (State.REPORTED, State.ACCEPTED, *RUNNING, State.RESOLVED, State.VERIFIED, State.WITH_DISTRICT)
 FINISHED_STATES = (State.CLOSED, State.REJECTED)
 DESK_ROLES = frozenset({Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF, Role.LEADER, Role.ADMIN})
 
@@ -260,11 +260,14 @@ def home_widgets(user: Any, limit: int = 8) -> list[dict[str, Any]]:
         })
     if user.is_superuser or roles & {Role.LEADER, Role.ADMIN}:
         counts = _state_counts(cases_visible(user))
+        # What waits for the sub-district's leadership: the joint meeting's cases and the district's replies.
+        waiting = cases_visible(user).filter(Q(state=State.ACCEPTED, level__gte=3) | Q(state=State.WITH_DISTRICT))
         widgets.append({
             "type": "overview",
             "counts": [(State(s).label, s, counts.get(s, 0)) for s in State.values],
             "total": sum(counts.values()),
             "overdue": cases_visible(user).filter(overdue_q()).count(),
+            "for_leaders": list(waiting.select_related("community").order_by("updated_at")[:limit]),
         })
     return widgets
 

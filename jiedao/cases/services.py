@@ -4,7 +4,7 @@ and the rollup counters that keep statistics current."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -392,10 +392,7 @@ def _tier(case, now, reason, params):
 
 
 def _dispatch(case, now, reason, params):
-    if not case.tier:
-        raise DomainError(_("请先分流（大事、小事或私事）再派遣。"), field="tier")
-    if case.tier == Tier.PRIVATE:
-        raise DomainError(_("私事不派遣：请给出引导意见后直接办结。"), field="tier")
+    # The table's guard has checked the tier (大事 or 小事) and, from the joint meeting up, the actor.
     department = params.get("department")
     if case.tier == Tier.PUBLIC:
         department = department or route(case.category, case.node)
@@ -405,6 +402,8 @@ def _dispatch(case, now, reason, params):
             raise DomainError(_("承办部门不属于该街道或已停用。"), field="department")
         handling = {"handling_department": department, "handling_node": None, "level": max(case.level, Level.DEPARTMENT)}
     else:
+        if department is not None:
+            raise DomainError(_("小事由社区自行办理，不能派给部门；如需部门办理，请先将分流改为大事。"), field="department")
         handling = {"handling_department": None, "handling_node_id": case.community_id, "level": case.level}
     # A joint meeting's decision sets its own date (params["deadline"], a timezone-aware datetime).
     # A date people set is theirs, not an estimate; a computed one may be (a year not yet known).
@@ -413,6 +412,8 @@ def _dispatch(case, now, reason, params):
     changes = {**handling, "dispatched_at": now, "deadline_at": deadline, "deadline_estimated": estimated,
                "acknowledged_at": None}
     data = {"department": department.name if department else "", "deadline": deadline.isoformat()}
+    if department is None:
+        data["community"] = case.community.name if case.community_id else ""
     return Effect(changes, counters={"dispatched": 1}, data=data)
 
 
@@ -430,13 +431,97 @@ def _return(case, now, reason, params):
 
 
 def _escalate(case, now, reason, params):
-    if case.level >= Level.DISTRICT:
-        raise DomainError(_("已上报至区级，不能再上报。"), field="action")
+    # The table's guard keeps escalation below the joint meeting (level 3); from there a leader
+    # hands the case over to the district (hand_over).
     level = case.level + 1
     changes = {**_clear_handling(case), "level": level, "escalation_count": F("escalation_count") + 1}
+    data: dict[str, Any] = {"level": level}
+    if level == Level.DEPARTMENT and case.tier == Tier.COMMUNITY:
+        changes["tier"] = data["tier"] = Tier.PUBLIC  # the departments handle it: a 大事 from now on
     if level >= Level.JOINT_MEETING:
-        changes["difficult"] = True  # goes on the monthly deliberation agenda
-    return Effect(changes, data={"level": level})
+        changes["difficult"] = True  # waits for the joint meeting, and goes on the monthly agenda
+    return Effect(changes, data=data)
+
+
+def _as_date(value: Any, *, field: str) -> date | None:
+    """A date parameter (a date, or "YYYY-MM-DD" text), or None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return timezone.localdate(value)
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError(_("日期格式应为 年-月-日，如 2026-03-20。"), field=field) from None
+
+
+def _at_local(day: date, moment: time) -> datetime:
+    return timezone.make_aware(datetime.combine(day, moment))
+
+
+def _defer(case, now, reason, params):
+    """缓办: a leader approves a later deadline — the close of office hours on the new date."""
+    from jiedao.cases.policy import policy_for
+
+    new = _as_date(params.get("new_deadline"), field="new_deadline")
+    if new is None:
+        raise DomainError(_("请选择新的办理期限。"), field="new_deadline")
+    today = timezone.localdate(now)
+    if case.deadline_at is not None and new <= timezone.localdate(case.deadline_at):
+        raise DomainError(_("新的办理期限应晚于当前期限（%(date)s）。")
+                          % {"date": f"{timezone.localdate(case.deadline_at):%Y-%m-%d}"}, field="new_deadline")
+    if new <= today:
+        raise DomainError(_("新的办理期限应晚于今天。"), field="new_deadline")
+    deadline = _at_local(new, policy_for(case.subdistrict_id).afternoon_end)
+    old = case.deadline_at.isoformat() if case.deadline_at else ""
+    # A date a leader approved is not an estimate; the deadline watch marks it afresh.
+    changes = {"deadline_at": deadline, "deferred_at": now, "deadline_estimated": False, "sla_status": ""}
+    return Effect(changes, data={"old_deadline": old, "new_deadline": deadline.isoformat()})
+
+
+def _hand_over(case, now, reason, params):
+    """移交区级: the joint meeting could not settle it; the district's reference number is recorded."""
+    from jiedao.cases.policy import policy_for
+
+    ref = clean_text(params.get("district_ref"), field="district_ref", label=gettext_lazy("区级受理编号"),
+                     max_length=64, required=True)
+    sent_on = _as_date(params.get("sent_on"), field="sent_on")
+    today = timezone.localdate(now)
+    if sent_on is None or sent_on == today:
+        sent_at = now
+    elif sent_on > today:
+        raise DomainError(_("移交日期不能晚于今天。"), field="sent_on")
+    elif sent_on < timezone.localdate(case.created_at):
+        raise DomainError(_("移交日期不能早于事项登记的日期。"), field="sent_on")
+    else:
+        sent_at = _at_local(sent_on, policy_for(case.subdistrict_id).morning_start)
+    changes = {**_clear_handling(case), "level": Level.DISTRICT, "district_ref": ref, "district_sent_at": sent_at,
+               "district_reply": "", "district_replied_at": None, "escalation_count": F("escalation_count") + 1,
+               "sla_status": ""}
+    return Effect(changes, data={"level": int(Level.DISTRICT), "district_ref": ref,
+                                 "sent_on": f"{timezone.localdate(sent_at):%Y-%m-%d}"})
+
+
+DISTRICT_OUTCOMES = ("resolved", "returned")
+
+
+def _district_reply(case, now, reason, params):
+    """区级反馈: the district resolved it (已办结 at level 4, then verified and closed as usual) or
+    returned it to the sub-district (已受理, level 4, a leader dispatches it again)."""
+    reply = clean_text(params.get("reply"), field="reply", label=gettext_lazy("区级答复"), max_length=4000,
+                       required=True)
+    outcome = params.get("outcome") or ""
+    if outcome not in DISTRICT_OUTCOMES:
+        raise DomainError(_("请选择区级反馈的结果：已办结或退回街道办理。"), field="outcome")
+    recorded = {"district_reply": reply, "district_replied_at": now}
+    data = {"outcome": outcome, "district_ref": case.district_ref}
+    if outcome == "resolved":
+        resolution = _resolve(case, now, reply, {})  # counted as a resolution at level 4
+        return Effect({**resolution.changes, **recorded}, target=State.RESOLVED, counters=resolution.counters,
+                      data=data)
+    return Effect(recorded, target=State.ACCEPTED, data=data)
 
 
 def _supervise(case, now, reason, params):
@@ -453,8 +538,16 @@ def _resolve(case, now, reason, params):
     return Effect(changes, counters=counters)
 
 
+def _rework_target(case) -> str:
+    """Where a case goes when its resolution does not stand (a failed verification, an unsatisfied
+    follow-up): back to its handling unit, 办理中; with none (a 私事 resolved on acceptance, a case
+    the district resolved) to 已受理, where it is dispatched again. Never 办理中 without a handler."""
+    return State.IN_PROGRESS if (case.handling_department_id or case.handling_node_id) else State.ACCEPTED
+
+
 def _verify_fail(case, now, reason, params):
-    return Effect({"rework_count": F("rework_count") + 1, "resolved_at": None}, counters={"reworked": 1})
+    return Effect({"rework_count": F("rework_count") + 1, "resolved_at": None}, target=_rework_target(case),
+                  counters={"reworked": 1})
 
 
 def _follow_up(case, now, reason, params):
@@ -467,7 +560,7 @@ def _follow_up(case, now, reason, params):
     if rating == Rating.UNSATISFIED:
         changes.update({"reopen_count": F("reopen_count") + 1, "resolved_at": None})
         counters["reopened"] = 1
-        return Effect(changes, target=State.IN_PROGRESS, counters=counters, data={"rating": rating})
+        return Effect(changes, target=_rework_target(case), counters=counters, data={"rating": rating})
     return Effect(changes, counters=counters, data={"rating": rating})
 
 
@@ -505,6 +598,9 @@ EFFECTS = {
     Action.CLOSE: _close,
     Action.REOPEN: _reopen,
     Action.MERGE: _merge,
+    Action.DEFER: _defer,
+    Action.HAND_OVER: _hand_over,
+    Action.DISTRICT_REPLY: _district_reply,
 }
 
 

@@ -13,6 +13,7 @@ lack answers 403; a refused action shows the service's Chinese message with its 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -34,7 +35,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from jiedao.cases import forms as case_forms
-from jiedao.cases import reading, selectors, services, workflow
+from jiedao.cases import reading, selectors, services, stuck, workflow
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
@@ -49,8 +50,8 @@ SIMILAR_LIMIT = 5
 STEP_LABELS = {"report": gettext_lazy("登记")}
 STALE_MESSAGE = gettext_lazy("该事项刚被他人处理，请刷新后重试。")
 # The step that moves a case forward, shown first and open; the other allowed actions follow.
-PRIMARY_ACTIONS = (Action.ACCEPT, Action.DISPATCH, Action.ACKNOWLEDGE, Action.RESOLVE, Action.VERIFY_PASS,
-                   Action.CLOSE, Action.FOLLOW_UP)
+PRIMARY_ACTIONS = (Action.ACCEPT, Action.DISPATCH, Action.ACKNOWLEDGE, Action.RESOLVE, Action.DISTRICT_REPLY,
+                   Action.VERIFY_PASS, Action.CLOSE, Action.FOLLOW_UP, Action.HAND_OVER)
 
 
 def require_case_pages(view: Callable) -> Callable:
@@ -316,21 +317,27 @@ def case_export(request: HttpRequest) -> FileResponse:
 # --- detail, actions, attachments ------------------------------------------------------------------
 
 
+def _form_extra(case: Case, action: str) -> dict[str, Any]:
+    """What an action's form needs besides the case: the dispatch form's departments, and the one
+    the routing rules name (None when no rule matches)."""
+    if action != Action.DISPATCH:
+        return {}
+    return {"departments": selectors.dispatch_departments(case),
+            "default_department": services.route(case.category, case.node)}
+
+
 def _action_forms(user: Any, case: Case, kinds: set[str], bound: Any = None) -> list[case_forms.ActionForm]:
-    """One small form per action the table allows this user on this case now."""
+    """One small form per action the table allows this user on this case now (guards applied:
+    an action that would be refused is not offered)."""
     result = []
-    for action in workflow.allowed_actions(case.state, kinds):
+    for action in workflow.allowed_actions(case.state, kinds, current=case, actor=user):
         transition = workflow.find(action, case.state)
         if bound is not None and bound.action == action:
             form = bound
         else:
-            extra: dict[str, Any] = {}
-            if action == Action.DISPATCH:
-                extra = {"departments": selectors.dispatch_departments(case),
-                         "default_department": services.route(case.category, case.node)}
-            form = case_forms.ActionForm(case=case, action=action, transition=transition, **extra)
+            form = case_forms.ActionForm(case=case, action=action, transition=transition, **_form_extra(case, action))
         form.label = Action(action).label
-        form.note = transition.note
+        form.note = form.dispatch_note or transition.note
         form.primary = False
         result.append(form)
     primary = next((f for a in PRIMARY_ACTIONS for f in result if f.action == a), None)
@@ -354,14 +361,17 @@ def _detail_page(request: HttpRequest, case: Case, *, bound_action: case_forms.A
     # Earlier open cases likely the same problem, on every case page; merging this case into one
     # of them is offered only when the transition table lets this user merge it.
     similar = reading.reader().similar_for_case(user, case, limit=SIMILAR_LIMIT) if not case.merged_into_id else []
-    can_merge = Action.MERGE in workflow.allowed_actions(case.state, kinds)
+    can_merge = any(form.action == Action.MERGE for form in action_forms)
     timeline = list(selectors.case_timeline(case))
     for step in timeline:
         step.label = step_label(step.action)
+        if (step.data or {}).get("new_deadline"):
+            step.new_deadline = datetime.fromisoformat(step.data["new_deadline"])  # a deferral's new date
     attachments = list(selectors.case_attachments(case))
     can_attach = bool(kinds) and case.state not in (State.CLOSED, State.REJECTED)
     context = {
         "case": case,
+        "next_step": stuck.next_step(case),
         "trail": selectors.node_trail(case.building or case.node),
         "mark": selectors.deadline_mark(case),
         "timeline": timeline,
@@ -400,15 +410,14 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
         stale = action in Action.values and request.POST.get("version", "") != str(case.version)
         message = STALE_MESSAGE if stale else _("当前状态不能执行该操作。")
         return _detail_page(request, case, action_error=message, status=409 if stale else 400)
-    extra: dict[str, Any] = {}
-    if action == Action.DISPATCH:
-        extra = {"departments": selectors.dispatch_departments(case)}
-    form = case_forms.ActionForm(request.POST, case=case, action=action, transition=transition, **extra)
-    if not form.is_valid():
-        return _detail_page(request, case, bound_action=form, status=400)
-    if form.cleaned_data["version"] != case.version:
+    form = case_forms.ActionForm(request.POST, case=case, action=action, transition=transition,
+                                 **_form_extra(case, action))
+    valid = form.is_valid()
+    if request.POST.get("version", "") != str(case.version):  # stale first: the page showed an older case
         form.add_error(None, STALE_MESSAGE)
         return _detail_page(request, case, bound_action=form, status=409)
+    if not valid:
+        return _detail_page(request, case, bound_action=form, status=400)
     params = form.params()
     try:
         if action == Action.MERGE:

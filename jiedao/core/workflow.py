@@ -4,7 +4,8 @@ one guarded function that applies it.
 An app declares
 - a `Table`: its state, action and actor-kind enums (TextChoices) and its `Transition` rows
   (action × source states → target state, which actor kinds may act, whether a reason is
-  required, a note for the generated documentation);
+  required, a note for the generated documentation, and optionally a guard: a condition on the
+  row and the actor beyond its state, with the words the documentation shows for it);
 - a `Machine` over that table: the model whose `state` it moves (a model with `state`,
   `version` and `updated_at` columns), the history model that gets one row per step (fields
   <history_fk>, seq, action, from_state, to_state, actor, actor_repr, reason, data,
@@ -12,10 +13,14 @@ An app declares
 
 Its service then reads the row, decides who the actor is to it (its actor kinds; a row the
 actor may not see is the app's 404, before the machine is asked) and calls `Machine.act`. The
-machine checks the table, runs the action's effect, updates the row with a compare-and-set on
+machine checks the table (state, actor kind, the row's guard, the reason), runs the action's effect, updates the row with a compare-and-set on
 (state, version) — of two people acting at once exactly one wins, the other gets a
 ConflictError and nothing changes — then writes the history row, runs the after-hook and
 appends the audit event, all in the caller's transaction.
+
+A guard is asked the same question wherever an action could be offered: `Table.allowed_actions`
+given the row (and the actor) leaves out what the guard would refuse, so pages and the API never
+offer an action that `Machine.act` would refuse for it.
 
 `markdown_rows` and `markdown_page` render any table for the generated documentation.
 """
@@ -37,10 +42,18 @@ from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 
 # --- the table --------------------------------------------------------------------------------
 
+# A guard: (row as read, the acting user or None, the actor's kinds) -> None (or "") when the
+# action may be taken, else the refusal — a translated sentence saying why, which the machine
+# raises as a DomainError on the field "action". Asked with actor None it answers for anyone of
+# those kinds (what the table documentation and a "who could move this" question need). It may
+# read the database; it must not write.
+Guard = Callable[[Any, Any, Collection[str]], Any]
+
 
 @dataclass(frozen=True)
 class Transition:
-    """One row of a table: `action` from any of `sources` to `target`, by any of `actors`."""
+    """One row of a table: `action` from any of `sources` to `target`, by any of `actors`, when
+    its `guard` (if any) does not refuse."""
 
     action: str
     sources: frozenset[str]
@@ -48,14 +61,22 @@ class Transition:
     actors: frozenset[str]
     needs_reason: bool = False
     note: str = ""
+    guard: Guard | None = None
+    guard_note: str = ""  # the guard's condition in words, for the documentation
+
+    def refusal(self, current: Any, actor: Any = None, kinds: Collection[str] = ()) -> Any:
+        """Why the guard refuses this row for `current` and this actor, or None."""
+        if self.guard is None:
+            return None
+        return self.guard(current, actor, frozenset(kinds)) or None
 
 
 def transition(
     action: str, sources: Iterable[str], target: str | None, actors: Iterable[str],
-    needs_reason: bool = False, note: str = "",
+    needs_reason: bool = False, note: str = "", guard: Guard | None = None, guard_note: str = "",
 ) -> Transition:
     """A row, written the way a table reads: `transition(A.CLOSE, {S.VERIFIED}, S.CLOSED, {R.ADMIN})`."""
-    return Transition(action, frozenset(sources), target, frozenset(actors), needs_reason, note)
+    return Transition(action, frozenset(sources), target, frozenset(actors), needs_reason, note, guard, guard_note)
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,8 @@ class Table:
                 | ({row.target} - {None, *self.states.values}) | (row.actors - set(self.actors.values))
             if wrong or not row.sources or not row.actors:
                 raise ValueError(f"transition {row.action!r}: unknown or missing values {sorted(map(str, wrong))}")
+            if row.guard is not None and not row.guard_note:
+                raise ValueError(f"transition {row.action!r}: a guard needs its guard_note (the condition in words)")
             for state in row.sources:
                 if (row.action, state) in seen:
                     raise ValueError(f"transition {row.action!r} from {state!r} is declared twice")
@@ -90,11 +113,16 @@ class Table:
                 return row
         return None
 
-    def allowed_actions(self, state: str, kinds: Collection[str]) -> list[str]:
-        """Actions an actor of these kinds may take from `state`, in table order."""
+    def allowed_actions(self, state: str, kinds: Collection[str], *, current: Any = None,
+                        actor: Any = None) -> list[str]:
+        """Actions an actor of these kinds may take from `state`, in table order. Given the row
+        (`current`, and the acting user), actions its guards refuse are left out too."""
         allowed: list[str] = []
+        kinds = frozenset(kinds)
         for row in self.transitions:
-            if state in row.sources and row.actors & set(kinds) and row.action not in allowed:
+            if state in row.sources and row.actors & kinds and row.action not in allowed:
+                if current is not None and row.refusal(current, actor, kinds):
+                    continue
                 allowed.append(row.action)
         return allowed
 
@@ -105,6 +133,7 @@ class Table:
                 "action": row.action, "action_label": self.actions(row.action).label,
                 "from": sorted(row.sources), "to": row.target,
                 "actors": sorted(row.actors), "needs_reason": row.needs_reason, "note": row.note,
+                "guard": row.guard_note,
             }
             for row in self.transitions
         ]
@@ -112,7 +141,8 @@ class Table:
 
 # --- the generated documentation --------------------------------------------------------------
 
-MARKDOWN_HEADER = ("| 动作 action | 从 from | 到 to | 谁可以 who | 需说明 reason | 说明 |", "|---|---|---|---|---|---|")
+MARKDOWN_HEADER = ("| 动作 action | 从 from | 到 to | 谁可以 who | 条件 guard | 需说明 reason | 说明 |",
+                   "|---|---|---|---|---|---|---|")
 
 
 def _cell(text: Any) -> str:
@@ -128,7 +158,7 @@ def markdown_rows(table: Table) -> list[str]:
         actors = "、".join(str(table.actors(a).label) for a in table.actors.values if a in row.actors)
         lines.append(
             f"| {_cell(table.actions(row.action).label)} `{row.action}` | {_cell(sources)} | {_cell(target)} | "
-            f"{_cell(actors)} | {'是' if row.needs_reason else ''} | {_cell(row.note)} |"
+            f"{_cell(actors)} | {_cell(row.guard_note)} | {'是' if row.needs_reason else ''} | {_cell(row.note)} |"
         )
     return lines
 
@@ -191,8 +221,10 @@ class Machine:
     after: Callable[[Any, Step], None] | None = None  # runs after the history row, before the audit event
     actor_repr: Callable[[Any], str] = username
 
-    def check(self, state: str, *, action: str, kinds: Collection[str], reason: str = "") -> tuple[Transition, str]:
-        """The table's answer for this actor: the row and the cleaned reason, or the refusal."""
+    def check(self, state: str, *, action: str, kinds: Collection[str], reason: str = "", current: Any = None,
+              actor: Any = None) -> tuple[Transition, str]:
+        """The table's answer for this actor: the row and the cleaned reason, or the refusal.
+        Given the row (`current`), its guard is asked too (after the actor's kind)."""
         if action not in self.table.actions.values:
             raise DomainError(_("未知的操作“%(action)s”。") % {"action": action}, field="action")
         label = self.table.actions(action).label
@@ -205,6 +237,10 @@ class Machine:
             )
         if not row.actors & set(kinds):
             raise PermissionError_(_("您不能对该%(noun)s执行“%(action)s”。") % {"noun": self.table.noun, "action": label})
+        if current is not None:
+            refusal = row.refusal(current, actor, kinds)
+            if refusal:
+                raise DomainError(str(refusal), field="action")
         reason = str(reason or "").strip()
         limit = self.history_model._meta.get_field("reason").max_length
         if limit and len(reason) > limit:
@@ -222,7 +258,7 @@ class Machine:
 
         Refusals (DomainError, PermissionError_) and a lost compare-and-set (ConflictError)
         change nothing. Every applied step writes exactly one history row and one audit event."""
-        row, reason = self.check(current.state, action=action, kinds=kinds, reason=reason)
+        row, reason = self.check(current.state, action=action, kinds=kinds, reason=reason, current=current, actor=actor)
         now = timezone.now()
         effect_fn = self.effects.get(action)
         effect = effect_fn(current, now, reason, params or {}) if effect_fn else Effect()

@@ -160,7 +160,17 @@ def test_every_workflow_action_is_reachable_through_the_api(world, catalogue, as
     assert do(secretary, small, "dispatch")["handling_node_name"] == "东门社区"
     do(secretary, small, "acknowledge")
     body = do(secretary, small, "escalate", reason="调解不成，需科室介入")
-    assert (body["state"], body["level"], body["escalation_count"]) == ("accepted", 2, 1)
+    assert (body["state"], body["level"], body["escalation_count"], body["tier"]) == ("accepted", 2, 1, "public")
+    # ... to the joint meeting (level 3), which could not settle it: handed over to the district,
+    # returned by the district, dispatched again by a leader, deferred, resolved
+    do(secretary, small, "dispatch", department=world.department.pk)
+    do(handler, small, "escalate", reason="涉及多个部门，需联席会议协调")
+    body = do(leader, small, "hand_over", reason="联席会议协调不成", district_ref="区信访2026-0001")
+    assert (body["state"], body["level"], body["district_ref"]) == ("with_district", 4, "区信访2026-0001")
+    assert do(leader, small, "district_reply", outcome="returned", reply="请街道组织调解")["state"] == "accepted"
+    do(leader, small, "dispatch", department=world.department.pk)
+    later = timezone.localdate() + timedelta(days=30)
+    assert do(leader, small, "defer", reason="需等待鉴定结果", new_deadline=f"{later:%Y-%m-%d}")["deferred_at"]
 
     # 大事: supervised, returned by the department, dispatched again, fixed badly, redone
     big = file(worker, world)["id"]

@@ -35,6 +35,14 @@ def test_demo_cases_match_their_rollups_and_transitions(world, catalogue):
         assert last.to_state == case.state
 
 
+def test_no_demo_case_is_left_without_a_next_step(world, catalogue):
+    from jiedao.cases.stuck import stuck_cases
+
+    seed_cases(world.subdistrict, seed=3, count=1200, days=90)
+    checked, stuck = stuck_cases()
+    assert checked > 0 and stuck == []
+
+
 def test_demo_cases_include_repeated_reports_at_one_building(world, catalogue):
     """Some problems are reported again at the same building a few days later, so the demo shows
     duplicate groups and hotspots."""
@@ -58,3 +66,26 @@ def test_demo_hotline_calls_have_sealed_indexed_phones_and_one_repeat_caller(wor
     assert not calls.filter(anonymous=False, reporter_phone_index="").exists()
     found = services.case_reporter_lookup(actor=world.secretary, phone=demo_caller_phone(1, 0))
     assert found.count == 3 and all(c.reporter_name == "刘女士" for c in found.cases)
+
+
+def test_demo_seeds_routing_rules_that_the_dispatch_form_preselects(world, catalogue):
+    """派遣规则 of the demo: 大事 categories → the sub-district's departments (by the words of their
+    names, as jiedao.org.demo names them); a village's 违法搭建 goes to 农业农村办."""
+    from jiedao.cases.catalogue.selectors import route
+    from jiedao.cases.demo import seed_routing_rules
+    from jiedao.cases.models import Category, RoutingRule
+    from jiedao.org import services as org_services
+
+    made = {name: org_services.department_create(actor=world.root, subdistrict=world.subdistrict, name=name)
+            for name in ("城市管理办", "综合行政执法队", "应急管理办", "农业农村办")}
+    added = seed_routing_rules(world.subdistrict)
+    assert added == RoutingRule.objects.filter(node__subdistrict=world.subdistrict).count() - 1  # + the test's own
+    assert seed_routing_rules(world.subdistrict) == 0  # idempotent
+    category = {c.code: c for c in Category.objects.all()}
+    assert route(category["exposed_garbage"], world.building) == made["城市管理办"]
+    assert route(category["street_vending"], world.grid) == made["综合行政执法队"]
+    assert route(category["fire_hazard"], world.grid) == made["应急管理办"]
+    assert route(category["illegal_building"], world.grid) == made["综合行政执法队"]
+    assert route(category["illegal_building"], world.village_grid) == made["农业农村办"]
+    assert route(category["assistance"], world.grid) is None  # no 社会事务办 here: no rule, no guess
+    assert route(category["neighbour_dispute"], world.grid) is None  # 小事: the community

@@ -70,7 +70,7 @@ def test_table_questions():
     assert TABLE.allowed_actions(State.CLOSED, {Who.BOSS, Who.CLERK}) == []
     rows = TABLE.rows()
     assert rows[2] == {"action": "note", "action_label": "备注", "from": ["accepted", "reported"], "to": None,
-                       "actors": ["clerk"], "needs_reason": False, "note": ""}
+                       "actors": ["clerk"], "needs_reason": False, "note": "", "guard": ""}
 
 
 def test_table_refuses_a_second_row_for_the_same_action_and_state_and_unknown_values():
@@ -112,14 +112,73 @@ def test_guard_answers_as_pure_functions():
 
 def test_markdown_rows_and_page():
     rows = markdown_rows(TABLE)
-    assert rows[:2] == ["| 动作 action | 从 from | 到 to | 谁可以 who | 需说明 reason | 说明 |", "|---|---|---|---|---|---|"]
+    assert rows[:2] == ["| 动作 action | 从 from | 到 to | 谁可以 who | 条件 guard | 需说明 reason | 说明 |",
+                        "|---|---|---|---|---|---|---|"]
     # States and actors in their enum order, whatever order the row was written in.
-    assert rows[3] == "| 放弃 `drop` | 已受理 | 不予受理 | 负责人 | 是 | 说明理由 |"
-    assert rows[4] == "| 备注 `note` | 待受理、已受理 | （不变） | 办事员 |  |  |"
+    assert rows[3] == "| 放弃 `drop` | 已受理 | 不予受理 | 负责人 |  | 是 | 说明理由 |"
+    assert rows[4] == "| 备注 `note` | 待受理、已受理 | （不变） | 办事员 |  |  |  |"
+    assert markdown_rows(GUARDED)[2] == "| 接手 `take` | 待受理 | 已受理 | 办事员、负责人 | 紧急的由负责人接手 |  | 接手 |"
     assert len(rows) == 2 + len(TABLE.transitions)
     page = markdown_page(TABLE, title="测试流转表", intro=["前言"], outro=["后记"])
     assert page == "\n".join(["# 测试流转表", "", "前言", "", *rows, "", "后记", ""])
     assert markdown_page(TABLE, title="T") == "\n".join(["# T", "", *rows, ""])
+
+
+# --- guards: conditions beyond the state ---------------------------------------------------------
+
+
+def _urgent_needs_the_boss(row, actor, kinds):
+    if row.urgency == "urgent" and Who.BOSS not in kinds:
+        return "紧急事项由负责人接手。"
+    return None
+
+
+GUARDED = Table(noun="事项", states=State, actions=Act, actors=Who, transitions=(
+    transition(Act.TAKE, {State.REPORTED}, State.ACCEPTED, {Who.CLERK, Who.BOSS}, note="接手",
+               guard=_urgent_needs_the_boss, guard_note="紧急的由负责人接手"),
+    transition(Act.NOTE, {State.REPORTED}, None, {Who.CLERK}),
+))
+
+
+class _Row:
+    def __init__(self, urgency):
+        self.state, self.urgency = State.REPORTED, urgency
+
+
+def test_a_guard_is_asked_by_the_offer_and_by_the_check():
+    normal, urgent = _Row("normal"), _Row("urgent")
+    # Without the row, the table answers as before; with it, a refused action is not offered.
+    assert GUARDED.allowed_actions(State.REPORTED, {Who.CLERK}) == [Act.TAKE, Act.NOTE]
+    assert GUARDED.allowed_actions(State.REPORTED, {Who.CLERK}, current=normal) == [Act.TAKE, Act.NOTE]
+    assert GUARDED.allowed_actions(State.REPORTED, {Who.CLERK}, current=urgent) == [Act.NOTE]
+    assert GUARDED.allowed_actions(State.REPORTED, {Who.BOSS}, current=urgent) == [Act.TAKE]
+    assert GUARDED.rows()[0]["guard"] == "紧急的由负责人接手" and GUARDED.rows()[1]["guard"] == ""
+    machine = Machine(table=GUARDED, model=Case, history_model=CaseTransition, history_fk="case")
+    with pytest.raises(DomainError) as refused:
+        machine.check(State.REPORTED, action=Act.TAKE, kinds={Who.CLERK}, current=urgent)
+    assert (refused.value.message, refused.value.field, refused.value.status_code) == ("紧急事项由负责人接手。", "action", 400)
+    # The actor's kind is judged first (403), the guard after it, the reason last.
+    with pytest.raises(PermissionError_):
+        machine.check(State.REPORTED, action=Act.TAKE, kinds={"stranger"}, current=urgent)
+    assert machine.check(State.REPORTED, action=Act.TAKE, kinds={Who.BOSS}, current=urgent)[0].action == Act.TAKE
+    assert machine.check(State.REPORTED, action=Act.TAKE, kinds={Who.CLERK})[0].action == Act.TAKE  # no row: no guard
+
+
+def test_a_guard_must_say_its_condition():
+    with pytest.raises(ValueError, match="guard_note"):
+        Table(noun="事项", states=State, actions=Act, actors=Who, transitions=(
+            transition(Act.TAKE, {State.REPORTED}, State.ACCEPTED, {Who.CLERK}, guard=_urgent_needs_the_boss),
+        ))
+
+
+def test_a_guard_refusal_in_act_changes_nothing(world, case):
+    machine = Machine(table=GUARDED, model=Case, history_model=CaseTransition, history_fk="case")
+    Case.objects.filter(pk=case.pk).update(urgency="urgent")
+    before = _footprint(case)
+    with pytest.raises(DomainError, match="紧急事项由负责人接手"):
+        machine.act(_fresh(case), actor=world.worker, kinds={Who.CLERK}, action=Act.TAKE)
+    assert _footprint(case) == before
+    assert machine.act(_fresh(case), actor=world.leader, kinds={Who.BOSS}, action=Act.TAKE).state == State.ACCEPTED
 
 
 # --- the guarded compare-and-set on a real row --------------------------------------------------

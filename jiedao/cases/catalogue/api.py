@@ -31,6 +31,7 @@ class WorkflowRowOut(Schema):
     actors: list[str] = Field(description="可以执行的人：grid/community/handler/leader/admin/resident")
     needs_reason: bool = Field(description="是否必须填写说明")
     note: str = Field(description="说明")
+    guard: str = Field(description="状态之外的条件（如“私事”“调处层级为联席会议（第三级）”）；空为无条件")
 
 
 class CategoryOut(Schema):

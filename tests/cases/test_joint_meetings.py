@@ -214,6 +214,9 @@ def test_a_case_not_tiered_as_a_public_matter_is_refused_with_the_way_out(world,
     act(secretary, case_id, "accept")
     act(secretary, case_id, "escalate", reason="调解不成")
     act(secretary, case_id, "escalate", reason="科室条线也未化解")
+    # Escalating to the departments made it a 大事; the community re-tiers it as 小事 at level 3.
+    assert Case.objects.get(pk=case_id).tier == "public"
+    act(secretary, case_id, "tier", tier="community")
     meeting = create_meeting(as_, world)
     refused = decide(as_(world.leader), meeting, meeting["items"][0]["id"], decision="综治办牵头调解",
                      lead_department=units["zongzhi"].pk, due_date=(_today() + timedelta(days=3)).isoformat())

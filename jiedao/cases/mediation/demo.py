@@ -47,31 +47,29 @@ def _staff(subdistrict: OrgNode) -> tuple[Any, dict[int, Any], dict[int, Any]]:
 def _escalate_to_level_3(subdistrict: OrgNode, need: int, rng: random.Random, handlers: dict[int, Any],
                          secretaries: dict[int, Any]) -> dict[int, Department]:
     """Bring `need` more cases to level 3 through case_act; case id → the department that had it."""
-    had: dict[int, Department] = {}
-    running = (Case.objects.filter(subdistrict=subdistrict, level=Level.DEPARTMENT, tier=Tier.PUBLIC,
-                                   state__in=(State.DISPATCHED, State.ACKNOWLEDGED, State.IN_PROGRESS),
-                                   handling_department__isnull=False)
-               .select_related("handling_department").order_by("created_at"))
-    for case in running:
-        if len(had) >= need:
-            return had
-        handler = handlers.get(case.handling_department_id)
-        if handler is None:
-            continue
-        department = case.handling_department
-        case_act(actor=handler, case=case, action=Action.ESCALATE, reason=rng.choice(REASONS))
-        had[case.pk] = department
-    accepted = Case.objects.filter(subdistrict=subdistrict, level=Level.COMMUNITY, tier=Tier.PUBLIC,
-                                   state=State.ACCEPTED).order_by("created_at")
-    for case in accepted:
+    had: dict[int, Department | None] = {}
+    candidates = (Case.objects.filter(subdistrict=subdistrict, level__lt=Level.JOINT_MEETING, tier=Tier.PUBLIC,
+                                      merged_into__isnull=True,
+                                      state__in=(State.DISPATCHED, State.ACKNOWLEDGED, State.IN_PROGRESS,
+                                                 State.ACCEPTED))
+                  .select_related("handling_department").order_by("-handling_department_id", "created_at"))
+    for case in candidates:
         if len(had) >= need:
             break
         secretary = secretaries.get(case.community_id)
-        if secretary is None:
+        handler = handlers.get(case.handling_department_id) if case.handling_department_id else None
+        if secretary is None and handler is None:
             continue
-        case_act(actor=secretary, case=case, action=Action.ESCALATE, reason="社区调处未果，提请街道科室化解。")
-        case_act(actor=secretary, case=case, action=Action.ESCALATE, reason=rng.choice(REASONS))
-        had[case.pk] = None
+        department = case.handling_department
+        # The department gives up first (level 2 → 3 from its hands), else the community takes it up.
+        while case.level < Level.JOINT_MEETING:
+            actor = handler if handler is not None and case.handling_department_id else secretary
+            if actor is None:
+                break
+            reason = rng.choice(REASONS) if case.level == Level.DEPARTMENT else "社区调处未果，提请街道科室化解。"
+            case = case_act(actor=actor, case=case, action=Action.ESCALATE, reason=reason)
+        if case.level == Level.JOINT_MEETING:
+            had[case.pk] = department
     return had
 
 

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from jiedao.cases import views
 from jiedao.cases.catalogue import views as catalogue_views
+from jiedao.cases.cycles.urls import urlpatterns as cycles_urlpatterns
 from jiedao.cases.statistics import views as statistics_views
 
 app_name = "cases"
@@ -27,4 +28,5 @@ urlpatterns = [
     path("catalogue/holidays/", catalogue_views.holidays, name="holidays"),
     path("catalogue/holidays/<int:pk>/delete/", catalogue_views.holiday_delete, name="holiday_delete"),
     path("public/", include("jiedao.cases.public_urls")),
+    *cycles_urlpatterns,
 ]

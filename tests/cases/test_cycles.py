@@ -45,7 +45,7 @@ def test_weekly_digest_counts_new_and_carried(world, catalogue):
 def test_deliberation_agenda_and_decisions_flow_back(world, catalogue):
     hard = file_case(world, catalogue, title="多部门推诿的违建")
     Case.objects.filter(pk=hard.pk).update(difficult=True)
-    file_case(world, catalogue, title="普通事项")
+    file_case(world, catalogue, title="普通事项", category=catalogue["dispute"])
     meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=timezone.localdate())
     items = list(meeting.items.select_related("case"))
     assert [i.case.title for i in items] == ["多部门推诿的违建"] and items[0].why == "疑难"
@@ -86,8 +86,9 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
     assert Case.objects.get(pk=done.pk).state == State.CLOSED
     f = review.figures
     assert (f["total"], f["struck_off"], f["carried_over"]) == (2, 1, 1)
-    assert f["counts"]["reported"] == 2 and f["levels"]["level2"] == 1
-    assert f["rates"]["satisfaction_rate"] == 1.0
+    # The figures are the dashboard's, mapped by reports.figures_of: [key, label, value] rows.
+    assert reports.figure(f, "counts", "reported") == 2 and reports.figure(f, "levels", "level2") == 1
+    assert reports.figure(f, "rates", "satisfaction_rate") == 1.0
 
     document = Document(io.BytesIO(reports.quarterly_report_docx(review)))
     section = document.sections[0]
@@ -97,7 +98,7 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
     assert title.runs[0].font.size.pt == 22
     assert title.runs[0]._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "方正小标宋简体"
     text = "\n".join(p.text for p in document.paragraphs)
-    assert "纳入逐项评估的群众诉求共2件" in text and "已办结销号1件" in text and "需协调产权单位" in text
+    assert "季末逐项评估（已定稿）纳入群众诉求共2件" in text and "办结销号1件" in text and "需协调产权单位" in text
     assert "街道科室条线化解1件" in text
 
     workbook = openpyxl.load_workbook(io.BytesIO(reports.quarterly_report_xlsx(review)))

@@ -1,7 +1,7 @@
 """周集, 月议, 季报告 and the rates they report, on cases moved through the real workflow."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import openpyxl
 import pytest
@@ -15,6 +15,7 @@ from jiedao.cases.services import case_act
 from jiedao.cases.statistics import stats
 from jiedao.cases.workflow import Action
 from jiedao.core.errors import DomainError
+from jiedao.core.models import AuditEvent
 from tests.cases.test_workflow import file_case
 
 
@@ -59,7 +60,6 @@ def test_deliberation_agenda_and_decisions_flow_back(world, catalogue):
         summary="议定联合执法", decisions={items[0].pk: {"decision": "联合城建办现场拆除", "owner": "孙科员",
                                                         "due_date": date(2026, 12, 31)}},
     )
-    from jiedao.core.models import AuditEvent
 
     event = AuditEvent.objects.get(action="cases.case.deliberated", object_id=str(hard.pk))
     assert event.reason == "联合城建办现场拆除"
@@ -120,3 +120,20 @@ def test_rates_from_rollups(world, catalogue):
     assert stats.totals(world.village.path, month, end).satisfaction_rate is None  # nothing there: no rate
     by_community = stats.ranking(world.subdistrict.path, month, end, by="community")
     assert by_community[0]["unit_name"] == "东门社区"
+
+
+def test_agenda_lists_repeated_cases_by_place_and_by_merged_duplicates(world, catalogue):
+    survivor = file_case(world, catalogue, title="垃圾堆放")
+    duplicate = file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None,
+                          title="同一堆垃圾", category=catalogue["dispute"])
+    case_act(actor=world.secretary, case=duplicate, action=Action.MERGE, into=survivor)
+    # two of one category in one grid without a building: repeated too
+    in_grid = [file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None,
+                         title=f"路面垃圾{n}") for n in (1, 2)]
+    old = file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None, title="半年前")
+    Case.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=200))
+    meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=timezone.localdate())
+    agenda = {i.case_id: i.why for i in meeting.items.all()}
+    assert agenda == {survivor.pk: "重复反映（并入1件）", in_grid[0].pk: "重复反映（同网格同类2件）",
+                      in_grid[1].pk: "重复反映（同网格同类2件）"}
+    assert AuditEvent.objects.filter(action="cases.deliberation.create").count() == 1

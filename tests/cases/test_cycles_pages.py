@@ -137,6 +137,10 @@ def test_meeting_agenda_attendance_decisions_and_minutes(client, world, catalogu
     # add by ticket, remove by hand
     response = client.post(reverse("cases:cycles_meeting_add", args=[meeting.pk]), {"ticket": lone.ticket, "why": "居民联名"})
     assert response.status_code == 302 and meeting.items.filter(case=lone, why="居民联名").exists()
+    # each item's owner picker offers who can open its case: the community's staff, its grid's workers
+    pickers = {i.case_id: {label.split("（")[0] for _pk, label in i.owners}
+               for i in client.get(url).context["items"]}
+    assert pickers[lone.pk] == {"王书记", "刘干事", "赵网格"} and pickers[hard.pk] == {"王书记", "刘干事", "张网格"}
     missing = client.post(reverse("cases:cycles_meeting_add", args=[meeting.pk]), {"ticket": "NOPE-1"})
     assert missing.status_code == 400 and "没有找到编号为" in html(missing)
     item = meeting.items.get(case=second)
@@ -156,6 +160,9 @@ def test_meeting_agenda_attendance_decisions_and_minutes(client, world, catalogu
     outsider = client.post(reverse("cases:cycles_meeting_save", args=[meeting.pk]),
                            _record(meeting, **{str(items[hard.pk].pk): ("联合执法", world.village_worker, due)}))
     assert outsider.status_code == 400 and "责任人须是本社区" in html(outsider)
+    other_grid = client.post(reverse("cases:cycles_meeting_save", args=[meeting.pk]),
+                             _record(meeting, **{str(items[hard.pk].pk): ("联合执法", world.other_worker, due)}))
+    assert other_grid.status_code == 400 and "赵网格 看不到事项" in html(other_grid)  # not the case's grid
     nameless = _record(meeting)
     nameless["attendee_name"], nameless["attendee_role"] = ["", "李大爷"], ["居民代表", ""]
     response = client.post(reverse("cases:cycles_meeting_save", args=[meeting.pk]), nameless)
@@ -295,7 +302,7 @@ def assert_gbt9704(document) -> None:
     assert [round(m.mm) for m in (section.top_margin, section.bottom_margin, section.left_margin,
                                   section.right_margin)] == [37, 35, 28, 26]
     grid = section._sectPr.find(qn("w:docGrid"))
-    assert grid.get(qn("w:type")) == "linesAndChars" and grid.get(qn("w:linePitch")) == "579"
+    assert grid.get(qn("w:linePitch")) == "579"
     title = document.paragraphs[0]
     assert title.alignment == 1 and title.runs[0].font.size.pt == 22
     assert title.runs[0]._element.rPr.rFonts.get(qn("w:eastAsia")) == reports.TITLE_FONT
@@ -381,18 +388,24 @@ def test_reports_equal_the_dashboard_and_an_independent_count(client, world, cat
                 assert f"{label}{count}件" in text
 
 
-def test_subdistrict_report_is_the_leaders(client, world, catalogue):
+def test_subdistrict_report_for_the_leader_and_circulated_to_its_communities(client, world, catalogue):
     _quarter_cases(world, catalogue)
     year, quarter = this_quarter()
     review = cycles.quarterly_review_prepare(actor=world.secretary, community=world.community, year=year,
                                              quarter=quarter)
     params = {"node": world.subdistrict.pk, "quarter": f"{year}-Q{quarter}"}
-    client.force_login(world.secretary)  # a community's secretary has the community's report only
+    client.force_login(world.worker)  # a grid worker has no report
+    assert client.get(reverse("cases:cycles_report")).status_code == 403
     assert client.get(reverse("cases:cycles_report"), params).status_code == 404
-    assert client.get(reverse("cases:cycles_report_download", args=["docx"]), params).status_code == 404
+    client.force_login(world.secretary)  # the community's own report, and the sub-district's (circulated)
     response = client.get(reverse("cases:cycles_report"))
     assert response.status_code == 200 and response.context["node"] == world.community
     assert client.get(reverse("cases:cycles_report"), {"node": world.village.pk}).status_code == 404
+    page = html(client.get(reverse("cases:cycles_report"), params))
+    assert f'?node={world.community.pk}&' in page and f'?node={world.village.pk}&' not in page  # links only in scope
+    text = _docx_text(client.get(reverse("cases:cycles_report_download", args=["docx"]), params))
+    assert "村里的事" not in text and "已受理" not in text  # no case of any community in the circulated report
+    assert client.get(reverse("cases:cycles_report"), {"node": world.community.pk}).status_code == 200
     client.force_login(world.leader)
     response = client.get(reverse("cases:cycles_report"))
     assert response.context["node"] == world.subdistrict  # the leader's default: the whole sub-district

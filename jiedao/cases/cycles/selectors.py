@@ -38,8 +38,20 @@ def place_get(user: Any, pk: Any, kinds: tuple[str, ...]) -> OrgNode:
 
 
 def subdistricts(user: Any) -> QuerySet[OrgNode]:
-    """The sub-districts whose whole report the user may read (leaders, administrators)."""
+    """The sub-districts in the user's case scope (leaders, administrators)."""
     return cycle_places(user, (NodeKind.SUBDISTRICT,))
+
+
+def report_subdistricts(user: Any) -> list[OrgNode]:
+    """The sub-districts whose 季报告 the user may read: those in the user's case scope, and —
+    the report being circulated (通报) to its communities — the sub-district of each community
+    (村) the user holds the cycle for (secretaries, staff, grid leaders of a community). The
+    sub-district report carries figures per community and no case of any community."""
+    own = {node.pk: node for node in subdistricts(user)}
+    holding = {pk for pk in cycle_places(user, COMMUNITY_KINDS).values_list("subdistrict_id", flat=True) if pk}
+    for node in OrgNode.objects.filter(pk__in=holding - set(own), kind=NodeKind.SUBDISTRICT, is_active=True):
+        own[node.pk] = node
+    return sorted(own.values(), key=lambda n: n.path)
 
 
 def owner_candidates(community: OrgNode) -> QuerySet[User]:
@@ -50,19 +62,23 @@ def owner_candidates(community: OrgNode) -> QuerySet[User]:
             .distinct().order_by("full_name", "username"))
 
 
-def owner_choices(community: OrgNode) -> list[tuple[int, str]]:
-    """(user id, "姓名（角色 · 地点）") for the owner pickers of a community's 月议."""
+def owner_choices(community: OrgNode) -> list[tuple[int, str, list[str]]]:
+    """(user id, "姓名（角色 · 地点）", the paths of those roles) for the owner pickers of a
+    community's 月议; an item offers the candidates whose roles cover its case."""
     rows: dict[int, list[str]] = {}
+    paths: dict[int, list[str]] = {}
     names: dict[int, str] = {}
-    for user_id, full_name, username, role, node_name in (
+    for user_id, full_name, username, role, node_name, path in (
         User.objects.filter(pk__in=owner_candidates(community).values("pk"))
         .filter(assignments__role__in=OWNER_ROLES, assignments__node__path__range=subtree_range(community.path))
         .order_by("full_name", "username", "assignments__node__path")
-        .values_list("pk", "full_name", "username", "assignments__role", "assignments__node__name")
+        .values_list("pk", "full_name", "username", "assignments__role", "assignments__node__name",
+                     "assignments__node__path")
     ):
         names[user_id] = full_name or username
         rows.setdefault(user_id, []).append(f"{Role(role).label} · {node_name}")
-    return [(pk, f"{names[pk]}（{'；'.join(rows[pk])}）") for pk in names]
+        paths.setdefault(user_id, []).append(path)
+    return [(pk, f"{names[pk]}（{'；'.join(rows[pk])}）", paths[pk]) for pk in names]
 
 
 def digest_list(user: Any, *, node: OrgNode | None = None, week_start: date | None = None) -> QuerySet[WeeklyDigest]:

@@ -241,8 +241,9 @@ def _clean_attendees(attendees: list[dict[str, Any]]) -> list[dict[str, str]]:
     return kept
 
 
-def _owner_user(community: OrgNode, value: Any) -> Any:
-    """The owner account of a decision: one of the community's staff or grid workers."""
+def _owner_user(community: OrgNode, value: Any, case: Case) -> Any:
+    """The owner account of a decision: one of the community's staff or grid workers, who can
+    open the case (the community's staff, or a grid worker of the case's grid)."""
     from jiedao.cases.cycles.selectors import owner_candidates
 
     if value in (None, ""):
@@ -251,6 +252,9 @@ def _owner_user(community: OrgNode, value: Any) -> Any:
     user = owner_candidates(community).filter(pk=pk).first() if str(pk).isdigit() else None
     if user is None:
         raise DomainError(_("责任人须是本社区（村）的工作人员或网格员。"), field="decisions")
+    if not scope.path_allows(user, Perm.VIEW_CASES, case.org_path):
+        raise DomainError(_("%(name)s 看不到事项 %(ticket)s：请选本社区（村）的工作人员或该事项所在网格的网格员。")
+                          % {"name": user.get_full_name(), "ticket": case.ticket}, field="decisions")
     return user
 
 
@@ -270,7 +274,7 @@ def deliberation_update(
         item = items.get(int(item_id))
         if item is None:
             raise DomainError(_("议程中没有该事项。"), field="decisions")
-        owner_user = _owner_user(meeting.community, decision.get("owner_user"))
+        owner_user = _owner_user(meeting.community, decision.get("owner_user"), item.case)
         item.decision = str(decision.get("decision", "") or "").strip()[:2000]
         item.owner_user = owner_user
         item.owner = (owner_user.get_full_name() if owner_user else str(decision.get("owner", "") or "").strip())[:64]

@@ -231,7 +231,11 @@ def _meeting_page(request: HttpRequest, meeting: Deliberation, *, posted: dict[s
     items = list(selectors.agenda(meeting))
     can_write = _can_write(request.user, meeting.community)
     editable = can_write and meeting.status == Deliberation.Status.DRAFT
+    owners = selectors.owner_choices(meeting.community) if editable else []
     for item in items:
+        # the candidates who can open the case: the community's staff, the case's grid workers
+        item.owners = [(pk, label) for pk, label, paths in owners
+                       if any(item.case.org_path.startswith(path) for path in paths)]
         entry = (posted or {}).get("decisions", {}).get(item.pk)
         if entry is not None:
             item.form_decision, item.form_owner = entry["decision"], str(entry["owner_user"])
@@ -253,8 +257,8 @@ def _meeting_page(request: HttpRequest, meeting: Deliberation, *, posted: dict[s
     decided = sum(1 for i in items if i.decision)
     context = {
         "meeting": meeting, "community": meeting.community, "items": items, "can_write": can_write,
-        "editable": editable, "form": form, "owners": selectors.owner_choices(meeting.community) if editable else [],
-        "error": error, "error_field": error_field, "decided": decided, "undecided": len(items) - decided,
+        "editable": editable, "form": form,
+        "error": error, "error_field": error_field, "decided": decided,
         "today": timezone.localdate(), "section": "meetings", "attendee_roles": ATTENDEE_ROLES,
     }
     return render(request, "cases/cycles/meeting.html", context, status=status)
@@ -549,9 +553,17 @@ REPORT_KINDS = (NodeKind.SUBDISTRICT, *selectors.COMMUNITY_KINDS)
 
 
 def _report_target(request: HttpRequest):
-    places = list(selectors.subdistricts(request.user)) + list(selectors.cycle_places(request.user,
-                                                                                      selectors.COMMUNITY_KINDS))
-    node = _pick(request, places, REPORT_KINDS)
+    """The report's place — a sub-district whose report the user may read (report_subdistricts) or
+    a community (村) in the user's case scope — and quarter."""
+    subdistricts = selectors.report_subdistricts(request.user)
+    own = {n.pk for n in selectors.subdistricts(request.user)}
+    # first what the user is responsible for: the sub-district (leaders) or the community
+    places = ([n for n in subdistricts if n.pk in own]
+              + list(selectors.cycle_places(request.user, selectors.COMMUNITY_KINDS))
+              + [n for n in subdistricts if n.pk not in own])
+    raw = request.GET.get("node", "")
+    circulated = next((n for n in subdistricts if str(n.pk) == raw), None)
+    node = circulated or _pick(request, places, REPORT_KINDS)
     if node is None:
         raise PermissionDenied(_("季报告按社区（村）或街道编写，您负责的范围内没有。"))
     quarters = _recent_quarters()
@@ -575,7 +587,9 @@ def report(request: HttpRequest) -> HttpResponse:
     }
     if node.kind == NodeKind.SUBDISTRICT:
         rows = document.data["communities"]
+        visible = {n.pk for n in selectors.cycle_places(request.user, selectors.COMMUNITY_KINDS)}
         for row in rows:
+            row["visible"] = row["community"].pk in visible
             row["rates"] = [(label, reports.percent(value)) for _k, label, value in row["figures"]["rates"]]
         context["communities"] = rows
     return render(request, "cases/cycles/report.html", context)

@@ -40,6 +40,11 @@
   document.addEventListener("submit", function (event) {
     var button = event.submitter;
     var question = button && button.getAttribute("data-confirm-button");
+    var undecided = button && button.getAttribute("data-confirm-undecided");
+    if (undecided && Array.prototype.some.call(event.target.querySelectorAll("textarea[name^='decision_']"),
+                                               function (box) { return !box.value.trim(); })) {
+      question = undecided;
+    }
     if (question && !window.confirm(question)) event.preventDefault();
   });
 

@@ -374,7 +374,10 @@ def test_reports_equal_the_dashboard_and_an_independent_count(client, world, cat
             assert summary[label] == reports.percent(value)
 
         # An independent count from the case table (LEAD: adjust these labels if the counters are
-        # renamed; 登记 = filed in the quarter, 受理 = accepted in it, 结案 = closed in it).
+        # renamed; 登记 = filed in the quarter, 受理 = accepted in it, 结案 = closed in it). The cases
+        # here are all filed, accepted and closed this month and none is rejected or merged, so
+        # the rollups before issue 11's recount agree too; on the demo they do not (受理 has no
+        # accepted_at in the seed; 结案 counted by creation month) — what helper "figures" fixes.
         cases = Case.objects.filter(org_path__startswith=node.path)
         begin, stop = cycles._local_midnight(start), cycles._local_midnight(end)
         independent = {
@@ -433,3 +436,17 @@ def test_a_decision_owner_must_belong_to_the_community(world, catalogue):
             item.pk: {"decision": "x", "owner_user": world.handler.pk, "due_date": timezone.localdate()}})
     assert exc.value.field == "decisions"
     assert DeliberationItem.objects.get(pk=item.pk).owner_user is None
+
+
+def test_api_decision_with_an_owner_account(world, catalogue, as_):
+    case = file_case(world, catalogue, category=catalogue["dispute"])
+    Case.objects.filter(pk=case.pk).update(difficult=True)
+    meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=timezone.localdate())
+    item = meeting.items.get()
+    record = {"held_at": f"{timezone.localdate()}T19:00:00", "attendees": [{"name": "李大爷", "role": "居民代表"}],
+              "decisions": [{"item": item.pk, "decision": "楼道清理", "owner_user": world.worker.pk,
+                             "due_date": str(timezone.localdate())}]}
+    response = as_(world.secretary).post(f"/cases/deliberations/{meeting.pk}/record", record)
+    assert response.status_code == 200, response.content
+    decided = response.json()["items"][0]
+    assert (decided["owner"], decided["owner_user_id"], decided["completed_at"]) == ("张网格", world.worker.pk, None)

@@ -27,6 +27,9 @@ apt_install() {
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
   fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+  # The official-document faces of the docx reports (仿宋, 楷体), mapped by deploy/fontconfig.
+  fc-list 2>/dev/null | grep -qi 'cwTeXFangSong' || missing+=(fonts-cwtex-fs)
+  fc-list 2>/dev/null | grep -qi 'AR PL KaitiM GB' || missing+=(fonts-arphic-gkai00mp)
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "安装系统软件包 / installing system packages: ${missing[*]}"
@@ -53,6 +56,20 @@ setup() {
   fi
   if command -v msgfmt >/dev/null 2>&1; then
     (cd jiedao && ../.venv/bin/django-admin compilemessages -v 0 --ignore='.venv' 2>/dev/null) || true
+  fi
+  install_fontconfig
+}
+
+install_fontconfig() {
+  # Map the GB/T 9704 font names of the docx reports (仿宋_GB2312, 楷体_GB2312, 方正小标宋简体, 黑体) to
+  # the free faces apt_install puts in, so LibreOffice renders the documents (docs/operator-guide.md).
+  local conf=deploy/fontconfig/65-jiedao-gbt9704.conf target=/etc/fonts/conf.d/65-jiedao-gbt9704.conf
+  if [ -f "$target" ] && cmp -s "$conf" "$target"; then return; fi
+  if [ "$(id -u)" = 0 ] && [ -d /etc/fonts/conf.d ]; then
+    install -m 0644 "$conf" "$target" && { fc-cache -f >/dev/null 2>&1 || true; }
+  else
+    mkdir -p "$HOME/.config/fontconfig/conf.d"
+    cp "$conf" "$HOME/.config/fontconfig/conf.d/" && { fc-cache -f >/dev/null 2>&1 || true; }
   fi
 }
 

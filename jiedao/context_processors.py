@@ -5,9 +5,10 @@ from functools import cached_property
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from jiedao.cases.cycles.selectors import COMMUNITY_KINDS, cycle_places, decisions_owned
 from jiedao.cases.selectors import can_view_cases
 from jiedao.core import scope
-from jiedao.core.permissions import Perm
+from jiedao.core.permissions import Perm, Role
 from jiedao.org.selectors import user_assignments
 
 
@@ -53,6 +54,33 @@ class Navigation:
     def can_view_dashboard(self) -> bool:
         # Places only: department handlers see dispatched cases, not a place's figures.
         return self._anywhere(Perm.VIEW_CASES)
+
+    # 红色网格 (周集 · 月议 · 季度评估 · 季报告): everyone who sees a place's cases has the 周集 of
+    # their grids and communities; meetings, reviews and reports are held by communities, so they
+    # show for those who see a community (secretaries, staff, leaders, administrators); a grid
+    # worker made responsible for a 月议 decision sees "我的月议事项".
+    @cached_property
+    def can_view_cycles(self) -> bool:
+        return self._anywhere(Perm.VIEW_CASES)
+
+    @cached_property
+    def can_hold_meetings(self) -> bool:
+        if not self.can_view_cycles:
+            return False
+        if self.user.is_superuser:
+            return True
+        roles = {role for role, _path, active, _d in scope.role_rows(self.user) if active}
+        if roles & {Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF, Role.LEADER, Role.ADMIN}:
+            return True
+        if Role.GRID_LEADER in roles:  # bound to a grid or to a whole community
+            return cycle_places(self.user, COMMUNITY_KINDS).exists()
+        return False
+
+    @cached_property
+    def owns_decisions(self) -> bool:
+        if not self.user.is_authenticated:
+            return False
+        return decisions_owned(self.user).exists()
 
     @cached_property
     def can_joint_meetings(self) -> bool:

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from jiedao.cases import views
 from jiedao.cases.catalogue import views as catalogue_views
+from jiedao.cases.cycles.urls import urlpatterns as cycles_urlpatterns
 from jiedao.cases.statistics import views as statistics_views
 
 app_name = "cases"
@@ -34,4 +35,5 @@ urlpatterns = [
     path("catalogue/policy/default/", catalogue_views.policy_default, name="policy_default"),
     path("catalogue/policy/<int:pk>/", catalogue_views.policy_edit, name="policy"),
     path("public/", include("jiedao.cases.public_urls")),
+    *cycles_urlpatterns,
 ]

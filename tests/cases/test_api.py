@@ -555,7 +555,7 @@ def test_weekly_digest_generate_and_read(world, catalogue, as_):
 def test_deliberation_through_the_api(world, catalogue, as_):
     worker, secretary = as_(world.worker), as_(world.secretary)
     hard = file(worker, world, title="多部门推诿的违建")
-    plain = file(worker, world, title="普通事项")
+    plain = file(worker, world, title="普通事项", category="dispute")  # not a repeat of the first
     Case.objects.filter(pk=hard["id"]).update(difficult=True)
     assert worker.post("/cases/deliberations", {"community": world.community.pk, "month": THIS_MONTH}).status_code == 404
     response = secretary.post("/cases/deliberations", {"community": world.community.pk, "month": THIS_MONTH})

@@ -1,7 +1,7 @@
 """周集, 月议, 季报告 and the rates they report, on cases moved through the real workflow."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import openpyxl
 import pytest
@@ -15,6 +15,7 @@ from jiedao.cases.services import case_act
 from jiedao.cases.statistics import stats
 from jiedao.cases.workflow import Action
 from jiedao.core.errors import DomainError
+from jiedao.core.models import AuditEvent
 from tests.cases.test_workflow import file_case
 
 
@@ -45,7 +46,7 @@ def test_weekly_digest_counts_new_and_carried(world, catalogue):
 def test_deliberation_agenda_and_decisions_flow_back(world, catalogue):
     hard = file_case(world, catalogue, title="多部门推诿的违建")
     Case.objects.filter(pk=hard.pk).update(difficult=True)
-    file_case(world, catalogue, title="普通事项")
+    file_case(world, catalogue, title="普通事项", category=catalogue["dispute"])
     meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=timezone.localdate())
     items = list(meeting.items.select_related("case"))
     assert [i.case.title for i in items] == ["多部门推诿的违建"] and items[0].why == "疑难"
@@ -59,7 +60,6 @@ def test_deliberation_agenda_and_decisions_flow_back(world, catalogue):
         summary="议定联合执法", decisions={items[0].pk: {"decision": "联合城建办现场拆除", "owner": "孙科员",
                                                         "due_date": date(2026, 12, 31)}},
     )
-    from jiedao.core.models import AuditEvent
 
     event = AuditEvent.objects.get(action="cases.case.deliberated", object_id=str(hard.pk))
     assert event.reason == "联合城建办现场拆除"
@@ -86,8 +86,9 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
     assert Case.objects.get(pk=done.pk).state == State.CLOSED
     f = review.figures
     assert (f["total"], f["struck_off"], f["carried_over"]) == (2, 1, 1)
-    assert f["counts"]["reported"] == 2 and f["levels"]["level2"] == 1
-    assert f["rates"]["satisfaction_rate"] == 1.0
+    # The figures are the dashboard's, mapped by reports.figures_of: [key, label, value] rows.
+    assert reports.figure(f, "counts", "reported") == 2 and reports.figure(f, "levels", "level2") == 1
+    assert reports.figure(f, "rates", "satisfaction_rate") == 1.0
 
     document = Document(io.BytesIO(reports.quarterly_report_docx(review)))
     section = document.sections[0]
@@ -97,7 +98,7 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
     assert title.runs[0].font.size.pt == 22
     assert title.runs[0]._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "方正小标宋简体"
     text = "\n".join(p.text for p in document.paragraphs)
-    assert "纳入逐项评估的群众诉求共2件" in text and "已办结销号1件" in text and "需协调产权单位" in text
+    assert "季末逐项评估（已定稿）纳入群众诉求共2件" in text and "办结销号1件" in text and "需协调产权单位" in text
     assert "街道科室条线化解1件" in text
 
     workbook = openpyxl.load_workbook(io.BytesIO(reports.quarterly_report_xlsx(review)))
@@ -119,3 +120,20 @@ def test_rates_from_rollups(world, catalogue):
     assert stats.totals(world.village.path, month, end).satisfaction_rate is None  # nothing there: no rate
     by_community = stats.ranking(world.subdistrict.path, month, end, by="community")
     assert by_community[0]["unit_name"] == "东门社区"
+
+
+def test_agenda_lists_repeated_cases_by_place_and_by_merged_duplicates(world, catalogue):
+    survivor = file_case(world, catalogue, title="垃圾堆放")
+    duplicate = file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None,
+                          title="同一堆垃圾", category=catalogue["dispute"])
+    case_act(actor=world.secretary, case=duplicate, action=Action.MERGE, into=survivor)
+    # two of one category in one grid without a building: repeated too
+    in_grid = [file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None,
+                         title=f"路面垃圾{n}") for n in (1, 2)]
+    old = file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None, title="半年前")
+    Case.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=200))
+    meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=timezone.localdate())
+    agenda = {i.case_id: i.why for i in meeting.items.all()}
+    assert agenda == {survivor.pk: "重复反映（并入1件）", in_grid[0].pk: "重复反映（同网格同类2件）",
+                      in_grid[1].pk: "重复反映（同网格同类2件）"}
+    assert AuditEvent.objects.filter(action="cases.deliberation.create").count() == 1

@@ -85,7 +85,9 @@ class DeliberationItemOut(_CaseItemOut):
     why: str = Field(description="列入原因")
     decision: str = Field(description="议定意见")
     owner: str = Field(description="跟进责任人")
+    owner_user_id: int | None = Field(None, description="责任人账号编号")
     due_date: date | None = Field(None, description="完成时限")
+    completed_at: datetime | None = Field(None, description="责任人标记落实的时间")
 
 
 class DeliberationSummaryOut(Schema):
@@ -151,8 +153,10 @@ class AttendeeIn(InSchema):
 class DecisionIn(InSchema):
     item: ObjId = Field(description="议程事项编号")
     decision: str = Field("", max_length=2000, description="议定意见")
-    owner: str = Field("", max_length=64, description="跟进责任人（有议定意见时必填）")
-    due_date: date | None = Field(None, description="完成时限")
+    owner_user: ObjId | None = Field(None, description="责任人账号（本社区工作人员或事项所在网格的网格员；"
+                                                         "填写后 owner 取其姓名，事项进入其“我的月议事项”）")
+    owner: str = Field("", max_length=64, description="跟进责任人姓名（有议定意见而未填责任人账号时必填）")
+    due_date: date | None = Field(None, description="完成时限（有议定意见时必填）")
 
 
 class DeliberationRecordIn(InSchema):
@@ -310,7 +314,7 @@ def deliberation_add_case(request, payload: DeliberationCaseIn, meeting_id: int 
 def deliberation_record(request, payload: DeliberationRecordIn, meeting_id: int = id_path("月议编号")):
     """每项议定意见写回对应事项的审计记录（在事项页面上可见）。记录后月议状态为“已召开”。"""
     meeting = selectors.deliberation_get(request.auth, meeting_id)
-    decisions = {d.item: {"decision": d.decision, "owner": d.owner, "due_date": d.due_date}
+    decisions = {d.item: {"decision": d.decision, "owner": d.owner, "owner_user": d.owner_user, "due_date": d.due_date}
                  for d in payload.decisions}
     cycles.deliberation_record(
         actor=request.auth, meeting=meeting, held_at=aware(payload.held_at), location=payload.location,

@@ -5,14 +5,80 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from jiedao.cases.models import Deliberation, QuarterlyReview, ReviewItem, WeeklyDigest
+from jiedao.cases.models import Case, Deliberation, DeliberationItem, QuarterlyReview, ReviewItem, WeeklyDigest
 from jiedao.core import scope
-from jiedao.core.permissions import Perm
-from jiedao.org.models import OrgNode
+from jiedao.core.permissions import Perm, Role
+from jiedao.core.scope import subtree_range
+from jiedao.org.models import NodeKind, OrgNode, User
+
+COMMUNITY_KINDS = (NodeKind.COMMUNITY, NodeKind.VILLAGE)
+DIGEST_KINDS = (NodeKind.GRID, NodeKind.COMMUNITY, NodeKind.VILLAGE)
+# Who may be made responsible for a 月议 decision: the community's staff and grid workers.
+OWNER_ROLES = (Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF, Role.GRID_LEADER, Role.GRID_WORKER)
+PLACES_LIMIT = 500
+
+
+# --- where the user holds the cycle ---------------------------------------------------------------
+
+
+def cycle_places(user: Any, kinds: tuple[str, ...]) -> QuerySet[OrgNode]:
+    """The active places of these kinds inside the user's case scope (a secretary: the community
+    and its grids; a grid worker: the grid; a leader: every community and grid of the sub-district)."""
+    return (scope.restrict(OrgNode.objects.filter(kind__in=kinds, is_active=True), user, Perm.VIEW_CASES)
+            .order_by("path")[:PLACES_LIMIT])
+
+
+def place_get(user: Any, pk: Any, kinds: tuple[str, ...]) -> OrgNode:
+    """A place of these kinds in the user's case scope; Http404 otherwise."""
+    return scope.get_scoped(OrgNode.objects.filter(kind__in=kinds), user, Perm.VIEW_CASES, pk=pk)
+
+
+def subdistricts(user: Any) -> QuerySet[OrgNode]:
+    """The sub-districts in the user's case scope (leaders, administrators)."""
+    return cycle_places(user, (NodeKind.SUBDISTRICT,))
+
+
+def report_subdistricts(user: Any) -> list[OrgNode]:
+    """The sub-districts whose 季报告 the user may read: those in the user's case scope, and —
+    the report being circulated (通报) to its communities — the sub-district of each community
+    (村) the user holds the cycle for (secretaries, staff, grid leaders of a community). The
+    sub-district report carries figures per community and no case of any community."""
+    own = {node.pk: node for node in subdistricts(user)}
+    holding = {pk for pk in cycle_places(user, COMMUNITY_KINDS).values_list("subdistrict_id", flat=True) if pk}
+    for node in OrgNode.objects.filter(pk__in=holding - set(own), kind=NodeKind.SUBDISTRICT, is_active=True):
+        own[node.pk] = node
+    return sorted(own.values(), key=lambda n: n.path)
+
+
+def owner_candidates(community: OrgNode) -> QuerySet[User]:
+    """Active accounts holding a staff or grid role on the community or anywhere inside it."""
+    return (User.objects.filter(is_active=True, assignments__role__in=OWNER_ROLES,
+                                assignments__node__path__range=subtree_range(community.path),
+                                assignments__node__is_active=True)
+            .distinct().order_by("full_name", "username"))
+
+
+def owner_choices(community: OrgNode) -> list[tuple[int, str, list[str]]]:
+    """(user id, "姓名（角色 · 地点）", the paths of those roles) for the owner pickers of a
+    community's 月议; an item offers the candidates whose roles cover its case."""
+    rows: dict[int, list[str]] = {}
+    paths: dict[int, list[str]] = {}
+    names: dict[int, str] = {}
+    for user_id, full_name, username, role, node_name, path in (
+        User.objects.filter(pk__in=owner_candidates(community).values("pk"))
+        .filter(assignments__role__in=OWNER_ROLES, assignments__node__path__range=subtree_range(community.path))
+        .order_by("full_name", "username", "assignments__node__path")
+        .values_list("pk", "full_name", "username", "assignments__role", "assignments__node__name",
+                     "assignments__node__path")
+    ):
+        names[user_id] = full_name or username
+        rows.setdefault(user_id, []).append(f"{Role(role).label} · {node_name}")
+        paths.setdefault(user_id, []).append(path)
+    return [(pk, f"{names[pk]}（{'；'.join(rows[pk])}）", paths[pk]) for pk in names]
 
 
 def digest_list(user: Any, *, node: OrgNode | None = None, week_start: date | None = None) -> QuerySet[WeeklyDigest]:
@@ -83,3 +149,57 @@ def review_item_get(review: QuarterlyReview, pk: Any) -> ReviewItem:
     if item is None:
         raise Http404(_("未找到该对象。"))
     return item
+
+
+# --- 月议 decisions: on the case page and in the owner's task list ---------------------------------
+
+
+def case_decisions(case: Case) -> QuerySet[DeliberationItem]:
+    """The 月议 decisions taken on a case (the caller already fetched the case in scope)."""
+    return (DeliberationItem.objects.filter(case=case, meeting__status=Deliberation.Status.HELD)
+            .exclude(decision="").select_related("meeting__community", "owner_user")
+            .order_by("-meeting__month", "id"))
+
+
+def decisions_owned(user: Any, *, open_only: bool = False) -> QuerySet[DeliberationItem]:
+    """The decisions of held meetings the user is responsible for, soonest deadline first."""
+    if not getattr(user, "is_authenticated", False):
+        return DeliberationItem.objects.none()
+    qs = (DeliberationItem.objects.filter(owner_user=user, meeting__status=Deliberation.Status.HELD)
+          .exclude(decision="").select_related("case", "meeting__community"))
+    if open_only:
+        qs = qs.filter(completed_at__isnull=True)
+    return qs.order_by(F("completed_at").desc(nulls_first=True), F("due_date").asc(nulls_last=True), "id")
+
+
+def deliberation_item_get(user: Any, pk: Any) -> DeliberationItem:
+    """An agenda item its owner or someone who sees the community's meetings may act on."""
+    qs = DeliberationItem.objects.select_related("meeting__community", "case")
+    mine = Q(owner_user_id=getattr(user, "pk", None))
+    visible = Q(meeting__in=scope.restrict(Deliberation.objects.all(), user, Perm.VIEW_CASES).values("pk"))
+    item = qs.filter(mine | visible, pk=pk).first() if str(pk).isdigit() else None
+    if item is None:
+        raise Http404(_("未找到该对象。"))
+    return item
+
+
+def agenda(meeting: Deliberation) -> QuerySet[DeliberationItem]:
+    return meeting.items.select_related("case__category", "case__grid", "owner_user").order_by("sort_order", "id")
+
+
+def decisions_widget(user: Any, limit: int = 8) -> dict[str, Any] | None:
+    """The home page's "我的月议事项": the user's open decisions, overdue ones marked, or None."""
+    from django.utils import timezone
+
+    from jiedao.cases.selectors import cases_visible
+
+    rows = list(decisions_owned(user, open_only=True)[: limit + 1])
+    if not rows:
+        return None
+    today = timezone.localdate()
+    visible = set(cases_visible(user).filter(pk__in=[i.case_id for i in rows]).values_list("pk", flat=True))
+    for item in rows:
+        item.case_visible = item.case_id in visible
+        item.overdue = bool(item.due_date and item.due_date < today)
+    return {"type": "decisions", "items": rows[:limit], "more": len(rows) > limit,
+            "overdue": sum(1 for i in rows[:limit] if i.overdue)}

@@ -4,6 +4,7 @@ home view stays core's and the case queries stay in jiedao.cases.selectors.home_
 from django import template
 
 from jiedao.cases import selectors
+from jiedao.cases.cycles import selectors as cycle_selectors
 
 register = template.Library()
 
@@ -13,4 +14,7 @@ def case_widgets(context):
     request = context.get("request")
     user = getattr(request, "user", None)
     widgets = selectors.home_widgets(user) if user is not None else []
+    decisions = cycle_selectors.decisions_widget(user) if user is not None else None
+    if decisions:  # 我的月议事项: the user's own tasks come first
+        widgets = [decisions, *widgets]
     return {"widgets": widgets, "request": request, "csrf_token": context.get("csrf_token")}

@@ -104,6 +104,13 @@
     }
   });
 
+  // A menu group (红色网格) opened on a desktop closes when the user clicks elsewhere.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.nav-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target) && window.matchMedia("(min-width: 900px)").matches) menu.open = false;
+    });
+  });
+
   // Ask before destructive actions (revoke, deactivate).
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -17,7 +17,8 @@ def workflow_markdown() -> str:
             "a compare-and-set on the case's state and version; forbidden combinations are refused with a",
             "Chinese message and change nothing.",
         ],
-        outro=["回访评价选“不满意”时事项回到“办理中”并计入重办；核查不通过计入返工；退回计入回退。"],
+        outro=["回访时居民回答问题未解决或不满意，事项回到“办理中”（没有承办单位的回到“已受理”）并计入重办；"
+               "核查不通过计入返工；退回计入回退。统计口径见 docs/figures.md。"],
     )
 
 

@@ -7,7 +7,7 @@
                            └── resolve (私事: guidance) ─┐                    │ resolve
                                                         ▼                    ▼
           closed <──close── verified <──verify(pass)── resolved ──verify(fail)──> in_progress (返工)
-            │                  │ follow_up(unsatisfied) ──> in_progress (重办)
+            │                  │ follow_up(not solved / unsatisfied) ──> in_progress (重办)
             └──reopen──> accepted (重办)
 
 `TABLE` is the whole table, declared with the generic types of jiedao.core.workflow. The only
@@ -81,7 +81,7 @@ TABLE = Table(noun=_("事项"), states=State, actions=Action, actors=Actor, tran
     _t(A.VERIFY_PASS, {S.RESOLVED}, S.VERIFIED, {R.GRID, R.COMMUNITY}, note="现场核查通过"),
     _t(A.VERIFY_FAIL, {S.RESOLVED}, S.IN_PROGRESS, {R.GRID, R.COMMUNITY}, needs_reason=True, note="返工（计入返工次数）"),
     _t(A.FOLLOW_UP, {S.RESOLVED, S.VERIFIED}, None, {R.COMMUNITY, R.GRID, R.RESIDENT},
-       note="回访评价；“不满意”退回重办（计入重办）"),
+       note="回访：是否及时联系、是否解决、是否满意；未解决或不满意退回重办（计入重办）"),
     _t(A.CLOSE, {S.VERIFIED}, S.CLOSED, {R.COMMUNITY, R.ADMIN}, note="结案销号"),
     _t(A.REOPEN, {S.CLOSED, S.REJECTED}, S.ACCEPTED, {R.COMMUNITY, R.LEADER, R.ADMIN}, needs_reason=True,
        note="重办"),

@@ -35,7 +35,10 @@ def _percent(value: float | None) -> str:
 
 
 def _figures(review: QuarterlyReview) -> dict[str, Any]:
-    return review.figures or quarterly_figures(review)
+    # Figures frozen before the rollups counted by the book (no 有效回访) are counted again.
+    if review.figures and "followed_up" in review.figures.get("counts", {}):
+        return review.figures
+    return quarterly_figures(review)
 
 
 def report_title(review: QuarterlyReview) -> str:
@@ -66,9 +69,11 @@ def report_paragraphs(review: QuarterlyReview) -> list[tuple[str, str]]:
     out += [
         ("h1", "三、办理成效"),
         ("h2", "（一）办理质效"),
-        ("body", f"本季度受理{counts['accepted']}件，办结{counts['resolved']}件，解决率{_percent(rates['resolution_rate'])}；"
-                 f"按时办结率{_percent(rates['on_time_rate'])}，响应率{_percent(rates['response_rate'])}；"
-                 f"参评{counts['rated']}件，满意率{_percent(rates['satisfaction_rate'])}。"),
+        ("body", f"本季度受理{counts['accepted']}件，办结{counts['resolved']}件；到期应办结{counts['due']}件，"
+                 f"其中已办结{counts['due_resolved']}件，办结率{_percent(rates['due_resolved_rate'])}，"
+                 f"按期办结率{_percent(rates['on_time_rate'])}；有效回访{counts['followed_up']}件，"
+                 f"响应率{_percent(rates['response_rate'])}，解决率{_percent(rates['resolution_rate'])}，"
+                 f"满意率{_percent(rates['satisfaction_rate'])}。"),
         ("h2", "（二）三级调处"),
         ("body", f"村社直接化解{levels['level1']}件，街道科室条线化解{levels['level2']}件，"
                  f"联席会议协调化解{levels['level3']}件，上报区级{levels['level4']}件。"),
@@ -155,8 +160,10 @@ def quarterly_report_xlsx(review: QuarterlyReview) -> bytes:
     rows = [
         ("评估事项", f["total"]), ("销号", f["struck_off"]), ("结转下季", f["carried_over"]),
         ("本季登记", f["counts"]["reported"]), ("受理", f["counts"]["accepted"]), ("办结", f["counts"]["resolved"]),
-        ("解决率", _percent(f["rates"]["resolution_rate"])), ("按时办结率", _percent(f["rates"]["on_time_rate"])),
-        ("响应率", _percent(f["rates"]["response_rate"])), ("满意率", _percent(f["rates"]["satisfaction_rate"])),
+        ("到期应办结", f["counts"]["due"]), ("到期已办结", f["counts"]["due_resolved"]),
+        ("办结率", _percent(f["rates"]["due_resolved_rate"])), ("按期办结率", _percent(f["rates"]["on_time_rate"])),
+        ("有效回访", f["counts"]["followed_up"]), ("响应率", _percent(f["rates"]["response_rate"])),
+        ("解决率", _percent(f["rates"]["resolution_rate"])), ("满意率", _percent(f["rates"]["satisfaction_rate"])),
         ("村社直接化解", f["levels"]["level1"]), ("街道科室条线化解", f["levels"]["level2"]),
         ("联席会议协调化解", f["levels"]["level3"]), ("上报区级", f["levels"]["level4"]),
     ]

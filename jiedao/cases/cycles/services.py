@@ -278,7 +278,6 @@ def quarterly_figures(review: QuarterlyReview) -> dict[str, Any]:
         "by_category": Counter(i.case.category.name if i.case.category else "未分类" for i in items).most_common(),
         "by_tier": dict(Counter(str(Tier(i.case.tier).label) if i.case.tier else "未分流" for i in items)),
         "levels": stats.resolution_levels(review.community.path, start, end),
-        "rates": {k: getattr(rates, k) for k in ("response_rate", "resolution_rate", "satisfaction_rate",
-                                                 "completion_rate", "on_time_rate", "composite")},
+        "rates": rates.rates(),
         "counts": rates.counts,
     }

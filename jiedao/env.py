@@ -103,28 +103,6 @@ def env_database_url(name: str, default: str) -> str:
     return value
 
 
-def env_weights(name: str, default: dict[str, float], allowed: Iterable[str]) -> dict[str, float]:
-    """`key=number,key=number` into a dict, e.g. JIEDAO_RATE_WEIGHTS=response=0.3,resolution=0.35."""
-    value = _raw(name)
-    result = dict(default)
-    if not value:
-        return result
-    keys = set(allowed)
-    for part in value.split(","):
-        key, sep, number = part.partition("=")
-        key = key.strip()
-        if not sep or key not in keys:
-            raise EnvError(name, value, f"应为 名称=数值 的列表，名称可为 {'、'.join(sorted(keys))}",
-                           f"expected name=number pairs with names from {', '.join(sorted(keys))}")
-        try:
-            result[key] = float(number)
-        except ValueError:
-            raise EnvError(name, value, f"{key} 的值应为数字", f"{key} must be a number") from None
-        if not 0 <= result[key] <= 1:
-            raise EnvError(name, value, f"{key} 应在 0 到 1 之间", f"{key} must be between 0 and 1")
-    return result
-
-
 def env_queue_url(name: str) -> str:
     """A Redis URL for the task queue (`redis://host:6379/5`, `rediss://…` for TLS), or "" for none."""
     import re

@@ -18,7 +18,6 @@ from jiedao.env import (
     env_path,
     env_queue_url,
     env_str,
-    env_weights,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -213,11 +212,7 @@ JIEDAO_TASK_THREADS = env_int("JIEDAO_TASK_THREADS", 2, minimum=1, maximum=16)
 JIEDAO_QUEUE_URL = env_queue_url("JIEDAO_QUEUE_URL")
 # The queue's name in Redis: lets several installations (or test runs) share one Redis database.
 JIEDAO_QUEUE_NAME = env_name("JIEDAO_QUEUE_NAME", "jiedao")
-# Rate formulas (docs/user-guide.md §指标口径): weight of 基本满意 in 满意率, and of 响应率, 解决率 and
-# 满意率 in the composite score. Override with e.g. JIEDAO_RATE_WEIGHTS=response=0.3,resolution=0.35,satisfaction=0.35
-JIEDAO_RATE_WEIGHTS = env_weights(
-    "JIEDAO_RATE_WEIGHTS", {"basic": 0.9, "response": 0.1, "resolution": 0.5, "satisfaction": 0.4},
-    ["basic", "response", "resolution", "satisfaction"],
-)
+# The rate formulas' weights are per sub-district (办件规则, jiedao.cases.models.CasePolicy), edited on
+# a page, not set here: docs/figures.md.
 # Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
 JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))

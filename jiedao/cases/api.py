@@ -53,14 +53,14 @@ ACTION_PARAMS: dict[str, frozenset[str]] = {
     Action.ACCEPT: frozenset({"tier", "category"}),
     Action.TIER: frozenset({"tier", "category"}),
     Action.DISPATCH: frozenset({"department"}),
-    Action.FOLLOW_UP: frozenset({"rating", "comment"}),
+    Action.FOLLOW_UP: frozenset({"contacted", "solved", "rating", "comment"}),
     Action.MERGE: frozenset({"into"}),
     Action.DEFER: frozenset({"new_deadline"}),
     Action.HAND_OVER: frozenset({"district_ref", "sent_on"}),
     Action.DISTRICT_REPLY: frozenset({"outcome", "reply"}),
 }
-OPTIONAL_PARAMS = ("tier", "category", "department", "rating", "comment", "into", "new_deadline", "district_ref",
-                   "sent_on", "outcome", "reply")
+OPTIONAL_PARAMS = ("tier", "category", "department", "contacted", "solved", "rating", "comment", "into", "new_deadline",
+                   "district_ref", "sent_on", "outcome", "reply")
 
 
 def _dispatch_department(case: Any, pk: int) -> Any:
@@ -221,7 +221,9 @@ class CaseDetailOut(CaseOut):
     rating: str = Field(description="评价代码：satisfied/basic/unsatisfied；未评价为空")
     rating_label: str = Field(description="评价")
     rating_comment: str = Field(description="评价意见")
-    rated_at: datetime | None = Field(None, description="评价时间")
+    rated_at: datetime | None = Field(None, description="评价时间（最近一次回访）")
+    contacted_in_time: bool | None = Field(None, description="回访：居民认为是否及时联系；未回访为 null")
+    solved: bool | None = Field(None, description="回访：居民认为问题是否已解决；未回访为 null")
     return_count: int = Field(description="退回次数")
     rework_count: int = Field(description="返工次数")
     reopen_count: int = Field(description="重办次数")
@@ -341,7 +343,9 @@ class ActionIn(InSchema):
     tier: Tier | None = Field(None, description="分流（受理、分流时）")
     category: str | None = Field(None, max_length=40, description="改定类别代码（受理、分流时）")
     department: ObjId | None = Field(None, description="承办部门编号（派遣大事时；默认按派遣规则）")
-    rating: Rating | None = Field(None, description="评价（回访时必填）")
+    contacted: bool | None = Field(None, description="回访时必填：居民认为是否及时联系了他（是 true / 否 false）")
+    solved: bool | None = Field(None, description="回访时必填：居民认为问题是否已解决；false 时事项退回重办")
+    rating: Rating | None = Field(None, description="回访时必填：满意程度；不满意时事项退回重办")
     comment: str | None = Field(None, description="评价意见（回访时）")
     into: ObjId | None = Field(None, description="并入的事项编号（合并时必填）")
     new_deadline: date | None = Field(None, description="缓办批准的新办理期限（日期，须晚于当前期限；期限为当日下班时间）")

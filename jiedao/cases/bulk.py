@@ -264,11 +264,17 @@ def _generate(rng, n: int, now: int, day0: int, local_offset: int, day_p, hour_p
     t_reresolve = t_verify1 + u(4, 48)
     t_verify = np.where(rework, t_reresolve + u(1, 24), t_verify1)
     t_rate = t_verify + u(2, 72)
-    rating = rng.choice(3, n, p=[0.88, 0.09, 0.03]) + 1
-    unsatisfied = rating == 3
-    deadline2 = t_rate + normal_limit
+    # 回访: contacted in time? solved? how satisfied? A bad answer (not solved, or 不满意) sends the
+    # case back (重办); it is resolved again and followed up again, and that latest answer counts.
+    bad = rng.random(n) < 0.045
+    rating = np.where(bad, np.where(rng.random(n) < 0.65, 3, 2), np.where(rng.random(n) < 0.91, 1, 2))
+    solved = ~bad | ((rating == 3) & (rng.random(n) < 0.2))
+    contacted = rng.random(n) < 0.95
     t_reopen_done = t_rate + (normal_limit * (0.3 + rng.random(n) * 0.8)).astype(np.int64) + 1
-    t_close = np.where(unsatisfied, t_reopen_done, t_rate) + u(2, 96)
+    t_rate2 = t_reopen_done + u(2, 48)
+    rating2 = np.where(rng.random(n) < 0.8, 1, 2)
+    contacted2 = rng.random(n) < 0.97
+    t_close = np.where(bad, t_rate2, t_rate) + u(2, 96)
 
     S = {name: i for i, name in enumerate(STATES)}
     dispatched_ok = ~private & (t_dispatch < now)
@@ -283,30 +289,38 @@ def _generate(rng, n: int, now: int, day0: int, local_offset: int, day_p, hour_p
         rework & (t_reresolve >= now),
         rework & (t_verify >= now),
         t_rate >= now,
-        unsatisfied & (t_reopen_done >= now),
+        bad & (t_reopen_done >= now),
+        bad & (t_rate2 >= now),
         t_close >= now,
     ]
     choices = [S["reported"], S["rejected"], S["accepted"], S["accepted"], S["dispatched"], S["in_progress"],
-               S["resolved"], S["in_progress"], S["resolved"], S["verified"], S["in_progress"], S["verified"]]
+               S["resolved"], S["in_progress"], S["resolved"], S["verified"], S["in_progress"], S["resolved"],
+               S["verified"]]
     state = np.select(conditions, choices, default=S["closed"])
+    accepted = (t_accept < now) & ~rejected
     stage_resolved = (state >= S["resolved"]) | ((state == S["in_progress"]) & (t_resolve < now))
-    stage_resolved &= ~rejected & (t_accept < now)
-    resolved_at = np.where(rework & (t_reresolve < now), t_reresolve, t_resolve)
-    rated = ~rejected & (t_rate < now) & (t_accept < now)
+    stage_resolved &= accepted
+    # The standing resolution: the latest, and only while the case is resolved, verified or closed
+    # (a failed verification or a bad follow-up clears it until the case is resolved again).
+    latest = np.where(bad & (t_reopen_done < now), t_reopen_done,
+                      np.where(rework & (t_reresolve < now), t_reresolve, t_resolve))
+    resolved_at = np.where(accepted & (state >= S["resolved"]), latest, -1)
+    rated = accepted & (t_rate < now)
+    rated2 = rated & bad & (t_rate2 < now)
     level = np.where(public, np.where(rng.random(n) < 0.01, 4, 2),
                      np.where(~private & (rng.random(n) < 0.04), 3, 1))
-    accepted = (t_accept < now) & ~rejected
     has_dispatch = accepted & dispatched_ok
-    reopened = rated & unsatisfied
-    deadline = np.where(has_dispatch, np.where(reopened, deadline2, deadline1), -1)
+    # 缓办: about a third of the late cases get a leader's approval and a new date before the old one.
+    t_defer = t_ack + ((deadline1 - t_ack) * (0.3 + rng.random(n) * 0.6)).astype(np.int64)
+    deferred = has_dispatch & late & (rng.random(n) < 0.35) & (t_ack < now) & (t_defer < now) & (t_defer < deadline1)
+    deadline = np.where(has_dispatch, np.where(deferred, deadline1 + limit, deadline1), -1)
     open_ = (state == S["dispatched"]) | (state == S["acknowledged"]) | (state == S["in_progress"])
     sla = np.where(open_ & (deadline >= 0), np.where(deadline < now, 2, np.where(deadline - now < 1440, 1, 0)), 0)
     closed_at = np.where(rejected & (t_accept < now), t_accept, np.where(state == S["closed"], t_close, -1))
     times = np.stack([created, np.where(t_accept < now, t_accept, -1), np.where(has_dispatch, t_dispatch, -1),
-                      np.where(has_dispatch & (t_ack < now), t_ack, -1), np.where(stage_resolved, resolved_at, -1),
-                      np.where(rated, t_rate, -1), closed_at])
-    result = np.where(rejected & accepted | (rejected & (t_accept < now)), 1,
-                      np.where(stage_resolved, np.where(private, 3, 2), 0))
+                      np.where(has_dispatch & (t_ack < now), t_ack, -1), resolved_at,
+                      np.where(rated2, t_rate2, np.where(rated, t_rate, -1)), closed_at])
+    result = np.where(rejected & (t_accept < now), 1, np.where(stage_resolved, np.where(private, 3, 2), 0))
     return {
         "created": created, "updated": times.max(axis=0), "node": node, "grid": grid, "community": community,
         "cat": cat, "source": source, "urgent": urgent.astype(np.int64), "state": state,
@@ -314,17 +328,22 @@ def _generate(rng, n: int, now: int, day0: int, local_offset: int, day_p, hour_p
         "level": np.where(accepted, level, 1), "resolved_level": np.where(stage_resolved, level, -1),
         "dept": np.where(has_dispatch & public, dept, -1),
         "hnode": np.where(accepted & ~public & (private & stage_resolved | has_dispatch), community, -1),
-        "dispatched": times[2], "acknowledged": times[3], "deadline": deadline, "resolved": times[4],
-        "closed": closed_at, "rated": times[5], "rating": np.where(rated, rating, 0),
-        "rework": (rework & stage_resolved & (t_verify1 < now)).astype(np.int64),
-        "reopen": reopened.astype(np.int64), "difficult": (accepted & (level == 3)).astype(np.int64),
+        "accepted": np.where(accepted, t_accept, -1),
+        "dispatched": times[2], "acknowledged": times[3], "deadline": deadline, "resolved": resolved_at,
+        "deferred": np.where(deferred, t_defer, -1), "closed": closed_at, "rated": times[5],
+        "rating": np.where(rated2, rating2, np.where(rated, rating, 0)),
+        "contacted": np.where(rated2, contacted2, np.where(rated, contacted, -1)).astype(np.int64),
+        "solved": np.where(rated2, 1, np.where(rated, solved, -1)).astype(np.int64),
+        "rework": (rework & accepted & (t_verify1 < now)).astype(np.int64),
+        "reopen": (rated & bad).astype(np.int64), "difficult": (accepted & (level == 3)).astype(np.int64),
         "sla": sla, "result": result,
     }
 
 
 STAGE_INT = ("created", "updated", "node", "grid", "community", "category_id", "source", "urgent", "state", "version",
-             "level", "resolved_level", "dept", "hnode", "dispatched", "acknowledged", "deadline", "resolved", "closed",
-             "rated", "rating", "rework", "reopen", "difficult", "sla", "result")
+             "level", "resolved_level", "dept", "hnode", "accepted", "dispatched", "acknowledged", "deadline",
+             "resolved", "deferred", "closed", "rated", "rating", "contacted", "solved", "rework", "reopen",
+             "difficult", "sla", "result")
 
 
 def _case_insert_sql(subdistrict_id: int) -> str:
@@ -359,7 +378,9 @@ def _case_insert_sql(subdistrict_id: int) -> str:
         "rating": code("rating", RATINGS), "rating_comment": "''", "rated_at": ts("rated"), "return_count": "0",
         "rework_count": "s.rework", "reopen_count": "s.reopen", "supervise_count": "0", "escalation_count": "0",
         "difficult": "(s.difficult = 1)", "sla_status": code("sla", ("", "near", "overdue")),
-        "accepted_at": f"CASE WHEN {code('state', STATES)} NOT IN ('reported', 'rejected') THEN {ts('created')} END",
+        "accepted_at": ts("accepted"), "deferred_at": ts("deferred"),
+        "contacted_in_time": "CASE WHEN s.contacted < 0 THEN NULL ELSE (s.contacted = 1) END",
+        "solved": "CASE WHEN s.solved < 0 THEN NULL ELSE (s.solved = 1) END",
         "deadline_estimated": "false", "district_ref": "''", "district_reply": "''", "reporter_phone_index": "''",
     }
     return (f"INSERT INTO cases_case ({', '.join(columns)}) SELECT {', '.join(columns.values())} "

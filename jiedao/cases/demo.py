@@ -1,6 +1,7 @@
 """Demo cases for a generated sub-district: a few months of requests that went through the
-workflow (with their transitions, deadlines, ratings and escalations), and the rollups that
-the workflow would have kept. Deterministic; written in bulk, so it takes seconds."""
+workflow (with their transitions, deadlines, follow-ups and escalations), and the rollups that
+the workflow would have kept (each case's figures, jiedao.cases.statistics.figures).
+Deterministic; written in bulk, so it takes seconds."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from django.utils import timezone
 from jiedao.cases.catalogue.selectors import route
 from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Source, State, Tier
-from jiedao.cases.services import ACK_IN_TIME, new_ticket
+from jiedao.cases.services import new_ticket
 from jiedao.cases.statistics import rollups
+from jiedao.cases.statistics.figures import case_figures, key_of
 from jiedao.core import audit
 from jiedao.org.models import Department, NodeKind, OrgNode
 
@@ -73,17 +75,15 @@ SOURCES = [(Source.DOOR_VISIT, 45), (Source.PATROL, 20), (Source.HOTLINE, 15), (
 class _Sim:
     """One case walked through the workflow in memory."""
 
-    def __init__(self, case: Case, counters: dict[tuple, dict[str, int]], key: tuple) -> None:
-        self.case, self.rows, self.counters, self.key, self.seq = case, [], counters, key, 0
+    def __init__(self, case: Case) -> None:
+        self.case, self.rows, self.seq = case, [], 0
 
-    def step(self, action: str, to_state: str, at: datetime, actor: Any, reason: str = "", **count: int) -> None:
+    def step(self, action: str, to_state: str, at: datetime, actor: Any, reason: str = "", **data: Any) -> None:
         self.seq += 1
         self.rows.append(CaseTransition(case=self.case, seq=self.seq, action=action, from_state=self.case.state,
                                         to_state=to_state, actor=actor, actor_repr=actor.username if actor else "居民",
-                                        reason=reason, created_at=at))
+                                        reason=reason, data=data, created_at=at))
         self.case.state, self.case.version = to_state, self.seq
-        for name, amount in count.items():
-            self.counters[self.key][name] = self.counters[self.key].get(name, 0) + amount
 
 
 def _departments(subdistrict: OrgNode) -> dict[str, Department]:
@@ -141,7 +141,6 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
             secretaries.setdefault(a.node_id, a.user)
         elif a.role == Role.DEPARTMENT_HANDLER:
             handlers.setdefault(a.department_id, a.user)
-    counters: dict[tuple, dict[str, int]] = defaultdict(dict)
     sims: list[_Sim] = []
     while len(sims) < count:
         building = rng.choice(buildings)
@@ -169,14 +168,12 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
             reported_by=worker if source in (Source.DOOR_VISIT, Source.PATROL) else None, level=1,
             created_at=created, updated_at=created,
         )
-        month = timezone.localtime(created).date().replace(day=1)
-        sim = _Sim(case, counters, (month, (grid or community).pk, category.pk, (grid or community).path, community.pk))
+        sim = _Sim(case)
         sims.append(sim)
         sim.rows.append(CaseTransition(case=case, seq=0, action="report", from_state=State.REPORTED,
                                        to_state=State.REPORTED, actor=case.reported_by,
                                        actor_repr=case.reported_by.username if case.reported_by else "居民",
                                        created_at=created))
-        sim.counters[sim.key]["reported"] = sim.counters[sim.key].get("reported", 0) + 1
         _walk(sim, rng, now, created, secretary, worker, route(category, building), handlers)
         for n in range(rng.randint(1, 3) if rng.random() < REPEAT_SHARE else 0):
             again = created + timedelta(days=rng.uniform(1, 5) * (n + 1))
@@ -190,12 +187,10 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
                 title=title_again.format(title=case.title)[:100], description=text_again.format(text=case.description),
                 reporter_name="居民", level=1, created_at=again, updated_at=again,
             )
-            month = timezone.localtime(again).date().replace(day=1)
-            again_sim = _Sim(repeat, counters, (month, *sim.key[1:]))
+            again_sim = _Sim(repeat)
             sims.append(again_sim)
             again_sim.rows.append(CaseTransition(case=repeat, seq=0, action="report", from_state=State.REPORTED,
                                                  to_state=State.REPORTED, actor=None, actor_repr="居民", created_at=again))
-            counters[again_sim.key]["reported"] = counters[again_sim.key].get("reported", 0) + 1
             if now - again > timedelta(days=7):  # the last week's repeats still wait for staff to see them
                 _walk(again_sim, rng, now, again, secretary, worker, route(category, building), handlers)
     Case.objects.bulk_create([s.case for s in sims], batch_size=500)
@@ -204,6 +199,15 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
         s.case.created_at = s.case.updated_at = s.rows[0].created_at
     Case.objects.bulk_update([s.case for s in sims], ["created_at", "updated_at"], batch_size=500)
     CaseTransition.objects.bulk_create([row for s in sims for row in s.rows], batch_size=1000)
+    # The rollups the workflow would have kept: every case's figures, by month and key.
+    counters: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in sims:
+        key = key_of(s.case)
+        node_path = (s.case.grid or s.case.community).path
+        for month, figures in case_figures(s.case).items():
+            row = counters[(month, key.node_id, key.category_id, node_path, key.community_id)]
+            for name, value in figures.items():
+                row[name] += value
     CaseStat.objects.bulk_create([
         CaseStat(month=month, node_id=node_id, category_id=category_id, org_path=path, community_id=community_id,
                  subdistrict=subdistrict, **values)
@@ -273,6 +277,7 @@ def seed_hotline_callers(subdistrict: OrgNode, *, seed: int) -> int:
 
 
 def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, worker, department, handlers) -> None:
+    """One case's life up to `now`, as the workflow's effects would have left its fields."""
     case = sim.case
 
     def later(lo_hours: float, hi_hours: float) -> datetime | None:
@@ -284,16 +289,18 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
         return
     if rng.random() < 0.03:
         case.closed_at = t
-        sim.step("reject", State.REJECTED, t, secretary, "不属于受理范围，已告知反映人", rejected=1)
+        sim.step("reject", State.REJECTED, t, secretary, "不属于受理范围，已告知反映人")
         return
-    sim.step("accept", State.ACCEPTED, t, secretary, accepted=1)
+    case.accepted_at = t
+    sim.step("accept", State.ACCEPTED, t, secretary)
+    handler = secretary
     if case.tier == Tier.PRIVATE:
         if later(2, 48) is None:
             return
         case.result = case.guidance = "已向居民说明办理渠道和所需材料。"
         case.resolved_at, case.resolved_level = t, 1
         resolver = secretary
-        sim.step("resolve", State.RESOLVED, t, secretary, case.result, resolved=1, resolved_on_time=1, resolved_level1=1)
+        sim.step("resolve", State.RESOLVED, t, secretary, case.result, level=1)
     else:
         if later(0.1, 3) is None:
             return
@@ -307,21 +314,20 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
         case.dispatched_at = t
         case.deadline_at, case.deadline_estimated = deadline_for(case.category, t, case.urgency,
                                                                  subdistrict_id=case.subdistrict_id)
-        sim.step("dispatch", State.DISPATCHED, t, secretary, dispatched=1)
+        sim.step("dispatch", State.DISPATCHED, t, secretary, department=department.name if public else "",
+                 deadline=case.deadline_at.isoformat())
         handler = resolver = handlers.get(department.pk) if public else secretary
         if later(0.1, 4) is None:
             return
         case.acknowledged_at = t
-        sim.step("acknowledge", State.ACKNOWLEDGED, t, handler,
-                 **({"acknowledged_in_time": 1} if t - case.dispatched_at <= ACK_IN_TIME else {}))
+        sim.step("acknowledge", State.ACKNOWLEDGED, t, handler)
         limit = (case.deadline_at - case.dispatched_at).total_seconds() / 3600
         late = rng.random() < 0.08
         if later(limit * 0.2, limit * (1.6 if late else 0.9)) is None:
             case.sla_status = "overdue" if case.deadline_at < now else ""
             return
         case.result, case.resolved_at, case.resolved_level = "已现场处置完毕。", t, case.level
-        sim.step("resolve", State.RESOLVED, t, handler, case.result, resolved=1,
-                 **{f"resolved_level{case.level}": 1}, **({"resolved_on_time": 1} if t <= case.deadline_at else {}))
+        sim.step("resolve", State.RESOLVED, t, handler, case.result, level=case.level)
     if later(1, 30) is None:
         return
     # A resolution that does not stand goes back to the handling unit, or to 已受理 when there is
@@ -329,24 +335,29 @@ def _walk(sim: _Sim, rng: random.Random, now: datetime, t: datetime, secretary, 
     rework = State.IN_PROGRESS if case.handling_department_id or case.handling_node_id else State.ACCEPTED
     if rng.random() < 0.05:
         case.rework_count += 1
-        sim.step("verify_fail", rework, t, worker or secretary, "现场复核仍未整改到位", reworked=1)
+        case.resolved_at = None
+        sim.step("verify_fail", rework, t, worker or secretary, "现场复核仍未整改到位")
         if later(4, 48) is None:
             return
-        sim.step("resolve", State.RESOLVED, t, resolver, "已返工处理", resolved=1, resolved_on_time=1,
-                 **{f"resolved_level{case.level}": 1})
+        case.result, case.resolved_at = "已返工处理", t
+        sim.step("resolve", State.RESOLVED, t, resolver, case.result, level=case.level)
         if later(1, 24) is None:
             return
     sim.step("verify_pass", State.VERIFIED, t, worker or secretary)
     if later(2, 72) is None:
         return
+    # 回访: contacted in time? solved? how satisfied? A bad answer sends the case back (重办).
     rating = rng.choices(["satisfied", "basic", "unsatisfied"], [88, 9, 3])[0]
-    case.rating, case.rated_at = rating, t
-    if rating == "unsatisfied":
+    solved = rating != "unsatisfied" and rng.random() < 0.98
+    contacted = rng.random() < 0.95
+    case.rating, case.rated_at, case.contacted_in_time, case.solved = rating, t, contacted, solved
+    if rating == "unsatisfied" or not solved:
         case.reopen_count += 1
-        sim.step("follow_up", rework, t, None, rated=1, unsatisfied=1, reopened=1)
+        case.resolved_at = None
+        sim.step("follow_up", rework, t, None, rating=rating, contacted=contacted, solved=solved)
         return
-    sim.step("follow_up", State.VERIFIED, t, None, rated=1, **{rating: 1})
+    sim.step("follow_up", State.VERIFIED, t, None, rating=rating, contacted=contacted, solved=solved)
     if later(2, 96) is None:
         return
     case.closed_at = t
-    sim.step("close", State.CLOSED, t, secretary, closed=1)
+    sim.step("close", State.CLOSED, t, secretary)

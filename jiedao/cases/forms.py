@@ -354,10 +354,22 @@ class TrackForm(forms.Form):
         return selectors.normalise_ticket(self.cleaned_data["ticket"])
 
 
+def yes_no_field(label: Any) -> forms.TypedChoiceField:
+    """A 是/否 answer of the follow-up (回访), as two big buttons."""
+    return forms.TypedChoiceField(label=label, choices=[("1", _("是")), ("0", _("否"))], coerce=lambda v: v == "1",
+                                  widget=forms.RadioSelect(attrs={"class": "segmented"}),
+                                  error_messages={"required": _("请选择“是”或“否”。")})
+
+
 class RateForm(forms.Form):
+    """The resident's follow-up by ticket: the three questions 12345 asks."""
+
     ticket = forms.CharField(widget=forms.HiddenInput, max_length=40)
+    contacted = yes_no_field(_("工作人员是否及时联系了您？"))
+    solved = yes_no_field(_("您反映的问题是否已经解决？"))
     rating = forms.ChoiceField(label=_("您对办理结果是否满意？"), choices=Rating.choices,
-                               widget=forms.RadioSelect(attrs={"class": "segmented"}))
+                               widget=forms.RadioSelect(attrs={"class": "segmented"}),
+                               error_messages={"required": _("请选择满意、基本满意或不满意。")})
     comment = forms.CharField(label=_("意见或建议（可选）"), max_length=500, required=False,
                               widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -456,8 +468,13 @@ class ActionForm(forms.Form):
             self.fields["reply"] = forms.CharField(label=_("区级答复"), max_length=4000,
                                                    widget=forms.Textarea(attrs={"rows": 3}))
         if action == Action.FOLLOW_UP:
-            self.fields["rating"] = forms.ChoiceField(label=_("评价"), choices=Rating.choices,
-                                                      widget=forms.RadioSelect(attrs={"class": "segmented"}))
+            # 回访: the resident's three answers; "否" to solved or 不满意 sends the case back (重办).
+            self.fields["contacted"] = yes_no_field(_("居民：是否及时联系了他？"))
+            self.fields["solved"] = yes_no_field(_("居民：问题是否已经解决？"))
+            self.fields["rating"] = forms.ChoiceField(
+                label=_("居民：是否满意？"), choices=Rating.choices, widget=forms.RadioSelect(attrs={"class": "segmented"}),
+                help_text=_("问题未解决或不满意时，事项退回重办。"),
+                error_messages={"required": _("请选择满意、基本满意或不满意。")})
             self.fields["comment"] = forms.CharField(label=_("回访意见"), max_length=500, required=False,
                                                      widget=forms.Textarea(attrs={"rows": 2}))
         if action == Action.MERGE:
@@ -511,6 +528,8 @@ class ActionForm(forms.Form):
             params["outcome"] = data["outcome"]
             params["reply"] = data["reply"]
         if self.action == Action.FOLLOW_UP:
+            params["contacted"] = data["contacted"]
+            params["solved"] = data["solved"]
             params["rating"] = data["rating"]
             params["comment"] = data.get("comment", "")
         return params

@@ -321,10 +321,63 @@ class CaseAttachment(BaseModel):
         return self.original_name
 
 
-class CaseStat(models.Model):
+# What the rollups count, per case and by the book (docs/figures.md; computed for one case by
+# jiedao.cases.statistics.figures.case_figures): every figure counts CASES, each in the month of
+# the timestamp that defines it, so a rework or a reopen moves a figure and never adds to it.
+COUNTER_LABELS = (
+    ("reported", _("登记")), ("accepted", _("受理")), ("rejected", _("不予受理")), ("merged", _("合并")),
+    ("dispatched", _("派遣")), ("acknowledged_in_time", _("及时签收")), ("returned", _("退回")),
+    ("reworked", _("返工")), ("reopened", _("重办")),
+    ("resolved", _("办结")), ("resolved_level1", _("村社化解")), ("resolved_level2", _("科室化解")),
+    ("resolved_level3", _("联席会议化解")), ("resolved_level4", _("区级化解")),
+    ("due", _("到期应办结")), ("due_resolved", _("到期已办结")), ("on_time", _("按期办结")),
+    ("due_closed", _("到期已结案")), ("deferred", _("缓办")), ("closed", _("结案")),
+    ("followed_up", _("有效回访")), ("contacted", _("及时联系")), ("solved", _("已解决")),
+    ("satisfied", _("满意")), ("basic", _("基本满意")), ("unsatisfied", _("不满意")),
+)
+
+
+class StatCounters(models.Model):
+    """The rollup counters (COUNTER_LABELS), shared by the delta and every rollup table. Plain
+    integers: deltas are negative when a case's figure moves away from a month or key."""
+
+    reported = models.IntegerField(_("登记"), default=0)
+    accepted = models.IntegerField(_("受理"), default=0)
+    rejected = models.IntegerField(_("不予受理"), default=0)
+    merged = models.IntegerField(_("合并"), default=0)
+    dispatched = models.IntegerField(_("派遣"), default=0)
+    acknowledged_in_time = models.IntegerField(_("及时签收"), default=0)
+    returned = models.IntegerField(_("退回"), default=0)
+    reworked = models.IntegerField(_("返工"), default=0)
+    reopened = models.IntegerField(_("重办"), default=0)
+    resolved = models.IntegerField(_("办结"), default=0)
+    resolved_level1 = models.IntegerField(_("村社化解"), default=0)
+    resolved_level2 = models.IntegerField(_("科室化解"), default=0)
+    resolved_level3 = models.IntegerField(_("联席会议化解"), default=0)
+    resolved_level4 = models.IntegerField(_("区级化解"), default=0)
+    due = models.IntegerField(_("到期应办结"), default=0)
+    due_resolved = models.IntegerField(_("到期已办结"), default=0)
+    on_time = models.IntegerField(_("按期办结"), default=0)
+    due_closed = models.IntegerField(_("到期已结案"), default=0)
+    deferred = models.IntegerField(_("缓办"), default=0)
+    closed = models.IntegerField(_("结案"), default=0)
+    followed_up = models.IntegerField(_("有效回访"), default=0)
+    contacted = models.IntegerField(_("及时联系"), default=0)
+    solved = models.IntegerField(_("已解决"), default=0)
+    satisfied = models.IntegerField(_("满意"), default=0)
+    basic = models.IntegerField(_("基本满意"), default=0)
+    unsatisfied = models.IntegerField(_("不满意"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class CaseStat(StatCounters):
     """Fine rollup counters per month, org node (grid or community) and category, kept current
     as cases move (through CaseStatDelta and the fold job, see jiedao.cases.statistics.rollups), so rates
-    and dashboards never scan the case table."""
+    and dashboards never scan the case table. Plain integers like the other rollups: a fold adds
+    the (possibly negative) sum of pending deltas, and a CHECK (>= 0) on the proposed row of an
+    upsert would refuse a negative sum before it is added to the existing row."""
 
     month = models.DateField(_("月份"))
     node = models.ForeignKey(OrgNode, verbose_name=_("网格"), on_delete=models.CASCADE, related_name="+")
@@ -335,25 +388,6 @@ class CaseStat(models.Model):
                                   related_name="+")
     category = models.ForeignKey(Category, verbose_name=_("类别"), null=True, on_delete=models.CASCADE,
                                  related_name="+")
-    reported = models.PositiveIntegerField(_("登记"), default=0)
-    accepted = models.PositiveIntegerField(_("受理"), default=0)
-    rejected = models.PositiveIntegerField(_("不予受理"), default=0)
-    dispatched = models.PositiveIntegerField(_("派遣"), default=0)
-    acknowledged_in_time = models.PositiveIntegerField(_("及时签收"), default=0)
-    returned = models.PositiveIntegerField(_("退回"), default=0)
-    resolved = models.PositiveIntegerField(_("办结"), default=0)
-    resolved_on_time = models.PositiveIntegerField(_("按时办结"), default=0)
-    closed = models.PositiveIntegerField(_("结案"), default=0)
-    reworked = models.PositiveIntegerField(_("返工"), default=0)
-    reopened = models.PositiveIntegerField(_("重办"), default=0)
-    rated = models.PositiveIntegerField(_("参评"), default=0)
-    satisfied = models.PositiveIntegerField(_("满意"), default=0)
-    basic = models.PositiveIntegerField(_("基本满意"), default=0)
-    unsatisfied = models.PositiveIntegerField(_("不满意"), default=0)
-    resolved_level1 = models.PositiveIntegerField(_("村社化解"), default=0)
-    resolved_level2 = models.PositiveIntegerField(_("科室化解"), default=0)
-    resolved_level3 = models.PositiveIntegerField(_("联席会议化解"), default=0)
-    resolved_level4 = models.PositiveIntegerField(_("区级化解"), default=0)
 
     class Meta:
         verbose_name = _("事项统计")
@@ -618,51 +652,16 @@ class CasePolicy(BaseModel):
 
 # --- rollups at city scale -------------------------------------------------------------------
 # CaseStat above is the fine rollup (month × grid × category). Intake and transitions never
-# update it directly: bump() appends one CaseStatDelta row, and the fold job
+# update it directly: they append CaseStatDelta rows (the change of the case's figures), and the fold job
 # (jiedao.cases.statistics.rollups.fold, every few seconds) moves the deltas into CaseStat and the two
 # coarse rollups below in one atomic step. Readers add the pending deltas to the folded rows in
 # one SQL statement, so figures are exact before and after a fold. See docs/architecture.md.
 
-COUNTER_LABELS = (
-    ("reported", _("登记")), ("accepted", _("受理")), ("rejected", _("不予受理")), ("dispatched", _("派遣")),
-    ("acknowledged_in_time", _("及时签收")), ("returned", _("退回")), ("resolved", _("办结")),
-    ("resolved_on_time", _("按时办结")), ("closed", _("结案")), ("reworked", _("返工")), ("reopened", _("重办")),
-    ("rated", _("参评")), ("satisfied", _("满意")), ("basic", _("基本满意")), ("unsatisfied", _("不满意")),
-    ("resolved_level1", _("村社化解")), ("resolved_level2", _("科室化解")), ("resolved_level3", _("联席会议化解")),
-    ("resolved_level4", _("区级化解")),
-)
-
-
-class StatCounters(models.Model):
-    """The nineteen rollup counters, shared by the delta and the coarse rollup tables."""
-
-    reported = models.IntegerField(_("登记"), default=0)
-    accepted = models.IntegerField(_("受理"), default=0)
-    rejected = models.IntegerField(_("不予受理"), default=0)
-    dispatched = models.IntegerField(_("派遣"), default=0)
-    acknowledged_in_time = models.IntegerField(_("及时签收"), default=0)
-    returned = models.IntegerField(_("退回"), default=0)
-    resolved = models.IntegerField(_("办结"), default=0)
-    resolved_on_time = models.IntegerField(_("按时办结"), default=0)
-    closed = models.IntegerField(_("结案"), default=0)
-    reworked = models.IntegerField(_("返工"), default=0)
-    reopened = models.IntegerField(_("重办"), default=0)
-    rated = models.IntegerField(_("参评"), default=0)
-    satisfied = models.IntegerField(_("满意"), default=0)
-    basic = models.IntegerField(_("基本满意"), default=0)
-    unsatisfied = models.IntegerField(_("不满意"), default=0)
-    resolved_level1 = models.IntegerField(_("村社化解"), default=0)
-    resolved_level2 = models.IntegerField(_("科室化解"), default=0)
-    resolved_level3 = models.IntegerField(_("联席会议化解"), default=0)
-    resolved_level4 = models.IntegerField(_("区级化解"), default=0)
-
-    class Meta:
-        abstract = True
-
 
 class CaseStatDelta(StatCounters):
-    """A pending change to the rollups, appended by bump() (one row per bump, never updated, so
-    concurrent intakes in one grid share no row). The fold job moves it into CaseStat,
+    """A pending change to the rollups: one row per month and key whose figures a step changed
+    (negative where a figure left), appended and never updated, so concurrent intakes in one
+    grid share no row. The fold job moves it into CaseStat,
     CaseStatArea and CaseStatAreaTotal and deletes it in the same statement."""
 
     id = models.BigAutoField(primary_key=True)

@@ -4,7 +4,7 @@ and the rollup counters that keep statistics current."""
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from django.db import transaction
@@ -28,7 +28,7 @@ from jiedao.cases.models import (
     Tier,
     Urgency,
 )
-from jiedao.cases.statistics.rollups import bump, stat_delta
+from jiedao.cases.statistics.rollups import record_change, stat_deltas
 from jiedao.cases.workflow import TABLE, Action, Actor
 from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core.errors import DomainError, PermissionError_, ThrottledError
@@ -40,7 +40,6 @@ from jiedao.org.models import NodeKind, OrgNode
 
 CASE_NODE_KINDS = frozenset({NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID, NodeKind.MICROGRID, NodeKind.BUILDING})
 _TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-ACK_IN_TIME = timedelta(hours=2)
 
 
 def new_ticket(now: datetime) -> str:
@@ -210,7 +209,7 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
     # (SQLite's write lock, PostgreSQL's row lock on an audit chain head) lasts only for these
     # statements. On SQLite, writers queue on a lock instead of SQLite's busy handler.
     case.created_at = case.updated_at = now
-    children: list[tuple[Any, str | None]] = [(transition, "case_id"), (stat_delta(case, reported=1), None)]
+    children: list[tuple[Any, str | None]] = [(transition, "case_id"), *((row, None) for row in stat_deltas(None, case))]
     suggestion_row = reading.reader().suggestion_row(case=case, suggestion=suggestion, auto_filled="suggested" in data)
     if suggestion_row is not None:
         children.append((suggestion_row, "case_id"))
@@ -365,7 +364,10 @@ def case_act(
         return CASE_MACHINE.act(current, actor=actor, kinds=kinds, action=action, reason=reason, params=params)
 
 
-# Effects: (case, now, reason, params) -> Effect(field changes, target override, rollup counters, history data)
+# Effects: (case, now, reason, params) -> Effect(field changes, target override, history data).
+# The rollups follow from the row before and after the step (_add_to_rollups); the history data
+# records what a count from the history alone needs (the deadline set, the category changed to,
+# the level resolved at, the follow-up's answers).
 
 
 def _accept(case, now, reason, params):
@@ -374,7 +376,12 @@ def _accept(case, now, reason, params):
         changes.update(_tier_change(params["tier"]))
     if params.get("category") is not None:
         changes["category"] = params["category"]
-    return Effect(changes, counters={"accepted": 1})
+    return Effect(changes, data=_category_data(params))
+
+
+def _category_data(params) -> dict:
+    category = params.get("category")
+    return {"category": category.pk} if category is not None else {}
 
 
 def _tier_change(tier: str) -> dict:
@@ -388,7 +395,7 @@ def _tier(case, now, reason, params):
     changes = _tier_change(tier)
     if params.get("category") is not None:
         changes["category"] = params["category"]
-    return Effect(changes, data={"tier": tier})
+    return Effect(changes, data={"tier": tier, **_category_data(params)})
 
 
 def _dispatch(case, now, reason, params):
@@ -409,17 +416,17 @@ def _dispatch(case, now, reason, params):
     # A date people set is theirs, not an estimate; a computed one may be (a year not yet known).
     deadline, estimated = ((params["deadline"], False) if params.get("deadline")
                            else deadline_for(case.category, now, case.urgency, subdistrict_id=case.subdistrict_id))
+    # A fresh dispatch sets a fresh deadline: an earlier deferral (缓办) no longer applies.
     changes = {**handling, "dispatched_at": now, "deadline_at": deadline, "deadline_estimated": estimated,
-               "acknowledged_at": None}
+               "acknowledged_at": None, "deferred_at": None}
     data = {"department": department.name if department else "", "deadline": deadline.isoformat()}
     if department is None:
         data["community"] = case.community.name if case.community_id else ""
-    return Effect(changes, counters={"dispatched": 1}, data=data)
+    return Effect(changes, data=data)
 
 
 def _acknowledge(case, now, reason, params):
-    in_time = case.dispatched_at is not None and now - case.dispatched_at <= ACK_IN_TIME
-    return Effect({"acknowledged_at": now}, counters={"acknowledged_in_time": 1} if in_time else {})
+    return Effect({"acknowledged_at": now})
 
 
 def _clear_handling(case):
@@ -427,7 +434,7 @@ def _clear_handling(case):
 
 
 def _return(case, now, reason, params):
-    return Effect({**_clear_handling(case), "return_count": F("return_count") + 1}, counters={"returned": 1})
+    return Effect({**_clear_handling(case), "return_count": F("return_count") + 1})
 
 
 def _escalate(case, now, reason, params):
@@ -519,8 +526,7 @@ def _district_reply(case, now, reason, params):
     data = {"outcome": outcome, "district_ref": case.district_ref}
     if outcome == "resolved":
         resolution = _resolve(case, now, reply, {})  # counted as a resolution at level 4
-        return Effect({**resolution.changes, **recorded}, target=State.RESOLVED, counters=resolution.counters,
-                      data=data)
+        return Effect({**resolution.changes, **recorded}, target=State.RESOLVED, data={**data, **resolution.data})
     return Effect(recorded, target=State.ACCEPTED, data=data)
 
 
@@ -529,13 +535,12 @@ def _supervise(case, now, reason, params):
 
 
 def _resolve(case, now, reason, params):
-    counters = {"resolved": 1, f"resolved_level{case.level}": 1}
-    if case.deadline_at is None or now <= case.deadline_at:
-        counters["resolved_on_time"] = 1
+    # The resolution stands until a failed verification, a bad follow-up or a reopening clears
+    # resolved_at: the case counts once in 办结, at this level, in the month it stands from.
     changes = {"result": reason, "resolved_at": now, "resolved_level": case.level}
     if case.tier == Tier.PRIVATE:
         changes["guidance"] = reason
-    return Effect(changes, counters=counters)
+    return Effect(changes, data={"level": case.level})
 
 
 def _rework_target(case) -> str:
@@ -546,32 +551,48 @@ def _rework_target(case) -> str:
 
 
 def _verify_fail(case, now, reason, params):
-    return Effect({"rework_count": F("rework_count") + 1, "resolved_at": None}, target=_rework_target(case),
-                  counters={"reworked": 1})
+    return Effect({"rework_count": F("rework_count") + 1, "resolved_at": None}, target=_rework_target(case))
+
+
+def _yes_no(value: Any, *, field: str, question: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("1", "true", "yes", "是", 1):
+        return True
+    if value in ("0", "false", "no", "否", 0):
+        return False
+    raise DomainError(_("请回答“%(question)s”（是或否）。") % {"question": question}, field=field)
 
 
 def _follow_up(case, now, reason, params):
+    """回访: the resident's three answers, as 12345 records them — contacted in time? solved?
+    how satisfied? The latest follow-up replaces the one before (only the latest counts).
+    "Not solved" or "unsatisfied" sends the case back to be handled again (重办): its
+    resolution no longer stands."""
+    contacted = _yes_no(params.get("contacted"), field="contacted", question=gettext_lazy("是否及时联系了您"))
+    solved = _yes_no(params.get("solved"), field="solved", question=gettext_lazy("问题是否已解决"))
     rating = params.get("rating") or ""
     if rating not in choice_values(Rating):
         raise DomainError(_("请选择满意、基本满意或不满意。"), field="rating")
     comment = clean_text(params.get("comment"), field="comment", label=gettext_lazy("评价意见"), max_length=500)
-    counters = {"rated": 1, rating: 1} if not case.rating else {}
-    changes = {"rating": rating, "rating_comment": comment, "rated_at": now}
-    if rating == Rating.UNSATISFIED:
+    changes = {"rating": rating, "rating_comment": comment, "rated_at": now, "contacted_in_time": contacted,
+               "solved": solved}
+    data = {"rating": rating, "contacted": contacted, "solved": solved}
+    if rating == Rating.UNSATISFIED or not solved:
         changes.update({"reopen_count": F("reopen_count") + 1, "resolved_at": None})
-        counters["reopened"] = 1
-        return Effect(changes, target=_rework_target(case), counters=counters, data={"rating": rating})
-    return Effect(changes, counters=counters, data={"rating": rating})
+        return Effect(changes, target=_rework_target(case), data=data)
+    return Effect(changes, data=data)
 
 
 def _close(case, now, reason, params):
-    return Effect({"closed_at": now}, counters={"closed": 1})
+    return Effect({"closed_at": now})
 
 
 def _reopen(case, now, reason, params):
     accepted = {} if case.accepted_at else {"accepted_at": now}  # a rejected case is accepted at its reopening
-    return Effect({**_clear_handling(case), **accepted, "closed_at": None, "reopen_count": F("reopen_count") + 1},
-                  counters={"reopened": 1})
+    # Reopened, the case is no longer resolved (its 办结 moves to the next resolution) nor merged.
+    return Effect({**_clear_handling(case), **accepted, "closed_at": None, "resolved_at": None, "merged_into": None,
+                   "reopen_count": F("reopen_count") + 1})
 
 
 def _merge(case, now, reason, params):
@@ -585,7 +606,7 @@ def _merge(case, now, reason, params):
 
 EFFECTS = {
     Action.ACCEPT: _accept,
-    Action.REJECT: lambda c, n, r, p: Effect({"closed_at": n}, counters={"rejected": 1}),
+    Action.REJECT: lambda c, n, r, p: Effect({"closed_at": n}),
     Action.TIER: _tier,
     Action.DISPATCH: _dispatch,
     Action.ACKNOWLEDGE: _acknowledge,
@@ -605,8 +626,9 @@ EFFECTS = {
 
 
 def _add_to_rollups(case: Case, step: Step) -> None:
-    if step.effect.counters:
-        bump(case, **step.effect.counters)
+    """The rollups move by the change of the case's figures (jiedao.cases.statistics.figures):
+    a figure that left a month (or the old category) is taken back, the new one added."""
+    record_change(step.before, case)
 
 
 CASE_MACHINE = Machine(

@@ -623,7 +623,9 @@ def _track_page(request: HttpRequest, *, form: Any = None, case: Case | None = N
     if case is not None:
         main = case.merged_into if case.merged_into_id else None
         transition = workflow.find(Action.FOLLOW_UP, case.state)
-        can_rate = transition is not None and workflow.Actor.RESIDENT in transition.actors and not case.rating
+        # The resident rates each resolution once: again only after the case was resolved anew.
+        rated = case.rated_at is not None and (case.resolved_at is None or case.rated_at >= case.resolved_at)
+        can_rate = transition is not None and workflow.Actor.RESIDENT in transition.actors and not rated
         context.update({
             "case": case,
             "main_state": main.get_state_display() if main else "",
@@ -664,8 +666,10 @@ def public_rate(request: HttpRequest) -> HttpResponse:
     if not rate_form.is_valid():
         return _track_page(request, form=track_form, case=case, rate_form=rate_form, status=400)
     try:
+        answers = rate_form.cleaned_data
         case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP,
-                                 rating=rate_form.cleaned_data["rating"], comment=rate_form.cleaned_data["comment"])
+                                 contacted=answers["contacted"], solved=answers["solved"], rating=answers["rating"],
+                                 comment=answers["comment"])
     except DomainError as exc:
         message = exc.message
         if exc.field == "action":

@@ -7,7 +7,7 @@
                            ├── resolve (私事 only: guidance) ─┐                │ resolve
                            │                                  ▼                ▼
                            │          closed <──close── verified <──verify(pass)── resolved
-                           │            │                        verify(fail) / unsatisfied follow-up:
+                           │            │                        verify(fail) / follow-up not solved or unsatisfied:
                            │            └──reopen──> accepted      back to in_progress (its handling unit),
                            │                                      or to accepted when it has none
                            └── level 3 (联席会议) ──hand_over──> with_district ──district_reply──> resolved
@@ -177,7 +177,7 @@ TABLE = Table(noun=_("事项"), states=State, actions=Action, actors=Actor, tran
        guard=_independent_verifier, guard_note=_VERIFIER,
        note="返工（计入返工次数）：回到承办单位办理中；没有承办单位的（私事、区级办结）回到已受理"),
     _t(A.FOLLOW_UP, {S.RESOLVED, S.VERIFIED}, None, {R.COMMUNITY, R.GRID, R.RESIDENT},
-       note="回访评价；“不满意”退回重办（计入重办），去向同核查不通过"),
+       note="回访：是否及时联系、是否解决、是否满意；未解决或不满意退回重办（计入重办），去向同核查不通过"),
     _t(A.CLOSE, {S.VERIFIED}, S.CLOSED, {R.COMMUNITY, R.ADMIN}, note="结案销号"),
     _t(A.REOPEN, {S.CLOSED, S.REJECTED}, S.ACCEPTED, {R.COMMUNITY, R.LEADER, R.ADMIN}, needs_reason=True,
        guard=_not_merged, guard_note="未并入其他事项", note="重办"),

@@ -183,7 +183,6 @@ class Effect:
 
     changes: Mapping[str, Any] = field(default_factory=dict)  # column updates: values or F() expressions
     target: str | None = None  # a state other than the table's (e.g. an "unsatisfied" rating reopens)
-    counters: Mapping[str, int] = field(default_factory=dict)  # for the after-hook (cases: rollup counts)
     data: Mapping[str, Any] = field(default_factory=dict)  # stored on the history row
 
 
@@ -198,6 +197,7 @@ class Step:
     reason: str
     at: datetime
     effect: Effect
+    before: Any = None  # the row as read before the step (the after-hook gets the row after it)
 
 
 # (row as read, now, reason, the action's parameters) -> Effect; raises DomainError to refuse.
@@ -278,7 +278,7 @@ class Machine:
                 )
                 fresh = manager.get(pk=current.pk)
                 if self.after is not None:
-                    self.after(fresh, Step(action, current.state, target, actor, reason, now, effect))
+                    self.after(fresh, Step(action, current.state, target, actor, reason, now, effect, before=current))
                 fields = [self.model._meta.get_field(name).attname for name in effect.changes]
                 audit.record(
                     actor=actor, action=f"{self.model._meta.label_lower}.{action}", obj=fresh, reason=reason,

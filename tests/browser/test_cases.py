@@ -179,6 +179,8 @@ def test_case_loop_from_door_step_to_close(open_browser, loop_world):
     phone.wait_text("评价办理结果")
     page = phone.text()
     assert "已核查" in page and "派遣至城建办" in page and "张网格" not in page
+    tap(phone, (By.CSS_SELECTOR, "label[for='id_contacted_0']"))  # 及时联系了：是
+    tap(phone, (By.CSS_SELECTOR, "label[for='id_solved_0']"))  # 问题已解决：是
     tap(phone, (By.XPATH, "//label[normalize-space()='满意']"))
     d.find_element(By.ID, "id_comment").send_keys("处理得很快")
     assert phone.no_horizontal_overflow()
@@ -195,7 +197,7 @@ def test_case_loop_from_door_step_to_close(open_browser, loop_world):
     submit(desk, "结案销号")
     desk.wait_text("已结案销号：")
     case.refresh_from_db()
-    assert case.state == State.CLOSED and case.rating == "satisfied"
+    assert case.state == State.CLOSED and case.rating == "satisfied" and (case.contacted_in_time, case.solved) == (True, True)
     assert [t.action for t in case.transitions.order_by("seq")] == [
         "report", "accept", "dispatch", "acknowledge", "resolve", "verify_pass", "follow_up", "close"]
     assert desk.no_horizontal_overflow()

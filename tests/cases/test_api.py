@@ -115,7 +115,8 @@ def test_full_loop_through_http(world, catalogue, as_):
         (handler, "handle", {"reason": "已联系环卫所"}, "in_progress"),
         (handler, "resolve", {"reason": "已清运并加设垃圾桶"}, "resolved"),
         (worker, "verify_pass", {}, "verified"),
-        (secretary, "follow_up", {"rating": "satisfied", "comment": "电话回访，满意"}, "verified"),
+        (secretary, "follow_up", {"contacted": True, "solved": True, "rating": "satisfied",
+                                  "comment": "电话回访，满意"}, "verified"),
         (secretary, "close", {}, "closed"),
     ]
     for api, action, fields, state in steps:
@@ -131,6 +132,7 @@ def test_full_loop_through_http(world, catalogue, as_):
 
     case = Case.objects.get(pk=cid)
     assert (case.state, case.resolved_level, case.rating, case.result) == ("closed", 2, "satisfied", "已清运并加设垃圾桶")
+    assert (case.contacted_in_time, case.solved) == (True, True)
     timeline = worker.get(f"/cases/{cid}/transitions")
     assert timeline.status_code == 200
     assert [t["action"] for t in timeline.json()["items"]] == ["report"] + [s[1] for s in steps]
@@ -200,7 +202,8 @@ def test_every_workflow_action_is_reachable_through_the_api(world, catalogue, as
     do(secretary, private, "accept")
     assert do(secretary, private, "resolve", reason="建议联系物业维修")["guidance"] == "建议联系物业维修"
     do(worker, private, "verify_pass")
-    assert do(worker, private, "follow_up", rating="basic")["rating_label"] == "基本满意"
+    followed = do(worker, private, "follow_up", contacted=False, solved=True, rating="basic")
+    assert (followed["rating_label"], followed["contacted_in_time"], followed["solved"]) == ("基本满意", False, True)
     assert do(secretary, private, "close")["state"] == "closed"
 
     assert done == set(Action.values)
@@ -359,7 +362,11 @@ def test_reporter_phone_is_encrypted_and_only_masked_in_responses(world, catalog
         ({"action": "tier"}, 400, "tier"),
         ({"action": "tier", "tier": "huge"}, 422, "tier"),
         ({"action": "accept", "category": "no_such_code"}, 404, "category"),
-        ({"action": "follow_up"}, 400, "rating"),
+        ({"action": "follow_up"}, 400, "contacted"),
+        ({"action": "follow_up", "contacted": True}, 400, "solved"),
+        ({"action": "follow_up", "contacted": True, "solved": False}, 400, "rating"),
+        ({"action": "follow_up", "contacted": "maybe", "solved": True, "rating": "basic"}, 422, "contacted"),
+        ({"action": "accept", "solved": True}, 400, "solved"),
         ({"action": "accept", "rating": "satisfied"}, 400, "rating"),
         ({"action": "accept", "reason": "好", "extra": 1}, 422, "extra"),
     ],
@@ -502,6 +509,8 @@ def test_stats_endpoints(world, catalogue, as_):
     body = rates.json()
     assert (body["node_name"], body["end_month"]) == ("东门第一网格", THIS_MONTH)
     assert body["rates"]["counts"]["reported"] == 2 and body["rates"]["resolution_rate"] == 1.0
+    assert body["rates"]["counts"]["followed_up"] == 2 and body["rates"]["response_rate"] == 1.0
+    assert body["rates"]["due_resolved_rate"] == 1.0 and body["rates"]["reopen_rate"] == 0.0
     assert body["rates"]["satisfaction_rate"] == pytest.approx(0.95) and body["levels"]["level2"] == 2
     assert leader.get("/cases/stats/rates").json()["node_name"] == "丹西街道"
     assert root.get("/cases/stats/rates").json()["node_name"] == "全部"
@@ -718,7 +727,8 @@ def test_the_fast_intake_response_equals_the_validated_detail(world, catalogue, 
     # every field filled on the way to closing: dates, department, result, rating, counts
     for api, action, fields in [(secretary, "accept", {}), (secretary, "dispatch", {}), (handler, "acknowledge", {}),
                                 (handler, "resolve", {"reason": "已清运"}), (worker, "verify_pass", {}),
-                                (secretary, "follow_up", {"rating": "basic", "comment": "基本满意"}),
+                                (secretary, "follow_up", {"contacted": True, "solved": True, "rating": "basic",
+                                                          "comment": "基本满意"}),
                                 (secretary, "close", {})]:
         assert act(api, filed["id"], action, **fields).status_code == 200
         for user in (world.worker, world.secretary):

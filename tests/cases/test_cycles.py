@@ -2,6 +2,7 @@
 
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -10,21 +11,23 @@ from docx import Document
 
 from jiedao.cases.cycles import reports
 from jiedao.cases.cycles import services as cycles
-from jiedao.cases.models import Case, Rating, ReviewItem, State
+from jiedao.cases.models import Case, CasePolicy, Rating, ReviewItem, State
 from jiedao.cases.services import case_act
 from jiedao.cases.statistics import stats
 from jiedao.cases.workflow import Action
+from jiedao.core import caching
 from jiedao.core.errors import DomainError
 from jiedao.core.models import AuditEvent
 from tests.cases.test_workflow import file_case
 
 
-def run_to_verified(world, case, rating=Rating.SATISFIED):
+def run_to_verified(world, case, rating=Rating.SATISFIED, contacted=True):
     for actor, action, kw in [(world.secretary, Action.ACCEPT, {}), (world.secretary, Action.DISPATCH, {}),
                               (world.handler, Action.ACKNOWLEDGE, {}), (world.handler, Action.RESOLVE, {"reason": "已处理"}),
                               (world.worker, Action.VERIFY_PASS, {})]:
         case = case_act(actor=actor, case=case, action=action, **kw)
-    return case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP, rating=rating)
+    return case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP, contacted=contacted,
+                    solved=True, rating=rating)
 
 
 def this_quarter():
@@ -88,7 +91,7 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
     assert (f["total"], f["struck_off"], f["carried_over"]) == (2, 1, 1)
     # The figures are the dashboard's, mapped by reports.figures_of: [key, label, value] rows.
     assert reports.figure(f, "counts", "reported") == 2 and reports.figure(f, "levels", "level2") == 1
-    assert reports.figure(f, "rates", "satisfaction_rate") == 1.0
+    assert reports.figure(f, "rates", "satisfaction_rate") == 1.0 and reports.figure(f, "counts", "followed_up") == 1
 
     document = Document(io.BytesIO(reports.quarterly_report_docx(review)))
     section = document.sections[0]
@@ -99,7 +102,7 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
     assert title.runs[0]._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "方正小标宋简体"
     text = "\n".join(p.text for p in document.paragraphs)
     assert "季末逐项评估（已定稿）纳入群众诉求共2件" in text and "办结销号1件" in text and "需协调产权单位" in text
-    assert "街道科室条线化解1件" in text
+    assert "街道科室条线化解1件" in text and "有效回访1件" in text and "办结率" in text
 
     workbook = openpyxl.load_workbook(io.BytesIO(reports.quarterly_report_xlsx(review)))
     rows = list(workbook["逐项评估"].values)
@@ -108,13 +111,25 @@ def test_quarterly_review_strikes_off_and_reports(world, catalogue):
 
 def test_rates_from_rollups(world, catalogue):
     run_to_verified(world, file_case(world, catalogue), rating=Rating.SATISFIED)
-    run_to_verified(world, file_case(world, catalogue), rating=Rating.BASIC)
+    run_to_verified(world, file_case(world, catalogue), rating=Rating.BASIC, contacted=False)
     month = timezone.localdate().replace(day=1)
     end = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
     rates = stats.totals(world.subdistrict.path, month, end)
-    assert rates.counts["reported"] == 2 and rates.resolution_rate == 1.0
+    assert rates.counts["reported"] == 2 and rates.counts["followed_up"] == 2
+    assert rates.resolution_rate == 1.0  # solved / followed up
     assert rates.satisfaction_rate == pytest.approx((1 + 0.9) / 2)
-    assert rates.response_rate == 1.0
+    assert rates.response_rate == 0.5  # contacted in time / followed up
+    assert rates.composite == pytest.approx(0.1 * 0.5 + 0.5 * 1.0 + 0.4 * 0.95)  # the default 办件规则
+    assert (rates.counts["due"], rates.counts["due_resolved"], rates.due_resolved_rate, rates.on_time_rate) == \
+        (2, 2, 1.0, 1.0)
+    # The sub-district's own 办件规则 weighs its scores; wider scopes keep the default row.
+    CasePolicy.objects.create(subdistrict=world.subdistrict, weight_response=Decimal("0.3"),
+                              weight_resolution=Decimal("0.35"), weight_satisfaction=Decimal("0.35"),
+                              weight_basic=Decimal("0.8"))
+    caching.clear()
+    weighted = stats.totals(world.grid.path, month, end)
+    assert weighted.satisfaction_rate == pytest.approx((1 + 0.8) / 2)
+    assert weighted.composite == pytest.approx(0.3 * 0.5 + 0.35 * 1.0 + 0.35 * 0.9)
     ranking = stats.ranking(world.subdistrict.path, month, end)
     assert [r["unit_name"] for r in ranking] == ["东门第一网格"]
     assert stats.totals(world.village.path, month, end).satisfaction_rate is None  # nothing there: no rate

@@ -35,7 +35,7 @@ def close(world, case):
 
 
 def kpi(html: str, key: str) -> str:
-    match = re.search(rf'data-kpi="{key}"><dt>[^<]*</dt><dd>([^<]*)</dd>', html)
+    match = re.search(rf'data-kpi="{key}" title="[^"]+"><dt>[^<]*</dt><dd>([^<]*)</dd>', html)
     assert match, key
     return match.group(1)
 
@@ -58,8 +58,13 @@ def test_leader_sees_the_figures_of_the_subdistrict(client, world, catalogue):
     assert response.context["ranking_by"] == "community"
     for key in ("reported", "accepted", "resolved", "closed"):
         assert kpi(page, key) == str(expected.counts[key]), key
-    assert kpi(page, "completion_rate") == f"{expected.completion_rate * 100:.1f}%"
-    assert kpi(page, "satisfaction_rate") == "—"  # nobody rated yet: no denominator
+    # 办结率 divides the cases due by the standing resolutions among them, and says so on the tile.
+    assert (expected.counts["due"], expected.counts["due_resolved"]) == (1, 1)
+    assert kpi(page, "due_resolved_rate") == "100.0%"
+    assert re.search(r'data-kpi="due_resolved_rate"[^>]*>.*?<dd class="stat-parts">到期已办结 1 / 到期应办结 1</dd>', page)
+    assert kpi(page, "ack_rate") == "100.0%" and kpi(page, "reopen_rate") == "0.0%"
+    assert kpi(page, "satisfaction_rate") == "—"  # nobody followed up yet: no denominator
+    assert "口径说明" in page and "到期已办结 ÷ 到期应办结" in page
     assert 'id="dash-data"' in page and "vendor/echarts/echarts.min.js" in page
     assert "东门社区" in page  # the community ranking
     assert 'href="/cases/dashboard/"' in page and "驾驶舱" in page  # the nav entry

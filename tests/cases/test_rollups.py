@@ -29,6 +29,7 @@ from jiedao.cases.models import (
     Tier,
 )
 from jiedao.cases.statistics import rollups, stats
+from jiedao.cases.statistics.figures import case_figures
 from jiedao.cases.workflow import Action
 from jiedao.core.models import AuditEvent
 from jiedao.org.models import OrgNode
@@ -58,7 +59,7 @@ def walk(world, case, *, to_close: bool):
     if to_close:
         case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_PASS)
         case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP,
-                                 rating=Rating.SATISFIED)
+                                 contacted=True, solved=True, rating=Rating.SATISFIED)
         case = services.case_act(actor=world.secretary, case=case, action=Action.CLOSE)
     return case
 
@@ -185,6 +186,7 @@ def test_concurrent_bumps_and_folds_lose_nothing_and_double_nothing(world, catal
     every bump, and the readers agreed with that total at every moment in between."""
     case = file_case(world, catalogue)
     rollups.fold()
+    month = timezone.localdate().replace(day=1)
     writers, bumps_each = 8, 40
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -198,7 +200,7 @@ def test_concurrent_bumps_and_folds_lose_nothing_and_double_nothing(world, catal
         try:
             for _ in range(bumps_each):
                 with transaction.atomic():
-                    rollups.bump(case, reported=1, closed=1)
+                    rollups.bump(case, month, reported=1, closed=1)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -255,12 +257,30 @@ def test_seed_tiny_with_history_loads_cases_and_consistent_rollups():
     assert totals["reported"] == 1500
     assert totals["closed"] == cases.filter(state=State.CLOSED).count()
     assert totals["rejected"] == cases.filter(state=State.REJECTED).count()
-    assert totals["rated"] == cases.exclude(rating="").count()
+    assert totals["followed_up"] == cases.filter(rated_at__isnull=False).count() > 1000
+    # A bad answer sends the case back: an unsatisfied latest answer waits for a new resolution.
     assert totals["unsatisfied"] == cases.filter(rating=Rating.UNSATISFIED).count()
+    assert not cases.filter(rating=Rating.UNSATISFIED, state=State.CLOSED).exists()
+    assert totals["solved"] == cases.filter(solved=True).count() > totals["followed_up"] * 0.9
     assert totals["dispatched"] == cases.filter(dispatched_at__isnull=False).count()
     assert totals["resolved"] == cases.filter(resolved_at__isnull=False).count()
-    assert totals["reworked"] == cases.aggregate(n=Sum("rework_count"))["n"]
+    assert totals["reworked"] == cases.filter(rework_count__gt=0).count() > 0
+    assert totals["reopened"] == cases.filter(reopen_count__gt=0).count() > 0
+    assert totals["deferred"] == cases.filter(deferred_at__isnull=False).count() > 0
     assert sum(totals[f"resolved_level{n}"] for n in range(1, 5)) == totals["resolved"]
+    assert totals["accepted"] == cases.filter(accepted_at__isnull=False).count()
+    # Sane figures: the bulk history fills every field the figures need (docs/figures.md).
+    rates = stats.rates_from(totals)
+    assert 0.9 < rates.satisfaction_rate <= 1 and 0.9 < rates.response_rate < 1 and 0.9 < rates.resolution_rate <= 1
+    assert 0.8 < rates.due_resolved_rate < 1 and 0.7 < rates.on_time_rate < rates.due_resolved_rate
+    assert 0.6 < rates.ack_rate < 1 and rates.return_rate == 0 and 0 < rates.reopen_rate < 0.1
+    # rebuild() counts exactly what each case's figures say.
+    expected = {name: 0 for name in COUNTERS}
+    for case in cases:
+        for month_figures in case_figures(case).values():
+            for name, value in month_figures.items():
+                expected[name] += value
+    assert totals == expected
     assert CaseStat.objects.aggregate(n=Sum("reported"))["n"] == 1500
     assert_coarse_matches_fine()
     # The case table's indexes are back after the load.

@@ -275,20 +275,37 @@ def test_lookup_by_ticket_shows_state_and_timeline_without_personal_data(client,
 
 
 def test_rating_works_only_when_the_state_allows(client, world, catalogue):
+    answers = {"contacted": "1", "solved": "1", "rating": "basic", "comment": "还行"}
     case = file_case(world, catalogue)
-    refused = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, "rating": "satisfied"})
+    refused = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, **answers})
     assert refused.status_code == 400 and "办结后才能评价" in html(refused)
     case.refresh_from_db()
     assert case.rating == "" and case.transitions.count() == 1
     case = to_state(world, case, State.RESOLVED)
     page = html(client.post(reverse("cases:public_track"), {"ticket": case.ticket}))
-    assert "评价办理结果" in page
-    done = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, "rating": "basic", "comment": "还行"})
+    assert "评价办理结果" in page and "工作人员是否及时联系了您" in page and "您反映的问题是否已经解决" in page
+    missing = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, "rating": "basic"})
+    assert missing.status_code == 400 and "请选择“是”或“否”" in html(missing)
+    done = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, **answers})
     case.refresh_from_db()
     assert done.status_code == 200 and "感谢您的评价" in html(done)
     assert case.rating == "basic" and case.rating_comment == "还行" and case.state == State.RESOLVED
+    assert (case.contacted_in_time, case.solved) == (True, True)
     assert CaseTransition.objects.filter(case=case, action="follow_up", actor=None).exists()
-    assert client.post(reverse("cases:public_rate"), {"ticket": "20260101-AAAAAAAA", "rating": "basic"}).status_code == 404
+    assert "评价办理结果" not in html(done)  # rated: once per resolution
+    assert client.post(reverse("cases:public_rate"), {"ticket": "20260101-AAAAAAAA", **answers}).status_code == 404
+
+
+def test_a_resident_who_says_not_solved_sends_the_case_back_and_rates_again(client, world, catalogue):
+    case = to_state(world, file_case(world, catalogue), State.RESOLVED)
+    bad = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, "contacted": "0", "solved": "0",
+                                                     "rating": "satisfied"})
+    case.refresh_from_db()
+    assert bad.status_code == 200 and "事项已退回重新办理" in html(bad)
+    assert (case.state, case.solved, case.contacted_in_time, case.resolved_at) == (State.IN_PROGRESS, False, False, None)
+    case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="重新清运")
+    page = html(client.post(reverse("cases:public_track"), {"ticket": case.ticket}))
+    assert "评价办理结果" in page  # resolved anew: the resident may answer again
 
 
 # --- detail and actions -----------------------------------------------------------------------------

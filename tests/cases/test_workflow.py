@@ -39,9 +39,11 @@ def test_full_loop_from_door_step_to_close(world, catalogue):
     case = services.case_act(actor=world.handler, case=case, action=Action.ACKNOWLEDGE)
     case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="已清运并加设垃圾桶")
     case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_PASS)
-    case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP, rating=Rating.SATISFIED)
+    case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP, contacted=True,
+                             solved=True, rating=Rating.SATISFIED)
     case = services.case_act(actor=world.secretary, case=case, action=Action.CLOSE)
     assert case.state == State.CLOSED and case.resolved_level == 2 and case.rating == Rating.SATISFIED
+    assert (case.contacted_in_time, case.solved) == (True, True)
     steps = list(case.transitions.values_list("seq", "action", "to_state"))
     assert [s[1] for s in steps] == ["report", "accept", "dispatch", "acknowledge", "resolve", "verify_pass",
                                      "follow_up", "close"]
@@ -50,8 +52,9 @@ def test_full_loop_from_door_step_to_close(world, catalogue):
     assert audit.verify_chain().ok
     rollups.fold()
     stat = CaseStat.objects.get(node=world.grid)
-    assert (stat.reported, stat.accepted, stat.dispatched, stat.resolved, stat.closed, stat.satisfied,
-            stat.resolved_level2) == (1, 1, 1, 1, 1, 1, 1)
+    assert (stat.reported, stat.accepted, stat.dispatched, stat.resolved, stat.closed, stat.followed_up,
+            stat.contacted, stat.solved, stat.satisfied, stat.resolved_level2, stat.due, stat.due_resolved,
+            stat.on_time, stat.due_closed) == (1,) * 14
 
 
 def test_failed_verification_and_unsatisfied_rating_send_case_back(world, catalogue):
@@ -61,15 +64,33 @@ def test_failed_verification_and_unsatisfied_rating_send_case_back(world, catalo
                               (world.handler, Action.RESOLVE, {"reason": "已处理"})]:
         case = services.case_act(actor=actor, case=case, action=action, **kw)
     case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_FAIL, reason="现场仍有垃圾")
-    assert case.state == State.IN_PROGRESS and case.rework_count == 1
+    assert case.state == State.IN_PROGRESS and case.rework_count == 1 and case.resolved_at is None
     case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="再次清运")
     case = services.case_act(actor=world.worker, case=case, action=Action.VERIFY_PASS)
-    case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP,
-                             rating=Rating.UNSATISFIED, comment="没解决")
-    assert case.state == State.IN_PROGRESS and case.reopen_count == 1
+    case = services.case_act(actor=None, ticket=case.ticket, case=case, action=Action.FOLLOW_UP, contacted=True,
+                             solved=True, rating=Rating.UNSATISFIED, comment="没解决")
+    assert case.state == State.IN_PROGRESS and case.reopen_count == 1 and case.resolved_at is None
     rollups.fold()
     stat = CaseStat.objects.get(node=world.grid)
-    assert (stat.reworked, stat.reopened, stat.unsatisfied) == (1, 1, 1)
+    # Counted once each, as cases: reworked, reopened, followed up (unsatisfied); not resolved now.
+    assert (stat.reworked, stat.reopened, stat.followed_up, stat.unsatisfied, stat.resolved) == (1, 1, 1, 1, 0)
+    case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="第三次清运")
+    with pytest.raises(DomainError) as refused:  # the three answers are all required
+        services.case_act(actor=world.secretary, case=case, action=Action.FOLLOW_UP, rating=Rating.BASIC)
+    assert refused.value.field == "contacted"
+    # "Not solved" sends the case back even when the resident is satisfied with the staff.
+    case = services.case_act(actor=world.secretary, case=case, action=Action.FOLLOW_UP, contacted=False,
+                             solved=False, rating=Rating.BASIC)
+    assert case.state == State.IN_PROGRESS and case.reopen_count == 2 and case.resolved_at is None
+
+
+def test_a_bad_follow_up_of_a_case_without_a_unit_goes_back_to_accepted(world, catalogue):
+    private = file_case(world, catalogue, tier=Tier.PRIVATE, title="家中水管漏水", description="自家水管")
+    private = services.case_act(actor=world.secretary, case=private, action=Action.ACCEPT)
+    private = services.case_act(actor=world.secretary, case=private, action=Action.RESOLVE, reason="建议联系物业维修")
+    private = services.case_act(actor=None, ticket=private.ticket, case=private, action=Action.FOLLOW_UP,
+                                contacted=True, solved=False, rating=Rating.SATISFIED)
+    assert private.state == State.ACCEPTED and private.resolved_at is None and private.solved is False
 
 
 def test_wrong_ticket_is_404_for_residents(world, catalogue):
@@ -127,7 +148,7 @@ class _Rollback(Exception):
 def _params(action, world, other_case):
     return {
         Action.TIER: {"tier": Tier.PUBLIC},
-        Action.FOLLOW_UP: {"rating": Rating.BASIC},
+        Action.FOLLOW_UP: {"contacted": True, "solved": True, "rating": Rating.BASIC},
         Action.MERGE: {"into": other_case},
         Action.DEFER: {"new_deadline": timezone.localdate() + timedelta(days=10)},
         Action.HAND_OVER: {"district_ref": "区指挥中心-001"},

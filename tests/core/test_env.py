@@ -2,7 +2,7 @@
 
 import pytest
 
-from jiedao.env import EnvError, env_bool, env_int, env_weights
+from jiedao.env import EnvError, env_bool, env_int
 
 
 def test_bad_values_name_the_variable(monkeypatch):
@@ -13,16 +13,6 @@ def test_bad_values_name_the_variable(monkeypatch):
     monkeypatch.setenv("JIEDAO_X", "12a")
     with pytest.raises(EnvError):
         env_int("JIEDAO_X", 1)
-
-
-def test_weights(monkeypatch):
-    monkeypatch.setenv("JIEDAO_W", "response=0.3,resolution=0.35")
-    assert env_weights("JIEDAO_W", {"response": 0.1, "resolution": 0.5}, ["response", "resolution"]) == {
-        "response": 0.3, "resolution": 0.35}
-    monkeypatch.setenv("JIEDAO_W", "speed=1")
-    with pytest.raises(EnvError) as exc:
-        env_weights("JIEDAO_W", {}, ["response"])
-    assert "JIEDAO_W" in str(exc.value)
 
 
 @pytest.mark.parametrize("value", ["http://127.0.0.1:6379/5", "redis://127.0.0.1:63x9/5", "redis://127.0.0.1:6379/five",

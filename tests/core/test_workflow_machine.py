@@ -38,7 +38,7 @@ TABLE = Table(noun="事项", states=State, actions=Act, actors=Who, transitions=
 
 
 def _take(case, now, reason, params):
-    return Effect({"supervise_count": F("supervise_count") + 1}, counters={"taken": 1}, data={"who": "test"})
+    return Effect({"supervise_count": F("supervise_count") + 1}, data={"who": "test"})
 
 
 def _note(case, now, reason, params):
@@ -217,7 +217,9 @@ def test_every_step_writes_one_history_row_and_one_audit_event(world, case):
     assert event.before == {"state": "reported", "supervise_count": 0}
     assert event.after == {"state": "accepted", "supervise_count": 1}
     assert len(steps) == 1 and steps[0][0] == case.pk
-    assert isinstance(steps[0][1], Step) and steps[0][1].effect.counters == {"taken": 1}
+    assert isinstance(steps[0][1], Step) and steps[0][1].effect.data == {"who": "test"}
+    # The after-hook sees the row as it was read before the step, and the row after it.
+    assert (steps[0][1].before.state, steps[0][1].before.supervise_count) == (State.REPORTED, 0)
     assert (steps[0][1].source, steps[0][1].target, steps[0][1].actor) == (State.REPORTED, State.ACCEPTED, world.worker)
 
     # No target in the table: the state stays and the step is still recorded once.

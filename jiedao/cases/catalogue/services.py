@@ -3,11 +3,13 @@ table complete, which recomputes the estimated deadlines), and the 办件规则 
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,6 +24,7 @@ from jiedao.cases.models import (
     Tier,
 )
 from jiedao.cases.policy import policy_for
+from jiedao.cases.statistics import rollups
 from jiedao.core import audit, caching, scope, workdays
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
@@ -217,8 +220,13 @@ def _recompute_estimated(*, actor: Any, year: int, declared: Any) -> dict[str, i
                                         subdistrict_id=case.subdistrict_id)
         before = {"deadline_at": timezone.localtime(case.deadline_at).isoformat(), "deadline_estimated": True}
         after = {"deadline_at": timezone.localtime(deadline.at).isoformat(), "deadline_estimated": deadline.estimated}
+        # A deadline moves a case's 到期 month: the figures change like a transition's, and the
+        # version moves so a concurrent case_act (compare-and-set) cannot act on the old row.
         Case.objects.filter(pk=case.pk).update(deadline_at=deadline.at, deadline_estimated=deadline.estimated,
-                                               updated_at=now)
+                                               updated_at=now, version=F("version") + 1)
+        changed = copy.copy(case)
+        changed.deadline_at, changed.deadline_estimated = deadline.at, deadline.estimated
+        rollups.record_change(case, changed)
         moved += deadline.at != case.deadline_at
         events.append(("cases.case.deadline_recompute", "cases.case", case.pk, str(case), before, after))
     reason = _("%(year)s 年节假日已确认录入完整，重算期限") % {"year": year}

@@ -81,6 +81,9 @@ def cn_date(day: date) -> str:
 LEVEL_NAMES = {f"level{level.value}": str(level.label) for level in Level}
 
 
+REPORTED_BASES = ("due", "due_resolved", "followed_up")
+
+
 def figures_of(rates: stats.Rates) -> dict[str, list[list[Any]]]:
     """THE mapping of the rollup figures into the reports — the only place naming counters and rates.
 
@@ -89,12 +92,15 @@ def figures_of(rates: stats.Rates) -> dict[str, list[list[Any]]]:
     labels), the composite score of the rankings, and the resolution levels
     (`stats.levels_from`). Each list holds [key, label, value] rows, JSON-ready (a finalized
     review stores them). When the counters or rates are renamed, this function is the one to adapt."""
+    from jiedao.cases.models import COUNTER_LABELS
     from jiedao.cases.statistics.views import COUNT_FIELDS, RATE_FIELDS
 
+    labels = dict(COUNTER_LABELS)
     with translation.override("zh-hans"):
-        counts = [[key, str(label), int(rates.counts[key])] for key, label in COUNT_FIELDS]
-        rate_rows = [[key, str(label), getattr(rates, key)] for key, label in RATE_FIELDS]
-    rate_rows.append(["composite", "综合得分", rates.composite])
+        counts = [[key, str(label), int(rates.counts[key])] for key, label, *_note in COUNT_FIELDS]
+        # The denominators the rates divide by, so a reader can check every rate.
+        counts += [[key, str(labels[key]), int(rates.counts[key])] for key in REPORTED_BASES]
+        rate_rows = [[key, str(label), getattr(rates, key)] for key, label, *_parts in RATE_FIELDS]
     levels = stats.levels_from(rates)
     return {"counts": counts, "rates": rate_rows,
             "levels": [[key, name, int(levels.get(key, 0))] for key, name in LEVEL_NAMES.items()]}

@@ -6,10 +6,9 @@ from django.db import migrations, models
 
 
 def build_coarse_rollups(apps, schema_editor):
-    """Fill the new coarse rollups from the fine rows already there."""
-    from jiedao.cases.statistics.rollups import rebuild_coarse
-
-    rebuild_coarse()
+    """Filled the new coarse rollups from the fine rows already there. Now a no-op: the code's
+    rollups have other counters than the tables at this point, and 0008_figures_by_the_book
+    empties and rebuilds every rollup table anyway."""
 
 
 class Migration(migrations.Migration):

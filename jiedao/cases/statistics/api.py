@@ -22,13 +22,23 @@ router = Router()
 
 
 class RatesOut(Schema):
-    counts: dict[str, int] = Field(description="计数：reported 登记、accepted 受理、dispatched 派遣、resolved 办结……")
-    response_rate: float | None = Field(None, description="响应率 = 及时签收 / 派遣")
-    resolution_rate: float | None = Field(None, description="解决率 = 办结 / 受理")
-    satisfaction_rate: float | None = Field(None, description="满意率 = (满意 + 0.9×基本满意) / 参评")
-    completion_rate: float | None = Field(None, description="办结率（结案率）= 结案 / 受理")
-    on_time_rate: float | None = Field(None, description="按时办结率 = 按时办结 / 办结")
-    composite: float | None = Field(None, description="综合得分 = 0.1×响应 + 0.5×解决 + 0.4×满意")
+    counts: dict[str, int] = Field(
+        description="计数（按件，每件事项在每个计数里最多计一次；口径见 docs/figures.md）：reported 登记、accepted 受理、"
+                    "rejected 不予受理、merged 合并、dispatched 派遣、acknowledged_in_time 及时签收、returned 退回、"
+                    "reworked 返工、reopened 重办、resolved 办结（最后一次有效办结）、resolved_level1..4 各级化解、"
+                    "due 到期应办结、due_resolved 到期已办结、on_time 按期办结、due_closed 到期已结案、deferred 缓办、"
+                    "closed 结案、followed_up 有效回访、contacted 及时联系、solved 已解决、satisfied 满意、basic 基本满意、"
+                    "unsatisfied 不满意")
+    response_rate: float | None = Field(None, description="响应率 = 及时联系 / 有效回访")
+    resolution_rate: float | None = Field(None, description="解决率 = 已解决 / 有效回访")
+    satisfaction_rate: float | None = Field(None, description="满意率 = (满意 + 折算系数×基本满意) / 有效回访（系数见办件规则，默认 0.9）")
+    composite: float | None = Field(None, description="综合得分 = 响应率、解决率、满意率按办件规则的权重加权（默认 0.1/0.5/0.4）")
+    due_resolved_rate: float | None = Field(None, description="办结率 = 到期已办结 / 到期应办结（缓办不计入）")
+    on_time_rate: float | None = Field(None, description="按期办结率 = 按期办结 / 到期应办结")
+    due_closed_rate: float | None = Field(None, description="结案率 = 到期已结案 / 到期应办结")
+    ack_rate: float | None = Field(None, description="及时签收率 = 及时签收（派遣后 2 小时内）/ 派遣")
+    return_rate: float | None = Field(None, description="回退率 = 退回 / 派遣")
+    reopen_rate: float | None = Field(None, description="重办率 = 重办 / 受理")
 
 
 class StatsScopeOut(Schema):
@@ -67,8 +77,8 @@ class TrendOut(StatsScopeOut):
 class CategoryCountOut(Schema):
     category_id: int | None = Field(None, description="类别编号；null 为未分类")
     name: str = Field(description="类别名称")
-    reported: int = Field(description="登记数")
-    resolved: int = Field(description="办结数")
+    reported: int = Field(description="登记数（按登记月份）")
+    resolved: int = Field(description="办结数（按最后一次有效办结的月份）")
 
 
 class CategoryStatsOut(StatsScopeOut):
@@ -135,8 +145,9 @@ def _stats_args(request: Any, query: StatsQuery) -> tuple[OrgNode | None, Period
 
 @router.get("/stats/rates", response={200: RatesReportOut, **STATS_ERRORS}, summary="办理比率", tags=T_STATS)
 def stats_rates(request, query: Query[StatsQuery]):
-    """响应率、解决率、满意率、办结率、按时办结率和综合得分，以及三级调处的化解层级分布。
-    比率的分母为 0 时为 null（不是 0 或 100%）。"""
+    """响应率、解决率、满意率、综合得分、办结率、按期办结率、结案率、及时签收率、回退率、重办率，以及三级调处的
+    化解层级分布。每个比率的分子都是分母中的一部分（同一范围、同一月份），因此都在 0 到 1 之间；分母为 0 时为
+    null（不是 0 或 100%）。"""
     node, period, path = _stats_args(request, query)
     return {**_scope_out(node, period), "rates": stats.totals(path, period.start, period.end),
             "levels": stats.resolution_levels(path, period.start, period.end)}

@@ -1,14 +1,22 @@
 """The rollup tables behind every count and rate, kept exact and cheap at city scale.
 
-Three levels of rollup, all keyed by the month a case was filed in:
+What is counted, per case and month, is jiedao.cases.statistics.figures (docs/figures.md): each
+figure of a case sits in the month of the timestamp that defines it (登记 the month filed, 受理
+the month accepted, 办结 the month of the standing resolution …). Three levels of rollup:
 
 - CaseStat (fine): month × grid (or the community, for cases filed on a community) × category;
 - CaseStatArea: month × area node × category, for every community/village, sub-district,
   district and city above the fine node (a community's row includes its own cases);
 - CaseStatAreaTotal: month × area node, all categories together.
 
-Writers never touch them directly. `bump()` (jiedao.cases.services) appends one row to
-CaseStatDelta, so concurrent intakes in one sub-district share no row and no lock. `fold()`
+Writers never touch them directly. The workflow's after-hook (jiedao.cases.services) calls
+`record_change(before, after)`, which appends one CaseStatDelta row per month and key whose
+figures changed (negative where a figure left), so concurrent intakes in one sub-district share
+no row and no lock. A fold adds per key the sum of the deltas it takes; the deltas of one case
+are appended in the order of its steps (each step starts from the committed one before), so any
+batch a fold takes, in id order, holds a prefix of each case's deltas and no counter goes below
+zero. The counters are plain integers: PostgreSQL and SQLite check a CHECK (>= 0) on the
+proposed row of an upsert before it is added to the existing one. `fold()`
 (a scheduled job, every few seconds) moves the pending deltas into the three tables and deletes
 them in one transaction: on PostgreSQL in a single statement (`WITH d AS (DELETE … RETURNING …)`
 feeding four `INSERT … ON CONFLICT DO UPDATE`), so a delta committed while a fold runs is either
@@ -16,23 +24,24 @@ folded by it or left for the next one — never lost, never counted twice. Reade
 the pending deltas to the folded rows in the same SQL statement, so figures are exact before a
 fold, after it and while it commits.
 
-`rebuild()` recomputes all three tables from the case table by aggregate SQL (the bulk seed
-uses it; to repair the rollups, call it from `jiedao manage shell`).
+`rebuild()` recomputes all three tables from the case table by aggregate SQL that counts exactly
+what `figures.case_figures` counts (the bulk seed uses it; to repair the rollups, call it from
+`jiedao manage shell`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
-from jiedao.cases.models import COUNTER_LABELS, Case, CaseStatDelta
+from jiedao.cases.models import Case, CaseStatDelta
+from jiedao.cases.statistics.figures import ACK_IN_TIME, COUNTERS, Key, changes, key_of
 from jiedao.core.fastpath import insert_one
 
-COUNTERS = tuple(name for name, _ in COUNTER_LABELS)
 PATH_STEP = 4
 MAX_DEPTH = 10  # OrgNode.path holds at most 40 characters
 GRID = "grid"
@@ -139,7 +148,7 @@ def fold_job() -> str:
 def month_sql(column: str) -> str:
     """SQL for the first day of the month, in the site's time zone, of a timestamp column."""
     if connection.vendor == "postgresql":
-        return f"(date_trunc('month', {column} AT TIME ZONE '{settings.TIME_ZONE}'))::date"
+        return f"(date_trunc('month', ({column}) AT TIME ZONE '{settings.TIME_ZONE}'))::date"
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -149,35 +158,84 @@ def month_sql(column: str) -> str:
     return f"date({column}, '{minutes:+d} minutes', 'start of month')"
 
 
-def case_counters_sql() -> str:
-    """Each case's counters derived from its final fields (used for the bulk history, which has
-    no transition rows): what the workflow's bump() calls would have added up to."""
+def _ack_in_time_sql() -> str:
+    """The standing dispatch was signed within ACK_IN_TIME (to the microsecond, like Python)."""
+    seconds = int(ACK_IN_TIME.total_seconds())
     if connection.vendor == "postgresql":
-        ack = "c.acknowledged_at - c.dispatched_at <= interval '2 hours'"
+        return f"c.acknowledged_at - c.dispatched_at <= interval '{seconds} seconds'"
+    # SQLite: whole seconds by unixepoch(), microseconds from the text's fraction (absent = 0).
+    micro = "CAST(substr({c}, 21) AS INTEGER)"
+    return (f"(unixepoch(c.acknowledged_at) - unixepoch(c.dispatched_at)) * 1000000 + "
+            f"{micro.format(c='c.acknowledged_at')} - {micro.format(c='c.dispatched_at')} <= {seconds * 1000000}")
+
+
+def case_parts_sql() -> list[tuple[str, str, dict[str, str]]]:
+    """The figures of one case row `c`, as (timestamp expression, condition, counter -> SQL 0/1)
+    per month-defining timestamp: exactly jiedao.cases.statistics.figures.case_figures."""
+    def flag(condition: str) -> str:
+        return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+    merged = "c.merged_into_id IS NOT NULL"
+    live = "c.merged_into_id IS NULL"
+    standing = f"(c.resolved_at IS NOT NULL AND c.state IN ('resolved', 'verified', 'closed') AND {live})"
+    resolved_at = f"CASE WHEN {standing} THEN c.resolved_at END"
+    if connection.vendor == "postgresql":
+        due_at = f"LEAST(c.deadline_at, {resolved_at})"
     else:
-        ack = "unixepoch(c.acknowledged_at) - unixepoch(c.dispatched_at) <= 7200"
-    done = "c.resolved_at IS NOT NULL"
-    times = "1"  # a reworked case is counted resolved once: rates stay within 100 %
-    return ", ".join([
-        "1 AS reported",
-        "CASE WHEN c.state NOT IN ('reported', 'rejected') THEN 1 ELSE 0 END AS accepted",
-        "CASE WHEN c.state = 'rejected' THEN 1 ELSE 0 END AS rejected",
-        "CASE WHEN c.dispatched_at IS NOT NULL THEN 1 ELSE 0 END AS dispatched",
-        f"CASE WHEN c.acknowledged_at IS NOT NULL AND {ack} THEN 1 ELSE 0 END AS acknowledged_in_time",
-        "c.return_count AS returned",
-        f"CASE WHEN {done} THEN {times} ELSE 0 END AS resolved",
-        f"CASE WHEN {done} AND (c.deadline_at IS NULL OR c.resolved_at <= c.deadline_at) THEN {times} ELSE 0 END"
-        " AS resolved_on_time",
-        "CASE WHEN c.state = 'closed' THEN 1 ELSE 0 END AS closed",
-        "c.rework_count AS reworked",
-        "c.reopen_count AS reopened",
-        "CASE WHEN c.rating <> '' THEN 1 ELSE 0 END AS rated",
-        "CASE WHEN c.rating = 'satisfied' THEN 1 ELSE 0 END AS satisfied",
-        "CASE WHEN c.rating = 'basic' THEN 1 ELSE 0 END AS basic",
-        "CASE WHEN c.rating = 'unsatisfied' THEN 1 ELSE 0 END AS unsatisfied",
-        *(f"CASE WHEN {done} AND c.resolved_level = {n} THEN {times} ELSE 0 END AS resolved_level{n}"
-          for n in range(1, 5)),
-    ])
+        due_at = (f"CASE WHEN c.deadline_at IS NULL THEN {resolved_at} WHEN NOT {standing} THEN c.deadline_at "
+                  f"WHEN c.resolved_at < c.deadline_at THEN c.resolved_at ELSE c.deadline_at END")
+    level = "COALESCE(c.resolved_level, c.level)"
+    not_deferred = "c.deferred_at IS NULL"
+    return [
+        ("c.created_at", "1 = 1", {"reported": "1"}),
+        ("c.closed_at", "c.closed_at IS NOT NULL", {
+            "merged": flag(merged),
+            "rejected": flag(f"{live} AND c.state = 'rejected'"),
+            "closed": flag(f"{live} AND c.state = 'closed'"),
+        }),
+        ("c.accepted_at", f"c.accepted_at IS NOT NULL AND {live}", {
+            "accepted": "1",
+            "dispatched": flag("c.dispatched_at IS NOT NULL"),
+            "acknowledged_in_time": flag(f"c.acknowledged_at IS NOT NULL AND c.dispatched_at IS NOT NULL AND "
+                                         f"{_ack_in_time_sql()}"),
+            "returned": flag("c.return_count > 0"),
+            "reworked": flag("c.rework_count > 0"),
+            "reopened": flag("c.reopen_count > 0"),
+        }),
+        ("c.resolved_at", standing, {
+            "resolved": "1", **{f"resolved_level{n}": flag(f"{level} = {n}") for n in range(1, 5)},
+        }),
+        (due_at, f"{live} AND c.state <> 'rejected' AND (c.deadline_at IS NOT NULL OR {standing})", {
+            "due": flag(not_deferred),
+            "due_resolved": flag(f"{not_deferred} AND {standing}"),
+            "on_time": flag(f"{not_deferred} AND {standing} AND (c.deadline_at IS NULL OR "
+                            f"c.resolved_at <= c.deadline_at)"),
+            "due_closed": flag(f"{not_deferred} AND c.state = 'closed'"),
+            "deferred": flag("c.deferred_at IS NOT NULL"),
+        }),
+        ("c.rated_at", f"c.rated_at IS NOT NULL AND {live}", {
+            "followed_up": "1",
+            "contacted": flag("c.contacted_in_time"),
+            "solved": flag("c.solved"),
+            "satisfied": flag("c.rating = 'satisfied'"),
+            "basic": flag("c.rating = 'basic'"),
+            "unsatisfied": flag("c.rating = 'unsatisfied'"),
+        }),
+    ]
+
+
+def case_figures_sql() -> str:
+    """One row per case and month-defining timestamp of the sub-district `%s`: (month, node_id,
+    subdistrict_id, community_id, category_id, every counter)."""
+    selects = []
+    for moment, condition, counters in case_parts_sql():
+        values = ", ".join(f"{counters.get(c, '0')} AS {c}" for c in COUNTERS)
+        selects.append(
+            f"SELECT {month_sql(moment)} AS month, COALESCE(c.grid_id, c.community_id) AS node_id, "
+            f"c.subdistrict_id AS subdistrict_id, c.community_id AS community_id, c.category_id AS category_id, "
+            f"{values} FROM cases_case c WHERE c.subdistrict_id = %s AND {condition}"
+        )
+    return " UNION ALL ".join(selects)
 
 
 def rebuild(*, subdistrict_ids: list[int] | None = None,
@@ -196,30 +254,19 @@ def rebuild(*, subdistrict_ids: list[int] | None = None,
     if subdistrict_ids is None:
         subdistrict_ids = list(OrgNode.objects.filter(kind="subdistrict").order_by("path").values_list("id", flat=True))
     fine_cols = f"month, node_id, org_path, subdistrict_id, community_id, category_id, {_csv('{c}')}"
-    counters = case_counters_sql()
-    month = month_sql("c.created_at")
+    parts = case_figures_sql()
     fine_sql = (
         f"INSERT INTO {T_FINE} ({fine_cols}) "
         f"SELECT x.month, x.node_id, o.path, x.subdistrict_id, x.community_id, x.category_id, {_csv('x.{c}')} FROM ("
-        f"SELECT {month} AS month, COALESCE(c.grid_id, c.community_id) AS node_id, MAX(c.subdistrict_id) AS subdistrict_id,"
-        f" MAX(c.community_id) AS community_id, c.category_id AS category_id, {_csv('SUM(k.{c}) AS {c}')}"
-        f" FROM cases_case c CROSS JOIN LATERAL (SELECT {counters}) k"
-        f" WHERE c.subdistrict_id = %s GROUP BY 1, 2, c.category_id) x JOIN {T_NODE} o ON o.id = x.node_id"
+        f"SELECT f.month AS month, f.node_id AS node_id, MAX(f.subdistrict_id) AS subdistrict_id,"
+        f" MAX(f.community_id) AS community_id, f.category_id AS category_id, {_csv('SUM(f.{c}) AS {c}')}"
+        f" FROM ({parts}) f GROUP BY f.month, f.node_id, f.category_id) x JOIN {T_NODE} o ON o.id = x.node_id"
     )
-    if connection.vendor != "postgresql":  # SQLite has no LATERAL: inline the counters
-        fine_sql = (
-            f"INSERT INTO {T_FINE} ({fine_cols}) "
-            f"SELECT x.month, x.node_id, o.path, x.subdistrict_id, x.community_id, x.category_id, {_csv('x.{c}')} FROM ("
-            f"SELECT month, node_id, MAX(subdistrict_id) AS subdistrict_id, MAX(community_id) AS community_id,"
-            f" category_id, {_csv('SUM({c}) AS {c}')} FROM ("
-            f"SELECT {month} AS month, COALESCE(c.grid_id, c.community_id) AS node_id, c.subdistrict_id,"
-            f" c.community_id, c.category_id, {counters} FROM cases_case c WHERE c.subdistrict_id = %s)"
-            f" GROUP BY month, node_id, category_id) x JOIN {T_NODE} o ON o.id = x.node_id"
-        )
+    statements = parts.count("%s")
     with connection.cursor() as cursor:
         for number, subdistrict_id in enumerate(subdistrict_ids, start=1):
             with transaction.atomic():
-                cursor.execute(fine_sql, [subdistrict_id])
+                cursor.execute(fine_sql, [subdistrict_id] * statements)
             if number % 25 == 0 or number == len(subdistrict_ids):
                 say(f"细粒度汇总 / fine rollups: {number}/{len(subdistrict_ids)} 个街道 sub-districts "
                     f"({time.monotonic() - started:.0f} s)")
@@ -268,19 +315,27 @@ def rebuild_coarse() -> None:
         )
 
 
-def bump(case: Case, **counters: int) -> None:
-    """Count a change of the case in the rollups of its creation month, grid (or community, for
-    cases filed on the community itself) and category.
+def record_change(before: Case | None, after: Case | None) -> int:
+    """Append the change of a case's figures (jiedao.cases.statistics.figures.changes) as
+    CaseStatDelta rows, one per month and key; returns how many. No shared row is updated, so
+    concurrent steps never queue on a counter; the fold job moves the deltas into the rollups."""
+    rows = stat_deltas(before, after)
+    for row in rows:
+        insert_one(row)
+    return len(rows)
 
-    Appends one CaseStatDelta row — no shared row is updated, so concurrent intakes never queue
-    on a counter; the fold job moves the deltas into the rollups (jiedao.cases.statistics.rollups)."""
-    insert_one(stat_delta(case, **counters))
+
+def stat_deltas(before: Case | None, after: Case | None) -> list[CaseStatDelta]:
+    """The (unsaved) delta rows of a change from `before` to `after` (None: no case yet)."""
+    return [_delta(key, month, counters) for key, month, counters in changes(before, after)]
 
 
-def stat_delta(case: Case, **counters: int) -> CaseStatDelta:
-    """The (unsaved) rollup delta row `bump` appends."""
-    return CaseStatDelta(
-        month=timezone.localtime(case.created_at).date().replace(day=1),
-        node_id=case.grid_id or case.community_id, org_path=case.org_path, community_id=case.community_id,
-        subdistrict_id=case.subdistrict_id, category_id=case.category_id, **counters,
-    )
+def bump(case: Case, month: date, **counters: int) -> None:
+    """Append one delta of the case's key for `month` (for repairs and tests; the workflow
+    appends the change of the figures with `record_change`)."""
+    insert_one(_delta(key_of(case), month, counters))
+
+
+def _delta(key: Key, month: date, counters: dict[str, int]) -> CaseStatDelta:
+    return CaseStatDelta(month=month, node_id=key.node_id, org_path=key.org_path, community_id=key.community_id,
+                         subdistrict_id=key.subdistrict_id, category_id=key.category_id, **counters)

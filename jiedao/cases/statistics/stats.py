@@ -6,28 +6,33 @@ district or city reads its own rows of CaseStatAreaTotal (or CaseStatArea for ca
 rankings read one row per unit and month. Every query adds the pending CaseStatDelta rows in
 the same statement, so the figures are exact whether or not the fold job has run.
 
-Formulas (the weights are settings, defaults from 12345 practice):
+Formulas (docs/figures.md). Each rate's numerator is a part of its denominator's cases, in the
+same month and key, so no rate leaves [0, 1]; a rate whose denominator is zero is None ("—"),
+not 0 or 100%. The weights are the sub-district's 办件规则 (jiedao.cases.policy.policy_for: the
+scope's sub-district, the default row for wider scopes):
 
-    响应率 response_rate     = 及时签收 acknowledged_in_time / 派遣 dispatched
-    解决率 resolution_rate   = 办结 resolved / 受理 accepted
-    满意率 satisfaction_rate = (满意 satisfied + w_basic × 基本满意 basic) / 参评 rated      (w_basic = 0.9)
-    办结率 completion_rate   = 结案 closed / 受理 accepted
-    按时办结率 on_time_rate   = 按时办结 resolved_on_time / 办结 resolved
-    综合得分 composite        = w_r × 响应率 + w_s × 解决率 + w_m × 满意率            (0.1 / 0.5 / 0.4)
-
-A rate whose denominator is zero is None ("—"), not 0 or 100%.
+    响应率 response_rate       = 及时联系 contacted / 有效回访 followed_up
+    解决率 resolution_rate     = 已解决 solved / 有效回访 followed_up
+    满意率 satisfaction_rate   = (满意 satisfied + w_basic × 基本满意 basic) / 有效回访 followed_up
+    综合得分 composite          = w_r × 响应率 + w_s × 解决率 + w_m × 满意率 (over the rates present)
+    办结率 due_resolved_rate    = 到期已办结 due_resolved / 到期应办结 due
+    按期办结率 on_time_rate      = 按期办结 on_time / 到期应办结 due      (缓办 deferred is not due)
+    结案率 due_closed_rate      = 到期已结案 due_closed / 到期应办结 due
+    及时签收率 ack_rate          = 及时签收 acknowledged_in_time / 派遣 dispatched
+    回退率 return_rate          = 退回 returned / 派遣 dispatched
+    重办率 reopen_rate          = 重办 reopened / 受理 accepted
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 
 from jiedao.cases.models import Category
+from jiedao.cases.policy import policy_for
 from jiedao.cases.statistics.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
 from jiedao.core.scope import subtree_range
 from jiedao.org.models import NodeKind, OrgNode
@@ -41,10 +46,34 @@ UNIT_KINDS: dict[str, tuple[str, ...]] = {
 }
 CHILD_UNIT = {NodeKind.CITY: "district", NodeKind.DISTRICT: "subdistrict", NodeKind.SUBDISTRICT: "community"}
 
+# rate -> (numerator counter, denominator counter); 满意率 and 综合得分 are weighted (rates_from).
+RATES: dict[str, tuple[str, str]] = {
+    "response_rate": ("contacted", "followed_up"),
+    "resolution_rate": ("solved", "followed_up"),
+    "satisfaction_rate": ("satisfied", "followed_up"),
+    "due_resolved_rate": ("due_resolved", "due"),
+    "on_time_rate": ("on_time", "due"),
+    "due_closed_rate": ("due_closed", "due"),
+    "ack_rate": ("acknowledged_in_time", "dispatched"),
+    "return_rate": ("returned", "dispatched"),
+    "reopen_rate": ("reopened", "accepted"),
+}
+RATE_NAMES = (*RATES, "composite")
 
-def weights() -> dict[str, float]:
-    configured = getattr(settings, "JIEDAO_RATE_WEIGHTS", None) or {}
-    return {"basic": 0.9, "response": 0.1, "resolution": 0.5, "satisfaction": 0.4, **configured}
+
+@dataclass(frozen=True)
+class Weights:
+    basic: float = 0.9
+    response: float = 0.1
+    resolution: float = 0.5
+    satisfaction: float = 0.4
+
+
+def weights(subdistrict_id: int | None = None) -> Weights:
+    """The composite score's weights in force for a sub-district (None: the default row)."""
+    policy = policy_for(subdistrict_id)
+    return Weights(basic=float(policy.weight_basic), response=float(policy.weight_response),
+                   resolution=float(policy.weight_resolution), satisfaction=float(policy.weight_satisfaction))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -57,39 +86,39 @@ class Rates:
     response_rate: float | None
     resolution_rate: float | None
     satisfaction_rate: float | None
-    completion_rate: float | None
-    on_time_rate: float | None
     composite: float | None
+    due_resolved_rate: float | None
+    on_time_rate: float | None
+    due_closed_rate: float | None
+    ack_rate: float | None
+    return_rate: float | None
+    reopen_rate: float | None
+
+    def rates(self) -> dict[str, float | None]:
+        """Every rate by name (RATE_NAMES), without the counts."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "counts"}
 
 
-def rates_from(counts: dict[str, Any]) -> Rates:
+def rates_from(counts: dict[str, Any], w: Weights | None = None) -> Rates:
     c = {name: int(counts.get(name) or 0) for name in COUNTERS}
-    w = weights()
-    response = _ratio(c["acknowledged_in_time"], c["dispatched"])
-    resolution = _ratio(c["resolved"], c["accepted"])
-    satisfaction = _ratio(c["satisfied"] + w["basic"] * c["basic"], c["rated"])
-    parts = [(w["response"], response), (w["resolution"], resolution), (w["satisfaction"], satisfaction)]
+    w = w or weights()
+    values = {name: _ratio(c[top], c[bottom]) for name, (top, bottom) in RATES.items()}
+    values["satisfaction_rate"] = _ratio(c["satisfied"] + w.basic * c["basic"], c["followed_up"])
+    parts = [(w.response, values["response_rate"]), (w.resolution, values["resolution_rate"]),
+             (w.satisfaction, values["satisfaction_rate"])]
     present = [(weight, value) for weight, value in parts if value is not None]
-    composite = (
-        round(sum(weight * value for weight, value in present) / sum(weight for weight, _ in present), 4)
-        if present else None
-    )
-    return Rates(
-        counts=c,
-        response_rate=response,
-        resolution_rate=resolution,
-        satisfaction_rate=satisfaction,
-        completion_rate=_ratio(c["closed"], c["accepted"]),
-        on_time_rate=_ratio(c["resolved_on_time"], c["resolved"]),
-        composite=composite,
-    )
+    total = sum(weight for weight, _ in present)
+    values["composite"] = round(sum(weight * value for weight, value in present) / total, 4) \
+        if present and total else None
+    return Rates(counts=c, **values)
 
 
 @dataclass(frozen=True)
 class _Scope:
     """Where a reader looks: `node_ids` (area rows of these nodes) or `fine_node` (the fine rows
     of one grid); `path_range` filters the pending deltas (None: everywhere); `kind` and `depth`
-    of the scope node (None for everywhere)."""
+    of the scope node (None for everywhere); `subdistrict_id` whose 办件规则 weights the scores
+    (None above a sub-district: the default row)."""
 
     node_ids: tuple[int, ...] = ()
     fine_node: int | None = None
@@ -97,21 +126,27 @@ class _Scope:
     empty: bool = False
     kind: str | None = None
     depth: int = 0
+    subdistrict_id: int | None = None
+
+    def weights(self) -> Weights:
+        return weights(self.subdistrict_id)
 
 
 def _scope(path: str | None) -> _Scope:
     if path is None:
         roots = list(OrgNode.objects.filter(parent__isnull=True).values_list("id", "kind"))
         return _Scope(node_ids=tuple(r[0] for r in roots), kind=roots[0][1] if roots else None, depth=1)
-    found = OrgNode.objects.filter(path=path).values_list("id", "kind", "depth").first()
+    found = OrgNode.objects.filter(path=path).values_list("id", "kind", "depth", "subdistrict_id").first()
     if found is None:
         return _Scope(empty=True)
-    node_id, kind, depth = found
+    node_id, kind, depth, subdistrict_id = found
     if kind == NodeKind.GRID:
-        return _Scope(fine_node=node_id, path_range=subtree_range(path), kind=kind, depth=depth)
+        return _Scope(fine_node=node_id, path_range=subtree_range(path), kind=kind, depth=depth,
+                      subdistrict_id=subdistrict_id)
     if kind in FINE_KINDS:  # below a grid: the rollups do not go that deep
-        return _Scope(empty=True)
-    return _Scope(node_ids=(node_id,), path_range=subtree_range(path), kind=kind, depth=depth)
+        return _Scope(empty=True, subdistrict_id=subdistrict_id)
+    return _Scope(node_ids=(node_id,), path_range=subtree_range(path), kind=kind, depth=depth,
+                  subdistrict_id=subdistrict_id)
 
 
 # The levels of the tree, top down (communities and villages share a level).
@@ -183,8 +218,9 @@ def _sum_rows(scope: _Scope, start: date, end: date, key: str, *, unit: tuple[tu
 
 def totals(path: str | None, start: date, end: date) -> Rates:
     """Rates for everything under `path` (None = everywhere) for months in [start, end)."""
-    rows = _sum_rows(_scope(path), start, end, "")
-    return rates_from(rows[0] if rows else {})
+    scope = _scope(path)
+    rows = _sum_rows(scope, start, end, "")
+    return rates_from(rows[0] if rows else {}, scope.weights())
 
 
 def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> list[dict[str, Any]]:
@@ -206,6 +242,7 @@ def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> li
         depth = scope.depth + levels_down if path is not None else 1 + levels_down
         rows = _sum_rows(scope, start, end, "unit", unit=(kinds, depth * 4)) if levels_down >= 0 and not \
             scope.empty else []
+    w = scope.weights()
     if by == "grid":
         names = {pk: (pk, name) for pk, name in
                  OrgNode.objects.filter(pk__in=[row["k"] for row in rows]).values_list("id", "name")}
@@ -213,7 +250,7 @@ def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> li
         names = {path: (pk, name) for path, pk, name in
                  OrgNode.objects.filter(path__in=[row["k"] for row in rows]).values_list("path", "id", "name")}
     ranked = [{"unit_id": names.get(row["k"], (None, ""))[0], "unit_name": names.get(row["k"], (None, ""))[1],
-               "rates": rates_from(row)} for row in rows]
+               "rates": rates_from(row, w)} for row in rows]
     ranked.sort(key=lambda r: (r["rates"].composite is None, -(r["rates"].composite or 0),
                                -r["rates"].counts["reported"], r["unit_id"] or 0))
     for position, row in enumerate(ranked, start=1):
@@ -223,8 +260,10 @@ def ranking(path: str | None, start: date, end: date, *, by: str = "grid") -> li
 
 def trend(path: str | None, start: date, end: date) -> list[dict[str, Any]]:
     """Monthly counts and rates (for the dashboard's trend chart)."""
-    rows = sorted(_sum_rows(_scope(path), start, end, "month"), key=lambda row: row["k"])
-    return [{"month": row["k"], "rates": rates_from(row)} for row in rows]
+    scope = _scope(path)
+    rows = sorted(_sum_rows(scope, start, end, "month"), key=lambda row: row["k"])
+    w = scope.weights()
+    return [{"month": row["k"], "rates": rates_from(row, w)} for row in rows]
 
 
 def by_category(path: str | None, start: date, end: date, limit: int = 10) -> list[dict[str, Any]]:

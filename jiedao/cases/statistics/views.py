@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from jiedao.cases import reading, selectors
 from jiedao.cases.catalogue import sla
+from jiedao.cases.models import COUNTER_LABELS
 from jiedao.cases.statistics import stats
 from jiedao.core import scope
 from jiedao.core.permissions import Perm
@@ -29,19 +30,39 @@ TREND_MONTHS = 12
 RANKING_TOP = 10
 RANKING_BOTTOM = 5
 DASHBOARD_OVERDUE = 20
-RATE_FIELDS = (
-    ("response_rate", gettext_lazy("响应率")),
-    ("resolution_rate", gettext_lazy("解决率")),
-    ("satisfaction_rate", gettext_lazy("满意率")),
-    ("on_time_rate", gettext_lazy("按时办结率")),
-    ("completion_rate", gettext_lazy("办结率")),
-)
+# Every figure on the page with its one-line definition (docs/figures.md; the title of its tile
+# and the 口径说明 list below the tiles). Rates show their numerator and denominator.
 COUNT_FIELDS = (
-    ("reported", gettext_lazy("登记")),
-    ("accepted", gettext_lazy("受理")),
-    ("resolved", gettext_lazy("办结")),
-    ("closed", gettext_lazy("结案")),
+    ("reported", gettext_lazy("登记"), gettext_lazy("本期新登记的事项件数（按登记月份）。")),
+    ("accepted", gettext_lazy("受理"), gettext_lazy("本期受理的事项件数（按受理月份；合并的重复事项不计）。")),
+    ("resolved", gettext_lazy("办结"),
+     gettext_lazy("本期办结且结果仍有效的事项件数（按办结月份）：核查不通过、回访未解决或重办后再办结的，只计一次，计入最后一次办结的月份。")),
+    ("closed", gettext_lazy("结案"), gettext_lazy("本期结案销号的事项件数（按结案月份）。")),
+    ("deferred", gettext_lazy("缓办"), gettext_lazy("经领导批准缓办、另定期限的事项件数，不计入按期办结率等的分母。")),
 )
+RATE_FIELDS = (
+    ("response_rate", gettext_lazy("响应率"), "contacted", "followed_up",
+     gettext_lazy("回访时居民认为及时联系了的件数 ÷ 有效回访件数（按回访月份，只计最近一次回访）。")),
+    ("resolution_rate", gettext_lazy("解决率"), "solved", "followed_up",
+     gettext_lazy("回访时居民认为问题已解决的件数 ÷ 有效回访件数。")),
+    ("satisfaction_rate", gettext_lazy("满意率"), "satisfied", "followed_up",
+     gettext_lazy("（满意 + 基本满意 × 折算系数）÷ 有效回访件数；系数见办件规则，默认 0.9。")),
+    ("composite", gettext_lazy("综合得分"), "", "",
+     gettext_lazy("响应率、解决率、满意率按办件规则的权重加权（默认 0.1、0.5、0.4）。")),
+    ("due_resolved_rate", gettext_lazy("办结率"), "due_resolved", "due",
+     gettext_lazy("到期已办结 ÷ 到期应办结：本期到期（或提前办结）的事项中已办结的比例；缓办的不计入。")),
+    ("on_time_rate", gettext_lazy("按期办结率"), "on_time", "due",
+     gettext_lazy("在办理期限内办结的件数 ÷ 到期应办结件数；超期未办结的也在分母中。")),
+    ("due_closed_rate", gettext_lazy("结案率"), "due_closed", "due",
+     gettext_lazy("到期应办结的事项中已结案销号的比例。")),
+    ("ack_rate", gettext_lazy("及时签收率"), "acknowledged_in_time", "dispatched",
+     gettext_lazy("派遣后 2 小时内签收的件数 ÷ 派遣件数（按受理月份）。")),
+    ("return_rate", gettext_lazy("回退率"), "returned", "dispatched",
+     gettext_lazy("承办单位退回过的件数 ÷ 派遣件数（按受理月份）。")),
+    ("reopen_rate", gettext_lazy("重办率"), "reopened", "accepted",
+     gettext_lazy("回访未解决、不满意或结案后重办过的件数 ÷ 受理件数（按受理月份）。")),
+)
+COUNTER_LABEL = dict(COUNTER_LABELS)
 LEVEL_LABELS = (
     ("level1", gettext_lazy("村社")),
     ("level2", gettext_lazy("科室")),
@@ -58,6 +79,19 @@ def _month_shift(month: Any, delta: int) -> Any:
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def rate_tile(rates: stats.Rates, key: str, label: Any, top: str, bottom: str, note: Any) -> dict[str, Any]:
+    """A rate as the dashboard shows it: the percentage, and the two counts it is made of (so no
+    tile reads "办结 127" beside "办结率 8.2%" without saying what the 8.2% divides)."""
+    value = getattr(rates, key)
+    tile = {"key": key, "label": label, "value": value, "text": _percent(value), "note": note, "parts": ""}
+    if bottom:
+        top_text = f"{COUNTER_LABEL[top]} {rates.counts[top]}"
+        if key == "satisfaction_rate":
+            top_text += f"、{COUNTER_LABEL['basic']} {rates.counts['basic']}"
+        tile["parts"] = f"{top_text} / {COUNTER_LABEL[bottom]} {rates.counts[bottom]}"
+    return tile
 
 
 def _dashboard_node(request: HttpRequest):
@@ -90,9 +124,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     path = node.path
 
     rates = stats.totals(path, start, end)
-    counts = [{"key": key, "label": label, "value": rates.counts[key]} for key, label in COUNT_FIELDS]
-    rate_tiles = [{"key": key, "label": label, "value": getattr(rates, key), "text": _percent(getattr(rates, key))}
-                  for key, label in RATE_FIELDS]
+    counts = [{"key": key, "label": label, "value": rates.counts[key], "note": note}
+              for key, label, note in COUNT_FIELDS]
+    rate_tiles = [rate_tile(rates, *field) for field in RATE_FIELDS]
 
     trend_start = _month_shift(this_month, 1 - TREND_MONTHS)
     by_month = {row["month"]: row["rates"] for row in stats.trend(path, trend_start, end)}
@@ -101,7 +135,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         month = _month_shift(trend_start, offset)
         r = by_month.get(month) or stats.rates_from({})
         trend.append({"month": f"{month:%Y-%m}", "reported": r.counts["reported"], "resolved": r.counts["resolved"],
-                      "closed": r.counts["closed"], "resolution_rate": r.resolution_rate})
+                      "closed": r.counts["closed"], "due_resolved_rate": r.due_resolved_rate})
 
     categories = stats.by_category(path, start, end)
     raw_levels = stats.levels_from(rates)
@@ -115,6 +149,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         row["composite_text"] = _percent(row["rates"].composite)
         row["resolution_text"] = _percent(row["rates"].resolution_rate)
         row["satisfaction_text"] = _percent(row["rates"].satisfaction_rate)
+        row["due_resolved_text"] = _percent(row["rates"].due_resolved_rate)
     top = ranking[:RANKING_TOP]
     bottom = ranking[max(RANKING_TOP, len(ranking) - RANKING_BOTTOM):]
 
@@ -127,7 +162,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
     chart_data = {
         "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
-                   "closed": str(COUNT_FIELDS[3][1]), "resolution_rate": str(RATE_FIELDS[1][1]),
+                   "closed": str(COUNT_FIELDS[3][1]), "due_resolved_rate": str(RATE_FIELDS[4][1]),
                    "table": _("数据表")},
         "trend": trend,
         "categories": [{"name": c["name"], "reported": c["reported"] or 0, "resolved": c["resolved"] or 0}

@@ -80,7 +80,7 @@ def test_a_private_matter_that_fails_verification_goes_back_to_acceptance(world,
     assert (body["state"], body["rework_count"], body["next_step"]["unit"]) == ("accepted", 1, "东门社区")
     assert "resolve" in allowed(secretary, private)
     _ok(secretary, private, "resolve", reason="已联系志愿者上门维修")
-    body = _ok(worker, private, "follow_up", rating="unsatisfied")
+    body = _ok(worker, private, "follow_up", contacted=True, solved=False, rating="unsatisfied")
     assert (body["state"], body["reopen_count"]) == ("accepted", 1)
 
 
@@ -160,7 +160,7 @@ def test_hand_over_to_the_district_and_the_district_resolves_it(world, catalogue
     assert body["district_reply"] == body["result"] and body["district_replied_at"] is not None
     # Then verified, called back and closed as usual.
     _ok(worker, case, "verify_pass")
-    _ok(secretary, case, "follow_up", rating="satisfied")
+    _ok(secretary, case, "follow_up", contacted=True, solved=True, rating="satisfied")
     assert _ok(secretary, case, "close")["state"] == "closed"
     steps = list(CaseTransition.objects.filter(case_id=case).values_list("action", flat=True))
     assert steps[-5:] == ["hand_over", "district_reply", "verify_pass", "follow_up", "close"]

@@ -69,7 +69,8 @@ def _params(world, case: Case, action: str, data, other: Case) -> dict:
     if action == Action.DISPATCH:
         return {"department": world.department} if case.tier == Tier.PUBLIC else {}
     if action == Action.FOLLOW_UP:
-        return {"rating": data.draw(st.sampled_from(Rating.values))}
+        return {"rating": data.draw(st.sampled_from(Rating.values)), "contacted": data.draw(st.booleans()),
+                "solved": data.draw(st.booleans())}
     if action == Action.MERGE:
         return {"into": other}
     if action == Action.DEFER:

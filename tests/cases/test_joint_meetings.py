@@ -375,4 +375,6 @@ def test_the_demo_holds_one_meeting_and_prepares_the_next(world, units):
     waiting = list(draft.items.select_related("case"))
     assert waiting and all(i.decided_at is None and i.case.level == 3 and i.case.state == State.ACCEPTED
                            for i in waiting)
-    assert f"已决定 2 件，待上会 {len(waiting)} 件" in line
+    assert f"已决定 2 件，待上会 {len(waiting)} 件，移交区级 1 件" in line
+    handed = Case.objects.get(state=State.WITH_DISTRICT)  # the demo shows the district's state too
+    assert handed.level == 4 and handed.district_ref.startswith("区12345-")

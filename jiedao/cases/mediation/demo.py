@@ -122,6 +122,14 @@ def seed_joint_meetings(subdistrict: OrgNode, *, seed: int) -> str:
         summary="会议听取了各科室对上报事项的情况汇报，逐件研究确定了牵头单位、配合单位和办理时限。"
                 "各牵头单位要按时限办结并向联席会议书面报告，配合单位要主动对接、形成合力。",
     )
+    # One the held meeting could not settle: handed over to the district (区级办理中), waiting for its reply.
+    _escalate_to_level_3(subdistrict, max(0, 1 - len(_waiting(subdistrict))), rng, handlers, secretaries)
+    handed = 0
+    for pk in _waiting(subdistrict)[:1]:
+        case_act(actor=leader, case=Case.objects.get(pk=pk), action=Action.HAND_OVER,
+                 reason="联席会议协调不成，涉及区级部门职责，移交区级处理。",
+                 district_ref=f"区12345-{now:%Y%m%d}-{rng.randint(1000, 9999)}")
+        handed += 1
     # Escalated since: the agenda of the next meeting, in preparation.
     more = max(0, WANTED - 2 - len(_waiting(subdistrict)))
     _escalate_to_level_3(subdistrict, more, rng, handlers, secretaries)
@@ -131,4 +139,5 @@ def seed_joint_meetings(subdistrict: OrgNode, *, seed: int) -> str:
         title += "（第二次）"
     draft = mediation.joint_meeting_create(actor=leader, subdistrict=subdistrict, title=title, held_at=planned,
                                            location="街道三楼会议室", host=host)
-    return f"联席会议 / joint meetings: 2 次（已决定 {decided} 件，待上会 {draft.items.count()} 件）"
+    return (f"联席会议 / joint meetings: 2 次（已决定 {decided} 件，待上会 {draft.items.count()} 件，"
+            f"移交区级 {handed} 件）")

@@ -172,6 +172,9 @@ class ResidentRow:
     phone_bidx: str = ""
     phone_masked: str = ""
 
+    def __post_init__(self) -> None:
+        self.id_lookup = tuple(self.id_lookup)  # a list when read back from the staged JSON
+
     def audit_view(self, household_id: int | None) -> dict[str, Any]:
         """What the audit log keeps of an imported resident: masked identifiers only."""
         return {
@@ -196,11 +199,13 @@ class ResidentRegister(RegisterSpec):
     sheet_name = "居民"
     permission = Perm.MANAGE_PEOPLE
     duplicate_column = "身份证号"
+    row_type = ResidentRow
     columns = (
         Column("name", "姓名", required=True, aliases=("居民姓名",), example="张建国"),
         Column("id_number", "身份证号", aliases=("身份证号码", "公民身份号码", "证件号码"), example="330225198506120013", text=True,
-               help="18 位，最后一位可为 X；作为识别同一居民的依据，重复导入时按它更新"),
-        Column("phone", "联系电话", aliases=("电话", "手机号", "手机号码"), example="13812345678", text=True),
+               personal="id_number", help="18 位，最后一位可为 X；作为识别同一居民的依据，重复导入时按它更新"),
+        Column("phone", "联系电话", aliases=("电话", "手机号", "手机号码"), example="13812345678", text=True,
+               personal="phone"),
         Column("node", "所在网格/楼栋", required=True, aliases=("所在网格", "楼栋", "网格", "所属网格", "所在节点", "网格编码"),
                example="东门社区/东门第一网格/一号微网格/1幢", help="编码、完整路径，或在您管辖范围内唯一的名称"),
         Column("household_number", "户号", aliases=("户编号",), example="DX-0001-0101", text=True),
@@ -398,13 +403,14 @@ class BusinessRegister(RegisterSpec):
     sheet_name = "工商业主体"
     permission = Perm.MANAGE_BUSINESSES
     duplicate_column = "统一社会信用代码"
+    row_type = BusinessRow
     columns = (
         Column("name", "名称", required=True, aliases=("主体名称", "企业名称"), example="象山丹西水产有限公司"),
         Column("uscc", "统一社会信用代码", aliases=("信用代码", "社会信用代码"), example="91330225MA2AB12340", text=True,
                help="18 位；作为识别同一主体的依据，重复导入时按它更新"),
         Column("kind", "主体类型", aliases=("类型",), example="有限责任公司"),
         Column("legal_rep", "法定代表人", aliases=("负责人", "经营者"), example="李海"),
-        Column("phone", "联系电话", aliases=("电话",), example="0574-65712345", text=True),
+        Column("phone", "联系电话", aliases=("电话",), example="0574-65712345", text=True, personal="phone"),
         Column("node", "所在网格/楼栋", required=True, aliases=("所在网格", "网格", "所属网格", "楼栋"),
                example="东门社区/东门第一网格"),
         Column("address", "经营地址", aliases=("地址",), example="丹西街道东门路 88 号"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from jiedao.env import (
     env_path,
     env_queue_url,
     env_str,
+    private_data_dir,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -25,7 +27,12 @@ PROJECT_DIR = BASE_DIR.parent
 
 # Everything the platform writes (SQLite file, uploads, keys, backups) lives under DATA_DIR.
 DATA_DIR = env_path("JIEDAO_DATA_DIR", PROJECT_DIR / "var")
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Whatever the platform writes is for its own user only: files 0600, directories 0700 (the SQLite
+# file and its -wal/-shm, imports, backups, the keyring, media, logs). The umask covers every file
+# created from now on; `private_data_dir` tightens what an older version left readable.
+os.umask(0o077)
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+private_data_dir(DATA_DIR)
 
 DEBUG = env_bool("JIEDAO_DEBUG", False)
 
@@ -216,3 +223,6 @@ JIEDAO_QUEUE_NAME = env_name("JIEDAO_QUEUE_NAME", "jiedao")
 # a page, not set here: docs/figures.md.
 # Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
 JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))
+# Import files (kept encrypted) are deleted this many hours after upload at the latest, whatever
+# became of the job (jiedao.core.imports.import_retention, hourly).
+JIEDAO_IMPORT_RETENTION_HOURS = env_int("JIEDAO_IMPORT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 30)

@@ -653,6 +653,14 @@ def import_retention(now: datetime | None = None) -> str:
         else:
             uploads.add(stored_name)
     grace = time.time() - ORPHAN_GRACE_SECONDS
+    spool = getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+    for path in Path(spool).iterdir() if spool and Path(spool).is_dir() else ():
+        try:  # request uploads a killed process did not get to delete
+            if path.is_file() and path.stat().st_mtime < grace:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
     for path in import_dir().iterdir():
         head = path.name.split(".")[0]
         owned = head in pks if head.isdigit() else path.name.removesuffix(".tmp") in uploads

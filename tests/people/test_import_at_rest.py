@@ -228,12 +228,16 @@ def test_retention_removes_old_jobs_and_orphans(world):
     os.utime(orphan_old, (time.time() - 2 * imports.ORPHAN_GRACE_SECONDS,) * 2)
     orphan_new = imports.import_dir() / "99999999.stage"
     orphan_new.write_bytes(b"x")
+    spooled = Path(settings.FILE_UPLOAD_TEMP_DIR) / "tmpabc.upload.csv"  # a request's upload a killed process left
+    spooled.write_bytes(b"x")
+    os.utime(spooled, (time.time() - 2 * imports.ORPHAN_GRACE_SECONDS,) * 2)
     imports.import_retention()
     waiting.refresh_from_db()
     assert waiting.status == ImportJob.Status.CANCELLED
     assert [p for p in _job_files(waiting) + _job_files(done) + [imports.errors_file(done)] if p.exists()] == []
     assert imports.job_file(fresh).exists() and imports.stage_file(fresh).exists()
     assert not orphan_old.exists() and orphan_new.exists()  # a young orphan may be an upload in flight
+    assert not spooled.exists()
     orphan_new.unlink()
     imports.import_cancel(actor=world.secretary, job=fresh)
 

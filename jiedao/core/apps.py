@@ -11,3 +11,23 @@ class CoreConfig(AppConfig):
         from jiedao.core import caching
 
         caching.connect_signals()
+        from django.core import checks
+
+        checks.register(keyring_check, checks.Tags.database)
+
+
+def keyring_check(app_configs=None, databases=None, **kwargs):
+    """`manage.py check --database default` (and `migrate`, which runs the database checks)
+    report encrypted rows the present keyring cannot open; `jiedao serve`/`demo` refuse to start."""
+    from django.core import checks
+    from django.db import DatabaseError
+
+    from jiedao.core import keys
+
+    if not databases or "default" not in databases:
+        return []
+    try:
+        problem = keys.startup_problems()
+    except DatabaseError:
+        return []
+    return [checks.Error(problem, id="jiedao.E001")] if problem else []

@@ -8,6 +8,7 @@ with two scratch databases created and dropped here.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from jiedao.core import backup
+from jiedao.core import backup, crypto
 from tests.core.test_cli import run_jiedao, seeded_tiny_data_dir
 
 COMPARED_TABLES = backup.KEY_TABLES  # org_orgnode, org_user, core_auditevent
@@ -33,12 +34,17 @@ def sqlite_rows(path: Path, table: str) -> list[tuple]:
 
 
 def test_sqlite_backup_restores_identical_rows_into_an_empty_data_dir(tmp_path_factory, tmp_path):
-    source = seeded_tiny_data_dir(tmp_path_factory) / "jiedao.sqlite3"
-    archive = backup.backup(tmp_path, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(source)})
+    source_dir = seeded_tiny_data_dir(tmp_path_factory)
+    source = source_dir / "jiedao.sqlite3"
+    ring = crypto.Keyring.from_json((source_dir / "keys" / "keyring.json").read_text())
+    archive = backup.backup(tmp_path, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(source)}, keyring=ring)
     assert archive.parent == tmp_path and archive.name.startswith("jiedao-") and archive.suffix == ".sqlite3"
     assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    assert oct(backup.manifest_path(archive).stat().st_mode & 0o777) == "0o600"
 
     target_dir = tmp_path / "restored"
+    (target_dir / "keys").mkdir(parents=True)
+    shutil.copy(source_dir / "keys" / "keyring.json", target_dir / "keys" / "keyring.json")
     restored = run_jiedao("restore", str(archive), data_dir=target_dir)
     assert restored.returncode == 0, restored.stderr
     target = target_dir / "jiedao.sqlite3"
@@ -138,6 +144,9 @@ def test_postgres_backup_restores_identical_rows_into_an_empty_database(tmp_path
         assert made.returncode == 0, made.stderr
         assert archive.read_bytes().startswith(b"PGDMP")
 
+        # Without the keyring that encrypted it (an empty data directory), the restore is refused.
+        keyless = run_jiedao("restore", str(archive), data_dir=tmp_path / "empty", JIEDAO_DATABASE_URL=pg_url(target))
+        assert keyless.returncode == 2 and "keyring" in keyless.stderr, keyless.stderr
         restored = run_jiedao("restore", str(archive), data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(target))
         assert restored.returncode == 0, restored.stderr
         (source_counts, source_rows), (target_counts, target_rows) = pg_snapshot(source), pg_snapshot(target)

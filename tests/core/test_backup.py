@@ -17,7 +17,8 @@ import pytest
 from django.conf import settings
 
 from jiedao.core import backup, crypto
-from tests.core.test_cli import run_jiedao, seeded_tiny_data_dir
+from tests.core.test_cli import copy_of_seeded, run_jiedao
+from tests.core.test_keys import SEALED_ROW
 
 COMPARED_TABLES = backup.KEY_TABLES  # org_orgnode, org_user, core_auditevent
 
@@ -34,7 +35,9 @@ def sqlite_rows(path: Path, table: str) -> list[tuple]:
 
 
 def test_sqlite_backup_restores_identical_rows_into_an_empty_data_dir(tmp_path_factory, tmp_path):
-    source_dir = seeded_tiny_data_dir(tmp_path_factory)
+    source_dir = copy_of_seeded(tmp_path_factory, tmp_path / "source")
+    sealed_row = run_jiedao("manage", "shell", "-c", SEALED_ROW, data_dir=source_dir)  # so the keyring matters
+    assert sealed_row.returncode == 0, sealed_row.stderr
     source = source_dir / "jiedao.sqlite3"
     ring = crypto.Keyring.from_json((source_dir / "keys" / "keyring.json").read_text())
     archive = backup.backup(tmp_path, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(source)}, keyring=ring)
@@ -54,7 +57,7 @@ def test_sqlite_backup_restores_identical_rows_into_an_empty_data_dir(tmp_path_f
         assert rows and rows == sqlite_rows(source, table), table
 
     with pytest.raises(backup.BackupError) as refused:  # the target is no longer empty
-        backup.restore(archive, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(target)})
+        backup.restore(archive, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(target)}, skip_key_check=True)
     assert refused.value.returncode == 2 and "--force" in refused.value.message
 
 
@@ -139,6 +142,8 @@ def test_postgres_backup_restores_identical_rows_into_an_empty_database(tmp_path
     try:
         seeded = run_jiedao("seed", "--scale", "tiny", data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(source))
         assert seeded.returncode == 0, seeded.stderr
+        sealed_row = run_jiedao("manage", "shell", "-c", SEALED_ROW, data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(source))
+        assert sealed_row.returncode == 0, sealed_row.stderr
         archive = tmp_path / "jiedao.dump"
         made = run_jiedao("backup", "--output", str(archive), data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(source))
         assert made.returncode == 0, made.stderr

@@ -322,6 +322,8 @@ class ResidentRegister(RegisterSpec):
                 setattr(resident, name, value)
             if row.phone_enc:
                 resident.phone_enc, resident.phone_bidx, resident.phone_masked = row.phone_enc, row.phone_bidx, row.phone_masked
+            resident.id_number_enc = sealed.rebind(resident.id_number_enc, Resident, "id_number", resident.pk, keyring=ctx.ring)
+            resident.phone_enc = sealed.rebind(resident.phone_enc, Resident, "phone", resident.pk, keyring=ctx.ring)
             updates.append(resident)
             tags.extend((resident.pk, g) for g in row.groups)
             old, new = audit.changed(before, audit.snapshot(resident))
@@ -330,6 +332,9 @@ class ResidentRegister(RegisterSpec):
         insert = []
         for pk, (_, row) in zip(ids, creates, strict=True):
             household_id = households.get(row.household_number) if row.household_number else None
+            # Sealed at staging, before the pk was known: bound to the row now (jiedao.core.sealed).
+            row.id_enc = sealed.rebind(row.id_enc, Resident, "id_number", pk, keyring=ctx.ring)
+            row.phone_enc = sealed.rebind(row.phone_enc, Resident, "phone", pk, keyring=ctx.ring)
             insert.append((
                 pk, now, now, row.node_id, row.subdistrict_id, household_id, row.relation, row.name, row.id_enc,
                 row.id_bidx, row.id_masked, row.gender, row.birth_date, row.phone_enc, row.phone_bidx,
@@ -478,9 +483,11 @@ class BusinessRegister(RegisterSpec):
             for key, value in row.fields.items():
                 setattr(business, key, value)
             if row.phone:
-                phone = sealed.seal("phone", row.phone, keyring=ring)
+                aad = sealed.column_of(Business, "phone").context(business.pk) if business.pk else None
+                phone = sealed.seal("phone", row.phone, keyring=ring, aad=aad)
                 business.phone_enc, business.phone_bidx, business.phone_masked = phone.ciphertext, phone.blind_index, phone.mask
         Business.objects.bulk_create(creates, batch_size=500)
+        sealed.bind_rows(Business, [b.pk for b in creates])  # bulk_create sends no signals
         if updates:
             Business.objects.bulk_update(
                 updates, ["node", "subdistrict", "name", "kind", "legal_rep", "address", "industry", "size",

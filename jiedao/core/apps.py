@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("平台基础")
 
     def ready(self) -> None:
-        from jiedao.core import caching
+        from jiedao.core import caching, scheduler
 
         caching.connect_signals()
+        scheduler.register("expired_sweep", "jiedao.core.limits.expired_sweep", scheduler.every(60))

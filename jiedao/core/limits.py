@@ -97,3 +97,15 @@ def reset() -> None:
     from jiedao.core.models import RateCounter
 
     RateCounter.objects.all().delete()
+
+
+def expired_sweep() -> str:
+    """Periodic job `expired_sweep` (hourly): delete the rate counters whose window has ended and
+    the expired sessions, so neither an address's counts nor a signed-out session's row outlive
+    their use (residual information)."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    counters = purge()
+    sessions, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return f"计数 {counters}，会话 {sessions}"

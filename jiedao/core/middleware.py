@@ -73,7 +73,9 @@ class SecurityHeadersMiddleware:
         if self.policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         user = getattr(request, "user", None)
-        if (
+        if "no-store" in response.get("Cache-Control", ""):
+            pass  # the view said so already
+        elif (
             (user is not None and user.is_authenticated)
             or request.path.startswith(NO_STORE_PREFIXES)
             or request.method == "POST"

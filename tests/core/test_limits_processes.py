@@ -28,6 +28,7 @@ from django.db import connection
 from jiedao.cases.views import PUBLIC_LIMITS
 
 JIEDAO = Path(sys.executable).with_name("jiedao")
+REPO = Path(__file__).resolve().parents[2]  # this checkout's code, whatever the venv points at
 WORKERS = 3
 
 
@@ -58,10 +59,11 @@ def served(transactional_db, tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env = dict(os.environ, JIEDAO_DATA_DIR=str(data_dir), JIEDAO_DATABASE_URL=_database_url(tmp_path),
-               JIEDAO_SCHEDULER="off", JIEDAO_DEBUG="0")
+               JIEDAO_SCHEDULER="off", JIEDAO_DEBUG="0",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - closed below
     server = subprocess.Popen([str(JIEDAO), "serve", "--port", str(port), "--workers", str(WORKERS), "--threads", "4"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

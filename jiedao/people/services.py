@@ -49,18 +49,42 @@ def _text(value: Any, *, field: str, label: Any, max_length: int, required: bool
     return text
 
 
-def _apply_id_number(resident: Resident, id_number: str) -> None:
+# A refused duplicate tells that a typed ID number is registered: per user at most this many
+# (refusals, seconds), after which writing an ID number is refused whatever it is (429), so the
+# create/edit forms cannot test the candidates a mask leaves. settings.JIEDAO_PEOPLE_ID_CLASH_LIMIT.
+ID_CLASH_LIMIT = (10, 86400)
+
+
+def _id_clash_limit() -> tuple[int, int]:
+    from django.conf import settings
+
+    return tuple(getattr(settings, "JIEDAO_PEOPLE_ID_CLASH_LIMIT", ID_CLASH_LIMIT))  # type: ignore[return-value]
+
+
+def _apply_id_number(resident: Resident, id_number: str, *, actor: Any = None) -> None:
     """Seal the ID number onto the resident; gender and birth date follow it (and stay when it is cleared)."""
+    from django.core.cache import cache
     id_number = crypto.normalise(id_number or "", "id_number")
     if not id_number:
         resident.id_number_enc = resident.id_number_bidx = resident.id_number_masked = ""
         return
     validate_id_number(id_number)
+    uses, window = _id_clash_limit()
+    key = f"jiedao:people-id-clash:{getattr(actor, 'pk', '')}"
+    if actor is not None and (cache.get(key) or 0) >= uses:
+        raise ThrottledError(_("身份证号重复的次数过多，今天暂停登记或修改身份证号，请明天再试或联系社区书记。"),
+                             field="id_number")
     sealed_id = sealed.seal("id_number", id_number)
     clash = Resident.objects.filter(id_number_bidx__in=sealed_id.lookup_keys)
     if resident.pk:
         clash = clash.exclude(pk=resident.pk)
     if clash.exists():
+        if actor is not None:
+            cache.add(key, 0, window)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, window)
         raise ConflictError(_("该身份证号已登记在其他居民名下。"), field="id_number")
     _assign(resident, sealed_id.fields("id_number"))
     resident.gender, resident.birth_date = sealed_id.gender, sealed_id.birth_date
@@ -118,7 +142,7 @@ def resident_create(
         notes=_text(notes, field="notes", label=gettext_lazy("备注"), max_length=500),
     )
     _check_household(household, node)
-    _apply_id_number(resident, id_number)
+    _apply_id_number(resident, id_number, actor=actor)
     _apply_phone(resident, phone)
     resident.save()
     audit.record(actor=actor, action="people.resident.create", obj=resident, after=audit.snapshot(resident))
@@ -140,7 +164,7 @@ def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Reside
         resident.node = changes.pop("node")
         resident.subdistrict_id = resident.node.subdistrict_id
     if "id_number" in changes:
-        _apply_id_number(resident, changes.pop("id_number"))
+        _apply_id_number(resident, changes.pop("id_number"), actor=actor)
     if "phone" in changes:
         _apply_phone(resident, changes.pop("phone"))
     limits = {

@@ -238,3 +238,17 @@ def test_the_lookup_is_throttled(world, person, as_, settings):
     assert AuditEvent.objects.count() == before
     # Per user: the administrator is not held by the secretary's count.
     assert as_(world.admin).post("/residents/lookup", body).status_code == 200
+
+
+def test_a_refused_duplicate_is_no_oracle_for_long(world, person, as_, settings):
+    """Typing candidates into a resident's ID number: a 409 tells one is registered, so after a few
+    refusals every ID write of that user is refused (429) whatever the number is."""
+    settings.JIEDAO_PEOPLE_ID_CLASH_LIMIT = (2, 86400)
+    api = as_(world.worker)
+    dummy = api.post("/residents", {"node": world.building.pk, "name": "测试"}).json()["id"]
+    for _ in range(2):
+        assert api.patch(f"/residents/{dummy}", {"id_number": ID}).status_code == 409
+    fresh = "33022519800101003" + id_number_check_char("33022519800101003")
+    for number in (ID, fresh):
+        assert api.patch(f"/residents/{dummy}", {"id_number": number}).status_code == 429
+    assert as_(world.secretary).patch(f"/residents/{dummy}", {"id_number": fresh}).status_code == 200

@@ -234,7 +234,7 @@ def _actor_name(actor: Any) -> str:
 
 REVEAL_REASON_MAX = 200
 # Lookups of a typed number (case_reporter_lookup), per user: `user` = (lookups, seconds); `mask` =
-# (different numbers, seconds) that share one mask (138****5678). A mask leaves 10,000 candidates
+# (different numbers, seconds) that share one mask (138******78). A mask leaves 1,000,000 candidates
 # (DESIGN.md §5); the second limit keeps the lookup from testing them one by one. Overridden by
 # settings.JIEDAO_PHONE_LOOKUP_LIMITS. Counted in the cache (shared with Redis, per process otherwise).
 PHONE_LOOKUP_LIMITS = {"user": (60, 3600), "mask": (5, 86400)}

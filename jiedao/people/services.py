@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, crypto, scope, sealed
+from jiedao.core import limits as shared_limits
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_, ThrottledError
 from jiedao.core.permissions import Perm
 from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
@@ -64,6 +65,7 @@ def _id_clash_limit() -> tuple[int, int]:
 def _apply_id_number(resident: Resident, id_number: str, *, actor: Any = None) -> None:
     """Seal the ID number onto the resident; gender and birth date follow it (and stay when it is cleared)."""
     from django.core.cache import cache
+
     id_number = crypto.normalise(id_number or "", "id_number")
     if not id_number:
         resident.id_number_enc = resident.id_number_bidx = resident.id_number_masked = ""
@@ -71,6 +73,8 @@ def _apply_id_number(resident: Resident, id_number: str, *, actor: Any = None) -
     validate_id_number(id_number)
     uses, window = _id_clash_limit()
     key = f"jiedao:people-id-clash:{getattr(actor, 'pk', '')}"
+    # Counted in django's cache, not core.limits: the refusal rolls back the write's transaction,
+    # and a database counter would be rolled back with it (per process unless Redis is set).
     if actor is not None and (cache.get(key) or 0) >= uses:
         raise ThrottledError(_("身份证号重复的次数过多，今天暂停登记或修改身份证号，请明天再试或联系社区书记。"),
                              field="id_number")
@@ -462,7 +466,7 @@ def business_reveal(*, actor: Any, business: Business, reason: str) -> str:
 
 # Lookups per user: (lookups, seconds) per hour and per day. A mask leaves more than 10,000
 # candidates (docs/architecture.md, "Sealed identifiers"); these limits keep a lookup from testing
-# them one by one. Overridden by settings.JIEDAO_PEOPLE_LOOKUP_LIMITS; counted in django's cache.
+# them one by one. Overridden by settings.JIEDAO_PEOPLE_LOOKUP_LIMITS; counted across processes (core.limits).
 LOOKUP_LIMITS = {"hour": (20, 3600), "day": (60, 86400)}
 LOOKUP_REASON_MAX = 200
 LOOKUP_KINDS = {"id_number": gettext_lazy("身份证号"), "phone": gettext_lazy("联系电话")}
@@ -506,17 +510,9 @@ def resident_lookup(*, actor: Any, kind: str, value: str, reason: str) -> list[R
 def _lookup_throttle(actor: Any) -> None:
     """Count one lookup against each window; ThrottledError (429) once one is used up."""
     from django.conf import settings
-    from django.core.cache import cache
 
-    limits = {**LOOKUP_LIMITS, **getattr(settings, "JIEDAO_PEOPLE_LOOKUP_LIMITS", {})}
-    for name, (uses, window) in limits.items():
-        key = f"jiedao:people-lookup:{name}:{actor.pk}"
-        cache.add(key, 0, window)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, window)
-            count = 1
-        if count > uses:
+    windows = {**LOOKUP_LIMITS, **getattr(settings, "JIEDAO_PEOPLE_LOOKUP_LIMITS", {})}
+    for name, (uses, window) in windows.items():
+        if shared_limits.hit(f"jiedao:people-lookup:{name}:{actor.pk}", window) > uses:
             raise ThrottledError(_("按号码查找过于频繁：每 %(m)s 分钟最多 %(n)s 次，请稍后再试。")
                                  % {"m": max(window // 60, 1), "n": uses}, field="value")

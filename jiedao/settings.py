@@ -216,3 +216,6 @@ JIEDAO_QUEUE_NAME = env_name("JIEDAO_QUEUE_NAME", "jiedao")
 # a page, not set here: docs/figures.md.
 # Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
 JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))
+# A second place for the signed audit checkpoints (besides $JIEDAO_DATA_DIR/audit/checkpoints.jsonl):
+# a file path (another disk or a mounted share) or `syslog`; empty = none (jiedao.core.audit_checkpoints).
+JIEDAO_AUDIT_CHECKPOINT_SINK = env_str("JIEDAO_AUDIT_CHECKPOINT_SINK", "")

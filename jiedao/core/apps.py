@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("平台基础")
 
     def ready(self) -> None:
-        from jiedao.core import caching
+        from jiedao.core import caching, scheduler
 
         caching.connect_signals()
+        # signed checkpoints of every audit chain head, outside the database (core.audit_checkpoints)
+        scheduler.register("audit_checkpoint", "jiedao.core.audit_checkpoints.checkpoint_job", scheduler.every(10))

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -90,6 +91,15 @@ def _add_audit_key() -> crypto.Keyring:
             ring.audit_legacy = {
                 chain: seq for chain, seq in AuditChainHead.objects.filter(last_seq__gt=0).values_list("chain", "last_seq")
             }
+            for chain, seq in ring.audit_legacy.items():
+                last = AuditEvent.objects.filter(chain=chain, seq=seq).first()
+                if last is not None and compute_hash(last) != last.hash:
+                    # keyed rows and a keyring without the audit key: the keyring that wrote them is
+                    # missing (a restore without it); a new key would disown every row
+                    raise ImproperlyConfigured(
+                        f"审计链 {chain} 已用审计密钥签名，但密钥文件 {path} 中没有审计密钥：请恢复原密钥文件"
+                        f" / the audit chain is keyed but the keyring {path} has no audit key: restore the keyring"
+                    )
             ring.audit_key = secrets.token_bytes(32)
             ring.save()
             ring = crypto.reload_keyring()

@@ -280,3 +280,14 @@ def test_legacy_unkeyed_rows_verify_up_to_the_switch_point(db, settings, tmp_pat
         cursor.execute("UPDATE core_auditchainhead SET last_seq = 5, last_hash = %s WHERE chain = 'main-01'",
                        [forged.hash])
     assert _problems(audit.verify_chain()) == [("main-01", 5)]
+
+
+def test_keyed_rows_and_a_keyring_without_the_audit_key_are_refused(world, settings, tmp_path):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.JIEDAO_KEYRING = str(tmp_path / "other-ring.json")
+    crypto.Keyring.generate(tmp_path / "other-ring.json").save()
+    crypto.reload_keyring()
+    with pytest.raises(ImproperlyConfigured, match="restore the keyring"):
+        audit.record(actor=None, action="x")
+    assert not crypto.Keyring.from_json((tmp_path / "other-ring.json").read_text()).audit_key

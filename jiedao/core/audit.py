@@ -16,6 +16,7 @@ against them, so a truncated tail is caught even by someone who can drop the tri
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
-from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -32,6 +32,8 @@ from jiedao.core import crypto
 from jiedao.core.context import current_request
 from jiedao.core.fastpath import insert_one
 from jiedao.core.models import AuditChainHead, AuditEvent
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 # Events are spread over a fixed set of chains: appending locks a chain's head row until the
@@ -91,15 +93,15 @@ def _add_audit_key() -> crypto.Keyring:
             ring.audit_legacy = {
                 chain: seq for chain, seq in AuditChainHead.objects.filter(last_seq__gt=0).values_list("chain", "last_seq")
             }
-            for chain, seq in ring.audit_legacy.items():
+            for chain, seq in list(ring.audit_legacy.items()):
                 last = AuditEvent.objects.filter(chain=chain, seq=seq).first()
                 if last is not None and compute_hash(last) != last.hash:
-                    # keyed rows and a keyring without the audit key: the keyring that wrote them is
-                    # missing (a restore without it); a new key would disown every row
-                    raise ImproperlyConfigured(
-                        f"审计链 {chain} 已用审计密钥签名，但密钥文件 {path} 中没有审计密钥：请恢复原密钥文件"
-                        f" / the audit chain is keyed but the keyring {path} has no audit key: restore the keyring"
-                    )
+                    # Keyed rows beside a keyring without the audit key: the keyring that signed
+                    # them is missing (a restore without it). They are not declared legacy, so
+                    # `audit verify` reports them until the right keyring is put back.
+                    del ring.audit_legacy[chain]
+                    log.error("audit chain %s is keyed but the keyring %s has no audit key: restore the keyring",
+                              chain, path)
             ring.audit_key = secrets.token_bytes(32)
             ring.save()
             ring = crypto.reload_keyring()

@@ -282,12 +282,12 @@ def test_legacy_unkeyed_rows_verify_up_to_the_switch_point(db, settings, tmp_pat
     assert _problems(audit.verify_chain()) == [("main-01", 5)]
 
 
-def test_keyed_rows_and_a_keyring_without_the_audit_key_are_refused(world, settings, tmp_path):
-    from django.core.exceptions import ImproperlyConfigured
-
-    settings.JIEDAO_KEYRING = str(tmp_path / "other-ring.json")
+def test_keyed_rows_beside_a_keyring_without_the_audit_key_are_not_declared_legacy(world, settings, tmp_path, caplog):
+    settings.JIEDAO_KEYRING = str(tmp_path / "other-ring.json")  # a restore without the keyring
     crypto.Keyring.generate(tmp_path / "other-ring.json").save()
     crypto.reload_keyring()
-    with pytest.raises(ImproperlyConfigured, match="restore the keyring"):
-        audit.record(actor=None, action="x")
-    assert not crypto.Keyring.from_json((tmp_path / "other-ring.json").read_text()).audit_key
+    audit.record(actor=None, action="x")
+    assert "restore the keyring" in caplog.text
+    assert crypto.Keyring.from_json((tmp_path / "other-ring.json").read_text()).audit_legacy == {}
+    result = audit.verify_chain()
+    assert not result.ok and "keyed MAC mismatch" in result.problem.message

@@ -47,13 +47,38 @@ def _test_settings(settings, tmp_path_factory):
     # their own databases, so job ids repeat across them.
     data_dir = tmp_path_factory.mktemp("data")
     settings.DATA_DIR = data_dir
+    _process_audit_key()  # from the default keyring, before it is replaced
     settings.JIEDAO_KEYRING = str(data_dir / "keys" / "keyring.json")
     # Each test has its own keyring, but one audit key per process: the world's replayed audit
     # rows were signed with it when the world was built.
     keyring_with_the_audit_key(settings.JIEDAO_KEYRING)
 
 
-_AUDIT_KEY = secrets.token_bytes(32)
+_AUDIT_KEY: bytes | None = None
+
+
+def _process_audit_key() -> bytes:
+    """The audit key of the default keyring ($JIEDAO_DATA_DIR/keys, shared by the xdist workers),
+    which fixtures built before any test (module and session scope) sign with; added if missing."""
+    global _AUDIT_KEY
+    if _AUDIT_KEY is None:
+        import fcntl
+
+        from django.conf import settings
+
+        from jiedao.core import crypto
+
+        path = Path(settings.JIEDAO_KEYRING)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ring = crypto.Keyring.from_json(path.read_text(), path) if path.exists() else crypto.Keyring.generate(path)
+            if not ring.audit_key:
+                ring.audit_key = secrets.token_bytes(32)
+                ring.save()
+        crypto.reload_keyring()
+        _AUDIT_KEY = ring.audit_key
+    return _AUDIT_KEY
 
 
 def keyring_with_the_audit_key(path: str | Path) -> str:
@@ -61,7 +86,7 @@ def keyring_with_the_audit_key(path: str | Path) -> str:
     from jiedao.core import crypto
 
     ring = crypto.Keyring.generate(Path(path))
-    ring.audit_key = _AUDIT_KEY
+    ring.audit_key = _process_audit_key()
     ring.save()
     return str(path)
 

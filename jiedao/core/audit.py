@@ -20,10 +20,13 @@ import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -329,6 +332,57 @@ class VerifyResult:
         return self.problems[0] if self.problems else None
 
 
+# --- the signed checkpoints' file (written by core.audit_checkpoints) ---------------------------
+
+
+def default_path() -> Path:
+    return Path(settings.DATA_DIR) / "audit" / "checkpoints.jsonl"
+
+
+def _canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sign(body: dict, key: bytes) -> str:
+    return hmac_sm3_hex(key, b"jiedao-audit-checkpoint|" + _canonical(body))
+
+
+@dataclass
+class Checkpoints:
+    path: Path
+    lines: int = 0
+    heads: dict[str, tuple[int, str, str]] = dataclass_field(default_factory=dict)  # chain -> (seq, hash, at)
+    bad_lines: list[tuple[int, str]] = dataclass_field(default_factory=list)
+
+
+def read(path: str | Path | None = None) -> Checkpoints:
+    """Every checkpoint line of the file, its signature checked; per chain the highest seq signed."""
+    key, _legacy = audit_key()
+    result = Checkpoints(Path(path) if path else default_path())
+    if not result.path.exists():
+        return result
+    with open(result.path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            result.lines += 1
+            try:
+                line = json.loads(text)
+                mac = line.pop("mac")
+                heads = line["heads"]
+                at = line["at"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                result.bad_lines.append((number, "无法解析 / cannot be parsed"))
+                continue
+            if not isinstance(mac, str) or sign(line, key) != mac:
+                result.bad_lines.append((number, "的签名不符：被改动或伪造 / signature does not match: altered or forged"))
+                continue
+            for chain, (seq, digest) in heads.items():
+                if seq > result.heads.get(chain, (0, "", ""))[0]:
+                    result.heads[chain] = (int(seq), str(digest), str(at))
+    return result
+
+
 def _events(chain: str) -> Iterator[AuditEvent]:
     return AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
 
@@ -367,7 +421,7 @@ def verify_chain(chain: str | None = None, *, checkpoints_path: str | None = Non
     """Walk each chain in order and report, per chain, the first broken link, a MAC that does not
     match, a chain that is not one of the platform's, and a tail shorter than the last signed
     checkpoint; also missing append-only triggers and checkpoint lines whose signature fails."""
-    from jiedao.core import audit_checkpoints, audit_guard
+    from jiedao.core import audit_guard
 
     key, legacy = audit_key()
     problems: list[ChainProblem] = []
@@ -380,7 +434,7 @@ def verify_chain(chain: str | None = None, *, checkpoints_path: str | None = Non
                     name, None, None,
                     f"审计链 {name} 的链头记录缺失：整条链可能被删除 / the head of chain {name} is missing",
                 ))
-    marks = audit_checkpoints.read(checkpoints_path)
+    marks = read(checkpoints_path)
     for line_no, message in marks.bad_lines:
         problems.append(ChainProblem("", None, None, f"检查点文件 {marks.path} 第 {line_no} 行{message}"))
     if marks.lines == 0:

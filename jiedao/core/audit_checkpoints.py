@@ -19,64 +19,37 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
 from jiedao.core import audit
+from jiedao.core.audit import default_path, sign
 from jiedao.core.models import AuditChainHead, AuditEvent
 
 log = logging.getLogger(__name__)
 
 
-def default_path() -> Path:
-    return Path(settings.DATA_DIR) / "audit" / "checkpoints.jsonl"
-
-
-def _canonical(body: dict) -> bytes:
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def sign(body: dict, key: bytes) -> str:
-    return audit.hmac_sm3_hex(key, b"jiedao-audit-checkpoint|" + _canonical(body))
-
-
-@dataclass
-class Checkpoints:
-    path: Path
-    lines: int = 0
-    heads: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # chain -> (seq, hash, at)
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
-
-
-def read(path: str | Path | None = None) -> Checkpoints:
-    """Every checkpoint line of the file, its signature checked; per chain the highest seq signed."""
-    key, _legacy = audit.audit_key()
-    result = Checkpoints(Path(path) if path else default_path())
-    if not result.path.exists():
-        return result
-    with open(result.path, encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            result.lines += 1
-            try:
-                line = json.loads(text)
-                mac = line.pop("mac")
-                heads = line["heads"]
-                at = line["at"]
-            except (ValueError, KeyError, TypeError, AttributeError):
-                result.bad_lines.append((number, "无法解析 / cannot be parsed"))
-                continue
-            if not isinstance(mac, str) or sign(line, key) != mac:
-                result.bad_lines.append((number, "的签名不符：被改动或伪造 / signature does not match: altered or forged"))
-                continue
-            for chain, (seq, digest) in heads.items():
-                if seq > result.heads.get(chain, (0, "", ""))[0]:
-                    result.heads[chain] = (int(seq), str(digest), str(at))
-    return result
+def _last(path: Path, key: bytes) -> dict[str, tuple[int, str, str]]:
+    """The heads of the file's last line, if its signature holds (the file is only appended to,
+    so the job reads its tail, not the whole history; `read` checks every line)."""
+    if not path.exists():
+        return {}
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 256 * 1024))
+        lines = handle.read().decode("utf-8", errors="replace").strip().splitlines()
+    try:
+        line = json.loads(lines[-1])
+        mac = line.pop("mac")
+        if sign(line, key) != mac:
+            raise ValueError("signature")
+        return {chain: (int(seq), str(digest), line["at"]) for chain, (seq, digest) in line["heads"].items()}
+    except (ValueError, KeyError, TypeError, IndexError):
+        log.error("the last audit checkpoint line of %s does not verify; chains are checked from their start", path)
+        return {}
 
 
 def _verified_head(chain: str, since: tuple[int, str] | None, key: bytes, legacy: dict[str, int]) -> tuple[int, str] | None:
@@ -98,7 +71,7 @@ def write(path: str | Path | None = None) -> dict[str, tuple[int, str]]:
     A chain that fails is left at its previous checkpoint and logged (run `jiedao audit verify`)."""
     key, legacy = audit.audit_key()
     target = Path(path) if path else default_path()
-    previous = read(target).heads
+    previous = _last(target, key)
     heads: dict[str, tuple[int, str]] = {}
     for head in AuditChainHead.objects.order_by("chain"):
         since = previous.get(head.chain)
@@ -110,6 +83,8 @@ def write(path: str | Path | None = None) -> dict[str, tuple[int, str]]:
                 heads[head.chain] = since[:2]
             continue
         heads[head.chain] = checked
+    if previous and heads == {chain: mark[:2] for chain, mark in previous.items()}:
+        return heads  # nothing new since the last checkpoint
     body = {"at": audit._timestamp(timezone.now()), "heads": {k: list(v) for k, v in heads.items()}}
     line = json.dumps({**body, "mac": sign(body, key)}, ensure_ascii=False, sort_keys=True) + "\n"
     _append(target, line)

@@ -5,6 +5,11 @@ and every change of `core_auditchainhead` except the one the platform makes: mov
 head forward (a higher `last_seq`, same chain). They are created by a migration; `audit verify`
 reports them missing. Someone with DDL rights can still drop them: the keyed chain and the
 signed checkpoints outside the database (jiedao.core.audit_checkpoints) catch what they do then.
+
+On SQLite a later migration that rebuilds either table (most AlterField/AddField operations on
+it) drops its triggers with the old table: such a migration must end with
+`RunPython(lambda apps, editor: audit_guard.install(editor.connection))`; the tests that
+assert the refusal fail otherwise.
 """
 
 from __future__ import annotations

@@ -76,9 +76,10 @@ def drop_sql(vendor: str) -> list[str]:
 
 
 def install(connection=None) -> None:
+    """(Re)create the triggers: idempotent."""
     connection = connection or default_connection
     with connection.cursor() as cursor:
-        for statement in create_sql(connection.vendor):
+        for statement in drop_sql(connection.vendor) + create_sql(connection.vendor):
             cursor.execute(statement)
 
 

@@ -133,3 +133,27 @@ def env_name(name: str, default: str) -> str:
         raise EnvError(name, value, "只能包含字母、数字和 _ . : -（64 个字符以内）",
                        "only letters, digits and _ . : - (at most 64 characters)")
     return value
+
+
+PUBLIC_SUBDIRS = frozenset({"static"})  # collected static assets: nothing private, possibly many files
+
+
+def private_data_dir(root: Path) -> None:
+    """Make the data directory readable by the platform's user only: directories 0700, files 0600
+    (an install made before the umask was set left the SQLite file and others 0644). Files created
+    later are covered by the process umask (settings)."""
+    try:
+        root.chmod(0o700)
+    except OSError:
+        return
+    for top, dirs, files in os.walk(root):
+        if Path(top) == root:
+            dirs[:] = [d for d in dirs if d not in PUBLIC_SUBDIRS]
+        for name, mode in [(d, 0o700) for d in dirs] + [(f, 0o600) for f in files]:
+            path = os.path.join(top, name)
+            try:
+                current = os.lstat(path).st_mode
+                if not os.path.islink(path) and current & 0o077:
+                    os.chmod(path, (current & 0o700) | (mode & 0o700))
+            except OSError:
+                continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from jiedao.env import (
     env_path,
     env_queue_url,
     env_str,
+    private_data_dir,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -25,7 +27,12 @@ PROJECT_DIR = BASE_DIR.parent
 
 # Everything the platform writes (SQLite file, uploads, keys, backups) lives under DATA_DIR.
 DATA_DIR = env_path("JIEDAO_DATA_DIR", PROJECT_DIR / "var")
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Whatever the platform writes is for its own user only: files 0600, directories 0700 (the SQLite
+# file and its -wal/-shm, imports, backups, the keyring, media, logs). The umask covers every file
+# created from now on; `private_data_dir` tightens what an older version left readable.
+os.umask(0o077)
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+private_data_dir(DATA_DIR)
 
 DEBUG = env_bool("JIEDAO_DEBUG", False)
 
@@ -183,6 +190,11 @@ STATICFILES_DIRS = [
 ]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# A request's uploads above 2.5 MB are spooled here, not to the system /tmp: inside the private
+# data directory (0700), deleted when the request ends; the hourly import sweep removes what a
+# killed process left behind.
+FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
+FILE_UPLOAD_TEMP_DIR.mkdir(exist_ok=True, mode=0o700)
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 BACKUP_DIR = DATA_DIR / "backups"
@@ -219,3 +231,6 @@ JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json
 # A second place for the signed audit checkpoints (besides $JIEDAO_DATA_DIR/audit/checkpoints.jsonl):
 # a file path (another disk or a mounted share) or `syslog`; empty = none (jiedao.core.audit_checkpoints).
 JIEDAO_AUDIT_CHECKPOINT_SINK = env_str("JIEDAO_AUDIT_CHECKPOINT_SINK", "")
+# Import files (kept encrypted) are deleted this many hours after upload at the latest, whatever
+# became of the job (jiedao.core.imports.import_retention, hourly).
+JIEDAO_IMPORT_RETENTION_HOURS = env_int("JIEDAO_IMPORT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 30)

@@ -13,7 +13,8 @@ class CasesConfig(AppConfig):
 
         # The reporter's phone is looked up by its blind index (a repeat caller's earlier cases at
         # intake, jiedao.cases.selectors.reporter_cases); its index column is not named `<stem>_bidx`.
-        sealed.register(Case, "reporter_phone", kind="phone", index_field="reporter_phone_index")
+        # Bound to the ticket: the intake fast path seals before the INSERT assigns the pk.
+        sealed.register(Case, "reporter_phone", kind="phone", index_field="reporter_phone_index", row_field="ticket")
         seeding.register(self.name, demo="jiedao.cases.demo.demo_step", scale="jiedao.cases.bulk.scale_step")
         # Pending rollup deltas into the statistics tables; readers are exact either way, folding
         # keeps the delta table small so reads stay fast.

@@ -194,13 +194,15 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
     ancestors = ancestor_ids(place.path)  # derived from the path's prefixes, cached per process
     community_id = ancestors.get(NodeKind.COMMUNITY) or ancestors.get(NodeKind.VILLAGE)
     grid_id = ancestors.get(NodeKind.GRID)
+    ticket = new_ticket(now)
+    phone_aad = sealed.column_of(Case, "reporter_phone").context(ticket)
     case = Case(
-        ticket=new_ticket(now), community_id=community_id, grid_id=grid_id, source=source,
+        ticket=ticket, community_id=community_id, grid_id=grid_id, source=source,
         category=category, filed_category=category, tier=tier or (category.default_tier if category else ""),
         urgency=urgency, node=node, org_path=place.path, subdistrict_id=node.subdistrict_id, building=building,
         household=household, resident=resident, latitude=latitude, longitude=longitude, address=address,
         title=title, description=description, anonymous=anonymous, reporter_name=reporter_name,
-        **sealed.seal("phone", reporter_phone).fields("reporter_phone", index_field="reporter_phone_index"),
+        **sealed.seal("phone", reporter_phone, aad=phone_aad).fields("reporter_phone", index_field="reporter_phone_index"),
         reported_by=actor, level=Level.COMMUNITY,
     )
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
@@ -258,7 +260,7 @@ def case_reveal_phone(*, actor: Any, case: Case, reason: str) -> str:
     if len(reason) > REVEAL_REASON_MAX:
         raise DomainError(_("查看事由不能超过 %(n)s 个字。") % {"n": REVEAL_REASON_MAX}, field="reason")
     audit.record(actor=actor, action="cases.case.reveal_phone", obj=case, reason=reason)
-    return crypto.decrypt(case.reporter_phone_enc)
+    return sealed.reveal(case, "reporter_phone")
 
 
 def case_reporter_lookup(*, actor: Any, phone: str) -> selectors.ReporterCases:

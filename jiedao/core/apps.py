@@ -13,3 +13,25 @@ class CoreConfig(AppConfig):
         caching.connect_signals()
         # signed checkpoints of every audit chain head, outside the database (core.audit_checkpoints)
         scheduler.register("audit_checkpoint", "jiedao.core.audit_checkpoints.checkpoint_job", scheduler.every(10))
+        # Import files past their retention, and files no import job owns, are deleted.
+        scheduler.register("import_retention", "jiedao.core.imports.import_retention", scheduler.every(60))
+        from django.core import checks
+
+        checks.register(keyring_check, checks.Tags.database)
+
+
+def keyring_check(app_configs=None, databases=None, **kwargs):
+    """`manage.py check --database default` (and `migrate`, which runs the database checks)
+    report encrypted rows the present keyring cannot open; `jiedao serve`/`demo` refuse to start."""
+    from django.core import checks
+    from django.db import DatabaseError
+
+    from jiedao.core import keys
+
+    if not databases or "default" not in databases:
+        return []
+    try:
+        problem = keys.startup_problems()
+    except DatabaseError:
+        return []
+    return [checks.Error(problem, id="jiedao.E001")] if problem else []

@@ -7,11 +7,16 @@ Connection parameters, the password included, reach pg_dump/pg_restore through t
 environment variables, never on the command line (where `ps` would show them).
 
 Keep the data directory's `secret_key` and `keys/` with the backups: encrypted personal data
-cannot be read without the keyring (docs/operator-guide.md).
+cannot be read without the keyring (docs/operator-guide.md). Each backup is written with a
+manifest beside it (`<backup>.keys.json`: the key ids its encrypted data needs and their check
+values, never the keys), and a restore is refused when the present keyring lacks one of them
+or holds a different key under its id — restored rows would be unreadable, and a keyring
+generated afresh would make every later write unreadable once the real one comes back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -101,8 +106,9 @@ def _output_path(db: dict[str, Any], output: Path | str | None) -> Path:
 # --- backup ----------------------------------------------------------------------------------
 
 
-def backup(output: Path | str | None = None, *, db: dict[str, Any] | None = None) -> Path:
-    """Write a consistent backup of the database and return its path (readable by us only)."""
+def backup(output: Path | str | None = None, *, db: dict[str, Any] | None = None, keyring=None) -> Path:
+    """Write a consistent backup of the database and return its path (readable by us only),
+    with its key manifest beside it (`manifest_path`). `keyring` defaults to the configured one."""
     db = db or database_settings()
     path = _output_path(db, output)
     partial = path.with_name(path.name + ".part")
@@ -114,10 +120,36 @@ def backup(output: Path | str | None = None, *, db: dict[str, Any] | None = None
         else:
             raise BackupError(f"不支持备份此类数据库：{db['ENGINE']} / unsupported database engine")
         partial.chmod(0o600)
+        _write_manifest(manifest_path(path), partial if is_sqlite(db) else None, db, keyring)
         os.replace(partial, path)  # a half-written file never carries the final name
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def manifest_path(backup_path: Path) -> Path:
+    return backup_path.with_name(backup_path.name + ".keys.json")
+
+
+def _write_manifest(path: Path, sqlite_copy: Path | None, db: dict[str, Any], keyring) -> None:
+    """The key ids the backed-up data needs (read from the SQLite copy itself, or from the
+    PostgreSQL database just dumped) with the present keyring's check values."""
+    from jiedao.core import crypto, keys
+
+    ring = keyring or crypto.existing_keyring()
+    if sqlite_copy is not None:
+        conn = sqlite3.connect(sqlite_copy)
+        try:
+            usage = keys.key_usage(lambda sql, params: conn.execute(sql.replace("%s", "?"), params).fetchall())
+        finally:
+            conn.close()
+    else:
+        with _pg_connect(db) as conn:
+            conn.autocommit = True  # a missing table must not abort the other queries
+            usage = keys.key_usage(lambda sql, params: conn.execute(sql, params).fetchall(), collate_c=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(keys.manifest(usage, ring), handle, indent=2)
 
 
 def _backup_sqlite(source: Path, target: Path) -> None:
@@ -235,10 +267,58 @@ def _pg_connect(db: dict[str, Any]):
         raise BackupError(f"无法连接数据库 {describe(db)} / cannot connect: {exc}") from None
 
 
-def restore(source: Path | str, *, force: bool = False, db: dict[str, Any] | None = None) -> RestoreResult:
+def check_keys(source: Path, kind: str) -> None:
+    """Refuse (BackupError, returncode 2) when the present keyring cannot open the backup's
+    encrypted data: the manifest beside the backup names the keys (ids and check values); without
+    one, a SQLite backup is read for the key ids its ciphertexts name and one sample of each is
+    decrypted; a PostgreSQL dump without its manifest cannot be checked and is refused."""
+    from jiedao.core import crypto, keys
+
+    ring = crypto.existing_keyring()
+    manifest = manifest_path(source)
+    if manifest.exists():
+        try:
+            recorded = json.loads(manifest.read_text())
+        except ValueError as exc:
+            raise BackupError(f"密钥清单 {manifest} 无法读取 / unreadable key manifest: {exc}", returncode=2) from None
+        problems = keys.manifest_problems(recorded, ring)
+        problems += [f"  {k}: 备份时已无此密钥 / already missing at backup time" for k in recorded.get("unknown_keys", [])]
+    elif kind == "sqlite":
+        conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            usage = keys.key_usage(lambda sql, params: conn.execute(sql.replace("%s", "?"), params).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{source} 不是可用的 SQLite 数据库 / not a usable SQLite database: {exc}",
+                              returncode=2) from None
+        finally:
+            conn.close()
+        problems = keys.describe_problems(keys.unreadable(usage, ring)).splitlines()
+    else:
+        raise BackupError(
+            f"找不到备份的密钥清单 {manifest}，无法确认当前密钥环能解开备份中的加密数据，已拒绝恢复。"
+            "请把清单放回备份文件旁；确认密钥环无误时可加 --skip-key-check。"
+            f" / The backup's key manifest {manifest} is missing, so the keyring cannot be checked; refusing."
+            " Put the manifest beside the backup, or add --skip-key-check if you are sure of the keyring.",
+            returncode=2,
+        )
+    if problems:
+        raise BackupError(
+            f"当前密钥环（{crypto.keyring_path()}）打不开这份备份中的加密个人信息，已拒绝恢复。"
+            "请先把备份时数据目录中的 keys/keyring.json 放回原处，再执行恢复。"
+            " / The present keyring cannot open this backup's encrypted personal data; refusing to restore."
+            " Put back the keyring of the data directory at backup time (keys/keyring.json) first.\n"
+            + "\n".join(problems),
+            returncode=2,
+        )
+
+
+def restore(source: Path | str, *, force: bool = False, db: dict[str, Any] | None = None,
+            skip_key_check: bool = False) -> RestoreResult:
     """Replace the configured database's contents with a backup.
 
-    Refuses (BackupError, returncode 2) when the target already holds org nodes, unless `force`.
+    Refuses (BackupError, returncode 2) when the target already holds org nodes, unless `force`,
+    and when the present keyring cannot open the backup's encrypted data (`check_keys`), unless
+    `skip_key_check`.
     """
     db = db or database_settings()
     source = Path(source).expanduser().resolve()
@@ -249,6 +329,8 @@ def restore(source: Path | str, *, force: bool = False, db: dict[str, Any] | Non
     if is_postgres(db) and kind != "postgres":
         raise BackupError("这是 SQLite 备份，不能恢复到 PostgreSQL 数据库 / a SQLite backup cannot be restored into PostgreSQL",
                           returncode=2)
+    if not skip_key_check:
+        check_keys(source, kind)
     existing = org_node_count(db)
     if existing and not force:
         raise BackupError(

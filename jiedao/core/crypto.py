@@ -3,13 +3,22 @@
 Keys live in a keyring (JSON, `JIEDAO_KEYRING`, default `$JIEDAO_DATA_DIR/keys/keyring.json`,
 generated on first use with mode 0600):
 
-    {"active": "k2", "index": "i1",
-     "keys":  {"k1": "<base64 16 bytes>", "k2": "<base64 16 bytes>"},
-     "index_keys": {"i1": "<base64 32 bytes>"}}
+    {"active": "k3f9a01c2", "index": "i7b22d410",
+     "keys":  {"k1": "<base64 16 bytes>", "k3f9a01c2": "<base64 16 bytes>"},
+     "index_keys": {"i7b22d410": "<base64 32 bytes>"}}
 
-Ciphertexts carry the id of the key that made them (`k2$<base64 nonce|ciphertext|tag>`), so a
-rotation can re-encrypt rows one batch at a time while every value stays readable: old keys
-are kept until `keys rotate` has re-encrypted everything. Blind indexes are HMAC-SM3 under the
+Key ids are random per keyring (`k`/`i` and 8 hex digits), so a keyring generated afresh after
+a restore never answers to the ids of the lost one; the `k1`/`i1` of keyrings made before stay
+valid. Ciphertexts carry the id of the key that made them, so a rotation can re-encrypt rows one
+batch at a time while every value stays readable: old keys are kept until `keys rotate` has
+re-encrypted everything. Two formats are read:
+
+    k1$<base64 nonce|ciphertext|tag>          version 1: no associated data (older rows)
+    k3f9a01c2$2$<base64 nonce|ciphertext|tag> version 2: SM4-GCM with associated data
+
+Version 2 binds the ciphertext to where it is stored (`context(table, column, row)`): moved to
+another row or column it no longer authenticates. Base64 never contains `$`, so the marker
+cannot be confused with a version-1 payload. Blind indexes are HMAC-SM3 under the
 index key of the normalised value; they allow exact lookups and de-duplication without
 decrypting.
 """
@@ -52,9 +61,10 @@ class Keyring:
 
     @classmethod
     def generate(cls, path: Path | None = None) -> Keyring:
+        key_id, index_id = new_key_id("k"), new_key_id("i")
         return cls(
-            active="k1", keys={"k1": secrets.token_bytes(16)},
-            index="i1", index_keys={"i1": secrets.token_bytes(32)}, path=path,
+            active=key_id, keys={key_id: secrets.token_bytes(16)},
+            index=index_id, index_keys={index_id: secrets.token_bytes(32)}, path=path,
         )
 
     @classmethod
@@ -103,11 +113,38 @@ class Keyring:
 
     def add_key(self) -> str:
         """A new data key becomes active; the old ones stay for reading."""
-        number = 1 + max(int(k[1:]) for k in self.keys)
-        key_id = f"k{number}"
+        key_id = new_key_id("k", taken=self.keys)
         self.keys[key_id] = secrets.token_bytes(16)
         self.active = key_id
         return key_id
+
+    def add_index_key(self) -> str:
+        """A new blind-index key becomes active; lookups keep trying the old ones."""
+        key_id = new_key_id("i", taken=self.index_keys)
+        self.index_keys[key_id] = secrets.token_bytes(32)
+        self.index = key_id
+        return key_id
+
+
+def new_key_id(kind: str, taken=()) -> str:
+    """A random key id: the kind letter and 8 hex digits, unique in the keyring."""
+    while True:
+        key_id = f"{kind}{secrets.token_hex(4)}"
+        if key_id not in taken:
+            return key_id
+
+
+def key_check(key: bytes) -> str:
+    """A short public fingerprint of a key (HMAC-SM3 of a fixed text under it): a backup's
+    manifest records it, so a restore can tell the right key from another one of the same id."""
+    mac = hmac.HMAC(key, hashes.SM3())
+    mac.update(b"jiedao key check value")
+    return mac.finalize().hex()[:16]
+
+
+def context(table: str, column: str, row: object) -> bytes:
+    """The associated data of a sealed value: the table, the column and the row's primary key."""
+    return f"jiedao\x00{table}\x00{column}\x00{row}".encode()
 
 
 _lock = threading.Lock()
@@ -134,6 +171,14 @@ def get_keyring() -> Keyring:
         return _cached
 
 
+def existing_keyring() -> Keyring | None:
+    """The configured keyring when its file exists; None otherwise (nothing is generated)."""
+    path = keyring_path()
+    if not path.exists():
+        return None
+    return Keyring.from_json(path.read_text(), path)
+
+
 def reload_keyring() -> Keyring:
     global _cached
     with _lock:
@@ -141,21 +186,42 @@ def reload_keyring() -> Keyring:
     return get_keyring()
 
 
-def encrypt(plaintext: str, keyring: Keyring | None = None) -> str:
+def encrypt(plaintext: str, keyring: Keyring | None = None, *, aad: bytes | None = None) -> str:
+    """Encrypt under the active key; with `aad` (see `context`) in format version 2, bound to it."""
     if plaintext is None or plaintext == "":
         return ""
     ring = keyring or get_keyring()
     nonce = secrets.token_bytes(_NONCE)
     encryptor = Cipher(algorithms.SM4(ring.keys[ring.active]), modes.GCM(nonce)).encryptor()
+    if aad is not None:
+        encryptor.authenticate_additional_data(aad)
     body = encryptor.update(plaintext.encode()) + encryptor.finalize()
-    return f"{ring.active}${base64.b64encode(nonce + body + encryptor.tag).decode()}"
+    marker = f"{AAD_VERSION}$" if aad is not None else ""
+    return f"{ring.active}${marker}{base64.b64encode(nonce + body + encryptor.tag).decode()}"
 
 
-def decrypt(token: str, keyring: Keyring | None = None) -> str:
+AAD_VERSION = "2"
+
+
+def is_bound(token: str) -> bool:
+    """Whether a ciphertext carries associated data (format version 2)."""
+    return token.count("$") == 2
+
+
+def decrypt(token: str, keyring: Keyring | None = None, *, aad: bytes | None = None) -> str:
+    """Decrypt a ciphertext. A version-2 one authenticates only with the `aad` it was made with
+    (its table, column and row); a version-1 one (older rows) is read without."""
     if not token:
         return ""
     ring = keyring or get_keyring()
     key_id, _, payload = token.partition("$")
+    bound = "$" in payload
+    if bound:
+        version, _, payload = payload.partition("$")
+        if version != AAD_VERSION:
+            raise DecryptionError(f"unknown ciphertext version {version!r}")
+        if aad is None:
+            raise DecryptionError("a bound ciphertext needs its table, column and row to be read")
     key = ring.keys.get(key_id)
     if key is None and keyring is None:
         # Another process may have rotated the keys since we loaded them.
@@ -166,6 +232,8 @@ def decrypt(token: str, keyring: Keyring | None = None) -> str:
         raw = base64.b64decode(payload)
         nonce, body, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
         decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+        if bound:
+            decryptor.authenticate_additional_data(aad)
         return (decryptor.update(body) + decryptor.finalize()).decode()
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError("ciphertext does not authenticate") from exc

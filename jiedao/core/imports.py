@@ -8,22 +8,32 @@ A register plugs in with a `RegisterSpec`: its columns (Chinese headers, aliases
 parsed rows, returning how many were created and updated). Re-importing a file updates rows
 by their natural key instead of duplicating them; that is the spec's business.
 
-Files live in `$JIEDAO_DATA_DIR/imports/` (mode 0600) until the job finishes. Progress goes to
-a small file, not the database: the commit's transaction is open while it runs, and a reader in
-another process must still see it move.
+Nothing personal is kept in clear on disk. The uploaded file, the staged batches (JSON lines)
+and the rejected rows live in `$JIEDAO_DATA_DIR/imports/` as vault files (`core.filevault`:
+SM4-GCM under a per-file key wrapped by the keyring), mode 0600, and are read back into memory
+only. The upload and the staged batches are deleted when the job is committed, fails or is
+cancelled; the rejected rows (for the "download bad rows" file) and the row errors stay until the
+retention job (`import_retention`, every hour) removes every file of a job older than
+`JIEDAO_IMPORT_RETENTION_HOURS` and any file no job owns. Row errors name the row, the column and
+what is wrong; long digit runs in a message (an ID number, a phone, a birth date) are masked.
+
+Progress goes to a small file, not the database: the commit's transaction is open while it runs,
+and a reader in another process must still see it move.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
-import pickle
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +42,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jiedao.core import audit
+from jiedao.core import audit, crypto, filevault, scope
 from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
+from jiedao.core.permissions import Perm
 from jiedao.core.tabular import Cell, Table, TabularError, open_table
 
 log = logging.getLogger(__name__)
@@ -42,6 +53,7 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 STALE_AFTER_SECONDS = 120
+ORPHAN_GRACE_SECONDS = 3600  # a file no job owns yet may be an upload whose transaction is still open
 ACCEPTED_SUFFIXES = (".xlsx", ".csv")
 
 
@@ -54,6 +66,7 @@ class Column:
     example: str = ""
     help: str = ""
     text: bool = False  # written as text in the template (ID numbers must not become numbers)
+    personal: str = ""  # "id_number" / "phone": masked in the bad-rows file for those without reveal
 
 
 @dataclass
@@ -87,6 +100,7 @@ class RegisterSpec:
     columns: tuple[Column, ...] = ()
     permission: str = ""
     duplicate_column: str = ""  # the header named when a natural key repeats inside one file
+    row_type: type | None = None  # the dataclass parse_row returns: staged as JSON, rebuilt with row_type(**d)
 
     def begin(self, actor: Any) -> Any:
         """Per-run context (lookup tables, caches). Called once per pass."""
@@ -133,7 +147,25 @@ def import_dir() -> Path:
 
 
 def job_file(job: ImportJob) -> Path:
+    """The uploaded file, encrypted (a vault file)."""
     return import_dir() / job.stored_name
+
+
+def _label(job: ImportJob, what: str) -> str:
+    return f"import-{what}:{job.stored_name}"
+
+
+def open_upload(job: ImportJob) -> Any:
+    """The uploaded file decrypted into memory (raises OSError / VaultError if it is gone or spoilt)."""
+    return filevault.open_memory(job_file(job), _label(job, "upload"))
+
+
+def stage_file(job: ImportJob) -> Path:
+    return import_dir() / f"{job.pk}.stage"
+
+
+def bad_rows_file(job: ImportJob) -> Path:
+    return import_dir() / f"{job.pk}.bad"
 
 
 def errors_file(job: ImportJob) -> Path:
@@ -197,14 +229,13 @@ def import_upload(*, actor: Any, register_key: str, uploaded: Any, mode: str) ->
         raise DomainError(_("上传的文件是空的。"), field="file")
     if size > MAX_UPLOAD_BYTES:
         raise DomainError(_("文件太大：单个文件不能超过 200 MB。"), field="file")
-    stored = f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
-    target = import_dir() / stored
+    stored = f"{uuid.uuid4().hex}.upload"
     digest = hashlib.sha256()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
+    with filevault.VaultWriter(import_dir() / stored, f"import-upload:{stored}") as handle:
         for chunk in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
             digest.update(chunk)
             handle.write(chunk)
+    # If the transaction rolls back, the file belongs to no job: the retention job removes it.
     job = ImportJob.objects.create(
         register=spec.key, original_name=name[:200], stored_name=stored, size=size,
         sha256=digest.hexdigest(), mode=mode, created_by=actor,
@@ -245,12 +276,14 @@ class PassResult:
     created: int = 0
     updated: int = 0
     notices: list[str] = field(default_factory=list)
+    refused: set[int] = field(default_factory=set)  # row numbers the commit refused
 
 
 def _parsed_rows(
-    spec: RegisterSpec, ctx: Any, table: Table, positions: dict[str, int], errors_out: Any, result: PassResult
+    spec: RegisterSpec, ctx: Any, table: Table, positions: dict[str, int], errors_out: Any, result: PassResult,
+    bad_out: Any,
 ) -> Iterator[tuple[int, Any]]:
-    """Parse and check every row; write errors as JSON lines; yield the good ones."""
+    """Parse and check every row; write errors as JSON lines and bad rows to `bad_out`; yield the good ones."""
     headers = {c.field: c.header for c in spec.columns}
     seen: dict[Any, int] = {}
     for number, cells in table.rows():
@@ -282,32 +315,140 @@ def _parsed_rows(
             result.bad += 1
             for column, message in problems:
                 _write_error(errors_out, number, column, message)
+            bad_out.write(_bad_line(number, cells))
             continue
         result.good += 1
         yield number, parsed
 
 
-def _estimate_total(job: ImportJob, path: Path) -> int:
-    return job.total_rows or max(1, path.stat().st_size // 120)
+def _estimate_total(job: ImportJob) -> int:
+    return job.total_rows or max(1, job.size // 120)
 
 
-def stage_file(job: ImportJob) -> Path:
-    return import_dir() / f"{job.pk}.stage"
+_DIGIT_RUN = re.compile(r"\d{6,}[\dXx]?")
+
+
+def scrub(message: str) -> str:
+    """A message fit to keep and show to anyone: runs of 6+ digits (an ID number, a phone, the
+    birth date inside an ID) are masked. Row numbers and limits are shorter and stay."""
+    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group()), message)
 
 
 def _write_error(errors_out: Any, number: int, column: str, message: str) -> None:
-    errors_out.write(json.dumps({"row": number, "column": column, "message": message}, ensure_ascii=False) + "\n")
+    line = {"row": number, "column": column, "message": scrub(str(message))}
+    errors_out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+# --- staged rows: JSON lines in a vault file, never pickle --------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot stage {type(value).__name__}")
+
+
+def _json_hook(value: dict[str, Any]) -> Any:
+    if len(value) == 1:
+        if "$date" in value:
+            return date.fromisoformat(value["$date"])
+        if "$datetime" in value:
+            return datetime.fromisoformat(value["$datetime"])
+    return value
+
+
+def stage_encode(rows: list[tuple[int, Any]]) -> bytes:
+    """One batch as one JSON line: [[row number, {field: value}], ...]."""
+    payload = [[number, dataclasses.asdict(parsed)] for number, parsed in rows]
+    return json.dumps(payload, ensure_ascii=False, default=_json_default).encode() + b"\n"
+
+
+def stage_decode(spec: RegisterSpec, line: bytes) -> list[tuple[int, Any]]:
+    if spec.row_type is None:
+        raise TypeError(f"register {spec.key} has no row_type")
+    return [(number, spec.row_type(**fields)) for number, fields in json.loads(line, object_hook=_json_hook)]
+
+
+# --- rejected rows, kept for the "download bad rows" file ----------------------------------------
+
+
+def _cell_json(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _bad_line(number: int, cells: list[Cell]) -> bytes:
+    return json.dumps({"row": number, "cells": [_cell_json(c.value) for c in cells]}, ensure_ascii=False).encode() + b"\n"
+
+
+def _read_bad_rows(job: ImportJob) -> tuple[list[str], dict[int, list[Any]]]:
+    headers: list[str] = []
+    rows: dict[int, list[Any]] = {}
+    for line in filevault.lines(bad_rows_file(job), _label(job, "bad")):
+        item = json.loads(line)
+        if "headers" in item:
+            headers = item["headers"]
+        else:
+            rows[item["row"]] = item["cells"]
+    return headers, rows
+
+
+def _add_bad_rows(job: ImportJob, numbers: set[int]) -> None:
+    """Add rows refused at commit to the kept bad rows, read from the upload before it goes."""
+    spec = get_spec(job.register)
+    try:
+        headers, rows = _read_bad_rows(job)
+    except (OSError, filevault.VaultError):
+        headers, rows = [], {}
+    table = open_table(open_upload(job), original_name=job.original_name, sheet_hint=spec.sheet_name)
+    try:
+        headers = headers or list(table.headers)
+        for number, cells in table.rows():
+            if number in numbers:
+                rows[number] = [_cell_json(c.value) for c in cells]
+    finally:
+        table.close()
+    with filevault.VaultWriter(bad_rows_file(job), _label(job, "bad")) as out:
+        out.write(json.dumps({"headers": headers}, ensure_ascii=False).encode() + b"\n")
+        for number in sorted(rows):
+            out.write(json.dumps({"row": number, "cells": rows[number]}, ensure_ascii=False).encode() + b"\n")
+
+
+# --- removal --------------------------------------------------------------------------------------
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+
+
+def delete_working_files(job: ImportJob) -> None:
+    """The upload and the staged batches: gone once the job is committed, failed or cancelled."""
+    if job.stored_name:
+        _unlink(job_file(job))
+    _unlink(stage_file(job))
+
+
+def delete_all_files(job: ImportJob) -> None:
+    delete_working_files(job)
+    for path in (bad_rows_file(job), errors_file(job), progress_file(job)):
+        _unlink(path)
+    errors_file(job).with_suffix(".tmp").unlink(missing_ok=True)
+    progress_file(job).with_suffix(".tmp").unlink(missing_ok=True)
 
 
 def validate_pass(job: ImportJob) -> PassResult:
     """Read the file once: list every bad row, and stage the good rows, prepared, for the commit.
 
-    The staged batches (pickles in the private data directory) spare the commit a second parse
-    of the spreadsheet and a second round of encryption."""
+    The staged batches (JSON lines in an encrypted vault file) spare the commit a second parse
+    of the spreadsheet and a second round of encryption; the bad rows are kept the same way for
+    the "download bad rows" file, which must still work once the upload is deleted."""
     spec = get_spec(job.register)
-    path = job_file(job)
     result = PassResult()
-    table = open_table(path, original_name=job.original_name, sheet_hint=spec.sheet_name)
+    table = open_table(open_upload(job), original_name=job.original_name, sheet_hint=spec.sheet_name)
     try:
         positions = _map_headers(spec, table)
     except TabularError:
@@ -315,33 +456,40 @@ def validate_pass(job: ImportJob) -> PassResult:
         raise
     result.notices = list(table.notices)
     ctx = spec.begin(job.created_by)
-    total = _estimate_total(job, path)
+    total = _estimate_total(job)
     tmp_errors = errors_file(job).with_suffix(".tmp")
-    tmp_stage = stage_file(job).with_suffix(".tmp")
-    fd = os.open(tmp_stage, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with tmp_errors.open("w", encoding="utf-8") as errors_out, os.fdopen(fd, "wb") as stage:
-        batch: list[tuple[int, Any]] = []
-        for item in _parsed_rows(spec, ctx, table, positions, errors_out, result):
-            batch.append(item)
-            if len(batch) >= BATCH:
-                pickle.dump(spec.prepare_batch(ctx, batch), stage, protocol=pickle.HIGHEST_PROTOCOL)
-                batch = []
-                write_progress(job, "validate", result.total, total)
-        if batch:
-            pickle.dump(spec.prepare_batch(ctx, batch), stage, protocol=pickle.HIGHEST_PROTOCOL)
+    stage = filevault.VaultWriter(stage_file(job), _label(job, "stage"))
+    bad = filevault.VaultWriter(bad_rows_file(job), _label(job, "bad"))
+    try:
+        bad.write(json.dumps({"headers": list(table.headers)}, ensure_ascii=False).encode() + b"\n")
+        with tmp_errors.open("w", encoding="utf-8") as errors_out:
+            batch: list[tuple[int, Any]] = []
+            for item in _parsed_rows(spec, ctx, table, positions, errors_out, result, bad):
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    stage.write(stage_encode(spec.prepare_batch(ctx, batch)))
+                    batch = []
+                    write_progress(job, "validate", result.total, total)
+            if batch:
+                stage.write(stage_encode(spec.prepare_batch(ctx, batch)))
+    except BaseException:
+        stage.discard()
+        bad.discard()
+        tmp_errors.unlink(missing_ok=True)
+        raise
+    finally:
+        table.close()
+    stage.close()
+    bad.close()
     os.replace(tmp_errors, errors_file(job))
-    os.replace(tmp_stage, stage_file(job))
     write_progress(job, "validate", result.total, result.total)
     return result
 
 
 def _staged_batches(job: ImportJob) -> Iterator[list[tuple[int, Any]]]:
-    with stage_file(job).open("rb") as stage:
-        while True:
-            try:
-                yield pickle.load(stage)
-            except EOFError:
-                return
+    spec = get_spec(job.register)
+    for line in filevault.lines(stage_file(job), _label(job, "stage")):
+        yield stage_decode(spec, line)
 
 
 def commit_pass(job: ImportJob) -> PassResult:
@@ -359,6 +507,7 @@ def commit_pass(job: ImportJob) -> PassResult:
             for number, column, message in outcome.refused:
                 result.good -= 1
                 result.bad += 1
+                result.refused.add(number)
                 _write_error(errors_out, number, column, message)
             done += len(batch)
             write_progress(job, "commit", done, job.good_rows)
@@ -371,12 +520,22 @@ class _AbortAll(Exception):
 
 def import_validate(job: ImportJob) -> ImportJob:
     """The preview pass: count rows, list every bad row and field, write nothing."""
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATING, started_at=timezone.now())
-    write_progress(job, "validate", 0, _estimate_total(job, job_file(job)))
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
+        status=ImportJob.Status.VALIDATING, started_at=timezone.now()
+    )
+    if not claimed:  # cancelled (or already taken) before the background validation started
+        job.refresh_from_db()
+        return job
+    write_progress(job, "validate", 0, _estimate_total(job))
     try:
         result = validate_pass(job)
     except TabularError as exc:
+        delete_all_files(job)
         return _finish(job, ImportJob.Status.FAILED, message=str(exc))
+    except (OSError, filevault.VaultError):
+        log.warning("import %s: the uploaded file cannot be read", job.pk, exc_info=True)
+        delete_all_files(job)
+        return _finish(job, ImportJob.Status.FAILED, message=_("上传的文件已无法读取，请重新上传。"))
     return _finish(
         job, ImportJob.Status.VALIDATED, result=result,
         message=_("共 %(total)s 行：正确 %(good)s 行，错误 %(bad)s 行。")
@@ -409,8 +568,16 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
     except _AbortAll:
         return _finish(job, ImportJob.Status.VALIDATED, result=result,
                        message=_("提交时发现错误行（数据可能已变化），已全部撤销，未写入任何数据。"))
-    except (OSError, pickle.UnpicklingError):
+    except (OSError, filevault.VaultError, ValueError, TypeError):
+        log.warning("import %s: the staged rows cannot be read", job.pk, exc_info=True)
+        _unlink(stage_file(job))
         return _finish(job, ImportJob.Status.UPLOADED, message=_("校验结果已失效，请重新校验后再提交。"))
+    if result.refused:
+        try:
+            _add_bad_rows(job, result.refused)
+        except (OSError, filevault.VaultError, TabularError):
+            log.warning("import %s: refused rows not kept for download", job.pk, exc_info=True)
+    delete_working_files(job)
     counts = {"created": result.created, "updated": result.updated, "bad": result.bad}
     if result.bad:
         message = _("已导入：新增 %(created)s 行，更新 %(updated)s 行，跳过错误行 %(bad)s 行。") % counts
@@ -433,7 +600,91 @@ def import_mark_interrupted(job: ImportJob) -> ImportJob:
     """A job whose process died: its transaction was rolled back, so it can be validated again."""
     if not is_stale(job):
         return job
+    _unlink(stage_file(job))
     return _finish(job, ImportJob.Status.UPLOADED, message=_("上次处理中断（服务重启或进程退出），未写入任何数据，可重新校验。"))
+
+
+CANCELLABLE = (ImportJob.Status.UPLOADED, ImportJob.Status.VALIDATED)
+
+
+def import_cancel(*, actor: Any, job: ImportJob) -> ImportJob:
+    """Give up a job that waits (uploaded or validated): its files are deleted at once. Only the
+    uploader (compare-and-set on the status, so a running validation or commit is not cut)."""
+    cancelled = ImportJob.objects.filter(pk=job.pk, created_by=actor, status__in=CANCELLABLE).update(
+        status=ImportJob.Status.CANCELLED, finished_at=timezone.now(), message=_("已取消，上传的文件已删除。")
+    )
+    if not cancelled:
+        raise DomainError(_("该导入作业当前不能取消（可能已提交或正在处理）。"), field="status")
+    delete_all_files(job)
+    audit.record(actor=actor, action="core.import.cancel", obj=job, before={"status": job.status},
+                 after={"status": ImportJob.Status.CANCELLED})
+    job.refresh_from_db()
+    return job
+
+
+def retention_hours() -> int:
+    return int(getattr(settings, "JIEDAO_IMPORT_RETENTION_HOURS", 24))
+
+
+def import_retention(now: datetime | None = None) -> str:
+    """The scheduled sweep (hourly): every file of a job created more than the retention period
+    ago is deleted (a job still waiting is cancelled; one still running is left to finish), the
+    upload and staged rows of finished jobs are deleted, and any file that no job owns."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=retention_hours())
+    removed = expired = 0
+    running = (ImportJob.Status.VALIDATING, ImportJob.Status.COMMITTING)
+    finished = (ImportJob.Status.COMMITTED, ImportJob.Status.FAILED, ImportJob.Status.CANCELLED)
+    for job in ImportJob.objects.filter(created_at__lt=cutoff).iterator():
+        if job.status in running and not is_stale(job):
+            continue
+        if job.status not in finished and ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=ImportJob.Status.CANCELLED, finished_at=now,
+            message=_("超过保留期限（%(hours)s 小时）未提交，已取消，上传的文件已删除。") % {"hours": retention_hours()},
+        ):
+            expired += 1
+        removed += _remove_present(job, everything=True)
+    pks: set[str] = set()
+    uploads: set[str] = set()
+    for pk, stored_name, status in ImportJob.objects.values_list("pk", "stored_name", "status").iterator():
+        pks.add(str(pk))
+        if status in finished:  # a finished job keeps its errors and bad rows, never its upload or stage
+            removed += _remove_present(ImportJob(pk=pk, stored_name=stored_name), everything=False)
+        else:
+            uploads.add(stored_name)
+    grace = time.time() - ORPHAN_GRACE_SECONDS
+    spool = getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+    for path in Path(spool).iterdir() if spool and Path(spool).is_dir() else ():
+        try:  # request uploads a killed process did not get to delete
+            if path.is_file() and path.stat().st_mtime < grace:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    for path in import_dir().iterdir():
+        head = path.name.split(".")[0]
+        owned = head in pks if head.isdigit() else path.name.removesuffix(".tmp") in uploads
+        if owned or not path.is_file():
+            continue
+        try:
+            if path.stat().st_mtime < grace:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return f"removed {removed} files, expired {expired} jobs"
+
+
+def _remove_present(job: ImportJob, *, everything: bool) -> int:
+    paths = [stage_file(job)] + ([job_file(job)] if job.stored_name else [])
+    if everything:
+        paths += [bad_rows_file(job), errors_file(job), progress_file(job)]
+    count = 0
+    for path in paths:
+        if path.exists():
+            _unlink(path)
+            count += 1
+    return count
 
 
 # --- spreadsheets handed back to the user ------------------------------------------------------
@@ -482,24 +733,53 @@ def template_xlsx(spec: RegisterSpec) -> bytes:
     return buffer.getvalue()
 
 
-def bad_rows_xlsx(job: ImportJob) -> bytes:
-    """The rows that were not imported, as they were in the file, with the reason per row."""
+_ID_LIKE = re.compile(r"\d{17}[\dXx]|\d{15}")
+_PHONE_LIKE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
+
+
+def mask_cell(value: Any, kind: str) -> Any:
+    """A bad row's cell for someone without the reveal right: an ID or phone column is masked
+    whatever it holds (a wrong ID is still most of a person's ID), and an ID- or phone-like
+    run of digits anywhere else too."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if kind:
+        return crypto.mask(text, kind)
+    text = _ID_LIKE.sub(lambda m: crypto.mask(m.group(), "id_number"), text)
+    return _PHONE_LIKE.sub(lambda m: crypto.mask(m.group(), "phone"), text)
+
+
+def bad_rows_xlsx(job: ImportJob, *, actor: Any) -> bytes:
+    """The rows that were not imported, as they were in the file, with the reason per row. ID
+    numbers and phones are masked unless `actor` holds the reveal right (the values are kept
+    encrypted; the upload itself is gone once the job is committed)."""
     import io
 
     from openpyxl import Workbook
 
+    reveal = scope.has_perm_anywhere(actor, Perm.REVEAL_PII)
     reasons: dict[int, list[str]] = {}
     for item in read_errors(job):
         label = f"{item['column']}：{item['message']}" if item["column"] else item["message"]
         reasons.setdefault(item["row"], []).append(label)
     spec = get_spec(job.register)
-    table = open_table(job_file(job), original_name=job.original_name, sheet_hint=spec.sheet_name)
+    headers, rows = _read_bad_rows(job)
+    kinds: dict[str, str] = {}
+    for column in spec.columns:
+        for name in (column.header, *column.aliases):
+            kinds[name] = column.personal
+    column_kinds = [kinds.get(header, "") for header in headers]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(spec.sheet_name)
-    sheet.append(["原行号", *table.headers, "错误原因"])
-    for number, cells in table.rows():
-        if number in reasons:
-            sheet.append([number, *[c.value for c in cells], "；".join(reasons[number])])
+    sheet.append(["原行号", *headers, "错误原因"])
+    for number in sorted(rows):
+        if number not in reasons:
+            continue
+        cells = rows[number]
+        if not reveal:
+            cells = [mask_cell(value, column_kinds[i] if i < len(column_kinds) else "") for i, value in enumerate(cells)]
+        sheet.append([number, *cells, "；".join(reasons[number])])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

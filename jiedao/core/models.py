@@ -126,9 +126,10 @@ class ApiToken(BaseModel):
 class ImportJob(BaseModel):
     """One spreadsheet import into a register: uploaded, validated (preview), then committed.
 
-    The uploaded file stays in the data directory until the job is finished, so a page reload
-    or a restart loses nothing; row errors are kept in a JSON-lines file beside it and progress
-    in a small file that other processes can read while the import's transaction is open.
+    The uploaded file stays in the data directory, encrypted, until the job is finished, so a page
+    reload or a restart loses nothing; row errors are kept in a JSON-lines file beside it and
+    progress in a small file that other processes can read while the import's transaction is open
+    (jiedao.core.imports: what is kept, how, and for how long).
     """
 
     class Mode(models.TextChoices):

@@ -60,9 +60,12 @@ EMPTY = Sealed()
 EMPTY_UNINDEXED = Sealed(blind_index=None)
 
 
-def seal(kind: str, value: str | None, *, keyring: crypto.Keyring | None = None, indexed: bool = True) -> Sealed:
-    """Seal a (validated) value of a kind. Pass `keyring` when sealing many values in a loop, and
-    indexed=False for a column without a blind index (it saves the keyed hash)."""
+def seal(kind: str, value: str | None, *, keyring: crypto.Keyring | None = None, indexed: bool = True,
+         aad: bytes | None = None) -> Sealed:
+    """Seal a (validated) value of a kind. Pass `keyring` when sealing many values in a loop,
+    indexed=False for a column without a blind index (it saves the keyed hash), and `aad`
+    (`SealedColumn.context(row)`) when the row is known: the ciphertext is then bound to its
+    table, column and row. A value sealed without is bound when its row is saved (`bind_on_save`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown sealed kind {kind!r}")
     text = crypto.normalise(value or "", kind)
@@ -79,7 +82,7 @@ def seal(kind: str, value: str | None, *, keyring: crypto.Keyring | None = None,
                 for key_id in ring.index_keys
             )
     gender, born = _facts(kind, text)
-    return Sealed(crypto.encrypt(text, ring), index, crypto.mask(text, kind), lookup, gender, born)
+    return Sealed(crypto.encrypt(text, ring, aad=aad), index, crypto.mask(text, kind), lookup, gender, born)
 
 
 def lookup_keys(kind: str, value: str, *, keyring: crypto.Keyring | None = None) -> tuple[str, ...]:
@@ -114,6 +117,9 @@ class SealedColumn:
     kind: str
     indexed: bool = True
     index_field: str = ""  # the blind-index column when it is not named `<stem>_bidx`
+    # The field naming the row in the associated data: the primary key, or a unique, never
+    # changed field known before the INSERT (cases.Case.ticket, for the intake fast path).
+    row_field: str = "pk"
 
     @property
     def enc(self) -> str:
@@ -128,6 +134,28 @@ class SealedColumn:
     def masked(self) -> str:
         return f"{self.stem}_masked"
 
+    @property
+    def table(self) -> str:
+        return self.model._meta.concrete_model._meta.db_table
+
+    @property
+    def enc_column(self) -> str:
+        return self.model._meta.get_field(self.enc).column
+
+    @property
+    def row_column(self) -> str:
+        """The database column of `row_field`."""
+        meta = self.model._meta
+        return (meta.pk if self.row_field == "pk" else meta.get_field(self.row_field)).column
+
+    def context(self, row: object) -> bytes:
+        """The associated data binding a ciphertext of this column to the row whose `row_field`
+        is `row`."""
+        return crypto.context(self.table, self.enc_column, row)
+
+    def row_of(self, obj: models.Model) -> object:
+        return getattr(obj, self.row_field)
+
     def __str__(self) -> str:
         return f"{self.model._meta.label}.{self.enc}"
 
@@ -136,18 +164,113 @@ _columns: dict[tuple[str, str], SealedColumn] = {}
 
 
 def register(model: type[models.Model], stem: str, *, kind: str, indexed: bool = True,
-             index_field: str = "") -> SealedColumn:
+             index_field: str = "", row_field: str = "pk") -> SealedColumn:
     """List a sealed column (from the owning app's `AppConfig.ready()`); registering twice is harmless.
-    `index_field` names the blind-index column when it is not `<stem>_bidx`."""
+    `index_field` names the blind-index column when it is not `<stem>_bidx`; `row_field` the
+    unique, unchanging field that names the row in the associated data when it is not the pk."""
     if kind not in KINDS:
         raise ValueError(f"unknown sealed kind {kind!r}")
     if index_field and not indexed:
         raise ValueError("an unindexed column has no index field")
-    column = SealedColumn(model, stem, kind, indexed, index_field)
-    for name in filter(None, (column.enc, column.bidx, column.masked)):
+    column = SealedColumn(model, stem, kind, indexed, index_field, row_field)
+    for name in filter(None, (column.enc, column.bidx, column.masked, row_field if row_field != "pk" else "")):
         model._meta.get_field(name)  # FieldDoesNotExist at start-up, not at the first rotation
     _columns[(model._meta.label, stem)] = column
+    models.signals.pre_save.connect(_bind_before_save, sender=model, dispatch_uid=f"sealed-pre-{model._meta.label}")
+    models.signals.post_save.connect(_bind_after_insert, sender=model, dispatch_uid=f"sealed-post-{model._meta.label}")
     return column
+
+
+def column_of(model: type[models.Model], stem: str) -> SealedColumn:
+    """The registered column `stem` of `model` (KeyError for a column never registered)."""
+    return _columns[(model._meta.concrete_model._meta.label, stem)]
+
+
+def _model_columns(model: type[models.Model]) -> list[SealedColumn]:
+    label = model._meta.concrete_model._meta.label
+    return [c for (owner, _), c in _columns.items() if owner == label]
+
+
+def _bind_before_save(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """A value sealed without its row is bound before the row is written, when the row is known."""
+    if raw:
+        return
+    for column in _model_columns(sender):
+        if update_fields is not None and column.enc not in update_fields:
+            continue
+        if column.row_of(instance) not in (None, ""):
+            bind(instance, column.stem)
+
+
+def _bind_after_insert(sender, instance, created=False, raw=False, **kwargs) -> None:
+    """A row inserted with a database-assigned pk: its values are bound now (one UPDATE)."""
+    if raw or not created:
+        return
+    changes = {}
+    for column in _model_columns(sender):
+        token = getattr(instance, column.enc)
+        if token and not crypto.is_bound(token):
+            changes[column.enc] = bind(instance, column.stem)
+    if changes:
+        sender._base_manager.filter(pk=instance.pk).update(**changes)
+
+
+def rebind(token: str, model: type[models.Model], stem: str, row: object, *,
+           keyring: crypto.Keyring | None = None) -> str:
+    """`token` (sealed before its row was known) bound to the row `row` of `model`'s `stem`, for
+    bulk writers that learn the row's pk before their INSERT (reserved ids). Bound ones stay."""
+    if not token or crypto.is_bound(token):
+        return token
+    ring = keyring or crypto.get_keyring()
+    return crypto.encrypt(crypto.decrypt(token, ring), ring, aad=column_of(model, stem).context(row))
+
+
+def bind_rows(model: type[models.Model], pks) -> int:
+    """Bind every still-unbound sealed value of the rows `pks` (after a bulk INSERT, which sends
+    no signals); returns how many values were rewritten."""
+    columns_ = _model_columns(model)
+    ring = crypto.get_keyring()
+    done = 0
+    pks = list(pks)
+    for start in range(0, len(pks), 500):
+        for obj in model._base_manager.filter(pk__in=pks[start:start + 500]).only(
+                "pk", *{c.row_field for c in columns_ if c.row_field != "pk"}, *(c.enc for c in columns_)):
+            old = {c.enc: getattr(obj, c.enc) for c in columns_}
+            changes = {
+                c.enc: bind(obj, c.stem, keyring=ring) for c in columns_
+                if old[c.enc] and not crypto.is_bound(old[c.enc])
+            }
+            if changes:
+                # Compare-and-set on the old ciphertexts: a concurrent edit (bound by its save) wins.
+                done += len(changes) * model._base_manager.filter(
+                    pk=obj.pk, **{k: old[k] for k in changes}).update(**changes)
+    return done
+
+
+def context_of(obj: models.Model, stem: str) -> bytes:
+    """The associated data of `obj`'s sealed `stem` (its table, ciphertext column and row)."""
+    column = column_of(type(obj), stem)
+    return column.context(column.row_of(obj))
+
+
+def reveal(obj: models.Model, stem: str, *, keyring: crypto.Keyring | None = None) -> str:
+    """The clear value of `obj`'s sealed `stem`: a bound ciphertext authenticates only in the
+    row and column it was written for."""
+    token = getattr(obj, f"{stem}_enc")
+    return crypto.decrypt(token, keyring, aad=context_of(obj, stem)) if token else ""
+
+
+def bind(obj: models.Model, stem: str, *, keyring: crypto.Keyring | None = None) -> str:
+    """Re-encrypt `obj`'s sealed `stem` bound to its row (the row must have its pk); returns the
+    new ciphertext, set on `obj` (the caller saves it)."""
+    token = getattr(obj, f"{stem}_enc")
+    if not token or crypto.is_bound(token):
+        return token
+    aad = context_of(obj, stem)
+    plain = crypto.decrypt(token, keyring)  # without a keyring: reloaded if another process rotated
+    token = crypto.encrypt(plain, keyring or crypto.get_keyring(), aad=aad)
+    setattr(obj, f"{stem}_enc", token)
+    return token
 
 
 def columns() -> list[SealedColumn]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.utils.translation import gettext as _
 from openpyxl.utils.cell import range_boundaries
@@ -59,12 +59,14 @@ def _clean_header(value: Any) -> str:
     return re.sub(r"[\s*＊]+", "", text).strip()
 
 
-def open_table(path: Path | str, *, original_name: str = "", sheet_hint: str = "") -> Table:
+def open_table(path: Path | str | BinaryIO, *, original_name: str = "", sheet_hint: str = "") -> Table:
+    """`path` may also be a seekable binary file (an import decrypted in memory)."""
     name = (original_name or str(path)).lower()
+    source = path if hasattr(path, "read") else Path(path)  # type: ignore[arg-type]
     if name.endswith(".xlsx") or name.endswith(".xlsm"):
-        return _open_xlsx(Path(path), sheet_hint)
+        return _open_xlsx(source, sheet_hint)
     if name.endswith(".csv") or name.endswith(".txt"):
-        return _open_csv(Path(path))
+        return _open_csv(source)
     if name.endswith(".xls"):
         raise TabularError(_("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后再上传。"))
     raise TabularError(_("只支持 .xlsx 或 .csv 文件。"))
@@ -93,7 +95,7 @@ def _merged_ranges(archive: zipfile.ZipFile, sheet_path: str) -> list[str]:
     return found
 
 
-def _open_xlsx(path: Path, sheet_hint: str) -> Table:
+def _open_xlsx(path: Path | BinaryIO, sheet_hint: str) -> Table:
     try:
         reader = XlsxReader(path)
     except XlsxError as exc:
@@ -168,8 +170,8 @@ def _detect_encoding(sample: bytes) -> str:
     raise TabularError(_("无法识别 CSV 文件的编码：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后再上传。"))
 
 
-def _open_csv(path: Path) -> Table:
-    handle = path.open("rb")
+def _open_csv(path: Path | BinaryIO) -> Table:
+    handle = path if hasattr(path, "read") else path.open("rb")  # type: ignore[union-attr]
     sample = handle.read(1 << 16)
     handle.seek(0)
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample[:1000]:

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.parsers import expat
 
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -71,7 +71,7 @@ def _local(name: str) -> str:
 
 
 class XlsxReader:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str | BinaryIO) -> None:
         try:
             self.archive = zipfile.ZipFile(path)
             self.sheets = self._sheets()

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
-from jiedao.core import crypto, imports, scope, tasks
+from jiedao.core import crypto, filevault, imports, scope, tasks
 from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.models import ImportJob
@@ -771,8 +771,8 @@ def import_bad_rows(request, job_id: int = id_path("导入作业编号")):
             _("该导入作业还没有校验结果（状态：%(status)s）。") % {"status": job.get_status_display()}, field="status"
         )
     try:
-        data = imports.bad_rows_xlsx(job)
-    except (OSError, TabularError):
+        data = imports.bad_rows_xlsx(job, actor=request.auth)
+    except (OSError, TabularError, filevault.VaultError):
         raise ConflictError(_("原上传文件已无法读取，请重新上传。"), field="file") from None
     return _file(io.BytesIO(data), f"{job.pk}-错误行.xlsx")
 
@@ -799,3 +799,14 @@ def import_commit(request, job_id: int = id_path("导入作业编号")):
     tasks.submit("jiedao.core.imports.import_commit_by_id", job.pk, request.auth.pk)
     job.refresh_from_db()
     return Status(202, job)
+
+
+@router.post("/imports/{job_id}/cancel", response={200: ImportJobOut, **WRITE_ERRORS}, summary="取消导入",
+             by_alias=True, tags=T_IMPORTS)
+def import_cancel(request, job_id: int = id_path("导入作业编号")):
+    """取消一个等待中（已上传或已校验）的导入作业：上传的文件和校验结果立即删除。正在校验或导入的作业不能取消。"""
+    job = _job(request, job_id)
+    try:
+        return imports.import_cancel(actor=request.auth, job=job)
+    except DomainError as exc:
+        raise ConflictError(exc.message, field="status") from None

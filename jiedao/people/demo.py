@@ -91,6 +91,9 @@ def seed_registers(subdistrict: OrgNode, *, seed: int, residents_per_building: t
     ids = reserve_ids(Resident, len(resident_rows))
     for row, pk in zip(resident_rows, ids, strict=True):
         row[0] = pk
+        # Bound to their row now that its pk is known (jiedao.core.sealed).
+        row[8] = sealed.rebind(row[8], Resident, "id_number", pk, keyring=ring)
+        row[13] = sealed.rebind(row[13], Resident, "phone", pk, keyring=ring)
     insert_rows(Resident, ("id", "created_at", "updated_at", "node", "subdistrict", "household", "relation", "name",
                            "id_number_enc", "id_number_bidx", "id_number_masked", "gender", "birth_date",
                            "phone_enc", "phone_bidx", "phone_masked", "registered_address", "actual_address",
@@ -116,6 +119,7 @@ def seed_registers(subdistrict: OrgNode, *, seed: int, residents_per_building: t
             **phone.fields("phone"),
         ))
     Business.objects.bulk_create(business_rows, batch_size=500)
+    sealed.bind_rows(Business, [b.pk for b in business_rows])  # bulk_create sends no signals
     counts = {"households": len(household_rows), "residents": resident_count, "tags": len(tag_rows),
               "businesses": len(business_rows)}
     audit.record(actor="jiedao seed", action="people.demo.seed", obj=subdistrict, after=counts, reason="生成演示数据")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from jiedao.core import crypto, exports, imports
+from jiedao.core import exports, imports, sealed
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
 from jiedao.people import selectors
@@ -20,7 +20,7 @@ def _yes(value: bool) -> str:
 
 
 def _clear(field: str) -> Any:
-    return lambda obj: crypto.decrypt(getattr(obj, f"{field}_enc"))
+    return lambda obj: sealed.reveal(obj, field)
 
 
 def _masked(field: str) -> Any:

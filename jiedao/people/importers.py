@@ -172,6 +172,9 @@ class ResidentRow:
     phone_bidx: str = ""
     phone_masked: str = ""
 
+    def __post_init__(self) -> None:
+        self.id_lookup = tuple(self.id_lookup)  # a list when read back from the staged JSON
+
     def audit_view(self, household_id: int | None) -> dict[str, Any]:
         """What the audit log keeps of an imported resident: masked identifiers only."""
         return {
@@ -196,11 +199,13 @@ class ResidentRegister(RegisterSpec):
     sheet_name = "居民"
     permission = Perm.MANAGE_PEOPLE
     duplicate_column = "身份证号"
+    row_type = ResidentRow
     columns = (
         Column("name", "姓名", required=True, aliases=("居民姓名",), example="张建国"),
         Column("id_number", "身份证号", aliases=("身份证号码", "公民身份号码", "证件号码"), example="330225198506120013", text=True,
-               help="18 位，最后一位可为 X；作为识别同一居民的依据，重复导入时按它更新"),
-        Column("phone", "联系电话", aliases=("电话", "手机号", "手机号码"), example="13812345678", text=True),
+               personal="id_number", help="18 位，最后一位可为 X；作为识别同一居民的依据，重复导入时按它更新"),
+        Column("phone", "联系电话", aliases=("电话", "手机号", "手机号码"), example="13812345678", text=True,
+               personal="phone"),
         Column("node", "所在网格/楼栋", required=True, aliases=("所在网格", "楼栋", "网格", "所属网格", "所在节点", "网格编码"),
                example="东门社区/东门第一网格/一号微网格/1幢", help="编码、完整路径，或在您管辖范围内唯一的名称"),
         Column("household_number", "户号", aliases=("户编号",), example="DX-0001-0101", text=True),
@@ -317,6 +322,8 @@ class ResidentRegister(RegisterSpec):
                 setattr(resident, name, value)
             if row.phone_enc:
                 resident.phone_enc, resident.phone_bidx, resident.phone_masked = row.phone_enc, row.phone_bidx, row.phone_masked
+            resident.id_number_enc = sealed.rebind(resident.id_number_enc, Resident, "id_number", resident.pk, keyring=ctx.ring)
+            resident.phone_enc = sealed.rebind(resident.phone_enc, Resident, "phone", resident.pk, keyring=ctx.ring)
             updates.append(resident)
             tags.extend((resident.pk, g) for g in row.groups)
             old, new = audit.changed(before, audit.snapshot(resident))
@@ -325,6 +332,9 @@ class ResidentRegister(RegisterSpec):
         insert = []
         for pk, (_, row) in zip(ids, creates, strict=True):
             household_id = households.get(row.household_number) if row.household_number else None
+            # Sealed at staging, before the pk was known: bound to the row now (jiedao.core.sealed).
+            row.id_enc = sealed.rebind(row.id_enc, Resident, "id_number", pk, keyring=ctx.ring)
+            row.phone_enc = sealed.rebind(row.phone_enc, Resident, "phone", pk, keyring=ctx.ring)
             insert.append((
                 pk, now, now, row.node_id, row.subdistrict_id, household_id, row.relation, row.name, row.id_enc,
                 row.id_bidx, row.id_masked, row.gender, row.birth_date, row.phone_enc, row.phone_bidx,
@@ -398,13 +408,14 @@ class BusinessRegister(RegisterSpec):
     sheet_name = "工商业主体"
     permission = Perm.MANAGE_BUSINESSES
     duplicate_column = "统一社会信用代码"
+    row_type = BusinessRow
     columns = (
         Column("name", "名称", required=True, aliases=("主体名称", "企业名称"), example="象山丹西水产有限公司"),
         Column("uscc", "统一社会信用代码", aliases=("信用代码", "社会信用代码"), example="91330225MA2AB12340", text=True,
                help="18 位；作为识别同一主体的依据，重复导入时按它更新"),
         Column("kind", "主体类型", aliases=("类型",), example="有限责任公司"),
         Column("legal_rep", "法定代表人", aliases=("负责人", "经营者"), example="李海"),
-        Column("phone", "联系电话", aliases=("电话",), example="0574-65712345", text=True),
+        Column("phone", "联系电话", aliases=("电话",), example="0574-65712345", text=True, personal="phone"),
         Column("node", "所在网格/楼栋", required=True, aliases=("所在网格", "网格", "所属网格", "楼栋"),
                example="东门社区/东门第一网格"),
         Column("address", "经营地址", aliases=("地址",), example="丹西街道东门路 88 号"),
@@ -472,9 +483,11 @@ class BusinessRegister(RegisterSpec):
             for key, value in row.fields.items():
                 setattr(business, key, value)
             if row.phone:
-                phone = sealed.seal("phone", row.phone, keyring=ring)
+                aad = sealed.column_of(Business, "phone").context(business.pk) if business.pk else None
+                phone = sealed.seal("phone", row.phone, keyring=ring, aad=aad)
                 business.phone_enc, business.phone_bidx, business.phone_masked = phone.ciphertext, phone.blind_index, phone.mask
         Business.objects.bulk_create(creates, batch_size=500)
+        sealed.bind_rows(Business, [b.pk for b in creates])  # bulk_create sends no signals
         if updates:
             Business.objects.bulk_update(
                 updates, ["node", "subdistrict", "name", "kind", "legal_rep", "address", "industry", "size",

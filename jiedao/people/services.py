@@ -170,7 +170,7 @@ def resident_reveal(*, actor: Any, resident: Resident, field: str, reason: str) 
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
         raise DomainError(_("请填写查看明文的事由。"), field="reason")
-    value = crypto.decrypt(getattr(resident, f"{field}_enc"))
+    value = sealed.reveal(resident, field)
     audit.record(
         actor=actor, action=f"people.resident.reveal_{field}", obj=resident, reason=reason[:500],
     )
@@ -429,6 +429,6 @@ def business_reveal(*, actor: Any, business: Business, reason: str) -> str:
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
         raise DomainError(_("请填写查看明文的事由。"), field="reason")
-    value = crypto.decrypt(business.phone_enc) if business.phone_enc else ""
+    value = sealed.reveal(business, "phone")
     audit.record(actor=actor, action="people.business.reveal_phone", obj=business, reason=reason[:500])
     return value

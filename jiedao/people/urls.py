@@ -37,4 +37,5 @@ urlpatterns = [
     path("imports/<int:pk>/commit/", views.import_commit, name="import_commit"),
     path("imports/<int:pk>/validate/", views.import_validate, name="import_validate"),
     path("imports/<int:pk>/bad-rows/", views.import_bad_rows, name="import_bad_rows"),
+    path("imports/<int:pk>/cancel/", views.import_cancel, name="import_cancel"),
 ]

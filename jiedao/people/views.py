@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from jiedao.core import exports, imports, scope, tasks
+from jiedao.core import exports, filevault, imports, scope, tasks
 from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
@@ -738,6 +738,7 @@ def _job_page(request: HttpRequest, job: ImportJob, *, commit_form: ImportCommit
         "progress": {"done": done, "total": total, "percent": done * 100 // total, "phase": progress.get("phase")},
         "errors": errors,
         "can_commit": _can_commit(job) and not commit_queued,
+        "can_cancel": job.status in imports.CANCELLABLE and not running and job.created_by_id == request.user.pk,
         "poll_url": reverse("people:import_job", args=[job.pk])
         + (f"?queued={request.GET['queued']}" if commit_queued else ""),
         "commit_form": commit_form or ImportCommitForm(initial={"mode": job.mode}),
@@ -795,13 +796,25 @@ def import_validate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def import_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give up a waiting job: its files are deleted at once."""
+    job = _job(request, pk)
+    try:
+        imports.import_cancel(actor=request.user, job=job)
+    except DomainError as exc:
+        return render_error(request, exc)
+    return redirect("people:import_job", pk=job.pk)
+
+
+@login_required
 def import_bad_rows(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     if job.status not in (ImportJob.Status.VALIDATED, ImportJob.Status.COMMITTED) or not job.bad_rows:
         raise Http404(_("该导入作业没有错误行。"))
     try:
-        data = imports.bad_rows_xlsx(job)
-    except (OSError, TabularError):
+        data = imports.bad_rows_xlsx(job, actor=request.user)
+    except (OSError, TabularError, filevault.VaultError):
         return render_error(request, DomainError(_("原上传文件已无法读取，请重新上传。")))
     response = FileResponse(io.BytesIO(data), as_attachment=True, filename=f"{job.pk}-错误行.xlsx", content_type=XLSX)
     return _no_store(response)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from jiedao.cases import services
 from jiedao.cases.demo import demo_caller_phone, seed_cases, seed_hotline_callers
 from jiedao.cases.models import Case, CaseStat, CaseTransition, State
-from jiedao.core import crypto
+from jiedao.core import crypto, sealed
 from jiedao.core.validators import validate_id_number
 from jiedao.people.demo import seed_registers
 from jiedao.people.models import Resident
@@ -16,7 +16,7 @@ def test_demo_registers_are_valid_and_encrypted(world):
     counts = seed_registers(world.subdistrict, seed=1, businesses=5)
     assert counts["residents"] == Resident.objects.count() > 0
     resident = Resident.objects.exclude(id_number_enc="").first()
-    number = crypto.decrypt(resident.id_number_enc)
+    number = sealed.reveal(resident, "id_number")
     assert validate_id_number(number) == resident.birth_date
     assert resident.id_number_masked == crypto.mask(number, "id_number")
 

@@ -8,6 +8,7 @@ with two scratch databases created and dropped here.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from jiedao.core import backup
-from tests.core.test_cli import run_jiedao, seeded_tiny_data_dir
+from jiedao.core import backup, crypto
+from tests.core.test_cli import copy_of_seeded, run_jiedao
+from tests.core.test_keys import SEALED_ROW
 
 COMPARED_TABLES = backup.KEY_TABLES  # org_orgnode, org_user, core_auditevent
 
@@ -33,12 +35,19 @@ def sqlite_rows(path: Path, table: str) -> list[tuple]:
 
 
 def test_sqlite_backup_restores_identical_rows_into_an_empty_data_dir(tmp_path_factory, tmp_path):
-    source = seeded_tiny_data_dir(tmp_path_factory) / "jiedao.sqlite3"
-    archive = backup.backup(tmp_path, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(source)})
+    source_dir = copy_of_seeded(tmp_path_factory, tmp_path / "source")
+    sealed_row = run_jiedao("manage", "shell", "-c", SEALED_ROW, data_dir=source_dir)  # so the keyring matters
+    assert sealed_row.returncode == 0, sealed_row.stderr
+    source = source_dir / "jiedao.sqlite3"
+    ring = crypto.Keyring.from_json((source_dir / "keys" / "keyring.json").read_text())
+    archive = backup.backup(tmp_path, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(source)}, keyring=ring)
     assert archive.parent == tmp_path and archive.name.startswith("jiedao-") and archive.suffix == ".sqlite3"
     assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    assert oct(backup.manifest_path(archive).stat().st_mode & 0o777) == "0o600"
 
     target_dir = tmp_path / "restored"
+    (target_dir / "keys").mkdir(parents=True)
+    shutil.copy(source_dir / "keys" / "keyring.json", target_dir / "keys" / "keyring.json")
     restored = run_jiedao("restore", str(archive), data_dir=target_dir)
     assert restored.returncode == 0, restored.stderr
     target = target_dir / "jiedao.sqlite3"
@@ -48,7 +57,7 @@ def test_sqlite_backup_restores_identical_rows_into_an_empty_data_dir(tmp_path_f
         assert rows and rows == sqlite_rows(source, table), table
 
     with pytest.raises(backup.BackupError) as refused:  # the target is no longer empty
-        backup.restore(archive, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(target)})
+        backup.restore(archive, db={"ENGINE": "django.db.backends.sqlite3", "NAME": str(target)}, skip_key_check=True)
     assert refused.value.returncode == 2 and "--force" in refused.value.message
 
 
@@ -133,11 +142,16 @@ def test_postgres_backup_restores_identical_rows_into_an_empty_database(tmp_path
     try:
         seeded = run_jiedao("seed", "--scale", "tiny", data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(source))
         assert seeded.returncode == 0, seeded.stderr
+        sealed_row = run_jiedao("manage", "shell", "-c", SEALED_ROW, data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(source))
+        assert sealed_row.returncode == 0, sealed_row.stderr
         archive = tmp_path / "jiedao.dump"
         made = run_jiedao("backup", "--output", str(archive), data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(source))
         assert made.returncode == 0, made.stderr
         assert archive.read_bytes().startswith(b"PGDMP")
 
+        # Without the keyring that encrypted it (an empty data directory), the restore is refused.
+        keyless = run_jiedao("restore", str(archive), data_dir=tmp_path / "empty", JIEDAO_DATABASE_URL=pg_url(target))
+        assert keyless.returncode == 2 and "keyring" in keyless.stderr, keyless.stderr
         restored = run_jiedao("restore", str(archive), data_dir=tmp_path, JIEDAO_DATABASE_URL=pg_url(target))
         assert restored.returncode == 0, restored.stderr
         (source_counts, source_rows), (target_counts, target_rows) = pg_snapshot(source), pg_snapshot(target)

@@ -28,7 +28,7 @@ def main(rows: int, database_url: str | None) -> None:
     job = imports.import_upload(actor=actor, register_key="residents", mode="all_or_nothing",
                                 uploaded=SimpleUploadedFile("big.xlsx", path.read_bytes()))
     job = imports.import_validate(job)
-    print(f"JOB {job.pk}", flush=True)
+    print(f"JOB {job.pk} {path}", flush=True)
     imports.import_commit(actor=actor, job=job)
     print("DONE", flush=True)
 

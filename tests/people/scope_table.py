@@ -70,4 +70,6 @@ ENDPOINTS = [
     Endpoint("GET", "/people/imports/{job}/bad-rows", "export", owner="secretary", outsiders=PRIVATE_JOB),
     Endpoint("POST", "/people/imports/{job}/commit", "action", owner="secretary", outsiders=PRIVATE_JOB,
              why_no_403="a job is seen by its uploader only, who had the permission to upload it"),
+    Endpoint("POST", "/people/imports/{job}/cancel", "action", owner="secretary", outsiders=PRIVATE_JOB,
+             why_no_403="a job is seen by its uploader only, who had the permission to upload it"),
 ]

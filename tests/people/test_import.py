@@ -117,7 +117,7 @@ def test_good_rows_only_mode_and_bad_rows_file(world):
     job = run(world, xlsx(rows), mode=ImportJob.Mode.GOOD_ONLY)
     job = imports.import_commit(actor=world.secretary, job=job)
     assert job.created_rows == 2 and job.bad_rows == 1
-    wb = openpyxl.load_workbook(io.BytesIO(imports.bad_rows_xlsx(job)))
+    wb = openpyxl.load_workbook(io.BytesIO(imports.bad_rows_xlsx(job, actor=world.secretary)))
     values = list(wb.active.values)
     assert values[0][0] == "原行号" and values[0][-1] == "错误原因"
     assert len(values) == 2 and values[1][0] == 3 and "姓名" in values[1][-1]

@@ -12,7 +12,19 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.people.test_import_at_rest import clear_values_on_disk
+
 CHILD = Path(__file__).with_name("import_child.py")
+
+
+def _personal_values(path: Path) -> set[str]:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    headers = list(next(rows))
+    columns = [headers.index(h) for h in ("身份证号", "联系电话") if h in headers]
+    return {str(r[i]) for r in rows for i in columns if r[i]}
 
 
 def _scratch_database_url():
@@ -70,6 +82,13 @@ def test_killed_commit_leaves_nothing(tmp_path):
         assert _count(tmp_path, url, "SELECT COUNT(*) FROM people_resident") == 0
         assert _count(tmp_path, url, "SELECT COUNT(*) FROM core_auditevent WHERE action = 'people.resident.import'") == 0
         assert _count(tmp_path, url, "SELECT COUNT(*) FROM people_household") == 0
+        # The interrupted job's files stay until it is validated again or expires, but encrypted:
+        # not one ID number or phone of the file is in clear anywhere in the data directory.
+        values = _personal_values(Path(job_line.split()[2]))
+        assert len(values) > 5000
+        assert clear_values_on_disk(Path(job_line.split()[2]).parent, values)  # the scan sees into an xlsx
+        assert clear_values_on_disk(tmp_path, values) == []
+        assert [p.name for p in (tmp_path / "imports").iterdir() if p.stat().st_mode & 0o077] == []
     finally:
         if child.poll() is None:
             child.kill()

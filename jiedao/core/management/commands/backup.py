@@ -20,7 +20,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, output: str | None = None, **options):
-        from jiedao.core.backup import BackupError, backup
+        import json
+
+        from jiedao.core.backup import BackupError, backup, manifest_path
 
         try:
             path = backup(output)
@@ -29,3 +31,16 @@ class Command(BaseCommand):
         size = path.stat().st_size
         self.stdout.write(f"已备份 / backup written ({size / 1024 / 1024:.1f} MB):")
         self.stdout.write(str(path))
+        manifest = manifest_path(path)
+        self.stdout.write(f"密钥清单 / key manifest: {manifest}")
+        lost = json.loads(manifest.read_text()).get("unknown_keys")
+        if lost:
+            self.stderr.write(
+                f"警告：数据库中有用当前密钥环里没有的密钥（{', '.join(lost)}）加密的数据，这些数据已无法解密。"
+                f"\nwarning: the database holds values encrypted under keys the keyring lacks ({', '.join(lost)})."
+            )
+        self.stdout.write(
+            "请把数据目录中的 keys/keyring.json 与 secret_key 另行妥善保存：没有它们无法恢复加密的个人信息。"
+            " / Keep keys/keyring.json and secret_key of the data directory safe, apart from the backups:"
+            " without them a restore is refused."
+        )

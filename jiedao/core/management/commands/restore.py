@@ -18,12 +18,15 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true",
                             help="目标数据库已有数据时仍然用备份替换（请先停止服务）/ replace the target even if it"
                                  " already holds data (stop the server first)")
+        parser.add_argument("--skip-key-check", action="store_true",
+                            help="不检查当前密钥环能否解开备份中的加密数据 / do not check that the present keyring"
+                                 " opens the backup's encrypted data")
 
-    def handle(self, *args, path: str, force: bool = False, **options):
+    def handle(self, *args, path: str, force: bool = False, skip_key_check: bool = False, **options):
         from jiedao.core.backup import BackupError, restore
 
         try:
-            result = restore(path, force=force)
+            result = restore(path, force=force, skip_key_check=skip_key_check)
         except BackupError as exc:
             raise CommandError(exc.message, returncode=exc.returncode) from None
         rows = result.rows
@@ -35,7 +38,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             "下一步：运行 jiedao manage migrate（程序版本较新时）和 jiedao audit verify；"
-            "并恢复原数据目录中的 secret_key 与 keys/ 目录。\n"
+            "并恢复原数据目录中的 secret_key。\n"
             "next: `jiedao manage migrate` (if this release is newer), `jiedao audit verify`, and bring back"
-            " the old data directory's secret_key and keys/."
+            " the old data directory's secret_key."
         )

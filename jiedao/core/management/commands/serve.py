@@ -49,13 +49,20 @@ def pending_migrations() -> int:
 
 
 def check_database(stdout, stderr) -> None:
-    """Stop with a clear message if the database is unreachable; warn about pending migrations."""
+    """Stop with a clear message if the database is unreachable or holds encrypted data the
+    present keyring cannot open (jiedao.core.keys.startup_problems); warn about pending migrations."""
     from django.db import DatabaseError
 
     try:
         pending = pending_migrations()
     except DatabaseError as exc:
         raise CommandError(f"无法连接数据库 / cannot reach the database: {exc}", returncode=1) from None
+    if not pending:
+        from jiedao.core import keys
+
+        problem = keys.startup_problems()
+        if problem:
+            raise CommandError(problem, returncode=1)
     if pending:
         stderr.write(
             f"提示：数据库还有 {pending} 个迁移未执行，页面可能出错。请先运行 jiedao manage migrate（或 jiedao demo）。\n"

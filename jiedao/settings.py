@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "jiedao.core.middleware.RequestContextMiddleware",
+    "jiedao.core.middleware.SecurityHeadersMiddleware",
     # Axes must come last: it needs the authenticated user and answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]

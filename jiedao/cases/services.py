@@ -234,7 +234,7 @@ def _actor_name(actor: Any) -> str:
 
 REVEAL_REASON_MAX = 200
 # Lookups of a typed number (case_reporter_lookup), per user: `user` = (lookups, seconds); `mask` =
-# (different numbers, seconds) that share one mask (138****5678). A mask leaves 10,000 candidates
+# (different numbers, seconds) that share one mask (138******78). A mask leaves 1,000,000 candidates
 # (DESIGN.md §5); the second limit keeps the lookup from testing them one by one. Overridden by
 # settings.JIEDAO_PHONE_LOOKUP_LIMITS. Counted in the cache (shared with Redis, per process otherwise).
 PHONE_LOOKUP_LIMITS = {"user": (60, 3600), "mask": (5, 86400)}
@@ -288,30 +288,23 @@ def _lookup_throttle(actor: Any, index: str, mask: str) -> None:
     """Count one lookup; ThrottledError beyond the user's hourly limit, or when it would be one more
     different number behind the same mask than a day allows (the same number again is free)."""
     from django.conf import settings
-    from django.core.cache import cache
+
+    from jiedao.core import limits as limits_
 
     limits = {**PHONE_LOOKUP_LIMITS, **getattr(settings, "JIEDAO_PHONE_LOOKUP_LIMITS", {})}
     uses, window = limits["user"]
-    key = f"jiedao:phone-lookup:{actor.pk}"
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        count = 1
+    count = limits_.hit(f"jiedao:phone-lookup:{actor.pk}", window)
     if count > uses:
         raise ThrottledError(_("号码查询过于频繁：每 %(m)s 分钟最多 %(n)s 次，请稍后再试。")
                              % {"m": max(window // 60, 1), "n": uses}, field="phone")
     numbers, period = limits["mask"]
-    key = f"jiedao:phone-lookup:{actor.pk}:{mask}"
-    seen = cache.get(key) or []
-    if index[:16] in seen:
+    number_key = f"jiedao:phone-lookup:{actor.pk}:{mask}:{index[:16]}"
+    if limits_.peek(number_key):
         return
-    if len(seen) >= numbers:
+    if limits_.hit(f"jiedao:phone-lookup:{actor.pk}:{mask}", period) > numbers:
         raise ThrottledError(_("已查询过 %(n)s 个形如 %(mask)s 的不同号码；为防止逐个试出他人号码，暂停此类查询，请明天再试。")
-                             % {"n": len(seen), "mask": mask}, field="phone")
-    cache.set(key, [*seen, index[:16]], period)
-
+                             % {"n": numbers, "mask": mask}, field="phone")
+    limits_.hit(number_key, period)
 
 # --- who is acting ----------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
@@ -39,6 +38,7 @@ from jiedao.cases import reading, selectors, services, stuck, workflow
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
+from jiedao.core import limits as limits_
 from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, htmx_aware, paginate
@@ -534,17 +534,11 @@ def _client_ip(request: HttpRequest) -> str:
 
 def _throttled(request: HttpRequest, bucket: str) -> bool:
     """Count one use of `bucket` by the client's address; True once it exceeds the limit
-    (settings.JIEDAO_PUBLIC_LIMITS overrides {"report": (uses, seconds), "track": ...})."""
+    (settings.JIEDAO_PUBLIC_LIMITS overrides {"report": (uses, seconds), "track": ...}). Counted in
+    jiedao.core.limits, shared by every worker process and server."""
     limits = {**PUBLIC_LIMITS, **getattr(settings, "JIEDAO_PUBLIC_LIMITS", {})}
     uses, window = limits[bucket]
-    key = f"jiedao:public:{bucket}:{_client_ip(request)}"
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        count = 1
-    return count > uses
+    return limits_.hit(f"jiedao:public:{bucket}:{_client_ip(request)}", window) > uses
 
 
 def _too_many(request: HttpRequest, bucket: str) -> HttpResponse:

@@ -15,6 +15,8 @@ class CoreConfig(AppConfig):
         scheduler.register("audit_checkpoint", "jiedao.core.audit_checkpoints.checkpoint_job", scheduler.every(10))
         # Import files past their retention, and files no import job owns, are deleted.
         scheduler.register("import_retention", "jiedao.core.imports.import_retention", scheduler.every(60))
+        # Rate counters whose window has ended, and expired sessions, are deleted.
+        scheduler.register("expired_sweep", "jiedao.core.limits.expired_sweep", scheduler.every(60))
         from django.core import checks
 
         checks.register(keyring_check, checks.Tags.database)

@@ -262,15 +262,22 @@ def normalise(value: str, kind: str) -> str:
     return compact
 
 
+# (first, last) characters a mask keeps, per kind.
+MASK_KEEP = {"id_number": (2, 1), "phone": (3, 2)}
+
+
 def mask(value: str, kind: str) -> str:
-    """Masked display: ID numbers keep the first 4 and last 4, phones the first 3 and last 4."""
+    """Masked display: ID numbers keep the first 2 (the province) and the last 1 (the check
+    character), phones the first 3 and the last 2. With the birth year and gender shown beside
+    them this leaves more than 10,000 candidates for either (docs/architecture.md, "Sealed
+    identifiers"); jiedao.core.sealed.remask turns an older, wider mask into this one."""
     if not value:
         return ""
     value = normalise(value, kind)
     if kind == "id_number":
-        keep_head, keep_tail = 4, 4
+        keep_head, keep_tail = MASK_KEEP["id_number"]
     elif kind == "phone":
-        keep_head, keep_tail = 3, 4
+        keep_head, keep_tail = MASK_KEEP["phone"]
     else:
         keep_head, keep_tail = 1, 1
     if len(value) <= keep_head + keep_tail:

@@ -249,3 +249,20 @@ class CacheGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}#{self.value}"
+
+
+class RateCounter(models.Model):
+    """One fixed-window counter of jiedao.core.limits: how often `key` was used since the window
+    began; `expires` (Unix seconds) ends the window. Shared by every process and server, counted
+    with one atomic upsert (INSERT … ON CONFLICT DO UPDATE … RETURNING)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires = models.FloatField(db_index=True)
+
+    class Meta:
+        verbose_name = _("频率计数")
+        verbose_name_plural = _("频率计数")
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"

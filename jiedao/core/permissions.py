@@ -23,6 +23,9 @@ class Perm:
     MANAGE_PEOPLE = "people.manage"
     REVEAL_PII = "people.reveal"
     IMPORT_PEOPLE = "people.import"
+    # Find a resident by a full ID number or phone (people.services.resident_lookup): a reason,
+    # audited, throttled. The list search never matches a full number (it would be an oracle).
+    LOOKUP_PEOPLE = "people.lookup"
     VIEW_CASES = "cases.view"
     REPORT_CASES = "cases.report"
     REVEAL_REPORTER = "cases.reveal_reporter"  # a case reporter's phone in clear, for 回访 (with a reason)
@@ -65,7 +68,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.BUILDING_HEAD: frozenset(_EVERYONE),
     Role.COMMUNITY_SECRETARY: frozenset(
         _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK
-        | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+        | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE, Perm.LOOKUP_PEOPLE}
     ),
     Role.COMMUNITY_STAFF: frozenset(
         _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK | {Perm.IMPORT_PEOPLE}
@@ -83,6 +86,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _CASE_WORKERS
         | _CALLERS_BACK
         | {Perm.MANAGE_CATALOGUE, Perm.MANAGE_ORG, Perm.VIEW_USERS, Perm.MANAGE_USERS, Perm.VIEW_AUDIT, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE}
+        | {Perm.LOOKUP_PEOPLE}
         | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
         | {Perm.JOINT_MEETINGS}
     ),

@@ -105,6 +105,42 @@ def _facts(kind: str, text: str) -> tuple[str, date | None]:
     return ("male" if int(text[16]) % 2 else "female"), born
 
 
+# --- what is shown of a sealed value and its facts --------------------------------------------
+
+
+def remask(masked: str, kind: str) -> str:
+    """A masked (or clear) value narrowed to the current mask (crypto.MASK_KEEP): a mask written
+    before the masks were narrowed (`3302**********0013` in an old row or audit event) shows no
+    more than a new one (`33***************3`). Idempotent."""
+    if not masked:
+        return ""
+    head, tail = crypto.MASK_KEEP.get(kind, (1, 1))
+    if len(masked) <= head + tail:
+        return "*" * len(masked)
+    return masked[:head] + "*" * (len(masked) - head - tail) + masked[-tail:]
+
+
+def birth_year(born: date | str | None) -> str:
+    """The birth year alone ("1980"), what a user without the reveal right sees of a birth date."""
+    if not born:
+        return ""
+    return str(born)[:4] if isinstance(born, str) else str(born.year)
+
+
+def scrub_snapshot(values: dict | None) -> dict | None:
+    """An audit snapshot as shown to anyone: masks narrowed to the current ones and a birth date
+    cut to its year, so history written before the masks were narrowed leaks no more than a page."""
+    if not values:
+        return values
+    out = dict(values)
+    for key, value in values.items():
+        if key.endswith("_masked") and isinstance(value, str):
+            out[key] = remask(value, "id_number" if key.startswith("id_number") else "phone")
+        elif key == "birth_date" and value:
+            out[key] = birth_year(value)
+    return out
+
+
 # --- the registry of sealed columns ----------------------------------------------------------
 
 

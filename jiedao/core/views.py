@@ -24,7 +24,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from jiedao.core import scope
+from jiedao.core import scope, sealed
 from jiedao.core.errors import DomainError
 
 # --- shared helpers -----------------------------------------------------------------------------
@@ -106,6 +106,7 @@ def describe_events(events: Any) -> list[Any]:
     for event in rows:
         event.action_label = ACTION_LABELS.get(event.action, "")
         event.type_label = type_names.get(event.object_type, event.object_type)
-        before, after = event.before or {}, event.after or {}
+        # Masks narrowed and birth dates cut to the year, also in events written before (sealed).
+        before, after = sealed.scrub_snapshot(event.before) or {}, sealed.scrub_snapshot(event.after) or {}
         event.changes = [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]
     return rows

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
-from jiedao.core import crypto, filevault, imports, scope, tasks
+from jiedao.core import crypto, filevault, imports, scope, sealed, tasks
 from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.models import ImportJob
@@ -119,9 +119,10 @@ class ResidentOut(Schema):
     relation: str = Field(description="与户主关系")
     gender: str = Field(description="性别代码：male/female；未知为空")
     gender_label: str = Field(description="性别")
-    birth_date: date | None = Field(None, description="出生日期（由身份证号推出）")
-    id_number_masked: str = Field(description="身份证号（脱敏，如 3302**********0013）")
-    phone_masked: str = Field(description="联系电话（脱敏，如 138****5678）")
+    birth_date: date | None = Field(None, description="出生日期（由身份证号推出）；仅对有权查看该居民明文的调用者返回，其他人为 null")
+    birth_year: int | None = Field(None, description="出生年份（由身份证号推出）")
+    id_number_masked: str = Field(description="身份证号（脱敏，如 33***************3：只留前 2 位和最后 1 位）")
+    phone_masked: str = Field(description="联系电话（脱敏，如 138******78：只留前 3 位和最后 2 位）")
     registered_address: str = Field(description="户籍地址")
     actual_address: str = Field(description="现住地址")
     is_floating: bool = Field(description="是否流动人口")
@@ -139,6 +140,17 @@ class ResidentOut(Schema):
     @staticmethod
     def resolve_gender_label(obj) -> str:
         return str(obj.get_gender_display()) if obj.gender else ""
+
+    @staticmethod
+    def resolve_birth_date(obj, context) -> date | None:
+        # The date narrows the masked ID number to a few candidates: only for those who may reveal it.
+        if obj.birth_date and scope.path_allows(context["request"].auth, Perm.REVEAL_PII, obj.node.path):
+            return obj.birth_date
+        return None
+
+    @staticmethod
+    def resolve_birth_year(obj) -> int | None:
+        return obj.birth_date.year if obj.birth_date else None
 
 
 class ResidentDetailOut(ResidentOut):
@@ -158,7 +170,7 @@ class ResidentDetailOut(ResidentOut):
 
 
 class ResidentFilters(Schema):
-    q: str = Field("", max_length=100, description="姓名包含；或完整的身份证号、电话号码（精确匹配，不解密）")
+    q: str = Field("", max_length=100, description="姓名或地址包含（不匹配身份证号、电话；按完整号码查找见 POST /residents/lookup）")
     node: int | None = Field(None, ge=1, le=MAX_ID, description="只列出该节点及其下级的居民")
     group: str = Field("", max_length=32, description="特殊人群类别代码，如 dibao")
     floating: bool | None = Field(None, description="是否流动人口")
@@ -203,6 +215,17 @@ class RevealOut(Schema):
     value: str = Field(description="明文；未登记时为空字符串")
 
 
+class LookupIn(InSchema):
+    kind: Literal["id_number", "phone"] = Field(description="按什么查找：id_number 身份证号，phone 联系电话")
+    value: str = Field(max_length=32, description="完整的身份证号或电话号码（精确匹配，不解密）")
+    reason: str = Field(max_length=200, description="查找事由（必填，记入审计日志）")
+
+
+class LookupOut(Schema):
+    found: int = Field(description="找到的居民数（限于调用者有查找权限的范围）")
+    residents: list[ResidentOut] = Field(description="找到的居民（身份证号、电话仍为脱敏值）")
+
+
 class TagIn(InSchema):
     group: str = Field(max_length=32, description="特殊人群类别代码，如 disabled")
     start_date: date | None = Field(None, description="认定日期")
@@ -227,7 +250,7 @@ _SECRET_SUFFIXES = ("_enc", "_bidx")
 def _scrub(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
-    return {k: v for k, v in values.items() if not k.endswith(_SECRET_SUFFIXES)}
+    return sealed.scrub_snapshot({k: v for k, v in values.items() if not k.endswith(_SECRET_SUFFIXES)})
 
 
 class HistoryOut(Schema):
@@ -528,6 +551,16 @@ def resident_create(request, payload: ResidentCreateIn):
     data["household"] = ref_or_404(selectors.household_get, request.auth, data["household"], "household")
     resident = services.resident_create(actor=request.auth, **data)
     return Status(201, selectors.resident_get(request.auth, resident.pk))
+
+
+@router.post("/residents/lookup", response={200: LookupOut, 429: ErrorOut, **WRITE_ERRORS},
+             summary="按完整身份证号或电话查找居民", tags=T_RESIDENTS)
+def resident_lookup(request, response: HttpResponse, payload: LookupIn):
+    """需要“按号码查找居民”的权限（社区书记、系统管理员）和事由；每次查找都记入审计日志（查找人、
+    脱敏号码、找到几人、事由），并按用户限制频率（超出时 429）。居民列表的 q 不匹配身份证号和电话。"""
+    found = services.resident_lookup(actor=request.auth, kind=payload.kind, value=payload.value, reason=payload.reason)
+    response["Cache-Control"] = "no-store"
+    return {"found": len(found), "residents": found}
 
 
 @router.get("/residents/{resident_id}", response={200: ResidentDetailOut, **READ_ERRORS}, summary="居民详情",

@@ -49,7 +49,9 @@ def resident_columns(places: dict[str, str], reveal: bool) -> list[exports.Expor
         col("特殊人群", _current_groups, width=20),
         col("备注", lambda r: r.notes, width=20),
         col("性别", lambda r: str(r.get_gender_display()) if r.gender else "", width=8),
-        col("出生日期", lambda r: r.birth_date, width=12),
+        # A masked export carries the birth year only: the date would narrow the masked ID number.
+        col("出生日期", lambda r: r.birth_date, width=12) if reveal
+        else col("出生年份", lambda r: r.birth_date.year if r.birth_date else "", width=10),
         col("在册", lambda r: _yes(r.is_active), width=8),
     ]
 

@@ -162,9 +162,8 @@ class ResidentFilterForm(FilterForm):
     purpose = "residents-filter"
     q = forms.CharField(
         label=_("查找居民"), required=False, max_length=64,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("姓名，或完整的身份证号、电话"),
-                                      "autocomplete": "off"}),
-        help_text=_("身份证号和电话只能整号精确查找。"),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("姓名或地址"), "autocomplete": "off"}),
+        help_text=_("按姓名或地址查找；按完整的身份证号、电话查找须使用“按号码查找”，并填写事由。"),
     )
     node = place_field("residents-filter", label=_("所在组织"), required=False)
     group = forms.ChoiceField(label=_("特殊人群"), required=False)
@@ -326,6 +325,18 @@ class RevealForm(forms.Form):
         label=_("查看事由"), max_length=500, required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("例如：核实低保申请材料")}),
     )
+
+
+class LookupForm(forms.Form):
+    """Find a resident by a full ID number or phone (services.resident_lookup)."""
+
+    kind = forms.ChoiceField(label=_("按什么查找"), choices=[("id_number", _("身份证号")), ("phone", _("联系电话"))],
+                             initial="id_number")
+    value = forms.CharField(label=_("完整号码"), max_length=32,
+                            widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}))
+    reason = forms.CharField(label=_("查找事由"), max_length=200,
+                             widget=forms.TextInput(attrs={"autocomplete": "off",
+                                                           "placeholder": _("例如：核实来访居民身份")}))
 
 
 class TagForm(forms.Form):

@@ -53,7 +53,8 @@ class Resident(BaseModel):
 
     scope_path_field = "node__path"
     # Ciphertexts and blind indexes stay out of the audit log; the masked forms are enough.
-    audit_exclude = ("id_number_enc", "id_number_bidx", "phone_enc", "phone_bidx")
+    # The birth date is derived from the ID number and would narrow it: it stays out as well.
+    audit_exclude = ("id_number_enc", "id_number_bidx", "phone_enc", "phone_bidx", "birth_date")
 
     node = models.ForeignKey(OrgNode, verbose_name=_("所在节点"), on_delete=models.PROTECT, related_name="residents")
     subdistrict = models.ForeignKey(

@@ -34,17 +34,16 @@ def resident_list(
     gender: str = "",
     active: bool | None = True,
 ) -> QuerySet[Resident]:
-    """Filtered residents. `text` matches a name fragment, or an exact ID number / phone through
-    their blind indexes (so searching never decrypts)."""
+    """Filtered residents. `text` matches a fragment of the name or of an address, never an ID
+    number or a phone: a search that matched a full number would tell, one try at a time, which of
+    the candidates a mask leaves is the resident's (docs/architecture.md, "Sealed identifiers").
+    Finding a resident by a full number is resident_lookup: its own permission, audited, throttled."""
     qs = residents_visible(user)
     text = "".join((text or "").split())
     if text:
-        condition = Q(name__icontains=text)
-        if len(text) == 18:
-            condition |= Q(id_number_bidx__in=sealed.lookup_keys("id_number", text))
-        if len(text) >= 7 and text.replace("-", "").isdigit():
-            condition |= Q(phone_bidx__in=sealed.lookup_keys("phone", text))
-        qs = qs.filter(condition)
+        qs = qs.filter(
+            Q(name__icontains=text) | Q(actual_address__icontains=text) | Q(registered_address__icontains=text)
+        )
     if node is not None:
         qs = qs.filter(node__path__range=subtree_range(node.path))
     if group:
@@ -56,6 +55,15 @@ def resident_list(
     if active is not None:
         qs = qs.filter(is_active=active)
     return qs.order_by("node__path", "name", "id")
+
+
+def resident_lookup(user: Any, *, kind: str, value: str) -> list[Resident]:
+    """The residents `user` may look up (Perm.LOOKUP_PEOPLE, scoped) whose ID number or phone is
+    exactly `value` (normalised), by blind index, never decrypting. Callers go through
+    services.resident_lookup (permission, reason, throttle, audit)."""
+    column = {"id_number": "id_number_bidx", "phone": "phone_bidx"}[kind]
+    qs = scope.restrict(Resident.objects.select_related("node", "household"), user, Perm.LOOKUP_PEOPLE)
+    return list(qs.filter(**{f"{column}__in": sealed.lookup_keys(kind, value)}).order_by("node__path", "name", "id")[:20])
 
 
 def households_visible(user: Any) -> QuerySet[Household]:

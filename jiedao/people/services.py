@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, crypto, scope, sealed
-from jiedao.core.errors import ConflictError, DomainError
+from jiedao.core.errors import ConflictError, DomainError, PermissionError_, ThrottledError
 from jiedao.core.permissions import Perm
 from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
 from jiedao.org.models import NodeKind, OrgNode
@@ -49,18 +49,42 @@ def _text(value: Any, *, field: str, label: Any, max_length: int, required: bool
     return text
 
 
-def _apply_id_number(resident: Resident, id_number: str) -> None:
+# A refused duplicate tells that a typed ID number is registered: per user at most this many
+# (refusals, seconds), after which writing an ID number is refused whatever it is (429), so the
+# create/edit forms cannot test the candidates a mask leaves. settings.JIEDAO_PEOPLE_ID_CLASH_LIMIT.
+ID_CLASH_LIMIT = (10, 86400)
+
+
+def _id_clash_limit() -> tuple[int, int]:
+    from django.conf import settings
+
+    return tuple(getattr(settings, "JIEDAO_PEOPLE_ID_CLASH_LIMIT", ID_CLASH_LIMIT))  # type: ignore[return-value]
+
+
+def _apply_id_number(resident: Resident, id_number: str, *, actor: Any = None) -> None:
     """Seal the ID number onto the resident; gender and birth date follow it (and stay when it is cleared)."""
+    from django.core.cache import cache
     id_number = crypto.normalise(id_number or "", "id_number")
     if not id_number:
         resident.id_number_enc = resident.id_number_bidx = resident.id_number_masked = ""
         return
     validate_id_number(id_number)
+    uses, window = _id_clash_limit()
+    key = f"jiedao:people-id-clash:{getattr(actor, 'pk', '')}"
+    if actor is not None and (cache.get(key) or 0) >= uses:
+        raise ThrottledError(_("身份证号重复的次数过多，今天暂停登记或修改身份证号，请明天再试或联系社区书记。"),
+                             field="id_number")
     sealed_id = sealed.seal("id_number", id_number)
     clash = Resident.objects.filter(id_number_bidx__in=sealed_id.lookup_keys)
     if resident.pk:
         clash = clash.exclude(pk=resident.pk)
     if clash.exists():
+        if actor is not None:
+            cache.add(key, 0, window)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, window)
         raise ConflictError(_("该身份证号已登记在其他居民名下。"), field="id_number")
     _assign(resident, sealed_id.fields("id_number"))
     resident.gender, resident.birth_date = sealed_id.gender, sealed_id.birth_date
@@ -118,7 +142,7 @@ def resident_create(
         notes=_text(notes, field="notes", label=gettext_lazy("备注"), max_length=500),
     )
     _check_household(household, node)
-    _apply_id_number(resident, id_number)
+    _apply_id_number(resident, id_number, actor=actor)
     _apply_phone(resident, phone)
     resident.save()
     audit.record(actor=actor, action="people.resident.create", obj=resident, after=audit.snapshot(resident))
@@ -140,7 +164,7 @@ def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Reside
         resident.node = changes.pop("node")
         resident.subdistrict_id = resident.node.subdistrict_id
     if "id_number" in changes:
-        _apply_id_number(resident, changes.pop("id_number"))
+        _apply_id_number(resident, changes.pop("id_number"), actor=actor)
     if "phone" in changes:
         _apply_phone(resident, changes.pop("phone"))
     limits = {
@@ -432,3 +456,67 @@ def business_reveal(*, actor: Any, business: Business, reason: str) -> str:
     value = sealed.reveal(business, "phone")
     audit.record(actor=actor, action="people.business.reveal_phone", obj=business, reason=reason[:500])
     return value
+
+
+# --- finding a resident by a full ID number or phone --------------------------------------------
+
+# Lookups per user: (lookups, seconds) per hour and per day. A mask leaves more than 10,000
+# candidates (docs/architecture.md, "Sealed identifiers"); these limits keep a lookup from testing
+# them one by one. Overridden by settings.JIEDAO_PEOPLE_LOOKUP_LIMITS; counted in django's cache.
+LOOKUP_LIMITS = {"hour": (20, 3600), "day": (60, 86400)}
+LOOKUP_REASON_MAX = 200
+LOOKUP_KINDS = {"id_number": gettext_lazy("身份证号"), "phone": gettext_lazy("联系电话")}
+
+
+def resident_lookup(*, actor: Any, kind: str, value: str, reason: str) -> list[Resident]:
+    """The residents (within the actor's LOOKUP_PEOPLE scope) whose ID number or phone is exactly
+    `value`. Needs Perm.LOOKUP_PEOPLE (403), a reason (2 to 200 characters), a valid number;
+    throttled per user (LOOKUP_LIMITS, 429); audited with the masked number, what was found and the
+    reason. Values stay masked in what is returned: revealing one is resident_reveal."""
+    from jiedao.people import selectors
+
+    if not scope.has_perm_anywhere(actor, Perm.LOOKUP_PEOPLE):
+        raise PermissionError_(_("您没有按身份证号或电话查找居民的权限。"))
+    if kind not in LOOKUP_KINDS:
+        raise DomainError(_("只能按身份证号或联系电话查找。"), field="kind")
+    number = crypto.normalise(value or "", kind)
+    if not number:
+        raise DomainError(_("请填写要查找的完整号码。"), field="value")
+    if kind == "id_number":
+        validate_id_number(number, field="value")
+    else:
+        validate_phone(number, field="value")
+    reason = " ".join((reason or "").split())
+    if len(reason) < 2:
+        raise DomainError(_("请填写查找事由：为什么要按号码查找居民。"), field="reason")
+    if len(reason) > LOOKUP_REASON_MAX:
+        raise DomainError(_("查找事由不能超过 %(n)s 个字。") % {"n": LOOKUP_REASON_MAX}, field="reason")
+    _lookup_throttle(actor)
+    found = selectors.resident_lookup(actor, kind=kind, value=number)
+    mask = crypto.mask(number, kind)
+    with transaction.atomic():
+        audit.record(
+            actor=actor, action="people.resident.lookup", object_type=Resident._meta.label_lower,
+            object_id=found[0].pk if len(found) == 1 else "", object_repr=mask, reason=reason,
+            after={"kind": kind, "value": mask, "found": len(found), "residents": [r.pk for r in found]},
+        )
+    return found
+
+
+def _lookup_throttle(actor: Any) -> None:
+    """Count one lookup against each window; ThrottledError (429) once one is used up."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    limits = {**LOOKUP_LIMITS, **getattr(settings, "JIEDAO_PEOPLE_LOOKUP_LIMITS", {})}
+    for name, (uses, window) in limits.items():
+        key = f"jiedao:people-lookup:{name}:{actor.pk}"
+        cache.add(key, 0, window)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, window)
+            count = 1
+        if count > uses:
+            raise ThrottledError(_("按号码查找过于频繁：每 %(m)s 分钟最多 %(n)s 次，请稍后再试。")
+                                 % {"m": max(window // 60, 1), "n": uses}, field="value")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("people/picker/<slug:purpose>/", views.node_picker, name="node_picker"),
     path("residents/", views.resident_list, name="residents"),
     path("residents/new/", views.resident_new, name="resident_new"),
+    path("residents/lookup/", views.resident_lookup, name="resident_lookup"),
     path("residents/export/", views.resident_export, name="resident_export"),
     path("residents/<int:pk>/", views.resident_detail, name="resident"),
     path("residents/<int:pk>/edit/", views.resident_edit, name="resident_edit"),

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from jiedao.core import exports, filevault, imports, scope, tasks
+from jiedao.core import crypto, exports, filevault, imports, scope, tasks
 from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
@@ -57,6 +57,7 @@ from jiedao.people.forms import (
     HouseholdHeadForm,
     ImportCommitForm,
     ImportUploadForm,
+    LookupForm,
     ResidentFilterForm,
     ResidentForm,
     RevealForm,
@@ -187,11 +188,15 @@ def _resident_filters(request: HttpRequest) -> ResidentFilterForm:
 def _resident_list_page(request: HttpRequest, *, export_form: ExportForm | None = None, status: int = 200):
     form = _resident_filters(request)
     page = paginate(request, selectors.resident_list(request.user, **form.filters()).prefetch_related("tags__group"))
+    page.object_list = list(page.object_list)
+    for resident in page.object_list:  # the birth date only where the viewer may reveal; the year elsewhere
+        resident.show_birth_date = scope.path_allows(request.user, Perm.REVEAL_PII, resident.node.path)
     context = {
         "form": form,
         "page": page,
         "can_manage": scope.has_perm_anywhere(request.user, Perm.MANAGE_PEOPLE),
         "can_reveal": scope.has_perm_anywhere(request.user, Perm.REVEAL_PII),
+        "can_lookup": scope.has_perm_anywhere(request.user, Perm.LOOKUP_PEOPLE),
         "export_form": export_form or ExportForm(),
         "export_params": _filter_params(request),
         "tab": "residents",
@@ -275,6 +280,30 @@ def resident_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def resident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _resident_page(request, selectors.resident_get(request.user, pk))
+
+
+@login_required
+def resident_lookup(request: HttpRequest) -> HttpResponse:
+    """Find a resident by a full ID number or phone: the lookup permission, a reason; the service
+    throttles and audits each lookup. The answer shows masked values and is never cached."""
+    if not scope.has_perm_anywhere(request.user, Perm.LOOKUP_PEOPLE):
+        raise PermissionDenied(_("您没有按身份证号或电话查找居民的权限。"))
+    form = LookupForm(request.POST or None)
+    found, searched = None, ""
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                found = services.resident_lookup(actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                status = form_error(form, exc)
+            else:
+                status = 200  # the typed number is not echoed back: the answer names it masked
+                searched = crypto.mask(form.cleaned_data["value"], form.cleaned_data["kind"])
+                form = LookupForm(initial={"kind": form.cleaned_data["kind"], "reason": form.cleaned_data["reason"]})
+    context = {"form": form, "found": found, "searched": searched, "tab": "residents"}
+    return _no_store(render(request, "people/resident_lookup.html", context, status=status))
 
 
 @login_required
@@ -526,6 +555,7 @@ def _business_list_page(request: HttpRequest, *, export_form: ExportForm | None 
         "page": paginate(request, selectors.business_list(request.user, **form.filters())),
         "can_manage": scope.has_perm_anywhere(request.user, Perm.MANAGE_BUSINESSES),
         "can_reveal": scope.has_perm_anywhere(request.user, Perm.REVEAL_PII),
+        "can_lookup": scope.has_perm_anywhere(request.user, Perm.LOOKUP_PEOPLE),
         "export_form": export_form or ExportForm(phones_only=True),
         "export_params": _filter_params(request),
     }

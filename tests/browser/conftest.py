@@ -125,6 +125,7 @@ def open_browser(live_server):
         ):
             options.add_argument(arg)
         options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP refusals, checked after the test
         driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
         opened.append((driver, profile))
         driver.execute_cdp_cmd(
@@ -135,6 +136,13 @@ def open_browser(live_server):
         return Browser(driver, live_server.url, width, height, label)
 
     yield factory
+    refused = []
     for driver, profile in opened:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        try:
+            refused += [entry["message"] for entry in driver.get_log("browser")
+                        if "Content Security Policy" in entry.get("message", "")]
+        finally:
+            driver.quit()
+            shutil.rmtree(profile, ignore_errors=True)
+    # Every page the test opened ran under the platform's Content-Security-Policy: nothing refused.
+    assert not refused, "the Content-Security-Policy refused:\n" + "\n".join(refused[:10])

@@ -55,7 +55,7 @@ def test_intake_stores_the_blind_index_and_nothing_for_anonymous_cases(world, as
     assert filed.status_code == 201, filed.content
     stored = Case.objects.get(pk=filed.json()["id"])
     assert stored.reporter_phone_index == crypto.blind_index(PHONE, kind="phone")
-    assert stored.reporter_phone_masked == "138****5678" and sealed.reveal(stored, "reporter_phone") == PHONE
+    assert stored.reporter_phone_masked == "138******78" and sealed.reveal(stored, "reporter_phone") == PHONE
     create = events("cases.case.create").get(object_id=str(stored.pk))
     assert not {"reporter_phone_enc", "reporter_phone_index"} & set(create.after)  # audit_exclude
 
@@ -123,7 +123,7 @@ def test_case_page_shows_the_masked_phone_and_reveals_it_inline(world, client):
     url = reverse("cases:reveal_phone", args=[case.pk])
     client.force_login(world.secretary)
     page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
-    assert "138****5678" in page and "查看完整号码（回访用）" in page and PHONE not in page
+    assert "138******78" in page and "查看完整号码（回访用）" in page and PHONE not in page
 
     refused = client.post(url, {"reason": ""}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 400 and "查看事由" in refused.content.decode() and PHONE not in refused.content.decode()
@@ -144,7 +144,7 @@ def test_case_page_offers_no_reveal_to_grid_workers_and_they_cannot_post_it(worl
     case = file_case(world)
     client.force_login(world.worker)
     page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
-    assert "138****5678" in page and "查看完整号码" not in page
+    assert "138******78" in page and "查看完整号码" not in page
     refused = client.post(reverse("cases:reveal_phone", args=[case.pk]), {"reason": "电话回访"}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 403 and PHONE not in refused.content.decode()
     client.force_login(world.village_worker)
@@ -190,7 +190,7 @@ def test_lookup_shows_at_most_five_and_is_audited_with_the_masked_number(world, 
     body = as_(world.worker).post("/cases/reporter-lookup", {"phone": PHONE}).json()
     assert body["count"] == 7 and [c["id"] for c in body["cases"]] == [c.pk for c in reversed(filed)][:5]
     event = events("cases.case.reporter_lookup").get()
-    assert event.actor_id == world.worker.pk and event.after == {"phone": "138****5678", "found": 7}
+    assert event.actor_id == world.worker.pk and event.after == {"phone": "138******78", "found": 7}
     assert PHONE not in str(event.after) + event.object_repr + event.reason
 
 
@@ -208,7 +208,7 @@ def test_lookup_refusals(world, as_, settings):
 
 
 def test_lookup_cannot_test_the_candidates_behind_one_mask(world, as_, settings):
-    """A case page shows 138****5678: trying the 10,000 numbers behind that mask one by one is
+    """A case page shows 138******78: trying the 1,000,000 numbers behind that mask one by one is
     stopped after a few different ones (the same number again is free)."""
     settings.JIEDAO_PHONE_LOOKUP_LIMITS = {"mask": (3, 86400)}
     file_case(world)
@@ -216,7 +216,7 @@ def test_lookup_cannot_test_the_candidates_behind_one_mask(world, as_, settings)
     tries = [f"138{n:04d}5678" for n in (1, 2, 3, 4)]
     answers = [api.post("/cases/reporter-lookup", {"phone": number}) for number in tries]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
-    assert "138****5678" in answers[3].json()["detail"]
+    assert "138******78" in answers[3].json()["detail"]
     assert api.post("/cases/reporter-lookup", {"phone": tries[0]}).status_code == 200  # seen before
     assert api.post("/cases/reporter-lookup", {"phone": PHONE}).status_code == 429  # the real one: no oracle
     assert api.post("/cases/reporter-lookup", {"phone": OTHER}).status_code == 200  # another mask

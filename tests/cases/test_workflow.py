@@ -28,7 +28,7 @@ def file_case(world, catalogue, **over):
 
 def test_full_loop_from_door_step_to_close(world, catalogue):
     case = file_case(world, catalogue)
-    assert case.state == State.REPORTED and case.tier == Tier.PUBLIC and case.reporter_phone_masked == "138****5678"
+    assert case.state == State.REPORTED and case.tier == Tier.PUBLIC and case.reporter_phone_masked == "138******78"
     assert case.grid_id == world.grid.pk and case.community_id == world.community.pk
     case = services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
     case = services.case_act(actor=world.secretary, case=case, action=Action.DISPATCH)

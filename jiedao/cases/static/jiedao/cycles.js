@@ -48,6 +48,17 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  if (document.readyState !== "loading") initAttendees();
-  else document.addEventListener("DOMContentLoaded", initAttendees);
+  // 周报 bars: their length comes from data-n / data-max (the Content-Security-Policy allows no
+  // style attributes in the markup; styles set from script are allowed).
+  function initBars() {
+    document.querySelectorAll(".bar[data-n]").forEach(function (bar) {
+      bar.style.setProperty("--n", bar.getAttribute("data-n"));
+      bar.style.setProperty("--max", bar.getAttribute("data-max") || "1");
+    });
+  }
+
+  function init() { initAttendees(); initBars(); }
+
+  if (document.readyState !== "loading") init();
+  else document.addEventListener("DOMContentLoaded", init);
 })();

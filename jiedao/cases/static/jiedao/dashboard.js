@@ -1,6 +1,8 @@
 /* 驾驶舱 charts: draws the trend, categories and resolution levels from the JSON in #dash-data
    with window.echarts (served from node_modules, no CDN). Without JS, or if echarts failed to
-   load, the page keeps its tables, which hold the same numbers. */
+   load, the page keeps its tables, which hold the same numbers. Tooltips are drawn on the canvas
+   (renderMode "richText"): HTML tooltips carry style attributes, which the Content-Security-Policy
+   refuses. */
 (function () {
   "use strict";
 
@@ -14,7 +16,7 @@
     var grid = { left: 40, right: 16, top: 36, bottom: 40, containLabel: true };
     if (kind === "trend") {
       return {
-        tooltip: { trigger: "axis" },
+        tooltip: { trigger: "axis", renderMode: "richText" },
         legend: { top: 0 },
         grid: grid,
         xAxis: { type: "category", data: data.trend.map(function (r) { return r.month; }) },
@@ -29,7 +31,7 @@
       if (!data.categories.length) return null;
       var cats = data.categories.slice().reverse();
       return {
-        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        tooltip: { trigger: "axis", renderMode: "richText", axisPointer: { type: "shadow" } },
         legend: { top: 0 },
         grid: grid,
         xAxis: { type: "value", minInterval: 1 },
@@ -41,7 +43,7 @@
     }
     if (kind === "levels") {
       return {
-        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        tooltip: { trigger: "axis", renderMode: "richText", axisPointer: { type: "shadow" } },
         grid: grid,
         xAxis: { type: "category", data: data.levels.map(function (l) { return l.label; }) },
         yAxis: { type: "value", minInterval: 1 },

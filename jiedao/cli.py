@@ -29,6 +29,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("seed",): ("org", "seed"),
     ("createadmin",): ("org", "createadmin"),
     ("audit", "verify"): ("core", "audit_verify"),
+    ("audit", "checkpoint"): ("core", "audit_checkpoint"),
     ("backup",): ("core", "backup"),
     ("restore",): ("core", "restore"),
     ("keys", "rotate"): ("core", "keys_rotate"),

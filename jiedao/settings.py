@@ -229,6 +229,9 @@ JIEDAO_QUEUE_NAME = env_name("JIEDAO_QUEUE_NAME", "jiedao")
 # a page, not set here: docs/figures.md.
 # Personal-data keyring (SM4 data keys, SM3 blind-index keys); generated on first use.
 JIEDAO_KEYRING = env_str("JIEDAO_KEYRING", str(DATA_DIR / "keys" / "keyring.json"))
+# A second place for the signed audit checkpoints (besides $JIEDAO_DATA_DIR/audit/checkpoints.jsonl):
+# a file path (another disk or a mounted share) or `syslog`; empty = none (jiedao.core.audit_checkpoints).
+JIEDAO_AUDIT_CHECKPOINT_SINK = env_str("JIEDAO_AUDIT_CHECKPOINT_SINK", "")
 # Import files (kept encrypted) are deleted this many hours after upload at the latest, whatever
 # became of the job (jiedao.core.imports.import_retention, hourly).
 JIEDAO_IMPORT_RETENTION_HOURS = env_int("JIEDAO_IMPORT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 30)

@@ -18,7 +18,9 @@ transaction; every test gets fresh instances of its objects. API tests talk thro
 from __future__ import annotations
 
 import pickle
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -45,7 +47,69 @@ def _test_settings(settings, tmp_path_factory):
     # their own databases, so job ids repeat across them.
     data_dir = tmp_path_factory.mktemp("data")
     settings.DATA_DIR = data_dir
+    _process_audit_key()  # from the default keyring, before it is replaced
     settings.JIEDAO_KEYRING = str(data_dir / "keys" / "keyring.json")
+    # Each test has its own keyring, but one audit key per process: the world's replayed audit
+    # rows were signed with it when the world was built.
+    keyring_with_the_audit_key(settings.JIEDAO_KEYRING)
+
+
+_AUDIT_KEY: bytes | None = None
+
+
+def _process_audit_key() -> bytes:
+    """The audit key of the default keyring ($JIEDAO_DATA_DIR/keys, shared by the xdist workers),
+    which fixtures built before any test (module and session scope) sign with; added if missing."""
+    global _AUDIT_KEY
+    if _AUDIT_KEY is None:
+        import fcntl
+
+        from django.conf import settings
+
+        from jiedao.core import crypto
+
+        path = Path(settings.JIEDAO_KEYRING)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ring = crypto.Keyring.from_json(path.read_text(), path) if path.exists() else crypto.Keyring.generate(path)
+            if not ring.audit_key:
+                ring.audit_key = secrets.token_bytes(32)
+                ring.save()
+        crypto.reload_keyring()
+        _AUDIT_KEY = ring.audit_key
+    return _AUDIT_KEY
+
+
+def keyring_with_the_audit_key(path: str | Path) -> str:
+    """A new keyring file at `path` holding the test process's audit key."""
+    from jiedao.core import crypto
+
+    ring = crypto.Keyring.generate(Path(path))
+    ring.audit_key = _process_audit_key()
+    ring.save()
+    return str(path)
+
+
+def _flush_past_the_audit_triggers() -> None:
+    """A transactional test's flush empties every table, the append-only audit tables too: it
+    drops their triggers around the flush (as only someone with DDL rights can) and recreates them."""
+    from django.core.management.commands import flush
+
+    from jiedao.core import audit_guard
+
+    original = flush.sql_flush
+
+    def sql_flush(style, connection, *args, **kwargs):
+        statements = original(style, connection, *args, **kwargs)
+        if not statements:
+            return statements
+        return [*audit_guard.drop_sql(connection.vendor), *statements, *audit_guard.create_sql(connection.vendor)]
+
+    flush.sql_flush = sql_flush
+
+
+_flush_past_the_audit_triggers()
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +213,8 @@ def _world_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> tup
     from jiedao.core.models import AuditEvent
 
     data_dir = tmp_path_factory.mktemp("world")
-    with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS, DATA_DIR=data_dir):
+    keyring = keyring_with_the_audit_key(data_dir / "keys" / "keyring.json")
+    with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS, DATA_DIR=data_dir, JIEDAO_KEYRING=keyring):
         restore_migrated_rows()  # as `_migrated_rows` leaves it for every test
         assert not AuditEvent.objects.exists(), "the world must be captured from an empty database"
         snapshot, built = RowSnapshot.capture(build_world)

@@ -11,6 +11,8 @@ class CoreConfig(AppConfig):
         from jiedao.core import caching, scheduler
 
         caching.connect_signals()
+        # signed checkpoints of every audit chain head, outside the database (core.audit_checkpoints)
+        scheduler.register("audit_checkpoint", "jiedao.core.audit_checkpoints.checkpoint_job", scheduler.every(10))
         # Import files past their retention, and files no import job owns, are deleted.
         scheduler.register("import_retention", "jiedao.core.imports.import_retention", scheduler.every(60))
         # Rate counters whose window has ended, and expired sessions, are deleted.

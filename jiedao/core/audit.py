@@ -1,26 +1,42 @@
-"""The audit trail: append a hash-chained event for every write, and verify the chain.
+"""The audit trail: append a keyed, hash-chained event for every write, and verify the chain.
 
-Each event's hash is SM3(prev_hash || canonical JSON of its content). Changing any stored
-field, removing a row, or truncating the end of the chain is detected by `verify_chain`.
+Each event's hash is HMAC-SM3(audit key, prev_hash || canonical JSON of its content) (RFC 2104
+over SM3, 64-byte block). The audit key lives in the keyring file, outside the database, so
+someone who can write the database but not read the keyring can neither forge an event nor
+re-hash a chain after altering one. Rows written before the key existed (up to a per-chain seq
+recorded next to the key when it was added: the switch point) keep their plain SM3 hash and
+are verified as such; every later row must carry the keyed MAC.
+
+The database refuses UPDATE and DELETE of audit rows and any change of a chain head but its
+advance (triggers, jiedao.core.audit_guard); signed checkpoints of every chain head are written
+outside the database (jiedao.core.audit_checkpoints) and `verify_chain` checks the chains
+against them, so a truncated tail is caught even by someone who can drop the triggers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from jiedao.core import crypto
 from jiedao.core.context import current_request
 from jiedao.core.fastpath import insert_one
 from jiedao.core.models import AuditChainHead, AuditEvent
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 # Events are spread over a fixed set of chains: appending locks a chain's head row until the
@@ -50,6 +66,49 @@ def sm3_hex(data: bytes) -> str:
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize().hex()
+
+
+def hmac_sm3_hex(key: bytes, data: bytes) -> str:
+    mac = hmac.HMAC(key, hashes.SM3())
+    mac.update(data)
+    return mac.finalize().hex()
+
+
+def audit_key() -> tuple[bytes, dict[str, int]]:
+    """(the audit MAC key, {chain: last unkeyed seq}) from the keyring; the key is added on first
+    use, the switch point being each chain's head at that moment (rows up to it stay unkeyed)."""
+    ring = crypto.get_keyring()
+    if not ring.audit_key:
+        ring = _add_audit_key()
+    return ring.audit_key, ring.audit_legacy
+
+
+def _add_audit_key() -> crypto.Keyring:
+    import fcntl
+    import secrets
+
+    path = crypto.keyring_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # several processes starting at once add one key
+        ring = crypto.reload_keyring()
+        if not ring.audit_key:
+            ring.audit_legacy = {
+                chain: seq for chain, seq in AuditChainHead.objects.filter(last_seq__gt=0).values_list("chain", "last_seq")
+            }
+            for chain, seq in list(ring.audit_legacy.items()):
+                last = AuditEvent.objects.filter(chain=chain, seq=seq).first()
+                if last is not None and compute_hash(last) != last.hash:
+                    # Keyed rows beside a keyring without the audit key: the keyring that signed
+                    # them is missing (a restore without it). They are not declared legacy, so
+                    # `audit verify` reports them until the right keyring is put back.
+                    del ring.audit_legacy[chain]
+                    log.error("audit chain %s is keyed but the keyring %s has no audit key: restore the keyring",
+                              chain, path)
+            ring.audit_key = secrets.token_bytes(32)
+            ring.save()
+            ring = crypto.reload_keyring()
+    return ring
 
 
 class _JsonNative(dict):
@@ -88,8 +147,14 @@ def _content(event: AuditEvent) -> bytes:
     return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def compute_hash(event: AuditEvent) -> str:
-    return sm3_hex(event.prev_hash.encode() + b"|" + _content(event))
+def compute_hash(event: AuditEvent, key: bytes | None = None) -> str:
+    """The event's link: keyed (HMAC-SM3) when `key` is given, plain SM3 for legacy rows."""
+    data = event.prev_hash.encode() + b"|" + _content(event)
+    return hmac_sm3_hex(key, data) if key else sm3_hex(data)
+
+
+def key_for(chain: str, seq: int, key: bytes, legacy: dict[str, int]) -> bytes | None:
+    return None if seq <= legacy.get(chain, 0) else key
 
 
 def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
@@ -138,6 +203,7 @@ def record(
     info = current_request()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     chain = chain or _pick_chain()
+    key, _legacy = audit_key()
     # No savepoint: inside the caller's transaction a failure here fails the whole transaction
     # anyway, and a savepoint costs two more round trips on every write of the platform.
     with transaction.atomic(savepoint=False):
@@ -160,7 +226,7 @@ def record(
             user_agent=info.user_agent,
             prev_hash=last_hash or GENESIS,
         )
-        event.hash = compute_hash(event)
+        event.hash = compute_hash(event, key)
         insert_one(event)
         _move_head(chain, event.seq, event.hash)
     return event
@@ -212,6 +278,7 @@ def record_many(
     now = timezone.now()
     reason = reason[:500]
     chain = chain or _pick_chain()
+    key, _legacy = audit_key()
     with transaction.atomic():
         seq, prev = _lock_head(chain)
         prev = prev or GENESIS
@@ -223,7 +290,7 @@ def record_many(
             # One scratch instance, refilled per event: the hash is computed exactly as record() does.
             event.seq, event.action, event.before, event.after, event.prev_hash = seq, action, before, after, prev
             event.object_type, event.object_id, event.object_repr = object_type, str(object_id), object_repr[:200]
-            prev = compute_hash(event)
+            prev = compute_hash(event, key)
             rows.append((chain, seq, now, actor_id, actor_repr, action, event.object_type, event.object_id,
                          event.object_repr, before, after, reason, info.request_id, info.ip_address,
                          info.user_agent, event.prev_hash, prev))
@@ -239,60 +306,174 @@ class ChainProblem:
     event_id: int | None
     message: str
 
+    @property
+    def where(self) -> str:
+        parts = [f"chain {self.chain}"] if self.chain else []
+        if self.seq is not None:
+            parts.append(f"seq={self.seq}")
+        if self.event_id:
+            parts.append(f"id={self.event_id}")
+        return ", ".join(parts)
+
 
 @dataclass(frozen=True)
 class VerifyResult:
     checked: int
-    problem: ChainProblem | None
+    problems: tuple[ChainProblem, ...] = ()
+    checkpoints: int = 0  # checkpoint lines read
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return not self.problems
+
+    @property
+    def problem(self) -> ChainProblem | None:
+        return self.problems[0] if self.problems else None
+
+
+# --- the signed checkpoints' file (written by core.audit_checkpoints) ---------------------------
+
+
+def default_path() -> Path:
+    return Path(settings.DATA_DIR) / "audit" / "checkpoints.jsonl"
+
+
+def _canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sign(body: dict, key: bytes) -> str:
+    return hmac_sm3_hex(key, b"jiedao-audit-checkpoint|" + _canonical(body))
+
+
+@dataclass
+class Checkpoints:
+    path: Path
+    lines: int = 0
+    heads: dict[str, tuple[int, str, str]] = dataclass_field(default_factory=dict)  # chain -> (seq, hash, at)
+    bad_lines: list[tuple[int, str]] = dataclass_field(default_factory=list)
+
+
+def read(path: str | Path | None = None) -> Checkpoints:
+    """Every checkpoint line of the file, its signature checked; per chain the highest seq signed."""
+    key, _legacy = audit_key()
+    result = Checkpoints(Path(path) if path else default_path())
+    if not result.path.exists():
+        return result
+    with open(result.path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            result.lines += 1
+            try:
+                line = json.loads(text)
+                mac = line.pop("mac")
+                heads = line["heads"]
+                at = line["at"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                result.bad_lines.append((number, "无法解析 / cannot be parsed"))
+                continue
+            if not isinstance(mac, str) or sign(line, key) != mac:
+                result.bad_lines.append((number, "的签名不符：被改动或伪造 / signature does not match: altered or forged"))
+                continue
+            for chain, (seq, digest) in heads.items():
+                if seq > result.heads.get(chain, (0, "", ""))[0]:
+                    result.heads[chain] = (int(seq), str(digest), str(at))
+    return result
 
 
 def _events(chain: str) -> Iterator[AuditEvent]:
     return AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
 
 
-def verify_chain(chain: str | None = None) -> VerifyResult:
-    """Walk each chain in order and report the first broken link, if any."""
-    heads = set(AuditChainHead.objects.values_list("chain", flat=True))
+def _walk(name: str, key: bytes, legacy: dict[str, int], expected: dict[int, str]) -> tuple[int, int, str, list[ChainProblem]]:
+    """Check one chain's links and MACs, and the hashes a checkpoint recorded at some seqs
+    (`expected`: {seq: hash}). Returns (rows read, last good seq, its hash, problems); the walk
+    stops at the first broken link."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    for event in _events(name):
+        checked += 1
+        where = f"审计事件 id={event.id}（链 {name} 第 {event.seq} 条）"
+        problem = None
+        if event.seq != expected_seq:
+            problem = (expected_seq, f"{where} 之前缺少第 {expected_seq} 条：有记录被删除 / event seq {expected_seq} is missing")
+        elif event.prev_hash != expected_prev:
+            problem = (event.seq, f"{where} 的前一哈希与上一条不符：上一条被改动或删除 / previous-hash link broken")
+        elif compute_hash(event, key_for(name, event.seq, key, legacy)) != event.hash:
+            if event.seq > legacy.get(name, 0):
+                problem = (event.seq, f"{where} 的密钥签名（HMAC-SM3）不符：该记录被改动、伪造或整链被重算"
+                                      f" / keyed MAC mismatch: row altered, forged or chain re-hashed")
+            else:
+                problem = (event.seq, f"{where} 的内容与哈希不符：该记录被改动 / row content does not match its hash")
+        elif event.seq in expected and expected[event.seq] != event.hash:
+            problem = (event.seq, f"{where} 与已签名的检查点不符：链被重写 / differs from the signed checkpoint: chain rewritten")
+        if problem is not None:
+            return checked, expected_seq - 1, expected_prev, [ChainProblem(name, problem[0], event.id, problem[1])]
+        expected_prev = event.hash
+        expected_seq += 1
+    return checked, expected_seq - 1, expected_prev, []
+
+
+def verify_chain(chain: str | None = None, *, checkpoints_path: str | None = None) -> VerifyResult:
+    """Walk each chain in order and report, per chain, the first broken link, a MAC that does not
+    match, a chain that is not one of the platform's, and a tail shorter than the last signed
+    checkpoint; also missing append-only triggers and checkpoint lines whose signature fails."""
+    from jiedao.core import audit_guard
+
+    key, legacy = audit_key()
+    problems: list[ChainProblem] = []
+    notes: list[str] = []
+    heads = {head.chain: head for head in AuditChainHead.objects.all()}
     if chain is None:
-        missing = [name for name in chain_names() if name not in heads]
-        if missing:
-            return VerifyResult(0, ChainProblem(
-                missing[0], None, None,
-                f"审计链 {missing[0]} 的链头记录缺失：整条链可能被删除 / the head of chain {missing[0]} is missing",
-            ))
-    chains = [chain] if chain else sorted(heads | set(AuditEvent.objects.values_list("chain", flat=True).distinct()))
+        for name in chain_names():
+            if name not in heads:
+                problems.append(ChainProblem(
+                    name, None, None,
+                    f"审计链 {name} 的链头记录缺失：整条链可能被删除 / the head of chain {name} is missing",
+                ))
+    marks = read(checkpoints_path)
+    for line_no, message in marks.bad_lines:
+        problems.append(ChainProblem("", None, None, f"检查点文件 {marks.path} 第 {line_no} 行{message}"))
+    if marks.lines == 0:
+        notes.append(f"尚无检查点 / no checkpoints yet in {marks.path}")
+    stored = set(AuditEvent.objects.values_list("chain", flat=True).distinct())
+    chains = [chain] if chain else sorted(set(heads) | stored | set(marks.heads))
+    known = set(chain_names())
     checked = 0
     for name in chains:
-        expected_prev = GENESIS
-        expected_seq = 1
-        for event in _events(name):
-            checked += 1
-            where = f"审计事件 id={event.id}（链 {name} 第 {event.seq} 条）"
-            if event.seq != expected_seq:
-                return VerifyResult(checked, ChainProblem(
-                    name, expected_seq, event.id,
-                    f"{where} 之前缺少第 {expected_seq} 条：有记录被删除 / event seq {expected_seq} is missing",
-                ))
-            if event.prev_hash != expected_prev:
-                return VerifyResult(checked, ChainProblem(
-                    name, event.seq, event.id,
-                    f"{where} 的前一哈希与上一条不符：上一条被改动或删除 / previous-hash link broken",
-                ))
-            if compute_hash(event) != event.hash:
-                return VerifyResult(checked, ChainProblem(
-                    name, event.seq, event.id,
-                    f"{where} 的内容与哈希不符：该记录被改动 / row content does not match its hash",
-                ))
-            expected_prev = event.hash
-            expected_seq += 1
-        head = AuditChainHead.objects.filter(chain=name).first()
-        if head is not None and (head.last_seq != expected_seq - 1 or (head.last_seq and head.last_hash != expected_prev)):
-            return VerifyResult(checked, ChainProblem(
+        mark = marks.heads.get(name)
+        if name not in known:
+            first = AuditEvent.objects.filter(chain=name).order_by("seq").values_list("id", "seq").first()
+            problems.append(ChainProblem(
+                name, first[1] if first else None, first[0] if first else None,
+                f"链 {name} 不是本系统的审计链：伪造的链 / chain {name} is not one of the platform's chains: forged",
+            ))
+        expected = {mark[0]: mark[1]} if mark else {}
+        count, last_seq, last_hash, found = _walk(name, key, legacy, expected)
+        checked += count
+        problems.extend(found)
+        if found:
+            continue
+        head = heads.get(name)
+        if head is not None and (head.last_seq != last_seq or (head.last_seq and head.last_hash != last_hash)):
+            problems.append(ChainProblem(
                 name, head.last_seq, None,
                 f"链 {name} 的末尾记录（第 {head.last_seq} 条）缺失或被改动 / the end of the chain was truncated",
             ))
-    return VerifyResult(checked, None)
+        elif mark and last_seq < mark[0]:
+            problems.append(ChainProblem(
+                name, mark[0], None,
+                f"链 {name} 只到第 {last_seq} 条，但 {mark[2]} 的签名检查点记到第 {mark[0]} 条：末尾被截断"
+                f" / chain ends at seq {last_seq}, the signed checkpoint of {mark[2]} recorded seq {mark[0]}: tail truncated",
+            ))
+    missing_guards = audit_guard.missing_triggers()
+    if missing_guards:
+        problems.append(ChainProblem(
+            "", None, None,
+            "数据库中审计表的只追加触发器缺失 / the audit tables' append-only triggers are missing: "
+            + ", ".join(missing_guards),
+        ))
+    return VerifyResult(checked, tuple(problems), marks.lines, tuple(notes))

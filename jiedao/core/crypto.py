@@ -54,6 +54,10 @@ class Keyring:
     index: str
     index_keys: dict[str, bytes]
     path: Path | None = field(default=None, compare=False)
+    # The HMAC-SM3 key of the audit chain and, per chain, the last unkeyed (legacy) seq: kept by
+    # jiedao.core.audit (added on first use, never rotated; see docs/operator-guide.md).
+    audit_key: bytes = b""
+    audit_legacy: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def generate(cls, path: Path | None = None) -> Keyring:
@@ -73,6 +77,8 @@ class Keyring:
                 index=raw["index"],
                 index_keys={k: base64.b64decode(v) for k, v in raw["index_keys"].items()},
                 path=path,
+                audit_key=base64.b64decode(raw.get("audit_key", "")),
+                audit_legacy={str(k): int(v) for k, v in raw.get("audit_legacy", {}).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ImproperlyConfigured(f"密钥文件 {path} 格式不正确 / keyring is malformed: {exc}") from None
@@ -89,6 +95,8 @@ class Keyring:
                 "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
                 "index": self.index,
                 "index_keys": {k: base64.b64encode(v).decode() for k, v in self.index_keys.items()},
+                **({"audit_key": base64.b64encode(self.audit_key).decode(), "audit_legacy": self.audit_legacy}
+                   if self.audit_key else {}),
             },
             indent=2,
         )

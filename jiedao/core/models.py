@@ -48,8 +48,9 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One recorded write: who did what to which object, before and after, when, from where.
 
-    Rows are append-only and chained: `hash` = SM3(previous hash + canonical content), so
-    altering or removing any row breaks the chain at that row (see core.audit.verify_chain).
+    Rows are append-only (database triggers refuse UPDATE and DELETE, jiedao.core.audit_guard)
+    and chained: `hash` = HMAC-SM3(audit key, previous hash + canonical content), so altering,
+    forging or removing any row breaks the chain at that row (see core.audit.verify_chain).
     """
 
     chain = models.CharField(_("链"), max_length=32, default="main")
@@ -60,9 +61,10 @@ class AuditEvent(models.Model):
         verbose_name=_("操作人"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        # never SET_NULL: the audit rows are append-only (database triggers) and actor_id is hashed
+        on_delete=models.DO_NOTHING,
     )
     actor_repr = models.CharField(_("操作人名称"), max_length=150, blank=True)
     action = models.CharField(_("动作"), max_length=64, db_index=True)

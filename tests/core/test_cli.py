@@ -151,12 +151,83 @@ def test_audit_verify_passes_then_names_the_altered_row(tmp_path_factory, tmp_pa
     database = sqlite3.connect(data_dir / "jiedao.sqlite3")
     with database:
         event_id, seq = database.execute("SELECT id, seq FROM core_auditevent ORDER BY seq LIMIT 1").fetchone()
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            database.execute("UPDATE core_auditevent SET object_repr = '篡改' WHERE id = ?", [event_id])
+    with database:  # an insider with DDL rights drops the trigger first
+        database.execute("DROP TRIGGER jiedao_audit_event_no_update")
         database.execute("UPDATE core_auditevent SET object_repr = '篡改' WHERE id = ?", [event_id])
     database.close()
     bad = run_jiedao("audit", "verify", data_dir=data_dir)
     assert bad.returncode == 1
     assert f"id={event_id}" in bad.stderr and f"seq={seq}" in bad.stderr
-    assert "审计链已损坏" in bad.stderr
+    assert "审计链已损坏" in bad.stderr and "append-only triggers are missing" in bad.stderr
+
+
+def test_audit_verify_reports_a_rehashed_chain_and_a_cut_tail(tmp_path_factory, tmp_path):
+    """Re-hashing with plain SM3 (the old, unkeyed algorithm) and rewinding a head after the
+    checkpoint are both named by chain and seq, exit code 1."""
+    import json
+
+    from cryptography.hazmat.primitives import hashes
+
+    data_dir = copy_of_seeded(tmp_path_factory, tmp_path / "data")
+    written = run_jiedao("audit", "checkpoint", data_dir=data_dir)
+    assert written.returncode == 0, written.stderr
+    assert "checkpoint written" in written.stdout
+    assert run_jiedao("audit", "verify", data_dir=data_dir).returncode == 0
+
+    def sm3(data: bytes) -> str:
+        digest = hashes.Hash(hashes.SM3())
+        digest.update(data)
+        return digest.finalize().hex()
+
+    database = sqlite3.connect(data_dir / "jiedao.sqlite3")
+    columns = ["chain", "seq", "created_at", "actor_id", "actor_repr", "action", "object_type", "object_id",
+               "object_repr", "before", "after", "reason", "request_id", "ip_address", "user_agent"]
+    with database:
+        for name in ("jiedao_audit_event_no_update", "jiedao_audit_event_no_delete", "jiedao_audit_head_advance_only"):
+            database.execute(f"DROP TRIGGER {name}")
+        # chain A: the first event altered, every later one re-hashed unkeyed, the head moved
+        chain_a = database.execute("SELECT chain FROM core_auditevent GROUP BY chain ORDER BY count(*) DESC").fetchone()[0]
+        rows = database.execute(f"SELECT id, {', '.join(columns)} FROM core_auditevent WHERE chain = ? ORDER BY seq",
+                                [chain_a]).fetchall()
+        prev = "0" * 64
+        for n, (event_id, *values) in enumerate(rows):
+            fields = dict(zip(columns, values, strict=True))
+            if n == 0:
+                fields["reason"] = "改过"
+            fields["created_at"] = fields["created_at"].replace(" ", "T")[:26].ljust(26, "0") + "Z"
+            for name in ("before", "after"):
+                fields[name] = json.loads(fields[name]) if fields[name] else None
+            content = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+            digest = sm3(prev.encode() + b"|" + content)
+            database.execute("UPDATE core_auditevent SET reason = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                             [fields["reason"], prev, digest, event_id])
+            prev = digest
+        database.execute("UPDATE core_auditchainhead SET last_hash = ? WHERE chain = ?", [prev, chain_a])
+    database.close()
+    bad = run_jiedao("audit", "verify", data_dir=data_dir)
+    assert bad.returncode == 1
+    assert f"[chain {chain_a}, seq=1, id=" in bad.stderr and "keyed MAC mismatch" in bad.stderr
+
+    # another copy, checkpointed: its last event deleted and its head moved back
+    data_dir = copy_of_seeded(tmp_path_factory, tmp_path / "data2")
+    assert run_jiedao("audit", "checkpoint", data_dir=data_dir).returncode == 0
+    database = sqlite3.connect(data_dir / "jiedao.sqlite3")
+    with database:
+        for name in ("jiedao_audit_event_no_delete", "jiedao_audit_head_advance_only"):
+            database.execute(f"DROP TRIGGER {name}")
+        chain_b, last_seq = database.execute(
+            "SELECT chain, max(seq) FROM core_auditevent GROUP BY chain ORDER BY max(seq) DESC LIMIT 1").fetchone()
+        database.execute("DELETE FROM core_auditevent WHERE chain = ? AND seq = ?", [chain_b, last_seq])
+        before = (database.execute("SELECT hash FROM core_auditevent WHERE chain = ? AND seq = ?",
+                                   [chain_b, last_seq - 1]).fetchone() or [""])[0]
+        database.execute("UPDATE core_auditchainhead SET last_seq = ?, last_hash = ? WHERE chain = ?",
+                         [last_seq - 1, before, chain_b])
+    database.close()
+    cut = run_jiedao("audit", "verify", data_dir=data_dir)
+    assert cut.returncode == 1
+    assert f"[chain {chain_b}, seq={last_seq}]" in cut.stderr and "tail truncated" in cut.stderr
 
 
 # --- seed (in-process, on the test database) --------------------------------------------------

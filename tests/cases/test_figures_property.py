@@ -439,9 +439,12 @@ class Program:
         return outcome
 
     def months(self) -> list[date]:
-        """From the first month to a little after the last step (deadlines run past it)."""
+        """From the first month to the last one anything happened or falls due in (deadlines,
+        deferred ones most of all, run past the last step)."""
+        last = max([self.clock.at, *CaseRow.objects.filter(pk__in=list(self.filed))
+                    .exclude(deadline_at=None).values_list("deadline_at", flat=True)])
         months, month = [], month_of(START)
-        while month <= month_of(self.clock.at + timedelta(days=45)):
+        while month <= month_of(last):
             months.append(month)
             month = next_month(month)
         return months

@@ -94,6 +94,9 @@ def test_desktop_secretary_imports_good_rows_then_reveals_one(open_browser, tran
     browser.wait_text("正在逐行校验")
     assert d.find_element(By.TAG_NAME, "progress").get_attribute("value") == "50"
     browser.shot("progress")
+    # import_validate claims the job itself (uploaded → validating, so a cancelled job is never
+    # validated): hand it back as uploaded, as it was before the progress written above.
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.UPLOADED)
     imports.import_validate(job)
     browser.wait_text("错误明细")  # the polled page swapped in the preview
     errors = d.find_element(By.CSS_SELECTOR, ".errors-table").text

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -431,7 +432,9 @@ class Program:
         extra = {"ticket": case.ticket} if who == RESIDENT else {}
         try:
             services.case_act(actor=actor, case=case, action=action, reason="说明", **extra, **params)
-        except (DomainError, PermissionError_) as refused:  # refused by a rule: nothing changed
+        # Refused by a rule, or (concurrent actors) the case moved out of the actor's sight between
+        # reading it and acting, e.g. a return took it from the handler's department: nothing changed.
+        except (DomainError, PermissionError_, Http404) as refused:
             outcome = f"refused:{action}:{type(refused).__name__}"
         else:
             outcome = action

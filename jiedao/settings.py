@@ -192,8 +192,12 @@ STATICFILES_DIRS = [
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 # A request's uploads above 2.5 MB are spooled here, not to the system /tmp: inside the private
-# data directory (0700), deleted when the request ends; the hourly import sweep removes what a
-# killed process left behind.
+# data directory (0700), encrypted under a key held only in memory (jiedao.core.uploads), deleted
+# when the request ends; the hourly import sweep removes what a killed process left behind.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "jiedao.core.uploads.SealedUploadHandler",
+]
 FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
 FILE_UPLOAD_TEMP_DIR.mkdir(exist_ok=True, mode=0o700)
 MEDIA_ROOT = DATA_DIR / "media"

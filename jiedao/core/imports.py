@@ -81,6 +81,19 @@ class BatchResult:
     created: int = 0
     updated: int = 0
     refused: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, message)
+    # Rows refused because their key belongs to a record outside the importer's scope, (row, masked
+    # key): each tells that the key exists, so the register counts them (RegisterSpec.settle).
+    clashes: list[tuple[int, str]] = field(default_factory=list)
+
+
+class ImportRefused(DomainError):
+    """Raised by a register (guard or apply_batch) to refuse the whole import with a message; an
+    apply_batch refusal rolls the commit back. `throttled` answers 429 instead of 400."""
+
+    def __init__(self, message: str, *, throttled: bool = False, clashes: list[tuple[int, str]] | None = None) -> None:
+        super().__init__(message, field="file", code="throttled" if throttled else "invalid")
+        self.status_code = 429 if throttled else 400
+        self.clashes = clashes or []  # the clashes met before the refusal, still to be accounted for
 
 
 class RowInvalid(Exception):
@@ -120,6 +133,13 @@ class RegisterSpec:
     def apply_batch(self, ctx: Any, actor: Any, job: ImportJob, rows: list[tuple[int, Any]]) -> BatchResult:
         """Write a batch; rows the database refuses (e.g. owned outside scope) come back in `refused`."""
         raise NotImplementedError
+
+    def guard(self, actor: Any) -> None:
+        """Refuse (ImportRefused) an upload or commit this actor may not make now."""
+
+    def settle(self, actor: Any, job: ImportJob, clashes: list[tuple[int, str]], *, written: bool) -> None:
+        """After the commit's transaction ended (`written`: committed), outside it: account for the
+        rows refused as clashes, so what they told survives a rollback."""
 
 
 REGISTERS: dict[str, RegisterSpec] = {}
@@ -219,6 +239,7 @@ def read_errors(job: ImportJob, *, offset: int = 0, limit: int | None = None) ->
 def import_upload(*, actor: Any, register_key: str, uploaded: Any, mode: str) -> ImportJob:
     """Store an uploaded file and create its job (validation runs next, maybe in the background)."""
     spec = get_spec(register_key)
+    spec.guard(actor)
     name = os.path.basename(getattr(uploaded, "name", "") or "upload")
     if not name.lower().endswith(ACCEPTED_SUFFIXES):
         raise DomainError(_("只支持 .xlsx 或 .csv 文件。"), field="file")
@@ -277,6 +298,7 @@ class PassResult:
     updated: int = 0
     notices: list[str] = field(default_factory=list)
     refused: set[int] = field(default_factory=set)  # row numbers the commit refused
+    clashes: list[tuple[int, str]] = field(default_factory=list)  # BatchResult.clashes of every batch
 
 
 def _parsed_rows(
@@ -504,6 +526,7 @@ def commit_pass(job: ImportJob) -> PassResult:
             outcome = spec.apply_batch(ctx, actor, job, batch)
             result.created += outcome.created
             result.updated += outcome.updated
+            result.clashes.extend(outcome.clashes)
             for number, column, message in outcome.refused:
                 result.good -= 1
                 result.bad += 1
@@ -545,6 +568,11 @@ def import_validate(job: ImportJob) -> ImportJob:
 
 def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
     """Apply the file in ONE transaction: every row or none (all_or_nothing), or the good rows."""
+    spec = get_spec(job.register)
+    try:
+        spec.guard(actor)
+    except ImportRefused as exc:  # callers check first (import_check); this is the background's answer
+        return _finish(job, job.status, message=exc.message)
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.VALIDATED).update(
         status=ImportJob.Status.COMMITTING, started_at=timezone.now()
     )
@@ -555,6 +583,9 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
         _finish(job, ImportJob.Status.VALIDATED, message=_("文件中有错误行：“全部成功才导入”方式下不能提交，请改正后重新上传。"))
         raise DomainError(_("文件中有错误行，不能按“全部成功才导入”方式提交。"), field="mode")
     write_progress(job, "commit", 0, job.total_rows)
+    errors_path = errors_file(job)
+    errors_size = errors_path.stat().st_size if errors_path.exists() else 0
+    result: PassResult | None = None
     try:
         with transaction.atomic():
             result = commit_pass(job)
@@ -566,12 +597,27 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
                        "created": result.created, "updated": result.updated, "skipped": result.bad},
             )
     except _AbortAll:
+        assert result is not None
+        spec.settle(actor, job, result.clashes, written=False)
+        if result.clashes:
+            # Nothing was written, so the rows are not named: a file of candidate numbers would
+            # otherwise learn, for free, which one is registered elsewhere. The row-by-row answer
+            # comes with the "skip bad rows" way, where every other row is really imported.
+            _truncate(errors_path, errors_size)
+            return _finish(job, ImportJob.Status.VALIDATED, result=result, message=_(
+                "有 %(count)s 行的身份证号已登记在您管辖范围以外的居民名下，整批未导入。请改用“跳过错误行”方式导入，"
+                "被拒绝的行会逐行列出；或联系这些居民所在的社区。") % {"count": len(result.clashes)})
         return _finish(job, ImportJob.Status.VALIDATED, result=result,
                        message=_("提交时发现错误行（数据可能已变化），已全部撤销，未写入任何数据。"))
+    except ImportRefused as exc:
+        _truncate(errors_path, errors_size)
+        spec.settle(actor, job, exc.clashes, written=False)
+        return _finish(job, ImportJob.Status.VALIDATED, message=exc.message)
     except (OSError, filevault.VaultError, ValueError, TypeError):
         log.warning("import %s: the staged rows cannot be read", job.pk, exc_info=True)
         _unlink(stage_file(job))
         return _finish(job, ImportJob.Status.UPLOADED, message=_("校验结果已失效，请重新校验后再提交。"))
+    spec.settle(actor, job, result.clashes, written=True)
     if result.refused:
         try:
             _add_bad_rows(job, result.refused)
@@ -584,6 +630,18 @@ def import_commit(*, actor: Any, job: ImportJob) -> ImportJob:
     else:
         message = _("已导入：新增 %(created)s 行，更新 %(updated)s 行。") % counts
     return _finish(job, ImportJob.Status.COMMITTED, result=result, message=message)
+
+
+def import_check(*, actor: Any, register_key: str) -> None:
+    """Refuse now (ImportRefused, 400/429) an upload or commit the register would refuse later."""
+    get_spec(register_key).guard(actor)
+
+
+def _truncate(path: Path, size: int) -> None:
+    """Cut the errors file back to what it held before the commit pass appended to it."""
+    if path.exists():
+        with path.open("r+b") as handle:
+            handle.truncate(size)
 
 
 def _finish(job: ImportJob, status: str, *, result: PassResult | None = None, message: str = "") -> ImportJob:

@@ -15,9 +15,10 @@ The per-process caches of jiedao.core.caching (rows kept until a generation move
 computed-figure cache (settings.CACHES, local memory by default) stay per process: a stale copy
 there costs freshness, never a limit.
 
-A counter written inside a transaction that is rolled back is rolled back with it; the callers
-refuse (raise) only after the count is already over the limit, so a refusal never lowers the
-count below the limit.
+A counter written inside a transaction that is rolled back is rolled back with it. Callers whose
+refusal rolls back their own work count before they enter their transaction (people's ID clashes)
+or after it ended (imports' `settle`); the others refuse only after the count is already over the
+limit, so a refusal never lowers the count below the limit.
 """
 
 from __future__ import annotations
@@ -35,17 +36,17 @@ def _redis() -> bool:
     return bool(getattr(settings, "REDIS_URL", ""))
 
 
-def hit(key: str, window: int) -> int:
-    """Count one use of `key`; the number of uses in the current window (1 for the first)."""
+def hit(key: str, window: int, *, uses: int = 1) -> int:
+    """Count `uses` (one by default) of `key`; the number of uses in the current window."""
     if _redis():
         from django.core.cache import cache
 
         cache.add(key, 0, window)
         try:
-            return cache.incr(key)
+            return cache.incr(key, uses)
         except ValueError:  # expired between add and incr
-            cache.set(key, 1, window)
-            return 1
+            cache.set(key, uses, window)
+            return uses
     from jiedao.core.models import RateCounter
 
     now = time.time()
@@ -54,12 +55,12 @@ def hit(key: str, window: int) -> int:
         q = connection.ops.quote_name
         k, c, e = q("key"), q("count"), q("expires")
         cursor.execute(
-            f"INSERT INTO {table} ({k}, {c}, {e}) VALUES (%s, 1, %s) "
+            f"INSERT INTO {table} ({k}, {c}, {e}) VALUES (%s, %s, %s) "
             f"ON CONFLICT ({k}) DO UPDATE SET "
-            f"{c} = CASE WHEN {table}.{e} <= %s THEN 1 ELSE {table}.{c} + 1 END, "
+            f"{c} = CASE WHEN {table}.{e} <= %s THEN excluded.{c} ELSE {table}.{c} + excluded.{c} END, "
             f"{e} = CASE WHEN {table}.{e} <= %s THEN excluded.{e} ELSE {table}.{e} END "
             f"RETURNING {c}",
-            [key[:200], now + window, now, now],
+            [key[:200], uses, now + window, now, now],
         )
         count = cursor.fetchone()[0]
     if random.randrange(_PURGE_EVERY) == 0:

@@ -544,7 +544,7 @@ def resident_export(
     )
 
 
-@router.post("/residents", response={201: ResidentDetailOut, **WRITE_ERRORS}, summary="登记居民", tags=T_RESIDENTS)
+@router.post("/residents", response={201: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="登记居民", tags=T_RESIDENTS)
 def resident_create(request, payload: ResidentCreateIn):
     data = payload.model_dump()
     data["node"] = _node(request, data["node"])
@@ -569,7 +569,7 @@ def resident_detail(request, resident_id: int = id_path("居民编号")):
     return selectors.resident_get(request.auth, resident_id)
 
 
-@router.patch("/residents/{resident_id}", response={200: ResidentDetailOut, **WRITE_ERRORS}, summary="修改居民",
+@router.patch("/residents/{resident_id}", response={200: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="修改居民",
               tags=T_RESIDENTS)
 def resident_update(request, payload: ResidentUpdateIn, resident_id: int = id_path("居民编号")):
     resident = selectors.resident_get(request.auth, resident_id)
@@ -753,7 +753,7 @@ def import_list(request):
     return selectors.import_jobs(request.auth)
 
 
-@router.post("/imports", response={201: ImportJobOut, 413: ErrorOut, **WRITE_ERRORS}, summary="上传并校验导入文件", by_alias=True,
+@router.post("/imports", response={201: ImportJobOut, 413: ErrorOut, 429: ErrorOut, **WRITE_ERRORS}, summary="上传并校验导入文件", by_alias=True,
              tags=T_IMPORTS)
 def import_upload(
     request,
@@ -810,7 +810,7 @@ def import_bad_rows(request, job_id: int = id_path("导入作业编号")):
     return _file(io.BytesIO(data), f"{job.pk}-错误行.xlsx")
 
 
-@router.post("/imports/{job_id}/commit", response={202: ImportJobOut, **WRITE_ERRORS}, summary="提交导入", by_alias=True,
+@router.post("/imports/{job_id}/commit", response={202: ImportJobOut, 429: ErrorOut, **WRITE_ERRORS}, summary="提交导入", by_alias=True,
              tags=T_IMPORTS)
 def import_commit(request, job_id: int = id_path("导入作业编号")):
     """在一个事务中写入：“全部成功才导入”方式下有错误行就不能提交；“只导入正确的行”方式跳过错误行。
@@ -829,6 +829,7 @@ def import_commit(request, job_id: int = id_path("导入作业编号")):
             % {"count": job.bad_rows},
             field="mode",
         )
+    imports.import_check(actor=request.auth, register_key=job.register)
     tasks.submit("jiedao.core.imports.import_commit_by_id", job.pk, request.auth.pk)
     job.refresh_from_db()
     return Status(202, job)

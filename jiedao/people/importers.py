@@ -18,12 +18,13 @@ from django.utils.translation import gettext, gettext_lazy
 from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core.bulk import insert_rows, reserve_ids
 from jiedao.core.errors import DomainError
-from jiedao.core.imports import BatchResult, Column, RegisterSpec, RowInvalid, register
+from jiedao.core.imports import BatchResult, Column, ImportRefused, RegisterSpec, RowInvalid, register
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT
 from jiedao.core.tabular import Cell, as_bool, as_text
 from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
 from jiedao.org.models import NodeKind, OrgNode
+from jiedao.people import services
 from jiedao.people.models import (
     Business,
     BusinessSize,
@@ -191,6 +192,9 @@ class ResidentContext:
     nodes: NodeResolver
     groups: dict[str, int]
     ring: crypto.Keyring
+    # ID numbers met registered outside the importer's scope, and how many more the day allows.
+    clash_allowance: int = 0
+    clashes: list[tuple[int, str]] = field(default_factory=list)
 
 
 class ResidentRegister(RegisterSpec):
@@ -220,7 +224,15 @@ class ResidentRegister(RegisterSpec):
     def begin(self, actor: Any) -> ResidentContext:
         groups = {g.name: g.pk for g in SpecialGroup.objects.filter(is_active=True)}
         groups.update({g.code: g.pk for g in SpecialGroup.objects.filter(is_active=True)})
-        return ResidentContext(NodeResolver(actor, Perm.MANAGE_PEOPLE), groups, crypto.get_keyring())
+        return ResidentContext(NodeResolver(actor, Perm.MANAGE_PEOPLE), groups, crypto.get_keyring(),
+                               clash_allowance=services.id_clash_allowance(actor))
+
+    def guard(self, actor: Any) -> None:
+        if services.id_clash_allowance(actor) <= 0:
+            raise ImportRefused(services.id_clash_refusal().message, throttled=True)
+
+    def settle(self, actor: Any, job: Any, clashes: list[tuple[int, str]], *, written: bool) -> None:
+        services.id_clashes_count(actor=actor, clashes=clashes, source=f"import:{job.pk}")
 
     def parse_row(self, ctx: ResidentContext, row: int, values: dict[str, Cell]) -> ResidentRow:
         errors: list[tuple[str, str]] = []
@@ -294,6 +306,7 @@ class ResidentRegister(RegisterSpec):
         events: list[tuple] = []
         tags: list[tuple[int, int]] = []
         refused: list[tuple[int, str, str]] = []
+        clashes: list[tuple[int, str]] = []
         for number, row in rows:
             if row.node_id not in ctx.nodes.by_id:
                 refused.append((number, "所在网格/楼栋", gettext("该节点已停用或已不在您的管辖范围内")))
@@ -304,7 +317,12 @@ class ResidentRegister(RegisterSpec):
                 continue
             if resident.node_id not in ctx.nodes.by_id:
                 # The ID number belongs to someone registered outside the importer's scope:
-                # moving them here would take over another grid's record. Refuse the row.
+                # moving them here would take over another grid's record. Refuse the row; the
+                # refusal tells that the number exists, so it counts against the day's clashes.
+                ctx.clashes.append((number, row.id_masked))
+                if len(ctx.clashes) > ctx.clash_allowance:
+                    raise ImportRefused(services.id_clash_refusal().message, throttled=True, clashes=ctx.clashes)
+                clashes.append((number, row.id_masked))
                 refused.append(
                     (number, "身份证号", gettext("该身份证号已登记在您管辖范围以外的居民名下，请联系其所在社区"))
                 )
@@ -351,7 +369,7 @@ class ResidentRegister(RegisterSpec):
                 ignore_conflicts=True, batch_size=500,
             )
         audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
-        return BatchResult(len(creates), len(updates), refused)
+        return BatchResult(len(creates), len(updates), refused, clashes)
 
     def _households(self, rows: list[tuple[int, ResidentRow]]) -> dict[str, int]:
         """Household ids by number for the batch, creating the ones not registered yet."""

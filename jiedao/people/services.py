@@ -50,9 +50,10 @@ def _text(value: Any, *, field: str, label: Any, max_length: int, required: bool
     return text
 
 
-# A refused duplicate tells that a typed ID number is registered: per user at most this many
-# (refusals, seconds), after which writing an ID number is refused whatever it is (429), so the
-# create/edit forms cannot test the candidates a mask leaves. settings.JIEDAO_PEOPLE_ID_CLASH_LIMIT.
+# A refused duplicate tells that a typed ID number is registered (a form's 409, an import's refused
+# row): per user at most this many (refusals, seconds) in shared counters (jiedao.core.limits),
+# after which every ID-number write of that user is refused whatever the number (429), so neither
+# the forms nor the importer can test the candidates a mask leaves. settings.JIEDAO_PEOPLE_ID_CLASH_LIMIT.
 ID_CLASH_LIMIT = (10, 86400)
 
 
@@ -62,33 +63,63 @@ def _id_clash_limit() -> tuple[int, int]:
     return tuple(getattr(settings, "JIEDAO_PEOPLE_ID_CLASH_LIMIT", ID_CLASH_LIMIT))  # type: ignore[return-value]
 
 
-def _apply_id_number(resident: Resident, id_number: str, *, actor: Any = None) -> None:
-    """Seal the ID number onto the resident; gender and birth date follow it (and stay when it is cleared)."""
-    from django.core.cache import cache
+def _id_clash_key(actor: Any) -> str:
+    return f"jiedao:people-id-clash:{actor.pk}"
 
+
+def id_clash_allowance(actor: Any) -> int:
+    """How many more ID-number clashes `actor` may meet today before ID writes are refused."""
+    uses, _window = _id_clash_limit()
+    return max(0, uses - shared_limits.peek(_id_clash_key(actor)))
+
+
+def id_clashes_count(*, actor: Any, clashes: list[tuple[int, str]], source: str) -> None:
+    """Count and audit clashes `actor` met. Call it outside the transaction the refusal rolls back
+    (before it, or after it ended), so the count and the event survive the refusal."""
+    if not clashes:
+        return
+    shared_limits.hit(_id_clash_key(actor), _id_clash_limit()[1], uses=len(clashes))
+    with transaction.atomic():
+        audit.record(actor=actor, action="people.resident.id_clash", object_type="people.resident", object_id="",
+                     after={"source": source, "count": len(clashes),
+                            "rows": [{"row": row, "id_number": masked} for row, masked in clashes[:100]]})
+
+
+def id_clash_refusal() -> ThrottledError:
+    return ThrottledError(_("身份证号重复的次数过多，今天暂停登记或修改身份证号，请明天再试或联系社区书记。"),
+                          field="id_number")
+
+
+def _refuse_registered_id(*, actor: Any, id_number: str, exclude_pk: int | None = None) -> None:
+    """Before the write's transaction: refuse an ID number registered to another resident (409),
+    counted and audited first, and any ID number once the day's clashes are used up (429)."""
+    id_number = crypto.normalise(id_number or "", "id_number")
+    if not id_number:
+        return
+    validate_id_number(id_number)
+    if id_clash_allowance(actor) <= 0:
+        raise id_clash_refusal()
+    clash = Resident.objects.filter(id_number_bidx__in=sealed.lookup_keys("id_number", id_number))
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        id_clashes_count(actor=actor, clashes=[(0, crypto.mask(id_number, "id_number"))], source="form")
+        raise ConflictError(_("该身份证号已登记在其他居民名下。"), field="id_number")
+
+
+def _apply_id_number(resident: Resident, id_number: str) -> None:
+    """Seal the ID number onto the resident; gender and birth date follow it (and stay when it is cleared).
+    The clash was checked (and counted) by _refuse_registered_id; this check only closes the race."""
     id_number = crypto.normalise(id_number or "", "id_number")
     if not id_number:
         resident.id_number_enc = resident.id_number_bidx = resident.id_number_masked = ""
         return
     validate_id_number(id_number)
-    uses, window = _id_clash_limit()
-    key = f"jiedao:people-id-clash:{getattr(actor, 'pk', '')}"
-    # Counted in django's cache, not core.limits: the refusal rolls back the write's transaction,
-    # and a database counter would be rolled back with it (per process unless Redis is set).
-    if actor is not None and (cache.get(key) or 0) >= uses:
-        raise ThrottledError(_("身份证号重复的次数过多，今天暂停登记或修改身份证号，请明天再试或联系社区书记。"),
-                             field="id_number")
     sealed_id = sealed.seal("id_number", id_number)
     clash = Resident.objects.filter(id_number_bidx__in=sealed_id.lookup_keys)
     if resident.pk:
         clash = clash.exclude(pk=resident.pk)
     if clash.exists():
-        if actor is not None:
-            cache.add(key, 0, window)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, window)
         raise ConflictError(_("该身份证号已登记在其他居民名下。"), field="id_number")
     _assign(resident, sealed_id.fields("id_number"))
     resident.gender, resident.birth_date = sealed_id.gender, sealed_id.birth_date
@@ -114,7 +145,6 @@ def _check_household(household: Household | None, node: OrgNode) -> None:
         raise DomainError(_("所选住户不在该居民所在的网格内。"), field="household")
 
 
-@transaction.atomic
 def resident_create(
     *,
     actor: Any,
@@ -131,6 +161,19 @@ def resident_create(
 ) -> Resident:
     """Register a resident on a grid, micro-grid or building."""
     scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
+    _refuse_registered_id(actor=actor, id_number=id_number)
+    with transaction.atomic():
+        return _resident_insert(
+            actor=actor, node=node, name=name, id_number=id_number, phone=phone, household=household,
+            relation=relation, registered_address=registered_address, actual_address=actual_address,
+            is_floating=is_floating, notes=notes,
+        )
+
+
+def _resident_insert(*, actor: Any, node: OrgNode, name: str, id_number: str, phone: str,
+                     household: Household | None, relation: str, registered_address: str, actual_address: str,
+                     is_floating: bool, notes: str) -> Resident:
+    scope.require(actor, Perm.MANAGE_PEOPLE, node.path, view_perm=Perm.VIEW_PEOPLE)
     _place(node)
     resident = Resident(
         node=node,
@@ -146,19 +189,27 @@ def resident_create(
         notes=_text(notes, field="notes", label=gettext_lazy("备注"), max_length=500),
     )
     _check_household(household, node)
-    _apply_id_number(resident, id_number, actor=actor)
+    _apply_id_number(resident, id_number)
     _apply_phone(resident, phone)
     resident.save()
     audit.record(actor=actor, action="people.resident.create", obj=resident, after=audit.snapshot(resident))
     return resident
 
 
-@transaction.atomic
 def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Resident:
     """Change a resident's editable fields; ID number and phone are re-encrypted."""
     unknown = set(changes) - set(RESIDENT_EDITABLE)
     if unknown:
         raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": _("、").join(sorted(unknown))}, field=sorted(unknown)[0])
+    if "id_number" in changes:
+        current = Resident.objects.select_related("node").get(pk=resident.pk)
+        scope.require(actor, Perm.MANAGE_PEOPLE, current.node.path, view_perm=Perm.VIEW_PEOPLE)
+        _refuse_registered_id(actor=actor, id_number=changes["id_number"], exclude_pk=resident.pk)
+    with transaction.atomic():
+        return _resident_change(actor=actor, resident=resident, changes=changes)
+
+
+def _resident_change(*, actor: Any, resident: Resident, changes: dict[str, Any]) -> Resident:
     resident = Resident.objects.select_for_update().select_related("node").get(pk=resident.pk)
     scope.require(actor, Perm.MANAGE_PEOPLE, resident.node.path, view_perm=Perm.VIEW_PEOPLE)
     before = audit.snapshot(resident)
@@ -168,7 +219,7 @@ def resident_update(*, actor: Any, resident: Resident, **changes: Any) -> Reside
         resident.node = changes.pop("node")
         resident.subdistrict_id = resident.node.subdistrict_id
     if "id_number" in changes:
-        _apply_id_number(resident, changes.pop("id_number"), actor=actor)
+        _apply_id_number(resident, changes.pop("id_number"))
     if "phone" in changes:
         _apply_phone(resident, changes.pop("phone"))
     limits = {

@@ -803,6 +803,7 @@ def import_commit(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"n": job.bad_rows},
                 field="mode",
             )
+        imports.import_check(actor=request.user, register_key=job.register)
         if job.good_rows > INLINE_COMMIT_ROWS:
             tasks.submit("jiedao.core.imports.import_commit_by_id", job.pk, request.user.pk)
             # The page follows the job from now on, even before the worker has claimed it.

@@ -11,7 +11,10 @@ from jiedao.core import audit, imports
 from jiedao.core.errors import DomainError
 from jiedao.core.models import AuditEvent, ImportJob
 from jiedao.core.validators import id_number_check_char, uscc_check_char
-from jiedao.people import importers  # noqa: F401  (registers the specs)
+from jiedao.people import (
+    importers,  # noqa: F401  (registers the specs)
+    services,
+)
 from jiedao.people.models import Business, Household, Resident, ResidentTag
 
 HEADERS = ["姓名", "身份证号", "联系电话", "所在网格/楼栋", "户号", "与户主关系", "现住地址", "流动人口", "特殊人群"]
@@ -190,3 +193,56 @@ def test_businesses_import(world):
 def test_files_kept_private(world):
     job = run(world, xlsx([good_row(1)]))
     assert (Path(imports.job_file(job)).stat().st_mode & 0o077) == 0
+
+
+def _others_resident(world, n=1):
+    job = run(world, xlsx([good_row(n, node="东门社区/东门第二网格")]), actor=world.other_worker)
+    imports.import_commit(actor=world.other_worker, job=job)
+
+
+def test_all_or_nothing_import_does_not_name_a_clashing_row(world):
+    """A file of candidate ID numbers, all or nothing: the clash with another grid's resident must
+    not be answered row by row for free (nothing written), but counted and audited."""
+    _others_resident(world)
+    candidates = [good_row(n, node="东门第一网格") for n in range(2, 6)] + [good_row(1, node="东门第一网格")]
+    job = run(world, xlsx(candidates), actor=world.worker)
+    assert job.bad_rows == 0
+    job = imports.import_commit(actor=world.worker, job=job)
+    assert job.status == ImportJob.Status.VALIDATED and "1 行" in job.message and "跳过错误行" in job.message
+    assert imports.read_errors(job) == [] and Resident.objects.count() == 1
+    event = AuditEvent.objects.get(action="people.resident.id_clash")
+    assert event.actor == world.worker and event.after["count"] == 1 and event.after["rows"][0]["row"] == 6
+    assert ident(1) not in str(event.after)
+    assert services.id_clash_allowance(world.worker) == services.ID_CLASH_LIMIT[0] - 1
+
+
+def test_import_clashes_share_the_days_limit_with_the_forms(world, settings):
+    settings.JIEDAO_PEOPLE_ID_CLASH_LIMIT = (2, 86400)
+    for n in (1, 2, 3):
+        _others_resident(world, n)
+    rows = [good_row(n, node="东门第一网格") for n in (1, 2, 3, 4)]
+    job = run(world, xlsx(rows), mode=ImportJob.Mode.GOOD_ONLY, actor=world.worker)
+    job = imports.import_commit(actor=world.worker, job=job)
+    # Three clashes against an allowance of two: the whole import is refused, nothing is named.
+    assert job.status == ImportJob.Status.VALIDATED and "过多" in job.message
+    assert imports.read_errors(job) == [] and Resident.objects.count() == 3
+    assert services.id_clash_allowance(world.worker) == 0
+    # From now on any ID write of this user is refused, whatever the number: upload, commit, form.
+    with pytest.raises(DomainError) as refused:
+        run(world, xlsx([good_row(9, node="东门第一网格")]), actor=world.worker)
+    assert refused.value.status_code == 429
+    with pytest.raises(DomainError) as refused:
+        services.resident_create(actor=world.worker, node=world.grid, name="新居民", id_number=ident(9))
+    assert refused.value.status_code == 429
+    # Another user is not held by this count.
+    assert services.id_clash_allowance(world.secretary) == 2
+
+
+def test_form_clash_count_survives_the_refusal(world, settings):
+    """The 409 rolls back the write's transaction; the count and the audit event stay."""
+    _others_resident(world)
+    with pytest.raises(DomainError) as refused:
+        services.resident_create(actor=world.worker, node=world.grid, name="试探", id_number=ident(1))
+    assert refused.value.status_code == 409
+    assert services.id_clash_allowance(world.worker) == services.ID_CLASH_LIMIT[0] - 1
+    assert AuditEvent.objects.filter(action="people.resident.id_clash", actor=world.worker).count() == 1

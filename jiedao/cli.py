@@ -34,12 +34,15 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("restore",): ("core", "restore"),
     ("keys", "rotate"): ("core", "keys_rotate"),
     ("keys", "reindex"): ("core", "keys_reindex"),
+    ("twofactor", "reset"): ("org", "twofactor_reset"),
+    ("twofactor", "code"): ("org", "twofactor_code"),
     ("scheduler",): ("core", "scheduler"),
     ("worker",): ("core", "worker"),
 }
 GROUP_HELP = {
     "audit": "审计日志 / audit log",
     "keys": "加密密钥 / encryption keys",
+    "twofactor": "两步验证 / second sign-in factor",
 }
 MANAGE_HELP = (
     "执行任意 Django 管理命令，如 jiedao manage migrate、jiedao manage changepassword 用户名"

@@ -29,8 +29,11 @@ from jiedao.core import crypto
 
 # The kinds a value can be sealed as. An ID number identifies one resident, so its lookup keys
 # are computed when it is sealed (de-duplication at write); a phone is looked up only by a search.
-KINDS = frozenset({"id_number", "phone"})
+# A "secret" (a login second factor's key) is never shown, masked or looked up: it has no
+# `<stem>_masked` or index column, only the ciphertext.
+KINDS = frozenset({"id_number", "phone", "secret"})
 IDENTIFYING_KINDS = frozenset({"id_number"})
+UNSHOWN_KINDS = frozenset({"secret"})
 
 
 class Sealed(NamedTuple):
@@ -168,7 +171,8 @@ class SealedColumn:
 
     @property
     def masked(self) -> str:
-        return f"{self.stem}_masked"
+        """The display column, or "" for a kind that is never shown."""
+        return "" if self.kind in UNSHOWN_KINDS else f"{self.stem}_masked"
 
     @property
     def table(self) -> str:
@@ -208,6 +212,8 @@ def register(model: type[models.Model], stem: str, *, kind: str, indexed: bool =
         raise ValueError(f"unknown sealed kind {kind!r}")
     if index_field and not indexed:
         raise ValueError("an unindexed column has no index field")
+    if kind in UNSHOWN_KINDS and indexed:
+        raise ValueError(f"a {kind} column is never looked up: register it with indexed=False")
     column = SealedColumn(model, stem, kind, indexed, index_field, row_field)
     for name in filter(None, (column.enc, column.bidx, column.masked, row_field if row_field != "pk" else "")):
         model._meta.get_field(name)  # FieldDoesNotExist at start-up, not at the first rotation

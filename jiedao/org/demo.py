@@ -32,9 +32,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from jiedao.core import audit
+from jiedao.core import audit, totp
 from jiedao.core.permissions import Role
 from jiedao.core.scope import PATH_SEGMENT
+from jiedao.org import services as org_services
 from jiedao.org.models import Department, DepartmentKind, NodeKind, OrgNode, RoleAssignment, User
 
 DEMO_PASSWORD = "jiedao2026"
@@ -652,10 +653,18 @@ def seed(
                 progress(f"已生成 {number} 个街道、{report.total_nodes} 个节点 / {number} sub-districts, "
                          f"{report.total_nodes} nodes")
         report.root = OrgNode.objects.get(path="0001")
+        _enrol_demo_second_factors()
         report.seconds = time.monotonic() - started
         audit.record(actor=SEED_ACTOR, action="org.demo.seed", obj=report.root, after=report.as_dict(),
                      reason="生成演示数据")
     return report
+
+
+def _enrol_demo_second_factors() -> None:
+    """Administrators sign in with a second factor; the demo's get one each, marked as a demo's, so
+    `jiedao twofactor code admin` can stand in for an authenticator app."""
+    for user in User.objects.filter(assignments__role=Role.ADMIN).distinct():
+        org_services.second_factor_enrol_demo(user=user, secret=totp.new_secret())
 
 
 # --- what the demo printout shows ------------------------------------------------------------

@@ -167,3 +167,31 @@ class RoleAssignment(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.node}"
+
+
+class SecondFactor(BaseModel):
+    """A user's second sign-in factor: a TOTP key (RFC 6238: 6 digits, 30 s) and one-time recovery codes.
+
+    Administrators must have one confirmed to sign in (jiedao.org.twofactor); anyone may add one.
+    The key is sealed like a personal identifier (`secret_enc`, jiedao.core.sealed: encrypted,
+    bound to this row, rotated with the keyring); recovery codes are kept only as SHA-256 digests.
+    `last_step` is the newest time step accepted, so a code is never accepted twice.
+    """
+
+    scope_path_field = "user__home_node__path"
+
+    user = models.OneToOneField(User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="second_factor")
+    secret_enc = models.TextField(_("密钥（密文）"))
+    confirmed_at = models.DateTimeField(_("启用时间"), null=True, blank=True)
+    last_step = models.BigIntegerField(_("最近使用的时间步"), default=0)
+    recovery_digests = models.JSONField(_("恢复码摘要"), default=list, blank=True)
+    # Set only by the demo seeder: `jiedao twofactor code` prints the current code of such a demo
+    # account, so the demo can be tried without an authenticator app. Never set otherwise.
+    is_demo = models.BooleanField(_("演示账号"), default=False)
+
+    class Meta:
+        verbose_name = _("两步验证")
+        verbose_name_plural = _("两步验证")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {_('两步验证')}"

@@ -10,11 +10,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from jiedao.core import audit, caching, scope
-from jiedao.core.errors import ConflictError, DomainError, PermissionError_
+from jiedao.core import audit, caching, scope, sealed, totp
+from jiedao.core import limits as shared_limits
+from jiedao.core.errors import ConflictError, DomainError, PermissionError_, ThrottledError
 from jiedao.core.permissions import ROLE_NODE_KINDS, ROLES_NEEDING_DEPARTMENT, Perm, Role
 from jiedao.core.scope import PATH_MAX, PATH_SEGMENT
 from jiedao.core.validators import validate_geojson_boundary, validate_node_code, validate_phone
@@ -26,6 +28,7 @@ from jiedao.org.models import (
     NodeKind,
     OrgNode,
     RoleAssignment,
+    SecondFactor,
     User,
 )
 
@@ -313,3 +316,147 @@ def role_revoke(*, actor: User, assignment: RoleAssignment) -> None:
     assignment.delete()
     scope.forget(assignment.user)
     caching.bump()
+
+
+# --- the second sign-in factor -----------------------------------------------------------------
+
+# Wrong codes a user may type in a window (uses, seconds) before codes are refused for the rest of
+# it: a six-digit code guessed at this pace takes years. settings.JIEDAO_SECOND_FACTOR_LIMIT.
+SECOND_FACTOR_LIMIT = (5, 900)
+
+
+def _second_factor_limit() -> tuple[int, int]:
+    from django.conf import settings
+
+    return tuple(getattr(settings, "JIEDAO_SECOND_FACTOR_LIMIT", SECOND_FACTOR_LIMIT))  # type: ignore[return-value]
+
+
+def second_factor_required(user: Any) -> bool:
+    """Administrators (superusers and anyone holding the 系统管理员 role) sign in with a second factor."""
+    if getattr(user, "is_superuser", False):
+        return True
+    return any(row[0] == Role.ADMIN for row in scope.role_rows(user))
+
+
+def second_factor_of(user: Any) -> SecondFactor | None:
+    return SecondFactor.objects.filter(user=user).first()
+
+
+def second_factor_secret(factor: SecondFactor) -> str:
+    return sealed.reveal(factor, "secret")
+
+
+@transaction.atomic
+def second_factor_begin(*, actor: User, secret: str = "") -> tuple[SecondFactor, str]:
+    """Start (or restart) adding a second factor to one's own account: a new key, not yet in force
+    until a code from it is confirmed. Returns the factor and the key to show once."""
+    factor = SecondFactor.objects.select_for_update().filter(user=actor).first()
+    if factor is not None and factor.confirmed_at:
+        raise ConflictError(_("两步验证已经启用；如需更换手机，请先停用再重新设置。"), field="second_factor")
+    secret = secret or totp.new_secret()
+    if factor is None:
+        factor = SecondFactor(user=actor)
+    factor.secret_enc = sealed.seal("secret", secret, indexed=False).ciphertext
+    factor.last_step, factor.recovery_digests = 0, []
+    factor.save()
+    audit.record(actor=actor, action="org.second_factor.begin", obj=actor)
+    return factor, secret
+
+
+def _refuse_when_throttled(user: User) -> None:
+    uses, _window = _second_factor_limit()
+    if shared_limits.peek(f"jiedao:second-factor:{user.pk}") >= uses:
+        raise ThrottledError(_("验证码输错次数过多，请 15 分钟后再试。"), field="code")
+
+
+def _count_failure(user: User) -> None:
+    """Outside any transaction the refusal rolls back: the count must survive it."""
+    shared_limits.hit(f"jiedao:second-factor:{user.pk}", _second_factor_limit()[1])
+    with transaction.atomic():
+        audit.record(actor=user, action="org.second_factor.failed", obj=user)
+
+
+def second_factor_confirm(*, actor: User, code: str) -> list[str]:
+    """Put the key begun by second_factor_begin in force with a code from the app; returns the ten
+    recovery codes (shown once, kept only as digests)."""
+    _refuse_when_throttled(actor)
+    factor = SecondFactor.objects.filter(user=actor, confirmed_at__isnull=True).first()
+    if factor is None:
+        raise DomainError(_("请先开始设置两步验证。"), field="code")
+    step = totp.matching_step(second_factor_secret(factor), code, after=0)
+    if step is None:
+        _count_failure(actor)
+        raise DomainError(_("验证码不正确：请输入身份验证器 App 中当前显示的 6 位数字。"), field="code")
+    codes = totp.new_recovery_codes()
+    with transaction.atomic():
+        done = SecondFactor.objects.filter(pk=factor.pk, confirmed_at__isnull=True).update(
+            confirmed_at=timezone.now(), last_step=step, recovery_digests=[totp.recovery_digest(c) for c in codes])
+        if not done:
+            raise ConflictError(_("两步验证已经启用。"), field="code")
+        audit.record(actor=actor, action="org.second_factor.confirm", obj=actor)
+    return codes
+
+
+def second_factor_check(*, user: User, code: str) -> str:
+    """The sign-in's second step: a current code from the app (never one accepted before) or an
+    unused recovery code (used up by this). Returns "totp" or "recovery"; wrong codes are
+    counted per user and refused (429) past the limit."""
+    _refuse_when_throttled(user)
+    factor = SecondFactor.objects.filter(user=user, confirmed_at__isnull=False).first()
+    if factor is None:
+        raise DomainError(_("该账号尚未设置两步验证。"), field="code")
+    step = totp.matching_step(second_factor_secret(factor), code, after=factor.last_step)
+    # Compare-and-set on the last step: two requests with the same code cannot both pass.
+    if step is not None and SecondFactor.objects.filter(pk=factor.pk, last_step__lt=step).update(last_step=step):
+        return "totp"
+    digest = totp.recovery_digest(code)
+    if digest in factor.recovery_digests:
+        with transaction.atomic():
+            locked = SecondFactor.objects.select_for_update().get(pk=factor.pk)
+            if digest in locked.recovery_digests:
+                locked.recovery_digests = [d for d in locked.recovery_digests if d != digest]
+                locked.save(update_fields=["recovery_digests", "updated_at"])
+                audit.record(actor=user, action="org.second_factor.recovery_used", obj=user,
+                             after={"recovery_codes_left": len(locked.recovery_digests)})
+                return "recovery"
+    _count_failure(user)
+    raise DomainError(_("验证码不正确或已使用过，请输入身份验证器 App 中当前的 6 位数字，或一个未用过的恢复码。"), field="code")
+
+
+@transaction.atomic
+def second_factor_remove(*, actor: User | None, user: User, reason: str = "") -> None:
+    """Take a user's second factor away: the user for themselves (not an administrator, who must
+    keep one), an administrator of the user's place for a lost phone (with a reason), or the
+    operator's command line (`actor` None). Audited."""
+    if actor is not None and actor.pk == user.pk:
+        if second_factor_required(user):
+            raise PermissionError_(_("管理员必须使用两步验证，不能停用；更换手机请联系其他管理员重置。"), field="second_factor")
+    elif actor is not None:
+        scope.require(actor, Perm.MANAGE_USERS, user.home_node.path if user.home_node else None,
+                      view_perm=Perm.VIEW_USERS)
+        reason = " ".join((reason or "").split())
+        if len(reason) < 2:
+            raise DomainError(_("请填写重置两步验证的事由。"), field="reason")
+    deleted, _rows = SecondFactor.objects.filter(user=user).delete()
+    if not deleted:
+        raise DomainError(_("该账号没有设置两步验证。"), field="second_factor")
+    audit.record(actor=actor, action="org.second_factor.remove", obj=user, reason=reason)
+
+
+@transaction.atomic
+def second_factor_enrol_demo(*, user: User, secret: str) -> SecondFactor:
+    """The demo seeder's shortcut: a confirmed factor with a known key, marked as a demo's."""
+    factor, _created = SecondFactor.objects.update_or_create(
+        user=user, defaults={"secret_enc": sealed.seal("secret", secret, indexed=False).ciphertext,
+                             "confirmed_at": timezone.now(), "last_step": 0, "recovery_digests": [],
+                             "is_demo": True})
+    audit.record(actor=None, action="org.second_factor.demo", obj=user)
+    return factor
+
+
+def second_factor_demo_code(*, username: str) -> str:
+    """The current code of a demo account's factor (`jiedao twofactor code`); refused for any other."""
+    factor = SecondFactor.objects.filter(user__username=username, is_demo=True).first()
+    if factor is None:
+        raise DomainError(_("只有演示账号可以这样取得验证码。"), field="username")
+    return totp.code_at(second_factor_secret(factor), totp.current_step())

@@ -9,19 +9,22 @@ includes. URLs: jiedao/org/site_urls.py (un-namespaced names: home, account, aud
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from jiedao.core import scope
+from jiedao.core import scope, totp
 from jiedao.core import services as core_services
 from jiedao.core.errors import DomainError
 from jiedao.core.forms import AuditFilterForm, PasswordChangeForm, TokenCreateForm
@@ -38,7 +41,7 @@ from jiedao.core.views import (
 )
 from jiedao.org import selectors
 from jiedao.org import services as org_services
-from jiedao.org.models import NodeKind
+from jiedao.org.models import NodeKind, User
 
 
 def kind_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
@@ -109,6 +112,131 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html", context)
 
 
+# --- sign-in with a second factor -------------------------------------------------------------
+
+# The password step passed, the second not yet: who, with which backend, since when, going where.
+PENDING_KEY = "jiedao_second_factor_pending"
+PENDING_SECONDS = 300
+
+
+class StaffLoginView(auth_views.LoginView):
+    """Django's sign-in, with a second step for accounts that have or must have a second factor:
+    the password alone does not sign such an account in."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        factor = org_services.second_factor_of(user)
+        if not org_services.second_factor_required(user) and not (factor and factor.confirmed_at):
+            return super().form_valid(form)
+        self.request.session.cycle_key()
+        self.request.session[PENDING_KEY] = {
+            "user": user.pk, "backend": user.backend, "at": time.time(), "next": self.get_redirect_url(),
+        }
+        return redirect("login_second_factor")
+
+
+def _pending_user(request: HttpRequest) -> tuple[User | None, dict]:
+    pending = request.session.get(PENDING_KEY) or {}
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None, {}
+    return User.objects.filter(pk=pending["user"], is_active=True).first(), pending
+
+
+def _finish_sign_in(request: HttpRequest, user: User, pending: dict) -> None:
+    request.session.pop(PENDING_KEY, None)
+    login(request, user, backend=pending["backend"])
+
+
+def _setup_context(user: User, factor: Any) -> dict[str, Any]:
+    secret = org_services.second_factor_secret(factor)
+    uri = totp.provisioning_uri(secret, account=user.username, issuer=settings.JIEDAO_SITE_NAME)
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    # segno writes the SVG itself from the address; nothing typed by a user is in it.
+    return {"secret": grouped, "qr": mark_safe(totp.qr_svg(uri)), "uri": uri}
+
+
+
+def login_second_factor(request: HttpRequest) -> HttpResponse:
+    """The sign-in's second step: a code from the authenticator app (or a recovery code); an
+    administrator without a factor yet sets one up here first."""
+    user, pending = _pending_user(request)
+    if user is None:
+        request.session.pop(PENDING_KEY, None)
+        messages.error(request, _("登录已超时，请重新输入用户名和密码。"))
+        return redirect("login")
+    factor = org_services.second_factor_of(user)
+    enrolling = factor is None or factor.confirmed_at is None
+    error, status = "", 200
+    if request.method == "POST":
+        code = request.POST.get("code", "")
+        try:
+            if enrolling:
+                codes = org_services.second_factor_confirm(actor=user, code=code)
+                _finish_sign_in(request, user, pending)
+                return _recovery_codes_page(request, codes, next_url=pending.get("next") or "")
+            org_services.second_factor_check(user=user, code=code)
+        except DomainError as exc:
+            error, status = exc.message, exc.status_code
+        else:
+            _finish_sign_in(request, user, pending)
+            return redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL)
+    context: dict[str, Any] = {"enrolling": enrolling, "error": error, "who": user}
+    if enrolling:
+        if factor is None:
+            factor, _secret = org_services.second_factor_begin(actor=user)
+        context.update(_setup_context(user, factor))
+    response = render(request, "registration/second_factor.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
+def _recovery_codes_page(request: HttpRequest, codes: list[str], *, next_url: str) -> HttpResponse:
+    response = render(request, "registration/second_factor_codes.html",
+                      {"codes": codes, "next_url": next_url or settings.LOGIN_REDIRECT_URL}, status=201)
+    add_never_cache_headers(response)  # shown once, never cached
+    return response
+
+
+@login_required
+def account_second_factor(request: HttpRequest) -> HttpResponse:
+    """Add a second factor to one's own account (anyone; administrators already have one)."""
+    factor = org_services.second_factor_of(request.user)
+    if factor is not None and factor.confirmed_at:
+        return redirect("account")
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            codes = org_services.second_factor_confirm(actor=request.user, code=request.POST.get("code", ""))
+        except DomainError as exc:
+            error, status = exc.message, exc.status_code
+        else:
+            return _recovery_codes_page(request, codes, next_url="/account/")
+    if factor is None:
+        factor, _secret = org_services.second_factor_begin(actor=request.user)
+    context = {"enrolling": True, "error": error, "who": request.user, "from_account": True,
+               **_setup_context(request.user, factor)}
+    response = render(request, "registration/second_factor.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+@require_POST
+def account_second_factor_remove(request: HttpRequest) -> HttpResponse:
+    """Turn one's own second factor off, proving it with a current code first."""
+    try:
+        org_services.second_factor_check(user=request.user, code=request.POST.get("code", ""))
+        org_services.second_factor_remove(actor=request.user, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("account")
+    messages.success(request, _("两步验证已停用。"))
+    return redirect("account")
+
+
 # --- my account ---------------------------------------------------------------------------------
 
 
@@ -127,6 +255,8 @@ def _account_page(
         # A user's own tokens: no scope question, the filter on request.user is the whole rule.
         "tokens": request.user.api_tokens.order_by("-created_at"),
         "new_token": new_token,
+        "second_factor": org_services.second_factor_of(request.user),
+        "second_factor_required": org_services.second_factor_required(request.user),
     }
     response = render(request, "core/account.html", context, status=status)
     if new_token:

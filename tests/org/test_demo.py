@@ -21,7 +21,7 @@ from jiedao.core.models import AuditEvent
 from jiedao.core.permissions import Role
 from jiedao.core.validators import validate_geojson_boundary, validate_node_code
 from jiedao.org import demo
-from jiedao.org.models import Department, NodeKind, OrgNode, RoleAssignment, User
+from jiedao.org.models import Department, NodeKind, OrgNode, RoleAssignment, SecondFactor, User
 
 SEED = 7
 
@@ -98,7 +98,10 @@ def test_every_role_has_a_user_and_the_shared_password(seeded, db):
 
 def test_seeding_is_audited_and_the_chain_verifies(seeded, db):
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions == ["org.demo.seed_subdistrict", "org.demo.seed"]
+    admins = User.objects.filter(assignments__role=Role.ADMIN).distinct().count()
+    # Each demo administrator gets a second factor marked as a demo's (`jiedao twofactor code`).
+    assert actions == ["org.demo.seed_subdistrict", *["org.second_factor.demo"] * admins, "org.demo.seed"]
+    assert SecondFactor.objects.filter(is_demo=True, confirmed_at__isnull=False).count() == admins >= 1
     assert AuditEvent.objects.get(action="org.demo.seed").after["nodes"]["microgrid"] == 612
     assert audit.verify_chain().ok
 

@@ -67,6 +67,9 @@ class Command(BaseCommand):
                 *account_table(accounts),
                 "",
             ]
+            lines.append("  管理员账号登录需两步验证：动态码可在手机身份验证器 App 中查看，演示环境也可运行"
+                         " `jiedao twofactor code admin` 取得 / administrators sign in with a second factor:"
+                         " in the demo, `jiedao twofactor code admin` prints the current code")
             series = demo.account_series()
             if series:
                 lines.append("  全部演示账号：" + "，".join(f"{numbers} {zh}" for numbers, zh, _ in series))

@@ -278,6 +278,7 @@ def _user_page(
         context["role_form"] = role_form or _role_form(actor, target)
         context["password_form"] = password_form or PasswordResetForm()
         context["department_role"] = Role.DEPARTMENT_HANDLER
+        context["second_factor"] = services.second_factor_of(target)
     return render(request, "org/user_detail.html", context, status=status)
 
 
@@ -385,4 +386,21 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
             return render_error(request, exc)
         return _user_page(request, target, password_form=form, status=form_error(form, exc))
     messages.success(request, _("已为“%(name)s”重置密码。") % {"name": target})
+    return redirect("org:user", pk=target.pk)
+
+
+@login_required
+@require_POST
+def user_second_factor_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take away another user's second factor (a lost phone), with a reason; audited."""
+    target = _target(request, pk, manage=True)
+    if target.pk == request.user.pk:
+        raise PermissionDenied(_("不能重置自己的两步验证，请联系其他管理员。"))
+    try:
+        services.second_factor_remove(actor=request.user, user=target, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        if exc.status_code == 403:
+            return render_error(request, exc)
+        return _user_page(request, target, action_error=exc.message, status=exc.status_code)
+    messages.success(request, _("已重置“%(name)s”的两步验证，其下次登录时需重新设置。") % {"name": target})
     return redirect("org:user", pk=target.pk)

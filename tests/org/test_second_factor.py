@@ -162,3 +162,20 @@ def test_the_demo_code_command_serves_demo_accounts_only(world, capsys):
     services.second_factor_enrol_demo(user=world.admin, secret=secret)
     call_command("twofactor_code", "admin")
     assert capsys.readouterr().out.strip() == _code(secret)
+
+
+def test_an_administrator_resets_a_users_factor_on_the_user_page(client, world):
+    services.second_factor_begin(actor=world.worker)
+    client.force_login(world.admin)
+    page = client.get(reverse("org:user", args=[world.worker.pk])).content.decode()
+    assert "重置两步验证" in page
+    url = reverse("org:user_second_factor_reset", args=[world.worker.pk])
+    assert client.post(url, {"reason": ""}).status_code == 400
+    assert client.post(url, {"reason": "手机丢失"}).status_code == 302
+    assert not SecondFactor.objects.filter(user=world.worker).exists()
+    # Out of scope: a grid worker gets 404 for another user's page and reset.
+    services.second_factor_begin(actor=world.admin)
+    client.force_login(world.worker)
+    assert client.post(reverse("org:user_second_factor_reset", args=[world.admin.pk]),
+                       {"reason": "试试"}).status_code == 404
+    assert SecondFactor.objects.filter(user=world.admin).exists()

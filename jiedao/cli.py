@@ -30,6 +30,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("createadmin",): ("org", "createadmin"),
     ("audit", "verify"): ("core", "audit_verify"),
     ("audit", "checkpoint"): ("core", "audit_checkpoint"),
+    ("audit", "rotate-key"): ("core", "audit_rotate_key"),
     ("backup",): ("core", "backup"),
     ("restore",): ("core", "restore"),
     ("keys", "rotate"): ("core", "keys_rotate"),

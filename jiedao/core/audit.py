@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -74,18 +75,51 @@ def hmac_sm3_hex(key: bytes, data: bytes) -> str:
     return mac.finalize().hex()
 
 
-def audit_key() -> tuple[bytes, dict[str, int]]:
+def audit_key(*, fresh: bool = False) -> tuple[bytes, dict[str, int]]:
     """(the audit MAC key, {chain: last unkeyed seq}) from the keyring; the key is added on first
-    use, the switch point being each chain's head at that moment (rows up to it stay unkeyed)."""
-    ring = crypto.get_keyring()
+    use, the switch point being each chain's head at that moment (rows up to it stay unkeyed).
+    `fresh` re-reads a keyring file changed since it was cached: appends ask for it once their
+    chain head is locked, so a key rotated by another process is used from the first row after."""
+    ring = crypto.current_keyring() if fresh else crypto.get_keyring()
     if not ring.audit_key:
         ring = _add_audit_key()
     return ring.audit_key, ring.audit_legacy
 
 
+def all_audit_keys() -> list[bytes]:
+    ring = crypto.get_keyring()
+    return [ring.audit_key, *(key for key, _until in reversed(ring.audit_retired))]
+
+
+def rotate_key() -> dict[str, int]:
+    """A new audit key signs every row from now on; the old one is kept, retired, with the last
+    seq per chain it signed. All chain heads are locked while the keyring changes, so no append
+    straddles the switch. Returns {chain: last seq under the old key}."""
+    import fcntl
+
+    audit_key()  # a keyring without an audit key gets one first
+    path = crypto.keyring_path()
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with transaction.atomic():
+            record(actor=None, action="core.audit.rotate_key", object_type="keyring", object_id="audit",
+                   reason="轮换审计密钥")
+            table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+            lock_rows = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT chain, last_seq FROM {table}{lock_rows}")
+                until = {chain: int(seq) for chain, seq in cursor.fetchall()}
+            ring = crypto.reload_keyring()
+            ring.audit_retired.append((ring.audit_key, until))
+            ring.audit_key = secrets.token_bytes(32)
+            ring.save()  # last: the transaction only commits after it
+        crypto.reload_keyring()
+    return until
+
+
 def _add_audit_key() -> crypto.Keyring:
     import fcntl
-    import secrets
+
 
     path = crypto.keyring_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +188,14 @@ def compute_hash(event: AuditEvent, key: bytes | None = None) -> str:
 
 
 def key_for(chain: str, seq: int, key: bytes, legacy: dict[str, int]) -> bytes | None:
-    return None if seq <= legacy.get(chain, 0) else key
+    """The key that signed row `seq` of `chain`: none for legacy rows, a retired key for rows up
+    to its retirement, else `key` (the current one)."""
+    if seq <= legacy.get(chain, 0):
+        return None
+    for old, until in crypto.get_keyring().audit_retired:
+        if seq <= until.get(chain, 0):
+            return old
+    return key
 
 
 def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
@@ -203,11 +244,11 @@ def record(
     info = current_request()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     chain = chain or _pick_chain()
-    key, _legacy = audit_key()
     # No savepoint: inside the caller's transaction a failure here fails the whole transaction
     # anyway, and a savepoint costs two more round trips on every write of the platform.
     with transaction.atomic(savepoint=False):
         last_seq, last_hash = _lock_head(chain)
+        key, _legacy = audit_key(fresh=True)
         event = AuditEvent(
             chain=chain,
             seq=last_seq + 1,
@@ -278,9 +319,9 @@ def record_many(
     now = timezone.now()
     reason = reason[:500]
     chain = chain or _pick_chain()
-    key, _legacy = audit_key()
     with transaction.atomic():
         seq, prev = _lock_head(chain)
+        key, _legacy = audit_key(fresh=True)
         prev = prev or GENESIS
         rows = []
         event = AuditEvent(chain=chain, created_at=now, actor_id=actor_id, actor_repr=actor_repr, reason=reason,
@@ -357,7 +398,8 @@ class Checkpoints:
 
 def read(path: str | Path | None = None) -> Checkpoints:
     """Every checkpoint line of the file, its signature checked; per chain the highest seq signed."""
-    key, _legacy = audit_key()
+    audit_key()
+    keys = all_audit_keys()
     result = Checkpoints(Path(path) if path else default_path())
     if not result.path.exists():
         return result
@@ -374,7 +416,7 @@ def read(path: str | Path | None = None) -> Checkpoints:
             except (ValueError, KeyError, TypeError, AttributeError):
                 result.bad_lines.append((number, "无法解析 / cannot be parsed"))
                 continue
-            if not isinstance(mac, str) or sign(line, key) != mac:
+            if not isinstance(mac, str) or not any(sign(line, key) == mac for key in keys):
                 result.bad_lines.append((number, "的签名不符：被改动或伪造 / signature does not match: altered or forged"))
                 continue
             for chain, (seq, digest) in heads.items():
@@ -423,7 +465,7 @@ def verify_chain(chain: str | None = None, *, checkpoints_path: str | None = Non
     checkpoint; also missing append-only triggers and checkpoint lines whose signature fails."""
     from jiedao.core import audit_guard
 
-    key, legacy = audit_key()
+    key, legacy = audit_key(fresh=True)
     problems: list[ChainProblem] = []
     notes: list[str] = []
     heads = {head.chain: head for head in AuditChainHead.objects.all()}

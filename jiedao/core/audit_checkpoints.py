@@ -44,7 +44,7 @@ def _last(path: Path, key: bytes) -> dict[str, tuple[int, str, str]]:
     try:
         line = json.loads(lines[-1])
         mac = line.pop("mac")
-        if sign(line, key) != mac:
+        if not any(sign(line, known) == mac for known in audit.all_audit_keys()):  # a rotated key's line too
             raise ValueError("signature")
         return {chain: (int(seq), str(digest), line["at"]) for chain, (seq, digest) in line["heads"].items()}
     except (ValueError, KeyError, TypeError, IndexError):
@@ -69,7 +69,7 @@ def _verified_head(chain: str, since: tuple[int, str] | None, key: bytes, legacy
 def write(path: str | Path | None = None) -> dict[str, tuple[int, str]]:
     """Append one signed checkpoint of every chain head that verifies; returns what was signed.
     A chain that fails is left at its previous checkpoint and logged (run `jiedao audit verify`)."""
-    key, legacy = audit.audit_key()
+    key, legacy = audit.audit_key(fresh=True)
     target = Path(path) if path else default_path()
     previous = _last(target, key)
     heads: dict[str, tuple[int, str]] = {}

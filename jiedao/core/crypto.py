@@ -55,9 +55,13 @@ class Keyring:
     index_keys: dict[str, bytes]
     path: Path | None = field(default=None, compare=False)
     # The HMAC-SM3 key of the audit chain and, per chain, the last unkeyed (legacy) seq: kept by
-    # jiedao.core.audit (added on first use, never rotated; see docs/operator-guide.md).
+    # jiedao.core.audit (added on first use; see docs/operator-guide.md). Retired audit keys stay,
+    # oldest first, each with the last seq per chain it signed (`jiedao audit rotate-key`).
     audit_key: bytes = b""
     audit_legacy: dict[str, int] = field(default_factory=dict)
+    audit_retired: list[tuple[bytes, dict[str, int]]] = field(default_factory=list)
+    # The file's modification time when read: audit appends reload a keyring changed since.
+    mtime_ns: int = field(default=0, compare=False)
 
     @classmethod
     def generate(cls, path: Path | None = None) -> Keyring:
@@ -79,6 +83,10 @@ class Keyring:
                 path=path,
                 audit_key=base64.b64decode(raw.get("audit_key", "")),
                 audit_legacy={str(k): int(v) for k, v in raw.get("audit_legacy", {}).items()},
+                audit_retired=[
+                    (base64.b64decode(item["key"]), {str(k): int(v) for k, v in item["until"].items()})
+                    for item in raw.get("audit_retired", [])
+                ],
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ImproperlyConfigured(f"密钥文件 {path} 格式不正确 / keyring is malformed: {exc}") from None
@@ -97,6 +105,8 @@ class Keyring:
                 "index_keys": {k: base64.b64encode(v).decode() for k, v in self.index_keys.items()},
                 **({"audit_key": base64.b64encode(self.audit_key).decode(), "audit_legacy": self.audit_legacy}
                    if self.audit_key else {}),
+                **({"audit_retired": [{"key": base64.b64encode(key).decode(), "until": until}
+                                      for key, until in self.audit_retired]} if self.audit_retired else {}),
             },
             indent=2,
         )
@@ -165,10 +175,23 @@ def get_keyring() -> Keyring:
             return _cached
         if path.exists():
             _cached = Keyring.from_json(path.read_text(), path)
+            _cached.mtime_ns = path.stat().st_mtime_ns
         else:
             _cached = Keyring.generate(path)
             _cached.save()
+            _cached.mtime_ns = path.stat().st_mtime_ns
         return _cached
+
+
+def current_keyring() -> Keyring:
+    """The keyring, read again if its file changed since it was cached (one stat): what a write
+    that must use the newest audit key calls, as another process may have rotated it."""
+    ring = get_keyring()
+    try:
+        changed = ring.path is not None and ring.path.stat().st_mtime_ns != ring.mtime_ns
+    except FileNotFoundError:
+        changed = False
+    return reload_keyring() if changed else ring
 
 
 def existing_keyring() -> Keyring | None:

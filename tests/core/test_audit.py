@@ -291,3 +291,51 @@ def test_keyed_rows_beside_a_keyring_without_the_audit_key_are_not_declared_lega
     assert crypto.Keyring.from_json((tmp_path / "other-ring.json").read_text()).audit_legacy == {}
     result = audit.verify_chain()
     assert not result.ok and "keyed MAC mismatch" in result.problem.message
+
+
+def test_rotating_the_audit_key_twice_keeps_every_row_and_checkpoint_verifying(world):
+    audit_checkpoints.write()
+    first_key, _legacy = audit.audit_key()
+    until_first = audit.rotate_key()
+    second_key, _legacy = audit.audit_key()
+    _tail("main-02", 3, world.admin)
+    audit_checkpoints.write()
+    audit.rotate_key()
+    third_key, _legacy = audit.audit_key()
+    assert len({first_key, second_key, third_key}) == 3
+    after = _tail("main-02", 2, world.admin)
+    assert after[-1].hash == audit.compute_hash(after[-1], third_key)
+    assert AuditEvent.objects.filter(action="core.audit.rotate_key").count() == 2
+    ring = crypto.Keyring.from_json(crypto.keyring_path().read_text())
+    assert [key for key, _until in ring.audit_retired] == [first_key, second_key]
+    assert ring.audit_retired[0][1] == until_first
+    result = audit.verify_chain()
+    assert result.ok, result.problems
+
+
+def test_after_a_rotation_a_row_signed_with_the_retired_key_is_reported(world):
+    """A leaked old key is worth nothing once rotated: rows after the switch need the new key."""
+    old_key, _legacy = audit.audit_key()
+    audit.rotate_key()
+    last = AuditEvent.objects.filter(chain="main-02").order_by("-seq").first() or _tail("main-02", 1, world.admin)[0]
+    forged = AuditEvent(chain=last.chain, seq=last.seq + 1, created_at=last.created_at, actor_repr="admin",
+                        action="people.resident.reveal_phone", object_type="people.resident", object_id="7",
+                        prev_hash=last.hash)
+    forged.hash = audit.compute_hash(forged, old_key)
+    _raw_insert(forged)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE core_auditchainhead SET last_seq = %s, last_hash = %s WHERE chain = %s",
+                       [forged.seq, forged.hash, last.chain])
+    assert (last.chain, forged.seq) in _problems(audit.verify_chain())
+
+
+def test_a_process_holding_the_old_keyring_signs_with_the_new_key(world):
+    """Another process rotated the key: this one's cached keyring is stale, yet its next append
+    (the chain head locked first) uses the new key."""
+    stale = crypto.get_keyring()
+    audit.rotate_key()
+    new_key = crypto.get_keyring().audit_key
+    crypto._cached = stale  # as a worker that read the keyring before the rotation
+    event = audit.record(actor=world.admin, action="org.node.update", object_type="org.orgnode", object_id=1)
+    assert event.hash == audit.compute_hash(event, new_key)
+    assert audit.verify_chain().ok

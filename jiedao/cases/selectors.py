@@ -371,10 +371,23 @@ def case_get_unscoped(pk: Any) -> Case:
     return Case.objects.select_related(*related).get(pk=pk)
 
 
+# The tiers a public read may show: a private matter (私事) concerns one household.
+PUBLIC_TIERS = (Tier.PUBLIC, Tier.COMMUNITY)
+
+
+def public_case_q() -> Q:
+    """Cases shown publicly (Open311 reads, the residents' progress page for a ticket published
+    there): triaged — accepted by staff, who confirm or set the tier then (a category's default
+    tier at intake is only a guess, and a 私事 must not be public until someone has looked) — and
+    tiered 大事 or 小事."""
+    return Q(accepted_at__isnull=False, tier__in=PUBLIC_TIERS)
+
+
 def open311_public_cases() -> QuerySet[Case]:
-    """Cases the public Open311 list shows: all but private matters (私事), which concern one
-    household. Callers publish only public fields (never the reporter)."""
-    return Case.objects.exclude(tier=Tier.PRIVATE).select_related("category", "handling_department", "handling_node")
+    """Cases the public Open311 reads show (`public_case_q`). Callers publish only public fields
+    (never the reporter) and mask free text (jiedao.cases.masking)."""
+    return Case.objects.filter(public_case_q()).select_related(
+        "category", "handling_department", "handling_node", "resident", "building", "open311_extra")
 
 
 def case_by_ticket_unscoped(ticket: str) -> Case | None:
@@ -382,5 +395,5 @@ def case_by_ticket_unscoped(ticket: str) -> Case | None:
     ticket = normalise_ticket(ticket)
     if not ticket:
         return None
-    return (Case.objects.select_related("category", "handling_department", "handling_node")
+    return (Case.objects.select_related("category", "handling_department", "handling_node", "resident", "building")
             .filter(ticket=ticket).first())

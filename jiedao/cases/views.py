@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jiedao.cases import forms as case_forms
 from jiedao.cases import reading, selectors, services, stuck, workflow
+from jiedao.cases.masking import mask_case_text
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
@@ -622,6 +623,9 @@ def _track_page(request: HttpRequest, *, form: Any = None, case: Case | None = N
         can_rate = transition is not None and workflow.Actor.RESIDENT in transition.actors and not rated
         context.update({
             "case": case,
+            # Tickets of public cases are published (Open311): the page masks as Open311 does.
+            "shown": {"title": mask_case_text(case, case.title), "result": mask_case_text(case, case.result),
+                      "rating_comment": mask_case_text(case, case.rating_comment)},
             "main_state": main.get_state_display() if main else "",
             "timeline": _public_timeline(case),
             "rate_form": (rate_form or case_forms.RateForm(initial={"ticket": case.ticket})) if can_rate else None,

@@ -29,7 +29,9 @@ from jiedao.core import crypto
 
 # The kinds a value can be sealed as. An ID number identifies one resident, so its lookup keys
 # are computed when it is sealed (de-duplication at write); a phone is looked up only by a search.
-KINDS = frozenset({"id_number", "phone"})
+# An e-mail address and an opaque identifier (a device or account id an Open311 client sends) are
+# kept only to be shown to staff.
+KINDS = frozenset({"id_number", "phone", "email", "identifier"})
 IDENTIFYING_KINDS = frozenset({"id_number"})
 
 
@@ -135,7 +137,8 @@ def scrub_snapshot(values: dict | None) -> dict | None:
     out = dict(values)
     for key, value in values.items():
         if key.endswith("_masked") and isinstance(value, str):
-            out[key] = remask(value, "id_number" if key.startswith("id_number") else "phone")
+            kind = "id_number" if key.startswith("id_number") else "phone" if "phone" in key else "identifier"
+            out[key] = remask(value, kind)
         elif key == "birth_date" and value:
             out[key] = birth_year(value)
     return out

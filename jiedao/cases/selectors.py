@@ -5,6 +5,7 @@ and likely duplicates."""
 
 from __future__ import annotations
 
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -388,6 +389,19 @@ def open311_public_cases() -> QuerySet[Case]:
     (never the reporter) and mask free text (jiedao.cases.masking)."""
     return Case.objects.filter(public_case_q()).select_related(
         "category", "handling_department", "handling_node", "resident", "building", "open311_extra")
+
+
+def needs_phone_proof(case: Case) -> bool:
+    """Whether the resident's rating must name the last four digits of the phone left with the
+    case (a case filed with one): the ticket alone may be public."""
+    return bool(case.reporter_phone_enc) and not case.anonymous
+
+
+def phone_tail_matches(case: Case, tail: str) -> bool:
+    """Whether `tail` is the last four digits of the case's reporter phone (compared in constant
+    time; the phone is opened only for the comparison, never shown)."""
+    phone = sealed.reveal(case, "reporter_phone") if case.reporter_phone_enc else ""
+    return len(phone) >= 4 and hmac.compare_digest(phone[-4:].encode(), (tail or "").strip().encode())
 
 
 def case_by_ticket_unscoped(ticket: str) -> Case | None:

@@ -46,6 +46,7 @@ def open311_extra_create(*, actor: Any, case: Case, media_url: str = "", email: 
     """Keep the photo link and the submitter's sealed e-mail, device and account ids of a case
     filed through Open311 (call inside the transaction that filed the case). Nothing is written
     when all are empty."""
+    media_url, email, device_id, account_id = (v.strip() for v in (media_url, email, device_id, account_id))
     open311_extra_check(media_url=media_url, email=email, device_id=device_id, account_id=account_id)
     if not any((media_url, email, device_id, account_id)):
         return None

@@ -329,11 +329,14 @@ def test_public_reads_show_triaged_non_private_cases_by_ticket_with_personal_dat
         response = client.get(f"{BASE}/requests/{numeric}.json")
         assert response.status_code == 404 and errors(response)
     assert client.get(f"{BASE}/requests.json", {"service_request_id": str(case.pk)}).json() == []
-    # A ticket not public shows its holder the status only.
-    for ticket in (private, untriaged, at_intake.ticket):
-        [row] = client.get(f"{BASE}/requests/{ticket}.json").json()
-        assert row["service_request_id"] == ticket and row["description"] == "" and row["lat"] is None
-        assert "水管" not in json.dumps(row, ensure_ascii=False)
+    # A ticket not triaged yet shows its holder the status only; a 私事 is not found at all.
+    [row] = client.get(f"{BASE}/requests/{untriaged}.json").json()
+    assert row["service_request_id"] == untriaged and row["description"] == "" and row["lat"] is None
+    for ticket in (private, at_intake.ticket):
+        for fmt in ("json", "xml"):
+            response = client.get(f"{BASE}/requests/{ticket}.{fmt}")
+            assert response.status_code == 404 and "水管" not in response.content.decode()
+    assert client.get(f"{BASE}/requests.json", {"service_request_id": f"{private},{at_intake.ticket}"}).json() == []
     missing = client.get(f"{BASE}/requests/20260101-AAAAAAAA.json")
     assert missing.status_code == 404 and errors(missing)
 

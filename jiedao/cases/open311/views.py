@@ -21,8 +21,8 @@ database id is never accepted (404).
 
 Public reads show a case only once staff have triaged it (accepted, tier 大事 or 小事: see
 jiedao.cases.selectors.public_case_q); names, phone and ID numbers typed into its texts are masked
-(jiedao.cases.masking). A case not (yet) public is shown only to whoever names its ticket (the
-filer) and then only its status: no description, address or position.
+(jiedao.cases.masking). A case not yet triaged is shown only to whoever names its ticket (the
+filer) and then only its status: no description, address or position; a 私事 not at all (404).
 
 Filing: `api_key` (form body or query string) is one of our personal API tokens (staff clients,
 e.g. the hotline system). The request is filed as source "hotline" by the token's owner, on a node
@@ -56,7 +56,7 @@ from django.views.decorators.csrf import csrf_exempt
 from jiedao.cases import selectors, services
 from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.masking import mask_case_text
-from jiedao.cases.models import Case, Category, Open311Extra, Source, State
+from jiedao.cases.models import Case, Category, Open311Extra, Source, State, Tier
 from jiedao.cases.open311 import services as open311_services
 from jiedao.core import scope
 from jiedao.core.errors import DomainError
@@ -281,9 +281,10 @@ def _csv(value: str) -> list[str]:
 
 def _by_id(request_id: str) -> tuple[Case, bool]:
     """The case a ticket names, and whether it is public. Only tickets: a numeric id is refused
-    like an unknown ticket, so requests cannot be enumerated."""
+    like an unknown ticket, so requests cannot be enumerated. A 私事 is never shown here, not even
+    its status (its reporter follows it on the residents' progress page)."""
     case = selectors.case_by_ticket_unscoped(request_id) if not request_id.strip().isdigit() else None
-    if case is None:
+    if case is None or case.tier == Tier.PRIVATE:
         raise Http404
     public = selectors.open311_public_cases().filter(pk=case.pk).exists()
     return case, public

@@ -381,7 +381,7 @@ def test_request_list_filters(mapped, client, key):
                            ({"start_date": "2026-03-02", "end_date": "2026-03-01"}, "start_date"),
                            # a range over 90 days is refused, not cut
                            ({"start_date": "2026-01-01", "end_date": "2026-12-31"}, "90"),
-                           ({"page": "0"}, "page"), ({"page": "x"}, "page"),
+                           ({"page": "0"}, "page"), ({"page": "x"}, "page"), ({"page": "²"}, "page"),
                            ({"service_request_id": ",".join(["20260101-AAAAAAAA"] * 101)}, "100")]:
         response = client.get(f"{BASE}/requests.json", params)
         assert response.status_code == 400 and needle in errors(response), params
@@ -460,6 +460,7 @@ def test_personal_fields_media_and_address_id_are_kept(mapped, client, key):
         ({"account_id": "a" * 201}, "account_id"),
         ({"address_id": "no-such-building"}, "address_id"),
         ({"address_id": "999999"}, "address_id"),
+        ({"address_id": "²"}, "address_id"),
     ],
 )
 def test_extra_fields_are_refused_with_an_open311_error_not_dropped(mapped, client, key, change, needle):

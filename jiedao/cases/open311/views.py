@@ -78,7 +78,7 @@ PARAM_NAMES = {"latitude": "lat", "longitude": "long", "address": "address_strin
                "reporter_name": "last_name", "node": "jurisdiction_id", "category": "service_code",
                "description": "description", "title": "description"}
 
-# The parameters a POST may carry (GeoReport v2); attribute[…] is refused (no service defines any).
+# attribute[code] of a POST: refused, as no service defines attributes (metadata false).
 _ATTRIBUTE = re.compile(r"^attribute(\[.*\])?$")
 
 
@@ -292,7 +292,7 @@ def _by_id(request_id: str) -> tuple[Case, bool]:
 
 def _page(params: Any) -> int:
     raw = (params.get("page") or "1").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise Open311Error(400, _("page 应为从 1 开始的页码。"))
     return int(raw)
 
@@ -466,7 +466,7 @@ def _building(user: Any, address_id: str, within: OrgNode | None) -> OrgNode:
     if within is not None:
         buildings = buildings.filter(path__range=subtree_range(within.path))
     building = buildings.filter(code=address_id).first() if address_id else None
-    if building is None and address_id.isdigit() and len(address_id) <= 18:
+    if building is None and address_id.isascii() and address_id.isdigit() and len(address_id) <= 18:
         building = buildings.filter(pk=int(address_id)).first()
     if building is None:
         raise Open311Error(400, _("address_id“%(id)s”不是该 api_key 持有人可登记范围内的楼栋编码。") % {"id": address_id})

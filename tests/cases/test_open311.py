@@ -458,6 +458,7 @@ def test_personal_fields_media_and_address_id_are_kept(mapped, client, key):
         ({"media_url": "https://example.org/" + "a" * 1000}, "media_url"),
         ({"device_id": "d" * 201}, "device_id"),
         ({"account_id": "a" * 201}, "account_id"),
+        ({"device_id": "\x1bdev"}, "device_id"),
         ({"address_id": "no-such-building"}, "address_id"),
         ({"address_id": "999999"}, "address_id"),
         ({"address_id": "²"}, "address_id"),

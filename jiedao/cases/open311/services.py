@@ -39,6 +39,9 @@ def open311_extra_check(*, media_url: str, email: str, device_id: str, account_i
     for field, value in (("device_id", device_id), ("account_id", account_id)):
         if len(value) > IDENTIFIER_MAX:
             raise DomainError(_("最长 %(max)s 个字符。") % {"max": IDENTIFIER_MAX}, field=field)
+        # Its ends are shown in the mask: a control character there would break XML and PostgreSQL.
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 or 0xD800 <= ord(c) < 0xE000 for c in value):
+            raise DomainError(_("含有控制字符。"), field=field)
 
 
 def open311_extra_create(*, actor: Any, case: Case, media_url: str = "", email: str = "", device_id: str = "",

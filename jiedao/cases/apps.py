@@ -8,13 +8,16 @@ class CasesConfig(AppConfig):
     verbose_name = _("诉求与事件")
 
     def ready(self) -> None:
-        from jiedao.cases.models import Case
+        from jiedao.cases.models import Case, Open311Extra
         from jiedao.core import scheduler, sealed, seeding
 
         # The reporter's phone is looked up by its blind index (a repeat caller's earlier cases at
         # intake, jiedao.cases.selectors.reporter_cases); its index column is not named `<stem>_bidx`.
         # Bound to the ticket: the intake fast path seals before the INSERT assigns the pk.
         sealed.register(Case, "reporter_phone", kind="phone", index_field="reporter_phone_index", row_field="ticket")
+        # What an Open311 client sends about its user: never looked up, so no blind index.
+        for stem, kind in (("email", "email"), ("device_id", "identifier"), ("account_id", "identifier")):
+            sealed.register(Open311Extra, stem, kind=kind, indexed=False)
         seeding.register(self.name, demo="jiedao.cases.demo.demo_step", scale="jiedao.cases.bulk.scale_step")
         # Pending rollup deltas into the statistics tables; readers are exact either way, folding
         # keeps the delta table small so reads stay fast.

@@ -372,6 +372,17 @@ class RateForm(forms.Form):
                                error_messages={"required": _("请选择满意、基本满意或不满意。")})
     comment = forms.CharField(label=_("意见或建议（可选）"), max_length=500, required=False,
                               widget=forms.Textarea(attrs={"rows": 3}))
+    # Tickets of public cases are published (Open311), so a ticket alone no longer proves the
+    # reporter: a case filed with a phone asks for its last four digits too.
+    phone_tail = forms.CharField(label=_("反映时所留电话的后四位"), min_length=4, max_length=4,
+                                 widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+                                 error_messages={"required": _("请填写反映时所留电话的后四位。"),
+                                                 "min_length": _("请填写 4 位数字。")})
+
+    def __init__(self, *args: Any, phone_proof: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not phone_proof:
+            del self.fields["phone_tail"]
 
     def clean_ticket(self) -> str:
         return selectors.normalise_ticket(self.cleaned_data["ticket"])

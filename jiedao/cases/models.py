@@ -722,3 +722,30 @@ class CaseStatAreaTotal(StatCounters):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.path}"
+
+
+class Open311Extra(models.Model):
+    """What an Open311 client sent with a request beyond the case's own fields (GeoReport v2
+    POST): the photo link, and the submitter's e-mail, device and account ids, sealed like the
+    reporter's phone (jiedao.core.sealed; registered in CasesConfig.ready). The photo is kept as a
+    link only: the server runs offline and never fetches it."""
+
+    case = models.OneToOneField(Case, verbose_name=_("事项"), primary_key=True, on_delete=models.CASCADE,
+                                related_name="open311_extra")
+    media_url = models.URLField(_("照片链接"), max_length=1000, blank=True)
+    email_enc = models.TextField(_("电子邮箱（密文）"), blank=True)
+    email_masked = models.CharField(_("电子邮箱"), max_length=254, blank=True)
+    device_id_enc = models.TextField(_("设备标识（密文）"), blank=True)
+    device_id_masked = models.CharField(_("设备标识"), max_length=200, blank=True)
+    account_id_enc = models.TextField(_("账号标识（密文）"), blank=True)
+    account_id_masked = models.CharField(_("账号标识"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    audit_exclude = ("email_enc", "device_id_enc", "account_id_enc")
+
+    class Meta:
+        verbose_name = _("Open311 附加信息")
+        verbose_name_plural = _("Open311 附加信息")
+
+    def __str__(self) -> str:
+        return f"Open311 {self.case_id}"

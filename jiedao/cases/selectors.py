@@ -5,6 +5,7 @@ and likely duplicates."""
 
 from __future__ import annotations
 
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -371,10 +372,36 @@ def case_get_unscoped(pk: Any) -> Case:
     return Case.objects.select_related(*related).get(pk=pk)
 
 
+# The tiers a public read may show: a private matter (私事) concerns one household.
+PUBLIC_TIERS = (Tier.PUBLIC, Tier.COMMUNITY)
+
+
+def public_case_q() -> Q:
+    """Cases shown publicly (Open311 reads, the residents' progress page for a ticket published
+    there): triaged — accepted by staff, who confirm or set the tier then (a category's default
+    tier at intake is only a guess, and a 私事 must not be public until someone has looked) — and
+    tiered 大事 or 小事."""
+    return Q(accepted_at__isnull=False, tier__in=PUBLIC_TIERS)
+
+
 def open311_public_cases() -> QuerySet[Case]:
-    """Cases the public Open311 list shows: all but private matters (私事), which concern one
-    household. Callers publish only public fields (never the reporter)."""
-    return Case.objects.exclude(tier=Tier.PRIVATE).select_related("category", "handling_department", "handling_node")
+    """Cases the public Open311 reads show (`public_case_q`). Callers publish only public fields
+    (never the reporter) and mask free text (jiedao.cases.masking)."""
+    return Case.objects.filter(public_case_q()).select_related(
+        "category", "handling_department", "handling_node", "resident", "building", "open311_extra")
+
+
+def needs_phone_proof(case: Case) -> bool:
+    """Whether the resident's rating must name the last four digits of the phone left with the
+    case (a case filed with one): the ticket alone may be public."""
+    return bool(case.reporter_phone_enc) and not case.anonymous
+
+
+def phone_tail_matches(case: Case, tail: str) -> bool:
+    """Whether `tail` is the last four digits of the case's reporter phone (compared in constant
+    time; the phone is opened only for the comparison, never shown)."""
+    phone = sealed.reveal(case, "reporter_phone") if case.reporter_phone_enc else ""
+    return len(phone) >= 4 and hmac.compare_digest(phone[-4:].encode(), (tail or "").strip().encode())
 
 
 def case_by_ticket_unscoped(ticket: str) -> Case | None:
@@ -382,5 +409,5 @@ def case_by_ticket_unscoped(ticket: str) -> Case | None:
     ticket = normalise_ticket(ticket)
     if not ticket:
         return None
-    return (Case.objects.select_related("category", "handling_department", "handling_node")
+    return (Case.objects.select_related("category", "handling_department", "handling_node", "resident", "building")
             .filter(ticket=ticket).first())

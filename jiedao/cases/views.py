@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jiedao.cases import forms as case_forms
 from jiedao.cases import reading, selectors, services, stuck, workflow
+from jiedao.cases.masking import mask_case_text
 from jiedao.cases.models import Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
@@ -622,9 +623,14 @@ def _track_page(request: HttpRequest, *, form: Any = None, case: Case | None = N
         can_rate = transition is not None and workflow.Actor.RESIDENT in transition.actors and not rated
         context.update({
             "case": case,
+            # Tickets of public cases are published (Open311): the page masks as Open311 does.
+            "shown": {"title": mask_case_text(case, case.title), "result": mask_case_text(case, case.result),
+                      "rating_comment": mask_case_text(case, case.rating_comment)},
             "main_state": main.get_state_display() if main else "",
             "timeline": _public_timeline(case),
-            "rate_form": (rate_form or case_forms.RateForm(initial={"ticket": case.ticket})) if can_rate else None,
+            "rate_form": (rate_form or case_forms.RateForm(initial={"ticket": case.ticket},
+                                                           phone_proof=selectors.needs_phone_proof(case)))
+            if can_rate else None,
         })
     return render(request, "public/track.html", context, status=status)
 
@@ -651,13 +657,16 @@ def public_rate(request: HttpRequest) -> HttpResponse:
     """The resident rates the result (services.case_act with actor None and the ticket)."""
     if _throttled(request, "track"):
         return _too_many(request, "track")
-    rate_form = case_forms.RateForm(request.POST)
     ticket = selectors.normalise_ticket(request.POST.get("ticket", ""))
     case = selectors.case_by_ticket_unscoped(ticket) if ticket else None
     track_form = case_forms.TrackForm(initial={"ticket": ticket})
     if case is None:
         return _track_page(request, form=track_form, not_found=True, status=404)
+    rate_form = case_forms.RateForm(request.POST, phone_proof=selectors.needs_phone_proof(case))
     if not rate_form.is_valid():
+        return _track_page(request, form=track_form, case=case, rate_form=rate_form, status=400)
+    if "phone_tail" in rate_form.fields and not selectors.phone_tail_matches(case, rate_form.cleaned_data["phone_tail"]):
+        rate_form.add_error("phone_tail", _("与反映时所留电话的后四位不符。"))
         return _track_page(request, form=track_form, case=case, rate_form=rate_form, status=400)
     try:
         answers = rate_form.cleaned_data

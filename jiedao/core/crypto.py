@@ -277,6 +277,10 @@ def blind_index(value: str, *, kind: str, keyring: Keyring | None = None, index_
 
 
 def normalise(value: str, kind: str) -> str:
+    if kind == "email":  # case matters to no mail system in practice; upper case would look odd
+        return "".join(value.split()).lower()
+    if kind == "identifier":  # opaque: kept as sent, only the ends trimmed
+        return value.strip()
     compact = "".join(value.split()).upper()
     if kind == "phone":
         compact = compact.replace("-", "")

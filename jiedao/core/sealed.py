@@ -30,8 +30,9 @@ from jiedao.core import crypto
 # The kinds a value can be sealed as. An ID number identifies one resident, so its lookup keys
 # are computed when it is sealed (de-duplication at write); a phone is looked up only by a search.
 # A "secret" (a login second factor's key) is never shown, masked or looked up: it has no
-# `<stem>_masked` or index column, only the ciphertext.
-KINDS = frozenset({"id_number", "phone", "secret"})
+# `<stem>_masked` or index column, only the ciphertext. An e-mail address and an opaque identifier
+# (a device or account id an Open311 client sends) are kept only to be shown to staff.
+KINDS = frozenset({"id_number", "phone", "email", "identifier", "secret"})
 IDENTIFYING_KINDS = frozenset({"id_number"})
 UNSHOWN_KINDS = frozenset({"secret"})
 
@@ -138,7 +139,8 @@ def scrub_snapshot(values: dict | None) -> dict | None:
     out = dict(values)
     for key, value in values.items():
         if key.endswith("_masked") and isinstance(value, str):
-            out[key] = remask(value, "id_number" if key.startswith("id_number") else "phone")
+            kind = "id_number" if key.startswith("id_number") else "phone" if "phone" in key else "identifier"
+            out[key] = remask(value, kind)
         elif key == "birth_date" and value:
             out[key] = birth_year(value)
     return out

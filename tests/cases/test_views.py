@@ -275,7 +275,7 @@ def test_lookup_by_ticket_shows_state_and_timeline_without_personal_data(client,
 
 
 def test_rating_works_only_when_the_state_allows(client, world, catalogue):
-    answers = {"contacted": "1", "solved": "1", "rating": "basic", "comment": "还行"}
+    answers = {"contacted": "1", "solved": "1", "rating": "basic", "comment": "还行", "phone_tail": "5678"}
     case = file_case(world, catalogue)
     refused = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, **answers})
     assert refused.status_code == 400 and "办结后才能评价" in html(refused)
@@ -299,13 +299,34 @@ def test_rating_works_only_when_the_state_allows(client, world, catalogue):
 def test_a_resident_who_says_not_solved_sends_the_case_back_and_rates_again(client, world, catalogue):
     case = to_state(world, file_case(world, catalogue), State.RESOLVED)
     bad = client.post(reverse("cases:public_rate"), {"ticket": case.ticket, "contacted": "0", "solved": "0",
-                                                     "rating": "satisfied"})
+                                                     "rating": "satisfied", "phone_tail": "5678"})
     case.refresh_from_db()
     assert bad.status_code == 200 and "事项已退回重新办理" in html(bad)
     assert (case.state, case.solved, case.contacted_in_time, case.resolved_at) == (State.IN_PROGRESS, False, False, None)
     case = services.case_act(actor=world.handler, case=case, action=Action.RESOLVE, reason="重新清运")
     page = html(client.post(reverse("cases:public_track"), {"ticket": case.ticket}))
     assert "评价办理结果" in page  # resolved anew: the resident may answer again
+
+
+def test_rating_asks_for_the_phone_tail_when_the_case_has_a_phone(client, world, catalogue):
+    """Tickets of public cases are published (Open311): a ticket alone does not rate a case filed
+    with a phone."""
+    answers = {"contacted": "0", "solved": "0", "rating": "unsatisfied"}
+    case = to_state(world, file_case(world, catalogue), State.RESOLVED)
+    assert "反映时所留电话的后四位" in html(client.post(reverse("cases:public_track"), {"ticket": case.ticket}))
+    for tail, needle in [(None, "请填写反映时所留电话的后四位"), ("1234", "不符"), ("56", "4 位")]:
+        data = {"ticket": case.ticket, **answers, **({"phone_tail": tail} if tail else {})}
+        refused = client.post(reverse("cases:public_rate"), data)
+        assert refused.status_code == 400 and needle in html(refused), tail
+    case.refresh_from_db()
+    assert (case.state, case.rating) == (State.RESOLVED, "")
+    # A case filed without a phone (anonymous) has nothing to ask: the ticket suffices.
+    bare = to_state(world, file_case(world, catalogue, reporter_phone="", anonymous=True, reporter_name=""),
+                    State.RESOLVED)
+    assert "反映时所留电话的后四位" not in html(client.post(reverse("cases:public_track"), {"ticket": bare.ticket}))
+    assert client.post(reverse("cases:public_rate"), {"ticket": bare.ticket, **answers}).status_code == 200
+    bare.refresh_from_db()
+    assert bare.rating == "unsatisfied"
 
 
 # --- detail and actions -----------------------------------------------------------------------------

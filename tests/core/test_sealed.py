@@ -10,7 +10,8 @@ from django.apps import apps
 from django.core.management import call_command
 
 from jiedao.cases import services as case_services
-from jiedao.cases.models import Case, Source
+from jiedao.cases.models import Case, Open311Extra, Source
+from jiedao.cases.open311 import services as open311_services
 from jiedao.core import crypto, sealed
 from jiedao.core.keys import fill_missing_indexes, rotate_keys
 from jiedao.core.models import AuditEvent
@@ -33,7 +34,7 @@ def _id_number_ending_in_x() -> str:
 ID_NUMBER = _id_number_ending_in_x()
 # How people type them: a lower-case x, spaces and a dash; sealing stores the normalised form.
 SAMPLES = {"id_number": f" {ID_NUMBER[:6]} {ID_NUMBER[6:].lower()}", "phone": "0574-6571 2345",
-           "secret": "jbsw y3dp ehpk 3pxp"}
+           "email": " Chen.AY@Example.org", "identifier": "device 42 ", "secret": "jbsw y3dp ehpk 3pxp"}
 
 # One real write path per model with a sealed column: the column's stem is the service keyword.
 WRITERS = {
@@ -45,6 +46,10 @@ WRITERS = {
     Case: lambda world, **values: case_services.case_create(
         actor=world.worker, source=Source.DOOR_VISIT, node=world.grid, title="楼道灯坏了",
         description="3单元楼道灯不亮", suggest=False, **values),
+    Open311Extra: lambda world, **values: open311_services.open311_extra_create(
+        actor=world.worker, case=case_services.case_create(
+            actor=world.worker, source=Source.HOTLINE, node=world.grid, description="路灯不亮", suggest=False),
+        **values),
 }
 
 

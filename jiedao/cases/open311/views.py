@@ -5,27 +5,33 @@ The format is chosen by the suffix, as the specification does: `services.json` /
     GET  services.{fmt}                  the active catalogue (service_code = category code)
     GET  services/{code}.{fmt}           the service definition (no extra attributes: metadata false)
     GET  requests.{fmt}                  public service requests (filters service_request_id,
-                                         service_code, start_date, end_date, status, jurisdiction_id)
-    GET  requests/{id}.{fmt}             one request, by ticket (or by public id)
+                                         service_code, start_date, end_date, status, jurisdiction_id;
+                                         `page` beyond the first 1,000)
+    GET  requests/{ticket}.{fmt}         one request
     POST requests.{fmt}                  file a request (form-encoded; api_key required)
     GET  tokens/{token}.{fmt}            the request id for a token returned by POST
 
 Errors follow the specification: `[{"code": 400, "description": "中文说明"}]` (or the same as
-`<errors><error>…</error></errors>`) with that HTTP status.
+`<errors><error>…</error></errors>`) with that HTTP status. JSON and XML carry the same fields
+(an empty value is `null`/`""` in JSON and an empty element in XML).
 
-Public data only. Nothing here reveals a reporter's name or phone number, and phone and ID numbers
-typed into descriptions are masked. Private matters (私事) stay out of the public list.
+One public id: a request is known everywhere (POST answer, lists, single reads) by its ticket
+(查询编号, e.g. "20260301-ABCD2345": a date and 8 random characters, so not enumerable); a numeric
+database id is never accepted (404).
 
-The ticket (查询编号) is the resident's proof of being the reporter: with it a resident follows the
-case and rates the result, and a rating of "unsatisfied" reopens the case. So the public list
-must not hand tickets out. A request is therefore known publicly by its public id (digits, e.g.
-"1234"); the ticket is returned only to whoever files the request (POST, GET tokens/{token}) or
-already knows it (GET requests/{ticket}).
+Public reads show a case only once staff have triaged it (accepted, tier 大事 or 小事: see
+jiedao.cases.selectors.public_case_q); names, phone and ID numbers typed into its texts are masked
+(jiedao.cases.masking). A case not yet triaged is shown only to whoever names its ticket (the
+filer) and then only its status: no description, address or position; a 私事 not at all (404).
 
-Filing: `api_key` is one of our personal API tokens (staff clients, e.g. the hotline system). The
-request is filed as source "hotline" by the token's owner, on a node the owner may file cases on:
-the deepest community, village, grid or microgrid whose GeoJSON boundary contains (lat, long), else
-the node whose code is `jurisdiction_id`.
+Filing: `api_key` (form body or query string) is one of our personal API tokens (staff clients,
+e.g. the hotline system). The request is filed as source "hotline" by the token's owner, on a node
+the owner may file cases on: the building `address_id` names, else the deepest community, village,
+grid or microgrid whose GeoJSON boundary contains (lat, long), else the node whose code is
+`jurisdiction_id`. first_name/last_name and phone become the case's reporter (the phone sealed);
+email, device_id and account_id are kept sealed and media_url as a link (never fetched), see
+jiedao.cases.open311.services. The services define no attributes, so `attribute[…]` is refused.
+Reads need no api_key (one given on a GET is ignored: the data are public).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from functools import wraps
 from typing import Any
 
 from django.core import signing
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -48,8 +55,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from jiedao.cases import selectors, services
 from jiedao.cases.catalogue import selectors as catalogue_selectors
-from jiedao.cases.models import Case, Category, Source, State
-from jiedao.core import crypto, scope
+from jiedao.cases.masking import mask_case_text
+from jiedao.cases.models import Case, Category, Open311Extra, Source, State, Tier
+from jiedao.cases.open311 import services as open311_services
+from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
@@ -58,8 +67,10 @@ from jiedao.org.models import NodeKind, OrgNode
 
 CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 CLOSED_STATES = (State.CLOSED, State.REJECTED)
-DEFAULT_WINDOW = timedelta(days=90)
-MAX_RESULTS = 1000
+# The specification's default window and its maximum range ("may not span more than 90 days").
+DEFAULT_WINDOW = MAX_RANGE = timedelta(days=90)
+PAGE_SIZE = 1000  # requests per page of a list; `page` (from 1) reaches the next ones
+MAX_IDS = 100  # service_request_id values in one list query
 LOCATABLE_KINDS = (NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID, NodeKind.MICROGRID)
 TOKEN_SALT = "jiedao.cases.open311.token"  # a signing salt: never rename
 # Our service's field names → the Open311 parameter names, for error messages.
@@ -67,9 +78,8 @@ PARAM_NAMES = {"latitude": "lat", "longitude": "long", "address": "address_strin
                "reporter_name": "last_name", "node": "jurisdiction_id", "category": "service_code",
                "description": "description", "title": "description"}
 
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+# attribute[code] of a POST: refused, as no service defines attributes (metadata false).
+_ATTRIBUTE = re.compile(r"^attribute(\[.*\])?$")
 
 
 class Open311Error(Exception):
@@ -147,13 +157,6 @@ def _iso(moment: datetime | None) -> str | None:
     return timezone.localtime(moment).isoformat(timespec="seconds") if moment else None
 
 
-def scrub(text: str) -> str:
-    """Mask phone and ID numbers typed into free text before it is published."""
-    text = _ID_NUMBER.sub(lambda m: crypto.mask(m.group(), "id_number"), text or "")
-    text = _MOBILE.sub(lambda m: crypto.mask(m.group(), "phone"), text)
-    return _LANDLINE.sub(lambda m: crypto.mask(m.group(), "phone"), text)
-
-
 def service_row(category: Category) -> dict[str, Any]:
     limit = f"{Decimal(category.time_limit).normalize():f} {category.get_time_limit_unit_display()}"
     description = _("；").join(part for part in (category.accept_conditions, _("办理时限 %(limit)s") % {"limit": limit}) if part)
@@ -168,43 +171,56 @@ def service_row(category: Category) -> dict[str, Any]:
     }
 
 
-def public_id(case: Case) -> str:
-    return str(case.pk)
-
-
 def _status_notes(case: Case) -> str:
     label = str(case.get_state_display())
     if case.merged_into_id:
         return _("已与其他相同诉求合并办理。")
     if case.state in (State.RESOLVED, State.VERIFIED, State.CLOSED) and case.result:
-        return _("%(state)s：%(result)s") % {"state": label, "result": scrub(case.result)}
+        return _("%(state)s：%(result)s") % {"state": label, "result": mask_case_text(case, case.result)}
     return label
 
 
-def request_row(case: Case, *, request_id: str) -> dict[str, Any]:
-    """A case as an Open311 service request: public fields only (never the reporter)."""
+def _media_url(case: Case) -> str:
+    try:
+        return case.open311_extra.media_url
+    except Open311Extra.DoesNotExist:
+        return ""
+
+
+def request_row(case: Case, *, public: bool = True) -> dict[str, Any]:
+    """A case as an Open311 service request: public fields only (never the reporter), free text
+    masked. `public` False (a case not public, named by its ticket): the status alone."""
     agency = ""
     if case.handling_department_id:
         agency = case.handling_department.name
     elif case.handling_node_id:
         agency = case.handling_node.name
-    return {
-        "service_request_id": request_id,
+    row = {
+        "service_request_id": case.ticket,
         "status": "closed" if case.state in CLOSED_STATES else "open",
         "status_notes": _status_notes(case),
         "service_name": case.category.name if case.category_id else "",
         "service_code": case.category.code if case.category_id else "",
-        "description": scrub(case.description),
+        "description": mask_case_text(case, case.description),
         "agency_responsible": agency,
         "service_notice": "",
         "requested_datetime": _iso(case.created_at),
         "updated_datetime": _iso(case.updated_at),
         "expected_datetime": _iso(case.deadline_at),
-        "address": scrub(case.address),
+        "address": mask_case_text(case, case.address),
+        "address_id": "",
+        "zipcode": "",
         "lat": float(case.latitude) if case.latitude is not None else None,
         "long": float(case.longitude) if case.longitude is not None else None,
-        "media_url": "",
+        "media_url": _media_url(case),
     }
+    if case.building_id and case.building.code:
+        row["address_id"] = case.building.code
+    if not public:
+        # Only its ticket's holder names a case not public: its status, nothing typed or located.
+        row.update(status_notes=str(case.get_state_display()), description="", address="", address_id="",
+                   lat=None, long=None, media_url="", agency_responsible="")
+    return row
 
 
 def _requests(fmt: str, rows: list[dict[str, Any]], status: int = 200) -> HttpResponse:
@@ -263,29 +279,56 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def _by_id(request_id: str) -> tuple[Case, str]:
-    """A ticket shows the case (any case) under its ticket; a public id only a public case."""
-    if request_id.isdigit():
-        case = selectors.open311_public_cases().filter(pk=int(request_id[:18])).first()
-        if case is None or len(request_id) > 18:
-            raise Http404
-        return case, public_id(case)
-    case = selectors.case_by_ticket_unscoped(request_id)
-    if case is None:
+def _by_id(request_id: str) -> tuple[Case, bool]:
+    """The case a ticket names, and whether it is public. Only tickets: a numeric id is refused
+    like an unknown ticket, so requests cannot be enumerated. A 私事 is never shown here, not even
+    its status (its reporter follows it on the residents' progress page)."""
+    case = selectors.case_by_ticket_unscoped(request_id) if not request_id.strip().isdigit() else None
+    if case is None or case.tier == Tier.PRIVATE:
         raise Http404
-    return case, case.ticket
+    public = selectors.open311_public_cases().filter(pk=case.pk).exists()
+    return case, public
+
+
+def _page(params: Any) -> int:
+    raw = (params.get("page") or "1").strip()
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
+        raise Open311Error(400, _("page 应为从 1 开始的页码。"))
+    return int(raw)
+
+
+def _window(params: Any) -> tuple[datetime, datetime]:
+    """start_date/end_date as the specification has them: the last 90 days by default, one
+    missing end counted 90 days from the other, at most 90 days in all (a longer range is a 400,
+    not cut)."""
+    start = _moment(params["start_date"], "start_date") if params.get("start_date") else None
+    end = _moment(params["end_date"], "end_date") if params.get("end_date") else None
+    if start is None and end is None:
+        end = timezone.now()
+    if start is None:
+        start = end - DEFAULT_WINDOW
+    elif end is None:
+        end = start + DEFAULT_WINDOW
+    if start > end:
+        raise Open311Error(400, _("start_date 不能晚于 end_date。"))
+    if end - start > MAX_RANGE:
+        raise Open311Error(400, _("start_date 到 end_date 最长 %(days)s 天，请分段查询。") % {"days": MAX_RANGE.days})
+    return start, end
 
 
 def _list(request: HttpRequest, fmt: str) -> HttpResponse:
     params = request.GET
     if params.get("service_request_id"):
+        ids = _csv(params["service_request_id"])
+        if len(ids) > MAX_IDS:
+            raise Open311Error(400, _("service_request_id 一次最多 %(max)s 个。") % {"max": MAX_IDS})
         rows = []
-        for request_id in _csv(params["service_request_id"])[:MAX_RESULTS]:
+        for request_id in ids:
             try:
-                case, shown = _by_id(request_id)
+                case, public = _by_id(request_id)
             except Http404:
                 continue
-            rows.append(request_row(case, request_id=shown))
+            rows.append(request_row(case, public=public))
         return _requests(fmt, rows)
     cases = selectors.open311_public_cases()
     if params.get("jurisdiction_id"):
@@ -302,34 +345,32 @@ def _list(request: HttpRequest, fmt: str) -> HttpResponse:
         cases = cases.exclude(state__in=CLOSED_STATES)
     elif statuses == {"closed"}:
         cases = cases.filter(state__in=CLOSED_STATES)
-    start = _moment(params["start_date"], "start_date") if params.get("start_date") else None
-    end = _moment(params["end_date"], "end_date") if params.get("end_date") else None
-    if start is None and end is None:
-        start = timezone.now() - DEFAULT_WINDOW  # the specification's default: the last 90 days
-    elif start is None:
-        start = end - DEFAULT_WINDOW
-    if end is not None and start > end:
-        raise Open311Error(400, _("start_date 不能晚于 end_date。"))
-    cases = cases.filter(created_at__gte=start)
-    if end is not None:
-        cases = cases.filter(created_at__lte=end)
-    rows = [request_row(case, request_id=public_id(case)) for case in cases.order_by("-created_at")[:MAX_RESULTS]]
-    return _requests(fmt, rows)
+    start, end = _window(params)
+    page = _page(params)
+    cases = cases.filter(created_at__gte=start, created_at__lte=end).order_by("-created_at", "-pk")
+    window = list(cases[(page - 1) * PAGE_SIZE: page * PAGE_SIZE + 1])  # one more: is there a next page?
+    response = _requests(fmt, [request_row(case) for case in window[:PAGE_SIZE]])
+    if len(window) > PAGE_SIZE:
+        query = params.copy()
+        query["page"] = str(page + 1)
+        response["Link"] = f'<{request.path}?{query.urlencode()}>; rel="next"'
+    return response
 
 
 @endpoint("GET")
 def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpResponse:
-    case, shown = _by_id(request_id)
-    return _requests(fmt, [request_row(case, request_id=shown)])
+    case, public = _by_id(request_id)
+    return _requests(fmt, [request_row(case, public=public)])
 
 
 @endpoint("GET")
 def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
     try:
-        pk = int(signing.Signer(salt=TOKEN_SALT).unsign(token))
-    except (signing.BadSignature, ValueError):
+        value = signing.Signer(salt=TOKEN_SALT).unsign(token)
+    except signing.BadSignature:
         raise Http404 from None
-    case = Case.objects.filter(pk=pk).first()
+    # A token signs the ticket; one issued before tickets were the only public id signs the pk.
+    case = Case.objects.filter(pk=int(value)).first() if value.isdigit() else selectors.case_by_ticket_unscoped(value)
     if case is None:
         raise Http404
     return _requests(fmt, [{"service_request_id": case.ticket, "token": token}])
@@ -408,12 +449,37 @@ def locate(user: Any, latitude: Decimal | None, longitude: Decimal | None, juris
     return within
 
 
-def _create(request: HttpRequest, fmt: str) -> HttpResponse:
-    data = request.POST
-    api_key = (data.get("api_key") or "").strip()  # in the body only: a URL ends up in access logs
+def _api_user(request: HttpRequest) -> Any:
+    """The owner of the api_key, from the form body or (as many clients send it) the query string."""
+    api_key = (request.POST.get("api_key") or request.GET.get("api_key") or "").strip()
     user = token_authenticate(api_key) if api_key else None
     if user is None:
         raise Open311Error(403, _("api_key 缺失、无效、已过期或已吊销：请使用在平台“我的令牌”中创建的个人 API 令牌。"))
+    return user
+
+
+def _building(user: Any, address_id: str, within: OrgNode | None) -> OrgNode:
+    """The building `address_id` names (its register code, or its number): one the user may file
+    cases on, inside `jurisdiction_id` when given."""
+    buildings = scope.restrict(OrgNode.objects.filter(kind=NodeKind.BUILDING, is_active=True), user,
+                               Perm.REPORT_CASES)
+    if within is not None:
+        buildings = buildings.filter(path__range=subtree_range(within.path))
+    building = buildings.filter(code=address_id).first() if address_id else None
+    if building is None and address_id.isascii() and address_id.isdigit() and len(address_id) <= 18:
+        building = buildings.filter(pk=int(address_id)).first()
+    if building is None:
+        raise Open311Error(400, _("address_id“%(id)s”不是该 api_key 持有人可登记范围内的楼栋编码。") % {"id": address_id})
+    return building
+
+
+def _create(request: HttpRequest, fmt: str) -> HttpResponse:
+    data = request.POST
+    user = _api_user(request)
+    attributes = sorted(key for key in data if _ATTRIBUTE.match(key))
+    if attributes:
+        raise Open311Error(400, _("%(param)s：事项类别没有定义附加属性（services 中 metadata 为 false），请勿提交 attribute。")
+                           % {"param": attributes[0]})
     code = (data.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, _("缺少 service_code（事项类别代码，见 services 列表）。"))
@@ -424,19 +490,31 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
     latitude = _coordinate(lat, "lat", 90) if lat else None
     longitude = _coordinate(lon, "long", 180) if lon else None
     address = (data.get("address_string") or "").strip()
-    if latitude is None and not address:
-        raise Open311Error(400, _("需要提供位置：lat 和 long，或 address_string。"))
+    address_id = (data.get("address_id") or "").strip()
+    if latitude is None and not address and not address_id:
+        raise Open311Error(400, _("需要提供位置：lat 和 long、address_string 或 address_id。"))
     description = (data.get("description") or "").strip()
     if not description:
         raise Open311Error(400, _("缺少 description（问题描述）。"))
-    node = locate(user, latitude, longitude, (data.get("jurisdiction_id") or "").strip())
+    extra = {"media_url": (data.get("media_url") or "").strip(), "email": (data.get("email") or "").strip(),
+             "device_id": (data.get("device_id") or "").strip(), "account_id": (data.get("account_id") or "").strip()}
+    open311_services.open311_extra_check(**extra)  # before anything is written
+    jurisdiction_id = (data.get("jurisdiction_id") or "").strip()
+    building = node = None
+    if address_id:
+        within = locate(user, None, None, jurisdiction_id) if jurisdiction_id else None
+        building = _building(user, address_id, within)
+    else:
+        node = locate(user, latitude, longitude, jurisdiction_id)
     name = ((data.get("last_name") or "").strip() + (data.get("first_name") or "").strip())
-    case = services.case_create(
-        actor=user, source=Source.HOTLINE, node=node, description=description,
-        category=category, latitude=latitude, longitude=longitude, address=address, reporter_name=name,
-        reporter_phone=(data.get("phone") or "").strip(),
-    )
-    token = signing.Signer(salt=TOKEN_SALT).sign(str(case.pk))
+    with transaction.atomic():
+        case = services.case_create(
+            actor=user, source=Source.HOTLINE, node=node, building=building, description=description,
+            category=category, latitude=latitude, longitude=longitude, address=address, reporter_name=name,
+            reporter_phone=(data.get("phone") or "").strip(),
+        )
+        open311_services.open311_extra_create(actor=user, case=case, **extra)
+    token = signing.Signer(salt=TOKEN_SALT).sign(case.ticket)
     notice = _("已登记（待受理）；请凭编号 %(ticket)s 查询办理进度。") % {"ticket": case.ticket}
     return _requests(fmt, [{"service_request_id": case.ticket, "token": token, "service_notice": notice,
                             "account_id": None}], status=201)

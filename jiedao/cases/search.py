@@ -159,7 +159,7 @@ def index_rows(rows: Iterable[tuple[int, str, str]], *, model: Any = None) -> in
     """Write (or replace) the index row of each (case id, title, description); returns how many.
     For code that writes cases in bulk (seeders, migrations: pass the historical `CaseText`)."""
     if model is None:
-        from jiedao.cases.models import CaseText as model  # noqa: N813
+        from jiedao.cases.models import CaseText as model
     cache: dict[tuple[str, str], str] = {}  # seeded histories repeat their texts
     count = 0
     batch: list[Any] = []
@@ -193,6 +193,6 @@ def index_cases(cases: Iterable[Any]) -> int:
 def index_all(*, model: Any = None, case_model: Any = None) -> int:
     """Index every case (the migration that creates the index, a repair after a manual fix)."""
     if case_model is None:
-        from jiedao.cases.models import Case as case_model  # noqa: N813
+        from jiedao.cases.models import Case as case_model
     rows = case_model.objects.order_by("id").values_list("id", "title", "description").iterator(chunk_size=INDEX_BATCH)
     return index_rows(rows, model=model)

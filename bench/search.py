@@ -72,7 +72,7 @@ def main() -> int:
     from jiedao.insight import selectors as insight
     from jiedao.insight.selectors.similar import FINISHED_STATES
     from jiedao.insight.text.features import get_tokenizer
-    from jiedao.org.models import NodeKind, RoleAssignment
+    from jiedao.org.models import RoleAssignment
 
     get_tokenizer()
     total = Case.objects.count()
@@ -111,7 +111,7 @@ def main() -> int:
         for case in sample:
             user = workers[case.grid_id] if who == "grid worker" else leaders[case.subdistrict_id]
             node = case.building or case.grid
-            values += timed(lambda c=case, u=user, n=node: found.append(len(insight.similar_for_text(
+            values += timed(lambda c=case, u=user, n=node, out=found: out.append(len(insight.similar_for_text(
                 u, node=n, title=c.title, text=c.description))))
         line(f"similar at intake ({who})", values, f"shown: mean {statistics.mean(found):.1f}")
     picks = []

@@ -294,7 +294,7 @@ class CaseFilters(Schema):
     node: int | None = Field(None, ge=1, le=MAX_ID, description="只列出该节点及其下级的事项")
     overdue: bool = Field(False, description="true 只列出已超期的（办理中且已过办理期限）")
     mine: bool = Field(False, description="只列出与我有关的：我登记的、派给我所在部门的、由我所在社区承办或待受理的")
-    q: str = Field("", max_length=100, description="完整的查询编号，或标题、描述中的字词（全部字词都出现的事项）")
+    q: str = Field("", max_length=100, description="查询编号（完整或连续 6 位以上），或标题、描述中的字词（全部字词都出现的事项）")
 
 
 class CaseCreateIn(InSchema):

@@ -150,16 +150,20 @@ def case_list(
 
 
 _TICKET = re.compile(r"^[0-9]{8}-[0-9A-Z]{1,16}$")
+_TICKET_PART = re.compile(r"^[0-9A-Z-]{6,24}$")
 
 
 def text_q(text: str) -> Q:
-    """The list's search: the whole ticket, or every word (character bigrams, see
-    jiedao.cases.search) of the title or the description, through the full-text index. Apply it
-    to a scoped queryset only: the index itself knows nothing of scope."""
+    """The list's search: the ticket (whole, or a part of six characters or more, as people read
+    out its last digits), or every word (character bigrams, see jiedao.cases.search) of the title
+    or the description, through the full-text index. Apply it to a scoped queryset only: the
+    index itself knows nothing of scope."""
     condition = Q(pk__in=[])
     ticket = normalise_ticket(text)
     if _TICKET.match(ticket):
         condition |= Q(ticket=ticket)
+    elif _TICKET_PART.match(ticket):
+        condition |= Q(ticket__contains=ticket)
     ids = search.matching_ids(text)
     if ids is not None:
         condition |= Q(pk__in=ids)

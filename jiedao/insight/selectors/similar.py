@@ -28,6 +28,7 @@ SIMILAR_DAYS = 30  # how far back an earlier case still counts as "recent"
 SIMILAR_CANDIDATES = 300  # newest candidates nearby read per query …
 SIMILAR_INDEX_DAYS = 365  # … plus, anywhere in the user's scope this far back, …
 SIMILAR_INDEXED = 100  # … this many found through the full-text index (jiedao.cases.search) …
+NEAR_DUPLICATE = 0.6  # … kept when their character bigrams overlap the text's this much (Jaccard)
 SIMILAR_SCORED = 40  # … of which the best by a cheap pre-score go to the text engine
 NEARBY_METRES = 300  # lat/long distance that counts as "nearby" when the org path does not say so
 SIMILAR_MIN_TEXT = 0.15  # text score needed without the engine's "same problem" verdict (see below) …
@@ -167,7 +168,8 @@ def similar_candidates(user: Any, *, path: str, kinds: dict[str, str], latitude:
     SIMILAR_CANDIDATES of the last SIMILAR_DAYS in the same grid (or the community for a case
     filed on the community itself) or within NEARBY_METRES; plus, when `text` is given, the
     SIMILAR_INDEXED sharing the most runs of characters with it anywhere in the user's scope in
-    the last SIMILAR_INDEX_DAYS, found through the full-text index rather than by a scan."""
+    the last SIMILAR_INDEX_DAYS, found through the full-text index rather than by a scan, and kept
+    only if they are exact or near duplicates of it (bigram overlap at least NEAR_DUPLICATE)."""
     area = kinds.get(NodeKind.GRID) or kinds.get(NodeKind.COMMUNITY) or kinds.get(NodeKind.VILLAGE) or path
     where = Q(org_path__range=subtree_range(area))
     if latitude not in (None, "") and longitude not in (None, ""):
@@ -190,7 +192,11 @@ def similar_candidates(user: Any, *, path: str, kinds: dict[str, str], latitude:
         have = {case.pk for case in found}
         more = [pk for pk in search.similar_ids(text, within, limit=SIMILAR_INDEXED) if pk not in have]
         if more:
-            found += list(Case.objects.filter(pk__in=more).select_related(*related).order_by("-id"))
+            from jiedao.cases.selectors import bigrams, jaccard
+
+            wanted = bigrams(text)
+            found += [case for case in Case.objects.filter(pk__in=more).select_related(*related).order_by("-id")
+                      if jaccard(wanted, bigrams(f"{case.title} {case.description}")) >= NEAR_DUPLICATE]
     return found
 
 

@@ -137,3 +137,16 @@ def test_the_migration_indexes_every_case(world):
     CaseText.objects.all().delete()
     assert search.index_all() == Case.objects.count()
     assert list(Case.objects.filter(pk__in=search.matching_ids("电动车"))) == [manhole]
+
+
+def test_the_forms_post_their_texts_for_the_hints(world, client):
+    for user, name in ((world.worker, "cases:new"), (world.secretary, "cases:hotline")):
+        client.force_login(user)
+        response = client.get(reverse(name))
+        assert response.status_code == 200, name
+        page = response.content.decode()
+        assert f'hx-post="{reverse("cases:similar")}"' in page and f'hx-post="{reverse("cases:suggest")}"' in page
+        assert f'hx-get="{reverse("cases:similar")}"' not in page
+    client.logout()
+    page = client.get(reverse("cases:public_report")).content.decode()
+    assert f'hx-post="{reverse("insight:public_suggest")}"' in page and "X-CSRFToken" in page

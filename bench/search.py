@@ -10,7 +10,7 @@ sub-districts, bulk-loaded with their index rows), then
   the whole sub-district: the index, not the grid, finds the candidates);
 * the candidate pick alone (`search.similar_ids`) for the same texts in the leader's scope.
 
-    .venv/bin/python bench/search.py [--cases 100000] [--postgres postgres://postgres@127.0.0.1:5432/jiedao_bench_search]
+    .venv/bin/python bench/search.py [--cases 100000] [--postgres postgres://…/jiedao_bench_search] [--reuse DATA_DIR]
 
 Without --postgres it uses a fresh SQLite file in a temporary directory. Each figure is the
 median (and p95) of the repeats on a shared machine.
@@ -49,8 +49,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--postgres", help="a PostgreSQL URL (its database is wiped and seeded)")
     ap.add_argument("--cases", type=int, default=100_000)
+    ap.add_argument("--reuse", metavar="DATA_DIR", help="an earlier run's data directory: measure again, no seeding")
     args = ap.parse_args()
-    data = tempfile.mkdtemp(prefix="jiedao-bench-search-")
+    data = args.reuse or tempfile.mkdtemp(prefix="jiedao-bench-search-")
     os.environ["JIEDAO_DATA_DIR"] = data
     if args.postgres:
         os.environ["JIEDAO_DATABASE_URL"] = args.postgres
@@ -64,7 +65,8 @@ def main() -> int:
     from django.db import connection
 
     started = time.perf_counter()
-    call_command("seed", scale="district", cases=args.cases, force=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    if not args.reuse:
+        call_command("seed", scale="district", cases=args.cases, force=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
     seeded = time.perf_counter() - started
     from jiedao.cases import search, selectors
     from jiedao.cases.models import Case, CaseText
@@ -78,7 +80,8 @@ def main() -> int:
     total = Case.objects.count()
     open_cases = Case.objects.exclude(state__in=FINISHED_STATES)
     print(f"# search benchmark — database: {connection.vendor}; cases: {total:,} (index rows "
-          f"{CaseText.objects.count():,}), open: {open_cases.count():,}; seeded in {seeded:.0f} s", flush=True)
+          f"{CaseText.objects.count():,}), open: {open_cases.count():,}; seeded in {seeded:.0f} s; data {data}",
+          flush=True)
     workers = {a.node_id: a.user for a in RoleAssignment.objects.filter(role=Role.GRID_WORKER).select_related("user")}
     leaders = {a.node.subdistrict_id: a.user for a in RoleAssignment.objects.filter(role=Role.LEADER)
                .select_related("user", "node")}

@@ -24,9 +24,9 @@ the intake insert), the demo seeder (`demo.py`) and the bulk history (`bulk.py`)
 **Queries.** `matching_ids(text)` is a subquery of the matching case ids, for
 `Case.objects.filter(pk__in=…)` after `scope.restrict`: the index answers "which cases hold
 these words", scope and every other filter stay in the ORM. `similar_ids(text, within)` picks
-the candidates for the similar-case check: cases sharing any of up to `SIMILAR_GROUPS` runs of
-four characters with the text, best first (FTS5 `bm25` / PostgreSQL `ts_rank`), among the ids
-of `within` (a scoped queryset), at most `limit`.
+the candidates for the similar-case check: among the ids of `within` (a scoped queryset), the
+cases holding any of up to `SIMILAR_GROUPS` runs of six characters of the text, ranked by the
+bigrams they share with it, at most `limit`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ from django.db.models.expressions import RawSQL
 FTS_TABLE = "cases_casetext_fts"
 PG_VECTOR = "array_to_tsvector(string_to_array(terms, ' '))"
 MAX_QUERY_TERMS = 64  # bigrams of a search query used (evenly spread over a longer query)
-SIMILAR_GROUPS = 32  # runs of four characters of a text used to find its likely duplicates
+SIMILAR_GROUPS = 24  # runs of RUN characters of a text used to find its likely duplicates …
+RUN = 6  # (a run is its five bigrams ANDed: selective, and cheap even when some bigrams are common)
+SIMILAR_MATCHES = 1000  # … of the cases holding any run, the newest this many are ranked
 INDEX_BATCH = 2000
 
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -91,17 +93,16 @@ def query_terms(text: str) -> list[str]:
 
 
 def _groups(text: str) -> list[list[str]]:
-    """Runs of four characters of `text` (every fourth position, at most SIMILAR_GROUPS spread
-    over the text), each as its three bigrams; a shorter text is one group of its bigrams."""
+    """Runs of RUN characters of `text` (every RUN-th position and the end, at most
+    SIMILAR_GROUPS spread over the text), each as its bigrams; a shorter text is one group."""
     flat = plain(text)
     if len(flat) < 2:
         return [[flat]] if flat else []
-    if len(flat) <= 4:
-        return [[flat[i : i + 2] for i in range(len(flat) - 1)]]
-    runs = list(dict.fromkeys(flat[i : i + 4] for i in range(0, len(flat) - 3, 4)))
-    if (len(flat) - 4) % 4:
-        runs = list(dict.fromkeys([*runs, flat[-4:]]))
-    return [list(dict.fromkeys(run[i : i + 2] for i in range(3))) for run in _spread(runs, SIMILAR_GROUPS)]
+    if len(flat) <= RUN:
+        return [list(dict.fromkeys(flat[i : i + 2] for i in range(len(flat) - 1)))]
+    starts = [*range(0, len(flat) - RUN + 1, RUN), len(flat) - RUN]
+    runs = list(dict.fromkeys(flat[i : i + RUN] for i in starts))
+    return [list(dict.fromkeys(run[i : i + 2] for i in range(RUN - 1))) for run in _spread(runs, SIMILAR_GROUPS)]
 
 
 # --- the match expressions (terms are word characters only: nothing to escape) ---------------
@@ -128,28 +129,34 @@ def matching_ids(text: str) -> RawSQL | None:
 
 
 def similar_ids(text: str, within: QuerySet, *, limit: int) -> list[int]:
-    """Ids of the cases among `within` (a scoped queryset of cases) that share the most runs of
-    four characters with `text`, best first, at most `limit`: the candidates of the similar-case
-    check, found through the index whatever the age of the case or the size of the table."""
+    """Ids of the cases among `within` (a scoped queryset of cases) that share the most bigrams
+    with `text` among those holding at least one of its runs of RUN characters, best first, at
+    most `limit`: the candidates of the similar-case check, found through the index whatever the
+    age of the case or the size of the table. The index finds the cases holding a run (the
+    newest SIMILAR_MATCHES of them); they are ranked here by the bigrams they share with the text,
+    from their stored terms (cheaper than the databases' own ranking over every match)."""
     groups = _groups(text)
     if not groups:
         return []
     inner, inner_params = within.values("id").query.sql_with_params()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            query = " | ".join(f"({_pg_all(g)})" for g in groups)
             cursor.execute(
-                f"SELECT case_id FROM cases_casetext WHERE {PG_VECTOR} @@ %s::tsquery AND case_id IN ({inner}) "
-                f"ORDER BY ts_rank({PG_VECTOR}, %s::tsquery) DESC, case_id DESC LIMIT %s",
-                (query, *inner_params, query, limit))
+                f"SELECT case_id, terms FROM cases_casetext WHERE {PG_VECTOR} @@ %s::tsquery "
+                f"AND case_id IN ({inner}) ORDER BY case_id DESC LIMIT %s",
+                (" | ".join(f"({_pg_all(g)})" for g in groups), *inner_params, SIMILAR_MATCHES))
         else:
-            query = " OR ".join(f"({_fts_all(g)})" for g in groups)
             # `+rowid`: filter the matches by the scoped ids, rather than probe the index per id
             cursor.execute(
-                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND +rowid IN ({inner}) "
-                f"ORDER BY rank, rowid DESC LIMIT %s",
-                (query, *inner_params, limit))
-        return [row[0] for row in cursor.fetchall()]
+                f"SELECT t.case_id, t.terms FROM cases_casetext t WHERE t.case_id IN (SELECT rowid FROM {FTS_TABLE} "
+                f"WHERE {FTS_TABLE} MATCH %s AND +rowid IN ({inner}) ORDER BY rowid DESC LIMIT %s)",
+                (" OR ".join(f"({_fts_all(g)})" for g in groups), *inner_params, SIMILAR_MATCHES))
+        rows = cursor.fetchall()
+    flat = plain(text)
+    wanted = {flat[i : i + 2] for i in range(len(flat) - 1)} or {flat}
+    shared = [(len(wanted.intersection(terms.split())), pk) for pk, terms in rows]
+    shared.sort(reverse=True)
+    return [pk for _n, pk in shared[:limit]]
 
 
 # --- writing the index ----------------------------------------------------------------------

@@ -178,8 +178,9 @@ def similar_candidates(user: Any, *, path: str, kinds: dict[str, str], latitude:
         where |= Q(latitude__range=(float(latitude) - dlat, float(latitude) + dlat),
                    longitude__range=(float(longitude) - dlon, float(longitude) + dlon))
     moment = before or timezone.now()
-    base = (scope.restrict(Case.objects.all(), user, Perm.VIEW_CASES)
-            .filter(merged_into__isnull=True).exclude(state__in=FINISHED_STATES))
+    # (merged cases are closed, so the state already leaves them out; `merged_into` is checked
+    # below on the rows read — as a condition SQLite would take its index, which holds every row)
+    base = scope.restrict(Case.objects.all(), user, Perm.VIEW_CASES).exclude(state__in=FINISHED_STATES)
     if before is not None:
         base = base.filter(created_at__lte=before)
     if exclude_pk is not None:
@@ -197,7 +198,7 @@ def similar_candidates(user: Any, *, path: str, kinds: dict[str, str], latitude:
             wanted = bigrams(text)
             found += [case for case in Case.objects.filter(pk__in=more).select_related(*related).order_by("-id")
                       if jaccard(wanted, bigrams(f"{case.title} {case.description}")) >= NEAR_DUPLICATE]
-    return found
+    return [case for case in found if case.merged_into_id is None]
 
 
 def similar_for_text(user: Any, *, node: OrgNode, text: str, title: str = "", category: Category | None = None,

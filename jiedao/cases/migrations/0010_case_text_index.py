@@ -3,9 +3,9 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-# The full-text index over CaseText.terms (see jiedao/cases/search.py): an FTS5 external-content
-# table kept in step by triggers on SQLite, a GIN index on PostgreSQL. Then every existing case
-# gets its row (the triggers fill the FTS5 table).
+# The full-text index over CaseText.terms (see jiedao/cases/search.py): every existing case gets
+# its row, then an FTS5 external-content table (built from the rows, then kept in step by
+# triggers) on SQLite, a GIN index on PostgreSQL.
 SQLITE = [
     "CREATE VIRTUAL TABLE cases_casetext_fts USING fts5(terms, content='cases_casetext', content_rowid='case_id', "
     "tokenize='ascii', detail='none')",
@@ -29,10 +29,16 @@ POSTGRES_DROP = ["DROP INDEX IF EXISTS cases_casetext_terms_gin"]
 def create_index(apps, schema_editor):
     from jiedao.cases.search import index_all
 
-    vendor = schema_editor.connection.vendor
-    for sql in SQLITE if vendor == "sqlite" else POSTGRES if vendor == "postgresql" else []:
-        schema_editor.execute(sql)
+    # rows first, then the index over them in one pass (faster than growing it row by row)
     index_all(model=apps.get_model("cases", "CaseText"), case_model=apps.get_model("cases", "Case"))
+    vendor = schema_editor.connection.vendor
+    if vendor == "sqlite":
+        for sql in SQLITE:
+            schema_editor.execute(sql)
+        schema_editor.execute("INSERT INTO cases_casetext_fts(cases_casetext_fts) VALUES ('rebuild')")
+    elif vendor == "postgresql":
+        for sql in POSTGRES:
+            schema_editor.execute(sql)
 
 
 def drop_index(apps, schema_editor):

@@ -155,7 +155,7 @@ def similar_at_intake_get(request, query: Query[SimilarQuery]):
 
 @router.get("/similar/{case_id}", response={200: list[SimilarOut], **READ_ERRORS}, summary="可能重复的先登记事项")
 def similar(request, case_id: int = Path(..., ge=1, le=MAX_ID)):
-    """本件之前 30 天内、本人可见的未结事项中可能是同一问题的（最多 5 件）。"""
+    """本件之前登记、本人可见的未结事项中可能是同一问题的（最多 5 件）：近 30 天同网格或附近的，以及一年内文字相同或几乎相同的。"""
     case = _case(request, case_id)
     return [{"case": s.case, "score": s.score, "text": s.text, "place": s.place, "same_problem": s.same_problem,
              "evidence": s.evidence} for s in selectors.similar_for_case(request.auth, case)]

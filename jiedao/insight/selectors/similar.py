@@ -215,7 +215,8 @@ def similar_for_text(user: Any, *, node: OrgNode, text: str, title: str = "", ca
 
 
 def similar_for_case(user: Any, case: Case, *, limit: int = 5) -> list[SimilarCase]:
-    """A case page: open cases filed before this one (within SIMILAR_DAYS) likely the same problem."""
+    """A case page: open cases filed before this one likely the same problem (nearby within
+    SIMILAR_DAYS, or a near duplicate anywhere in the user's scope within SIMILAR_INDEX_DAYS)."""
     kinds = _ancestors(case.org_path)
     candidates = similar_candidates(user, path=case.org_path, kinds=kinds, latitude=case.latitude,
                                     longitude=case.longitude, before=case.created_at, exclude_pk=case.pk,

@@ -30,3 +30,9 @@ def post_worker_init(worker):
 
     if scheduler.in_process():
         scheduler.start_background()
+
+
+# The longest request line gunicorn accepts (its maximum; the default is 4094 bytes). Long texts
+# never travel in a URL — the intake's similar-case and category checks post them — but list
+# filters and export links with several parameters may run past 4 KB.
+limit_request_line = 8190

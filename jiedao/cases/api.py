@@ -294,7 +294,7 @@ class CaseFilters(Schema):
     node: int | None = Field(None, ge=1, le=MAX_ID, description="只列出该节点及其下级的事项")
     overdue: bool = Field(False, description="true 只列出已超期的（办理中且已过办理期限）")
     mine: bool = Field(False, description="只列出与我有关的：我登记的、派给我所在部门的、由我所在社区承办或待受理的")
-    q: str = Field("", max_length=100, description="查询编号或标题包含")
+    q: str = Field("", max_length=100, description="查询编号（完整或连续 6 位以上），或标题、描述中的字词（全部字词都出现的事项）")
 
 
 class CaseCreateIn(InSchema):
@@ -302,7 +302,7 @@ class CaseCreateIn(InSchema):
     node: ObjId | None = Field(None, description="所在社区、村、网格或微网格的节点编号；给了楼栋时可不填（取楼栋所在网格）")
     building: ObjId | None = Field(None, description="楼栋节点编号（同时给了 node 时须在 node 之下）")
     title: str = Field("", description="标题（100 字以内；不填则取描述的前 30 个字）")
-    description: str = Field(description="描述（4000 字以内）")
+    description: str = Field(description="描述（10000 字以内）")
     category: str | None = Field(None, max_length=40, description="类别代码（见 GET /cases/categories）")
     tier: Tier | None = Field(None, description="分流；默认取类别的默认分流")
     urgency: Urgency = Field(Urgency.NORMAL, description="紧急程度")

@@ -27,6 +27,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jiedao.cases import search
 from jiedao.cases.demo import DEPARTMENT_FOR, SOURCES, TITLES, WEIGHTS
 from jiedao.cases.models import Case, Category, LimitUnit, Tier
 from jiedao.cases.statistics import rollups
@@ -153,18 +154,20 @@ def seed_history(*, scale: str, seed: int, total: int | None = None,
                 n = serial.get(day, 0)
                 serial[day] = n + 1
                 tickets.append(day_text[day] + prefix + b31[n] + tail[r])
-            cache: dict[tuple[int, int], tuple[str, str]] = {}
-            titles, bodies = [], []
+            cache: dict[tuple[int, int], tuple[str, str, str]] = {}
+            titles, bodies, words = [], [], []
             for node, cat in zip(cols["node"].tolist(), cols["cat"].tolist(), strict=True):
                 text = cache.get((node, cat))
                 if text is None:
                     title, body = texts[cat]
-                    text = cache[(node, cat)] = (title.format(place=places[node])[:100], body.format(place=places[node]))
+                    title, body = title.format(place=places[node])[:100], body.format(place=places[node])
+                    text = cache[(node, cat)] = (title, body, search.terms(title, body))
                 titles.append(text[0])
                 bodies.append(text[1])
+                words.append(text[2])
             cols["category_id"] = cat_ids[cols["cat"]]
             states += np.bincount(cols["state"], minlength=len(STATES))
-            loader.write(sub_id, cols, tickets, titles, bodies)
+            loader.write(sub_id, cols, tickets, titles, bodies, words)
             loaded += count
             if number % 10 == 0 or number == len(subdistricts):
                 elapsed = time.monotonic() - started
@@ -404,7 +407,8 @@ class _Loader:
         self.constraints: list[tuple[str, str]] = []
 
     def begin(self) -> None:
-        stage_cols = ", ".join(f"{c} bigint" for c in STAGE_INT) + ", ticket text, title text, description text"
+        stage_cols = (", ".join(f"{c} bigint" for c in STAGE_INT)
+                      + ", ticket text, title text, description text, terms text")
         if self.pg:
             self.atomic.__enter__()
             with connection.cursor() as cursor:
@@ -438,24 +442,35 @@ class _Loader:
             raw.commit()
 
     def write(self, subdistrict_id: int, cols: dict[str, np.ndarray], tickets: list[str], titles: list[str],
-              bodies: list[str]) -> None:
+              bodies: list[str], words: list[str]) -> None:
+        """Load one sub-district's cases and their full-text index rows (`words`: search.terms)."""
         ints = np.stack([cols[c] for c in STAGE_INT], axis=1)
         sql = _case_insert_sql(subdistrict_id)
+        # the new cases' index rows, matched to their ids by ticket (the ticket index is dropped
+        # during the load, so only the ids above the previous highest are looked at)
+        index_sql = (f"INSERT INTO cases_casetext (case_id, terms) SELECT c.id, s.terms FROM cases_case c "
+                     f"JOIN {STAGE} s ON s.ticket = c.ticket WHERE c.id > %s")
         if self.pg:
             text = ints.astype(str)
-            lines = ["\t".join(row) + "\t" + t + "\t" + a + "\t" + b
-                     for row, t, a, b in zip(text.tolist(), tickets, titles, bodies, strict=True)]
+            lines = ["\t".join(row) + "\t" + t + "\t" + a + "\t" + b + "\t" + w
+                     for row, t, a, b, w in zip(text.tolist(), tickets, titles, bodies, words, strict=True)]
             with connection.cursor() as cursor:
                 with cursor.cursor.copy(f"COPY {STAGE} FROM STDIN") as copy:
                     copy.write(("\n".join(lines) + "\n").encode())
+                cursor.execute("SELECT COALESCE(MAX(id), 0) FROM cases_case")
+                highest = cursor.fetchone()[0]
                 cursor.execute(sql)
+                cursor.execute(index_sql, (highest,))
                 cursor.execute(f"TRUNCATE {STAGE}")
         else:
             raw = connection.connection
-            rows = [(*row, t, a, b) for row, t, a, b in zip(ints.tolist(), tickets, titles, bodies, strict=True)]
+            rows = [(*row, t, a, b, w) for row, t, a, b, w in zip(ints.tolist(), tickets, titles, bodies, words,
+                                                                  strict=True)]
             raw.execute("BEGIN")
-            raw.executemany(f"INSERT INTO {STAGE} VALUES ({', '.join('?' * (len(STAGE_INT) + 3))})", rows)
+            raw.executemany(f"INSERT INTO {STAGE} VALUES ({', '.join('?' * (len(STAGE_INT) + 4))})", rows)
+            highest = raw.execute("SELECT COALESCE(MAX(id), 0) FROM cases_case").fetchone()[0]
             raw.execute(sql)
+            raw.execute(index_sql.replace("%s", "?"), (highest,))
             raw.execute(f"DELETE FROM {STAGE}")
             raw.commit()
 

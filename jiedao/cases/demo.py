@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from jiedao.cases import search
 from jiedao.cases.catalogue.selectors import route
 from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import Case, CaseStat, CaseTransition, Category, Source, State, Tier
@@ -199,6 +200,7 @@ def seed_cases(subdistrict: OrgNode, *, seed: int, count: int = 3000, days: int 
         s.case.created_at = s.case.updated_at = s.rows[0].created_at
     Case.objects.bulk_update([s.case for s in sims], ["created_at", "updated_at"], batch_size=500)
     CaseTransition.objects.bulk_create([row for s in sims for row in s.rows], batch_size=1000)
+    search.index_cases(s.case for s in sims)  # the full-text index rows
     # The rollups the workflow would have kept: every case's figures, by month and key.
     counters: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for s in sims:

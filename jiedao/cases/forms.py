@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jiedao.cases import selectors
 from jiedao.cases.catalogue import selectors as catalogue_selectors
-from jiedao.cases.models import Category, LimitUnit, Rating, Source, Tier, Urgency
+from jiedao.cases.models import DESCRIPTION_MAX, Category, LimitUnit, Rating, Source, Tier, Urgency
 from jiedao.cases.workflow import Action, Transition
 from jiedao.core.permissions import Perm
 from jiedao.org.forms import PICKER_SELECT_LIMIT, NodeChoiceField, NodePickerWidget
@@ -186,7 +186,7 @@ class IntakeForm(ReporterMixin, forms.Form):
         help_text=_("JPG、PNG 或 WEBP，不超过 10 MB；更多照片和文件可在登记后添加。"),
     )
     description = forms.CharField(
-        label=_("情况描述"), max_length=4000,
+        label=_("情况描述"), max_length=DESCRIPTION_MAX,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("例如：1幢楼下垃圾堆放三天无人清运")}),
     )
     title = forms.CharField(label=_("标题"), max_length=100, required=False, help_text=_("不填则取描述的前 30 个字。"))
@@ -257,7 +257,7 @@ class HotlineForm(ReporterMixin, forms.Form):
     reporter_phone = phone_field()
     anonymous = forms.BooleanField(label=_("来电人要求匿名"), required=False)
     title = forms.CharField(label=_("标题"), max_length=100, required=False, help_text=_("不填则取描述的前 30 个字。"))
-    description = forms.CharField(label=_("来电内容"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(label=_("来电内容"), max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 4}))
     category = CategoryField(label=_("类别"))
     tier = tier_field()
     urgency = urgency_field()
@@ -310,7 +310,7 @@ class PublicReportForm(HoneypotMixin, ReporterMixin, forms.Form):
                              error_messages={"invalid_choice": _("所选网格不属于该社区或村，请重新选择。")})
     title = forms.CharField(label=_("标题"), max_length=100,
                             widget=forms.TextInput(attrs={"placeholder": _("一句话说明问题，如：小区门口路灯不亮")}))
-    description = forms.CharField(label=_("具体情况"), max_length=4000, widget=forms.Textarea(attrs={"rows": 5}),
+    description = forms.CharField(label=_("具体情况"), max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 5}),
                                   help_text=_("请写明地点、时间和问题，方便工作人员尽快处理。"))
     photo = forms.FileField(label=_("照片（可选）"), required=False,
                             widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment"}),
@@ -392,7 +392,7 @@ class RateForm(forms.Form):
 
 
 class CaseFilterForm(forms.Form):
-    q = forms.CharField(label=_("编号或标题"), required=False, max_length=64)
+    q = forms.CharField(label=_("编号或字词"), required=False, max_length=100)
     state = forms.ChoiceField(label=_("状态"), required=False)
     tier = forms.ChoiceField(label=_("分流"), required=False, choices=[("", _("全部")), *Tier.choices])
     category = CategoryField(label=_("类别"), include_groups=True, empty_label=_("全部类别"))
@@ -476,7 +476,7 @@ class ActionForm(forms.Form):
         if action == Action.DISTRICT_REPLY:
             self.fields["outcome"] = forms.ChoiceField(label=_("区级反馈结果"), choices=DISTRICT_OUTCOME_CHOICES,
                                                        widget=forms.RadioSelect(attrs={"class": "segmented"}))
-            self.fields["reply"] = forms.CharField(label=_("区级答复"), max_length=4000,
+            self.fields["reply"] = forms.CharField(label=_("区级答复"), max_length=DESCRIPTION_MAX,
                                                    widget=forms.Textarea(attrs={"rows": 3}))
         if action == Action.FOLLOW_UP:
             # 回访: the resident's three answers; "否" to solved or 不满意 sends the case back (重办).

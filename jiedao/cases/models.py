@@ -21,6 +21,11 @@ def user_assignments(user) -> list[tuple[str, int | None]]:
     return [(role, department_id) for role, _path, _active, department_id in role_rows(user)]
 
 
+# The longest description (and 办理结果, 区级答复) accepted: long enough for a real petition,
+# which can run to several thousand characters.
+DESCRIPTION_MAX = 10000
+
+
 class Tier(models.TextChoices):
     """三事分流."""
 
@@ -181,7 +186,7 @@ class Case(BaseModel):
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
     address = models.CharField(_("地点"), max_length=200, blank=True)
     title = models.CharField(_("标题"), max_length=100)
-    description = models.TextField(_("描述"), max_length=4000)
+    description = models.TextField(_("描述"), max_length=DESCRIPTION_MAX)
 
     anonymous = models.BooleanField(_("匿名"), default=False)
     reporter_name = models.CharField(_("反映人"), max_length=64, blank=True)
@@ -227,7 +232,7 @@ class Case(BaseModel):
     # 区级 (level 4): the hand-over to the district and its reply.
     district_ref = models.CharField(_("区级受理编号"), max_length=64, blank=True)
     district_sent_at = models.DateTimeField(_("移交区级时间"), null=True, blank=True)
-    district_reply = models.TextField(_("区级答复"), max_length=4000, blank=True)
+    district_reply = models.TextField(_("区级答复"), max_length=DESCRIPTION_MAX, blank=True)
     district_replied_at = models.DateTimeField(_("区级答复时间"), null=True, blank=True)
 
     return_count = models.PositiveSmallIntegerField(_("退回次数"), default=0)
@@ -270,6 +275,24 @@ class Case(BaseModel):
             d for r, d in user_assignments(user) if r == Role.DEPARTMENT_HANDLER and d is not None
         ]
         return models.Q(handling_department__in=departments) if departments else None
+
+
+class CaseText(models.Model):
+    """The search terms of a case's title and description (distinct characters and character
+    bigrams, `jiedao.cases.search.terms`), one row per case, written with the case by the code
+    that creates it. Full-text indexed: an FTS5 table kept in step by triggers on SQLite, a GIN
+    index on PostgreSQL (migration 0011_case_text_index); searched only through a scoped read."""
+
+    case = models.OneToOneField(Case, verbose_name=_("事项"), on_delete=models.CASCADE, primary_key=True,
+                                related_name="text_index")
+    terms = models.TextField(_("检索词"))
+
+    class Meta:
+        verbose_name = _("事项检索词")
+        verbose_name_plural = _("事项检索词")
+
+    def __str__(self) -> str:
+        return f"{self.case_id}"
 
 
 class CaseTransition(models.Model):

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jiedao.cases import reading
+from jiedao.cases import reading, search
 from jiedao.cases.catalogue.sla import RUNNING, sla_status_for
 from jiedao.cases.models import (
     Case,
@@ -146,8 +146,29 @@ def case_list(
         qs = qs.filter(mine_q(user))
     text = (text or "").strip()
     if text:
-        qs = qs.filter(Q(ticket__icontains=normalise_ticket(text)) | Q(title__icontains=text))
+        qs = qs.filter(text_q(text))
     return qs.order_by("-id")
+
+
+_TICKET = re.compile(r"^[0-9]{8}-[0-9A-Z]{1,16}$")
+_TICKET_PART = re.compile(r"^[0-9A-Z-]{6,24}$")
+
+
+def text_q(text: str) -> Q:
+    """The list's search: the ticket (whole, or a part of six characters or more, as people read
+    out its last digits), or every word (character bigrams, see jiedao.cases.search) of the title
+    or the description, through the full-text index. Apply it to a scoped queryset only: the
+    index itself knows nothing of scope."""
+    condition = Q(pk__in=[])
+    ticket = normalise_ticket(text)
+    if _TICKET.match(ticket):
+        condition |= Q(ticket=ticket)
+    elif _TICKET_PART.match(ticket):
+        condition |= Q(ticket__contains=ticket)
+    ids = search.matching_ids(text)
+    if ids is not None:
+        condition |= Q(pk__in=ids)
+    return condition
 
 
 def case_timeline(case: Case) -> QuerySet[CaseTransition]:

@@ -14,11 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from jiedao.cases import reading, selectors
+from jiedao.cases import reading, search, selectors
 from jiedao.cases.catalogue.selectors import route
 from jiedao.cases.catalogue.sla import deadline_for
 from jiedao.cases.models import (
+    DESCRIPTION_MAX,
     Case,
+    CaseText,
     CaseTransition,
     Category,
     Level,
@@ -127,7 +129,7 @@ def _intake_fields(*, source: str, title: str, description: str, tier: str, urge
         raise DomainError(_("纬度应在 -90 到 90 之间。"), field="latitude")
     if longitude not in (None, "") and not (-180 <= float(longitude) <= 180):
         raise DomainError(_("经度应在 -180 到 180 之间。"), field="longitude")
-    description = clean_text(description, field="description", label=gettext_lazy("描述"), max_length=4000, required=True)
+    description = clean_text(description, field="description", label=gettext_lazy("描述"), max_length=DESCRIPTION_MAX, required=True)
     title = clean_text(title, field="title", label=gettext_lazy("标题"), max_length=100) or default_title(description)
     anonymous = bool(anonymous)
     return {
@@ -215,6 +217,8 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
     suggestion_row = reading.reader().suggestion_row(case=case, suggestion=suggestion, auto_filled="suggested" in data)
     if suggestion_row is not None:
         children.append((suggestion_row, "case_id"))
+    # the full-text index row (jiedao.cases.search), in the same statement on PostgreSQL
+    children.append((CaseText(terms=search.terms(title, description)), "case_id"))
     with write_lock(), transaction.atomic():
         insert_with_children(case, children)  # one round trip on PostgreSQL
         audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
@@ -512,7 +516,7 @@ DISTRICT_OUTCOMES = ("resolved", "returned")
 def _district_reply(case, now, reason, params):
     """区级反馈: the district resolved it (已办结 at level 4, then verified and closed as usual) or
     returned it to the sub-district (已受理, level 4, a leader dispatches it again)."""
-    reply = clean_text(params.get("reply"), field="reply", label=gettext_lazy("区级答复"), max_length=4000,
+    reply = clean_text(params.get("reply"), field="reply", label=gettext_lazy("区级答复"), max_length=DESCRIPTION_MAX,
                        required=True)
     outcome = params.get("outcome") or ""
     if outcome not in DISTRICT_OUTCOMES:

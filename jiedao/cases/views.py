@@ -36,7 +36,7 @@ from django.views.decorators.http import require_GET, require_POST
 from jiedao.cases import forms as case_forms
 from jiedao.cases import reading, selectors, services, stuck, workflow
 from jiedao.cases.masking import mask_case_text
-from jiedao.cases.models import Case, Category, Source, State
+from jiedao.cases.models import DESCRIPTION_MAX, Case, Category, Source, State
 from jiedao.cases.workflow import Action
 from jiedao.core import exports, scope
 from jiedao.core import limits as limits_
@@ -101,7 +101,7 @@ def place_picker(request: HttpRequest) -> HttpResponse:
 def _similar_place(request: HttpRequest):
     """The place the intake form currently names (building first), within the user's scope."""
     for field in ("building", "node"):
-        raw = request.GET.get(field, "")
+        raw = request.POST.get(field, "")
         if raw.isdigit():
             node = case_forms.places(request.user, field).filter(pk=raw).first()
             if node is not None:
@@ -109,43 +109,49 @@ def _similar_place(request: HttpRequest):
     return None
 
 
+def typed_text(request: HttpRequest) -> tuple[str, str]:
+    """The title and description being typed, from the POST body (a description of up to
+    DESCRIPTION_MAX characters does not fit in a URL), cut to their limits."""
+    return request.POST.get("title", "")[:100], request.POST.get("description", "")[:DESCRIPTION_MAX]
+
+
 @login_required
-@require_GET
+@require_POST
 def similar(request: HttpRequest) -> HttpResponse:
-    """Likely duplicates of what is being typed (same grid, recent, similar words)."""
+    """Likely duplicates of what is being typed (same grid, recent, similar words; or the same
+    words anywhere in the user's scope within a year). POST: the text can be long."""
     if not scope.has_perm_anywhere(request.user, Perm.REPORT_CASES):
         raise PermissionDenied(_("您没有登记诉求的权限。"))
     node = _similar_place(request)
-    text = f"{request.GET.get('title', '')[:100]} {request.GET.get('description', '')[:1000]}"
-    raw_category = request.GET.get("category", "")
+    title, description = typed_text(request)
+    raw_category = request.POST.get("category", "")
     category = Category.objects.filter(pk=raw_category).first() if raw_category.isdigit() else None
     results: list = []
-    if node is not None and len(selectors.plain_text(text)) >= 4:
+    if node is not None and len(selectors.plain_text(f"{title}{description}")) >= 4:
         def coordinate(name: str) -> float | None:
             try:
-                return float(request.GET.get(name, ""))
+                return float(request.POST.get(name, ""))
             except ValueError:
                 return None
 
-        results = reading.reader().similar_for_text(request.user, node=node, title=request.GET.get("title", "")[:100],
-                                   text=request.GET.get("description", "")[:1000], category=category,
-                                   latitude=coordinate("latitude"), longitude=coordinate("longitude"),
-                                   limit=SIMILAR_LIMIT)
+        results = reading.reader().similar_for_text(request.user, node=node, title=title, text=description,
+                                                    category=category, latitude=coordinate("latitude"),
+                                                    longitude=coordinate("longitude"), limit=SIMILAR_LIMIT)
     return htmx_aware(render(request, "cases/_similar.html", {"similar": results, "intake": True}))
 
 
 @login_required
-@require_GET
+@require_POST
 def suggest(request: HttpRequest) -> HttpResponse:
     """Category suggestions for what is being typed: the top 3 with a confidence, and for the
     top one its tier (三事分流) and the unit that would handle it at the chosen place."""
     if not scope.has_perm_anywhere(request.user, Perm.REPORT_CASES):
         raise PermissionDenied(_("您没有登记诉求的权限。"))
-    title, description = request.GET.get("title", "")[:100], request.GET.get("description", "")[:1000]
+    title, description = typed_text(request)
     found = reading.reader().suggest_for_intake(title, description, node=_similar_place(request))
     context = {"found": found, "suggestions": found.items,
                "typed": len(selectors.plain_text(title + description)) >= 2,
-               "target": request.GET.get("target", "id_category")[:40]}
+               "target": request.POST.get("target", "id_category")[:40]}
     return htmx_aware(render(request, "cases/_suggest.html", context))
 
 

@@ -10,8 +10,8 @@ Three tricks, kept here so they are easy to find and hard to spread:
 - `write_lock`: SQLite writers queue on a lock instead of sleeping in SQLite's busy handler.
 
 **Which writes may use it.** Single trusted rows that a service has already validated, on the
-hottest paths: case intake (the case, its first transition, rollup delta and suggestion record;
-its 201 body; its write transaction), the rollup delta every case change appends
+hottest paths: case intake (the case, its first transition, rollup delta, suggestion record and
+full-text index row; its 201 body; its write transaction), the rollup delta every case change appends
 (`cases.services.bump`) and the audit event every write records (`core.audit`). Never for rows
 that need model validation (`full_clean`), signals or logic in `save()`: the inserts skip all
 three. A model written here must be written only by its services.

@@ -13,6 +13,7 @@ from ninja import Field, Path, Query, Router, Schema
 
 from jiedao.cases import selectors as case_selectors
 from jiedao.cases.catalogue import selectors as catalogue_selectors
+from jiedao.cases.models import DESCRIPTION_MAX
 from jiedao.core import scope
 from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, NotFound, paginated
 from jiedao.core.errors import DomainError, PermissionError_
@@ -107,15 +108,22 @@ def _case(request, pk: int, field: str = "case"):
 class SimilarQuery(Schema):
     node: int = Field(..., ge=1, le=MAX_ID, description="登记地点（网格、微网格、楼栋或社区）")
     title: str = Field("", max_length=100, description="标题")
-    text: str = Field("", max_length=4000, description="描述")
+    text: str = Field("", max_length=DESCRIPTION_MAX, description="描述（查询串的长度受网址长度限制，长描述请用 POST）")
     category: str | None = Field(None, max_length=40, description="类别代码")
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
 
 
-@router.get("/similar", response={200: list[SimilarOut], **READ_ERRORS}, summary="登记前：可能重复的事项")
-def similar_at_intake(request, query: Query[SimilarQuery]):
-    """正在登记的诉求（地点 + 标题 + 描述）与近 30 天同网格或附近、本人可见的未结事项比对，最多 5 件。"""
+class SimilarIn(InSchema):
+    node: ObjId = Field(..., description="登记地点（网格、微网格、楼栋或社区）")
+    title: str = Field("", max_length=100, description="标题")
+    text: str = Field("", max_length=DESCRIPTION_MAX, description="描述（最长与事项描述相同）")
+    category: str | None = Field(None, max_length=40, description="类别代码")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
+def _similar_at_intake(request, query: SimilarQuery | SimilarIn) -> list[dict[str, Any]]:
     try:
         node = org_selectors.node_get(request.auth, query.node, Perm.VIEW_CASES)
     except Http404:
@@ -132,9 +140,22 @@ def similar_at_intake(request, query: Query[SimilarQuery]):
              "evidence": s.evidence} for s in found]
 
 
+@router.post("/similar", response={200: list[SimilarOut], **READ_ERRORS}, summary="登记前：可能重复的事项")
+def similar_at_intake(request, payload: SimilarIn):
+    """正在登记的诉求（地点 + 标题 + 描述，放在请求体中，描述最长 10000 字）与本人可见的未结事项比对，最多 5 件：
+    近 30 天同网格或附近的，以及一年内本人范围内文字相近的（全文索引）。"""
+    return _similar_at_intake(request, payload)
+
+
+@router.get("/similar", response={200: list[SimilarOut], **READ_ERRORS}, summary="登记前：可能重复的事项（短文本）")
+def similar_at_intake_get(request, query: Query[SimilarQuery]):
+    """与 `POST /similar` 相同，参数在查询串中；网址长度有限（约 8000 字节），长描述请用 POST。"""
+    return _similar_at_intake(request, query)
+
+
 @router.get("/similar/{case_id}", response={200: list[SimilarOut], **READ_ERRORS}, summary="可能重复的先登记事项")
 def similar(request, case_id: int = Path(..., ge=1, le=MAX_ID)):
-    """本件之前 30 天内、本人可见的未结事项中可能是同一问题的（最多 5 件）。"""
+    """本件之前登记、本人可见的未结事项中可能是同一问题的（最多 5 件）：近 30 天同网格或附近的，以及一年内文字相同或几乎相同的。"""
     case = _case(request, case_id)
     return [{"case": s.case, "score": s.score, "text": s.text, "place": s.place, "same_problem": s.same_problem,
              "evidence": s.evidence} for s in selectors.similar_for_case(request.auth, case)]
@@ -199,7 +220,7 @@ def hotspot_list(request, query: Query[HotspotQuery]):
 
 class SuggestIn(InSchema):
     title: str = Field("", max_length=100, description="标题（可空：取描述的第一句）")
-    description: str = Field("", max_length=4000, description="描述")
+    description: str = Field("", max_length=DESCRIPTION_MAX, description="描述")
     node: ObjId | None = Field(None, description="事发地点（网格、微网格或楼栋的节点编号），用于给出承办单位")
 
 

@@ -186,14 +186,15 @@ def activate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("insight:evaluation")
 
 
-@require_GET
+@require_POST
 def public_suggest(request: HttpRequest) -> HttpResponse:
     """The residents' form: the likely category only — no confidence, unit or model internals —
-    and only when the classifier is confident. No login; throttled per address."""
-    from jiedao.cases.views import _throttled
+    and only when the classifier is confident. No login; throttled per address. POST (with the
+    page's CSRF token): the description can be longer than a URL."""
+    from jiedao.cases.views import _throttled, typed_text
 
     if _throttled(request, "suggest"):
         return htmx_aware(HttpResponse("", status=429))
-    found = selectors.suggest(request.GET.get("title", "")[:100], request.GET.get("description", "")[:1000], k=1)
+    found = selectors.suggest(*typed_text(request), k=1)
     category = found.top if found.items and not found.low_confidence else None
     return htmx_aware(render(request, "insight/_public_suggest.html", {"category": category}))

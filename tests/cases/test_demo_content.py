@@ -3,9 +3,9 @@
 from django.db.models import Sum
 from django.utils import timezone
 
-from jiedao.cases import services
+from jiedao.cases import search, services
 from jiedao.cases.demo import demo_caller_phone, seed_cases, seed_hotline_callers
-from jiedao.cases.models import Case, CaseStat, CaseTransition, State
+from jiedao.cases.models import Case, CaseStat, CaseText, CaseTransition, State
 from jiedao.core import crypto, sealed
 from jiedao.core.validators import validate_id_number
 from jiedao.people.demo import seed_registers
@@ -24,6 +24,9 @@ def test_demo_registers_are_valid_and_encrypted(world):
 def test_demo_cases_match_their_rollups_and_transitions(world, catalogue):
     seed_cases(world.subdistrict, seed=1, count=80, days=60)
     assert Case.objects.count() == 80
+    assert CaseText.objects.count() == 80  # every demo case is in the full-text index
+    case = Case.objects.order_by("id").first()
+    assert case in Case.objects.filter(pk__in=search.matching_ids(case.description[:12]))
     assert CaseStat.objects.aggregate(n=Sum("reported"))["n"] == 80
     closed = Case.objects.filter(state=State.CLOSED).count()
     assert CaseStat.objects.aggregate(n=Sum("closed"))["n"] == closed

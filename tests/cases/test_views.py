@@ -210,14 +210,14 @@ def test_suggestions_and_duplicates_partials(client, world, catalogue):
     Category.objects.filter(pk=catalogue["garbage"].pk).update(keywords="垃圾 清运 堆放")
     existing = file_case(world, catalogue)
     client.force_login(world.worker)
-    response = client.get(reverse("cases:suggest"), {"description": "楼下垃圾没人清运"}, HTTP_HX_REQUEST="true")
+    response = client.post(reverse("cases:suggest"), {"description": "楼下垃圾没人清运"}, HTTP_HX_REQUEST="true")
     assert "<html" not in html(response) and "暴露垃圾" in html(response) and "data-pick-category" in html(response)
-    response = client.get(reverse("cases:similar"), {
+    response = client.post(reverse("cases:similar"), {
         "building": world.building.pk, "category": catalogue["garbage"].pk,
         "title": "1幢楼下垃圾没人清运", "description": "垃圾堆放好几天了"}, HTTP_HX_REQUEST="true")
     assert existing.ticket in html(response) and "相似度" in html(response)
     client.force_login(world.other_worker)  # the same words from another grid find nothing of this grid
-    response = client.get(reverse("cases:similar"), {"node": world.other_grid.pk, "title": "1幢楼下垃圾没人清运"})
+    response = client.post(reverse("cases:similar"), {"node": world.other_grid.pk, "title": "1幢楼下垃圾没人清运"})
     assert existing.ticket not in html(response)
 
 

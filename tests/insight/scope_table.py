@@ -23,6 +23,8 @@ def build(world) -> dict:
 ENDPOINTS = [
     Endpoint("GET", "/insight/similar", "list", {"node": "{building}", "title": "丽发新城垃圾没人清运"},
              owner="worker"),
+    Endpoint("POST", "/insight/similar", "list", {"node": "{building}", "title": "丽发新城垃圾没人清运"},
+             owner="worker"),
     Endpoint("GET", "/insight/similar/{case}", "list", owner="worker"),
     Endpoint("GET", "/insight/duplicate-groups", "list", owner="worker", listed="group"),
     Endpoint("GET", "/insight/duplicate-groups/{group}", "detail", owner="worker"),

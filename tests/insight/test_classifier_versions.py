@@ -162,24 +162,24 @@ def test_suggest_category_keeps_its_shape_and_gives_tier_and_unit(world):
 
 def test_the_intake_partial_offers_one_tap_and_says_low_confidence(client, world):
     client.force_login(world.worker)
-    response = client.get(reverse("cases:suggest"), {"description": GARBAGE_TEXT[1], "building": world.building.pk},
+    response = client.post(reverse("cases:suggest"), {"description": GARBAGE_TEXT[1], "building": world.building.pk},
                           HTTP_HX_REQUEST="true")
     page = response.content.decode()
     garbage = cat("exposed_garbage")
     assert f'data-pick-category="{garbage.pk}"' in page and 'data-pick-tier="public"' in page
     assert "暴露垃圾" in page and "东门社区" in page  # no routing rule: the community handles it
-    page = client.get(reverse("cases:suggest"), {"description": "你好你好"}, HTTP_HX_REQUEST="true").content.decode()
+    page = client.post(reverse("cases:suggest"), {"description": "你好你好"}, HTTP_HX_REQUEST="true").content.decode()
     assert "低置信度" in page
     client.force_login(world.handler)  # no intake forms for a department handler
-    assert client.get(reverse("cases:suggest"), {"description": GARBAGE_TEXT[1]}).status_code == 403
+    assert client.post(reverse("cases:suggest"), {"description": GARBAGE_TEXT[1]}).status_code == 403
 
 
 def test_public_form_shows_the_category_only(client, world):
-    response = client.get(reverse("insight:public_suggest"), {"title": GARBAGE_TEXT[0], "description": GARBAGE_TEXT[1]})
+    response = client.post(reverse("insight:public_suggest"), {"title": GARBAGE_TEXT[0], "description": GARBAGE_TEXT[1]})
     page = response.content.decode()
     assert response.status_code == 200 and "暴露垃圾" in page
     assert "%" not in page and "城建办" not in page and "data-pick" not in page
-    assert client.get(reverse("insight:public_suggest"), {"description": "你好"}).content.decode().strip() == ""
+    assert client.post(reverse("insight:public_suggest"), {"description": "你好"}).content.decode().strip() == ""
 
 
 def test_suggest_api_is_for_reporters_and_scoped(client, world):

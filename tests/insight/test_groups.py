@@ -114,11 +114,11 @@ def test_a_grid_worker_never_sees_another_grids_cases_as_duplicates(client, worl
     assert selectors.similar_for_text(world.village_worker, node=world.village_grid, title=REPORT[0],
                                       text=REPORT[1]) == []
     client.force_login(world.other_worker)
-    response = client.get(reverse("cases:similar"), {"node": world.other_grid.pk, "title": REPORT[0],
+    response = client.post(reverse("cases:similar"), {"node": world.other_grid.pk, "title": REPORT[0],
                                                      "description": REPORT[1]})
     assert response.status_code == 200 and earlier.ticket not in html(response)
     # a place outside the worker's grid is not even a place to search
-    response = client.get(reverse("cases:similar"), {"building": world.building.pk, "title": REPORT[0],
+    response = client.post(reverse("cases:similar"), {"building": world.building.pk, "title": REPORT[0],
                                                      "description": REPORT[1]})
     assert earlier.ticket not in html(response)
 

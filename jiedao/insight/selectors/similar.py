@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from jiedao.cases import search
 from jiedao.cases.models import Case, Category, State
 from jiedao.core import scope
 from jiedao.core.permissions import Perm
@@ -24,7 +25,10 @@ FINISHED_STATES = (State.CLOSED, State.REJECTED)
 # --- similar cases ---------------------------------------------------------------------------------
 
 SIMILAR_DAYS = 30  # how far back an earlier case still counts as "recent"
-SIMILAR_CANDIDATES = 300  # newest candidates read per query …
+SIMILAR_CANDIDATES = 300  # newest candidates nearby read per query …
+SIMILAR_INDEX_DAYS = 365  # … plus, anywhere in the user's scope this far back, …
+SIMILAR_INDEXED = 100  # … this many found through the full-text index (jiedao.cases.search) …
+NEAR_DUPLICATE = 0.6  # … kept when their character bigrams overlap the text's this much (Jaccard)
 SIMILAR_SCORED = 40  # … of which the best by a cheap pre-score go to the text engine
 NEARBY_METRES = 300  # lat/long distance that counts as "nearby" when the org path does not say so
 SIMILAR_MIN_TEXT = 0.15  # text score needed without the engine's "same problem" verdict (see below) …
@@ -159,9 +163,13 @@ def prefilter(query: dict[str, Any], candidates: list[Case], *, kinds: dict[str,
 
 def similar_candidates(user: Any, *, path: str, kinds: dict[str, str], latitude: Any = None,
                        longitude: Any = None, before: datetime | None = None,
-                       exclude_pk: int | None = None) -> list[Case]:
-    """Recent open cases the user can see in the same grid (or the community for a case filed on
-    the community itself) or within NEARBY_METRES, newest first, at most SIMILAR_CANDIDATES."""
+                       exclude_pk: int | None = None, text: str = "") -> list[Case]:
+    """Open, unmerged cases the user can see that may report the same problem: the newest
+    SIMILAR_CANDIDATES of the last SIMILAR_DAYS in the same grid (or the community for a case
+    filed on the community itself) or within NEARBY_METRES; plus, when `text` is given, the
+    SIMILAR_INDEXED sharing the most runs of characters with it anywhere in the user's scope in
+    the last SIMILAR_INDEX_DAYS, found through the full-text index rather than by a scan, and kept
+    only if they are exact or near duplicates of it (bigram overlap at least NEAR_DUPLICATE)."""
     area = kinds.get(NodeKind.GRID) or kinds.get(NodeKind.COMMUNITY) or kinds.get(NodeKind.VILLAGE) or path
     where = Q(org_path__range=subtree_range(area))
     if latitude not in (None, "") and longitude not in (None, ""):
@@ -169,16 +177,28 @@ def similar_candidates(user: Any, *, path: str, kinds: dict[str, str], latitude:
         dlon = dlat / max(0.2, math.cos(math.radians(float(latitude))))
         where |= Q(latitude__range=(float(latitude) - dlat, float(latitude) + dlat),
                    longitude__range=(float(longitude) - dlon, float(longitude) + dlon))
-    since = (before or timezone.now()) - timedelta(days=SIMILAR_DAYS)
-    qs = (scope.restrict(Case.objects.all(), user, Perm.VIEW_CASES)
-          .filter(where, created_at__gte=since, merged_into__isnull=True)
-          .exclude(state__in=FINISHED_STATES)
-          .select_related("category", "building"))
+    moment = before or timezone.now()
+    # (merged cases are closed, so the state already leaves them out; `merged_into` is checked
+    # below on the rows read — as a condition SQLite would take its index, which holds every row)
+    base = scope.restrict(Case.objects.all(), user, Perm.VIEW_CASES).exclude(state__in=FINISHED_STATES)
     if before is not None:
-        qs = qs.filter(created_at__lte=before)
+        base = base.filter(created_at__lte=before)
     if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return list(qs.order_by("-id")[:SIMILAR_CANDIDATES])
+        base = base.exclude(pk=exclude_pk)
+    related = ("category", "building")
+    found = list(base.filter(where, created_at__gte=moment - timedelta(days=SIMILAR_DAYS))
+                 .select_related(*related).order_by("-id")[:SIMILAR_CANDIDATES])
+    if text:
+        within = base.filter(created_at__gte=moment - timedelta(days=SIMILAR_INDEX_DAYS)).order_by()
+        have = {case.pk for case in found}
+        more = [pk for pk in search.similar_ids(text, within, limit=SIMILAR_INDEXED) if pk not in have]
+        if more:
+            from jiedao.cases.selectors import bigrams, jaccard
+
+            wanted = bigrams(text)
+            found += [case for case in Case.objects.filter(pk__in=more).select_related(*related).order_by("-id")
+                      if jaccard(wanted, bigrams(f"{case.title} {case.description}")) >= NEAR_DUPLICATE]
+    return [case for case in found if case.merged_into_id is None]
 
 
 def similar_for_text(user: Any, *, node: OrgNode, text: str, title: str = "", category: Category | None = None,
@@ -186,7 +206,8 @@ def similar_for_text(user: Any, *, node: OrgNode, text: str, title: str = "", ca
     """Intake: earlier cases likely the same problem as what is being typed at `node` (a grid,
     microgrid, building or community)."""
     kinds = _ancestors(node.path)
-    candidates = similar_candidates(user, path=node.path, kinds=kinds, latitude=latitude, longitude=longitude)
+    candidates = similar_candidates(user, path=node.path, kinds=kinds, latitude=latitude, longitude=longitude,
+                                    text=f"{title} {text}")
     query = {"title": title, "text": text, "path": node.path, "latitude": latitude, "longitude": longitude}
     found = score_similar(query, candidates, kinds=kinds, category_id=category.pk if category else None,
                           now=timezone.now())
@@ -194,10 +215,12 @@ def similar_for_text(user: Any, *, node: OrgNode, text: str, title: str = "", ca
 
 
 def similar_for_case(user: Any, case: Case, *, limit: int = 5) -> list[SimilarCase]:
-    """A case page: open cases filed before this one (within SIMILAR_DAYS) likely the same problem."""
+    """A case page: open cases filed before this one likely the same problem (nearby within
+    SIMILAR_DAYS, or a near duplicate anywhere in the user's scope within SIMILAR_INDEX_DAYS)."""
     kinds = _ancestors(case.org_path)
     candidates = similar_candidates(user, path=case.org_path, kinds=kinds, latitude=case.latitude,
-                                    longitude=case.longitude, before=case.created_at, exclude_pk=case.pk)
+                                    longitude=case.longitude, before=case.created_at, exclude_pk=case.pk,
+                                    text=f"{case.title} {case.description}")
     query = {"title": case.title, "text": case.description, "path": case.org_path,
              "latitude": case.latitude, "longitude": case.longitude}
     return score_similar(query, candidates, kinds=kinds, category_id=case.category_id, now=case.created_at)[:limit]

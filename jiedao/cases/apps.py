@@ -16,6 +16,10 @@ class CasesConfig(AppConfig):
         # Bound to the ticket: the intake fast path seals before the INSERT assigns the pk.
         sealed.register(Case, "reporter_phone", kind="phone", index_field="reporter_phone_index", row_field="ticket")
         seeding.register(self.name, demo="jiedao.cases.demo.demo_step", scale="jiedao.cases.bulk.scale_step")
+        # The case list as a background export job (core.exports).
+        from jiedao.cases import exporting
+
+        exporting.register_exports()
         # Pending rollup deltas into the statistics tables; readers are exact either way, folding
         # keeps the delta table small so reads stay fast.
         scheduler.register("rollup_fold", "jiedao.cases.statistics.rollups.fold_job", scheduler.every_seconds(5))

@@ -15,7 +15,6 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import load_workbook
 
 from jiedao.cases import selectors, services
 from jiedao.cases.catalogue import selectors as catalogue_selectors
@@ -24,6 +23,7 @@ from jiedao.cases.workflow import Action
 from jiedao.core import caching, limits, workdays
 from jiedao.core.models import AuditEvent, WorkdayOverride
 from jiedao.org.models import Department
+from tests.export_helpers import page_download, sheet
 
 
 def html(response) -> str:
@@ -436,9 +436,7 @@ def test_list_filters_and_scope(client, world, catalogue):
 def test_export_masks_phones_and_is_audited(client, world, catalogue):
     file_case(world, catalogue)
     client.force_login(world.secretary)
-    response = client.get(reverse("cases:export"), {"q": "垃圾"})
-    assert response.status_code == 200
-    rows = list(load_workbook(io.BytesIO(b"".join(response.streaming_content))).active.values)
+    rows = sheet(page_download(client, "cases:export", {"q": "垃圾"}))
     assert rows[0][0] == "编号" and len(rows) == 2
     assert "138******78" in rows[1] and "13812345678" not in [str(v) for v in rows[1]]
     event = AuditEvent.objects.get(action="cases.export")

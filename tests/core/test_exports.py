@@ -225,3 +225,34 @@ def test_the_writer_keeps_strings_strings_and_drops_what_xml_cannot_carry():
     assert book.active["A2"].data_type == "s"  # never a formula
     assert rows[2] == ('a<b>&"c"', None, datetime(2026, 3, 1, 9, 30), 2.5)
     assert book.active["B2"].number_format == "@"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_thread_mode_the_request_returns_before_the_file_is_written(transactional_db, settings, monkeypatch, as_):
+    """The default mode (JIEDAO_TASKS=thread): the file is written by a worker thread of the
+    process, after the 202 — the request's thread never waits for it."""
+    import threading
+    import time
+
+    from tests.conftest import build_world
+
+    world = build_world()
+    people_services.resident_create(actor=world.admin, node=world.building, name="林秀英", id_number=MINE_ID)
+    settings.JIEDAO_TASKS = "thread"
+    gate = threading.Event()
+    original = exports.XlsxStream.append
+
+    def held(self, obj):  # the worker waits until the request has answered
+        assert gate.wait(30)
+        original(self, obj)
+
+    monkeypatch.setattr(exports.XlsxStream, "append", held)
+    response = as_(world.worker).post("/people/residents/exports", {})
+    gate.set()
+    assert response.status_code == 202 and response.json()["status"] in ("queued", "running")
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + 30
+    while ExportJob.objects.get(pk=job_id).status != "done":
+        assert time.monotonic() < deadline, ExportJob.objects.get(pk=job_id).message
+        time.sleep(0.05)
+    assert ExportJob.objects.get(pk=job_id).done_rows == 1

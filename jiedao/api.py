@@ -10,7 +10,7 @@ from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
 from jiedao.cases.api import routers as cases_routers
-from jiedao.core.api import SessionAuth, TokenAuth, install_error_handlers
+from jiedao.core.api import SessionAuth, TokenAuth, export_router, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.core.fastpath import UnicodeJSONRenderer
 from jiedao.insight.api import router as insight_router
@@ -41,6 +41,7 @@ install_error_handlers(api)
 for cases_router in cases_routers:
     api.add_router("/cases", cases_router)
 api.add_router("", core_router)
+api.add_router("", export_router)
 api.add_router("/org", org_router)
 api.add_router("/users", users_router)
 api.add_router("/people", people_router)

@@ -239,3 +239,6 @@ JIEDAO_AUDIT_CHECKPOINT_SINK = env_str("JIEDAO_AUDIT_CHECKPOINT_SINK", "")
 # Import files (kept encrypted) are deleted this many hours after upload at the latest, whatever
 # became of the job (jiedao.core.imports.import_retention, hourly).
 JIEDAO_IMPORT_RETENTION_HOURS = env_int("JIEDAO_IMPORT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 30)
+# Export files (kept encrypted) are deleted this many hours after they were written
+# (jiedao.core.exports.export_retention, every 15 minutes).
+JIEDAO_EXPORT_RETENTION_HOURS = env_int("JIEDAO_EXPORT_RETENTION_HOURS", 24, minimum=1, maximum=24 * 7)

@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("open311/v2/", include("jiedao.cases.open311.urls")),
     path("", include("jiedao.org.site_urls")),
+    path("", include("jiedao.core.urls")),
     path("", include("jiedao.org.urls")),
     path("", include("jiedao.cases.urls")),
     path("", include("jiedao.people.urls")),

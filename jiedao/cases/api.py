@@ -42,7 +42,19 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.statistics.api import router as statistics_router
 from jiedao.cases.workflow import Action
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
+from jiedao.core import exports
+from jiedao.core.api import (
+    MAX_ID,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ErrorOut,
+    ExportJobOut,
+    InSchema,
+    ObjId,
+    id_path,
+    paginated,
+    ref_or_404,
+)
 from jiedao.core.errors import DomainError
 from jiedao.core.fastpath import respond
 from jiedao.core.validators import choice_values
@@ -361,6 +373,23 @@ case_router = Router()
 
 # --- endpoints: cases -----------------------------------------------------------------------------
 # Registered after the fixed paths above: "/{case_id}" would otherwise swallow "/workflow".
+
+
+class CaseExportIn(CaseFilters, InSchema):
+    """The case list's filters, in the body of an export request."""
+
+
+@case_router.post("/exports", response={202: ExportJobOut, **WRITE_ERRORS, 429: ErrorOut},
+                  summary="导出事项（后台作业）", tags=T_CASES)
+def case_export(request, payload: CaseExportIn):
+    """请求体中的筛选条件与事项列表的查询参数相同；反映人电话脱敏。导出在后台进行：返回 202 和导出作业，
+    用 GET /api/v1/exports/{id} 查询进度，完成后从 download_url 下载（只有本人可以下载）。每次导出和下载都记入审计日志。"""
+    filters = {
+        "state": payload.state or "", "tier": payload.tier or "", "category": category_ref(payload.category),
+        "node": scoped_node(request, payload.node), "overdue": payload.overdue, "mine": payload.mine,
+        "text": payload.q,
+    }
+    return Status(202, exports.export_request(actor=request.auth, register="cases", filters=filters))
 
 
 @case_router.get("", response={200: list[CaseOut], **READ_ERRORS}, summary="事项列表", tags=T_CASES)

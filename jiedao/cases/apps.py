@@ -19,6 +19,10 @@ class CasesConfig(AppConfig):
         for stem, kind in (("email", "email"), ("device_id", "identifier"), ("account_id", "identifier")):
             sealed.register(Open311Extra, stem, kind=kind, indexed=False)
         seeding.register(self.name, demo="jiedao.cases.demo.demo_step", scale="jiedao.cases.bulk.scale_step")
+        # The case list as a background export job (core.exports).
+        from jiedao.cases import exporting
+
+        exporting.register_exports()
         # Pending rollup deltas into the statistics tables; readers are exact either way, folding
         # keeps the delta table small so reads stay fast.
         scheduler.register("rollup_fold", "jiedao.cases.statistics.rollups.fold_job", scheduler.every_seconds(5))

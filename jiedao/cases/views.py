@@ -263,62 +263,21 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/list.html", context)
 
 
-def _export_columns() -> list[exports.ExportColumn]:
-    col = exports.ExportColumn
-
-    def when(name: str) -> Callable[[Case], str]:
-        def value(case: Case) -> str:
-            moment = getattr(case, name)
-            return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else ""
-
-        return value
-
-    def label(name: str) -> Callable[[Case], str]:
-        return lambda case: str(getattr(case, f"get_{name}_display")()) if getattr(case, name) else ""
-
-    return [
-        col("编号", lambda c: c.ticket, width=20, text=True),
-        col("标题", lambda c: c.title, width=30),
-        col("来源", label("source"), width=10),
-        col("类别", lambda c: c.category.name if c.category else "", width=14),
-        col("分流", label("tier"), width=8),
-        col("紧急程度", label("urgency"), width=8),
-        col("状态", label("state"), width=10),
-        col("社区（村）", lambda c: c.community.name if c.community else "", width=14),
-        col("网格", lambda c: c.grid.name if c.grid else "", width=16),
-        col("楼栋", lambda c: c.building.name if c.building else "", width=10),
-        col("地点", lambda c: c.address, width=24),
-        col("反映人", lambda c: "匿名" if c.anonymous else c.reporter_name, width=10),
-        col("反映人电话", lambda c: c.reporter_phone_masked, width=16, text=True),
-        col("承办单位", lambda c: (c.handling_department.name if c.handling_department
-                                   else c.handling_node.name if c.handling_node else ""), width=14),
-        col("登记时间", when("created_at"), width=17),
-        col("派遣时间", when("dispatched_at"), width=17),
-        col("办理期限", when("deadline_at"), width=17),
-        col("办结时间", when("resolved_at"), width=17),
-        col("结案时间", when("closed_at"), width=17),
-        col("评价", label("rating"), width=10),
-        col("退回次数", lambda c: c.return_count, width=8),
-        col("返工次数", lambda c: c.rework_count, width=8),
-        col("重办次数", lambda c: c.reopen_count, width=8),
-        col("督办次数", lambda c: c.supervise_count, width=8),
-    ]
-
-
 @require_case_pages
-def case_export(request: HttpRequest) -> FileResponse:
-    """The filtered list as xlsx (reporter phones masked), recorded in the audit log."""
+@require_POST
+def case_export(request: HttpRequest) -> HttpResponse:
+    """The filtered list as an export job (reporter phones masked); the file is written in the
+    background and downloaded from 我的导出 (core.exports), audited when written."""
     user = request.user
     form = case_forms.CaseFilterForm(request.GET or None, user=user)
     filters = form.filters()
-    rows = selectors.case_list(user, **filters).iterator(chunk_size=2000)
-    handle, count = exports.write_xlsx(title="诉求事件", columns=_export_columns(), rows=rows)
-    audit_filters = {k: (v.pk if hasattr(v, "pk") else v) for k, v in filters.items() if v not in ("", None, False)}
-    exports.record_export(actor=user, register="cases", filters=audit_filters, count=count, revealed=False)
-    response = FileResponse(handle, as_attachment=True, filename=exports.export_file_name("诉求事件"),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Cache-Control"] = "no-store"
-    return response
+    try:
+        exports.export_request(actor=user, register="cases", filters=filters)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("cases:list") + (f"?{request.GET.urlencode()}" if request.GET else ""))
+    messages.success(request, _("已开始导出，完成后可在“我的导出”中下载。"))
+    return redirect("exports:list")
 
 
 # --- detail, actions, attachments ------------------------------------------------------------------

@@ -31,7 +31,7 @@ from ninja.utils import check_csrf
 from pydantic import ConfigDict
 from pydantic_core import core_schema
 
-from jiedao.core import services
+from jiedao.core import export_views, exports, services
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import has_perm_anywhere, user_assignments
@@ -415,3 +415,70 @@ def token_revoke(request, token_id: int = Path(..., ge=1, le=MAX_ID, description
         raise NotFound()
     services.token_revoke(actor=request.auth, token=token)
     return Status(204, None)
+
+
+# --- export jobs (core.exports): created by each list's POST …/exports, read and downloaded here ----
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ExportJobOut(Schema):
+    id: int
+    kind: str = Field(description="导出的列表：people.resident、people.business、people.household、cases")
+    title: str = Field(description="列表名称（文件名的开头）")
+    status: str = Field(description="queued 排队中、running 导出中、done 已完成、failed 失败、expired 已过期（文件已删除）")
+    status_label: str
+    reveal: bool = Field(description="是否导出明文")
+    total_rows: int = Field(description="要写入的行数（开始导出后才知道）")
+    done_rows: int = Field(description="已写入的行数")
+    percent: int = Field(description="进度百分比")
+    message: str = Field(description="失败或过期的说明")
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None = Field(description="完成后下载文件的地址（只有申请人可以下载）")
+
+    @staticmethod
+    def resolve_kind(obj) -> str:
+        return obj.register
+
+    @staticmethod
+    def resolve_status_label(obj) -> str:
+        return str(obj.get_status_display())
+
+    @staticmethod
+    def resolve_download_url(obj) -> str | None:
+        return f"/api/v1/exports/{obj.pk}/download" if obj.status == "done" else None
+
+
+EXPORT_ACCEPTED_DOC = "已受理：导出在后台进行，用 GET /api/v1/exports/{id} 查询进度，完成后下载。"
+
+export_router = Router(tags=["导出"])
+
+
+def _export_job(request: HttpRequest, job_id: int) -> Any:
+    return exports.export_job_get(request.auth, job_id)
+
+
+@export_router.get("/exports", response={200: list[ExportJobOut], **READ_ERRORS}, summary="我的导出")
+@paginated
+def export_list(request):
+    """只列出本人申请的导出，最新的在前。"""
+    return exports.export_jobs_of(request.auth)
+
+
+@export_router.get("/exports/{job_id}", response={200: ExportJobOut, **READ_ERRORS}, summary="导出进度")
+def export_get(request, job_id: int = Path(..., ge=1, le=MAX_ID, description="导出编号")):
+    """别人的导出与不存在的一样返回 404。"""
+    return _export_job(request, job_id)
+
+
+@export_router.get(
+    "/exports/{job_id}/download", response={**READ_ERRORS, 400: ErrorOut, 403: ErrorOut}, summary="下载导出文件",
+    openapi_extra={"responses": {200: {"description": "xlsx 文件（附件）",
+                                       "content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}},
+)
+def export_download(request, job_id: int = Path(..., ge=1, le=MAX_ID, description="导出编号")):
+    """只有申请人可以下载，且须仍有导出该列表的权限（明文导出还须仍有查看明文的权限）；每次下载都记入审计日志。
+    未完成或文件已删除（过期）时返回 400。"""
+    job = _export_job(request, job_id)
+    return export_views.attachment_response(job, exports.export_download(actor=request.auth, job=job))

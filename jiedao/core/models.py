@@ -174,6 +174,60 @@ class ImportJob(BaseModel):
         return f"#{self.pk} {self.original_name}"
 
 
+class ExportJob(BaseModel):
+    """One export of a filtered list (residents, businesses, households, cases) to xlsx, written in
+    the background: queued → running → done (or failed), then expired once its file is deleted.
+
+    The requester alone sees the job and downloads its file; the rows are chosen with the
+    requester's scope when the job runs, which is seconds after the request. The file is a vault
+    file in `$JIEDAO_DATA_DIR/exports/` (encrypted, 0600), deleted by the retention job
+    (jiedao.core.exports: what is kept and for how long).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("导出中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+        EXPIRED = "expired", _("已过期")
+
+    register = models.CharField(_("登记簿"), max_length=32)
+    title = models.CharField(_("名称"), max_length=64)
+    filters = models.JSONField(_("筛选条件"), default=dict, blank=True)
+    audit_filters = models.JSONField(_("审计用筛选条件"), default=dict, blank=True)
+    reveal = models.BooleanField(_("导出明文"), default=False)
+    reason = models.CharField(_("事由"), max_length=500, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    done_rows = models.PositiveIntegerField(_("已写行数"), default=0)
+    size = models.BigIntegerField(_("文件大小（字节）"), default=0)
+    stored_name = models.CharField(_("存储文件"), max_length=64, blank=True)
+    file_name = models.CharField(_("下载文件名"), max_length=120, blank=True)
+    message = models.CharField(_("结果说明"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.PROTECT, related_name="export_jobs"
+    )
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    downloaded_at = models.DateTimeField(_("首次下载时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导出作业")
+        verbose_name_plural = _("导出作业")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["created_by", "-id"], name="core_export_owner_idx"),
+                   models.Index(fields=["status", "created_at"], name="core_export_status_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, self.done_rows * 100 // self.total_rows) if self.total_rows else 0
+
+
 class WorkdayOverride(BaseModel):
     """An administrator's ruling on one date: a holiday or a make-up workday (调休).
 

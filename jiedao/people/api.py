@@ -19,8 +19,19 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Path, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
-from jiedao.core import crypto, filevault, imports, scope, sealed, tasks
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
+from jiedao.core import crypto, exports, filevault, imports, scope, sealed, tasks
+from jiedao.core.api import (
+    MAX_ID,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ErrorOut,
+    ExportJobOut,
+    InSchema,
+    ObjId,
+    id_path,
+    paginated,
+    ref_or_404,
+)
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
@@ -485,20 +496,33 @@ class ImportErrorOut(Schema):
 # --- exports ------------------------------------------------------------------------------------
 
 
-def _export(request: Any, *, register: str, stem: str, queryset: Any, columns: Any, filters: dict[str, Any],
-            reveal: bool, reason: str, prefetch: tuple[str, ...] = ()) -> FileResponse:
-    """Masked unless asked and allowed (the reveal permission and a reason); audited either way."""
-    if reveal:
-        reason = services.export_reveal_check(actor=request.auth, reason=reason)
-    handle, name = exporting.export_register(
-        actor=request.auth, register=register, stem=stem, queryset=queryset, columns=columns, filters=filters,
-        reveal=reveal, reason=reason, prefetch=prefetch,
-    )
-    return _file(handle, name)
+class ExportIn(InSchema):
+    reveal: bool = Field(False, description="导出明文：需要查看明文的权限，且只导出有权查看明文的记录")
+    reason: str = Field("", max_length=500, description="导出明文的事由（reveal=true 时必填，记入审计日志）")
+
+
+def _export(request: Any, *, register: str, filters: dict[str, Any], payload: Any) -> Any:
+    """Queue the export job (core.exports): masked unless asked and allowed (the reveal permission
+    and a reason, checked now); audited when the file is written. 202 with the job."""
+    job = exports.export_request(actor=request.auth, register=register, filters=filters, reveal=payload.reveal,
+                                 reason=payload.reason, audit_filters=_filters_for_audit(payload))
+    return Status(202, job)
+
+
+class ResidentExportIn(ResidentFilters, ExportIn):
+    """The residents list's filters and the clear-values choice."""
+
+
+class BusinessExportIn(BusinessFilters, ExportIn):
+    """The businesses list's filters and the clear-values choice."""
+
+
+EXPORT_RESPONSES: dict[int, Any] = {202: ExportJobOut, **WRITE_ERRORS, 429: ErrorOut}
 
 
 def _filters_for_audit(filters: Schema) -> dict[str, Any]:
-    data = {k: v for k, v in filters.model_dump(mode="json").items() if v not in (None, "")}
+    data = {k: v for k, v in filters.model_dump(mode="json", exclude={"reveal", "reason"}).items()
+            if v not in (None, "")}
     if "q" in data:
         data["q"] = _masked_query(data["q"])
     return data
@@ -509,16 +533,20 @@ def _filters_for_audit(filters: Schema) -> dict[str, Any]:
 router = Router()
 
 
+def _resident_args(request: Any, filters: ResidentFilters) -> dict[str, Any]:
+    """The list's filters as selector arguments (the node and group checked: 404 if not visible)."""
+    return {
+        "text": filters.q,
+        "node": _node(request, filters.node),
+        "group": _group(filters.group).code if filters.group else "",
+        "is_floating": filters.floating,
+        "gender": filters.gender or "",
+        "active": ACTIVE_FILTER[filters.active],
+    }
+
+
 def _residents(request: Any, filters: ResidentFilters) -> Any:
-    return selectors.resident_list(
-        request.auth,
-        text=filters.q,
-        node=_node(request, filters.node),
-        group=_group(filters.group).code if filters.group else "",
-        is_floating=filters.floating,
-        gender=filters.gender or "",
-        active=ACTIVE_FILTER[filters.active],
-    )
+    return selectors.resident_list(request.auth, **_resident_args(request, filters))
 
 
 @router.get("/residents", response={200: list[ResidentOut], **READ_ERRORS}, summary="居民列表", tags=T_RESIDENTS)
@@ -528,20 +556,12 @@ def resident_list(request, filters: Query[ResidentFilters]):
     return _residents(request, filters)
 
 
-@router.get("/residents/export.xlsx", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="导出居民（xlsx）",
-            tags=T_RESIDENTS)
-def resident_export(
-    request,
-    filters: Query[ResidentFilters],
-    reveal: bool = Query(False, description="导出明文：需要查看明文的权限，且只导出有权查看明文的居民"),
-    reason: str = Query("", max_length=500, description="导出明文的事由（reveal=true 时必填，记入审计日志）"),
-):
-    """筛选条件与居民列表相同。默认导出脱敏值；每次导出都记入审计日志。"""
-    return _export(
-        request, register="people.resident", stem="居民", queryset=_residents(request, filters),
-        columns=exporting.resident_columns, filters=_filters_for_audit(filters), reveal=reveal, reason=reason,
-        prefetch=("tags__group",),
-    )
+@router.post("/residents/exports", response=EXPORT_RESPONSES, summary="导出居民（后台作业）", tags=T_RESIDENTS)
+def resident_export(request, payload: ResidentExportIn):
+    """请求体中的筛选条件与居民列表的查询参数相同。导出在后台进行：返回 202 和导出作业，
+    用 GET /api/v1/exports/{id} 查询进度，完成后从 download_url 下载（只有本人可以下载，文件保留 24 小时）。
+    默认导出脱敏值；每次导出和下载都记入审计日志。本人未完成的导出最多 3 个，超出时 429。"""
+    return _export(request, register="people.resident", filters=_resident_args(request, payload), payload=payload)
 
 
 @router.post("/residents", response={201: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="登记居民", tags=T_RESIDENTS)
@@ -678,11 +698,13 @@ def special_group_create(request, payload: SpecialGroupIn):
 # --- endpoints: businesses ----------------------------------------------------------------------
 
 
+def _business_args(request: Any, filters: BusinessFilters) -> dict[str, Any]:
+    return {"text": filters.q, "node": _node(request, filters.node), "risk_colour": filters.risk_colour or "",
+            "industry": filters.industry}
+
+
 def _businesses(request: Any, filters: BusinessFilters) -> Any:
-    return selectors.business_list(
-        request.auth, text=filters.q, node=_node(request, filters.node), risk_colour=filters.risk_colour or "",
-        industry=filters.industry,
-    )
+    return selectors.business_list(request.auth, **_business_args(request, filters))
 
 
 @router.get("/businesses", response={200: list[BusinessOut], **READ_ERRORS}, summary="工商业主体列表",
@@ -692,18 +714,11 @@ def business_list(request, filters: Query[BusinessFilters]):
     return _businesses(request, filters)
 
 
-@router.get("/businesses/export.xlsx", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="导出工商业主体（xlsx）",
-            tags=T_BUSINESSES)
-def business_export(
-    request,
-    filters: Query[BusinessFilters],
-    reveal: bool = Query(False, description="导出电话明文：需要查看明文的权限"),
-    reason: str = Query("", max_length=500, description="导出明文的事由（reveal=true 时必填）"),
-):
-    return _export(
-        request, register="people.business", stem="工商业主体", queryset=_businesses(request, filters),
-        columns=exporting.business_columns, filters=_filters_for_audit(filters), reveal=reveal, reason=reason,
-    )
+@router.post("/businesses/exports", response=EXPORT_RESPONSES, summary="导出工商业主体（后台作业）",
+             tags=T_BUSINESSES)
+def business_export(request, payload: BusinessExportIn):
+    """请求体中的筛选条件与工商业主体列表的查询参数相同；reveal=true 导出电话明文（需要查看明文的权限和事由）。流程同居民导出。"""
+    return _export(request, register="people.business", filters=_business_args(request, payload), payload=payload)
 
 
 @router.post("/businesses", response={201: BusinessDetailOut, **WRITE_ERRORS}, summary="登记工商业主体",

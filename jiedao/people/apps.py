@@ -16,3 +16,7 @@ class PeopleConfig(AppConfig):
         sealed.register(Resident, "phone", kind="phone")
         sealed.register(Business, "phone", kind="phone")
         seeding.register(self.name, demo="jiedao.people.demo.demo_step")
+        # The residents, businesses and households lists as background export jobs (core.exports).
+        from jiedao.people import exporting
+
+        exporting.register_exports()

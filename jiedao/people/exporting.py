@@ -1,15 +1,16 @@
 """What the register pages and the API share for spreadsheets: export columns (the import
-template's columns first, so a revealed export can be edited and imported again), the one
-export routine, who may import what, and an import job's errors as a pageable sequence."""
+template's columns first, so a revealed export can be edited and imported again), the export
+kinds handed to core's export jobs (rows from the stored list filters), who may import what, and an import job's errors as a pageable sequence."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from jiedao.core import exports, imports, sealed
+from jiedao.core import exports, imports, scope, sealed
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
+from jiedao.org.models import OrgNode
 from jiedao.people import selectors
 
 IMPORT_PERMISSIONS = {"residents": Perm.IMPORT_PEOPLE, "businesses": Perm.MANAGE_BUSINESSES}
@@ -73,22 +74,70 @@ def business_columns(places: dict[str, str], reveal: bool) -> list[exports.Expor
     ]
 
 
-def export_register(
-    *, actor: Any, register: str, stem: str, queryset: Any, columns: Any, filters: dict[str, Any],
-    reveal: bool, reason: str, prefetch: tuple[str, ...] = (),
-) -> tuple[Any, str]:
-    """Write the (already scoped) queryset to xlsx; returns (open file, download name).
+def _node(filters: dict[str, Any]) -> Any:
+    """The stored node filter back as a node: a node deleted since fails the job rather than
+    silently widening the export to the whole scope."""
+    pk = filters.get("node")
+    return OrgNode.objects.get(pk=pk) if pk else None
 
-    Callers check the reveal permission and reason first (services.export_reveal_check); a
-    revealed export then holds only the rows the reveal permission covers. Audited either way."""
+
+def _finish(actor: Any, queryset: Any, columns: Any, reveal: bool, prefetch: tuple[str, ...] = ()) -> tuple[Any, Any]:
+    # A revealed export holds only the rows the reveal permission covers.
     if reveal:
         queryset = selectors.revealable(actor, queryset)
     places = selectors.node_full_names(queryset)
-    rows = queryset.prefetch_related(*prefetch).iterator(chunk_size=2000)
-    handle, count = exports.write_xlsx(title=stem, columns=columns(places, reveal), rows=rows)
-    exports.record_export(actor=actor, register=register, filters=filters, count=count, revealed=reveal,
-                          reason=reason if reveal else "")
-    return handle, exports.export_file_name(stem)
+    return queryset.prefetch_related(*prefetch), columns(places, reveal)
+
+
+def resident_rows(actor: Any, filters: dict[str, Any], reveal: bool) -> tuple[Any, Any]:
+    """The residents list's rows for an export job (core.exports.ExportKind.rows)."""
+    queryset = selectors.resident_list(
+        actor, text=filters.get("text", ""), node=_node(filters), group=filters.get("group", ""),
+        is_floating=filters.get("is_floating"), gender=filters.get("gender", ""), active=filters.get("active"),
+    )
+    return _finish(actor, queryset, resident_columns, reveal, ("tags__group",))
+
+
+def business_rows(actor: Any, filters: dict[str, Any], reveal: bool) -> tuple[Any, Any]:
+    queryset = selectors.business_list(
+        actor, text=filters.get("text", ""), node=_node(filters), risk_colour=filters.get("risk_colour", ""),
+        industry=filters.get("industry", ""),
+    )
+    return _finish(actor, queryset, business_columns, reveal)
+
+
+def household_columns(places: dict[str, str], reveal: bool = False) -> list[exports.ExportColumn]:
+    col = exports.ExportColumn
+    return [
+        col("户号", lambda h: h.number, text=True),
+        col("住址", lambda h: h.address, width=30),
+        col("单元", lambda h: h.unit, width=8),
+        col("楼层", lambda h: h.floor, width=8),
+        col("室号", lambda h: h.room, width=8),
+        col("所在网格/楼栋", lambda h: places.get(h.node.path, h.node.name), width=36),
+        col("户主", lambda h: h.head.name if h.head_id else ""),
+        col("备注", lambda h: h.notes, width=20),
+    ]
+
+
+def household_rows(actor: Any, filters: dict[str, Any], reveal: bool) -> tuple[Any, Any]:
+    """Households hold no personal identifiers: always a plain export."""
+    queryset = selectors.household_list(actor, text=filters.get("text", ""), node=_node(filters))
+    return _finish(actor, queryset, household_columns, False)
+
+
+def register_exports() -> None:
+    """The registers' export kinds (PeopleConfig.ready)."""
+    from jiedao.people import services
+
+    def may(perm: str) -> Any:
+        return lambda user: scope.has_perm_anywhere(user, perm)
+
+    reveal = {"reveal_check": services.export_reveal_check, "reveal_allowed": may(Perm.REVEAL_PII)}
+    exports.register(exports.ExportKind("people.resident", "居民", may(Perm.VIEW_PEOPLE), resident_rows, **reveal))
+    exports.register(exports.ExportKind("people.business", "工商业主体", may(Perm.VIEW_BUSINESSES), business_rows,
+                                        **reveal))
+    exports.register(exports.ExportKind("people.household", "住户", may(Perm.VIEW_PEOPLE), household_rows))
 
 
 class ImportErrorLines:

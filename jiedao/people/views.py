@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -115,9 +116,10 @@ def _require(user: Any, perm: str, path: str, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def _filter_params(request: HttpRequest) -> list[tuple[str, str]]:
-    """The list's filters, carried as hidden inputs into the export form."""
-    return [(k, v) for k, values in request.GET.lists() if k not in ("page", "reveal", "reason") for v in values]
+def _filter_query(request: HttpRequest) -> str:
+    """The list's filters, carried in the export form's action (the job is made by a POST)."""
+    return urlencode([(k, v) for k, values in request.GET.lists() if k not in ("page", "reveal", "reason")
+                      for v in values])
 
 
 # --- node picker --------------------------------------------------------------------------------
@@ -153,29 +155,23 @@ def node_picker(request: HttpRequest, purpose: str) -> HttpResponse:
 
 
 def _export(
-    request: HttpRequest, *, filters: Any, queryset: Any, register: str, stem: str, columns: Callable,
-    list_page: Callable[[ExportForm, int], HttpResponse], prefetch: tuple[str, ...] = (),
+    request: HttpRequest, *, filters: Any, register: str, list_page: Callable[[ExportForm, int], HttpResponse],
 ) -> HttpResponse:
-    """The filtered list as xlsx, masked unless the user may reveal AND asks to, with a reason;
-    a revealed export holds only the rows the reveal permission covers. Audited either way."""
-    form = ExportForm(request.GET, phones_only=register == "people.business")
+    """Queue the filtered list as an export job (core.exports) and go to 我的导出: masked unless
+    the user may reveal AND asks to, with a reason (checked now); a revealed export holds only
+    the rows the reveal permission covers. Audited when the file is written."""
+    form = ExportForm(request.POST, phones_only=register == "people.business")
     form.is_valid()
     reveal = bool(form.cleaned_data.get("reveal"))
-    reason = ""
-    if reveal:
-        try:
-            reason = services.export_reveal_check(actor=request.user, reason=form.cleaned_data.get("reason", ""))
-        except DomainError as exc:
-            if exc.status_code == 403:
-                return render_error(request, exc)
-            return list_page(form, form_error(form, exc))
-        queryset = selectors.revealable(request.user, queryset)
-    handle, name = exporting.export_register(
-        actor=request.user, register=register, stem=stem, queryset=queryset, columns=columns,
-        filters=filters.audit_filters(), reveal=reveal, reason=reason, prefetch=prefetch,
-    )
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=XLSX)
-    return _no_store(response)
+    try:
+        exports.export_request(actor=request.user, register=register, filters=filters.filters(), reveal=reveal,
+                               reason=form.cleaned_data.get("reason", ""), audit_filters=filters.audit_filters())
+    except DomainError as exc:
+        if exc.status_code == 403:
+            return render_error(request, exc)
+        return list_page(form, form_error(form, exc))
+    messages.success(request, _("已开始导出，完成后可在“我的导出”中下载。"))
+    return redirect("exports:list")
 
 
 # --- residents ----------------------------------------------------------------------------------
@@ -198,7 +194,7 @@ def _resident_list_page(request: HttpRequest, *, export_form: ExportForm | None 
         "can_reveal": scope.has_perm_anywhere(request.user, Perm.REVEAL_PII),
         "can_lookup": scope.has_perm_anywhere(request.user, Perm.LOOKUP_PEOPLE),
         "export_form": export_form or ExportForm(),
-        "export_params": _filter_params(request),
+        "export_query": _filter_query(request),
         "tab": "residents",
         "today": timezone.localdate(),
     }
@@ -211,11 +207,10 @@ def resident_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm_anywhere(Perm.VIEW_PEOPLE)
+@require_POST
 def resident_export(request: HttpRequest) -> HttpResponse:
-    form = _resident_filters(request)
     return _export(
-        request, filters=form, queryset=selectors.resident_list(request.user, **form.filters()),
-        register="people.resident", stem="居民", columns=exporting.resident_columns, prefetch=("tags__group",),
+        request, filters=_resident_filters(request), register="people.resident",
         list_page=lambda export_form, status: _resident_list_page(request, export_form=export_form, status=status),
     )
 
@@ -399,36 +394,23 @@ def household_list(request: HttpRequest) -> HttpResponse:
     form = HouseholdFilterForm(request.GET or None, user=request.user)
     households = selectors.household_list(request.user, **form.filters())
     context = {"form": form, "page": paginate(request, households), "tab": "households",
-               "can_manage": scope.has_perm_anywhere(request.user, Perm.MANAGE_PEOPLE)}
+               "can_manage": scope.has_perm_anywhere(request.user, Perm.MANAGE_PEOPLE),
+               "export_query": _filter_query(request)}
     return render(request, "people/household_list.html", context)
 
 
-def _household_columns(places: dict[str, str]) -> list[exports.ExportColumn]:
-    col = exports.ExportColumn
-    return [
-        col("户号", lambda h: h.number, text=True),
-        col("住址", lambda h: h.address, width=30),
-        col("单元", lambda h: h.unit, width=8),
-        col("楼层", lambda h: h.floor, width=8),
-        col("室号", lambda h: h.room, width=8),
-        col("所在网格/楼栋", lambda h: places.get(h.node.path, h.node.name), width=36),
-        col("户主", lambda h: h.head.name if h.head_id else ""),
-        col("备注", lambda h: h.notes, width=20),
-    ]
-
-
 @require_perm_anywhere(Perm.VIEW_PEOPLE)
+@require_POST
 def household_export(request: HttpRequest) -> HttpResponse:
     """Households hold no personal identifiers: always a plain (audited) export."""
     form = HouseholdFilterForm(request.GET or None, user=request.user)
-    queryset = selectors.household_list(request.user, **form.filters())
-    places = selectors.node_full_names(queryset)
-    handle, count = exports.write_xlsx(title="住户", columns=_household_columns(places),
-                                       rows=queryset.iterator(chunk_size=2000))
-    exports.record_export(actor=request.user, register="people.household", filters=form.audit_filters(), count=count,
-                          revealed=False)
-    response = FileResponse(handle, as_attachment=True, filename=exports.export_file_name("住户"), content_type=XLSX)
-    return _no_store(response)
+    try:
+        exports.export_request(actor=request.user, register="people.household", filters=form.filters(),
+                               audit_filters=form.audit_filters())
+    except DomainError as exc:
+        return render_error(request, exc)
+    messages.success(request, _("已开始导出，完成后可在“我的导出”中下载。"))
+    return redirect("exports:list")
 
 
 def _household_page(request: HttpRequest, household: Household, *, head_form: HouseholdHeadForm | None = None,
@@ -557,7 +539,7 @@ def _business_list_page(request: HttpRequest, *, export_form: ExportForm | None 
         "can_reveal": scope.has_perm_anywhere(request.user, Perm.REVEAL_PII),
         "can_lookup": scope.has_perm_anywhere(request.user, Perm.LOOKUP_PEOPLE),
         "export_form": export_form or ExportForm(phones_only=True),
-        "export_params": _filter_params(request),
+        "export_query": _filter_query(request),
     }
     return render(request, "people/business_list.html", context, status=status)
 
@@ -568,11 +550,11 @@ def business_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_perm_anywhere(Perm.VIEW_BUSINESSES)
+@require_POST
 def business_export(request: HttpRequest) -> HttpResponse:
     form = BusinessFilterForm(request.GET or None, user=request.user)
     return _export(
-        request, filters=form, queryset=selectors.business_list(request.user, **form.filters()),
-        register="people.business", stem="工商业主体", columns=exporting.business_columns,
+        request, filters=form, register="people.business",
         list_page=lambda export_form, status: _business_list_page(request, export_form=export_form, status=status),
     )
 

@@ -47,6 +47,7 @@ def build(world) -> dict:
 
 ENDPOINTS = [
     Endpoint("GET", "/cases", "list", {"node": "{grid}"}, owner="worker", listed="case"),
+    Endpoint("POST", "/cases/exports", "export", {"node": "{grid}"}, owner="worker"),
     Endpoint("POST", "/cases", "create", INTAKE, owner="worker", forbidden="handler"),
     Endpoint("GET", "/cases/{case}", "detail", owner="worker"),
     Endpoint("POST", "/cases/{case}/actions", "action", {"action": "accept"}, owner="worker", forbidden="leader"),

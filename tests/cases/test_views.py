@@ -15,7 +15,6 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from openpyxl import load_workbook
 
 from jiedao.cases import selectors, services
 from jiedao.cases.catalogue import selectors as catalogue_selectors
@@ -24,6 +23,7 @@ from jiedao.cases.workflow import Action
 from jiedao.core import caching, limits, workdays
 from jiedao.core.models import AuditEvent, WorkdayOverride
 from jiedao.org.models import Department
+from tests.export_helpers import page_download, sheet
 
 
 def html(response) -> str:
@@ -457,9 +457,7 @@ def test_list_filters_and_scope(client, world, catalogue):
 def test_export_masks_phones_and_is_audited(client, world, catalogue):
     file_case(world, catalogue)
     client.force_login(world.secretary)
-    response = client.get(reverse("cases:export"), {"q": "垃圾"})
-    assert response.status_code == 200
-    rows = list(load_workbook(io.BytesIO(b"".join(response.streaming_content))).active.values)
+    rows = sheet(page_download(client, "cases:export", {"q": "垃圾"}))
     assert rows[0][0] == "编号" and len(rows) == 2
     assert "138******78" in rows[1] and "13812345678" not in [str(v) for v in rows[1]]
     event = AuditEvent.objects.get(action="cases.export")
@@ -586,3 +584,19 @@ def test_similar_cases_scores_words_building_and_category(world, catalogue):
     Case.objects.filter(pk=same.pk).update(created_at="2020-01-01T00:00:00Z")  # older than 30 days
     assert selectors.similar_cases(world.secretary, node=world.building, category=None, text="1幢楼下垃圾") == []
     assert selectors.jaccard(selectors.bigrams("垃圾，清运！"), selectors.bigrams("垃圾清运")) == 1.0
+
+
+def test_api_export_is_a_job_with_phones_masked(as_, world, catalogue):
+    case = file_case(world, catalogue)
+    file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None, title="另一网格的垃圾")
+    api = as_(world.worker)
+    response = api.post("/cases/exports", {"q": "垃圾"})
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert (job["kind"], job["status"], job["done_rows"]) == ("cases", "done", 1)
+    rows = sheet(api.client.get(job["download_url"], **api.headers))
+    assert [r[0] for r in rows[1:]] == [case.ticket]
+    assert "138******78" in rows[1] and "13812345678" not in repr(rows)
+    assert AuditEvent.objects.get(action="cases.export").after["filters"] == {"text": "垃圾"}
+    assert api.post("/cases/exports", {"node": world.village_grid.pk}).status_code == 404
+    assert as_(world.other_worker).client.get(job["download_url"], **as_(world.other_worker).headers).status_code == 404

@@ -98,7 +98,7 @@ def test_public_pages_carry_the_policy(client, world, name):
     assert_strict(response.get("Content-Security-Policy"))
 
 
-@pytest.mark.parametrize("name", ["home", "people:residents", "cases:list", "people:resident_export", "cases:export"])
+@pytest.mark.parametrize("name", ["home", "people:residents", "cases:list", "exports:list"])
 def test_signed_in_pages_carry_the_policy_and_are_never_stored(client, world, name):
     client.force_login(world.secretary)
     response = client.get(reverse(name))

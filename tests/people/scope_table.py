@@ -34,7 +34,7 @@ ENDPOINTS = [
     Endpoint("GET", "/people/residents", "list", {"node": "{grid}"}, owner="worker", listed="resident"),
     Endpoint("POST", "/people/residents", "create", {"node": "{building}", "name": "林小明"}, owner="worker",
              forbidden="leader"),
-    Endpoint("GET", "/people/residents/export.xlsx", "export", {"node": "{grid}"}, owner="worker"),
+    Endpoint("POST", "/people/residents/exports", "export", {"node": "{grid}"}, owner="worker"),
     Endpoint("POST", "/people/residents/lookup", "own", {"kind": "id_number", "value": ID_A, "reason": "核实身份"},
              owner="secretary", forbidden="worker",
              why="no object is named: the answer holds only the residents in the caller's lookup scope "
@@ -60,7 +60,7 @@ ENDPOINTS = [
     Endpoint("GET", "/people/businesses", "list", {"node": "{grid}"}, owner="worker", listed="business"),
     Endpoint("POST", "/people/businesses", "create", {"node": "{grid}", "name": "东门小吃"}, owner="worker",
              forbidden="leader"),
-    Endpoint("GET", "/people/businesses/export.xlsx", "export", {"node": "{grid}"}, owner="worker"),
+    Endpoint("POST", "/people/businesses/exports", "export", {"node": "{grid}"}, owner="worker"),
     Endpoint("GET", "/people/businesses/{business}", "detail", owner="worker"),
     Endpoint("PATCH", "/people/businesses/{business}", "update", {"name": "改名"}, owner="worker",
              forbidden="leader"),

@@ -186,7 +186,7 @@ def test_list_filters(world, reg, as_):
     assert names(api.get("/residents", node=world.grid.pk)) == ["陈阿姨"]
     assert names(api.get("/residents", node=world.community.pk)) == sorted(["陈阿姨", "赵大伯"])
     assert names(api.get("/residents", group="alone_elderly")) == ["陈阿姨"]
-    assert names(api.get("/residents", floating="true")) == ["赵大伯"]
+    assert names(api.get("/residents", floating=True)) == ["赵大伯"]
     assert names(api.get("/residents", gender="male")) == ["赵大伯"]
     assert names(api.get("/residents", active="false")) == ["钱奶奶"]
     assert names(api.get("/residents", active="all")) == sorted(["陈阿姨", "赵大伯", "钱奶奶"])
@@ -525,11 +525,31 @@ def test_business_create_and_update(world, reg, as_):
 # --- exports ------------------------------------------------------------------------------------
 
 
+def start_export(api, register, body=None, **filters):
+    """POST …/exports with the list's filters; the job (tasks run eagerly in tests: already done)."""
+    return api.post(f"/{register}/exports", {**(body or {}), **filters})
+
+
+def download(api, job):
+    return api.client.get(job["download_url"], **api.headers)
+
+
+def export_rows(api, register, body=None, **filters):
+    response = start_export(api, register, body, **filters)
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert job["status"] == "done" and job["percent"] == 100, job
+    return sheet_rows(download(api, job))
+
+
 def test_worker_export_is_masked_and_scoped(world, reg, as_):
-    response = as_(world.worker).get("/residents/export.xlsx")
+    api = as_(world.worker)
+    job = start_export(api, "residents").json()
+    assert job["kind"] == "people.resident" and job["done_rows"] == job["total_rows"] == 1
+    response = download(api, job)
     assert "attachment" in response["Content-Disposition"]
-    assert "filename*=utf-8''%E5%B1%85%E6%B0%91-" in response["Content-Disposition"]  # 居民-…
-    assert response["Cache-Control"] == "no-store"
+    assert "filename*=UTF-8''%E5%B1%85%E6%B0%91-" in response["Content-Disposition"]  # 居民-…
+    assert "no-store" in response["Cache-Control"]
     rows = sheet_rows(response)
     assert rows[0][:4] == ["姓名", "身份证号", "联系电话", "所在网格/楼栋"]
     assert [r[0] for r in rows[1:]] == ["陈阿姨"]
@@ -538,22 +558,24 @@ def test_worker_export_is_masked_and_scoped(world, reg, as_):
     assert no_clear_values(xlsx_text(rows))
     event = AuditEvent.objects.get(action="people.resident.export")
     assert event.actor_id == world.worker.pk and event.after["rows"] == 1 and event.after["revealed"] is False
+    assert event.after["job"] == job["id"]
+    assert AuditEvent.objects.filter(action="core.export.download", object_id=str(job["id"])).count() == 1
 
 
 def test_export_takes_the_list_filters(world, reg, as_):
-    rows = sheet_rows(as_(world.secretary).get("/residents/export.xlsx", floating="true"))
+    rows = export_rows(as_(world.secretary), "residents", floating=True)
     assert [r[0] for r in rows[1:]] == ["赵大伯"]
-    rows = sheet_rows(as_(world.secretary).get("/residents/export.xlsx", q=ID_A))
+    rows = export_rows(as_(world.secretary), "residents", q=ID_A)
     assert [r[0] for r in rows[1:]] == []  # the search matches no identifier, in an export neither
     event = AuditEvent.objects.filter(action="people.resident.export").order_by("-id").first()
     assert event.after["filters"]["q"] == ID_A[:2] + "*" * 15 + ID_A[-1:]  # the search is not logged in clear
-    assert as_(world.worker).get("/residents/export.xlsx", node=world.other_grid.pk).json() == {
+    assert start_export(as_(world.worker), "residents", node=world.other_grid.pk).json() == {
         **NOT_FOUND, "field": "node"}
 
 
 def test_reveal_export_refused_for_worker(world, reg, as_):
     counts = Counts()
-    response = as_(world.worker).get("/residents/export.xlsx", reveal="true", reason="年度核查")
+    response = start_export(as_(world.worker), "residents", {"reveal": True, "reason": "年度核查"})
     assert response.status_code == 403 and is_chinese(response.json()["detail"])
     assert no_clear_values(response.content)
     assert counts.unchanged()
@@ -561,13 +583,13 @@ def test_reveal_export_refused_for_worker(world, reg, as_):
 
 def test_reveal_export_needs_a_reason(world, reg, as_):
     counts = Counts()
-    response = as_(world.secretary).get("/residents/export.xlsx", reveal="true")
+    response = start_export(as_(world.secretary), "residents", {"reveal": True})
     assert response.status_code == 400 and response.json()["field"] == "reason"
     assert counts.unchanged()
 
 
 def test_secretary_exports_clear_values_with_a_reason(world, reg, as_):
-    rows = sheet_rows(as_(world.secretary).get("/residents/export.xlsx", reveal="true", reason="民政年度核查"))
+    rows = export_rows(as_(world.secretary), "residents", {"reveal": True, "reason": "民政年度核查"})
     clear = {r[0]: (r[1], r[2]) for r in rows[1:]}
     assert clear == {"陈阿姨": (ID_A, PHONE_A), "赵大伯": (ID_B, PHONE_B)}
     event = AuditEvent.objects.get(action="people.resident.export_revealed")
@@ -578,22 +600,36 @@ def test_reveal_export_keeps_rows_outside_the_reveal_scope_out(world, reg, as_):
     # A secretary of 东门社区 who is also a grid worker in 横塘村: sees 钱奶奶, may not reveal her.
     org_services.role_assign(actor=world.admin, user=world.secretary, role=Role.GRID_WORKER, node=world.village_grid)
     api = as_(world.secretary)
-    masked = sheet_rows(api.get("/residents/export.xlsx"))
+    masked = export_rows(api, "residents")
     assert sorted(r[0] for r in masked[1:]) == sorted(["陈阿姨", "赵大伯", "钱奶奶"])
-    clear = sheet_rows(api.get("/residents/export.xlsx", reveal="true", reason="核查"))
+    clear = export_rows(api, "residents", {"reveal": True, "reason": "核查"})
     assert sorted(r[0] for r in clear[1:]) == sorted(["陈阿姨", "赵大伯"])
     assert ID_C not in xlsx_text(clear) and PHONE_C not in xlsx_text(clear)
 
 
 def test_business_export(world, reg, as_):
-    rows = sheet_rows(as_(world.worker).get("/businesses/export.xlsx"))
+    rows = export_rows(as_(world.worker), "businesses")
     assert rows[0][:2] == ["名称", "统一社会信用代码"]
     assert [(r[0], r[4]) for r in rows[1:]] == [("丹西水产", "057*******45")]
     assert no_clear_values(xlsx_text(rows))
-    assert as_(world.worker).get("/businesses/export.xlsx", reveal="true", reason="核查").status_code == 403
-    clear = sheet_rows(as_(world.secretary).get("/businesses/export.xlsx", reveal="true", reason="核查"))
+    assert start_export(as_(world.worker), "businesses", {"reveal": True, "reason": "核查"}).status_code == 403
+    clear = export_rows(as_(world.secretary), "businesses", {"reveal": True, "reason": "核查"})
     assert [(r[0], r[4]) for r in clear[1:]] == [("丹西水产", "057465712345"), ("东门超市", None)]
     assert AuditEvent.objects.filter(action="people.business.export_revealed", reason="核查").count() == 1
+
+
+def test_export_jobs_are_the_requesters_own(world, reg, as_):
+    job = start_export(as_(world.secretary), "residents", {"reveal": True, "reason": "核查"}).json()
+    other = as_(world.worker)
+    for url in (f"/api/v1/exports/{job['id']}", job["download_url"]):
+        response = other.client.get(url, **other.headers)
+        assert response.status_code == 404, url
+        assert ID_A not in response.content.decode()
+    assert other.client.get("/api/v1/exports", **other.headers).json()["count"] == 0
+    mine = as_(world.secretary)
+    listed = mine.client.get("/api/v1/exports", **mine.headers).json()
+    assert [j["id"] for j in listed["items"]] == [job["id"]]
+    assert mine.client.get(f"/api/v1/exports/{job['id']}", **mine.headers).json()["status"] == "done"
 
 
 # --- imports ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import date
 import openpyxl
 import pytest
 
-from jiedao.core.models import AuditEvent
+from jiedao.core.models import AuditEvent, ExportJob
 from jiedao.core.permissions import Role
 from jiedao.core.validators import id_number_check_char
 from jiedao.org import services as org_services
@@ -85,16 +85,19 @@ def seen_by(client, as_, user, resident) -> str:
                 f"/households/{resident.household_id}", "/households"):
         response = api.get(url)
         parts.append(response.content.decode())
-    export = api.get("/residents/export.xlsx")
-    if export.status_code == 200:
-        parts.append(_xlsx_text(b"".join(export.streaming_content)))
+    export = api.post("/residents/exports", {})
+    if export.status_code == 202:
+        download = api.client.get(export.json()["download_url"], **api.headers)
+        parts.append(_xlsx_text(b"".join(download.streaming_content)))
     client.force_login(user)
     for url in ("/residents/", f"/residents/{resident.pk}/", f"/residents/{resident.pk}/history/",
                 f"/households/{resident.household_id}/", "/audit/"):
         parts.append(client.get(url).content.decode())
-    export = client.get("/residents/export/")
-    if export.status_code == 200 and export["Content-Type"].startswith("application/vnd"):
-        parts.append(_xlsx_text(b"".join(export.streaming_content)))
+    export = client.post("/residents/export/")
+    if export.status_code == 302:
+        job = ExportJob.objects.filter(created_by=user).latest("id")
+        download = client.get(f"/exports/{job.pk}/download/")
+        parts.append(_xlsx_text(b"".join(download.streaming_content)))
     client.logout()
     return "\n".join(parts)
 

@@ -22,6 +22,7 @@ from jiedao.core.models import AuditEvent, ImportJob
 from jiedao.core.validators import id_number_check_char, uscc_check_char
 from jiedao.people import services
 from jiedao.people.models import Business, Household, Resident, ResidentTag, SpecialGroup
+from tests.export_helpers import page_download, page_export, sheet
 from tests.people.test_import import good_row, xlsx
 
 
@@ -184,15 +185,12 @@ def test_identifiers_masked_in_list_and_detail(client, world, people):
 
 
 def _sheet(response) -> list[tuple]:
-    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    assert "no-store" in response["Cache-Control"]
-    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    return list(workbook.active.values)
+    return sheet(response)
 
 
 def test_export_is_masked_and_audited(client, world, people):
     client.force_login(world.secretary)
-    rows = _sheet(client.get(reverse("people:resident_export")))
+    rows = _sheet(page_download(client, "people:resident_export"))
     assert rows[0][:4] == ("姓名", "身份证号", "联系电话", "所在网格/楼栋")
     assert {row[0] for row in rows[1:]} == {"陈阿姨", "钱大伯"}
     dump = repr(rows)
@@ -202,10 +200,10 @@ def test_export_is_masked_and_audited(client, world, people):
     event = AuditEvent.objects.get(action="people.resident.export")
     assert event.after["rows"] == 2 and event.after["revealed"] is False and event.actor == world.secretary
     # The list's filters apply to the export; the audit log keeps a searched ID number masked.
-    rows = _sheet(client.get(reverse("people:resident_export"), {"q": make_id(3)}))
+    rows = _sheet(page_download(client, "people:resident_export", {"q": make_id(3)}))
     assert [row[0] for row in rows[1:]] == []
     assert make_id(3) not in json.dumps(AuditEvent.objects.filter(action="people.resident.export").first().after)
-    rows = _sheet(client.get(reverse("people:business_export")))
+    rows = _sheet(page_download(client, "people:business_export"))
     assert rows[1][0] == "东门水产店" and "13700002222" not in repr(rows) and "137******22" in repr(rows)
 
 
@@ -213,15 +211,15 @@ def test_revealed_export_needs_permission_and_reason(client, world, people):
     client.force_login(world.worker)
     page = html(client.get(reverse("people:residents")))
     assert 'name="reveal"' not in page  # not offered
-    response = client.get(reverse("people:resident_export"), {"reveal": "on", "reason": "核对"})
+    response = page_export(client, "people:resident_export", data={"reveal": "on", "reason": "核对"})
     assert response.status_code == 403
     client.force_login(world.secretary)
     assert 'name="reveal"' in html(client.get(reverse("people:residents")))
-    response = client.get(reverse("people:resident_export"), {"reveal": "on", "reason": " "})
+    response = page_export(client, "people:resident_export", data={"reveal": "on", "reason": " "})
     assert response.status_code == 400
     assert response.context["export_form"].errors["reason"] == ["请填写导出明文的事由。"]
     assert not AuditEvent.objects.filter(action__startswith="people.resident.export").exists()
-    rows = _sheet(client.get(reverse("people:resident_export"), {"reveal": "on", "reason": "民政核对低保名单"}))
+    rows = _sheet(page_download(client, "people:resident_export", data={"reveal": "on", "reason": "民政核对低保名单"}))
     assert {(row[0], row[1], row[2]) for row in rows[1:]} == {
         ("陈阿姨", make_id(2), "13812345678"), ("钱大伯", make_id(3), "13900001111")}
     event = AuditEvent.objects.get(action="people.resident.export_revealed")
@@ -236,13 +234,13 @@ def test_revealed_export_holds_only_rows_the_reveal_permission_covers(client, wo
 
     org_services.role_assign(actor=world.admin, user=world.secretary, role=Role.GRID_WORKER, node=world.village_grid)
     client.force_login(world.secretary)
-    rows = _sheet(client.get(reverse("people:resident_export")))
+    rows = _sheet(page_download(client, "people:resident_export"))
     assert {row[0] for row in rows[1:]} == {"陈阿姨", "钱大伯", "孙奶奶"}
-    rows = _sheet(client.get(reverse("people:resident_export"), {"reveal": "on", "reason": "核对"}))
+    rows = _sheet(page_download(client, "people:resident_export", data={"reveal": "on", "reason": "核对"}))
     assert {row[0] for row in rows[1:]} == {"陈阿姨", "钱大伯"}
     assert make_id(5) not in repr(rows)
     client.force_login(world.admin)
-    rows = _sheet(client.get(reverse("people:resident_export"), {"reveal": "on", "reason": "全街道核对"}))
+    rows = _sheet(page_download(client, "people:resident_export", data={"reveal": "on", "reason": "全街道核对"}))
     assert {row[1] for row in rows[1:]} == {make_id(2), make_id(3), make_id(5)}
 
 
@@ -618,6 +616,6 @@ def test_large_commit_runs_as_background_task_and_the_page_follows_it(client, wo
 
 def test_household_export(client, world, people):
     client.force_login(world.worker)
-    rows = _sheet(client.get(reverse("people:household_export"), {"q": "DX"}))
+    rows = _sheet(page_download(client, "people:household_export", {"q": "DX"}))
     assert rows[0][0] == "户号" and rows[1][0] == "DX-0001" and rows[1][5] == "东门社区/东门第一网格/一号微网格/1幢"
     assert AuditEvent.objects.get(action="people.household.export").after["filters"] == {"q": "DX"}

@@ -10,7 +10,7 @@ from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
 from jiedao.cases.api import routers as cases_routers
-from jiedao.core.api import SessionAuth, TokenAuth, install_error_handlers
+from jiedao.core.api import SessionAuth, TextParser, TokenAuth, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.core.fastpath import UnicodeJSONRenderer
 from jiedao.insight.api import router as insight_router
@@ -30,6 +30,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth()],
     renderer=UnicodeJSONRenderer(),
+    parser=TextParser(),
     # validatorUrl=None: Swagger UI would otherwise load a badge from validator.swagger.io,
     # sending the intranet address of the schema to the internet.
     docs=Swagger(settings={"validatorUrl": None}),

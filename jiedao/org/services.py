@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, caching, scope
+from jiedao.core import text as boundary
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import ROLE_NODE_KINDS, ROLES_NEEDING_DEPARTMENT, Perm, Role
 from jiedao.core.scope import PATH_MAX, PATH_SEGMENT
@@ -37,7 +38,7 @@ NAME_LABEL = gettext_lazy("名称")
 
 
 def _clean_name(name: str, *, field: str = "name", label: Any = NAME_LABEL, max_length: int = 64) -> str:
-    cleaned = " ".join((name or "").split())
+    cleaned = " ".join(boundary.clean(name or "", field=field, label=label).split())
     if not cleaned:
         raise DomainError(_("%(label)s不能为空。") % {"label": label}, field=field)
     if len(cleaned) > max_length:

@@ -49,7 +49,7 @@ from django.views.decorators.csrf import csrf_exempt
 from jiedao.cases import selectors, services
 from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import Case, Category, Source, State
-from jiedao.core import crypto, scope
+from jiedao.core import crypto, scope, text
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
@@ -87,7 +87,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return text.xml_text(str(value))  # rows stored before the text rule may hold what XML forbids
 
 
 def render(fmt: str, rows: list[dict[str, Any]], *, root: str, item: str, status: int = 200) -> HttpResponse:

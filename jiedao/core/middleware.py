@@ -7,7 +7,6 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
-from django.utils.translation import gettext as _
 
 from jiedao.core import caching, text
 from jiedao.core.context import RequestInfo, reset_request, set_request
@@ -110,21 +109,18 @@ class TextBoundaryMiddleware:
         return self.get_response(request)
 
     def _check(self, request) -> None:
-        text.check(request.path, field=None, label=_("请求路径"))
+        text.check(request.path, field=None, where="path")
         for key, values in request.GET.lists():
-            label = _("参数 %(name)s ") % {"name": key}
-            text.check(key, field=key, label=label)
-            for value in values:
-                text.check(value, field=key, label=label)
+            for value in (key, *values):
+                text.check(value, field=key, where="param")
         if request.method != "POST" or request.path.startswith(API_PREFIX) or request.content_type not in _FORM_TYPES:
             return
         post = request.POST
         cleaned = post.copy()
         changed = False
         for key, values in post.lists():
-            label = _("字段 %(name)s ") % {"name": key}
             for value in (key, *values):
-                text.check(value, field=key, label=label)
+                text.check(value, field=key)
             new = values if text.keeps_exact(key) else [text.normalize(value) for value in values]
             if new != values:
                 cleaned.setlist(key, new)

@@ -64,24 +64,37 @@ def forbidden_char(text: str) -> str | None:
     return found.group() if found else None
 
 
-def refusal(char: str, *, field: str | None, label: Any = None) -> TextRefused:
-    """The 400 for a refused character, in Chinese, naming the field by its label (services and
-    forms know it) or by its name (a query parameter, a JSON key)."""
+def refusal(char: str, *, field: str | None, label: Any = None, where: str = "field") -> TextRefused:
+    """The 400 for a refused character, in Chinese, naming the input: by its label where the
+    caller knows it (services: "描述含有…"), else by its name as a body field, a query parameter
+    (`where="param"`) or the request path (`where="path"`)."""
     if field:
         field = printable(field)  # the refusal names it: it must itself be sendable
-    name = printable(str(label)) if label else (_("字段 %(field)s ") % {"field": field} if field else _("请求"))
-    if "\ud800" <= char <= "\udfff":
-        message = _("%(name)s含有无效的 Unicode 字符（孤立的代理项 %(code)s），请检查编码。")
+    surrogate = "\ud800" <= char <= "\udfff"
+    if label:
+        message = (_("%(name)s含有无效的 Unicode 字符（孤立的代理项 %(code)s），请检查编码。") if surrogate
+                   else _("%(name)s含有不允许的控制字符（%(code)s），请删除后重试。"))
+    elif where == "path":
+        message = (_("请求路径含有无效的 Unicode 字符（孤立的代理项 %(code)s）。") if surrogate
+                   else _("请求路径含有不允许的控制字符（%(code)s）。"))
+    elif where == "param":
+        message = (_("参数 %(name)s 含有无效的 Unicode 字符（孤立的代理项 %(code)s），请检查编码。") if surrogate
+                   else _("参数 %(name)s 含有不允许的控制字符（%(code)s），请删除后重试。"))
+    elif field:
+        message = (_("字段 %(name)s 含有无效的 Unicode 字符（孤立的代理项 %(code)s），请检查编码。") if surrogate
+                   else _("字段 %(name)s 含有不允许的控制字符（%(code)s），请删除后重试。"))
     else:
-        message = _("%(name)s含有不允许的控制字符（%(code)s），请删除后重试。")
+        message = (_("请求含有无效的 Unicode 字符（孤立的代理项 %(code)s），请检查编码。") if surrogate
+                   else _("请求含有不允许的控制字符（%(code)s），请删除后重试。"))
+    name = printable(str(label)) if label else field
     return TextRefused(message % {"name": name, "code": codepoint(char)}, field=field, char=char)
 
 
-def check(text: str, *, field: str | None, label: Any = None) -> None:
+def check(text: str, *, field: str | None, label: Any = None, where: str = "field") -> None:
     """Raise the 400 if `text` holds a refused character."""
     char = forbidden_char(text)
     if char is not None:
-        raise refusal(char, field=field, label=label)
+        raise refusal(char, field=field, label=label, where=where)
 
 
 def normalize(text: str) -> str:

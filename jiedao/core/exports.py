@@ -20,6 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from jiedao.core import audit
+from jiedao.core.text import xml_text
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,18 @@ def write_xlsx(*, title: str, columns: list[ExportColumn], rows: Iterable[Any]) 
     sheet.append(header)
     count = 0
     for row in rows:
-        sheet.append([column.value(row) for column in columns])
+        # Values stored before the text rule may hold control characters, which xlsx (XML) cannot.
+        sheet.append([_cell(column.value(row)) for column in columns])
         count += 1
     # Returned open: the caller streams it (FileResponse closes it when done).
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     workbook.save(handle)
     handle.seek(0)
     return handle, count
+
+
+def _cell(value: Any) -> Any:
+    return xml_text(value) if isinstance(value, str) else value
 
 
 def export_file_name(stem: str) -> str:

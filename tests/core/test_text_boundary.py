@@ -143,6 +143,24 @@ def test_public_xml_is_well_formed_whatever_rows_hold(world, client):
     json.dumps(rows)
 
 
+def test_exports_open_whatever_rows_hold(world, client):
+    """The case export (xlsx is XML inside) drops what XML forbids instead of failing."""
+    import io
+
+    from openpyxl import load_workbook
+
+    category = Category.objects.get(code="exposed_garbage")
+    case = services.case_create(actor=world.worker, source=Source.PATROL, node=world.grid,
+                                description="垃圾堆放", category=category)
+    Case.objects.filter(pk=case.pk).update(title="标题\x1b\x0b尾", address="东门\x07路")
+    client.force_login(world.admin)
+    response = client.get("/cases/export/")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    values = {cell.value for row in sheet.iter_rows() for cell in row}
+    assert "标题尾" in values
+
+
 def _sqlite() -> bool:
     from django.db import connection
 

@@ -24,6 +24,8 @@ api = NinjaAPI(
         "认证：在请求头中携带个人 API 令牌 `Authorization: Bearer jd_…`（在“我的令牌”中创建），"
         "或使用已登录的浏览器会话（修改类请求需带 CSRF 令牌）。\n\n"
         "错误统一返回 JSON：`{\"detail\": 中文说明, \"field\": 出错字段或 null, \"code\": 错误代码}`；"
+        "文本中的控制字符（换行、回车、制表符除外）和孤立的代理项返回 400（code 为 invalid_character，field 指出字段），"
+        "双向文字控制符会被去掉，文本按 NFC 规范化后保存。"
         "超出本人管辖范围的对象与不存在的对象一样返回 404。列表接口用 limit/offset 分页，"
         "返回 `{\"count\", \"items\"}`。"
     ),

@@ -79,7 +79,7 @@ def _check_node_fields(kind: str, parent: OrgNode | None, fields: dict[str, Any]
         validate_geojson_boundary(fields["boundary"])
         fields["boundary"] = fields["boundary"] or None
     if "address" in fields:
-        fields["address"] = (fields["address"] or "").strip()[:200]
+        fields["address"] = boundary.clean(fields["address"] or "", field="address").strip()[:200]
     for number_field, label in (("floors", gettext_lazy("层数")), ("units", gettext_lazy("单元数"))):
         value = fields.get(number_field)
         if value is not None and not (0 < int(value) <= 300):
@@ -186,7 +186,7 @@ def department_create(
     if Department.objects.filter(subdistrict=subdistrict, name=name).exists():
         raise ConflictError(_("该街道已有名为“%(name)s”的部门。") % {"name": name}, field="name")
     department = Department.objects.create(
-        subdistrict=subdistrict, name=name, kind=kind, duties=(duties or "").strip()[:300]
+        subdistrict=subdistrict, name=name, kind=kind, duties=boundary.clean(duties or "", field="duties").strip()[:300]
     )
     caching.bump()
     audit.record(actor=actor, action="org.department.create", obj=department, after=audit.snapshot(department))

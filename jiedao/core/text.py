@@ -10,6 +10,7 @@ The rule (docs/architecture.md, "Text at the boundary"):
 - **Removed** from stored text: bidirectional formatting characters — embeddings and overrides
   U+202A–U+202E, isolates U+2066–U+2069, and the marks U+200E, U+200F, U+061C. They are invisible,
   carry no meaning in Chinese text and can make a title read differently from what it says.
+- **Stripped** instead of refused: the names of uploaded files (`file_name`).
 - **NFC**: stored text is in Unicode Normalization Form C, so the same words are the same bytes
   (search and duplicate checks compare bytes). NFC also maps the CJK compatibility ideographs
   (U+F900–U+FAFF) to their unified forms.
@@ -134,6 +135,13 @@ def clean_value(value: Any, *, field: str) -> Any:
             cleaned[key] = clean_value(item, field=path)
         return cleaned
     return value
+
+
+def file_name(name: str) -> str:
+    """An uploaded file's name, stripped rather than refused (it is metadata the client's system
+    made, and refusing the file for it would help nobody): refused characters and bidirectional
+    controls removed — an override can make "报告\u202excod.exe" read as "报告exe.docx" — then NFC."""
+    return unicodedata.normalize("NFC", _BIDI.sub("", _FORBIDDEN.sub("", name)))
 
 
 def xml_text(value: str) -> str:

@@ -181,3 +181,20 @@ def test_tag_with_an_empty_group_is_a_400_naming_it(world, as_):
     assert response.json()["field"] == "group"
     response = api.post(f"/residents/{resident.pk}/tags", {"group": "nope"})
     assert response.status_code == 404 and response.json()["field"] == "group"
+
+
+def test_uploaded_file_names_are_stripped_not_refused(world, as_, settings, tmp_path):
+    """A file's name is metadata the client's system made: refused characters and overrides are
+    removed from it (an override can disguise "x\u202egpj.exe" as "xexe.jpg"), the file is kept."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.cases.test_views import tiny_png
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    category = Category.objects.get(code="exposed_garbage")
+    case = services.case_create(actor=world.worker, source=Source.PATROL, node=world.grid,
+                                description="垃圾堆放", category=category)
+    upload = SimpleUploadedFile("现\x1b场\u202e\x07.png", tiny_png(), content_type="image/png")
+    response = as_(world.worker).post(f"/cases/{case.pk}/attachments", {"file": upload})
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == "现场.png"

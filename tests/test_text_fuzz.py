@@ -6,7 +6,7 @@ patterns without arguments, Open311 from its parameter list.
 
 Runs on whichever database the suite runs on (PostgreSQL when JIEDAO_DATABASE_URL is a postgres
 URL: that is where a NUL used to be a 500). One request per operation, value and user keeps it to
-a few seconds; the schemathesis run (tests/…fuzz) explores the rest."""
+a few seconds; the schemathesis run over the OpenAPI schema explores the rest."""
 
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ import re
 import uuid
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 
 from jiedao.core import caching, text
 from jiedao.core.context import RequestInfo, reset_request, set_request
@@ -136,4 +137,10 @@ class TextBoundaryMiddleware:
         if request.path.startswith(API_PREFIX):
             body = {"detail": exc.message, "field": exc.field, "code": exc.code}
             return JsonResponse(body, status=400, json_dumps_params={"ensure_ascii": False})
+        if request.headers.get("HX-Request"):
+            # an htmx fragment request: a message that fits where the fragment goes, not a page
+            return HttpResponse(
+                format_html('<div class="form-alert" role="alert" tabindex="-1" data-autofocus><p>{}</p></div>', exc.message),
+                status=400,
+            )
         return render(request, "400.html", {"message": exc.message}, status=400)

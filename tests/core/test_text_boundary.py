@@ -93,6 +93,10 @@ def test_page_form_bodies_refused_and_normalised(world, client):
     response = client.post("/cases/new/", {"description": "路灯\x1b坏了", "node": world.grid.pk})
     assert response.status_code == 400 and "字段 description 含有不允许的控制字符（U+001B）" in response.content.decode()
     assert not Case.objects.exists()
+    # an htmx request gets the message as a fragment, not a whole page
+    response = client.post("/cases/new/", {"description": "路灯\x00坏了"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 400 and "<html" not in body and "U+0000" in body and 'role="alert"' in body
 
 
 # --- Open311 -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
 from jiedao.cases.api import routers as cases_routers
-from jiedao.core.api import SessionAuth, TokenAuth, export_router, install_error_handlers
+from jiedao.core.api import SessionAuth, TextParser, TokenAuth, export_router, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.core.fastpath import UnicodeJSONRenderer
 from jiedao.insight.api import router as insight_router
@@ -24,12 +24,15 @@ api = NinjaAPI(
         "认证：在请求头中携带个人 API 令牌 `Authorization: Bearer jd_…`（在“我的令牌”中创建），"
         "或使用已登录的浏览器会话（修改类请求需带 CSRF 令牌）。\n\n"
         "错误统一返回 JSON：`{\"detail\": 中文说明, \"field\": 出错字段或 null, \"code\": 错误代码}`；"
+        "文本中的控制字符（换行、回车、制表符除外）和孤立的代理项返回 400（code 为 invalid_character，field 指出字段），"
+        "双向文字控制符会被去掉，文本按 NFC 规范化后保存。"
         "超出本人管辖范围的对象与不存在的对象一样返回 404。列表接口用 limit/offset 分页，"
         "返回 `{\"count\", \"items\"}`。"
     ),
     urls_namespace="api",
     auth=[TokenAuth(), SessionAuth()],
     renderer=UnicodeJSONRenderer(),
+    parser=TextParser(),
     # validatorUrl=None: Swagger UI would otherwise load a badge from validator.swagger.io,
     # sending the intranet address of the schema to the internet.
     docs=Swagger(settings={"validatorUrl": None}),

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "jiedao.core.middleware.RequestContextMiddleware",
     "jiedao.core.middleware.SecurityHeadersMiddleware",
+    # Refused characters in paths, query parameters and form bodies answer 400 before any view.
+    "jiedao.core.middleware.TextBoundaryMiddleware",
     # Axes must come last: it needs the authenticated user and answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]

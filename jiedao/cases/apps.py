@@ -9,7 +9,15 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from jiedao.cases.models import Case, Open311Extra
-        from jiedao.core import scheduler, sealed, seeding
+        from jiedao.cases.open311.views import render_error
+        from jiedao.core import scheduler, sealed, seeding, text
+
+        # Refused characters under /open311/ (jiedao.core.middleware.TextBoundaryMiddleware)
+        # answer in Open311's error format, in the format the path asks for.
+        text.register_responder(
+            "/open311/",
+            lambda request, error: render_error("xml" if request.path.endswith(".xml") else "json", 400, error.message),
+        )
 
         # The reporter's phone is looked up by its blind index (a repeat caller's earlier cases at
         # intake, jiedao.cases.selectors.reporter_cases); its index column is not named `<stem>_bidx`.

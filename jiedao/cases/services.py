@@ -33,6 +33,7 @@ from jiedao.cases.models import (
 from jiedao.cases.statistics.rollups import record_change, stat_deltas
 from jiedao.cases.workflow import TABLE, Action, Actor
 from jiedao.core import audit, crypto, scope, sealed
+from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError, PermissionError_, ThrottledError
 from jiedao.core.fastpath import insert_with_children, write_lock
 from jiedao.core.permissions import Perm, Role
@@ -657,7 +658,7 @@ ATTACHMENT_KINDS = {
 def _upload_name(upload: Any) -> str:
     import os.path
 
-    name = os.path.basename(str(getattr(upload, "name", "") or "").replace("\\", "/")).strip()
+    name = boundary.file_name(os.path.basename(str(getattr(upload, "name", "") or "").replace("\\", "/"))).strip()
     return name[:200] or "附件"
 
 

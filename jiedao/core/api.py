@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from ninja import Field, Path, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.parser import Parser
 from ninja.responses import Status
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
@@ -31,7 +32,7 @@ from ninja.utils import check_csrf
 from pydantic import ConfigDict
 from pydantic_core import core_schema
 
-from jiedao.core import export_views, exports, services
+from jiedao.core import export_views, exports, services, text
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import has_perm_anywhere, user_assignments
@@ -191,6 +192,10 @@ def install_error_handlers(api: Any) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if isinstance(exc.__cause__, DomainError):
+            # the body parser refused a character (TextParser): the refusal names the field
+            cause = exc.__cause__
+            return respond(request, cause.status_code, error_body(cause.message, cause.field, cause.code))
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
             # ninja wraps the json.loads failure of a malformed body
             return respond(request, 400, error_body(_("请求体不是有效的 JSON，请检查格式。"), None, "malformed_json"))
@@ -205,6 +210,19 @@ def install_error_handlers(api: Any) -> None:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc: RequestDataTooBig):
         return respond(request, 413, error_body(_("请求体过大。"), None, "too_large"))
+
+
+class TextParser(Parser):
+    """Request bodies (JSON and form fields) through the text normaliser (jiedao.core.text):
+    every string — and every key — with a refused character is a 400 naming the field (a lone
+    surrogate "\\ud800" included), the others are normalised before any schema sees them."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return text.clean_value(super().parse_body(request), field="")
+
+    def parse_querydict(self, data: Any, list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
+        parsed = super().parse_querydict(data, list_fields, request)
+        return {key: text.clean_value(value, field=key) for key, value in parsed.items()}
 
 
 class ErrorOut(Schema):

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jiedao.core import audit, crypto, filevault, scope
+from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
@@ -240,7 +241,7 @@ def import_upload(*, actor: Any, register_key: str, uploaded: Any, mode: str) ->
     """Store an uploaded file and create its job (validation runs next, maybe in the background)."""
     spec = get_spec(register_key)
     spec.guard(actor)
-    name = os.path.basename(getattr(uploaded, "name", "") or "upload")
+    name = boundary.file_name(os.path.basename(getattr(uploaded, "name", "") or "")) or "upload"
     if not name.lower().endswith(ACCEPTED_SUFFIXES):
         raise DomainError(_("只支持 .xlsx 或 .csv 文件。"), field="file")
     if mode not in ImportJob.Mode.values:

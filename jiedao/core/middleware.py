@@ -4,9 +4,12 @@ import re
 import uuid
 
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 
-from jiedao.core import caching
+from jiedao.core import caching, text
 from jiedao.core.context import RequestInfo, reset_request, set_request
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -56,6 +59,7 @@ CONTENT_SECURITY_POLICY = "; ".join((
 ))
 # Answers under these paths are API answers (token or session): personal data, never stored.
 NO_STORE_PREFIXES = ("/api/", "/open311/")
+API_PREFIX = "/api/"
 
 
 class SecurityHeadersMiddleware:
@@ -82,3 +86,61 @@ class SecurityHeadersMiddleware:
         ):
             add_never_cache_headers(response)
         return response
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class TextBoundaryMiddleware:
+    """Text at the boundary (jiedao.core.text) for what every request carries: the path and the
+    query parameters of every request, and the form body of every page and Open311 POST (the
+    API's bodies go through its parser, `core.api.TextParser`). A refused character is a 400
+    naming the parameter — JSON under /api/, an app's own format where it registered one
+    (Open311), the 400 page elsewhere — before any view or query sees it. Form values are
+    normalised (NFC, no bidirectional controls) in place."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            self._check(request)
+        except text.TextRefused as exc:
+            return self._refuse(request, exc)
+        return self.get_response(request)
+
+    def _check(self, request) -> None:
+        text.check(request.path, field=None, where="path")
+        for key, values in request.GET.lists():
+            for value in (key, *values):
+                text.check(value, field=key, where="param")
+        if request.method != "POST" or request.path.startswith(API_PREFIX) or request.content_type not in _FORM_TYPES:
+            return
+        post = request.POST
+        cleaned = post.copy()
+        changed = False
+        for key, values in post.lists():
+            for value in (key, *values):
+                text.check(value, field=key)
+            new = values if text.keeps_exact(key) else [text.normalize(value) for value in values]
+            if new != values:
+                cleaned.setlist(key, new)
+                changed = True
+        if changed:
+            cleaned._mutable = False
+            request.POST = cleaned
+
+    def _refuse(self, request, exc: text.TextRefused):
+        responder = text.responder_for(request.path)
+        if responder is not None:
+            return responder(request, exc)
+        if request.path.startswith(API_PREFIX):
+            body = {"detail": exc.message, "field": exc.field, "code": exc.code}
+            return JsonResponse(body, status=400, json_dumps_params={"ensure_ascii": False})
+        if request.headers.get("HX-Request"):
+            # an htmx fragment request: a message that fits where the fragment goes, not a page
+            return HttpResponse(
+                format_html('<div class="form-alert" role="alert" tabindex="-1" data-autofocus><p>{}</p></div>', exc.message),
+                status=400,
+            )
+        return render(request, "400.html", {"message": exc.message}, status=400)

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext as _
 
+from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError
 
 _DIGITS = re.compile(r"^\d+$")
@@ -155,8 +156,10 @@ def choice_values(choices: type[models.Choices]) -> frozenset:
 
 
 def clean_text(value: Any, *, field: str, label: str, max_length: int, required: bool = False) -> str:
-    """A free-text field stripped and checked: present when required, at most `max_length`."""
-    text = str(value or "").strip()
+    """A free-text field through the text normaliser (jiedao.core.text: control characters and
+    lone surrogates refused, bidirectional controls removed, NFC), stripped and checked: present
+    when required, at most `max_length`."""
+    text = boundary.clean(str(value or ""), field=field, label=label).strip()
     if required and not text:
         raise DomainError(_("请填写%(label)s。") % {"label": label}, field=field)
     if len(text) > max_length:

@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from jiedao.cases.models import Case, Category, State
 from jiedao.cases.workflow import Action
 from jiedao.core import audit, caching, scope
+from jiedao.core import text as boundary
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT
@@ -245,7 +246,7 @@ def duplicate_group_confirm(*, actor: Any, group: DuplicateGroup, main_case: Cas
         raise DomainError(_("主件 %(ticket)s 已结案或已并入他件，请另选主件。") % {"ticket": main.ticket}, field="main_case")
     from jiedao.cases.services import case_act
 
-    note = (reason or "").strip()[:400]
+    note = boundary.clean(reason or "", field="reason").strip()[:400]
     for member in to_merge:
         case = member.case
         if case.state not in MERGEABLE:
@@ -280,7 +281,7 @@ def duplicate_group_dismiss(*, actor: Any, group: DuplicateGroup, reason: str = 
     proposed together again."""
     scope.require(actor, Perm.REPORT_CASES, group.org_path, view_perm=Perm.VIEW_CASES)
     current = _pending(group)
-    note = (reason or "").strip()
+    note = boundary.clean(reason or "", field="reason").strip()
     if len(note) > 500:
         raise DomainError(_("说明不能超过 500 个字。"), field="reason")
     current.status = DuplicateGroup.Status.DISMISSED
@@ -548,7 +549,7 @@ def classifier_activate(*, actor: Any, version: ClassifierVersion, reason: str =
             )
         if current.is_active:
             raise ConflictError(_("版本 v%(number)s 已是当前使用的版本。") % {"number": current.number}, field="version")
-        reason = (reason or "").strip()[:500]
+        reason = boundary.clean(reason or "", field="reason").strip()[:500]
         _activate(actor=actor, version=current, action="insight.classifier.rollback", reason=reason)
     return current
 

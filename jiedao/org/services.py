@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, caching, scope, sealed, totp
 from jiedao.core import limits as shared_limits
+from jiedao.core import text as boundary
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_, ThrottledError
 from jiedao.core.permissions import ROLE_NODE_KINDS, ROLES_NEEDING_DEPARTMENT, Perm, Role
 from jiedao.core.scope import PATH_MAX, PATH_SEGMENT
@@ -40,7 +41,7 @@ NAME_LABEL = gettext_lazy("名称")
 
 
 def _clean_name(name: str, *, field: str = "name", label: Any = NAME_LABEL, max_length: int = 64) -> str:
-    cleaned = " ".join((name or "").split())
+    cleaned = " ".join(boundary.clean(name or "", field=field, label=label).split())
     if not cleaned:
         raise DomainError(_("%(label)s不能为空。") % {"label": label}, field=field)
     if len(cleaned) > max_length:
@@ -81,7 +82,7 @@ def _check_node_fields(kind: str, parent: OrgNode | None, fields: dict[str, Any]
         validate_geojson_boundary(fields["boundary"])
         fields["boundary"] = fields["boundary"] or None
     if "address" in fields:
-        fields["address"] = (fields["address"] or "").strip()[:200]
+        fields["address"] = boundary.clean(fields["address"] or "", field="address").strip()[:200]
     for number_field, label in (("floors", gettext_lazy("层数")), ("units", gettext_lazy("单元数"))):
         value = fields.get(number_field)
         if value is not None and not (0 < int(value) <= 300):
@@ -188,7 +189,7 @@ def department_create(
     if Department.objects.filter(subdistrict=subdistrict, name=name).exists():
         raise ConflictError(_("该街道已有名为“%(name)s”的部门。") % {"name": name}, field="name")
     department = Department.objects.create(
-        subdistrict=subdistrict, name=name, kind=kind, duties=(duties or "").strip()[:300]
+        subdistrict=subdistrict, name=name, kind=kind, duties=boundary.clean(duties or "", field="duties").strip()[:300]
     )
     caching.bump()
     audit.record(actor=actor, action="org.department.create", obj=department, after=audit.snapshot(department))

@@ -69,7 +69,11 @@ def _node(request: Any, pk: int | None, field: str = "node") -> Any:
     return ref_or_404(org_selectors.node_get, request.auth, pk, field)
 
 
-def _group(code: str, field: str = "group") -> Any:
+def _group(code: str, field: str = "group", *, required: bool = False) -> Any:
+    """A special group by its code: an unknown code is a 404 naming the field; an empty one is
+    "no group" for a filter and a 400 where a group is required (it used to reach the service as None)."""
+    if required and not (code or "").strip():
+        raise DomainError(_("请填写特殊人群类别代码。"), field=field)
     return ref_or_404(lambda _actor, key: selectors.special_group_by_code(key), None, code, field)
 
 
@@ -626,7 +630,7 @@ def resident_tag(request, payload: TagIn, resident_id: int = id_path("居民编�
     """已在该类别中时更新认定日期、附加信息等。"""
     resident = selectors.resident_get(request.auth, resident_id)
     data = payload.model_dump()
-    data["group"] = _group(data["group"])
+    data["group"] = _group(data["group"], required=True)
     return Status(201, services.resident_tag(actor=request.auth, resident=resident, **data))
 
 

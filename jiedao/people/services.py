@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from jiedao.core import audit, crypto, scope, sealed
 from jiedao.core import limits as shared_limits
+from jiedao.core import text as boundary
 from jiedao.core.errors import ConflictError, DomainError, PermissionError_, ThrottledError
 from jiedao.core.permissions import Perm
 from jiedao.core.validators import validate_id_number, validate_phone, validate_uscc
@@ -42,7 +43,7 @@ def _place(node: OrgNode, *, field: str = "node") -> None:
 
 
 def _text(value: Any, *, field: str, label: Any, max_length: int, required: bool = False) -> str:
-    text = " ".join(str(value or "").split())
+    text = " ".join(boundary.clean(str(value or ""), field=field, label=label).split())
     if required and not text:
         raise DomainError(_("%(label)s不能为空。") % {"label": label}, field=field)
     if len(text) > max_length:

@@ -39,6 +39,7 @@ from jiedao.cases import reading
 from jiedao.cases.cycles.services import quarter_bounds
 from jiedao.cases.models import Deliberation, Level, QuarterlyReview, ReviewItem, State, Tier
 from jiedao.cases.statistics import stats
+from jiedao.core.text import xml_text
 from jiedao.org.models import NodeKind, OrgNode
 
 TITLE_FONT = "方正小标宋简体"
@@ -461,7 +462,7 @@ def _fonts(element, name: str) -> None:
 
 
 def _run(paragraph, text: str, *, font: str, size: float, condense: bool = False):
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(xml_text(text))  # stored text may predate the rule on control characters
     run.font.size = Pt(size)
     _fonts(run._element, font)
     if condense:
@@ -607,7 +608,7 @@ def report_xlsx(report: Report) -> bytes:
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in sheet.rows:
-            ws.append(list(row))
+            ws.append([xml_text(value) if isinstance(value, str) else value for value in row])
         for index, width in enumerate(sheet.widths, start=1):
             ws.column_dimensions[ws.cell(row=1, column=index).column_letter].width = width
         ws.freeze_panes = "A2"

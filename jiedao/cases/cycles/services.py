@@ -25,6 +25,7 @@ from jiedao.cases.models import (
 )
 from jiedao.cases.workflow import Action
 from jiedao.core import audit, scope
+from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
@@ -209,7 +210,7 @@ def deliberation_add_case(*, actor: Any, meeting: Deliberation, case: Case, why:
         raise DomainError(_("该事项不属于本社区。"), field="case")
     item, created = DeliberationItem.objects.get_or_create(
         meeting=meeting, case=case,
-        defaults={"why": (why or "社区提议").strip()[:100], "sort_order": meeting.items.count() + 1},
+        defaults={"why": boundary.clean(why or "社区提议", field="why").strip()[:100], "sort_order": meeting.items.count() + 1},
     )
     if created:
         audit.record(actor=actor, action="cases.deliberation.item_add", obj=meeting,
@@ -232,7 +233,7 @@ def _clean_attendees(attendees: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The attendance rows with a name ({name, role}); a row with only a role is refused."""
     kept = []
     for index, person in enumerate(attendees, start=1):
-        name, role = str(person.get("name", "")).strip()[:64], str(person.get("role", "")).strip()[:32]
+        name, role = boundary.clean(str(person.get("name", "")), field="attendees").strip()[:64], boundary.clean(str(person.get("role", "")), field="attendees").strip()[:32]
         if not name and not role:
             continue
         if not name:
@@ -275,9 +276,9 @@ def deliberation_update(
         if item is None:
             raise DomainError(_("议程中没有该事项。"), field="decisions")
         owner_user = _owner_user(meeting.community, decision.get("owner_user"), item.case)
-        item.decision = str(decision.get("decision", "") or "").strip()[:2000]
+        item.decision = boundary.clean(str(decision.get("decision", "") or ""), field="decisions").strip()[:2000]
         item.owner_user = owner_user
-        item.owner = (owner_user.get_full_name() if owner_user else str(decision.get("owner", "") or "").strip())[:64]
+        item.owner = (owner_user.get_full_name() if owner_user else boundary.clean(str(decision.get("owner", "") or ""), field="decisions").strip())[:64]
         item.due_date = decision.get("due_date") or None
         if item.decision and not item.owner:
             raise DomainError(_("事项 %(ticket)s 需要跟进责任人。") % {"ticket": item.case.ticket}, field="decisions")
@@ -285,9 +286,10 @@ def deliberation_update(
             raise DomainError(_("事项 %(ticket)s 需要完成时限。") % {"ticket": item.case.ticket}, field="decisions")
         item.save(update_fields=["decision", "owner", "owner_user", "due_date"])
     meeting.held_at = held_at
-    meeting.location, meeting.host = (location or "").strip()[:100], (host or "").strip()[:64]
+    meeting.location = boundary.clean(location or "", field="location").strip()[:100]
+    meeting.host = boundary.clean(host or "", field="host").strip()[:64]
     meeting.attendees = _clean_attendees(attendees or [])
-    meeting.summary = (summary or "").strip()
+    meeting.summary = boundary.clean(summary or "", field="summary").strip()
     meeting.save()
     audit.record(actor=actor, action="cases.deliberation.update", obj=meeting,
                  after={"attendees": len(meeting.attendees),
@@ -396,7 +398,7 @@ def review_item_set(*, actor: Any, item: ReviewItem, verdict: str, reason: str =
         raise DomainError(_("该季度评估已定稿。"), field="verdict")
     if verdict not in (ReviewItem.Verdict.STRUCK_OFF, ReviewItem.Verdict.CARRIED_OVER):
         raise DomainError(_("请选择“销号”或“结转下季”。"), field="verdict")
-    reason = (reason or "").strip()[:500]
+    reason = boundary.clean(reason or "", field="reason").strip()[:500]
     if verdict == ReviewItem.Verdict.STRUCK_OFF and item.case.state not in STRIKABLE:
         raise DomainError(
             _("事项 %(ticket)s 尚未核查办结（%(state)s），不能销号。")

@@ -58,7 +58,7 @@ from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.masking import mask_case_text
 from jiedao.cases.models import Case, Category, Open311Extra, Source, State, Tier
 from jiedao.cases.open311 import services as open311_services
-from jiedao.core import scope
+from jiedao.core import scope, text
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
@@ -97,7 +97,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return text.xml_text(str(value))  # rows stored before the text rule may hold what XML forbids
 
 
 def render(fmt: str, rows: list[dict[str, Any]], *, root: str, item: str, status: int = 200) -> HttpResponse:

@@ -224,8 +224,10 @@ class ValidationErrorOut(ErrorOut):
 
 
 READ_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+# 403 covers the CSRF check of a session on any unsafe method; 413 a body over Django's limit
+# (the `too_big` handler), which any request with a body can meet.
 WRITE_ERRORS: dict[int, Any] = {
-    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut,
+    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ValidationErrorOut,
 }
 
 

@@ -544,7 +544,9 @@ def resident_export(
     )
 
 
-@router.post("/residents", response={201: ResidentDetailOut, **WRITE_ERRORS}, summary="登记居民", tags=T_RESIDENTS)
+# 429: after too many refused duplicate ID numbers, writing one is paused (services.ID_CLASH_LIMIT).
+@router.post("/residents", response={201: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="登记居民",
+             tags=T_RESIDENTS)
 def resident_create(request, payload: ResidentCreateIn):
     data = payload.model_dump()
     data["node"] = _node(request, data["node"])
@@ -569,7 +571,7 @@ def resident_detail(request, resident_id: int = id_path("居民编号")):
     return selectors.resident_get(request.auth, resident_id)
 
 
-@router.patch("/residents/{resident_id}", response={200: ResidentDetailOut, **WRITE_ERRORS}, summary="修改居民",
+@router.patch("/residents/{resident_id}", response={200: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="修改居民",
               tags=T_RESIDENTS)
 def resident_update(request, payload: ResidentUpdateIn, resident_id: int = id_path("居民编号")):
     resident = selectors.resident_get(request.auth, resident_id)

@@ -57,9 +57,11 @@ SCHEMA_URL = "/api/v1/openapi.json"
 FUZZ_EXAMPLES = int(os.environ.get("JIEDAO_FUZZ_EXAMPLES", "2"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
-# TODO(issue 13, text normaliser): remove once the text normaliser (jiedao/core) is merged —
-# until then NUL and control characters in text are not yet refused with a 400, so generated
-# strings are stripped of them to keep this run about everything else.
+# TODO(issue 13, text normaliser): remove once the text normaliser (jiedao/core) is merged, with
+# the allow_x00=False in `_schema` — until then NUL and control characters in text are not yet
+# refused with a 400 (NUL is a 500 on PostgreSQL), so generated strings are stripped of them to
+# keep this run about everything else. (Lone surrogates: schemathesis's default utf-8 codec never
+# generates them.)
 EXCLUDED_CHARS_UNTIL_TEXT_NORMALISER = frozenset(chr(c) for c in range(0x20))
 # TODO(issue 13, text normaliser): remove once `{"group": ""}` answers a 4xx (the text helper's
 # fix) — until then this operation's failures are reported but do not fail the run.

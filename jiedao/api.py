@@ -6,18 +6,18 @@ django-ninja's own static files (ninja is in INSTALLED_APPS) and never from a CD
 """
 
 from django.http import Http404
-from ninja import NinjaAPI, Router
+from ninja import Router
 from ninja.openapi.docs import Swagger
 
 from jiedao.cases.api import routers as cases_routers
-from jiedao.core.api import SessionAuth, TextParser, TokenAuth, export_router, install_error_handlers
+from jiedao.core.api import BoundaryAPI, SessionAuth, TextParser, TokenAuth, export_router, install_error_handlers
 from jiedao.core.api import router as core_router
 from jiedao.core.fastpath import UnicodeJSONRenderer
 from jiedao.insight.api import router as insight_router
 from jiedao.org.api import org_router, users_router
 from jiedao.people.api import router as people_router
 
-api = NinjaAPI(
+api = BoundaryAPI(
     title="街道网格化基层治理平台 API",
     version="1",
     description=(

@@ -603,7 +603,7 @@ def case_attachment_upload(request, case_id: int = id_path("事项编号"),
 @case_router.get("/{case_id}/attachments/{attachment_id}", response=FILE_ERRORS, url_name="case_attachment_download",
             summary="下载照片或文件", tags=T_CASES,
             openapi_extra={"responses": {200: {"description": "文件内容（类型见附件的 content_type）",
-                                               "content": {"application/octet-stream": {}}}}})
+                                               "content": {kind: {} for kind, _ext, _photo in services.ATTACHMENT_KINDS.values()}}}})
 def case_attachment_download(request, case_id: int = id_path("事项编号"),
                              attachment_id: int = id_path("附件编号")):
     """与事项相同的范围：事项或附件不存在、不在管辖范围内都答 404。"""

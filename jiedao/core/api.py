@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from ninja import Field, Path, Router, Schema
+from ninja import Field, NinjaAPI, Path, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.parser import Parser
@@ -242,8 +242,27 @@ class ValidationErrorOut(ErrorOut):
 
 
 READ_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+
+
+class BoundaryAPI(NinjaAPI):
+    """The /api/v1 root: every operation can answer 400 from the text boundary (a control
+    character or lone surrogate in the path or any query parameter is refused before the
+    endpoint runs, jiedao.core.middleware.TextBoundaryMiddleware), so the schema says so for each."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        refused = {"description": "文本含有不允许的字符（code 为 invalid_character，field 指出参数）",
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        for methods in schema.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.setdefault("responses", {})
+                if 400 not in responses and "400" not in responses:
+                    responses[400] = refused
+        return schema
+# 403 covers the CSRF check of a session on any unsafe method; 413 a body over Django's limit
+# (the `too_big` handler), which any request with a body can meet.
 WRITE_ERRORS: dict[int, Any] = {
-    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ValidationErrorOut,
+    400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut, 422: ValidationErrorOut,
 }
 
 

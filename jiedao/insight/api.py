@@ -15,7 +15,7 @@ from jiedao.cases import selectors as case_selectors
 from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import DESCRIPTION_MAX
 from jiedao.core import scope
-from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, InSchema, NotFound, paginated
+from jiedao.core.api import MAX_ID, READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, NotFound, paginated
 from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.insight import selectors, services
@@ -140,7 +140,8 @@ def _similar_at_intake(request, query: SimilarQuery | SimilarIn) -> list[dict[st
              "evidence": s.evidence} for s in found]
 
 
-@router.post("/similar", response={200: list[SimilarOut], **READ_ERRORS}, summary="登记前：可能重复的事项")
+@router.post("/similar", response={200: list[SimilarOut], **READ_ERRORS, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut},
+              summary="登记前：可能重复的事项")
 def similar_at_intake(request, payload: SimilarIn):
     """正在登记的诉求（地点 + 标题 + 描述，放在请求体中，描述最长 10000 字）与本人可见的未结事项比对，最多 5 件：
     近 30 天同网格或附近的，以及一年内本人范围内文字相近的（全文索引）。"""

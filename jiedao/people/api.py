@@ -568,7 +568,9 @@ def resident_export(request, payload: ResidentExportIn):
     return _export(request, register="people.resident", filters=_resident_args(request, payload), payload=payload)
 
 
-@router.post("/residents", response={201: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="登记居民", tags=T_RESIDENTS)
+# 429: after too many refused duplicate ID numbers, writing one is paused (services.ID_CLASH_LIMIT).
+@router.post("/residents", response={201: ResidentDetailOut, 429: ErrorOut, **WRITE_ERRORS}, summary="登记居民",
+             tags=T_RESIDENTS)
 def resident_create(request, payload: ResidentCreateIn):
     data = payload.model_dump()
     data["node"] = _node(request, data["node"])

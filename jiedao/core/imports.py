@@ -46,7 +46,7 @@ from jiedao.core import audit, crypto, filevault, scope
 from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
-from jiedao.core.tabular import Cell, Table, TabularError, open_table
+from jiedao.core.tabular import Cell, Table, TabularError, check_upload, open_table
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,11 @@ def import_upload(*, actor: Any, register_key: str, uploaded: Any, mode: str) ->
         raise DomainError(_("上传的文件是空的。"), field="file")
     if size > MAX_UPLOAD_BYTES:
         raise DomainError(_("文件太大：单个文件不能超过 200 MB。"), field="file")
+    if hasattr(uploaded, "seek"):
+        try:
+            check_upload(uploaded, name)  # a broken or bomb-shaped xlsx is refused here, in the request
+        except TabularError as exc:
+            raise DomainError(str(exc), field="file") from None
     stored = f"{uuid.uuid4().hex}.upload"
     digest = hashlib.sha256()
     with filevault.VaultWriter(import_dir() / stored, f"import-upload:{stored}") as handle:

@@ -798,6 +798,16 @@ def import_validate_by_id(job_id: int) -> ImportJob:
     return import_validate(ImportJob.objects.select_related("created_by").get(pk=job_id))
 
 
+def import_validate_crashed(job_id: int) -> None:
+    """The isolated validation of this job died (memory cap, native abort, timeout): fail the job."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.VALIDATING):
+        return
+    delete_all_files(job)
+    _finish(job, ImportJob.Status.FAILED, message=_(
+        "读取文件时超出了内存或时间上限，已停止，未写入任何数据：请检查文件（或把它拆成几份）后重新上传。"))
+
+
 def import_commit_by_id(job_id: int, actor_id: int) -> ImportJob:
     """Commit the job with this id on behalf of the user with `actor_id` (a background task)."""
     from django.contrib.auth import get_user_model

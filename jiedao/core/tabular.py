@@ -190,10 +190,15 @@ _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 _P = rb"<(?:[A-Za-z_][\w.-]{0,15}:)?"  # an element's optional namespace prefix
 _CELL_OPEN = re.compile(_P + rb"c[\s/>]")
-_CELL_REF = re.compile(rb'\sr="([A-Z]{1,3})([0-9]{1,7})"')  # only cells have letters in an r attribute
+# The fast path: cells written as Excel, WPS, LibreOffice and openpyxl write them, `<c r="A1"`. Every
+# match is also a match of _PLAIN_CELL, so equal counts mean every cell was read; any other
+# spelling (a prefix, r not first, a tab) makes them differ and the slow path walks the tags.
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_PLAIN_CELL = re.compile(rb"<c[\s/>]")
 _ROW_OR_CELL = re.compile(_P + rb"(row|c)(?=[\s/>])([^>]*)>")
 _ATTR_R = re.compile(rb'\br="([^"]*)"')
-_SHARED_REF = re.compile(rb'\st="s"[^>]*>\s*' + _P + rb"v>\s*([0-9]{1,10})\s*<")
+# Starts at a literal, so the engine jumps between matches; "xt=" counted too only over-estimates.
+_SHARED_REF = re.compile(rb't="s"[^>]*>\s*' + _P + rb"v>\s*([0-9]{1,10})\s*<")
 _FORMULA = re.compile(_P + rb'c\s[^>]*?\br="([A-Z]{1,3}[0-9]{1,7})"[^>]*>\s*' + _P + rb"f[\s/>]")
 _MERGE = re.compile(_P + rb'mergeCell\s[^>]*?\bref="([^"]{0,64})"')
 _DIMENSION = re.compile(_P + rb'dimension\s[^>]*?\bref="([^"]{0,64})"')
@@ -448,10 +453,8 @@ def _inspect_sheet(
             for ref in dimension[1].decode("ascii", "replace").split(":"):
                 _parse_ref(ref, limits)  # a dimension beyond the limits is refused at once
         references = _CELL_REF.findall(piece)
-        if b":c" in piece:  # prefixed elements (<x:c>): count them the slow way
-            opened = len(_CELL_OPEN.findall(piece))
-        else:
-            opened = piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/>")
+        # Prefixed elements (<x:c>) are counted too when there may be any.
+        opened = len((_CELL_OPEN if b":c" in piece else _PLAIN_CELL).findall(piece))
         if len(references) == opened:
             # Every cell names its place (Excel, WPS, LibreOffice, openpyxl): set operations in C.
             if references:

@@ -135,6 +135,7 @@ def cases() -> Iterator[tuple[str, str, bytes, dict | None, str, str]]:
     yield "column XFD1", "a.xlsx", xlsx(['<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c><c r="XFD1"><v>1</v></c></row>']), None, "read", ""
     yield "column XFE1", "a.xlsx", xlsx(['<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c><c r="XFE1"><v>1</v></c></row>']), None, "refused", "16385 列"
     yield "cells without references", "a.xlsx", xlsx([HEADER, "<row>" + "<c><v>1</v></c>" * 16_385 + "</row>"]), None, "refused", "16384 列"
+    yield "cell spelled oddly, a decoy in a comment", "a.xlsx", xlsx([HEADER, '<!-- <c r="A9"/> --><row r="2"><c\tr="AAAAAAA2"><v>1</v></c></row>']), None, "refused", "16384 列"
     yield "far corner", "a.xlsx", xlsx([HEADER, '<row r="199999"><c r="ZZ199999"><v>1</v></c></row>']), None, "refused", "4000000 个"
     yield "dimension of 1,048,576 rows", "a.xlsx", xlsx([HEADER], dimension="A1:XFD1048576"), None, "refused", "1048576 行"
     yield "200,001 rows", "a.xlsx", xlsx(_many_rows(200_000)), None, "refused", "200000 行"

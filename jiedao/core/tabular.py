@@ -448,8 +448,8 @@ def _inspect_sheet(
             facts.first_column = c
         facts.last_column = max(facts.last_column, c)
 
-    for offset, piece in _chunks(archive, part, deadline):
-        if offset == 0 and (dimension := _DIMENSION.search(piece)):
+    for _offset, piece in _chunks(archive, part, deadline):
+        if b"dimension" in piece and (dimension := _DIMENSION.search(piece)):
             for ref in dimension[1].decode("ascii", "replace").split(":"):
                 _parse_ref(ref, limits)  # a dimension beyond the limits is refused at once
         references = _CELL_REF.findall(piece)

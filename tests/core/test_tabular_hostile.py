@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from jiedao.core import imports
 from jiedao.core.models import ImportJob
@@ -95,6 +96,15 @@ def test_a_bomb_is_refused_at_upload_with_400_and_nothing_stored(world, client):
     response = client.post("/api/v1/people/imports", {"register": "residents", "mode": "all_or_nothing", "file": bomb})
     assert response.status_code == 400, response.content
     assert "压缩炸弹" in response.json()["detail"] and response.json()["field"] == "file"
+    assert not ImportJob.objects.exists()
+
+
+def test_the_import_page_answers_a_bomb_with_400_and_the_reason(world, client):
+    client.force_login(world.secretary)
+    bomb = SimpleUploadedFile("居民.xlsx", xlsx([HEADER, b" " * (3 << 20)]))
+    response = client.post(reverse("people:import_upload"), {"register": "residents", "mode": "all_or_nothing",
+                                                             "file": bomb})
+    assert response.status_code == 400 and "压缩炸弹" in response.content.decode()
     assert not ImportJob.objects.exists()
 
 

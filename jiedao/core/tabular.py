@@ -27,7 +27,6 @@ import zipfile
 import zlib
 from array import array
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -191,10 +190,9 @@ _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 _P = rb"<(?:[A-Za-z_][\w.-]{0,15}:)?"  # an element's optional namespace prefix
 _CELL_OPEN = re.compile(_P + rb"c[\s/>]")
 # The fast path: cells written as Excel, WPS, LibreOffice and openpyxl write them, `<c r="A1"`. Every
-# match is also a match of _PLAIN_CELL, so equal counts mean every cell was read; any other
+# match is also a cell tag, so equal counts mean every cell was read; any other
 # spelling (a prefix, r not first, a tab) makes them differ and the slow path walks the tags.
 _CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
-_PLAIN_CELL = re.compile(rb"<c[\s/>]")
 _ROW_OR_CELL = re.compile(_P + rb"(row|c)(?=[\s/>])([^>]*)>")
 _ATTR_R = re.compile(rb'\br="([^"]*)"')
 # Starts at a literal, so the engine jumps between matches; "xt=" counted too only over-estimates.
@@ -453,8 +451,11 @@ def _inspect_sheet(
             for ref in dimension[1].decode("ascii", "replace").split(":"):
                 _parse_ref(ref, limits)  # a dimension beyond the limits is refused at once
         references = _CELL_REF.findall(piece)
-        # Prefixed elements (<x:c>) are counted too when there may be any.
-        opened = len((_CELL_OPEN if b":c" in piece else _PLAIN_CELL).findall(piece))
+        # Each reference starts with "<c": when there are as many "<c" as references, every cell was
+        # read. Otherwise (<cols>, <x:c>, odd spellings) the cell tags are counted by the pattern.
+        opened = piece.count(b"<c")
+        if opened != len(references) or b":c" in piece:
+            opened = len(_CELL_OPEN.findall(piece))
         if len(references) == opened:
             # Every cell names its place (Excel, WPS, LibreOffice, openpyxl): set operations in C.
             if references:
@@ -491,11 +492,10 @@ def _inspect_sheet(
                        "columns": facts.last_column - facts.first_column + 1, "limit": limits.cells}
                 )
         if shared:
-            counts = Counter(_SHARED_REF.findall(piece))
-            for index, times in counts.items():
-                number = int(index)
-                if number < len(shared):
-                    text_bytes += shared[number] * times
+            indices = list(map(int, _SHARED_REF.findall(piece)))
+            if indices and max(indices) >= len(shared):
+                raise _broken(_("单元格引用了不存在的共享字符串"))
+            text_bytes += sum(map(shared.__getitem__, indices))
             if text_bytes > limits.cell_text_bytes:
                 raise TabularError(
                     _("表格单元格中的文字共约 %(size)s MB，超过上限 %(limit)s MB。")

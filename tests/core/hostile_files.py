@@ -147,6 +147,7 @@ def cases() -> Iterator[tuple[str, str, bytes, dict | None, str, str]]:
     yield "shared-string copies", "a.xlsx", xlsx(
         [HEADER] + [f'<row r="{n}"><c r="A{n}" t="s"><v>0</v></c></row>' for n in range(2, 14_002)],
         shared=["长" * 3_500]), None, "refused", "128 MB"
+    yield "shared-string index out of range", "a.xlsx", xlsx([HEADER, '<row r="2"><c r="A2" t="s"><v>7</v></c></row>'], shared=["x"]), None, "refused", "共享字符串"
     yield "shared-string count", "a.xlsx", xlsx([HEADER], shared=("x" for _ in range(101))), {"shared_strings": 100}, "refused", "100 个"
     yield "shared-string uniqueCount", "a.xlsx", xlsx([HEADER], shared=[], sst_attributes='uniqueCount="99000000" '), None, "refused", "1000000 个"
     yield "billion laughs (shared strings)", "a.xlsx", xlsx([HEADER], shared=["&lol9;"], shared_head=LAUGHS), None, "refused", "DOCTYPE"

@@ -71,8 +71,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PICKER_LIMIT = 20
 HISTORY_PREVIEW = 5
 ERRORS_PER_PAGE = 50
-# Small files are validated and committed within the request (the result shows at once); larger
-# ones run as background tasks and the job page follows their progress.
+# Validation always runs in the background (in a child process, see _validate); a small commit
+# runs within the request (the result shows at once), a larger one as a background task, and
+# the job page follows its progress.
 INLINE_COMMIT_ROWS = 2000
 QUEUED_COMMIT_SECONDS = 30
 

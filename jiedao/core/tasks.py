@@ -7,7 +7,7 @@ carried by the queue without changing the callers.
 
 Work on untrusted input (validating an uploaded spreadsheet) goes through `submit_isolated`:
 without a queue its thread starts a child process (jiedao.core.taskchild) whose address space is
-capped (`JIEDAO_TASK_MEMORY_MB`) and waits for it, so a file that defeats every check of
+capped (`JIEDAO_TASK_MEMORY_MB`) and waits for it (with a queue, the worker does the same), so a file that defeats every check of
 jiedao.core.tabular ends that child — a MemoryError, or calamine aborting the process — and never
 the web process; the task's `on_crash` records the failure (e.g. the import job fails).
 """
@@ -73,6 +73,11 @@ def _run_child(path: str, args: tuple, on_crash: str, memory_mb: int | None = No
     return status
 
 
+def run_isolated(path: str, args: list, on_crash: str) -> int:
+    """What the queue's worker runs for `submit_isolated`: the task in a capped child process."""
+    return _run_child(path, tuple(args), on_crash)
+
+
 def submit_isolated(path: str, *args: Any, on_crash: str) -> Future | Any | None:
     """As `submit`, for work on untrusted input: without a queue, in a child process with capped
     memory (see the module docstring). `on_crash` is the dotted path of a function taking the
@@ -85,7 +90,8 @@ def submit_isolated(path: str, *args: Any, on_crash: str) -> Future | Any | None
 
     if queue.enabled():
         try:
-            return queue.send_task(path, args, {})
+            # The worker, too, runs it in a capped child: a native abort must not end a worker process.
+            return queue.send_task("jiedao.core.tasks.run_isolated", (path, list(args), on_crash), {})
         except Exception:
             log.exception("task queue unreachable; running %s in a child process instead", path)
     if _executor is None:

@@ -27,3 +27,16 @@ def test_running_out_of_memory_or_a_native_abort_ends_only_the_child(tmp_path, d
     trace = tmp_path / "abort"
     status = in_a_thread(f"{PROBE}.far_cell", (str(trace),), f"{PROBE}.crashed", memory_mb=1024)
     assert status < 0 and lines(trace)[-1] == "crashed"  # ended by a signal (SIGABRT)
+
+
+def test_with_a_queue_the_worker_runs_the_task_in_a_child_too(settings, monkeypatch):
+    from jiedao.core import queue
+
+    sent = []
+    settings.JIEDAO_TASKS = "thread"
+    monkeypatch.setattr(queue, "enabled", lambda: True)
+    monkeypatch.setattr(queue, "send_task", lambda path, args, kwargs: sent.append((path, args, kwargs)))
+    tasks.submit_isolated("jiedao.core.imports.import_validate_by_id", 7,
+                          on_crash="jiedao.core.imports.import_validate_crashed")
+    assert sent == [("jiedao.core.tasks.run_isolated",
+                     ("jiedao.core.imports.import_validate_by_id", [7], "jiedao.core.imports.import_validate_crashed"), {})]

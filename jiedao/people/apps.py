@@ -16,3 +16,6 @@ class PeopleConfig(AppConfig):
         sealed.register(Resident, "phone", kind="phone")
         sealed.register(Business, "phone", kind="phone")
         seeding.register(self.name, demo="jiedao.people.demo.demo_step")
+        # The import specs (residents, businesses) register with core.imports on import: every process
+        # that may validate or commit an import (a queue worker, the validation's child process) needs them.
+        from jiedao.people import importers  # noqa: F401

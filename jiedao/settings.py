@@ -225,6 +225,9 @@ JIEDAO_PAGE_SIZE = env_int("JIEDAO_PAGE_SIZE", 50, minimum=5, maximum=500)
 # Background work: "thread" (in-process worker threads) or "eager" (run at once).
 JIEDAO_TASKS = env_choice("JIEDAO_TASKS", "thread", ["thread", "eager"])
 JIEDAO_TASK_THREADS = env_int("JIEDAO_TASK_THREADS", 2, minimum=1, maximum=16)
+# Work on untrusted files (import validation) runs, without a queue, in a child process whose
+# address space is capped at this many MB (jiedao.core.tasks.submit_isolated).
+JIEDAO_TASK_MEMORY_MB = env_int("JIEDAO_TASK_MEMORY_MB", 2048, minimum=256, maximum=65536)
 # A real queue (Celery on Redis), e.g. JIEDAO_QUEUE_URL=redis://127.0.0.1:6379/5. When set, background
 # tasks and the periodic jobs go to the queue and `jiedao worker` runs them (jiedao.core.queue);
 # when empty, everything runs in-process as above.

@@ -47,7 +47,7 @@ from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
-from jiedao.core.tabular import Cell, Table, TabularError, open_table
+from jiedao.core.tabular import Cell, Table, TabularError, check_upload, open_table
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,11 @@ def import_upload(*, actor: Any, register_key: str, uploaded: Any, mode: str) ->
         raise DomainError(_("上传的文件是空的。"), field="file")
     if size > MAX_UPLOAD_BYTES:
         raise DomainError(_("文件太大：单个文件不能超过 200 MB。"), field="file")
+    if hasattr(uploaded, "seek"):
+        try:
+            check_upload(uploaded, name)  # a broken or bomb-shaped xlsx is refused here, in the request
+        except TabularError as exc:
+            raise DomainError(str(exc), field="file") from None
     stored = f"{uuid.uuid4().hex}.upload"
     digest = hashlib.sha256()
     with filevault.VaultWriter(import_dir() / stored, f"import-upload:{stored}") as handle:
@@ -850,6 +855,16 @@ def bad_rows_xlsx(job: ImportJob, *, actor: Any) -> bytes:
 def import_validate_by_id(job_id: int) -> ImportJob:
     """Validate the job with this id (the API submits this as a background task)."""
     return import_validate(ImportJob.objects.select_related("created_by").get(pk=job_id))
+
+
+def import_validate_crashed(job_id: int) -> None:
+    """The isolated validation of this job died (memory cap, native abort, timeout): fail the job."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.VALIDATING):
+        return
+    delete_all_files(job)
+    _finish(job, ImportJob.Status.FAILED, message=_(
+        "读取文件时超出了内存或时间上限，已停止，未写入任何数据：请检查文件（或把它拆成几份）后重新上传。"))
 
 
 def import_commit_by_id(job_id: int, actor_id: int) -> ImportJob:

@@ -788,7 +788,8 @@ def import_upload(
     if not scope.has_perm_anywhere(request.auth, exporting.IMPORT_PERMISSIONS[register_key]):
         raise PermissionError_()
     job = imports.import_upload(actor=request.auth, register_key=register_key, uploaded=file, mode=mode)
-    tasks.submit("jiedao.core.imports.import_validate_by_id", job.pk)
+    tasks.submit_isolated("jiedao.core.imports.import_validate_by_id", job.pk,
+                          on_crash="jiedao.core.imports.import_validate_crashed")
     job.refresh_from_db()
     return Status(201, job)
 

@@ -20,3 +20,6 @@ class PeopleConfig(AppConfig):
         from jiedao.people import exporting
 
         exporting.register_exports()
+        # The import specs (residents, businesses) register with core.imports on import: every process
+        # that may validate or commit an import (a queue worker, the validation's child process) needs them.
+        from jiedao.people import importers  # noqa: F401

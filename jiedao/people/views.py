@@ -72,9 +72,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PICKER_LIMIT = 20
 HISTORY_PREVIEW = 5
 ERRORS_PER_PAGE = 50
-# Small files are validated and committed within the request (the result shows at once); larger
-# ones run as background tasks and the job page follows their progress.
-INLINE_VALIDATE_BYTES = 256 * 1024
+# Validation always runs in the background (in a child process, see _validate); a small commit
+# runs within the request (the result shows at once), a larger one as a background task, and
+# the job page follows its progress.
 INLINE_COMMIT_ROWS = 2000
 QUEUED_COMMIT_SECONDS = 30
 
@@ -684,11 +684,10 @@ def import_template(request: HttpRequest, register: str) -> HttpResponse:
 
 
 def _validate(job: ImportJob) -> None:
-    """A small file is validated within the request; a large one in the background."""
-    if job.size <= INLINE_VALIDATE_BYTES:
-        imports.import_validate_by_id(job.pk)
-    else:
-        tasks.submit("jiedao.core.imports.import_validate_by_id", job.pk)
+    """Validation never runs in the request: a hostile file, however small, is read in a child
+    process with capped memory (the job page polls until it is done)."""
+    tasks.submit_isolated("jiedao.core.imports.import_validate_by_id", job.pk,
+                          on_crash="jiedao.core.imports.import_validate_crashed")
 
 
 @login_required

@@ -9,6 +9,7 @@ reveal permission asks with a reason, which is audited. Refused writes change no
 import io
 import json
 import re
+import zipfile
 from types import SimpleNamespace
 
 import openpyxl
@@ -768,7 +769,15 @@ def test_import_scope_is_enforced_per_row(world, as_):
 
 def test_unreadable_file_fails_clearly(world, as_):
     api = as_(world.secretary)
-    job = api.post("/imports", {"register": "residents", "file": SimpleUploadedFile("x.xlsx", b"not a spreadsheet")}).json()
+    refused = api.post("/imports", {"register": "residents", "file": SimpleUploadedFile("x.xlsx", b"not a spreadsheet")})
+    assert refused.status_code == 400 and refused.json()["field"] == "file" and is_chinese(refused.json()["detail"])
+    assert not ImportJob.objects.exists()  # not a zip: refused at upload, nothing stored
+    # A zip whose workbook is not XML gets past the upload's checks and fails its job.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", "not a spreadsheet")
+    job = api.post("/imports", {"register": "residents", "file": SimpleUploadedFile("x.xlsx", buffer.getvalue())})
+    job = job.json()
     assert job["status"] == "failed" and is_chinese(job["message"])
     assert api.post(f"/imports/{job['id']}/commit").status_code == 409
     assert api.get(f"/imports/{job['id']}/bad-rows").status_code == 409

@@ -580,16 +580,17 @@ def test_running_job_polls_and_interrupted_job_says_so(client, world):
     assert client.post(reverse("people:import_validate", args=[job.pk])).status_code == 400
 
 
-def test_large_upload_runs_as_background_task(client, world, monkeypatch):
+def test_every_upload_is_validated_by_an_isolated_background_task(client, world, monkeypatch):
     from jiedao.people import views
 
     submitted = []
-    monkeypatch.setattr(views, "INLINE_VALIDATE_BYTES", 0)
-    monkeypatch.setattr(views.tasks, "submit", lambda path, *args: submitted.append((path, args)))
+    monkeypatch.setattr(views.tasks, "submit_isolated",
+                        lambda path, *args, on_crash: submitted.append((path, args, on_crash)))
     client.force_login(world.secretary)
-    response = _upload(client, [good_row(1)])
+    response = _upload(client, [good_row(1)])  # a small file too: never validated in the request
     job = ImportJob.objects.get()
-    assert submitted == [("jiedao.core.imports.import_validate_by_id", (job.pk,))]
+    assert submitted == [("jiedao.core.imports.import_validate_by_id", (job.pk,),
+                          "jiedao.core.imports.import_validate_crashed")]
     page = html(client.get(response["Location"]))
     assert "等待开始校验" in page and 'hx-trigger="every 1s"' in page  # queued: the page follows it
 

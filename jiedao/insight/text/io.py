@@ -88,21 +88,19 @@ def read_table(path: str | Path) -> list[dict[str, str]]:
 
 
 def _read_xlsx(path: Path) -> list[dict[str, str]]:
-    from openpyxl import load_workbook
+    """The first sheet, through the platform's one spreadsheet reader (jiedao.core.tabular: its
+    limits on columns, rows, cells, unpacked size and time hold here too)."""
+    from jiedao.core.tabular import TabularError, as_text, open_table
 
-    wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = [_clean_header(h) for h in next(it, [])]
+        table = open_table(path)
+        header = table.headers
         out = []
-        for r in it:
-            if r is None or not any(v not in (None, "") for v in r):
-                continue
-            out.append({h: ("" if v is None else str(v)) for h, v in zip(header, r, strict=False) if h})
-        return out
-    finally:
-        wb.close()
+        for _number, cells in table.rows():
+            out.append({h: as_text(c.value) for h, c in zip(header, cells, strict=False) if h})
+    except TabularError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return out
 
 
 def _resolve(header: Iterable[str], key: str, exclude: Sequence[str] = ()) -> str | None:

@@ -115,44 +115,60 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     sys.exit(f"server at {url} did not start")
 
 
-def group_cpu_ticks(pgid: int) -> tuple[int, int]:
-    """(utime + stime clock ticks, process count) of every live process in process group `pgid`,
-    from /proc/<pid>/stat: the server (gunicorn master and the workers it forked, all in the group
-    the benchmark started it in), nobody else on the machine. Worker recycling is off for the run,
-    so no worker exits (and takes its ticks with it) between two readings."""
-    ticks = count = 0
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        stat = Path("/proc", pid, "stat").read_text()
+    except OSError:  # the process ended while we looked
+        return None
+    return stat[stat.rindex(")") + 2:].split()  # the fields after "pid (comm) "; comm may hold spaces
+
+
+def server_cpu_ticks(pgid: int, database: str | None) -> tuple[int, int, int]:
+    """(server ticks, server processes, database backend ticks) so far, from /proc/<pid>/stat
+    (utime + stime). The server is every live process in process group `pgid`: the gunicorn master
+    and the workers it forked, in the group the benchmark started it in — nobody else on the
+    machine. Worker recycling is off for the run, so no worker exits (taking its ticks with it)
+    between two readings. The database backends are PostgreSQL's processes serving `database`
+    (their title names it; the server keeps its connections open, CONN_MAX_AGE), 0 on SQLite,
+    where the database work is in the server's own processes."""
+    ticks = count = db_ticks = 0
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or (fields := _stat_fields(entry.name)) is None:
             continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:  # the process ended while we looked
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
         if int(fields[2]) == pgid:  # field 5, pgrp
             ticks += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
             count += 1
-    return ticks, count
+        elif database and fields[0] in ("S", "R", "D") and entry.name != str(pgid):
+            try:
+                title = Path(entry.path, "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres: ") and f" {database} " in title:
+                db_ticks += int(fields[11]) + int(fields[12])
+    return ticks, count, db_ticks
 
 
-def wrk(url: str, seconds: int, script: Path | None, pgid: int) -> tuple[float, float, str]:
-    """(requests/s, server CPU ms per request, notes). The CPU figure is the CPU time the server's
-    own processes (process group `pgid`: gunicorn's master and workers) spent during the load,
-    divided by the requests served — neither wrk, nor the database server, nor anyone else's work
-    on a shared machine counts, so it stays comparable when the rate does not."""
+def wrk(url: str, seconds: int, script: Path | None, pgid: int, database: str | None) -> tuple[float, float, float, str]:
+    """(requests/s, server CPU ms per request, database backend CPU ms per request, notes). The
+    server figure is the CPU time the server's own processes (process group `pgid`: gunicorn's
+    master and workers) spent during the load, divided by the requests served — neither wrk nor
+    anyone else's work on a shared machine counts, so it stays comparable when the rate does not."""
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
-    before, _ = group_cpu_ticks(pgid)
+    before, _, db_before = server_cpu_ticks(pgid, database)
     out = subprocess.run([*cmd, url], capture_output=True, text=True).stdout
-    after, processes = group_cpu_ticks(pgid)
+    after, processes, db_after = server_cpu_ticks(pgid, database)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    cpu_ms = 1000 * (after - before) / os.sysconf("SC_CLK_TCK") / max(total, 1)
+    total = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    cpu_ms, db_ms = tick_ms * (after - before) / total, tick_ms * (db_after - db_before) / total
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     note = f"p50 {p50}, server CPU {cpu_ms:.2f} ms/request ({processes} processes)"
-    return rate, cpu_ms, note + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+    if database:
+        note += f", PostgreSQL backends {db_ms:.2f} ms/request"
+    return rate, cpu_ms, db_ms, note + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
 
 
 def load_average() -> str:
@@ -200,11 +216,13 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
                               env=server_env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    database = urlsplit(database_url).path.lstrip("/") if database_url else None
     try:
         wait_ready(base + "/bench/noop")
-        wrk(base + "/bench/noop", 3, None, server.pid)  # warm up every worker thread
+        wrk(base + "/bench/noop", 3, None, server.pid, database)  # warm up every worker thread
         results: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
+        db_cpu: dict[str, list[float]] = {}
         ratios, strict = [], []
         # Rounds alternate the endpoints, so a burst of load from elsewhere on the machine hits
         # both sides of the ratio rather than one; the median ratio is the figure to quote.
@@ -213,9 +231,10 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
             for name, url, script in (("no-op", "/bench/noop", None), ("bare insert", "/bench/bare-intake", bare),
                                       ("bare cached", "/bench/bare-intake?cached", bare),
                                       ("real intake", "/api/v1/cases", real)):
-                rate, cpu_ms, note = wrk(base + url, seconds, script, server.pid)
+                rate, cpu_ms, db_ms, note = wrk(base + url, seconds, script, server.pid, database)
                 results.setdefault(name, []).append(rate)
                 cpu.setdefault(name, []).append(cpu_ms)
+                db_cpu.setdefault(name, []).append(db_ms)
                 print(f"{label:<11} {name:<12}{tag:<4} {rate:>9.0f} req/s   {note}", flush=True)
             ratios.append(results["real intake"][-1] / results["bare insert"][-1])
             strict.append(results["real intake"][-1] / results["bare cached"][-1])
@@ -232,6 +251,11 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
               f" bare {med['bare insert']:.2f} ms, bare cached {med['bare cached']:.2f} ms, no-op {med['no-op']:.2f} ms;"
               f" bare / real = {med['bare insert'] / med['real intake']:.2f},"
               f" bare cached / real = {med['bare cached'] / med['real intake']:.2f}", flush=True)
+        if database:
+            db_med = {name: statistics.median(values) for name, values in db_cpu.items()}
+            print(f"{label:<11} median PostgreSQL backend CPU per request: real {db_med['real intake']:.2f} ms,"
+                  f" bare {db_med['bare insert']:.2f} ms, bare cached {db_med['bare cached']:.2f} ms,"
+                  f" no-op {db_med['no-op']:.2f} ms", flush=True)
         medians = {name: statistics.median(rates) for name, rates in results.items()}
     finally:
         os.killpg(server.pid, signal.SIGTERM)

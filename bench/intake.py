@@ -123,29 +123,35 @@ def _stat_fields(pid: str) -> list[str] | None:
     return stat[stat.rindex(")") + 2:].split()  # the fields after "pid (comm) "; comm may hold spaces
 
 
-def server_cpu_ticks(pgid: int, database: str | None) -> tuple[int, int, int]:
-    """(server ticks, server processes, database backend ticks) so far, from /proc/<pid>/stat
-    (utime + stime). The server is every live process in process group `pgid`: the gunicorn master
-    and the workers it forked, in the group the benchmark started it in — nobody else on the
-    machine. Worker recycling is off for the run, so no worker exits (taking its ticks with it)
-    between two readings. The database backends are PostgreSQL's processes serving `database`
-    (their title names it; the server keeps its connections open, CONN_MAX_AGE), 0 on SQLite,
-    where the database work is in the server's own processes."""
-    ticks = count = db_ticks = 0
+def process_ticks(pgid: int, database: str | None) -> tuple[dict[int, int], dict[int, int]]:
+    """({pid: utime + stime clock ticks} of the server, the same of the database backends) so
+    far, from /proc/<pid>/stat. The server is every live process in process group `pgid`: the
+    gunicorn master and the workers it forked, in the group the benchmark started it in — nobody
+    else on the machine. The database backends are PostgreSQL's processes serving `database`
+    (their title names it); none on SQLite, where the database work is in the server's processes."""
+    server: dict[int, int] = {}
+    backends: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or (fields := _stat_fields(entry.name)) is None:
             continue
+        ticks = int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
         if int(fields[2]) == pgid:  # field 5, pgrp
-            ticks += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
-            count += 1
-        elif database and fields[0] in ("S", "R", "D") and entry.name != str(pgid):
+            server[int(entry.name)] = ticks
+        elif database:
             try:
                 title = Path(entry.path, "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
             except OSError:
                 continue
             if title.startswith("postgres: ") and f" {database} " in title:
-                db_ticks += int(fields[11]) + int(fields[12])
-    return ticks, count, db_ticks
+                backends[int(entry.name)] = ticks
+    return server, backends
+
+
+def _spent(before: dict[int, int], after: dict[int, int]) -> int:
+    """Ticks spent between two readings by the processes alive at the second (a process started
+    in between counts from zero). Worker recycling is off and the server's database connections
+    outlive the run (JIEDAO_DB_CONN_MAX_AGE), so no process exits with uncounted ticks."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
 
 
 def wrk(url: str, seconds: int, script: Path | None, pgid: int, database: str | None) -> tuple[float, float, float, str]:
@@ -156,13 +162,14 @@ def wrk(url: str, seconds: int, script: Path | None, pgid: int, database: str | 
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
-    before, _, db_before = server_cpu_ticks(pgid, database)
+    before, db_before = process_ticks(pgid, database)
     out = subprocess.run([*cmd, url], capture_output=True, text=True).stdout
-    after, processes, db_after = server_cpu_ticks(pgid, database)
+    after, db_after = process_ticks(pgid, database)
+    processes = len(after)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
     tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
-    cpu_ms, db_ms = tick_ms * (after - before) / total, tick_ms * (db_after - db_before) / total
+    cpu_ms, db_ms = tick_ms * _spent(before, after) / total, tick_ms * _spent(db_before, db_after) / total
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     note = f"p50 {p50}, server CPU {cpu_ms:.2f} ms/request ({processes} processes)"
@@ -182,8 +189,10 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
     # workers would be replaced (cold caches, new connections) at random points of the other
     # endpoints' rounds; the benchmark measures the steady state.
     # PYTHONPATH: every step (seed, server, jobs) runs this checkout's code, and bench is importable.
+    # JIEDAO_DB_CONN_MAX_AGE: PostgreSQL connections kept for the whole run, so no backend exits
+    # (taking its CPU ticks with it) between the two readings of an endpoint's load.
     env = dict(os.environ, JIEDAO_DATA_DIR=data_dir, JIEDAO_SCHEDULER="off",
-               JIEDAO_MAX_REQUESTS="0", PYTHONPATH=str(ROOT),
+               JIEDAO_MAX_REQUESTS="0", JIEDAO_DB_CONN_MAX_AGE="3600", PYTHONPATH=str(ROOT),
                DJANGO_SETTINGS_MODULE="jiedao.settings", JIEDAO_LOG_LEVEL="WARNING")
     env.pop("JIEDAO_DATABASE_URL", None)
     if database_url:

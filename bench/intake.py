@@ -18,6 +18,11 @@ recording the suggestion of cases filed with a category) is run and timed per ro
 The bare floor is measured twice: with the case row saved through the ORM (a plain Django
 endpoint) and through the cached insert the real intake uses (`?cached`, the stricter floor). --rounds N alternates the three endpoints N times and prints the median ratio.
 
+Beside each rate: the server's CPU per request — utime + stime from /proc/<pid>/stat of every
+process in the server's process group (the gunicorn master and its workers), read before and after
+the load and divided by the requests served. Not the machine's CPU: on a shared machine that
+counts everyone else's work (2 cores / rate when the machine is saturated).
+
 Usage: .venv/bin/python bench/intake.py [--seconds 15] [--rounds 3] [--port 8791]
            [--postgres postgres://postgres@127.0.0.1:5432/jiedao_bench]
 """
@@ -110,30 +115,71 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     sys.exit(f"server at {url} did not start")
 
 
-def cpu_busy() -> tuple[int, int]:
-    """(busy, steal) clock ticks of the whole machine so far, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return user + nice + system + irq + softirq, steal
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        stat = Path("/proc", pid, "stat").read_text()
+    except OSError:  # the process ended while we looked
+        return None
+    return stat[stat.rindex(")") + 2:].split()  # the fields after "pid (comm) "; comm may hold spaces
 
 
-def wrk(url: str, seconds: int, script: Path | None) -> tuple[float, float, str]:
-    """(requests/s, machine CPU ms per request, notes). The CPU figure counts every process on
-    the machine (server, database, wrk), so it is the cost of a request whatever else slowed the
-    run down; a noisy neighbour shows as steal time, which is not counted."""
+def process_ticks(pgid: int, database: str | None) -> tuple[dict[int, int], dict[int, int]]:
+    """({pid: utime + stime clock ticks} of the server, the same of the database backends) so
+    far, from /proc/<pid>/stat. The server is every live process in process group `pgid`: the
+    gunicorn master and the workers it forked, in the group the benchmark started it in — nobody
+    else on the machine. The database backends are PostgreSQL's processes serving `database`
+    (their title names it); none on SQLite, where the database work is in the server's processes."""
+    server: dict[int, int] = {}
+    backends: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or (fields := _stat_fields(entry.name)) is None:
+            continue
+        ticks = int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+        if int(fields[2]) == pgid:  # field 5, pgrp
+            server[int(entry.name)] = ticks
+        elif database:
+            try:
+                title = Path(entry.path, "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres: ") and f" {database} " in title:
+                backends[int(entry.name)] = ticks
+    return server, backends
+
+
+def _spent(before: dict[int, int], after: dict[int, int]) -> int:
+    """Ticks spent between two readings by the processes alive at the second (a process started
+    in between counts from zero). Worker recycling is off and the server's database connections
+    outlive the run (JIEDAO_DB_CONN_MAX_AGE), so no process exits with uncounted ticks."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
+
+
+def wrk(url: str, seconds: int, script: Path | None, pgid: int, database: str | None) -> tuple[float, float, float, str]:
+    """(requests/s, server CPU ms per request, database backend CPU ms per request, notes). The
+    server figure is the CPU time the server's own processes (process group `pgid`: gunicorn's
+    master and workers) spent during the load, divided by the requests served — neither wrk nor
+    anyone else's work on a shared machine counts, so it stays comparable when the rate does not."""
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
-    busy, steal = cpu_busy()
+    before, db_before = process_ticks(pgid, database)
     out = subprocess.run([*cmd, url], capture_output=True, text=True).stdout
-    busy, steal = (now - then for now, then in zip(cpu_busy(), (busy, steal), strict=True))
+    after, db_after = process_ticks(pgid, database)
+    processes = len(after)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    cpu_ms = 1000 * busy / os.sysconf("SC_CLK_TCK") / max(total, 1)
+    total = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    cpu_ms, db_ms = tick_ms * _spent(before, after) / total, tick_ms * _spent(db_before, db_after) / total
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    note = f"p50 {p50}, CPU {cpu_ms:.2f} ms/request" + (f", steal {100 * steal / max(busy + steal, 1):.0f}%" if steal else "")
-    return rate, cpu_ms, note + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+    note = f"p50 {p50}, server CPU {cpu_ms:.2f} ms/request ({processes} processes)"
+    if database:
+        note += f", PostgreSQL backends {db_ms:.2f} ms/request"
+    return rate, cpu_ms, db_ms, note + (f", {non2xx.group(1)} non-2xx" if non2xx else "")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def bench_database(label: str, database_url: str | None, seconds: int, port: int, rounds: int = 1,
@@ -143,8 +189,10 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
     # workers would be replaced (cold caches, new connections) at random points of the other
     # endpoints' rounds; the benchmark measures the steady state.
     # PYTHONPATH: every step (seed, server, jobs) runs this checkout's code, and bench is importable.
+    # JIEDAO_DB_CONN_MAX_AGE: PostgreSQL connections kept for the whole run, so no backend exits
+    # (taking its CPU ticks with it) between the two readings of an endpoint's load.
     env = dict(os.environ, JIEDAO_DATA_DIR=data_dir, JIEDAO_SCHEDULER="off",
-               JIEDAO_MAX_REQUESTS="0", PYTHONPATH=str(ROOT),
+               JIEDAO_MAX_REQUESTS="0", JIEDAO_DB_CONN_MAX_AGE="3600", PYTHONPATH=str(ROOT),
                DJANGO_SETTINGS_MODULE="jiedao.settings", JIEDAO_LOG_LEVEL="WARNING")
     env.pop("JIEDAO_DATABASE_URL", None)
     if database_url:
@@ -177,11 +225,13 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
                               env=server_env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    database = urlsplit(database_url).path.lstrip("/") if database_url else None
     try:
         wait_ready(base + "/bench/noop")
-        wrk(base + "/bench/noop", 3, None)  # warm up every worker thread
+        wrk(base + "/bench/noop", 3, None, server.pid, database)  # warm up every worker thread
         results: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
+        db_cpu: dict[str, list[float]] = {}
         ratios, strict = [], []
         # Rounds alternate the endpoints, so a burst of load from elsewhere on the machine hits
         # both sides of the ratio rather than one; the median ratio is the figure to quote.
@@ -190,24 +240,31 @@ def bench_database(label: str, database_url: str | None, seconds: int, port: int
             for name, url, script in (("no-op", "/bench/noop", None), ("bare insert", "/bench/bare-intake", bare),
                                       ("bare cached", "/bench/bare-intake?cached", bare),
                                       ("real intake", "/api/v1/cases", real)):
-                rate, cpu_ms, note = wrk(base + url, seconds, script)
+                rate, cpu_ms, db_ms, note = wrk(base + url, seconds, script, server.pid, database)
                 results.setdefault(name, []).append(rate)
                 cpu.setdefault(name, []).append(cpu_ms)
+                db_cpu.setdefault(name, []).append(db_ms)
                 print(f"{label:<11} {name:<12}{tag:<4} {rate:>9.0f} req/s   {note}", flush=True)
             ratios.append(results["real intake"][-1] / results["bare insert"][-1])
             strict.append(results["real intake"][-1] / results["bare cached"][-1])
             print(f"{label:<11} real intake / bare floor{tag} = {ratios[-1]:.2f}"
-                  f" (/ cached-insert floor = {strict[-1]:.2f})", flush=True)
-        if rounds > 1:
-            print(f"{label:<11} median of {rounds} rounds: real intake / bare floor = {statistics.median(ratios):.2f}"
-                  f" (real {statistics.median(results['real intake']):.0f} req/s,"
-                  f" bare {statistics.median(results['bare insert']):.0f} req/s);"
-                  f" / cached-insert floor = {statistics.median(strict):.2f}"
-                  f" ({statistics.median(results['bare cached']):.0f} req/s)", flush=True)
-            print(f"{label:<11} median machine CPU per request: real {statistics.median(cpu['real intake']):.2f} ms,"
-                  f" bare {statistics.median(cpu['bare insert']):.2f} ms, no-op {statistics.median(cpu['no-op']):.2f} ms;"
-                  f" bare / real = {statistics.median(cpu['bare insert']) / statistics.median(cpu['real intake']):.2f}",
-                  flush=True)
+                  f" (/ cached-insert floor = {strict[-1]:.2f}); load average {load_average()}", flush=True)
+        med = {name: statistics.median(values) for name, values in cpu.items()}
+        print(f"{label:<11} median of {rounds} round(s): real intake / bare floor = {statistics.median(ratios):.2f}"
+              f" (real {statistics.median(results['real intake']):.0f} req/s,"
+              f" bare {statistics.median(results['bare insert']):.0f} req/s);"
+              f" / cached-insert floor = {statistics.median(strict):.2f}"
+              f" ({statistics.median(results['bare cached']):.0f} req/s)", flush=True)
+        # The CPU ratio is the one a shared machine disturbs least: the server's own CPU per request.
+        print(f"{label:<11} median server CPU per request: real {med['real intake']:.2f} ms,"
+              f" bare {med['bare insert']:.2f} ms, bare cached {med['bare cached']:.2f} ms, no-op {med['no-op']:.2f} ms;"
+              f" bare / real = {med['bare insert'] / med['real intake']:.2f},"
+              f" bare cached / real = {med['bare cached'] / med['real intake']:.2f}", flush=True)
+        if database:
+            db_med = {name: statistics.median(values) for name, values in db_cpu.items()}
+            print(f"{label:<11} median PostgreSQL backend CPU per request: real {db_med['real intake']:.2f} ms,"
+                  f" bare {db_med['bare insert']:.2f} ms, bare cached {db_med['bare cached']:.2f} ms,"
+                  f" no-op {db_med['no-op']:.2f} ms", flush=True)
         medians = {name: statistics.median(rates) for name, rates in results.items()}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -244,6 +301,7 @@ def main() -> None:
                        capture_output=True)
     print(f"# intake benchmark: wrk -t2 -c8, {args.seconds}s per endpoint x {args.rounds} round(s), jiedao serve"
           f" {args.workers} workers x {args.threads} threads; every {args.suggest_every or 'no'}th real request without a category")
+    print(f"# load average at start {load_average()} on {os.cpu_count()} CPUs", flush=True)
     if args.only != "postgres":
         bench_database("SQLite", None, args.seconds, args.port, args.rounds, args.suggest_every, args.workers, args.threads)
     if args.only != "sqlite":

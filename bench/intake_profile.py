@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--postgres", default="")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
+                        help="print the N costliest functions by cumulative time (cProfile, no extra package)")
     parser.add_argument("--no-category", action="store_true", help="file without a category (suggestion runs)")
     parser.add_argument("--seeded", default="", help="reuse this data dir (already seeded)")
     parser.add_argument("--bare", action="store_true", help="measure the bare insert (/bench/bare-intake) instead")
@@ -88,10 +90,26 @@ def main() -> None:
 
         profiler = Profiler(interval=0.0002)
         profiler.start()
+    cprofiler = None
+    if args.cprofile:
+        import cProfile
+
+        cprofiler = cProfile.Profile(time.process_time)
+        cprofiler.enable()
     cpu, wall = time.process_time(), time.perf_counter()
     for i in range(args.requests):
         post(i)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if cprofiler:
+        import pstats
+
+        cprofiler.disable()
+        stats = pstats.Stats(cprofiler).sort_stats("cumulative")
+        stats.print_stats(args.cprofile)
+        if os.environ.get("PROFILE_CALLEES"):  # e.g. PROFILE_CALLEES=_intake_insert
+            stats.print_callees(os.environ["PROFILE_CALLEES"])
+        if os.environ.get("PROFILE_CALLERS"):  # e.g. PROFILE_CALLERS=from_db
+            stats.print_callers(os.environ["PROFILE_CALLERS"])
     if profiler:
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))

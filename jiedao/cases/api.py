@@ -427,8 +427,9 @@ def case_list(request, filters: Query[CaseFilters], paging: Query[CasePageIn]):
         mine=filters.mine,
         text=filters.q,
     )
-    return {"count": page.count, "count_capped": page.count_capped, "next_cursor": page.next_cursor,
-            "items": page.cases}
+    # Built without ninja's per-field validation (as intake's answer): half the page's CPU otherwise.
+    return respond(request, CasePageOut, {"count": page.count, "count_capped": page.count_capped,
+                                          "next_cursor": page.next_cursor, "items": page.cases})
 
 
 def _create_args(request, payload: CaseCreateIn) -> dict[str, Any]:

@@ -259,6 +259,10 @@ class Case(BaseModel):
             # The overdue lists (dashboard): most urgent first at wide scopes, a path range at narrow ones.
             models.Index(fields=["sla_status", "deadline_at"], name="case_sla_deadline_idx"),
             models.Index(fields=["sla_status", "org_path"], name="case_sla_path_idx"),
+            # The case list (selectors.case_page): a scope's newest cases in id order, a page at a time.
+            models.Index(fields=["subdistrict", "id"], name="case_subdistrict_id_idx"),
+            models.Index(fields=["community", "id"], name="case_community_id_idx"),
+            models.Index(fields=["grid", "id"], name="case_grid_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -42,7 +42,7 @@ from jiedao.core import exports, scope
 from jiedao.core import limits as limits_
 from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.permissions import Perm
-from jiedao.core.views import form_error, htmx_aware, paginate
+from jiedao.core.views import form_error, htmx_aware
 from jiedao.org import selectors as org_selectors
 from jiedao.org.site_views import object_history
 
@@ -249,13 +249,21 @@ def case_hotline(request: HttpRequest) -> HttpResponse:
 def case_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = case_forms.CaseFilterForm(request.GET or None, user=user)
-    page = paginate(request, selectors.case_list(user, **form.filters()))
+    # The same keyset page as the API: "下一页" carries the cursor; the first page counts (capped).
+    cursor = request.GET.get("cursor") or None
+    try:
+        page = selectors.case_page(user, cursor=cursor, limit=settings.JIEDAO_PAGE_SIZE, count=not cursor,
+                                   **form.filters())
+    except DomainError:
+        cursor = None  # a mangled link: show the first page rather than an error
+        page = selectors.case_page(user, limit=settings.JIEDAO_PAGE_SIZE, count=True, **form.filters())
     now = timezone.now()
-    for case in page.object_list:
+    for case in page.cases:
         case.mark = selectors.deadline_mark(case, now)
     context = {
         "form": form,
         "page": page,
+        "is_first": not cursor,
         "can_report": scope.has_perm_anywhere(user, Perm.REPORT_CASES),
         "can_hotline": selectors.is_desk_staff(user),
         "query": request.GET.urlencode(),

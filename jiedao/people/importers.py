@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from jiedao.core import audit, crypto, scope, sealed
-from jiedao.core.bulk import insert_rows, reserve_ids
+from jiedao.core.bulk import insert_rows, reserve_ids, update_rows
 from jiedao.core.errors import DomainError
 from jiedao.core.imports import BatchResult, Column, ImportRefused, RegisterSpec, RowInvalid, register
 from jiedao.core.permissions import Perm
@@ -297,7 +298,10 @@ class ResidentRegister(RegisterSpec):
         lookup = {key: number for number, row in rows for key in row.id_lookup}
         existing: dict[int, Resident] = {}
         if lookup:
-            for resident in Resident.objects.filter(id_number_bidx__in=list(lookup)):
+            # `<> ''` repeats the unique index's predicate: only then may SQLite (and PostgreSQL,
+            # for a list this long) use that partial index for the IN instead of scanning the table.
+            found = Resident.objects.filter(~Q(id_number_bidx=""), id_number_bidx__in=list(lookup)).order_by()
+            for resident in found:
                 existing[lookup[resident.id_number_bidx]] = resident
         households = self._households(rows)
         now = timezone.now()
@@ -362,7 +366,8 @@ class ResidentRegister(RegisterSpec):
             events.append(("people.resident.import", "people.resident", pk, row.name, None, row.audit_view(household_id)))
         insert_rows(Resident, INSERT_FIELDS, insert)
         if updates:
-            Resident.objects.bulk_update(updates, UPDATE_FIELDS, batch_size=500)
+            attnames = [Resident._meta.get_field(name).attname for name in UPDATE_FIELDS]
+            update_rows(Resident, UPDATE_FIELDS, [(r.pk, *(getattr(r, a) for a in attnames)) for r in updates])
         if tags:
             ResidentTag.objects.bulk_create(
                 [ResidentTag(resident_id=r, group_id=g, created_at=now, updated_at=now) for r, g in tags],

@@ -156,6 +156,12 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """A dict of field values (attnames) made JSON-native the way `snapshot` makes them, for
+    writers that build an event's before/after themselves."""
+    return _JsonNative(_jsonable(values))
+
+
 def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -51,18 +51,44 @@ def column_adapters(model: type[models.Model], field_names: Sequence[str]) -> li
     return adapters
 
 
+def _adapted(model: type[models.Model], field_names: Sequence[str], rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The rows with their date, time, JSON and decimal values converted for the driver. Dates
+    and timestamps repeat (a batch shares one `now`, birth dates recur), so each distinct value is
+    converted once per call."""
+    adapters = column_adapters(model, field_names)
+    if not any(adapters):
+        return rows
+    memo: list[dict | None] = [
+        None if adapt is None or isinstance(model._meta.get_field(name), models.JSONField | models.DecimalField) else {}
+        for name, adapt in zip(field_names, adapters, strict=True)
+    ]
+    adapted_columns = [i for i, adapt in enumerate(adapters) if adapt is not None]
+    out = []
+    for row in rows:
+        row = list(row)
+        for i in adapted_columns:
+            value = row[i]
+            if value is None:
+                continue
+            cache = memo[i]
+            if cache is None:
+                row[i] = adapters[i](value)
+            else:
+                done = cache.get(value)
+                if done is None:
+                    done = cache[value] = adapters[i](value)
+                row[i] = done
+        out.append(row)
+    return out
+
+
 def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: list[Sequence[Any]]) -> None:
     """INSERT the rows (tuples ordered like `field_names`) with one executemany."""
     if not rows:
         return
     meta = model._meta
     columns = [meta.get_field(name).column for name in field_names]
-    adapters = column_adapters(model, field_names)
-    if any(adapters):
-        rows = [
-            tuple(value if adapt is None or value is None else adapt(value) for value, adapt in zip(row, adapters, strict=True))
-            for row in rows
-        ]
+    rows = _adapted(model, field_names, rows)
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
@@ -70,3 +96,23 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: lis
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def update_rows(model: type[models.Model], field_names: Sequence[str], rows: list[Sequence[Any]]) -> None:
+    """UPDATE rows by primary key with one executemany: each row is (pk, *values ordered like
+    `field_names`). Django's bulk_update builds a CASE per field and row, which costs far more
+    than the write itself for a re-import of thousands of rows."""
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name).column for name in field_names]
+    rows = _adapted(model, [meta.pk.name, *field_names], rows)
+    # The pk goes last in the statement: move it from the front of each row.
+    params = [(*row[1:], row[0]) for row in rows]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(c)} = %s' for c in columns)} "
+        f"WHERE {quote(meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)

@@ -339,3 +339,19 @@ def test_a_process_holding_the_old_keyring_signs_with_the_new_key(world):
     event = audit.record(actor=world.admin, action="org.node.update", object_type="org.orgnode", object_id=1)
     assert event.hash == audit.compute_hash(event, new_key)
     assert audit.verify_chain().ok
+
+
+def test_record_many_links_are_those_compute_hash_gives(world):
+    """record_many assembles each event's canonical JSON from parts: the links must be exactly
+    what record() / verify_chain compute from the stored row (odd text and nested values too)."""
+    events = [
+        ("people.resident.import", "people.resident", n, f"居民\"{n}\"\\", None if n % 2 else {"a": [1, "é"]},
+         {"name": f"名{n}", "z": None, "b": {"y": 1, "x": "\u2028"}})
+        for n in range(1, 6)
+    ]
+    assert audit.record_many(actor=world.admin, events=events, reason="导入作业 #1") == 5
+    key, _legacy = audit.audit_key()
+    stored = list(AuditEvent.objects.filter(reason="导入作业 #1"))
+    assert len(stored) == 5
+    assert all(audit.compute_hash(event, key) == event.hash for event in stored)
+    assert audit.verify_chain().ok

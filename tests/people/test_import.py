@@ -77,6 +77,10 @@ def test_clean_file_imports_and_reimport_updates(world):
     job = imports.import_commit(actor=world.secretary, job=run(world, xlsx(rows)))
     assert (job.created_rows, job.updated_rows) == (0, 30)
     assert Resident.objects.count() == 30 and Resident.objects.filter(name="改名了").count() == 1
+    renamed = Resident.objects.get(name="改名了")
+    event = AuditEvent.objects.filter(action="people.resident.import", object_id=str(renamed.pk)).latest("id")
+    assert (event.before, event.after) == ({"name": good_row(6)[0]}, {"name": "改名了"})  # only what changed
+    assert audit.verify_chain().ok
 
 
 def test_every_bad_row_reported_and_nothing_written(world):

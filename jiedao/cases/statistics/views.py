@@ -9,17 +9,20 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from jiedao.cases import reading, selectors
 from jiedao.cases.catalogue import sla
 from jiedao.cases.models import COUNTER_LABELS
-from jiedao.cases.statistics import stats
-from jiedao.core import scope
+from jiedao.cases.statistics import rollups, stats
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
+from jiedao.core.scope import subtree_range
 from jiedao.org import selectors as org_selectors
 from jiedao.org.models import NodeKind
 
@@ -122,6 +125,51 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     this_month = timezone.localdate().replace(day=1)
     start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
     path = node.path
+    figures = dashboard_figures(node, months, this_month)
+
+    overdue = sla.overdue_top(user, path, DASHBOARD_OVERDUE)
+    now = timezone.now()
+    for case in overdue:
+        case.mark = selectors.deadline_mark(case, now)
+
+    hotspot_level, hotspots = dashboard_hotspots(user, node)
+    context = {
+        "node": node,
+        "months": months,
+        "periods": DASHBOARD_PERIODS,
+        "start": start,
+        "last": _month_shift(end, -1),
+        "figures": figures,
+        "overdue": overdue,
+        "hotspots": hotspots,
+        "hotspot_level": hotspot_level,
+    }
+    return render(request, "cases/dashboard.html", context)
+
+
+FIGURES_CACHE_SECONDS = 3600  # a backstop only: the key changes the moment a figure does
+
+
+def dashboard_figures(node: Any, months: int, this_month: Any) -> SafeString:
+    """The dashboard's figures (tiles, trend, categories, levels, ranking and the charts' JSON)
+    rendered once per scope node, period, language and generation, and shared by everyone who
+    may see that node (the view checked that before). The key holds the rollups' generation
+    (rollups.generation: it moves the moment a case's figures move under the node) and the
+    config cache's (node and category names, the 办件规则 weights), read before the figures, so
+    what is served under a key is never older than the key."""
+    key = ("jiedao:dash:v1:{node}:{months}:{month:%Y%m}:{lang}:{config}:{rollups}".format(
+        node=node.pk, months=months, month=this_month, lang=get_language(), config=caching.generation(),
+        rollups="-".join(map(str, rollups.generation(subtree_range(node.path))))))
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("cases/_dashboard_figures.html", _figures_context(node, months, this_month))
+        cache.set(key, html, FIGURES_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
+def _figures_context(node: Any, months: int, this_month: Any) -> dict[str, Any]:
+    start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
+    path = node.path
 
     rates = stats.totals(path, start, end)
     counts = [{"key": key, "label": label, "value": rates.counts[key], "note": note}
@@ -153,13 +201,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     top = ranking[:RANKING_TOP]
     bottom = ranking[max(RANKING_TOP, len(ranking) - RANKING_BOTTOM):]
 
-    overdue = sla.overdue_top(user, path, DASHBOARD_OVERDUE)
-    now = timezone.now()
-    for case in overdue:
-        case.mark = selectors.deadline_mark(case, now)
-
-    hotspot_level, hotspots = dashboard_hotspots(user, node)
-
     chart_data = {
         "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
                    "closed": str(COUNT_FIELDS[3][1]), "due_resolved_rate": str(RATE_FIELDS[4][1]),
@@ -169,12 +210,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                        for c in categories],
         "levels": levels,
     }
-    context = {
-        "node": node,
-        "months": months,
-        "periods": DASHBOARD_PERIODS,
-        "start": start,
-        "last": _month_shift(end, -1),
+    return {
         "counts": counts,
         "rate_tiles": rate_tiles,
         "trend": trend,
@@ -183,12 +219,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ranking_by": by,
         "ranking_top": top,
         "ranking_bottom": bottom,
-        "overdue": overdue,
         "chart_data": chart_data,
-        "hotspots": hotspots,
-        "hotspot_level": hotspot_level,
     }
-    return render(request, "cases/dashboard.html", context)
 
 
 HOTSPOT_LEVEL_BELOW = {NodeKind.SUBDISTRICT: "community", NodeKind.COMMUNITY: "grid", NodeKind.VILLAGE: "grid",

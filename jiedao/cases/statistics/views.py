@@ -124,13 +124,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     months = int(raw_months) if raw_months in {str(m) for m in DASHBOARD_PERIODS} else 1
     this_month = timezone.localdate().replace(day=1)
     start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
-    path = node.path
-    figures = dashboard_figures(node, months, this_month)
-
-    overdue = sla.overdue_top(user, path, DASHBOARD_OVERDUE)
-    now = timezone.now()
-    for case in overdue:
-        case.mark = selectors.deadline_mark(case, now)
+    # Read before anything they key, so nothing cached is older than its key.
+    generations = f"{get_language()}:{caching.generation()}:" + "-".join(
+        map(str, rollups.generation(subtree_range(node.path))))
+    figures = dashboard_figures(node, months, this_month, generations)
+    overdue = dashboard_overdue(user, node, generations)
 
     hotspot_level, hotspots = dashboard_hotspots(user, node)
     context = {
@@ -150,20 +148,42 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 FIGURES_CACHE_SECONDS = 3600  # a backstop only: the key changes the moment a figure does
 
 
-def dashboard_figures(node: Any, months: int, this_month: Any) -> SafeString:
+def dashboard_figures(node: Any, months: int, this_month: Any, generations: str) -> SafeString:
     """The dashboard's figures (tiles, trend, categories, levels, ranking and the charts' JSON)
     rendered once per scope node, period, language and generation, and shared by everyone who
     may see that node (the view checked that before). The key holds the rollups' generation
     (rollups.generation: it moves the moment a case's figures move under the node) and the
     config cache's (node and category names, the 办件规则 weights), read before the figures, so
-    what is served under a key is never older than the key."""
-    key = ("jiedao:dash:v1:{node}:{months}:{month:%Y%m}:{lang}:{config}:{rollups}".format(
-        node=node.pk, months=months, month=this_month, lang=get_language(), config=caching.generation(),
-        rollups="-".join(map(str, rollups.generation(subtree_range(node.path))))))
+    what is served under a key is never older than the key. `generations`: the language, the
+    config generation and the rollup generation under the node, as the view read them."""
+    key = f"jiedao:dash:v1:{node.pk}:{months}:{this_month:%Y%m}:{generations}"
     html = cache.get(key)
     if html is None:
         html = render_to_string("cases/_dashboard_figures.html", _figures_context(node, months, this_month))
         cache.set(key, html, FIGURES_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
+OVERDUE_CACHE_SECONDS = 60
+
+
+def dashboard_overdue(user: Any, node: Any, generations: str) -> SafeString:
+    """超期和临期事项 rendered once a minute per node and viewer scope (the cases the viewer may
+    see under the node), and at once when a case under the node moves (the rollup generation).
+    The deadline watch (sla.sla_scan) marks cases every few minutes, so a minute adds little."""
+    granted = scope.granted_paths(user, Perm.VIEW_CASES)
+    viewer = "all" if granted is None else ",".join(sorted(granted))
+    departments = sorted({a.department_id for a in scope.user_assignments(user) if a.department_id})
+    viewer += ":d" + ",".join(map(str, departments))  # their dispatched cases are in scope too (scope_extra_q)
+    now = timezone.now()
+    key = f"jiedao:dash-overdue:v1:{node.pk}:{viewer}:{generations}:{int(now.timestamp()) // OVERDUE_CACHE_SECONDS}"
+    html = cache.get(key)
+    if html is None:
+        overdue = sla.overdue_top(user, node.path, DASHBOARD_OVERDUE)
+        for case in overdue:
+            case.mark = selectors.deadline_mark(case, now)
+        html = render_to_string("cases/_dashboard_overdue.html", {"overdue": overdue})
+        cache.set(key, html, OVERDUE_CACHE_SECONDS)
     return mark_safe(html)  # our own template's output, escaped when it was rendered
 
 

@@ -173,7 +173,7 @@ def dashboard_overdue(user: Any, node: Any, generations: str) -> SafeString:
     The deadline watch (sla.sla_scan) marks cases every few minutes, so a minute adds little."""
     granted = scope.granted_paths(user, Perm.VIEW_CASES)
     viewer = "all" if granted is None else ",".join(sorted(granted))
-    departments = sorted({a.department_id for a in scope.user_assignments(user) if a.department_id})
+    departments = sorted({row[3] for row in scope.role_rows(user) if row[3]})
     viewer += ":d" + ",".join(map(str, departments))  # their dispatched cases are in scope too (scope_extra_q)
     now = timezone.now()
     key = f"jiedao:dash-overdue:v1:{node.pk}:{viewer}:{generations}:{int(now.timestamp()) // OVERDUE_CACHE_SECONDS}"

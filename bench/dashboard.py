@@ -10,8 +10,10 @@ unless --reuse finds it already there; then a measuring process, on the same mac
   client, for the root, a district (city scale), a sub-district, a community and a grid:
   --repeat requests each after two warm-up requests, median and p95, and the CPU of the process
   (the server side of the request; SQLite runs inside it, PostgreSQL's own CPU is not counted);
-  each as a first view (the figures' fragment not cached: the cache is emptied before every
-  request) and a repeat view (the fragment cached by an earlier view of the same scope);
+  each as a first view (nothing cached: the cache is emptied before every request, so the
+  viewer's 本月热点 is computed too), a view right after a case moved (figures and overdue list
+  not cached, 本月热点 still cached for the viewer) and a repeat view (all cached by an earlier
+  view of the same scope);
 - times the stats functions alone (totals, trend, categories, ranking) at the root;
 - times the same root page with 5,000 pending (unfolded) rollup deltas, and folding them
   (inside a transaction that is rolled back, so the data stays as seeded);
@@ -103,12 +105,24 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT COUNT(*) FROM cases_case" if connection.vendor == "sqlite" else
                    "SELECT reltuples::bigint FROM pg_class WHERE relname = 'cases_case'")
     out["cases"] = int(cursor.fetchone()[0])
+from jiedao.cases.statistics.views import dashboard_hotspots
+
+# The cache as it is right after a case moved under the node: the figures and the overdue list
+# stale, the viewer's 本月热点 (five minutes per viewer, not keyed by the rollups) still there.
+def after_a_move(node):
+    def before():
+        cache.clear()
+        dashboard_hotspots(User.objects.get(pk=leader.pk), node)
+    return before
+
 # First view: the figures' fragment is not cached (the cache emptied before each request, outside
 # the timing); repeat view: the fragment rendered by an earlier view of the same scope.
 for kind, node in scopes:
     for months in (1, 12):
         out["pages"].append({"scope": kind, "node": node.name, "months": months, "view": "first",
                              **timed(page(node, months), repeat, before=cache.clear)})
+        out["pages"].append({"scope": kind, "node": node.name, "months": months, "view": "moved",
+                             **timed(page(node, months), repeat, before=after_a_move(node))})
         out["pages"].append({"scope": kind, "node": node.name, "months": months, "view": "repeat",
                              **timed(page(node, months), repeat)})
 
@@ -263,7 +277,8 @@ def report(results: dict, seed_seconds: dict, args) -> None:
     print()
     print(f"Dashboard latency, ms (leader, Django test client in-process, {args.repeat} requests after 2 warm-up;"
           " wall median / p95, and the server CPU median: time.process_time around the request, the database"
-          " server's own CPU not included on PostgreSQL). first: the figures' fragment not cached; repeat: cached")
+          " server's own CPU not included on PostgreSQL). first: nothing cached (figures, overdue list, 本月热点);"
+          " moved: as right after a case moved (figures and overdue list not cached, 本月热点 cached); repeat: all cached")
     header = f"{'scale':9} {'scope':12} {'months':>6} {'view':>6} | " + " | ".join(f"{x:>26}" for x in labels)
     print(header)
     print("-" * len(header))

@@ -115,7 +115,9 @@ def _dashboard_node(request: HttpRequest):
 def dashboard(request: HttpRequest) -> HttpResponse:
     """驾驶舱: counts, rates, trend, categories, resolution levels, ranking and overdue cases of one
     scope node, read from the rollups (stats picks the table for the scope) — never by scanning
-    the case table; the overdue list is one ordered index scan per status (sla.overdue_top)."""
+    the case table; the overdue list is one ordered index scan per status (sla.overdue_top).
+    Both are rendered once and cached (dashboard_figures, dashboard_overdue); the page around
+    them (navigation, the viewer's name, 本月热点) is the viewer's own."""
     user = request.user
     if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
         raise PermissionDenied(_("您没有查看事项统计的权限。"))

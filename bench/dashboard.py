@@ -8,7 +8,12 @@ unless --reuse finds it already there; then a measuring process, on the same mac
 - requests the real dashboard page (`GET /cases/dashboard/?node=…&months=…`, template,
   charts data, ranking and overdue list included) as the `leader` account through Django's test
   client, for the root, a district (city scale), a sub-district, a community and a grid:
-  --repeat requests each after two warm-up requests, median and p95;
+  --repeat requests each after two warm-up requests, median and p95, and the CPU of the process
+  (the server side of the request; SQLite runs inside it, PostgreSQL's own CPU is not counted);
+  each as a first view (nothing cached: the cache is emptied before every request, so the
+  viewer's 本月热点 is computed too), a view right after a case moved (figures and overdue list
+  not cached, 本月热点 still cached for the viewer) and a repeat view (all cached by an earlier
+  view of the same scope);
 - times the stats functions alone (totals, trend, categories, ranking) at the root;
 - times the same root page with 5,000 pending (unfolded) rollup deltas, and folding them
   (inside a transaction that is rolled back, so the data stays as seeded);
@@ -37,8 +42,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-JIEDAO = str(ROOT / ".venv" / "bin" / "jiedao")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
+JIEDAO = [PYTHON, "-m", "jiedao.cli"]  # this checkout's code (the venv's `jiedao` script may be another's)
 
 MEASURE = r"""
 import json, statistics, sys, time
@@ -72,11 +77,15 @@ for kind in ("district", "subdistrict", "community", "grid"):
     if node is not None and node.pk != root.pk:
         scopes.append((kind, node))
 
-def timed(fn, n):
+from django.core.cache import cache
+
+def timed(fn, n, before=None):
     for _ in range(2):
         fn()
     samples, cpu = [], []
     for _ in range(n):
+        if before is not None:
+            before()
         t, c = time.perf_counter(), time.process_time()
         fn()
         samples.append((time.perf_counter() - t) * 1000)
@@ -96,9 +105,26 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT COUNT(*) FROM cases_case" if connection.vendor == "sqlite" else
                    "SELECT reltuples::bigint FROM pg_class WHERE relname = 'cases_case'")
     out["cases"] = int(cursor.fetchone()[0])
+from jiedao.cases.statistics.views import dashboard_hotspots
+
+# The cache as it is right after a case moved under the node: the figures and the overdue list
+# stale, the viewer's 本月热点 (five minutes per viewer, not keyed by the rollups) still there.
+def after_a_move(node):
+    def before():
+        cache.clear()
+        dashboard_hotspots(User.objects.get(pk=leader.pk), node)
+    return before
+
+# First view: the figures' fragment is not cached (the cache emptied before each request, outside
+# the timing); repeat view: the fragment rendered by an earlier view of the same scope.
 for kind, node in scopes:
     for months in (1, 12):
-        out["pages"].append({"scope": kind, "node": node.name, "months": months, **timed(page(node, months), repeat)})
+        out["pages"].append({"scope": kind, "node": node.name, "months": months, "view": "first",
+                             **timed(page(node, months), repeat, before=cache.clear)})
+        out["pages"].append({"scope": kind, "node": node.name, "months": months, "view": "moved",
+                             **timed(page(node, months), repeat, before=after_a_move(node))})
+        out["pages"].append({"scope": kind, "node": node.name, "months": months, "view": "repeat",
+                             **timed(page(node, months), repeat)})
 
 this_month = timezone.localdate().replace(day=1)
 end = (this_month + timedelta(days=32)).replace(day=1)
@@ -120,7 +146,7 @@ with transaction.atomic():
         for i, (g, c, s, p) in enumerate(grids * 10)
     ], batch_size=1000)
     pending_totals = stats.totals(root.path, this_month, end).counts["reported"]
-    out["pending_page"] = timed(page(root, 1), max(5, repeat // 3))
+    out["pending_page"] = timed(page(root, 1), max(5, repeat // 3), before=cache.clear)
     t = time.perf_counter()
     folded = rollups.fold()
     out["fold"] = {"deltas": folded, "ms": (time.perf_counter() - t) * 1000}
@@ -188,7 +214,7 @@ def prepare(label: str, scale: str, env: dict, reuse: bool, cases: int | None) -
     print(f"[{label} {scale}] seeding (jiedao seed --scale {scale} --force)…", flush=True)
     started = time.monotonic()
     extra = ["--cases", str(cases)] if cases is not None else []
-    done = subprocess.run([JIEDAO, "seed", "--scale", scale, "--force", *extra], env=env, cwd=ROOT, text=True,
+    done = subprocess.run([*JIEDAO, "seed", "--scale", scale, "--force", *extra], env=env, cwd=ROOT, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if done.returncode:
         sys.exit(f"seeding failed:\n{done.stdout[-3000:]}")
@@ -249,9 +275,11 @@ def main() -> None:
 def report(results: dict, seed_seconds: dict, args) -> None:
     labels = [x for x in ("sqlite", "postgres") if not args.only or args.only == x]
     print()
-    print(f"Dashboard latency, ms (leader, Django test client, {args.repeat} requests after 2 warm-up;"
-          " wall median / p95, and the measuring process's CPU median)")
-    header = f"{'scale':9} {'scope':12} {'months':>6} | " + " | ".join(f"{x:>26}" for x in labels)
+    print(f"Dashboard latency, ms (leader, Django test client in-process, {args.repeat} requests after 2 warm-up;"
+          " wall median / p95, and the server CPU median: time.process_time around the request, the database"
+          " server's own CPU not included on PostgreSQL). first: nothing cached (figures, overdue list, 本月热点);"
+          " moved: as right after a case moved (figures and overdue list not cached, 本月热点 cached); repeat: all cached")
+    header = f"{'scale':9} {'scope':12} {'months':>6} {'view':>6} | " + " | ".join(f"{x:>26}" for x in labels)
     print(header)
     print("-" * len(header))
     for scale in args.scales.split(","):
@@ -261,7 +289,8 @@ def report(results: dict, seed_seconds: dict, args) -> None:
         for i, page in enumerate(rows[0]["pages"]):
             cells = [f"{r['pages'][i]['median']:7.1f} / {r['pages'][i]['p95']:7.1f} cpu {r['pages'][i]['cpu']:5.1f}"
                      for r in rows]
-            print(f"{scale:9} {page['scope']:12} {page['months']:>6} | " + " | ".join(f"{c:>26}" for c in cells))
+            print(f"{scale:9} {page['scope']:12} {page['months']:>6} {page['view']:>6} | "
+                  + " | ".join(f"{c:>26}" for c in cells))
     print()
     for scale in args.scales.split(","):
         for label in labels:
@@ -276,7 +305,7 @@ def report(results: dict, seed_seconds: dict, args) -> None:
                   f" p95 {r['functions']['p95']:.1f} ms, cpu {r['functions']['cpu']:.1f} ms")
             print(f"  root page with 5,000 pending deltas: median {r['pending_page']['median']:.1f} ms;"
                   f" folding them: {r['fold']['ms']:.0f} ms")
-            root_cpu = r["pages"][0]["cpu"]
+            root_cpu = r["pages"][0]["cpu"]  # the first (uncached) view of the root
             print(f"  plain aggregate over the case table, last month ({r['plain']['rows']:,} cases):"
                   f" {r['plain']['median']:.0f} ms wall = {r['plain']['median'] / root_page:.1f} x the whole root page"
                   f" ({root_page:.1f} ms wall); {r['queries']} queries per page")

@@ -100,3 +100,75 @@ def test_echarts_is_served_by_the_app(client, world):
     assert response.status_code == 200
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert b"echarts" in body[:5000]
+
+
+# --- the figures' fragment cache (issue 14) --------------------------------------------------------
+
+FRAGMENT = "cases/_dashboard_figures.html"
+
+
+def rendered(response) -> bool:
+    """Whether this response rendered the figures (a cache miss) rather than reusing them."""
+    return FRAGMENT in [t.name for t in response.templates]
+
+
+def test_a_figure_moves_on_the_very_next_view_and_repeat_views_reuse_the_fragment(client, world, catalogue):
+    from jiedao.cases.statistics import rollups
+
+    file_case(world, catalogue)
+    client.force_login(world.leader)
+    first = client.get(URL)
+    assert rendered(first) and kpi(first.content.decode(), "reported") == "1"
+    again = client.get(URL)
+    assert not rendered(again) and kpi(again.content.decode(), "reported") == "1"
+
+    case = file_case(world, catalogue, title="路灯不亮")  # a case moves: the very next view shows it
+    moved = client.get(URL)
+    assert rendered(moved) and kpi(moved.content.decode(), "reported") == "2"
+    services.case_act(actor=world.secretary, case=case, action=Action.ACCEPT)
+    assert kpi(client.get(URL).content.decode(), "accepted") == "1"
+
+    assert rollups.fold() > 0  # folding changes no figure, and the page says the same after it
+    folded = client.get(URL)
+    assert rendered(folded)
+    assert (kpi(folded.content.decode(), "reported"), kpi(folded.content.decode(), "accepted")) == ("2", "1")
+    assert not rendered(client.get(URL))
+    file_case(world, catalogue, title="井盖松动")  # the first delta after a fold moves the key too
+    assert kpi(client.get(URL).content.decode(), "reported") == "3"
+
+
+def test_one_fragment_per_scope_shared_by_its_viewers_only(client, world, catalogue):
+    file_case(world, catalogue)
+    services.case_create(actor=world.other_worker, source=Source.DOOR_VISIT, node=world.other_grid, title="路灯不亮",
+                         description="路灯不亮，请尽快处理。", category=catalogue["garbage"])
+    client.force_login(world.leader)
+    leader = client.get(URL)
+    assert rendered(leader) and kpi(leader.content.decode(), "reported") == "2"
+    client.force_login(world.admin)  # the same sub-district: the leader's fragment, not a new one
+    admin = client.get(URL)
+    assert admin.context["node"] == world.subdistrict and not rendered(admin)
+    assert kpi(admin.content.decode(), "reported") == "2"
+    assert "李主任" not in admin.content.decode()  # the page around the figures is the viewer's own
+
+    client.force_login(world.worker)  # a grid: never the sub-district's fragment
+    worker = client.get(URL)
+    assert rendered(worker) and kpi(worker.content.decode(), "reported") == "1"
+    assert client.get(URL, {"node": world.subdistrict.pk}).status_code == 404  # checked before the cache
+    client.force_login(world.other_worker)
+    other = client.get(URL)
+    assert rendered(other) and other.context["node"] == world.other_grid
+    assert "东门第二网格" in other.content.decode()
+    client.force_login(world.leader)  # the leader may look at a grid: that grid's fragment is shared
+    assert not rendered(client.get(URL, {"node": world.grid.pk}))
+
+
+def test_english_and_chinese_fragments_are_separate(client, world, catalogue):
+    file_case(world, catalogue)
+    client.force_login(world.leader)
+    chinese = client.get(URL)
+    english = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+    assert rendered(chinese) and rendered(english)
+    assert "口径说明" in chinese.content.decode() and "How each figure is counted" in english.content.decode()
+    assert "口径说明" not in english.content.decode()
+    assert not rendered(client.get(URL, HTTP_ACCEPT_LANGUAGE="en"))
+    assert "口径说明" in client.get(URL).content.decode()

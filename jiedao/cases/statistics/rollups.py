@@ -24,6 +24,12 @@ folded by it or left for the next one — never lost, never counted twice. Reade
 the pending deltas to the folded rows in the same SQL statement, so figures are exact before a
 fold, after it and while it commits.
 
+Cached views of the figures (the dashboard's fragments) are keyed by `generation(path_range)`:
+the pending deltas under the scope (how many, the highest id) and a fold counter that every
+fold and rebuild adds one to in its own transaction. Between two folds the deltas only grow, so
+(count, highest id) names exactly the set pending; a fold changes the counter. Read in one
+statement (one snapshot) before the figures, the key is never newer than what is cached under it.
+
 `rebuild()` recomputes all three tables from the case table by aggregate SQL that counts exactly
 what `figures.case_figures` counts (the bulk seed uses it; to repair the rollups, call it from
 `jiedao manage shell`).
@@ -52,6 +58,8 @@ T_AREA = "cases_casestatarea"
 T_TOTAL = "cases_casestatareatotal"
 T_NODE = "org_orgnode"
 _FOLD_LOCK = 7_304_201  # pg_advisory_xact_lock key: one fold at a time
+T_GENERATION = "core_cachegeneration"
+FOLDS = "rollup-folds"  # its row in T_GENERATION: how many folds and rebuilds so far
 
 
 def _csv(template: str, sep: str = ", ") -> str:
@@ -117,7 +125,10 @@ def fold(limit: int | None = None) -> int:
                 f"WITH d AS (DELETE FROM {T_DELTA}{limit_sql} RETURNING *), g AS ({_grouped('d')}), {ctes} "
                 f"SELECT (SELECT COUNT(*) FROM d)"
             )
-            return int(cursor.fetchone()[0])
+            folded = int(cursor.fetchone()[0])
+            if folded:
+                _count_fold(cursor)
+            return folded
         cursor.execute(f"SELECT MAX(id), COUNT(*) FROM {T_DELTA}")
         top, count = cursor.fetchone()
         if not count:
@@ -129,7 +140,27 @@ def fold(limit: int | None = None) -> int:
         for sql in _upsert_statements(f"({_grouped(source)}) g"):
             cursor.execute(sql)
         cursor.execute(f"DELETE FROM {T_DELTA} WHERE id <= %s", [top])
+        _count_fold(cursor)
         return int(count)
+
+
+def _count_fold(cursor) -> None:
+    """Add one to the fold counter, in the fold's (or rebuild's) transaction."""
+    cursor.execute(f"UPDATE {T_GENERATION} SET value = value + 1 WHERE name = %s", [FOLDS])
+    if not cursor.rowcount:
+        cursor.execute(f"INSERT INTO {T_GENERATION} (name, value) VALUES (%s, 1)", [FOLDS])
+
+
+def generation(path_range: tuple[str, str] | None) -> tuple[int, int, int]:
+    """Where the figures under `path_range` (None: everywhere) stand: (folds so far, pending
+    deltas under the scope, their highest id). It changes the moment a case's figures move
+    there (its delta commits) and at every fold; equal values mean equal figures."""
+    where, params = ("WHERE org_path BETWEEN %s AND %s", list(path_range)) if path_range else ("", [])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT value FROM {T_GENERATION} WHERE name = %s), COUNT(*), MAX(id) "
+                       f"FROM {T_DELTA} {where}", [FOLDS, *params])
+        folds, count, top = cursor.fetchone()
+    return int(folds or 0), int(count or 0), int(top or 0)
 
 
 def fold_job() -> str:
@@ -251,6 +282,7 @@ def rebuild(*, subdistrict_ids: list[int] | None = None,
     with connection.cursor() as cursor:
         for table in (T_DELTA, T_FINE, T_AREA, T_TOTAL):
             cursor.execute(f"DELETE FROM {table}")
+        _count_fold(cursor)
     if subdistrict_ids is None:
         subdistrict_ids = list(OrgNode.objects.filter(kind="subdistrict").order_by("path").values_list("id", flat=True))
     fine_cols = f"month, node_id, org_path, subdistrict_id, community_id, category_id, {_csv('{c}')}"

@@ -9,17 +9,20 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from jiedao.cases import reading, selectors
 from jiedao.cases.catalogue import sla
 from jiedao.cases.models import COUNTER_LABELS
-from jiedao.cases.statistics import stats
-from jiedao.core import scope
+from jiedao.cases.statistics import rollups, stats
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
+from jiedao.core.scope import subtree_range
 from jiedao.org import selectors as org_selectors
 from jiedao.org.models import NodeKind
 
@@ -112,7 +115,9 @@ def _dashboard_node(request: HttpRequest):
 def dashboard(request: HttpRequest) -> HttpResponse:
     """驾驶舱: counts, rates, trend, categories, resolution levels, ranking and overdue cases of one
     scope node, read from the rollups (stats picks the table for the scope) — never by scanning
-    the case table; the overdue list is one ordered index scan per status (sla.overdue_top)."""
+    the case table; the overdue list is one ordered index scan per status (sla.overdue_top).
+    Both are rendered once and cached (dashboard_figures, dashboard_overdue); the page around
+    them (navigation, the viewer's name, 本月热点) is the viewer's own."""
     user = request.user
     if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
         raise PermissionDenied(_("您没有查看事项统计的权限。"))
@@ -120,6 +125,71 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     raw_months = request.GET.get("months", "1")
     months = int(raw_months) if raw_months in {str(m) for m in DASHBOARD_PERIODS} else 1
     this_month = timezone.localdate().replace(day=1)
+    start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
+    # Read before anything they key, so nothing cached is older than its key.
+    generations = f"{get_language()}:{caching.generation()}:" + "-".join(
+        map(str, rollups.generation(subtree_range(node.path))))
+    figures = dashboard_figures(node, months, this_month, generations)
+    overdue = dashboard_overdue(user, node, generations)
+
+    hotspot_level, hotspots = dashboard_hotspots(user, node)
+    context = {
+        "node": node,
+        "months": months,
+        "periods": DASHBOARD_PERIODS,
+        "start": start,
+        "last": _month_shift(end, -1),
+        "figures": figures,
+        "overdue": overdue,
+        "hotspots": hotspots,
+        "hotspot_level": hotspot_level,
+    }
+    return render(request, "cases/dashboard.html", context)
+
+
+FIGURES_CACHE_SECONDS = 3600  # a backstop only: the key changes the moment a figure does
+
+
+def dashboard_figures(node: Any, months: int, this_month: Any, generations: str) -> SafeString:
+    """The dashboard's figures (tiles, trend, categories, levels, ranking and the charts' JSON)
+    rendered once per scope node, period, language and generation, and shared by everyone who
+    may see that node (the view checked that before). The key holds the rollups' generation
+    (rollups.generation: it moves the moment a case's figures move under the node) and the
+    config cache's (node and category names, the 办件规则 weights), read before the figures, so
+    what is served under a key is never older than the key. `generations`: the language, the
+    config generation and the rollup generation under the node, as the view read them."""
+    key = f"jiedao:dash:v1:{node.pk}:{months}:{this_month:%Y%m}:{generations}"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string("cases/_dashboard_figures.html", _figures_context(node, months, this_month))
+        cache.set(key, html, FIGURES_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
+OVERDUE_CACHE_SECONDS = 60
+
+
+def dashboard_overdue(user: Any, node: Any, generations: str) -> SafeString:
+    """超期和临期事项 rendered once a minute per node and viewer scope (the cases the viewer may
+    see under the node), and at once when a case under the node moves (the rollup generation).
+    The deadline watch (sla.sla_scan) marks cases every few minutes, so a minute adds little."""
+    granted = scope.granted_paths(user, Perm.VIEW_CASES)
+    viewer = "all" if granted is None else ",".join(sorted(granted))
+    departments = sorted({row[3] for row in scope.role_rows(user) if row[3]})
+    viewer += ":d" + ",".join(map(str, departments))  # their dispatched cases are in scope too (scope_extra_q)
+    now = timezone.now()
+    key = f"jiedao:dash-overdue:v1:{node.pk}:{viewer}:{generations}:{int(now.timestamp()) // OVERDUE_CACHE_SECONDS}"
+    html = cache.get(key)
+    if html is None:
+        overdue = sla.overdue_top(user, node.path, DASHBOARD_OVERDUE)
+        for case in overdue:
+            case.mark = selectors.deadline_mark(case, now)
+        html = render_to_string("cases/_dashboard_overdue.html", {"overdue": overdue})
+        cache.set(key, html, OVERDUE_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
+def _figures_context(node: Any, months: int, this_month: Any) -> dict[str, Any]:
     start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
     path = node.path
 
@@ -153,13 +223,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     top = ranking[:RANKING_TOP]
     bottom = ranking[max(RANKING_TOP, len(ranking) - RANKING_BOTTOM):]
 
-    overdue = sla.overdue_top(user, path, DASHBOARD_OVERDUE)
-    now = timezone.now()
-    for case in overdue:
-        case.mark = selectors.deadline_mark(case, now)
-
-    hotspot_level, hotspots = dashboard_hotspots(user, node)
-
     chart_data = {
         "labels": {"reported": str(COUNT_FIELDS[0][1]), "resolved": str(COUNT_FIELDS[2][1]),
                    "closed": str(COUNT_FIELDS[3][1]), "due_resolved_rate": str(RATE_FIELDS[4][1]),
@@ -169,12 +232,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                        for c in categories],
         "levels": levels,
     }
-    context = {
-        "node": node,
-        "months": months,
-        "periods": DASHBOARD_PERIODS,
-        "start": start,
-        "last": _month_shift(end, -1),
+    return {
         "counts": counts,
         "rate_tiles": rate_tiles,
         "trend": trend,
@@ -183,12 +241,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "ranking_by": by,
         "ranking_top": top,
         "ranking_bottom": bottom,
-        "overdue": overdue,
         "chart_data": chart_data,
-        "hotspots": hotspots,
-        "hotspot_level": hotspot_level,
     }
-    return render(request, "cases/dashboard.html", context)
 
 
 HOTSPOT_LEVEL_BELOW = {NodeKind.SUBDISTRICT: "community", NodeKind.COMMUNITY: "grid", NodeKind.VILLAGE: "grid",

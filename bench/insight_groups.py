@@ -24,26 +24,12 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def timed(fn, repeat: int = 1) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def line(label: str, values: list[float], extra: str = "") -> None:
-    values = sorted(values)
-    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-    print(f"{label:<44} median {statistics.median(values):8.1f} ms   p95 {p95:8.1f} ms  {extra}")
+from bench.timing import line, timed  # noqa: E402  (after the path insert)
 
 
 def main() -> int:

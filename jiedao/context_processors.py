@@ -3,18 +3,25 @@
 from functools import cached_property
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from jiedao.cases.cycles.selectors import COMMUNITY_KINDS, cycle_places, decisions_owned
 from jiedao.cases.selectors import can_view_cases
-from jiedao.core import scope
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm, Role
 from jiedao.org.selectors import user_assignments
+
+# How long the "我的月议事项" link may lag behind a decision assigned or taken away (the page
+# itself is always exact): the one navigation answer not covered by the cache generation.
+DECISIONS_LINK_SECONDS = 60
 
 
 class Navigation:
     """What the page chrome needs to know about the signed-in user, computed only when a
-    template asks (so partials and anonymous pages cost no queries)."""
+    template asks (so partials and anonymous pages cost no queries). Everything but the 月议
+    link comes from the user's role rows and the places they hold, kept per process and cache
+    generation (jiedao.core.caching), so a page's chrome costs no query of its own."""
 
     def __init__(self, user):
         self.user = user
@@ -73,14 +80,21 @@ class Navigation:
         if roles & {Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF, Role.LEADER, Role.ADMIN}:
             return True
         if Role.GRID_LEADER in roles:  # bound to a grid or to a whole community
-            return cycle_places(self.user, COMMUNITY_KINDS).exists()
+            user = self.user
+            return caching.get(("nav-community-places", user.pk),
+                               lambda: cycle_places(user, COMMUNITY_KINDS).exists())
         return False
 
     @cached_property
     def owns_decisions(self) -> bool:
         if not self.user.is_authenticated:
             return False
-        return decisions_owned(self.user).exists()
+        key = f"jiedao:nav-decisions:v1:{self.user.pk}"
+        owns = cache.get(key)
+        if owns is None:
+            owns = decisions_owned(self.user).exists()
+            cache.set(key, owns, DECISIONS_LINK_SECONDS)
+        return owns
 
     @cached_property
     def can_joint_meetings(self) -> bool:
@@ -102,9 +116,12 @@ class Navigation:
             return ""
         if self.user.is_superuser:
             return _("超级管理员")
+        user = self.user
+        roles = caching.get(("nav-roles", user.pk), lambda: tuple(a.role for a in user_assignments(user)))
+        names = dict(Role.choices)
         labels: list[str] = []
-        for assignment in user_assignments(self.user):
-            label = str(assignment.get_role_display())
+        for role in roles:
+            label = str(names.get(role, role))
             if label not in labels:
                 labels.append(label)
         return "、".join(labels) or _("未分配角色")

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "jiedao.core.middleware.IdleSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,9 +158,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions end after this many idle minutes: every request pushes the expiry forward.
+# Sessions end after this many idle minutes: a request pushes the expiry forward when it would
+# move by a minute or more (jiedao.core.middleware.IdleSessionMiddleware), not on every request.
 SESSION_COOKIE_AGE = env_int("JIEDAO_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("JIEDAO_SECURE_COOKIES", False)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from django.conf import settings
@@ -11,6 +12,38 @@ from django.utils.html import format_html
 
 from jiedao.core import caching, text
 from jiedao.core.context import RequestInfo, reset_request, set_request
+
+# The idle timeout: a session ends SESSION_COOKIE_AGE seconds after it was last saved, and a
+# request saves it only when its expiry would move by at least this many seconds.
+IDLE_TOUCH_SECONDS = 60
+IDLE_TOUCHED = "_jiedao_touched"  # the session key holding when the expiry was last pushed forward
+
+
+class IdleSessionMiddleware:
+    """The idle timeout without a session write on every request. Placed right after Django's
+    SessionMiddleware: a signed-in session whose expiry was last pushed forward at least
+    IDLE_TOUCH_SECONDS ago is marked modified, so SessionMiddleware saves it with a fresh
+    expiry (now + SESSION_COOKIE_AGE); any other request saves nothing unless the view changed
+    the session. The stored expiry is never later than "last request + idle minutes" and at most
+    IDLE_TOUCH_SECONDS earlier: a session idle for the configured minutes is always over, one
+    used within the last (idle minutes − 1 minute) never is."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.every = getattr(settings, "JIEDAO_IDLE_TOUCH_SECONDS", IDLE_TOUCH_SECONDS)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty():
+            return response
+        now = int(time.time())
+        # A session saved anyway (a sign-in, a message) is fresh from now on.
+        if session.modified or (session.accessed and session.keys()
+                                and now - session.get(IDLE_TOUCHED, 0) >= self.every):
+            session[IDLE_TOUCHED] = now
+        return response
+
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

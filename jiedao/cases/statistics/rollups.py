@@ -24,11 +24,15 @@ folded by it or left for the next one — never lost, never counted twice. Reade
 the pending deltas to the folded rows in the same SQL statement, so figures are exact before a
 fold, after it and while it commits.
 
-Cached views of the figures (the dashboard's fragments) are keyed by `generation(path_range)`:
-the pending deltas under the scope (how many, the highest id) and a fold counter that every
-fold and rebuild adds one to in its own transaction. Between two folds the deltas only grow, so
-(count, highest id) names exactly the set pending; a fold changes the counter. Read in one
-statement (one snapshot) before the figures, the key is never newer than what is cached under it.
+Cached views of the figures (the dashboard's fragments) are keyed by `generation(node, range)`:
+the pending deltas under the scope (how many, the highest id), the number of the last fold that
+took a delta under the node, and a rebuild counter. Every fold has a number (a counter that each
+fold and rebuild adds one to in its own transaction) and, in the same transaction, writes it
+into a row of each node above the deltas it took (their fine nodes and every ancestor). Between
+two folds that touch a scope its folded figures do not change and its pending deltas only grow,
+so (count, highest id) names exactly the set pending; a fold elsewhere leaves the scope's key —
+and its cached figures — alone. Read in one statement (one snapshot) before the figures, the
+key is never newer than what is cached under it.
 
 `rebuild()` recomputes all three tables from the case table by aggregate SQL that counts exactly
 what `figures.case_figures` counts (the bulk seed uses it; to repair the rollups, call it from
@@ -60,6 +64,8 @@ T_NODE = "org_orgnode"
 _FOLD_LOCK = 7_304_201  # pg_advisory_xact_lock key: one fold at a time
 T_GENERATION = "core_cachegeneration"
 FOLDS = "rollup-folds"  # its row in T_GENERATION: how many folds and rebuilds so far
+REBUILDS = "rollup-rebuilds"  # its row in T_GENERATION: how many rebuilds so far
+NODE_FOLDS = "rollup-folds:{}"  # per node id: the number of the last fold under the node
 
 
 def _csv(template: str, sep: str = ", ") -> str:
@@ -119,7 +125,10 @@ def fold(limit: int | None = None) -> int:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FOLD_LOCK])
             limit_sql = f" WHERE id IN (SELECT id FROM {T_DELTA} ORDER BY id LIMIT {int(limit)})" if limit else ""
-            statements = _upsert_statements("g")
+            statements = [*_upsert_statements("g"),
+                          _node_folds_statement("(SELECT DISTINCT g.path AS path FROM g)",
+                                                f"(SELECT COALESCE(MAX(value), 0) + 1 FROM {T_GENERATION} "
+                                                f"WHERE name = '{FOLDS}')")]
             ctes = ", ".join(f"s{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(statements))
             cursor.execute(
                 f"WITH d AS (DELETE FROM {T_DELTA}{limit_sql} RETURNING *), g AS ({_grouped('d')}), {ctes} "
@@ -139,28 +148,49 @@ def fold(limit: int | None = None) -> int:
         source = f"(SELECT * FROM {T_DELTA} WHERE id <= {int(top)})"
         for sql in _upsert_statements(f"({_grouped(source)}) g"):
             cursor.execute(sql)
+        cursor.execute(f"SELECT value FROM {T_GENERATION} WHERE name = %s", [FOLDS])
+        number = (cursor.fetchone() or (0,))[0] + 1
+        cursor.execute(_node_folds_statement(
+            f"(SELECT DISTINCT o.path AS path FROM {T_DELTA} d JOIN {T_NODE} o ON o.id = d.node_id "
+            f"WHERE d.id <= {int(top)})", str(int(number))))
         cursor.execute(f"DELETE FROM {T_DELTA} WHERE id <= %s", [top])
         _count_fold(cursor)
         return int(count)
 
 
-def _count_fold(cursor) -> None:
-    """Add one to the fold counter, in the fold's (or rebuild's) transaction."""
-    cursor.execute(f"UPDATE {T_GENERATION} SET value = value + 1 WHERE name = %s", [FOLDS])
+def _node_folds_statement(paths: str, number: str) -> str:
+    """Write the fold's `number` (SQL) into the row of every node on the paths (`paths`: a
+    subquery of distinct fine-node paths `path`) and every ancestor of them."""
+    prefix = NODE_FOLDS.format("")
+    return (
+        f"INSERT INTO {T_GENERATION} (name, value) SELECT DISTINCT '{prefix}' || u.id, {number} "
+        f"FROM {paths} p CROSS JOIN ({_lengths()}) l JOIN {T_NODE} u ON u.path = substr(p.path, 1, l.n) "
+        f"WHERE l.n <= length(p.path) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+    )
+
+
+def _count_fold(cursor, name: str = FOLDS) -> None:
+    """Add one to the fold counter (or another), in the fold's (or rebuild's) transaction."""
+    cursor.execute(f"UPDATE {T_GENERATION} SET value = value + 1 WHERE name = %s", [name])
     if not cursor.rowcount:
-        cursor.execute(f"INSERT INTO {T_GENERATION} (name, value) VALUES (%s, 1)", [FOLDS])
+        cursor.execute(f"INSERT INTO {T_GENERATION} (name, value) VALUES (%s, 1)", [name])
 
 
-def generation(path_range: tuple[str, str] | None) -> tuple[int, int, int]:
-    """Where the figures under `path_range` (None: everywhere) stand: (folds so far, pending
-    deltas under the scope, their highest id). It changes the moment a case's figures move
-    there (its delta commits) and at every fold; equal values mean equal figures."""
+def generation(node_id: int | None, path_range: tuple[str, str] | None) -> tuple[int, int, int, int]:
+    """Where the figures of the node `node_id` (its subtree `path_range`; both None: everywhere)
+    stand: (rebuilds so far, the number of the last fold that took a delta under the node —
+    everywhere: of the last fold —, pending deltas under it, their highest id). It changes the
+    moment a case's figures move there (its delta commits), at every fold that takes one of its
+    deltas and at every rebuild; equal values mean equal figures. A fold of other scopes' deltas
+    leaves it as it is."""
     where, params = ("WHERE org_path BETWEEN %s AND %s", list(path_range)) if path_range else ("", [])
+    folds = FOLDS if node_id is None else NODE_FOLDS.format(int(node_id))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT value FROM {T_GENERATION} WHERE name = %s), COUNT(*), MAX(id) "
-                       f"FROM {T_DELTA} {where}", [FOLDS, *params])
-        folds, count, top = cursor.fetchone()
-    return int(folds or 0), int(count or 0), int(top or 0)
+        cursor.execute(f"SELECT (SELECT value FROM {T_GENERATION} WHERE name = %s), "
+                       f"(SELECT value FROM {T_GENERATION} WHERE name = %s), COUNT(*), MAX(id) "
+                       f"FROM {T_DELTA} {where}", [REBUILDS, folds, *params])
+        rebuilds, folded, count, top = cursor.fetchone()
+    return int(rebuilds or 0), int(folded or 0), int(count or 0), int(top or 0)
 
 
 def fold_job() -> str:
@@ -283,6 +313,7 @@ def rebuild(*, subdistrict_ids: list[int] | None = None,
         for table in (T_DELTA, T_FINE, T_AREA, T_TOTAL):
             cursor.execute(f"DELETE FROM {table}")
         _count_fold(cursor)
+        _count_fold(cursor, REBUILDS)
     if subdistrict_ids is None:
         subdistrict_ids = list(OrgNode.objects.filter(kind="subdistrict").order_by("path").values_list("id", flat=True))
     fine_cols = f"month, node_id, org_path, subdistrict_id, community_id, category_id, {_csv('{c}')}"

@@ -117,7 +117,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     scope node, read from the rollups (stats picks the table for the scope) — never by scanning
     the case table; the overdue list is one ordered index scan per status (sla.overdue_top).
     Both are rendered once and cached (dashboard_figures, dashboard_overdue); the page around
-    them (navigation, the viewer's name, 本月热点) is the viewer's own."""
+    them (navigation, the viewer's name) is the viewer's own; 本月热点 comes in a fragment of its
+    own (dashboard_hotspots_fragment) once the page is shown."""
     user = request.user
     if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
         raise PermissionDenied(_("您没有查看事项统计的权限。"))
@@ -128,11 +129,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     start, end = _month_shift(this_month, 1 - months), _month_shift(this_month, 1)
     # Read before anything they key, so nothing cached is older than its key.
     generations = f"{get_language()}:{caching.generation()}:" + "-".join(
-        map(str, rollups.generation(subtree_range(node.path))))
+        map(str, rollups.generation(node.pk, subtree_range(node.path))))
     figures = dashboard_figures(node, months, this_month, generations)
     overdue = dashboard_overdue(user, node, generations)
 
-    hotspot_level, hotspots = dashboard_hotspots(user, node)
     context = {
         "node": node,
         "months": months,
@@ -141,10 +141,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "last": _month_shift(end, -1),
         "figures": figures,
         "overdue": overdue,
-        "hotspots": hotspots,
-        "hotspot_level": hotspot_level,
+        "hotspot_level": hotspot_level(node),
     }
     return render(request, "cases/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def dashboard_hotspots_fragment(request: HttpRequest) -> HttpResponse:
+    """本月热点 of a dashboard node, loaded by the page after it is shown (htmx, `hx-trigger=load`):
+    a scan of the month's cases under the node, so it does not hold up the figures."""
+    user = request.user
+    if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
+        raise PermissionDenied(_("您没有查看事项统计的权限。"))
+    node = _dashboard_node(request)
+    level, spots = dashboard_hotspots(user, node)
+    return render(request, "cases/_dashboard_hotspots.html", {"node": node, "hotspot_level": level, "spots": spots})
 
 
 FIGURES_CACHE_SECONDS = 3600  # a backstop only: the key changes the moment a figure does
@@ -250,12 +262,21 @@ HOTSPOT_LEVEL_BELOW = {NodeKind.SUBDISTRICT: "community", NodeKind.COMMUNITY: "g
 HOTSPOT_CACHE_SECONDS = 300
 
 
+def hotspot_level(node: Any) -> str:
+    return HOTSPOT_LEVEL_BELOW.get(node.kind, "subdistrict")
+
+
 def dashboard_hotspots(user: Any, node: Any) -> tuple[str, list]:
     """本月热点 of the dashboard's node, one level below it (sub-district → communities, community →
     grids, grid → buildings; above a sub-district: sub-districts). Computed from the month's cases
-    by the installed reader (jiedao.cases.reading) and kept in the cache for five minutes per viewer."""
-    level = HOTSPOT_LEVEL_BELOW.get(node.kind, "subdistrict")
-    key = f"jiedao:hotspots:{user.pk}:{node.pk}:{level}:{timezone.localdate():%Y%m%d}"
+    by the installed reader (jiedao.cases.reading) and kept in the cache for five minutes — per
+    node when the viewer sees every case under it (their grant covers the node: then what they
+    see does not depend on who they are), else per viewer."""
+    level = hotspot_level(node)
+    granted = scope.granted_paths(user, Perm.VIEW_CASES)
+    whole = granted is None or any(node.path.startswith(path) for path in granted)
+    viewer = "node" if whole else f"user{user.pk}"
+    key = f"jiedao:hotspots:v2:{viewer}:{node.pk}:{level}:{get_language()}:{timezone.localdate():%Y%m%d}"
     spots = cache.get(key)
     if spots is None:
         spots = reading.reader().hotspots(user, node=node, period="month", level=level, limit=5)

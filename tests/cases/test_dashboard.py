@@ -172,3 +172,97 @@ def test_english_and_chinese_fragments_are_separate(client, world, catalogue):
     assert "口径说明" not in english.content.decode()
     assert not rendered(client.get(URL, HTTP_ACCEPT_LANGUAGE="en"))
     assert "口径说明" in client.get(URL).content.decode()
+
+
+# --- each scope's figures stay cached until a case moves under it (issue 14) ------------------------
+
+
+def village_case(world, catalogue, title="村口路灯不亮"):
+    return services.case_create(actor=world.village_worker, source=Source.DOOR_VISIT, node=world.village_grid,
+                                title=title, description=f"{title}，请尽快处理。", category=catalogue["garbage"])
+
+
+def test_a_fold_elsewhere_keeps_a_scope_cached_and_a_fold_under_it_renders_it_again(client, world, catalogue):
+    from jiedao.cases.statistics import rollups
+
+    file_case(world, catalogue)
+    assert rollups.fold() > 0
+    client.force_login(world.worker)
+    assert rendered(client.get(URL))
+    client.force_login(world.secretary)
+    assert rendered(client.get(URL))  # the community
+
+    village_case(world, catalogue)  # a case moves in another community, and is folded
+    assert rollups.fold() > 0
+    assert not rendered(community := client.get(URL))  # not under the community: its figures stand
+    assert kpi(community.content.decode(), "reported") == "1"
+    client.force_login(world.worker)
+    assert not rendered(grid := client.get(URL)) and kpi(grid.content.decode(), "reported") == "1"
+    client.force_login(world.leader)  # the sub-district holds both
+    assert rendered(sub := client.get(URL)) and kpi(sub.content.decode(), "reported") == "2"
+    client.force_login(world.village_worker)
+    assert kpi(client.get(URL).content.decode(), "reported") == "1"
+
+    client.force_login(world.worker)
+    file_case(world, catalogue, title="路灯不亮")  # under the grid: pending, then folded
+    assert rendered(pending := client.get(URL)) and kpi(pending.content.decode(), "reported") == "2"
+    assert not rendered(client.get(URL))
+    assert rollups.fold() > 0
+    assert rendered(folded := client.get(URL)) and kpi(folded.content.decode(), "reported") == "2"
+    client.force_login(world.other_worker)  # the sibling grid's figures did not move
+    other = client.get(URL)
+    assert kpi(other.content.decode(), "reported") == "0"
+    client.force_login(world.leader)
+    assert rendered(sub := client.get(URL)) and kpi(sub.content.decode(), "reported") == "3"
+
+
+def test_the_scope_generation_moves_with_its_own_deltas_folds_and_rebuilds_only(world, catalogue):
+    from jiedao.cases.statistics import rollups
+    from jiedao.core.scope import subtree_range
+
+    def key(node):
+        return rollups.generation(node.pk, subtree_range(node.path))
+
+    grid, village, sub = world.grid, world.village, world.subdistrict
+    before = {n.pk: key(n) for n in (grid, village, sub)}
+    village_case(world, catalogue)
+    assert key(grid) == before[grid.pk]
+    assert key(village) != before[village.pk] and key(sub) != before[sub.pk]
+    pending = {n.pk: key(n) for n in (grid, village, sub)}
+    assert rollups.fold() > 0
+    assert key(grid) == pending[grid.pk]  # the fold took nothing under the grid
+    assert key(village) != pending[village.pk] and key(sub) != pending[sub.pk]
+    folded = {n.pk: key(n) for n in (grid, village, sub)}
+    assert rollups.fold() == 0 and {n.pk: key(n) for n in (grid, village, sub)} == folded  # an empty fold
+    rollups.rebuild()
+    assert all(key(n) != folded[n.pk] for n in (grid, village, sub))  # a rebuild moves every scope
+
+
+# --- 本月热点: a fragment the page loads after it is shown (issue 14) ---------------------------------
+
+HOTSPOTS = "/cases/dashboard/hotspots/"
+
+
+def test_the_page_loads_its_hotspots_as_a_fragment_shared_per_node(client, world, catalogue):
+    from django.core.cache import cache
+
+    file_case(world, catalogue)
+    file_case(world, catalogue, title="垃圾桶满了没人清")
+    client.force_login(world.leader)
+    page = client.get(URL).content.decode()
+    assert f'hx-get="{HOTSPOTS}?node={world.subdistrict.pk}"' in page and 'hx-trigger="load"' in page
+    fragment = client.get(HOTSPOTS, {"node": world.subdistrict.pk}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200
+    body = fragment.content.decode()
+    assert "本月热点" in body and "东门社区 · 暴露垃圾" in body and "<html" not in body
+    # The leader sees every case under the sub-district: the answer is the node's, for anyone who does.
+    assert [k for k in cache._cache if f":hotspots:v2:node:{world.subdistrict.pk}:" in k]
+    client.force_login(world.worker)  # a grid worker: their grid's buildings, never the sub-district
+    assert client.get(HOTSPOTS).status_code == 200
+    assert client.get(HOTSPOTS, {"node": world.subdistrict.pk}).status_code == 404
+    assert client.get(HOTSPOTS, {"node": world.other_grid.pk}).status_code == 404
+    assert client.get(HOTSPOTS, {"node": "x"}).status_code == 404
+    client.force_login(world.handler)  # no place scope
+    assert client.get(HOTSPOTS).status_code == 403
+    client.logout()
+    assert client.get(HOTSPOTS).status_code == 302

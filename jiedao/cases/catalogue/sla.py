@@ -117,10 +117,11 @@ def overdue_cases(user: Any):
     )
 
 
-def overdue_top(user: Any, path: str, limit: int) -> list[Case]:
+def overdue_top(user: Any, path: str, limit: int, *, only: tuple[str, ...] = ()) -> list[Case]:
     """The `limit` most urgent overdue (then near-deadline) cases under `path` visible to the
     user: one ordered index scan per status (sla_status, deadline_at), so a city-wide list stops
-    after `limit` rows instead of sorting every overdue case."""
+    after `limit` rows instead of sorting every overdue case. `only`: the fields to load (all
+    when empty; with the category and department, say "category__name")."""
     from jiedao.core import scope
     from jiedao.core.permissions import Perm
 
@@ -128,7 +129,8 @@ def overdue_top(user: Any, path: str, limit: int) -> list[Case]:
     found: list[Case] = []
     for status in ("overdue", "near"):
         qs = scope.restrict(Case.objects.filter(sla_status=status, org_path__range=(low, high)), user, Perm.VIEW_CASES)
-        found += list(qs.select_related("category", "handling_department").order_by("deadline_at")[:limit])
+        qs = qs.select_related("category", "handling_department").order_by("deadline_at")
+        found += list((qs.only(*only) if only else qs)[:limit])
         if len(found) >= limit:
             break
     return found[:limit]

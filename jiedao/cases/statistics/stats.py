@@ -34,6 +34,7 @@ from django.db import connection
 from jiedao.cases.models import Category
 from jiedao.cases.policy import policy_for
 from jiedao.cases.statistics.rollups import COUNTERS, T_AREA, T_DELTA, T_FINE, T_NODE, T_TOTAL
+from jiedao.core import caching
 from jiedao.core.scope import subtree_range
 from jiedao.org.models import NodeKind, OrgNode
 
@@ -133,6 +134,12 @@ class _Scope:
 
 
 def _scope(path: str | None) -> _Scope:
+    """The scope of `path`, kept per process and cache generation (node paths, kinds and
+    sub-districts change only through the org services, which bump it)."""
+    return caching.get(("stats-scope", path), lambda: _read_scope(path))
+
+
+def _read_scope(path: str | None) -> _Scope:
     if path is None:
         roots = list(OrgNode.objects.filter(parent__isnull=True).values_list("id", "kind"))
         return _Scope(node_ids=tuple(r[0] for r in roots), kind=roots[0][1] if roots else None, depth=1)

@@ -9,7 +9,8 @@ unless --reuse finds it already there; then a measuring process, on the same mac
   charts data, ranking and overdue list included) as the `leader` account through Django's test
   client, for the root, a district (city scale), a sub-district, a community and a grid:
   --repeat requests each after two warm-up requests, median and p95, and the CPU of the process
-  (the server side of the request; SQLite runs inside it, PostgreSQL's own CPU is not counted);
+  (the server side of the request; SQLite runs inside it), on PostgreSQL plus the CPU of the
+  connection's backend process (from /proc, mean per request over the series);
   each as a first view (nothing cached: the cache is emptied before every request), a view
   right after a case moved (a pending delta appended under the node: figures and overdue list
   computed and rendered again) and a repeat view (all cached by an earlier view of the same
@@ -81,10 +82,28 @@ for kind in ("district", "subdistrict", "community", "grid"):
 
 from django.core.cache import cache
 
+# PostgreSQL: this connection's backend process on the same machine; its CPU from /proc (clock
+# ticks, 10 ms), read around a whole series and divided by the requests: a mean, not a median.
+import os
+backend = None
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = f"/proc/{cursor.fetchone()[0]}/stat"
+TICK = os.sysconf("SC_CLK_TCK")
+
+def backend_cpu():
+    if backend is None:
+        return 0.0
+    with open(backend) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
 def timed(fn, n, before=None):
     for _ in range(2):
         fn()
     samples, cpu = [], []
+    db_started = backend_cpu()
     for _ in range(n):
         if before is not None:
             before()
@@ -92,9 +111,10 @@ def timed(fn, n, before=None):
         fn()
         samples.append((time.perf_counter() - t) * 1000)
         cpu.append((time.process_time() - c) * 1000)
+    db = (backend_cpu() - db_started) * 1000 / n
     samples.sort()
     return {"median": statistics.median(samples), "p95": samples[min(len(samples) - 1, int(len(samples) * 0.95))],
-            "cpu": statistics.median(cpu)}
+            "cpu": statistics.median(cpu), "db": db}
 
 def page(node, months):
     def get():
@@ -298,10 +318,11 @@ def report(results: dict, seed_seconds: dict, args) -> None:
     print()
     print(f"Dashboard latency, ms (leader, Django test client in-process, {args.repeat} requests after 2 warm-up;"
           " wall median / p95, and the server CPU median: time.process_time around the request, the database"
-          " server's own CPU not included on PostgreSQL). first: nothing cached (figures, overdue list);"
+          " server's own CPU not included on PostgreSQL; +db: the CPU of this connection's PostgreSQL backend from"
+          " /proc, mean per request over the series, 10 ms ticks). first: nothing cached (figures, overdue list);"
           " moved: right after a case's delta committed under the node (figures and overdue list rendered again);"
           " repeat: all cached")
-    header = f"{'scale':9} {'scope':12} {'months':>6} {'view':>6} | " + " | ".join(f"{x:>26}" for x in labels)
+    header = f"{'scale':9} {'scope':12} {'months':>6} {'view':>6} | " + " | ".join(f"{x:>34}" for x in labels)
     print(header)
     print("-" * len(header))
     for scale in args.scales.split(","):
@@ -310,9 +331,9 @@ def report(results: dict, seed_seconds: dict, args) -> None:
             continue
         for i, page in enumerate(rows[0]["pages"]):
             cells = [f"{r['pages'][i]['median']:7.1f} / {r['pages'][i]['p95']:7.1f} cpu {r['pages'][i]['cpu']:5.1f}"
-                     for r in rows]
+                     + (f" +db {r['pages'][i]['db']:4.1f}" if r["vendor"] == "postgresql" else "") for r in rows]
             print(f"{scale:9} {page['scope']:12} {page['months']:>6} {page['view']:>6} | "
-                  + " | ".join(f"{c:>26}" for c in cells))
+                  + " | ".join(f"{c:>34}" for c in cells))
     print()
     print("本月热点 fragment (GET /cases/dashboard/hotspots/, loaded by the page after it is shown): first = nothing"
           " cached, repeat = cached per node by an earlier view")
@@ -322,8 +343,9 @@ def report(results: dict, seed_seconds: dict, args) -> None:
             continue
         for i, frag in enumerate(rows[0]["fragments"]):
             cells = [f"{r['fragments'][i]['median']:7.1f} / {r['fragments'][i]['p95']:7.1f} cpu "
-                     f"{r['fragments'][i]['cpu']:5.1f}" for r in rows]
-            print(f"{scale:9} {frag['scope']:12} {'':>6} {frag['view']:>6} | " + " | ".join(f"{c:>26}" for c in cells))
+                     f"{r['fragments'][i]['cpu']:5.1f}"
+                     + (f" +db {r['fragments'][i]['db']:4.1f}" if r["vendor"] == "postgresql" else "") for r in rows]
+            print(f"{scale:9} {frag['scope']:12} {'':>6} {frag['view']:>6} | " + " | ".join(f"{c:>34}" for c in cells))
     print()
     for scale in args.scales.split(","):
         for label in labels:

@@ -96,7 +96,7 @@ def test_dashboard_shows_this_months_hotspots_at_phone_width(open_browser, trans
     phone = open_browser(390, 844, "insight-dashboard", mobile=True)
     login(phone, "leader")
     phone.get(f"/cases/dashboard/?node={world.community.pk}")
-    phone.wait_text("本月热点")
+    phone.wait_text("东门第一网格 · 路灯不亮")  # the page loads its 本月热点 once shown (a fragment)
     panel = phone.driver.find_element(By.ID, "hotspots")
     assert "东门第一网格 · 路灯不亮" in panel.text and "3 件" in panel.text and "1幢门口路灯不亮" in panel.text
     phone.driver.execute_script("arguments[0].scrollIntoView();", panel)

@@ -66,15 +66,3 @@ def test_anonymous_pages_create_no_session(client, db):
     assert client.get(reverse("login")).status_code == 200
     assert not Session.objects.exists()
 
-
-def test_the_top_bar_names_the_roles_and_follows_a_new_one_at_once(client, world):
-    from jiedao.core.permissions import Role
-    from jiedao.org import services
-
-    client.force_login(world.worker)
-    before = client.get(reverse("home")).content.decode()
-    assert '<span class="who-role">网格员</span>' in before and 'href="/cycles/meetings/"' not in before
-    services.role_assign(actor=world.admin, user=world.worker, role=Role.GRID_LEADER, node=world.community)
-    page = client.get(reverse("home")).content.decode()
-    assert '<span class="who-role">网格员、网格长</span>' in page or '<span class="who-role">网格长、网格员</span>' in page
-    assert 'href="/cycles/meetings/"' in page  # a 网格长 of a whole community holds 月议

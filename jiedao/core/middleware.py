@@ -14,7 +14,8 @@ from jiedao.core import caching, text
 from jiedao.core.context import RequestInfo, reset_request, set_request
 
 # The idle timeout: a session ends SESSION_COOKIE_AGE seconds after it was last saved, and a
-# request saves it only when its expiry would move by at least this many seconds.
+# request saves it only when its expiry would move by at least this many seconds (or a tenth of
+# the idle time, when that is shorter).
 IDLE_TOUCH_SECONDS = 60
 IDLE_TOUCHED = "_jiedao_touched"  # the session key holding when the expiry was last pushed forward
 
@@ -22,15 +23,17 @@ IDLE_TOUCHED = "_jiedao_touched"  # the session key holding when the expiry was 
 class IdleSessionMiddleware:
     """The idle timeout without a session write on every request. Placed right after Django's
     SessionMiddleware: a signed-in session whose expiry was last pushed forward at least
-    IDLE_TOUCH_SECONDS ago is marked modified, so SessionMiddleware saves it with a fresh
-    expiry (now + SESSION_COOKIE_AGE); any other request saves nothing unless the view changed
-    the session. The stored expiry is never later than "last request + idle minutes" and at most
-    IDLE_TOUCH_SECONDS earlier: a session idle for the configured minutes is always over, one
-    used within the last (idle minutes − 1 minute) never is."""
+    IDLE_TOUCH_SECONDS ago (a tenth of the idle time if shorter) is marked modified, so
+    SessionMiddleware saves it with a fresh expiry (now + SESSION_COOKIE_AGE); any other request
+    saves nothing unless the view changed the session. The stored expiry is never later than
+    "last request + idle minutes" and at most that step earlier: a session idle for the
+    configured minutes is always over, one used within the last (idle minutes − 1 minute) never
+    is."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.every = getattr(settings, "JIEDAO_IDLE_TOUCH_SECONDS", IDLE_TOUCH_SECONDS)
+        # A tenth of the idle time when that is shorter (an idle timeout of one minute: 6 s).
+        self.every = min(IDLE_TOUCH_SECONDS, settings.SESSION_COOKIE_AGE // 10)
 
     def __call__(self, request):
         response = self.get_response(request)

@@ -66,3 +66,14 @@ def test_anonymous_pages_create_no_session(client, db):
     assert client.get(reverse("login")).status_code == 200
     assert not Session.objects.exists()
 
+
+
+def test_a_short_idle_timeout_pushes_the_expiry_in_tenths_of_it(client, world, settings):
+    settings.SESSION_COOKIE_AGE = 60  # JIEDAO_SESSION_IDLE_MINUTES=1: pushed every 6 s, not every minute
+    signed_in(client)
+    session = client.session
+    session[IDLE_TOUCHED] = int(time.time()) - 7
+    session.save()
+    Session.objects.filter(pk=session.session_key).update(expire_date=timezone.now() + timedelta(seconds=53))
+    assert client.get(reverse("home")).status_code == 200
+    assert (stored(client).expire_date - timezone.now()).total_seconds() > 55

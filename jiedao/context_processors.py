@@ -3,25 +3,21 @@
 from functools import cached_property
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from jiedao.cases.cycles.selectors import COMMUNITY_KINDS, cycle_places, decisions_owned
+from jiedao.cases.cycles.selectors import COMMUNITY_KINDS, cycle_places, owns_decisions
 from jiedao.cases.selectors import can_view_cases
 from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm, Role
 from jiedao.org.selectors import user_assignments
-
-# How long the "我的月议事项" link may lag behind a decision assigned or taken away (the page
-# itself is always exact): the one navigation answer not covered by the cache generation.
-DECISIONS_LINK_SECONDS = 60
 
 
 class Navigation:
     """What the page chrome needs to know about the signed-in user, computed only when a
     template asks (so partials and anonymous pages cost no queries). Everything but the 月议
     link comes from the user's role rows and the places they hold, kept per process and cache
-    generation (jiedao.core.caching), so a page's chrome costs no query of its own."""
+    generation (jiedao.core.caching); the 月议 link from Django's cache until a meeting is held.
+    So a page's chrome costs no query of its own."""
 
     def __init__(self, user):
         self.user = user
@@ -87,14 +83,7 @@ class Navigation:
 
     @cached_property
     def owns_decisions(self) -> bool:
-        if not self.user.is_authenticated:
-            return False
-        key = f"jiedao:nav-decisions:v1:{self.user.pk}"
-        owns = cache.get(key)
-        if owns is None:
-            owns = decisions_owned(self.user).exists()
-            cache.set(key, owns, DECISIONS_LINK_SECONDS)
-        return owns
+        return owns_decisions(self.user)  # cached until a meeting is held (cycles.selectors)
 
     @cached_property
     def can_joint_meetings(self) -> bool:

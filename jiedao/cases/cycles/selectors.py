@@ -172,6 +172,37 @@ def decisions_owned(user: Any, *, open_only: bool = False) -> QuerySet[Deliberat
     return qs.order_by(F("completed_at").desc(nulls_first=True), F("due_date").asc(nulls_last=True), "id")
 
 
+# The navigation's "我的月议事项" link: whether the user owns a decision of a held meeting, kept in
+# Django's cache. Holding a meeting forgets its owners' answers (deliberation_hold); the time
+# limit is the backstop for processes that do not share the cache (no Redis).
+DECISIONS_LINK_SECONDS = 60
+
+
+def _decisions_link_key(user_id: Any) -> str:
+    return f"jiedao:nav-decisions:v2:{user_id}"
+
+
+def owns_decisions(user: Any) -> bool:
+    """Whether `user` owns a decision of a held meeting (the navigation's link to their list)."""
+    from django.core.cache import cache
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    key = _decisions_link_key(user.pk)
+    owns = cache.get(key)
+    if owns is None:
+        owns = decisions_owned(user).exists()
+        cache.set(key, owns, DECISIONS_LINK_SECONDS)
+    return owns
+
+
+def forget_decision_owners(user_ids: Any) -> None:
+    """Drop the cached answers of owns_decisions for these users (after a meeting is held)."""
+    from django.core.cache import cache
+
+    cache.delete_many([_decisions_link_key(pk) for pk in user_ids])
+
+
 def deliberation_item_get(user: Any, pk: Any) -> DeliberationItem:
     """An agenda item its owner or someone who sees the community's meetings may act on."""
     qs = DeliberationItem.objects.select_related("meeting__community", "case")

@@ -317,6 +317,11 @@ def deliberation_hold(*, actor: Any, meeting: Deliberation) -> Deliberation:
                                 "due_date": item.due_date.isoformat() if item.due_date else None})
     meeting.status = Deliberation.Status.HELD
     meeting.save(update_fields=["status", "updated_at"])
+    owners = {item.owner_user_id for item in items if item.decision and item.owner_user_id}
+    if owners:  # their navigation shows "我的月议事项" from the next page on
+        from jiedao.cases.cycles.selectors import forget_decision_owners
+
+        transaction.on_commit(lambda: forget_decision_owners(owners))
     audit.record(actor=actor, action="cases.deliberation.record", obj=meeting,
                  after={"attendees": len(meeting.attendees), "decisions": sum(1 for i in items if i.decision)})
     return meeting

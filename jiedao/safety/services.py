@@ -448,9 +448,12 @@ def _escalate(hazard, now, reason, params):
         "severity": hazard.get_severity_display(), "text": hazard.description,
         "deadline": f"{timezone.localtime(hazard.deadline_at):%Y-%m-%d}", "reason": reason,
     }
+    node, building = hazard.node, None
+    if node.kind == NodeKind.BUILDING:
+        node, building = None, hazard.node
     case = case_services.case_create(
-        actor=actor, source=Source.PATROL, node=hazard.node, tier=Tier.PUBLIC, suggest=False,
-        title=_("安全隐患移交执法：%(code)s %(business)s") % {"code": hazard.code, "business": business.name}[:60],
+        actor=actor, source=Source.PATROL, node=node, building=building, tier=Tier.PUBLIC, suggest=False,
+        title=(_("安全隐患移交执法：%(code)s %(business)s") % {"code": hazard.code, "business": business.name})[:100],
         description=description[:2000], address=business.address,
     )
     return Effect({"case": case}, data={"case": case.ticket})

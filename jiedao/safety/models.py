@@ -14,6 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from jiedao.core.models import BaseModel
+from jiedao.core.permissions import Perm
 from jiedao.org.models import OrgNode
 from jiedao.people.models import Business, RiskColour
 
@@ -70,6 +71,21 @@ class Campaign(BaseModel):
 
     def __str__(self) -> str:
         return self.title
+
+    @staticmethod
+    def scope_extra_q(user, perm):
+        """A campaign planned above the user's place covers it: a grid worker sees the campaigns
+        of the community and sub-district above the grid (its coverage then counts only the
+        targets the worker may see)."""
+        from jiedao.core.scope import PATH_SEGMENT, granted_paths
+
+        if perm != Perm.VIEW_SAFETY:
+            return None
+        paths = granted_paths(user, perm)
+        if not paths:
+            return None
+        above = {path[:n] for path in paths for n in range(PATH_SEGMENT, len(path), PATH_SEGMENT)}
+        return models.Q(node__path__in=sorted(above)) if above else None
 
 
 class CampaignTarget(models.Model):

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from jiedao.core import scope
@@ -47,10 +48,31 @@ def template_get(user: Any, pk: Any) -> ChecklistTemplate:
     return scope.get_scoped(ChecklistTemplate.objects.prefetch_related("items"), user, Perm.VIEW_SAFETY, pk=pk)
 
 
+def templates_usable(user: Any) -> QuerySet[ChecklistTemplate]:
+    """The checklists a user inspects with: those of the sub-districts above or under the places
+    the user may see (a grid worker uses the sub-district's checklists although the checklist row
+    hangs above the worker's grid)."""
+    paths = scope.granted_paths(user, Perm.VIEW_SAFETY)
+    qs = ChecklistTemplate.objects.prefetch_related("items").order_by("field", "name")
+    if paths is None:
+        return qs
+    condition = Q(pk__in=[])
+    for path in paths:
+        prefixes = [path[:n] for n in range(scope.PATH_SEGMENT, len(path) + 1, scope.PATH_SEGMENT)]
+        condition |= Q(node__path__in=prefixes) | Q(node__path__range=scope.subtree_range(path))
+    return qs.filter(condition)
+
+
 def templates_for(user: Any, business: Business) -> QuerySet[ChecklistTemplate]:
-    """The active checklists of the business's sub-district (a grid worker inspects with the
-    sub-district's checklists although the checklist row hangs above the worker's grid)."""
-    return ChecklistTemplate.objects.filter(node_id=business.subdistrict_id, is_active=True).prefetch_related("items")
+    """The active checklists usable for this business (its sub-district's)."""
+    return templates_usable(user).filter(node_id=business.subdistrict_id, is_active=True)
+
+
+def template_usable(user: Any, pk: Any) -> ChecklistTemplate:
+    try:
+        return templates_usable(user).get(pk=pk)
+    except (ChecklistTemplate.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
 
 
 def businesses_visible(user: Any) -> QuerySet[Business]:

@@ -75,6 +75,19 @@ def template_usable(user: Any, pk: Any) -> ChecklistTemplate:
         raise Http404 from None
 
 
+def subdistricts_of(user: Any) -> QuerySet[OrgNode]:
+    """The sub-districts the user works in: at, above or under the places the user may see."""
+    paths = scope.granted_paths(user, Perm.VIEW_SAFETY)
+    qs = OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT).order_by("path")
+    if paths is None:
+        return qs
+    condition = Q(pk__in=[])
+    for path in paths:
+        prefixes = [path[:n] for n in range(scope.PATH_SEGMENT, len(path) + 1, scope.PATH_SEGMENT)]
+        condition |= Q(path__in=prefixes) | Q(path__range=scope.subtree_range(path))
+    return qs.filter(condition)
+
+
 def businesses_visible(user: Any) -> QuerySet[Business]:
     return scope.restrict(Business.objects.select_related("node"), user, Perm.VIEW_SAFETY)
 

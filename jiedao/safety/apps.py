@@ -6,3 +6,8 @@ class SafetyConfig(AppConfig):
     name = "jiedao.safety"
     label = "safety"
     verbose_name = _("安全生产")
+
+    def ready(self) -> None:
+        from jiedao.core import seeding
+
+        seeding.register(self.name, demo="jiedao.safety.demo.demo_step")

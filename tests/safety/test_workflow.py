@@ -169,3 +169,13 @@ def test_reason_required_where_the_table_says(world, safety):
     with pytest.raises(DomainError) as exc:
         services.hazard_act(actor=world.worker, hazard=hazard, action="submit", reason="  ")
     assert exc.value.field == "reason"
+
+
+def test_the_generated_documentation_is_current():
+    from pathlib import Path
+
+    from jiedao.safety.docs import workflow_markdown
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "safety-workflow.md"
+    assert docs.read_text(encoding="utf-8") == workflow_markdown(), \
+        "run: python -m jiedao.safety.docs > docs/safety-workflow.md"

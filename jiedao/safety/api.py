@@ -252,7 +252,7 @@ class HazardOut(Schema):
 
     @staticmethod
     def resolve_overdue(obj) -> bool:
-        return obj.is_open and obj.deadline_at < timezone.now()
+        return obj.is_overdue
 
     @staticmethod
     def resolve_case_ticket(obj) -> str | None:
@@ -368,7 +368,7 @@ class FiguresOut(Schema):
     major: int = Field(description="重大隐患")
     rectified: int = Field(description="已销号")
     on_time: int = Field(description="按期整改（整改完成不晚于期限且已销号）")
-    overdue_open: int = Field(description="逾期未销号（现在）")
+    overdue_open: int = Field(description="逾期未整改（现在仍为待整改或整改中且已过期限）")
     coverage_rate: float | None
     rectification_rate: float | None = Field(description="整改率 = 已销号 / 隐患")
     on_time_rate: float | None = Field(description="按期整改率 = 按期整改 / 隐患")

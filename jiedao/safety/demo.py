@@ -156,7 +156,8 @@ def seed_safety(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
             answer = "fail" if rng.random() < FAIL[item.severity] else "ok"
             answers.append({"item": item.pk, "seq": item.seq, "text": item.text, "answer": answer})
             if answer == "fail":
-                failed.append((item, item.text, item.legal_basis, item.severity, item.deadline_days))
+                failed.append((item, services.failed_text(item.text), item.legal_basis, item.severity,
+                               item.deadline_days))
         if rng.random() < 0.12:
             failed.append((None, rng.choice(EXTRA_FINDINGS), "", "ordinary", rng.choice((3, 5, 7))))
         inspection_rows.append(Inspection(
@@ -222,7 +223,7 @@ def _life(h: Hazard, now: datetime, rng: random.Random) -> list[tuple[str, str, 
         if step("start", S.RECTIFYING, h.found_at + span * 0.1, "", {}):
             h.measures = "按“五定”要求落实整改：" + h.description
         if step("submit", S.AWAITING, h.found_at + span * lateness, "已按要求整改，附整改照片"):
-            h.rectified_at = at
+            h.rectified_at, h.evidence = at, "已按要求整改，附整改照片"
             if rng.random() < 0.08 and step("reinspect_fail", S.RECTIFYING, at + timedelta(days=1), "复查发现整改不到位"):
                 h.rework_count, h.rectified_at = 1, None
                 if step("submit", S.AWAITING, at + timedelta(days=2), "已重新整改"):

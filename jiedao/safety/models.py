@@ -272,8 +272,17 @@ class Hazard(BaseModel):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def is_overdue(self) -> bool:
+        """Past its deadline and not rectified yet (待整改 or 整改中; a hazard 待复查 has been
+        rectified, and whether in time is judged by its rectification time)."""
+        from django.utils import timezone
+
+        return self.state in UNRECTIFIED_STATES and self.deadline_at < timezone.now()
+
 
 OPEN_STATES = frozenset({HazardState.OPEN, HazardState.RECTIFYING, HazardState.AWAITING})
+UNRECTIFIED_STATES = frozenset({HazardState.OPEN, HazardState.RECTIFYING})
 
 
 class HazardTransition(models.Model):
@@ -314,7 +323,7 @@ class RiskRule(BaseModel):
     subdistrict = models.OneToOneField(OrgNode, verbose_name=_("所属街道"), on_delete=models.CASCADE,
                                        related_name="+")
     red_open_major = models.PositiveSmallIntegerField(_("红：未销号重大隐患达到（个）"), default=1)
-    red_open_overdue = models.PositiveSmallIntegerField(_("红：逾期未销号隐患达到（个）"), default=2)
+    red_open_overdue = models.PositiveSmallIntegerField(_("红：逾期未整改隐患达到（个）"), default=2)
     yellow_open = models.PositiveSmallIntegerField(_("黄：未销号隐患达到（个）"), default=1)
     yellow_recent = models.PositiveSmallIntegerField(_("黄：近期发现隐患达到（个）"), default=3)
     recent_days = models.PositiveSmallIntegerField(_("近期的天数"), default=365)

@@ -2,8 +2,8 @@
 
 The rule, with the sub-district's editable thresholds (`RiskRule`, defaults in brackets):
 
-- 红 red: open major hazards (未销号重大隐患) ≥ red_open_major [1], or open hazards past their
-  deadline (逾期未销号) ≥ red_open_overdue [2];
+- 红 red: open major hazards (未销号重大隐患) ≥ red_open_major [1], or hazards past their deadline
+  and not rectified yet (逾期未整改: 待整改/整改中) ≥ red_open_overdue [2];
 - 黄 yellow: open hazards ≥ yellow_open [1], or hazards found in the last recent_days [365] days
   (cancelled ones left out) ≥ yellow_recent [3], or the business's industry is in
   high_risk_industries;
@@ -40,7 +40,7 @@ def evaluate(rule: Any, counts: Counts) -> tuple[str, str]:
     if rule.red_open_major and counts.open_major >= rule.red_open_major:
         return RiskColour.RED, _("未销号重大隐患 %(n)s 个") % {"n": counts.open_major}
     if rule.red_open_overdue and counts.open_overdue >= rule.red_open_overdue:
-        return RiskColour.RED, _("逾期未销号隐患 %(n)s 个") % {"n": counts.open_overdue}
+        return RiskColour.RED, _("逾期未整改隐患 %(n)s 个") % {"n": counts.open_overdue}
     if rule.yellow_open and counts.open_total >= rule.yellow_open:
         return RiskColour.YELLOW, _("未销号隐患 %(n)s 个") % {"n": counts.open_total}
     if rule.yellow_recent and counts.recent >= rule.yellow_recent:

@@ -20,6 +20,7 @@ from jiedao.org.models import NodeKind, OrgNode
 from jiedao.people.models import Business
 from jiedao.safety.models import (
     OPEN_STATES,
+    UNRECTIFIED_STATES,
     Campaign,
     CampaignTarget,
     ChecklistTemplate,
@@ -128,7 +129,7 @@ def hazard_list(user: Any, *, state: str = "", severity: str = "", overdue: bool
     if field:
         qs = qs.filter(field=field)
     if overdue:
-        qs = qs.filter(state__in=OPEN_STATES, deadline_at__lt=timezone.now())
+        qs = qs.filter(state__in=UNRECTIFIED_STATES, deadline_at__lt=timezone.now())
     if business:
         qs = qs.filter(business_id=business)
     if q:
@@ -216,7 +217,7 @@ class Figures:
     major: int  # 重大隐患: of them, major
     rectified: int  # of them, closed (已销号)
     on_time: int  # of them, closed with the rectification (standing submit) within the deadline
-    overdue_open: int  # of them, still open and past the deadline now
+    overdue_open: int  # of them, not rectified yet (待整改/整改中) and past the deadline now
 
     @staticmethod
     def _rate(n: int, d: int) -> float | None:
@@ -257,7 +258,7 @@ def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None, n
         n=Count("pk"), major=Count("pk", filter=Q(severity=Severity.MAJOR)),
         closed=Count("pk", filter=Q(state=HazardState.CLOSED)),
         on_time=Count("pk", filter=Q(state=HazardState.CLOSED, rectified_at__lte=F("deadline_at"))),
-        overdue=Count("pk", filter=Q(state__in=OPEN_STATES, deadline_at__lt=now)),
+        overdue=Count("pk", filter=Q(state__in=UNRECTIFIED_STATES, deadline_at__lt=now)),
     )
     return Figures(
         base=businesses.count(), visited=inspections.values("business_id").distinct().count(),

@@ -32,6 +32,7 @@ from jiedao.people.models import Business, RiskColour
 from jiedao.safety import risk
 from jiedao.safety.models import (
     OPEN_STATES,
+    UNRECTIFIED_STATES,
     Campaign,
     CampaignKind,
     CampaignTarget,
@@ -272,6 +273,11 @@ def tenancy_set(*, actor: Any, site: Business, tenant: Business, kind: str) -> T
 # --- inspections ------------------------------------------------------------------------------
 
 
+def failed_text(requirement: str) -> str:
+    """A failed checklist item as a hazard's description: the requirement it does not meet."""
+    return _("不符合：%(text)s") % {"text": requirement}
+
+
 def new_code(now: datetime) -> str:
     return f"YH{timezone.localtime(now):%Y%m%d}-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
 
@@ -339,7 +345,7 @@ def inspection_record(
     field = template.field if template is not None else (campaign.field if campaign is not None else SafetyField.OTHER)
     hazard_rows: list[Hazard] = []
     for item in failed:
-        hazard_rows.append(Hazard(item=item, description=item.text, legal_basis=item.legal_basis,
+        hazard_rows.append(Hazard(item=item, description=failed_text(item.text), legal_basis=item.legal_basis,
                                   severity=item.severity, deadline_days=item.deadline_days))
     for n, finding in enumerate(findings, start=1):
         text = clean_text(finding.get("description"), field=f"findings[{n}].description",
@@ -493,7 +499,7 @@ def risk_counts(business_ids: Iterable[int], rule: RiskRule, now: datetime | Non
             .values("business_id").annotate(
                 open_total=Count("pk", filter=Q(state__in=OPEN_STATES)),
                 open_major=Count("pk", filter=Q(state__in=OPEN_STATES, severity=Severity.MAJOR)),
-                open_overdue=Count("pk", filter=Q(state__in=OPEN_STATES, deadline_at__lt=now)),
+                open_overdue=Count("pk", filter=Q(state__in=UNRECTIFIED_STATES, deadline_at__lt=now)),
                 recent=Count("pk", filter=Q(found_at__gte=since)),
             ))
     by_id = {row.pop("business_id"): row for row in rows}

@@ -256,7 +256,7 @@ def _hazard_page(request: HttpRequest, hazard: Any, *, failed: HazardActionForm 
         step.label = _("检查发现") if step.action == "report" else HazardAction(step.action).label
     return render(request, "safety/hazard_detail.html", {
         "hazard": hazard, "actions": actions, "steps": steps,
-        "overdue": hazard.is_open and hazard.deadline_at < timezone.now(),
+        "overdue": hazard.is_overdue,
     }, status=status)
 
 

@@ -62,7 +62,8 @@ def _major_needs_supervisor(hazard: Any, actor: Any, kinds: Any) -> str | None:
 def _escalatable(hazard: Any, actor: Any, kinds: Any) -> str | None:
     if hazard.case_id:
         return gettext("该隐患已移交执法，不能重复移交。")
-    if hazard.severity != Severity.MAJOR and hazard.deadline_at >= timezone.now():
+    if hazard.severity != Severity.MAJOR and not (hazard.state in (S.OPEN, S.RECTIFYING)
+                                                  and hazard.deadline_at < timezone.now()):
         return gettext("只有逾期未整改或重大隐患才能移交执法。")
     return None
 

@@ -1,6 +1,7 @@
 """The demo year (jiedao.safety.demo) on the test world: consistent histories, figures by the book."""
 
 from datetime import timedelta
+from itertools import pairwise
 
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ def test_demo_year_is_consistent_and_counts_by_the_book(world):
         steps = list(HazardTransition.objects.filter(hazard=hazard).order_by("seq"))
         assert steps[0].action == "report" and [s.seq for s in steps] == list(range(len(steps)))
         assert steps[-1].to_state == hazard.state and hazard.version == len(steps) - 1
-        assert all(a.to_state == b.from_state for a, b in zip(steps, steps[1:], strict=False))
+        assert all(a.to_state == b.from_state for a, b in pairwise(steps))
     today = timezone.localdate()
     f = selectors.figures(world.leader, today - timedelta(days=365), today)
     expected = brute_force(world.leader, today - timedelta(days=365), today, timezone.now())

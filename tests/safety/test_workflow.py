@@ -59,6 +59,11 @@ def test_every_state_action_role_against_the_table(world, safety, state, action)
         elif not row.actors & kinds:
             with pytest.raises(PermissionError_):
                 services.hazard_act(actor=actor, hazard=hazard, action=action, reason="说明", **PARAMS.get(action, {}))
+        elif row.refusal(Hazard.objects.get(pk=hazard.pk), actor, kinds):
+            # the row's guard (e.g. escalation of a hazard already rectified and awaiting re-inspection)
+            with pytest.raises(DomainError) as exc:
+                services.hazard_act(actor=actor, hazard=hazard, action=action, reason="说明", **PARAMS.get(action, {}))
+            assert exc.value.message == row.refusal(Hazard.objects.get(pk=hazard.pk), actor, kinds)
         else:
             done = services.hazard_act(actor=actor, hazard=hazard, action=action, reason="说明",
                                        **PARAMS.get(action, {}))

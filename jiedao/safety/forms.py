@@ -16,7 +16,7 @@ from jiedao.safety import selectors
 from jiedao.safety.models import CampaignKind, HazardState, SafetyField, Severity, TenancyKind
 from jiedao.safety.services import CAMPAIGN_NODE_KINDS, DEADLINE_DAYS_MAX, RULE_FIELDS
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 FINDING_ROWS = 3
 
 

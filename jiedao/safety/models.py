@@ -360,3 +360,35 @@ class RiskChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_id} {self.from_colour}->{self.to_colour}"
+
+
+class PhotoKind(models.TextChoices):
+    INSPECTION = "inspection", _("检查照片")
+    RECTIFICATION = "rectification", _("整改照片")
+
+
+class SafetyPhoto(models.Model):
+    """A photo of an inspection or of a hazard's rectification, kept encrypted at rest in the
+    file vault (jiedao.core.filevault) under DATA_DIR/safety/photos/<stored>; served decrypted
+    only to users who see its inspection."""
+
+    scope_path_field = "inspection__node__path"
+
+    inspection = models.ForeignKey(Inspection, verbose_name=_("检查"), on_delete=models.CASCADE, related_name="photos")
+    hazard = models.ForeignKey(Hazard, verbose_name=_("隐患"), null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="photos")
+    kind = models.CharField(_("类型"), max_length=16, choices=PhotoKind.choices)
+    stored = models.CharField(_("存储名"), max_length=64, unique=True)
+    content_type = models.CharField(_("格式"), max_length=32)
+    size = models.PositiveIntegerField(_("大小"))
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("安全检查照片")
+        verbose_name_plural = _("安全检查照片")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.stored

@@ -578,3 +578,58 @@ def risk_rule_update(*, actor: Any, subdistrict: OrgNode, **changes: Any) -> tup
                                                                                        "node_id", "name")
     count = risk_recompute(actor=actor, businesses=businesses, cause=_("三色规则调整"))
     return rule, count
+
+
+# --- photos (encrypted at rest in the file vault) ---------------------------------------------
+
+PHOTOS_PER_OBJECT = 9
+PHOTO_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def photo_dir() -> Any:
+    from django.conf import settings
+
+    path = settings.DATA_DIR / "safety" / "photos"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def photo_label(stored: str) -> str:
+    return f"safety-photo:{stored}"
+
+
+@transaction.atomic
+def photo_add(*, actor: Any, inspection: Inspection, upload: Any, hazard: Hazard | None = None) -> Any:
+    """Keep a photo of an inspection (or, with `hazard`, of its rectification) encrypted in the
+    file vault: JPG, PNG or WEBP judged by content, 10 MB at most, 9 per inspection or hazard."""
+    from jiedao.core import filevault
+    from jiedao.safety.models import PhotoKind, SafetyPhoto
+
+    node = inspection.node if hazard is None else hazard.node
+    scope.require(actor, Perm.INSPECT_SAFETY, node.path, view_perm=Perm.VIEW_SAFETY)
+    if hazard is not None and hazard.inspection_id != inspection.pk:
+        raise DomainError(_("该隐患不是这次检查发现的。"), field="hazard")
+    kind = case_services.sniff_upload(upload)
+    if kind not in PHOTO_TYPES:
+        raise DomainError(_("只能上传 JPG、PNG、WEBP 照片。"), field="photos")
+    existing = SafetyPhoto.objects.filter(inspection=inspection, hazard=hazard).count()
+    if existing >= PHOTOS_PER_OBJECT:
+        raise DomainError(_("照片最多 %(n)s 张。") % {"n": PHOTOS_PER_OBJECT}, field="photos")
+    stored = secrets.token_hex(16)
+    upload.seek(0)
+    with filevault.VaultWriter(photo_dir() / stored, photo_label(stored)) as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    photo = SafetyPhoto.objects.create(
+        inspection=inspection, hazard=hazard, stored=stored, content_type=PHOTO_TYPES[kind], size=upload.size,
+        kind=PhotoKind.RECTIFICATION if hazard is not None else PhotoKind.INSPECTION,
+        uploaded_by=actor if getattr(actor, "pk", None) else None)
+    audit.record(actor=actor, action="safety.photo.add", obj=photo,
+                 after={"inspection": inspection.pk, "hazard": hazard.pk if hazard else None, "size": upload.size})
+    return photo
+
+
+def photo_bytes(photo: Any) -> bytes:
+    from jiedao.core import filevault
+
+    return filevault.read_bytes(photo_dir() / photo.stored, photo_label(photo.stored))

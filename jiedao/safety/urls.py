@@ -18,4 +18,5 @@ urlpatterns = [
     path("safety/hazards/<int:pk>/", views.hazard_detail, name="hazard"),
     path("safety/hazards/<int:pk>/act/", views.hazard_act, name="hazard_act"),
     path("safety/risk-rule/", views.risk_rule, name="risk_rule"),
+    path("safety/photos/<int:pk>/", views.photo, name="photo"),
 ]

@@ -15,7 +15,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max
+from django.db import transaction
+from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -36,7 +37,7 @@ from jiedao.safety.forms import (
     RiskRuleForm,
     TenancyForm,
 )
-from jiedao.safety.models import OPEN_STATES, CampaignTarget
+from jiedao.safety.models import OPEN_STATES, CampaignTarget, SafetyPhoto
 from jiedao.safety.workflow import HazardAction
 
 
@@ -197,9 +198,12 @@ def inspection_new(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             campaign = next((c for c in campaigns if c.pk == form.cleaned_data["campaign"]), None)
             try:
-                inspection = services.inspection_record(
-                    actor=user, business=business, template=template, campaign=campaign,
-                    site_inspection=site_inspection if request.POST.get("with_site") else None, **form.values())
+                with transaction.atomic():
+                    inspection = services.inspection_record(
+                        actor=user, business=business, template=template, campaign=campaign,
+                        site_inspection=site_inspection if request.POST.get("with_site") else None, **form.values())
+                    for upload in request.FILES.getlist("photos"):
+                        services.photo_add(actor=user, inspection=inspection, upload=upload)
             except DomainError as exc:
                 field = exc.field or ""
                 if field.startswith("findings["):
@@ -225,6 +229,7 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk__in=tenants_done.values("business_id"))
     return render(request, "safety/inspection_detail.html", {
         "inspection": inspection, "hazards": inspection.hazards.all(), "tenants_done": tenants_done,
+        "photos": inspection.photos.all(),
         "pending_tenants": pending_tenants, "now": timezone.now(),
         "can_inspect": scope.path_allows(request.user, Perm.INSPECT_SAFETY, inspection.node.path),
     })
@@ -254,7 +259,10 @@ def _hazard_page(request: HttpRequest, hazard: Any, *, failed: HazardActionForm 
     steps = list(hazard.transitions.select_related("actor"))
     for step in steps:
         step.label = _("检查发现") if step.action == "report" else HazardAction(step.action).label
+    photos = SafetyPhoto.objects.filter(inspection_id=hazard.inspection_id).filter(
+        Q(hazard__isnull=True) | Q(hazard=hazard)) if hazard.inspection_id else []
     return render(request, "safety/hazard_detail.html", {
+        "photos": photos,
         "hazard": hazard, "actions": actions, "steps": steps,
         "overdue": hazard.is_overdue,
     }, status=status)
@@ -273,8 +281,12 @@ def hazard_act(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _hazard_page(request, hazard, failed=form, status=400)
     try:
-        hazard = services.hazard_act(actor=request.user, hazard=hazard, action=form.cleaned_data["action"],
-                                     reason=form.cleaned_data["reason"], **form.params())
+        with transaction.atomic():
+            hazard = services.hazard_act(actor=request.user, hazard=hazard, action=form.cleaned_data["action"],
+                                         reason=form.cleaned_data["reason"], **form.params())
+            if hazard.inspection_id:
+                for upload in request.FILES.getlist("photos"):
+                    services.photo_add(actor=request.user, inspection=hazard.inspection, hazard=hazard, upload=upload)
     except DomainError as exc:
         if exc.status_code == 409 or exc.field not in form.fields:
             if exc.status_code == 403:
@@ -315,3 +327,13 @@ def risk_rule(request: HttpRequest) -> HttpResponse:
     return render(request, "safety/risk_rule.html", {
         "form": form, "subdistrict": subdistrict, "can_manage": can_manage, "changes": recent,
     }, status=status)
+
+
+@login_required
+def photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """One photo, decrypted from the vault for a user who sees its inspection."""
+    item = scope.get_scoped(SafetyPhoto.objects.select_related("inspection"), request.user, Perm.VIEW_SAFETY, pk=pk)
+    response = HttpResponse(services.photo_bytes(item), content_type=item.content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -54,6 +54,7 @@ from jiedao.safety.workflow import TABLE, HazardAction, HazardActor
 CAMPAIGN_NODE_KINDS = frozenset({NodeKind.SUBDISTRICT, NodeKind.COMMUNITY, NodeKind.VILLAGE, NodeKind.GRID})
 DEADLINE_DAYS_MAX = 60
 ANSWERS = ("ok", "fail", "na")
+INSPECTION_BACKDATE_DAYS = 366  # an inspection recorded late (from a paper form) may be this old
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
@@ -313,6 +314,9 @@ def inspection_record(
         raise DomainError(_("请填写检查日期。"), field="inspected_on")
     if inspected_on > today:
         raise DomainError(_("检查日期不能晚于今天。"), field="inspected_on")
+    if inspected_on < today - timedelta(days=INSPECTION_BACKDATE_DAYS):
+        raise DomainError(_("检查日期不能早于 %(days)s 天前。") % {"days": INSPECTION_BACKDATE_DAYS},
+                          field="inspected_on")
     if campaign is not None:
         if not CampaignTarget.objects.filter(campaign=campaign, business=business).exists():
             raise DomainError(_("该主体不在所选行动的排摸对象中。"), field="campaign")

@@ -381,7 +381,7 @@ class FiguresQuery(Schema):
     node: int | None = Field(None, ge=1)
 
 
-class WorkflowRowOut(Schema):
+class HazardWorkflowRowOut(Schema):
     action: str
     action_label: str
     to: str | None
@@ -519,7 +519,7 @@ def inspection_detail(request, inspection_id: int = id_path("检查编号")):
 # --- hazards -------------------------------------------------------------------------------------
 
 
-@router.get("/workflow", response={200: list[WorkflowRowOut], **READ_ERRORS}, summary="隐患流转表")
+@router.get("/workflow", response={200: list[HazardWorkflowRowOut], **READ_ERRORS}, summary="隐患流转表")
 def workflow_table(request):
     return [{**row, "action_label": str(row["action_label"]), "from_states": row["from"]}
             for row in workflow.table_rows()]

@@ -164,3 +164,43 @@ class RiskRuleForm(forms.Form):
         super().__init__(*args, initial=initial, **kwargs)
         for name, field in self.fields.items():
             field.label = RiskRule._meta.get_field(name).verbose_name
+
+
+SEVERITY_WORDS = {"一般": "ordinary", "重大": "major", "ordinary": "ordinary", "major": "major", "": "ordinary"}
+SEVERITY_TYPED = {"ordinary": "一般", "major": "重大"}  # what the edit box shows (the words people type)
+
+
+class TemplateForm(forms.Form):
+    """A checklist with its items typed one per line: 检查内容 | 依据 | 一般/重大 | 整改期限（工作日）."""
+
+    field = forms.ChoiceField(label=_("领域"), choices=SafetyField.choices)
+    name = forms.CharField(label=_("名称"), max_length=100)
+    is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+    items = forms.CharField(
+        label=_("检查项"), widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_("每行一项：检查内容 | 依据 | 一般或重大 | 整改期限（工作日）。后三项可省略，默认一般、5 个工作日。"))
+
+    def __init__(self, *args: Any, template: Any = None, **kwargs: Any) -> None:
+        if template is not None:
+            kwargs.setdefault("initial", {
+                "field": template.field, "name": template.name, "is_active": template.is_active,
+                "items": "\n".join(" | ".join([i.text, i.legal_basis, SEVERITY_TYPED[i.severity], str(i.deadline_days)])
+                                   for i in template.items.all())})
+        super().__init__(*args, **kwargs)
+        if template is not None:
+            self.fields["field"].disabled = True
+
+    def clean_items(self) -> list[dict[str, Any]]:
+        rows = []
+        for n, line in enumerate((self.cleaned_data["items"] or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split("|")] + ["", "", ""]
+            severity = SEVERITY_WORDS.get(parts[2].removesuffix("隐患").lower())
+            if severity is None:
+                raise forms.ValidationError(_("第 %(n)s 行：等级只能是“一般”或“重大”。") % {"n": n})
+            days = parts[3] or "5"
+            if not days.isdigit():
+                raise forms.ValidationError(_("第 %(n)s 行：整改期限应为工作日天数。") % {"n": n})
+            rows.append({"text": parts[0], "legal_basis": parts[1], "severity": severity, "deadline_days": int(days)})
+        return rows

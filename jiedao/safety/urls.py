@@ -19,4 +19,7 @@ urlpatterns = [
     path("safety/hazards/<int:pk>/act/", views.hazard_act, name="hazard_act"),
     path("safety/risk-rule/", views.risk_rule, name="risk_rule"),
     path("safety/photos/<int:pk>/", views.photo, name="photo"),
+    path("safety/checklists/", views.template_list, name="templates"),
+    path("safety/checklists/new/", views.template_new, name="template_new"),
+    path("safety/checklists/<int:pk>/edit/", views.template_edit, name="template_edit"),
 ]

@@ -35,6 +35,7 @@ from jiedao.safety.forms import (
     HazardFilterForm,
     InspectionForm,
     RiskRuleForm,
+    TemplateForm,
     TenancyForm,
 )
 from jiedao.safety.models import OPEN_STATES, CampaignTarget, SafetyPhoto
@@ -337,3 +338,52 @@ def photo(request: HttpRequest, pk: int) -> HttpResponse:
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- checklists ---------------------------------------------------------------------------------
+
+
+@require_perm_anywhere(Perm.VIEW_SAFETY)
+def template_list(request: HttpRequest) -> HttpResponse:
+    templates = selectors.templates_usable(request.user)
+    subdistrict = selectors.subdistricts_of(request.user).first()
+    can_manage = subdistrict is not None and scope.path_allows(request.user, Perm.MANAGE_SAFETY, subdistrict.path)
+    return render(request, "safety/template_list.html", {"templates": templates, "can_manage": can_manage})
+
+
+def _template_form(request: HttpRequest, template: Any = None) -> HttpResponse:
+    subdistrict = template.node if template is not None else selectors.subdistricts_of(request.user).first()
+    if subdistrict is None or not scope.path_allows(request.user, Perm.MANAGE_SAFETY, subdistrict.path):
+        raise PermissionDenied(_("检查表由街道统一维护。"))
+    form = TemplateForm(request.POST or None, template=template)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                if template is None:
+                    template = services.template_create(actor=request.user, node=subdistrict, field=d["field"],
+                                                        name=d["name"], items=d["items"])
+                    if not d["is_active"]:
+                        services.template_update(actor=request.user, template=template, is_active=False)
+                else:
+                    services.template_update(actor=request.user, template=template, name=d["name"],
+                                             is_active=d["is_active"], items=d["items"])
+            except DomainError as exc:
+                status = form_error(form, exc, {exc.field or "": "items" if (exc.field or "").startswith("items")
+                                                else exc.field})
+            else:
+                messages.success(request, _("已保存检查表“%(name)s”。") % {"name": d["name"]})
+                return redirect("safety:templates")
+    return render(request, "safety/template_form.html", {"form": form, "template": template}, status=status)
+
+
+@require_perm_anywhere(Perm.MANAGE_SAFETY)
+def template_new(request: HttpRequest) -> HttpResponse:
+    return _template_form(request)
+
+
+@require_perm_anywhere(Perm.MANAGE_SAFETY)
+def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _template_form(request, selectors.template_get(request.user, pk))

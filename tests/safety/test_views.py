@@ -91,3 +91,28 @@ def test_campaign_page_flow_for_the_secretary(world, safety, login):
     assert r.status_code == 302
     page = c.get(r["Location"]).content.decode()
     assert "0 / 3" in page and "张网格" in page
+
+
+def test_checklists_are_edited_on_a_page_by_the_sub_district(world, safety, login):
+    c = login(world.worker)
+    page = c.get("/safety/checklists/").content.decode()
+    assert "消防安全检查表" in page and "疏散通道" in page and "新建检查表" not in page
+    assert c.get("/safety/checklists/new/").status_code == 403
+    c = login(world.admin)
+    r = c.post("/safety/checklists/new/", {"field": "gas", "name": "燃气检查表", "is_active": "on",
+                                           "items": "报警器有效 | 《城镇燃气管理条例》 | 一般 | 3\n地下室用气 | | 特别 | 1"})
+    assert r.status_code == 400 and "第 2 行" in r.content.decode()
+    r = c.post("/safety/checklists/new/", {"field": "gas", "name": "燃气检查表", "is_active": "on",
+                                           "items": "报警器有效 | 《城镇燃气管理条例》 | 一般 | 3\n地下室用气 | | 重大 | 1"})
+    assert r.status_code == 302
+    from jiedao.safety.models import ChecklistTemplate
+
+    gas = ChecklistTemplate.objects.get(name="燃气检查表")
+    assert list(gas.items.values_list("text", "severity", "deadline_days")) == [
+        ("报警器有效", "ordinary", 3), ("地下室用气", "major", 1)]
+    edit = c.get(f"/safety/checklists/{gas.pk}/edit/").content.decode()
+    assert "地下室用气 |  | 重大 | 1" in edit
+    r = c.post(f"/safety/checklists/{gas.pk}/edit/", {"name": "燃气安全检查表", "items": "报警器有效"})
+    assert r.status_code == 302
+    gas.refresh_from_db()
+    assert gas.name == "燃气安全检查表" and not gas.is_active and gas.items.count() == 1

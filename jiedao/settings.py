@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "jiedao.people",
     "jiedao.cases",
     "jiedao.insight",
+    "jiedao.safety",
 ]
 
 MIDDLEWARE = [

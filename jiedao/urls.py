@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("jiedao.cases.urls")),
     path("", include("jiedao.people.urls")),
     path("", include("jiedao.insight.urls")),
+    path("", include("jiedao.safety.urls")),
 ]

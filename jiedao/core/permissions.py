@@ -35,6 +35,12 @@ class Perm:
     MANAGE_BUSINESSES = "business.manage"
     VIEW_INSIGHT = "insight.view"  # the classifier's evaluation page (scores, overrides)
     MANAGE_INSIGHT = "insight.manage"  # retrain, roll back the category classifier
+    # Safety inspections (jiedao.safety): see campaigns, inspections, hazards and risk; inspect
+    # (record inspections, act on hazards in one's place); plan campaigns, edit checklists and the
+    # 三色 rule, escalate and extend hazards.
+    VIEW_SAFETY = "safety.view"
+    INSPECT_SAFETY = "safety.inspect"
+    MANAGE_SAFETY = "safety.manage"
 
 
 class Role(models.TextChoices):
@@ -61,24 +67,30 @@ _CASE_WORKERS = {Perm.VIEW_CASES, Perm.REPORT_CASES}
 # every caller's number of every community to one account that does not make the calls — leaders
 # see the masked number and the audit log of who revealed it.
 _CALLERS_BACK = {Perm.REVEAL_REPORTER}
+# Safety: grid staff inspect; communities, leaders and administrators plan and supervise.
+_INSPECTORS = {Perm.VIEW_SAFETY, Perm.INSPECT_SAFETY}
+_SAFETY_MANAGERS = {Perm.VIEW_SAFETY, Perm.MANAGE_SAFETY}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS),
-    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS),
+    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _INSPECTORS),
+    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _INSPECTORS),
     Role.BUILDING_HEAD: frozenset(_EVERYONE),
     Role.COMMUNITY_SECRETARY: frozenset(
         _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK
         | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE, Perm.LOOKUP_PEOPLE}
+        | _INSPECTORS | _SAFETY_MANAGERS
     ),
     Role.COMMUNITY_STAFF: frozenset(
         _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK | {Perm.IMPORT_PEOPLE}
+        | _INSPECTORS | _SAFETY_MANAGERS
     ),
-    Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES}),
+    Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES, Perm.VIEW_SAFETY}),
     Role.LEADER: frozenset(
         _EVERYONE
         | _CASE_WORKERS
         | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES, Perm.VIEW_INSIGHT}
         | {Perm.JOINT_MEETINGS}
+        | _SAFETY_MANAGERS
     ),
     Role.ADMIN: frozenset(
         _EVERYONE
@@ -89,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {Perm.LOOKUP_PEOPLE}
         | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
         | {Perm.JOINT_MEETINGS}
+        | _INSPECTORS | _SAFETY_MANAGERS
     ),
 }
 

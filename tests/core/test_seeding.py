@@ -9,14 +9,16 @@ from jiedao.cases import bulk
 from jiedao.cases import demo as cases_demo
 from jiedao.core import seeding
 from jiedao.people import demo as people_demo
+from jiedao.safety import demo as safety_demo
 
 
 def test_the_apps_register_their_steps_in_layer_order():
     assert [(s.app, s.demo, s.scale) for s in seeding.registered()] == [
         ("jiedao.people", "jiedao.people.demo.demo_step", None),
         ("jiedao.cases", "jiedao.cases.demo.demo_step", "jiedao.cases.bulk.scale_step"),
+        ("jiedao.safety", "jiedao.safety.demo.demo_step", None),
     ]
-    assert seeding.demo_steps() == [people_demo.demo_step, cases_demo.demo_step]
+    assert seeding.demo_steps() == [people_demo.demo_step, cases_demo.demo_step, safety_demo.demo_step]
     assert seeding.scale_steps() == [bulk.scale_step]
 
 

@@ -1,0 +1,273 @@
+"""Reads of safety inspections, every one narrowed by the one scoping function
+(jiedao.core.scope): lists, single objects (404 when out of scope), campaign coverage (排摸) and
+the figures in the seed's own terms (底数, 排摸, 隐患, 重大隐患, 整改率, 按期整改率; defined in
+docs/figures.md)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from jiedao.core import scope
+from jiedao.core.permissions import Perm
+from jiedao.org.models import NodeKind, OrgNode
+from jiedao.people.models import Business
+from jiedao.safety.models import (
+    OPEN_STATES,
+    UNRECTIFIED_STATES,
+    Campaign,
+    CampaignTarget,
+    ChecklistTemplate,
+    Hazard,
+    HazardState,
+    Inspection,
+    RiskChange,
+    Severity,
+    Tenancy,
+)
+
+
+def campaigns_visible(user: Any) -> QuerySet[Campaign]:
+    return scope.restrict(Campaign.objects.select_related("node"), user, Perm.VIEW_SAFETY)
+
+
+def campaign_get(user: Any, pk: Any) -> Campaign:
+    return scope.get_scoped(Campaign.objects.select_related("node", "subdistrict"), user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def templates_visible(user: Any) -> QuerySet[ChecklistTemplate]:
+    return scope.restrict(ChecklistTemplate.objects.select_related("node"), user, Perm.VIEW_SAFETY)
+
+
+def template_get(user: Any, pk: Any) -> ChecklistTemplate:
+    return scope.get_scoped(ChecklistTemplate.objects.prefetch_related("items"), user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def templates_usable(user: Any) -> QuerySet[ChecklistTemplate]:
+    """The checklists a user inspects with: those of the sub-districts above or under the places
+    the user may see (a grid worker uses the sub-district's checklists although the checklist row
+    hangs above the worker's grid)."""
+    paths = scope.granted_paths(user, Perm.VIEW_SAFETY)
+    qs = ChecklistTemplate.objects.prefetch_related("items").order_by("field", "name")
+    if paths is None:
+        return qs
+    condition = Q(pk__in=[])
+    for path in paths:
+        prefixes = [path[:n] for n in range(scope.PATH_SEGMENT, len(path) + 1, scope.PATH_SEGMENT)]
+        condition |= Q(node__path__in=prefixes) | Q(node__path__range=scope.subtree_range(path))
+    return qs.filter(condition)
+
+
+def templates_for(user: Any, business: Business) -> QuerySet[ChecklistTemplate]:
+    """The active checklists usable for this business (its sub-district's)."""
+    return templates_usable(user).filter(node_id=business.subdistrict_id, is_active=True)
+
+
+def template_usable(user: Any, pk: Any) -> ChecklistTemplate:
+    try:
+        return templates_usable(user).get(pk=pk)
+    except (ChecklistTemplate.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def subdistricts_of(user: Any) -> QuerySet[OrgNode]:
+    """The sub-districts the user works in: at, above or under the places the user may see."""
+    paths = scope.granted_paths(user, Perm.VIEW_SAFETY)
+    qs = OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT).order_by("path")
+    if paths is None:
+        return qs
+    condition = Q(pk__in=[])
+    for path in paths:
+        prefixes = [path[:n] for n in range(scope.PATH_SEGMENT, len(path) + 1, scope.PATH_SEGMENT)]
+        condition |= Q(path__in=prefixes) | Q(path__range=scope.subtree_range(path))
+    return qs.filter(condition)
+
+
+def businesses_visible(user: Any) -> QuerySet[Business]:
+    return scope.restrict(Business.objects.select_related("node"), user, Perm.VIEW_SAFETY)
+
+
+def business_get(user: Any, pk: Any) -> Business:
+    return scope.get_scoped(Business.objects.select_related("node"), user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def inspections_visible(user: Any) -> QuerySet[Inspection]:
+    return scope.restrict(Inspection.objects.select_related("business", "node", "inspector", "campaign"),
+                          user, Perm.VIEW_SAFETY)
+
+
+def inspection_get(user: Any, pk: Any) -> Inspection:
+    return scope.get_scoped(Inspection.objects.select_related("business", "node", "inspector", "campaign", "template"),
+                            user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def hazards_visible(user: Any) -> QuerySet[Hazard]:
+    return scope.restrict(Hazard.objects.select_related("business", "node", "inspector", "case"),
+                          user, Perm.VIEW_SAFETY)
+
+
+def hazard_get(user: Any, pk: Any) -> Hazard:
+    return scope.get_scoped(Hazard.objects.select_related("business", "node", "inspector", "case", "inspection"),
+                            user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def hazard_list(user: Any, *, state: str = "", severity: str = "", overdue: bool = False, field: str = "",
+                business: int | None = None, q: str = "") -> QuerySet[Hazard]:
+    qs = hazards_visible(user)
+    if state == "open":
+        qs = qs.filter(state__in=OPEN_STATES)
+    elif state:
+        qs = qs.filter(state=state)
+    if severity:
+        qs = qs.filter(severity=severity)
+    if field:
+        qs = qs.filter(field=field)
+    if overdue:
+        qs = qs.filter(state__in=UNRECTIFIED_STATES, deadline_at__lt=timezone.now())
+    if business:
+        qs = qs.filter(business_id=business)
+    if q:
+        qs = qs.filter(Q(code__icontains=q) | Q(business__name__icontains=q) | Q(description__icontains=q))
+    return qs
+
+
+def risk_changes(user: Any, business: Business | None = None) -> QuerySet[RiskChange]:
+    qs = scope.restrict(RiskChange.objects.select_related("business", "actor"), user, Perm.VIEW_SAFETY)
+    return qs.filter(business=business) if business is not None else qs
+
+
+def tenants_of(user: Any, site: Business) -> QuerySet[Business]:
+    return businesses_visible(user).filter(tenancy__site=site)
+
+
+def site_of(business: Business) -> Tenancy | None:
+    return Tenancy.objects.select_related("site").filter(tenant=business).first()
+
+
+# --- campaign coverage (排摸) -----------------------------------------------------------------
+
+
+@dataclass
+class CoverageRow:
+    key: Any
+    label: str
+    target: int = 0
+    visited: int = 0
+    hazards: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.visited / self.target if self.target else None
+
+    @property
+    def behind(self) -> int:
+        return self.target - self.visited
+
+
+@dataclass
+class Coverage:
+    total: CoverageRow
+    by_grid: list[CoverageRow] = field(default_factory=list)
+    by_inspector: list[CoverageRow] = field(default_factory=list)
+
+
+def campaign_coverage(user: Any, campaign: Campaign) -> Coverage:
+    """排摸 coverage of a campaign within the user's scope: a target counts as visited when it has
+    at least one inspection in the campaign; per grid (the grid the business hangs under) and per
+    responsible inspector (the target's assigned inspector; unassigned targets under "未分配")."""
+    targets = scope.restrict(CampaignTarget.objects.filter(campaign=campaign), user, Perm.VIEW_SAFETY)
+    rows = list(targets.values_list("business_id", "business__node__path", "inspector_id",
+                                    "inspector__full_name", "inspector__username"))
+    visited = set(Inspection.objects.filter(campaign=campaign).values_list("business_id", flat=True).distinct())
+    hazards = dict(Hazard.objects.filter(campaign=campaign).exclude(state=HazardState.CANCELLED)
+                   .values("business_id").annotate(n=Count("pk")).values_list("business_id", "n"))
+    grids = dict(OrgNode.objects.filter(subdistrict_id=campaign.subdistrict_id, kind=NodeKind.GRID)
+                 .values_list("path", "name"))
+    grid_paths = sorted(grids, key=len, reverse=True)
+    total = CoverageRow(None, "")
+    by_grid: dict[str, CoverageRow] = {}
+    by_inspector: dict[Any, CoverageRow] = {}
+    for business_id, path, inspector_id, full_name, username in rows:
+        grid = next((g for g in grid_paths if path.startswith(g)), "")
+        g_row = by_grid.setdefault(grid, CoverageRow(grid, grids.get(grid, "—")))
+        i_row = by_inspector.setdefault(inspector_id, CoverageRow(inspector_id, full_name or username or "未分配"))
+        seen = business_id in visited
+        for row in (total, g_row, i_row):
+            row.target += 1
+            row.visited += seen
+            row.hazards += hazards.get(business_id, 0)
+    order = lambda r: (-(r.behind), r.label)  # noqa: E731  who is behind first
+    return Coverage(total, sorted(by_grid.values(), key=order), sorted(by_inspector.values(), key=order))
+
+
+# --- figures in the seed's terms --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    base: int  # 底数: active businesses in scope
+    visited: int  # 排摸: distinct businesses inspected in the period
+    hazards: int  # 隐患: hazards found in the period (cancelled left out)
+    major: int  # 重大隐患: of them, major
+    rectified: int  # of them, closed (已销号)
+    on_time: int  # of them, closed with the rectification (standing submit) within the deadline
+    overdue_open: int  # of them, not rectified yet (待整改/整改中) and past the deadline now
+
+    @staticmethod
+    def _rate(n: int, d: int) -> float | None:
+        return n / d if d else None
+
+    @property
+    def coverage_rate(self) -> float | None:
+        return self._rate(self.visited, self.base)
+
+    @property
+    def rectification_rate(self) -> float | None:
+        return self._rate(self.rectified, self.hazards)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self._rate(self.on_time, self.hazards)
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    return (datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
+
+
+def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None, now: datetime | None = None) -> Figures:
+    """The safety figures of the user's scope (optionally narrowed to `node`) for the period
+    [start, end] (local dates, inclusive). Definitions: docs/figures.md § 安全生产."""
+    now = now or timezone.now()
+    businesses = businesses_visible(user).filter(is_active=True)
+    inspections = inspections_visible(user).filter(inspected_on__range=(start, end))
+    low, high = period_bounds(start, end)
+    hazards = hazards_visible(user).filter(found_at__gte=low, found_at__lt=high).exclude(state=HazardState.CANCELLED)
+    if node is not None:
+        bounds = scope.subtree_range(node.path)
+        businesses = businesses.filter(node__path__range=bounds)
+        inspections = inspections.filter(node__path__range=bounds)
+        hazards = hazards.filter(node__path__range=bounds)
+    counts = hazards.aggregate(
+        n=Count("pk"), major=Count("pk", filter=Q(severity=Severity.MAJOR)),
+        closed=Count("pk", filter=Q(state=HazardState.CLOSED)),
+        on_time=Count("pk", filter=Q(state=HazardState.CLOSED, rectified_at__lte=F("deadline_at"))),
+        overdue=Count("pk", filter=Q(state__in=UNRECTIFIED_STATES, deadline_at__lt=now)),
+    )
+    return Figures(
+        base=businesses.count(), visited=inspections.values("business_id").distinct().count(),
+        hazards=counts["n"], major=counts["major"], rectified=counts["closed"], on_time=counts["on_time"],
+        overdue_open=counts["overdue"],
+    )
+
+
+def colour_counts(user: Any) -> dict[str, int]:
+    rows = businesses_visible(user).filter(is_active=True).values("risk_colour").annotate(n=Count("pk"))
+    counts = defaultdict(int, {row["risk_colour"]: row["n"] for row in rows})
+    return {colour: counts[colour] for colour in ("red", "yellow", "green")}

@@ -12,12 +12,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from jiedao.cases import selectors
 from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import DESCRIPTION_MAX, Category, LimitUnit, Rating, Source, Tier, Urgency
 from jiedao.cases.workflow import Action, Transition
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
 from jiedao.org.forms import PICKER_SELECT_LIMIT, NodeChoiceField, NodePickerWidget
 from jiedao.org.models import NodeKind, OrgNode
@@ -391,6 +393,18 @@ class RateForm(forms.Form):
 # --- list, actions, attachments ---------------------------------------------------------------
 
 
+def _render_cached(widget: forms.Widget, key: tuple) -> None:
+    """Make `widget` remember its HTML per (key, language, value, attributes) in the per-process
+    cache, which drops it when the cache generation moves (a category or node edited)."""
+    plain = widget.render
+
+    def render(name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        entry = ("filter-widget", *key, get_language(), name, str(value), repr(sorted((attrs or {}).items())))
+        return caching.get(entry, lambda: plain(name, value, attrs, renderer))
+
+    widget.render = render
+
+
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("编号或字词"), required=False, max_length=100)
     state = forms.ChoiceField(label=_("状态"), required=False)
@@ -408,6 +422,12 @@ class CaseFilterForm(forms.Form):
         self.fields["state"].choices = [("", _("全部")), *State.choices]
         self.fields["category"].load()
         self.fields["area"].queryset = places(user, "area")
+        # The selects are the same for every request (the area's for everyone with the same
+        # scope): rendered once per language, value and cache generation (jiedao.core.caching).
+        area_key = scope.granted_paths(user, Perm.VIEW_ORG)
+        for name in ("state", "tier", "category", "area"):
+            _render_cached(self.fields[name].widget, (name, tuple(area_key) if area_key is not None else None)
+                           if name == "area" else (name,))
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():

@@ -245,24 +245,49 @@ def case_hotline(request: HttpRequest) -> HttpResponse:
 # --- list and export ----------------------------------------------------------------------------
 
 
+def _list_rows(rows: list[selectors.ListRow]) -> list[dict[str, Any]]:
+    """The page's rows as plain strings (labels translated once a page, links built from one
+    prefix, times in local time): the template's loop only prints them."""
+    from jiedao.cases.models import Tier
+
+    states, tiers = {k: str(v) for k, v in State.choices}, {k: str(v) for k, v in Tier.choices}
+    marks = {"overdue": _("已超期"), "near": _("即将到期"), "": ""}
+    prefix = reverse("cases:detail", args=[0])[:-2]
+    out = []
+    for r in rows:
+        created = timezone.localtime(r.created_at)
+        deadline = timezone.localtime(r.deadline_at) if r.deadline_at else None
+        out.append({
+            "id": r.id, "url": f"{prefix}{r.id}/", "ticket": r.ticket, "title": r.title, "urgent": r.urgency == "urgent",
+            "state": r.state, "state_label": states.get(r.state, r.state), "mark": r.deadline,
+            "mark_label": marks[r.deadline], "category": r.category or "—", "tier": r.tier,
+            "tier_label": tiers.get(r.tier, r.tier), "place": r.place, "handler": r.handler,
+            "created": f"{created:%Y-%m-%d %H:%M}", "deadline": f"{deadline:%m-%d %H:%M}" if deadline else "—",
+            "estimated": bool(deadline and r.deadline_estimated),
+        })
+    return out
+
+
 @require_case_pages
 def case_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = case_forms.CaseFilterForm(request.GET or None, user=user)
+    filters = form.filters()
     # The same keyset page as the API: "下一页" carries the cursor; the first page counts (capped).
     cursor = request.GET.get("cursor") or None
     try:
-        page = selectors.case_page(user, cursor=cursor, limit=settings.JIEDAO_PAGE_SIZE, count=not cursor,
-                                   **form.filters())
+        ids, next_cursor, total, capped = selectors.page_ids(
+            user, cursor=cursor, limit=settings.JIEDAO_PAGE_SIZE, count=not cursor, **filters)
     except DomainError:
         cursor = None  # a mangled link: show the first page rather than an error
-        page = selectors.case_page(user, limit=settings.JIEDAO_PAGE_SIZE, count=True, **form.filters())
-    now = timezone.now()
-    for case in page.cases:
-        case.mark = selectors.deadline_mark(case, now)
+        ids, next_cursor, total, capped = selectors.page_ids(
+            user, limit=settings.JIEDAO_PAGE_SIZE, count=True, **filters)
     context = {
         "form": form,
-        "page": page,
+        "rows": _list_rows(selectors.list_rows(ids)),
+        "next_cursor": next_cursor,
+        "count": total,
+        "count_capped": capped,
         "is_first": not cursor,
         "can_report": scope.has_perm_anywhere(user, Perm.REPORT_CASES),
         "can_hotline": selectors.is_desk_staff(user),

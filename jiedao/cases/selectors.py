@@ -256,10 +256,11 @@ class _Stream:
 
 def category_ids(category: Category) -> list[int]:
     """The category, or the categories of a group (from the cached catalogue)."""
-    from jiedao.cases.catalogue.selectors import leaf_categories
+    def load() -> tuple[int, ...]:
+        children = Category.objects.filter(parent_id=category.pk).values_list("pk", flat=True)
+        return (category.pk, *children)
 
-    children = [c.pk for c in leaf_categories(active_only=False) if c.parent_id == category.pk]
-    return [category.pk, *children]
+    return list(caching.get(("category-ids", category.pk), load))
 
 
 def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | None]:
@@ -466,8 +467,9 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
             if hint is not None:
                 plain = plain.filter(hint)
                 place_ids = Case.objects.filter(hint).values_list("id", flat=True)
-                low, high = place_ids.order_by("id").first(), place_ids.order_by("-id").first()
-                bounds = (low, high) if low is not None else (0, 0)
+                index = _PLACE_INDEX[hint.children[0][0]]
+                low, high = _run(place_ids.order_by("id")[:1], index), _run(place_ids.order_by("-id")[:1], index)
+                bounds = (low[0], high[0]) if low else (0, 0)
             text_sql = _text_sql(plain, text, before, bounds=bounds)
     # Only the unfiltered list of a district (or wider) walks the ids: a filter may match few of its cases.
     walk = not any(filters.values()) and _wide_scope(user)

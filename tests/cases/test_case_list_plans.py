@@ -75,7 +75,6 @@ def test_each_filter_is_served_by_an_index(world, grouped, who, name):
                              category=catalogue["garbage"], suggest=False)
     filters = FILTERS[name](world, catalogue)
     first = plans(lambda: selectors.page_ids(user, limit=2, count=True, **filters))
-    ids, cursor, _total, _capped = selectors.page_ids(user, limit=1, **filters)
     later = plans(lambda: selectors.page_ids(user, limit=2, cursor=selectors.encode_cursor(10**6), count=True,
                                              **filters))
     assert first and later

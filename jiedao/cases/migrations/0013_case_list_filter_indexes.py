@@ -16,27 +16,27 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['state', 'id'], name='case_state_id_idx'),
+            index=models.Index(fields=['state', 'id', 'org_path'], name='case_state_id_idx'),
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['subdistrict', 'state', 'id'], name='case_sub_state_id_idx'),
+            index=models.Index(fields=['subdistrict', 'state', 'id', 'org_path'], name='case_sub_state_id_idx'),
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['tier', 'id'], name='case_tier_id_idx'),
+            index=models.Index(fields=['tier', 'id', 'org_path'], name='case_tier_id_idx'),
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['subdistrict', 'tier', 'id'], name='case_sub_tier_id_idx'),
+            index=models.Index(fields=['subdistrict', 'tier', 'id', 'org_path'], name='case_sub_tier_id_idx'),
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['category', 'id'], name='case_category_id_idx'),
+            index=models.Index(fields=['category', 'id', 'org_path'], name='case_category_id_idx'),
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['subdistrict', 'category', 'id'], name='case_sub_category_id_idx'),
+            index=models.Index(fields=['subdistrict', 'category', 'id', 'org_path'], name='case_sub_category_id_idx'),
         ),
         migrations.AddIndex(
             model_name='case',

@@ -168,6 +168,7 @@ _PLACE_INDEX = {"subdistrict_id": "case_subdistrict_id_idx", "community_id": "ca
                 "grid_id": "case_grid_id_idx"}
 _EMPTY: dict[str, Any] = {"category": None, "overdue": False, "mine": False, "state": "", "tier": ""}
 COUNT_BUDGET = COUNT_CAP + 1  # index entries a count may read (per list): beyond, the total is not given
+TEXT_COUNT_BUDGET = 2_500  # matches of the full-text index a text search's count may read (SQLite)
 
 
 def encode_cursor(last_id: int) -> str:
@@ -347,15 +348,16 @@ def _text_sql(qs: QuerySet, text: str, before: int | None, *, budget: int | None
 
 
 def _fts_count(qs: QuerySet, text: str, bounds: tuple[int, int] | None) -> tuple[int | None, bool]:
-    """`_budget_count` of a text search on SQLite: the newest COUNT_BUDGET matches of the
-    full-text index (within `bounds`), each checked against `qs`."""
-    sql, params = _text_sql(qs, text, None, budget=COUNT_BUDGET, bounds=bounds)
+    """`_budget_count` of a text search on SQLite: the newest TEXT_COUNT_BUDGET matches of the
+    full-text index (within `bounds`), each checked against `qs` (a match costs more to read than
+    an index entry: the budget is smaller)."""
+    sql, params = _text_sql(qs, text, None, budget=TEXT_COUNT_BUDGET, bounds=bounds)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         n, m = cursor.fetchone()
     if m > COUNT_CAP:
         return COUNT_CAP, True
-    return (None, False) if n >= COUNT_BUDGET else (m, False)
+    return (None, False) if n >= TEXT_COUNT_BUDGET else (m, False)
 
 
 def _fetch(sql: str, params: list[Any]) -> list[Any]:
@@ -497,9 +499,9 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
     if count:
         if text_sql is not None:
             total, capped = _fts_count(plain, text, bounds)
-        elif (not any(filters.values()) or text or filters.get("mine")
+        elif (not any(v for k, v in filters.items() if k != "node") or text or filters.get("mine")
               or (filters.get("overdue") and filters.get("category") is None)):
-            # The scope alone: the path index holds it, covering (no table row read). Overdue: the
+            # The scope (and area) alone: the path index holds it, covering (no table row read). Overdue: the
             # running states' deadline index holds exactly the overdue cases. Mine: its streams
             # may overlap (a case filed by me and handled by my department), so the database
             # counts the condition itself, on the indexes of its parts.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -135,6 +136,26 @@ class CategoryField(forms.ChoiceField):
         if not value:
             return None
         return Category.objects.filter(pk=value).first()
+
+
+class CategoryFilterField(CategoryField):
+    """The list filter's category (or group): the same choices, built once per language and cache
+    generation rather than once a request; the category itself from the cached catalogue."""
+
+    def load(self) -> None:
+        def build() -> tuple:
+            super(CategoryFilterField, self).load()
+            return tuple(self.choices), self.widget
+
+        choices, widget = caching.get(("category-filter-choices", get_language()), build)
+        self.widget = copy.deepcopy(widget)
+        self.choices = list(choices)
+
+    def clean(self, value: Any) -> Category | None:
+        value = forms.ChoiceField.clean(self, value)
+        if not value:
+            return None
+        return selectors.category_cached(int(value))
 
 
 def tier_field(*, required: bool = False, label: Any = None) -> forms.ChoiceField:
@@ -409,7 +430,7 @@ class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("编号或字词"), required=False, max_length=100)
     state = forms.ChoiceField(label=_("状态"), required=False)
     tier = forms.ChoiceField(label=_("分流"), required=False, choices=[("", _("全部")), *Tier.choices])
-    category = CategoryField(label=_("类别"), include_groups=True, empty_label=_("全部类别"))
+    category = CategoryFilterField(label=_("类别"), include_groups=True, empty_label=_("全部类别"))
     area = PlaceField(OrgNode.objects.none(), label=_("社区/网格"), required=False,
                       widget=PlaceWidget(empty_label=_("全部")))
     overdue = forms.BooleanField(label=_("只看超期"), required=False)

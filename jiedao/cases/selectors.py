@@ -378,6 +378,11 @@ def _cached_row(key: str, model: Any, pk: int | None) -> Any:
     return caching.instance(model, cached) if cached is not None else None
 
 
+def category_cached(pk: int) -> Category | None:
+    """A category (active or not) by id from the per-process cache, or None."""
+    return _cached_row("case-category", Category, pk)
+
+
 def attach_related(cases: list[Case]) -> list[Case]:
     """Attach the names the list shows (category, places, handling department) from the
     per-process caches (jiedao.core.caching): no query per case, none at all once warm."""

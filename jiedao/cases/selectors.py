@@ -253,6 +253,13 @@ class _Stream:
     q: Q
     index: str | None
     replaces: str = ""  # the filter whose condition the streams together stand for
+    # The index's columns: ordering by them (descending) is ordering by id within the stream's
+    # equalities, and tells PostgreSQL's planner which index gives that order (ordered by id
+    # alone, it may walk the primary key and filter, expecting the place's cases everywhere).
+    order: tuple[str, ...] = ("id",)
+
+    def order_by(self) -> list[str]:
+        return [f"-{column}" for column in self.order]
 
 
 def category_ids(category: Category) -> list[int]:
@@ -276,22 +283,24 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
 
     def by(column: str, values: list[Any], replaces: str, extra: Q | None = None) -> list[_Stream]:
         name = f"case_sub_{column}_id_idx" if sub else f"case_{column}_id_idx"
+        order = ("subdistrict_id", column, "id") if sub else (column, "id")
         streams = []
         for value in values:
             q = Q(**{column: value})
             q = q & narrow if narrow else q
-            streams.append(_Stream(q & extra if extra else q, name, replaces))
+            streams.append(_Stream(q & extra if extra else q, name, replaces, order))
         return streams
 
     if filters.get("mine"):  # mine_q's ways of being mine, one stream each
-        streams = [_Stream(Q(reported_by=user), "case_reporter_id_idx", "mine")]
-        streams += [_Stream(Q(handling_department_id=d), "case_department_id_idx", "mine")
-                    for d in handler_departments(user)]
+        streams = [_Stream(Q(reported_by=user), "case_reporter_id_idx", "mine", ("reported_by_id", "id"))]
+        streams += [_Stream(Q(handling_department_id=d), "case_department_id_idx", "mine",
+                            ("handling_department_id", "id")) for d in handler_departments(user)]
         communities = list(user.assignments.filter(role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF))
                            .values_list("node_id", flat=True))
-        streams += [_Stream(Q(handling_node_id=c), "case_handling_node_id_idx", "mine") for c in communities]
+        streams += [_Stream(Q(handling_node_id=c), "case_handling_node_id_idx", "mine", ("handling_node_id", "id"))
+                    for c in communities]
         streams += [_Stream(Q(community_id=c, handling_department__isnull=True, handling_node__isnull=True),
-                            "case_community_id_idx", "mine") for c in communities]
+                            "case_community_id_idx", "mine", ("community_id", "id")) for c in communities]
     elif filters.get("category") is not None:
         streams = by("category", category_ids(filters["category"]), "category")
     elif filters.get("overdue"):  # overdue_q, one running state at a time
@@ -301,7 +310,7 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
     elif filters.get("tier"):
         streams = by("tier", [filters["tier"]], "tier")
     elif place:
-        streams = [_Stream(Q(**{place[0]: place[1]}), _PLACE_INDEX[place[0]])]
+        streams = [_Stream(Q(**{place[0]: place[1]}), _PLACE_INDEX[place[0]], "", (place[0], "id"))]
     else:
         streams = [_Stream(Q(), None)]
     return streams, Q(**{place[0]: place[1]}) if place else None
@@ -440,8 +449,9 @@ def _budget_count(qs: QuerySet, streams: list[_Stream]) -> tuple[int | None, boo
         drive, drive_params = _where(Case.objects.filter(stream.q))
         using = (f" INDEXED BY {connection.ops.quote_name(stream.index)}"
                  if stream.index and connection.vendor == "sqlite" else "")
+        order = ", ".join(f"{table}.{connection.ops.quote_name(c)} DESC" for c in stream.order)
         sql = (f"SELECT COUNT(*), COALESCE(SUM(ok), 0) FROM (SELECT CASE WHEN {cond} THEN 1 ELSE 0 END AS ok "
-               f"FROM {table}{using} WHERE {drive} LIMIT %s) AS entries")
+               f"FROM {table}{using} WHERE {drive} ORDER BY {order} LIMIT %s) AS entries")
         with connection.cursor() as cursor:
             cursor.execute(sql, [*cond_params, *drive_params, budget])
             n, m = cursor.fetchone()
@@ -495,7 +505,8 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
             if stream.replaces:
                 base = case_list(user, **{**filters, stream.replaces: _EMPTY[stream.replaces]}).select_related(None)
                 base = base.filter(id__lt=before) if before else base
-            found.update(_run(base.filter(stream.q).order_by("-id").values_list("id", flat=True)[:want], index))
+            order = ["-id"] if walk else stream.order_by()
+            found.update(_run(base.filter(stream.q).order_by(*order).values_list("id", flat=True)[:want], index))
         ids = sorted(found, reverse=True)[:want]
     ids = ids[offset:]
     more = len(ids) > limit
@@ -510,7 +521,11 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
             # running states' deadline index holds exactly the overdue cases. Mine: its streams
             # may overlap (a case filed by me and handled by my department), so the database
             # counts the condition itself, on the indexes of its parts.
-            n = qs[:COUNT_CAP + 1].count()
+            counted = qs
+            if not any(v for k, v in filters.items() if k != "node"):
+                # in path order, so that both databases read the path index alone and stop at the cap
+                counted = qs.order_by("org_path").values("org_path")
+            n = counted[:COUNT_CAP + 1].count()
             total, capped = min(n, COUNT_CAP), n > COUNT_CAP
         else:
             total, capped = _budget_count(qs, streams)

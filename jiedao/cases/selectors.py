@@ -283,7 +283,8 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
 
     def by(column: str, values: list[Any], replaces: str, extra: Q | None = None) -> list[_Stream]:
         name = f"case_sub_{column}_id_idx" if sub else f"case_{column}_id_idx"
-        order = ("subdistrict_id", column, "id") if sub else (column, "id")
+        attname = Case._meta.get_field(column).attname  # category_id: ordering by "category" would join
+        order = ("subdistrict_id", attname, "id") if sub else (attname, "id")
         streams = []
         for value in values:
             q = Q(**{column: value})
@@ -522,7 +523,7 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
             # may overlap (a case filed by me and handled by my department), so the database
             # counts the condition itself, on the indexes of its parts.
             counted = qs
-            if not any(v for k, v in filters.items() if k != "node"):
+            if not any(v for k, v in filters.items() if k != "node") and not handler_departments(user):
                 # in path order, so that both databases read the path index alone and stop at the cap
                 counted = qs.order_by("org_path").values("org_path")
             n = counted[:COUNT_CAP + 1].count()

@@ -271,6 +271,17 @@ def category_ids(category: Category) -> list[int]:
     return list(caching.get(("category-ids", category.pk), load))
 
 
+def _lead(column: str, value: Any) -> Q:
+    """The equality on a stream index's first column. On PostgreSQL written as a one-value range:
+    an equality makes the column a constant to the planner, which then sees the primary key as
+    giving the same order (id) and may walk it, filtering, expecting the place's cases spread
+    evenly over the ids — they are not when a place's history was loaded at once (the seeded
+    districts); a range keeps (column, id) the order asked for, which only the stream's index gives."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{column}__gte": value, f"{column}__lte": value})
+    return Q(**{column: value})
+
+
 def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | None]:
     """How a page's ids are found on an index: one stream per value of the most selective filter
     (category, then overdue's running states, then state, then tier; "mine" one per way a case is
@@ -279,7 +290,7 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
     the id walk) and the place equality the other ways of reading the list add (see `_place`)."""
     place = _place(user, filters.get("node"))
     sub = place[2] if place else None
-    narrow = Q(subdistrict_id=sub) if sub else None
+    narrow = _lead("subdistrict_id", sub) if sub else None
 
     def by(column: str, values: list[Any], replaces: str, extra: Q | None = None) -> list[_Stream]:
         name = f"case_sub_{column}_id_idx" if sub else f"case_{column}_id_idx"
@@ -287,20 +298,19 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
         order = ("subdistrict_id", attname, "id") if sub else (attname, "id")
         streams = []
         for value in values:
-            q = Q(**{column: value})
-            q = q & narrow if narrow else q
+            q = _lead(attname, value) & narrow if narrow else _lead(attname, value)
             streams.append(_Stream(q & extra if extra else q, name, replaces, order))
         return streams
 
     if filters.get("mine"):  # mine_q's ways of being mine, one stream each
-        streams = [_Stream(Q(reported_by=user), "case_reporter_id_idx", "mine", ("reported_by_id", "id"))]
-        streams += [_Stream(Q(handling_department_id=d), "case_department_id_idx", "mine",
+        streams = [_Stream(_lead("reported_by_id", user.pk), "case_reporter_id_idx", "mine", ("reported_by_id", "id"))]
+        streams += [_Stream(_lead("handling_department_id", d), "case_department_id_idx", "mine",
                             ("handling_department_id", "id")) for d in handler_departments(user)]
         communities = list(user.assignments.filter(role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF))
                            .values_list("node_id", flat=True))
-        streams += [_Stream(Q(handling_node_id=c), "case_handling_node_id_idx", "mine", ("handling_node_id", "id"))
+        streams += [_Stream(_lead("handling_node_id", c), "case_handling_node_id_idx", "mine", ("handling_node_id", "id"))
                     for c in communities]
-        streams += [_Stream(Q(community_id=c, handling_department__isnull=True, handling_node__isnull=True),
+        streams += [_Stream(_lead("community_id", c) & Q(handling_department__isnull=True, handling_node__isnull=True),
                             "case_community_id_idx", "mine", ("community_id", "id")) for c in communities]
     elif filters.get("category") is not None:
         streams = by("category", category_ids(filters["category"]), "category")
@@ -311,7 +321,7 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
     elif filters.get("tier"):
         streams = by("tier", [filters["tier"]], "tier")
     elif place:
-        streams = [_Stream(Q(**{place[0]: place[1]}), _PLACE_INDEX[place[0]], "", (place[0], "id"))]
+        streams = [_Stream(_lead(place[0], place[1]), _PLACE_INDEX[place[0]], "", (place[0], "id"))]
     else:
         streams = [_Stream(Q(), None)]
     return streams, Q(**{place[0]: place[1]}) if place else None

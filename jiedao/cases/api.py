@@ -402,7 +402,7 @@ class CasePageIn(Schema):
 
 
 class CasePageOut(Schema):
-    count: int | None = Field(None, description="符合条件的事项总数（未计算时为 null；超过 10000 时为 10000，count_capped 为 true）")
+    count: int | None = Field(None, description="符合条件的事项总数（未计算时为 null；超过 10000 时为 10000，count_capped 为 true；筛选条件下若需读取超过 10001 条索引项才能数清（文字检索为 2500 条匹配），也为 null）")
     count_capped: bool = Field(False, description="总数是否超过 10000（只数到 10000）")
     next_cursor: str | None = Field(None, description="下一页的游标（作为 cursor 参数传回）；已是最后一页时为 null")
     items: list[CaseOut]

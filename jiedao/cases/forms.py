@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -12,12 +13,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from jiedao.cases import selectors
 from jiedao.cases.catalogue import selectors as catalogue_selectors
 from jiedao.cases.models import DESCRIPTION_MAX, Category, LimitUnit, Rating, Source, Tier, Urgency
 from jiedao.cases.workflow import Action, Transition
+from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
 from jiedao.org.forms import PICKER_SELECT_LIMIT, NodeChoiceField, NodePickerWidget
 from jiedao.org.models import NodeKind, OrgNode
@@ -133,6 +136,26 @@ class CategoryField(forms.ChoiceField):
         if not value:
             return None
         return Category.objects.filter(pk=value).first()
+
+
+class CategoryFilterField(CategoryField):
+    """The list filter's category (or group): the same choices, built once per language and cache
+    generation rather than once a request; the category itself from the cached catalogue."""
+
+    def load(self) -> None:
+        def build() -> tuple:
+            super(CategoryFilterField, self).load()
+            return tuple(self.choices), self.widget
+
+        choices, widget = caching.get(("category-filter-choices", get_language()), build)
+        self.widget = copy.deepcopy(widget)
+        self.choices = list(choices)
+
+    def clean(self, value: Any) -> Category | None:
+        value = forms.ChoiceField.clean(self, value)
+        if not value:
+            return None
+        return selectors.category_cached(int(value))
 
 
 def tier_field(*, required: bool = False, label: Any = None) -> forms.ChoiceField:
@@ -391,11 +414,23 @@ class RateForm(forms.Form):
 # --- list, actions, attachments ---------------------------------------------------------------
 
 
+def _render_cached(widget: forms.Widget, key: tuple) -> None:
+    """Make `widget` remember its HTML per (key, language, value, attributes) in the per-process
+    cache, which drops it when the cache generation moves (a category or node edited)."""
+    plain = widget.render
+
+    def render(name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        entry = ("filter-widget", *key, get_language(), name, str(value), repr(sorted((attrs or {}).items())))
+        return caching.get(entry, lambda: plain(name, value, attrs, renderer))
+
+    widget.render = render
+
+
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("编号或字词"), required=False, max_length=100)
     state = forms.ChoiceField(label=_("状态"), required=False)
     tier = forms.ChoiceField(label=_("分流"), required=False, choices=[("", _("全部")), *Tier.choices])
-    category = CategoryField(label=_("类别"), include_groups=True, empty_label=_("全部类别"))
+    category = CategoryFilterField(label=_("类别"), include_groups=True, empty_label=_("全部类别"))
     area = PlaceField(OrgNode.objects.none(), label=_("社区/网格"), required=False,
                       widget=PlaceWidget(empty_label=_("全部")))
     overdue = forms.BooleanField(label=_("只看超期"), required=False)
@@ -408,6 +443,12 @@ class CaseFilterForm(forms.Form):
         self.fields["state"].choices = [("", _("全部")), *State.choices]
         self.fields["category"].load()
         self.fields["area"].queryset = places(user, "area")
+        # The selects are the same for every request (the area's for everyone with the same
+        # scope): rendered once per language, value and cache generation (jiedao.core.caching).
+        area_key = scope.granted_paths(user, Perm.VIEW_ORG)
+        for name in ("state", "tier", "category", "area"):
+            _render_cached(self.fields[name].widget, (name, tuple(area_key) if area_key is not None else None)
+                           if name == "area" else (name,))
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():

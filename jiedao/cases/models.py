@@ -263,6 +263,18 @@ class Case(BaseModel):
             models.Index(fields=["subdistrict", "id"], name="case_subdistrict_id_idx"),
             models.Index(fields=["community", "id"], name="case_community_id_idx"),
             models.Index(fields=["grid", "id"], name="case_grid_id_idx"),
+            # Its filters (selectors._streams): the newest cases of one state, tier or category (or
+            # one way of being "mine"), district-wide or in one sub-district, a page at a time;
+            # org_path last, so the scope is checked (and the first page counted) on the index alone.
+            models.Index(fields=["state", "id", "org_path"], name="case_state_id_idx"),
+            models.Index(fields=["subdistrict", "state", "id", "org_path"], name="case_sub_state_id_idx"),
+            models.Index(fields=["tier", "id", "org_path"], name="case_tier_id_idx"),
+            models.Index(fields=["subdistrict", "tier", "id", "org_path"], name="case_sub_tier_id_idx"),
+            models.Index(fields=["category", "id", "org_path"], name="case_category_id_idx"),
+            models.Index(fields=["subdistrict", "category", "id", "org_path"], name="case_sub_category_id_idx"),
+            models.Index(fields=["reported_by", "id"], name="case_reporter_id_idx"),
+            models.Index(fields=["handling_department", "id"], name="case_department_id_idx"),
+            models.Index(fields=["handling_node", "id"], name="case_handling_node_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -112,6 +112,11 @@ def _fts_all(words: list[str]) -> str:
     return " AND ".join(f'"{w}"' for w in words)
 
 
+def fts_match(words: list[str]) -> str:
+    """The FTS5 MATCH expression finding every one of `words` (see `query_terms`)."""
+    return _fts_all(words)
+
+
 def _pg_all(words: list[str]) -> str:
     return " & ".join(f"'{w}'" for w in words)
 

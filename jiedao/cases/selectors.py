@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import FullResultSet
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -141,7 +142,7 @@ def case_list(
     if tier:
         qs = qs.filter(tier=tier)
     if category is not None:
-        qs = qs.filter(Q(category=category) | Q(category__parent=category))
+        qs = qs.filter(category_id__in=category_ids(category))
     if node is not None:
         qs = qs.filter(org_path__range=subtree_range(node.path))
     if overdue:
@@ -161,6 +162,13 @@ COUNT_CAP = 10_000  # counting a district's 1.4 M cases is itself a full scan: s
 # The denormalised place columns an org node of each kind is equal to (see _index_hint).
 _KIND_COLUMN = {NodeKind.SUBDISTRICT: "subdistrict_id", NodeKind.COMMUNITY: "community_id",
                 NodeKind.VILLAGE: "community_id", NodeKind.GRID: "grid_id"}
+
+
+_PLACE_INDEX = {"subdistrict_id": "case_subdistrict_id_idx", "community_id": "case_community_id_idx",
+                "grid_id": "case_grid_id_idx"}
+_EMPTY: dict[str, Any] = {"category": None, "overdue": False, "mine": False, "state": "", "tier": ""}
+COUNT_BUDGET = COUNT_CAP + 1  # index entries a count may read (per list): beyond, the total is not given
+TEXT_COUNT_BUDGET = 2_500  # matches of the full-text index a text search's count may read (SQLite)
 
 
 def encode_cursor(last_id: int) -> str:
@@ -191,51 +199,191 @@ class CasePage:
     count_capped: bool = False
 
 
-def _wide_scope(user: Any) -> bool:
-    """Whether the user's one grant is a district or wider (or everything): there nearly every
-    case is in scope, so the newest are found fastest by walking the ids backwards."""
-    paths = scope.granted_paths(user, Perm.VIEW_CASES)
-    if paths is None:
-        return True
-    if len(paths) != 1 or handler_departments(user):
-        return False
-    from jiedao.org.selectors import ancestor_ids
-
-    chain = list(ancestor_ids(paths[0]).items())
-    return bool(chain) and chain[-1][0] in (NodeKind.CITY, NodeKind.DISTRICT)
-
-
-def _ids(ids_qs: QuerySet, *, walk_ids: bool) -> list[int]:
-    """The page's ids. SQLite has no statistics of path ranges and would read a whole district
-    through the path index, then sort it; told to walk the table in id order (NOT INDEXED) it
-    stops after a page. PostgreSQL's planner makes that choice itself."""
-    if not (walk_ids and connection.vendor == "sqlite"):
-        return list(ids_qs)
-    sql, params = ids_qs.query.sql_with_params()
-    table = connection.ops.quote_name(Case._meta.db_table)
-    sql = sql.replace(f"FROM {table}", f"FROM {table} NOT INDEXED", 1)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _index_hint(user: Any) -> Q | None:
-    """An equality on a denormalised place column (sub-district, community, grid) equivalent to
-    the user's one granted path range, so both databases can walk an (place, id) index in id
-    order and stop after a page, instead of sorting the whole scope. Only for a single grant and
-    no department (whose dispatched cases lie outside the range). The range itself stays in the
-    query: the hint can never widen what the scope allows."""
+def _grant_chain(user: Any) -> dict[str, int] | None:
+    """{kind: node id} of the user's one granted place and its ancestors; None for several
+    grants, everything (superusers) or a department (whose dispatched cases lie outside the range)."""
     paths = scope.granted_paths(user, Perm.VIEW_CASES)
     if not paths or len(paths) != 1 or handler_departments(user):
         return None
     from jiedao.org.selectors import ancestor_ids
 
-    chain = list(ancestor_ids(paths[0]).items())
+    return ancestor_ids(paths[0])
+
+
+def _wide_scope(user: Any) -> bool:
+    """Whether the user's one grant is a district or wider (or everything): there nearly every
+    case is in scope, so the newest are found fastest by walking the ids backwards."""
+    if scope.granted_paths(user, Perm.VIEW_CASES) is None:
+        return True
+    chain = _grant_chain(user)
+    return bool(chain) and list(chain)[-1] in (NodeKind.CITY, NodeKind.DISTRICT)
+
+
+def _place(user: Any, node: OrgNode | None) -> tuple[str, int, int | None] | None:
+    """The narrowest denormalised place column (sub-district, community, grid) equal to the list's
+    place — the area filter's node, else the user's one grant — as (column, node id, sub-district
+    id), or None (a district or wider, several grants, a department). Every case of the place has
+    that column equal to the node, so the equality can be added to the query without changing
+    its answer (the path range stays in it), and lets both databases walk a (place, id) index."""
+    from jiedao.org.selectors import ancestor_ids
+
+    chain = ancestor_ids(node.path) if node is not None else _grant_chain(user)
     if not chain:
         return None
-    kind, node_id = chain[-1]
-    column = _KIND_COLUMN.get(kind)
-    return Q(**{column: node_id}) if column else None
+    for kind in reversed(list(chain)):
+        column = _KIND_COLUMN.get(kind)
+        if column:
+            return column, chain[kind], chain.get(NodeKind.SUBDISTRICT)
+    return None
+
+
+def _index_hint(user: Any) -> Q | None:
+    """The place equality of `_place` for the user's own scope (see there), or None."""
+    place = _place(user, None)
+    return Q(**{place[0]: place[1]}) if place else None
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """One keyset query of a page: `q` narrows the filtered list to one value of the driving
+    column (all streams together are the whole list), `index` is the index that walks it in id
+    order (named for SQLite, which has no statistics to choose it: INDEXED BY); None leaves the
+    choice to the database."""
+
+    q: Q
+    index: str | None
+    replaces: str = ""  # the filter whose condition the streams together stand for
+    # The index's columns: ordering by them (descending) is ordering by id within the stream's
+    # equalities, and tells PostgreSQL's planner which index gives that order (ordered by id
+    # alone, it may walk the primary key and filter, expecting the place's cases everywhere).
+    order: tuple[str, ...] = ("id",)
+
+    def order_by(self) -> list[str]:
+        return [f"-{column}" for column in self.order]
+
+
+def category_ids(category: Category) -> list[int]:
+    """The category, or the categories of a group (from the cached catalogue)."""
+    def load() -> tuple[int, ...]:
+        children = Category.objects.filter(parent_id=category.pk).values_list("pk", flat=True)
+        return (category.pk, *children)
+
+    return list(caching.get(("category-ids", category.pk), load))
+
+
+def _lead(column: str, value: Any) -> Q:
+    """The equality on a stream index's first column. On PostgreSQL written as a one-value range:
+    an equality makes the column a constant to the planner, which then sees the primary key as
+    giving the same order (id) and may walk it, filtering, expecting the place's cases spread
+    evenly over the ids — they are not when a place's history was loaded at once (the seeded
+    districts); a range keeps (column, id) the order asked for, which only the stream's index gives."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{column}__gte": value, f"{column}__lte": value})
+    return Q(**{column: value})
+
+
+def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | None]:
+    """How a page's ids are found on an index: one stream per value of the most selective filter
+    (category, then overdue's running states, then state, then tier; "mine" one per way a case is
+    mine), each walking a (column, id) index — or (sub-district, column, id) when the list lies in
+    one sub-district — newest first, merged. Returns the streams (none: the place index alone, or
+    the id walk) and the place equality the other ways of reading the list add (see `_place`)."""
+    place = _place(user, filters.get("node"))
+    sub = place[2] if place else None
+    narrow = _lead("subdistrict_id", sub) if sub else None
+
+    def by(column: str, values: list[Any], replaces: str, extra: Q | None = None) -> list[_Stream]:
+        name = f"case_sub_{column}_id_idx" if sub else f"case_{column}_id_idx"
+        attname = Case._meta.get_field(column).attname  # category_id: ordering by "category" would join
+        order = ("subdistrict_id", attname, "id") if sub else (attname, "id")
+        streams = []
+        for value in values:
+            q = _lead(attname, value) & narrow if narrow else _lead(attname, value)
+            streams.append(_Stream(q & extra if extra else q, name, replaces, order))
+        return streams
+
+    if filters.get("mine"):  # mine_q's ways of being mine, one stream each
+        streams = [_Stream(_lead("reported_by_id", user.pk), "case_reporter_id_idx", "mine", ("reported_by_id", "id"))]
+        streams += [_Stream(_lead("handling_department_id", d), "case_department_id_idx", "mine",
+                            ("handling_department_id", "id")) for d in handler_departments(user)]
+        communities = list(user.assignments.filter(role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF))
+                           .values_list("node_id", flat=True))
+        streams += [_Stream(_lead("handling_node_id", c), "case_handling_node_id_idx", "mine", ("handling_node_id", "id"))
+                    for c in communities]
+        streams += [_Stream(_lead("community_id", c) & Q(handling_department__isnull=True, handling_node__isnull=True),
+                            "case_community_id_idx", "mine", ("community_id", "id")) for c in communities]
+    elif filters.get("category") is not None:
+        streams = by("category", category_ids(filters["category"]), "category")
+    elif filters.get("overdue"):  # overdue_q, one running state at a time
+        streams = by("state", list(RUNNING), "overdue", Q(deadline_at__lt=timezone.now()))
+    elif filters.get("state"):
+        streams = by("state", [filters["state"]], "state")
+    elif filters.get("tier"):
+        streams = by("tier", [filters["tier"]], "tier")
+    elif place:
+        streams = [_Stream(_lead(place[0], place[1]), _PLACE_INDEX[place[0]], "", (place[0], "id"))]
+    else:
+        streams = [_Stream(Q(), None)]
+    return streams, Q(**{place[0]: place[1]}) if place else None
+
+
+def _run(ids_qs: QuerySet, index: str | None) -> list[int]:
+    """The ids of `ids_qs`; on SQLite through the named index (INDEXED BY), or walking the table
+    in id order (`index` "" : NOT INDEXED) — SQLite has no statistics of path ranges and would
+    otherwise read a whole district through the path index and sort it."""
+    if index is None or connection.vendor != "sqlite":
+        return list(ids_qs)
+    sql, params = ids_qs.query.sql_with_params()
+    table = connection.ops.quote_name(Case._meta.db_table)
+    using = f"INDEXED BY {connection.ops.quote_name(index)}" if index else "NOT INDEXED"
+    sql = sql.replace(f"FROM {table}", f"FROM {table} {using}", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _text_sql(qs: QuerySet, text: str, before: int | None, *, budget: int | None = None,
+              bounds: tuple[int, int] | None = None) -> tuple[str, list[Any]] | None:
+    """The ids of `qs` (the filtered list without its text condition) matching `text`, newest
+    first, walking the full-text index (FTS5 answers MATCH in rowid order) joined to the cases by
+    primary key, as SQL ending in a LIMIT parameter: SQLite only. With `budget`, instead the
+    (matches read, of them in `qs`) among the newest `budget` matches. None when the text has no
+    searchable words. `bounds`: the lowest and highest id of the list's place, so that the walk
+    skips the matches outside them (FTS5 seeks a rowid range)."""
+    words = search.query_terms(text)
+    if not words:
+        return None
+    table, fts = connection.ops.quote_name(Case._meta.db_table), search.FTS_TABLE
+    cond, cond_params = _where(qs)
+    rng, rng_params = (f" AND {fts}.rowid BETWEEN %s AND %s", list(bounds)) if bounds else ("", [])
+    if budget is not None:
+        return (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) FROM "
+                f"(SELECT rowid AS id FROM {fts} WHERE {fts} MATCH %s{rng} LIMIT %s) AS m "
+                f"CROSS JOIN {table} ON {table}.id = m.id",
+                [*cond_params, search.fts_match(words), *rng_params, budget])
+    sql = (f"SELECT {fts}.rowid FROM {fts} CROSS JOIN {table} ON {table}.id = {fts}.rowid "
+           f"WHERE {fts} MATCH %s{rng}" + (f" AND {fts}.rowid < %s" if before else "")
+           + f" AND {cond} ORDER BY {fts}.rowid DESC LIMIT %s")
+    return sql, [search.fts_match(words), *rng_params, *([before] if before else []), *cond_params]
+
+
+def _fts_count(qs: QuerySet, text: str, bounds: tuple[int, int] | None) -> tuple[int | None, bool]:
+    """`_budget_count` of a text search on SQLite: the newest TEXT_COUNT_BUDGET matches of the
+    full-text index (within `bounds`), each checked against `qs` (a match costs more to read than
+    an index entry: the budget is smaller)."""
+    sql, params = _text_sql(qs, text, None, budget=TEXT_COUNT_BUDGET, bounds=bounds)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        n, m = cursor.fetchone()
+    if m > COUNT_CAP:
+        return COUNT_CAP, True
+    return (None, False) if n >= TEXT_COUNT_BUDGET else (m, False)
+
+
+def _fetch(sql: str, params: list[Any]) -> list[Any]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _cached_row(key: str, model: Any, pk: int | None) -> Any:
@@ -248,6 +396,11 @@ def _cached_row(key: str, model: Any, pk: int | None) -> Any:
 
     cached = caching.get((key, pk), load)
     return caching.instance(model, cached) if cached is not None else None
+
+
+def category_cached(pk: int) -> Category | None:
+    """A category (active or not) by id from the per-process cache, or None."""
+    return _cached_row("case-category", Category, pk)
 
 
 def attach_related(cases: list[Case]) -> list[Case]:
@@ -285,6 +438,111 @@ def attach_related(cases: list[Case]) -> list[Case]:
     return cases
 
 
+def _where(qs: QuerySet) -> tuple[str, list[Any]]:
+    """The WHERE condition of a queryset of cases with no joins, as SQL on the bare table."""
+    try:
+        sql, params = qs.query.get_compiler(connection.alias).compile(qs.query.where)
+    except FullResultSet:  # no condition at all (a superuser's unfiltered list)
+        return "1 = 1", []
+    return sql or "1 = 1", list(params)
+
+
+def _budget_count(qs: QuerySet, streams: list[_Stream]) -> tuple[int | None, bool]:
+    """How many cases `qs` holds, counted up to COUNT_CAP on the streams' indexes, reading at most
+    COUNT_BUDGET index entries in all: (count, capped), or (None, False) when the budget ran out
+    first (a narrow list inside a wide index: the total is then not given rather than paid for)."""
+    table = connection.ops.quote_name(Case._meta.db_table)
+    cond, cond_params = _where(qs)
+    budget = max(1000, COUNT_BUDGET // len(streams))
+    seen = matched = 0
+    exhausted = False
+    for stream in streams:
+        drive, drive_params = _where(Case.objects.filter(stream.q))
+        using = (f" INDEXED BY {connection.ops.quote_name(stream.index)}"
+                 if stream.index and connection.vendor == "sqlite" else "")
+        order = ", ".join(f"{table}.{connection.ops.quote_name(c)} DESC" for c in stream.order)
+        sql = (f"SELECT COUNT(*), COALESCE(SUM(ok), 0) FROM (SELECT CASE WHEN {cond} THEN 1 ELSE 0 END AS ok "
+               f"FROM {table}{using} WHERE {drive} ORDER BY {order} LIMIT %s) AS entries")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*cond_params, *drive_params, budget])
+            n, m = cursor.fetchone()
+        seen, matched = seen + n, matched + int(m)
+        exhausted = exhausted or n >= budget
+    if matched > COUNT_CAP:
+        return COUNT_CAP, True
+    return (None, False) if exhausted else (matched, False)
+
+
+def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: int = PAGE_LIMIT,
+             count: bool = False, **filters: Any) -> tuple[list[int], str | None, int | None, bool]:
+    """The ids of a page of case_list, newest first, chosen on an index with no join (see
+    `_streams`; a text search walks the full-text index on SQLite), after the cursor's id (keyset;
+    `offset` is kept for old clients and costs what it skips); with the next cursor, and when
+    `count` the total, counted up to COUNT_CAP (see `_budget_count`: None when counting would read
+    more than COUNT_BUDGET index entries)."""
+    qs = case_list(user, **filters).select_related(None).order_by()
+    before = decode_cursor(cursor) if cursor else None
+    want = offset + limit + 1
+    streams, hint = _streams(user, filters)
+    text = (filters.get("text") or "").strip()
+    text_sql = plain = bounds = None
+    if text:
+        qs = qs.filter(hint) if hint is not None else qs
+        ticket = normalise_ticket(text)
+        if connection.vendor == "sqlite" and not (_TICKET.match(ticket) or _TICKET_PART.match(ticket)):
+            plain = case_list(user, **{**filters, "text": ""}).select_related(None)
+            bounds = None
+            if hint is not None:
+                plain = plain.filter(hint)
+                place_ids = Case.objects.filter(hint).values_list("id", flat=True)
+                index = _PLACE_INDEX[hint.children[0][0]]
+                low, high = _run(place_ids.order_by("id")[:1], index), _run(place_ids.order_by("-id")[:1], index)
+                bounds = (low[0], high[0]) if low else (0, 0)
+            text_sql = _text_sql(plain, text, before, bounds=bounds)
+    # Only the unfiltered list of a district (or wider) walks the ids: a filter may match few of its cases.
+    walk = not any(filters.values()) and _wide_scope(user)
+    ids_qs = qs.filter(id__lt=before) if before else qs
+    if text_sql is not None:
+        ids = _fetch(text_sql[0], [*text_sql[1], want])
+    elif text:
+        ids = list(ids_qs.order_by("-id").values_list("id", flat=True)[:want])
+    else:
+        found: set[int] = set()
+        for stream in streams:
+            index = "" if walk else stream.index
+            # the stream's equality stands for the filter it replaces (an IN list or an OR, which
+            # would cost SQLite the index's order)
+            base = ids_qs
+            if stream.replaces:
+                base = case_list(user, **{**filters, stream.replaces: _EMPTY[stream.replaces]}).select_related(None)
+                base = base.filter(id__lt=before) if before else base
+            order = ["-id"] if walk else stream.order_by()
+            found.update(_run(base.filter(stream.q).order_by(*order).values_list("id", flat=True)[:want], index))
+        ids = sorted(found, reverse=True)[:want]
+    ids = ids[offset:]
+    more = len(ids) > limit
+    ids = ids[:limit]
+    total, capped = None, False
+    if count:
+        if text_sql is not None:
+            total, capped = _fts_count(plain, text, bounds)
+        elif (not any(v for k, v in filters.items() if k != "node") or text or filters.get("mine")
+              or (filters.get("overdue") and filters.get("category") is None)):
+            # The scope (and area) alone: the path index holds it, covering (no table row read). Overdue: the
+            # running states' deadline index holds exactly the overdue cases. Mine: its streams
+            # may overlap (a case filed by me and handled by my department), so the database
+            # counts the condition itself, on the indexes of its parts.
+            counted = qs
+            if not any(v for k, v in filters.items() if k != "node") and not handler_departments(user):
+                # in path order, so that both databases read the path index alone and stop at the cap
+                counted = qs.order_by("org_path").values("org_path")
+            n = counted[:COUNT_CAP + 1].count()
+            total, capped = min(n, COUNT_CAP), n > COUNT_CAP
+        else:
+            total, capped = _budget_count(qs, streams)
+    return ids, encode_cursor(ids[-1]) if more else None, total, capped
+
+
 def case_page(
     user: Any,
     *,
@@ -295,28 +553,88 @@ def case_page(
     **filters: Any,
 ) -> CasePage:
     """A page of case_list, newest first, at the same cost at any scope: the page's ids are
-    chosen first on an index (id order within the scope's place, `_index_hint`) with no join,
-    after the cursor's id (keyset; `offset` is kept for old clients and costs what it skips);
-    then those rows alone are read and their names attached from the caches. `count` adds the
-    total, counted up to COUNT_CAP."""
-    qs = case_list(user, **filters).select_related(None)
-    hint = _index_hint(user)
-    if hint is not None:
-        qs = qs.filter(hint)
-    ids_qs = qs.order_by("-id").values_list("id", flat=True)
-    if cursor:
-        ids_qs = ids_qs.filter(id__lt=decode_cursor(cursor))
-    # Only the unfiltered list walks the ids: a filter may match few cases of a district.
-    walk = not any(filters.values()) and _wide_scope(user)
-    ids = _ids(ids_qs[offset:offset + limit + 1], walk_ids=walk)
-    more = len(ids) > limit
-    ids = ids[:limit]
+    chosen first on an index (`page_ids`), then those rows alone are read and their names
+    attached from the caches. `count` adds the total, counted up to COUNT_CAP."""
+    ids, next_cursor, total, capped = page_ids(user, cursor=cursor, offset=offset, limit=limit, count=count,
+                                               **filters)
     cases = attach_related(list(Case.objects.filter(pk__in=ids).order_by("-id"))) if ids else []
-    page = CasePage(cases=cases, next_cursor=encode_cursor(ids[-1]) if more else None)
-    if count:
-        total = qs.order_by()[:COUNT_CAP + 1].count()
-        page.count, page.count_capped = min(total, COUNT_CAP), total > COUNT_CAP
-    return page
+    return CasePage(cases=cases, next_cursor=next_cursor, count=total, count_capped=capped)
+
+
+@dataclass
+class ListRow:
+    """One row of the staff list page, read as plain values (no model instance) with the names
+    it shows from the per-process caches; the page formats it."""
+
+    id: int
+    ticket: str
+    title: str
+    urgency: str
+    state: str
+    tier: str
+    category: str
+    place: str
+    handler: str
+    created_at: datetime
+    deadline_at: datetime | None
+    deadline_estimated: bool
+    deadline: str  # "overdue", "near" or "" (deadline_mark's kind)
+
+
+_ROW_COLUMNS = ("id", "ticket", "title", "urgency", "state", "tier", "category_id", "grid_id", "community_id",
+                "building_id", "handling_department_id", "handling_node_id", "created_at", "deadline_at",
+                "deadline_estimated", "subdistrict_id")
+
+
+def _name(key: str, pk: int | None, load: Any) -> str:
+    if pk is None:
+        return ""
+    return caching.get((key, pk), lambda: load(pk) or "")
+
+
+def _node_name(pk: int) -> str:
+    return OrgNode.objects.filter(pk=pk).values_list("name", flat=True).first()
+
+
+def _category_name(pk: int) -> str:
+    return Category.objects.filter(pk=pk).values_list("name", flat=True).first()
+
+
+def _department_name(pk: int) -> str:
+    return Department.objects.filter(pk=pk).values_list("name", flat=True).first()
+
+
+def list_rows(ids: list[int], now: datetime | None = None) -> list[ListRow]:
+    """The staff list's rows of these cases (ids of one page, already chosen in scope), newest
+    first: one query by primary key, names from the caches, the deadline mark as the deadline
+    watch sees it (jiedao.cases.catalogue.sla)."""
+    from jiedao.cases.catalogue.sla import near_threshold
+
+    if not ids:
+        return []
+    now = now or timezone.now()
+    near: dict[int | None, datetime] = {}
+    rows = []
+    for (pk, ticket, title, urgency, state, tier, category_id, grid_id, community_id, building_id, department_id,
+         handling_node_id, created_at, deadline_at, estimated, subdistrict_id) in (
+            Case.objects.filter(pk__in=ids).order_by("-id").values_list(*_ROW_COLUMNS)):
+        mark = ""
+        if state in RUNNING and deadline_at is not None:
+            if deadline_at < now:
+                mark = "overdue"
+            else:
+                if subdistrict_id not in near:
+                    near[subdistrict_id] = near_threshold(subdistrict_id, now)
+                mark = "near" if deadline_at <= near[subdistrict_id] else ""
+        place = _name("node-name", grid_id, _node_name) or _name("node-name", community_id, _node_name)
+        if building_id is not None:
+            place = f"{place} · {_name('node-name', building_id, _node_name)}"
+        handler = (_name("department-name", department_id, _department_name)
+                   or _name("node-name", handling_node_id, _node_name))
+        rows.append(ListRow(pk, ticket, title, urgency, state, tier,
+                            _name("category-name", category_id, _category_name), place, handler,
+                            created_at, deadline_at, estimated, mark))
+    return rows
 
 
 _TICKET = re.compile(r"^[0-9]{8}-[0-9A-Z]{1,16}$")

@@ -28,6 +28,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -245,24 +247,82 @@ def case_hotline(request: HttpRequest) -> HttpResponse:
 # --- list and export ----------------------------------------------------------------------------
 
 
+def _list_rows(rows: list[selectors.ListRow]) -> list[dict[str, Any]]:
+    """The page's rows as plain strings (labels translated once a page, links built from one
+    prefix, times in local time): the template's loop only prints them."""
+    from jiedao.cases.models import Tier
+
+    states, tiers = {k: str(v) for k, v in State.choices}, {k: str(v) for k, v in Tier.choices}
+    marks = {"overdue": _("已超期"), "near": _("即将到期"), "": ""}
+    prefix = reverse("cases:detail", args=[0])[:-2]
+    out = []
+    for r in rows:
+        created = timezone.localtime(r.created_at)
+        deadline = timezone.localtime(r.deadline_at) if r.deadline_at else None
+        out.append({
+            "id": r.id, "url": f"{prefix}{r.id}/", "ticket": r.ticket, "title": r.title, "urgent": r.urgency == "urgent",
+            "state": r.state, "state_label": states.get(r.state, r.state), "mark": r.deadline,
+            "mark_label": marks[r.deadline], "category": r.category or "—", "tier": r.tier,
+            "tier_label": tiers.get(r.tier, r.tier), "place": r.place, "handler": r.handler,
+            "created": f"{created:%Y-%m-%d %H:%M}", "deadline": f"{deadline:%m-%d %H:%M}" if deadline else "—",
+            "estimated": bool(deadline and r.deadline_estimated),
+        })
+    return out
+
+
+def _rows_html(rows: list[dict[str, Any]]) -> str:
+    """The table body of the list: one string built here rather than a template loop (50 rows ×
+    19 variables and 5 conditions was 3.5 ms of the page's CPU; this is a tenth of it). Every
+    value is escaped; the labels are translated once a page."""
+    label = {k: escape(v) for k, v in (
+        ("ticket", _("编号")), ("title", _("标题")), ("state", _("状态")), ("category", _("类别")),
+        ("place", _("地点")), ("handler", _("承办")), ("created", _("登记时间")), ("deadline", _("期限")))}
+    urgent = f' <span class="badge badge-danger">{escape(_("紧急"))}</span>'
+    estimate = (f' <abbr class="badge badge-warn estimate-mark" title="'
+                f'{escape(_("期限为估算：该年节假日安排尚未确认录入完整"))}">{escape(_("估"))}</abbr>')
+    no_handler = '<span class="muted">—</span>'
+    out = []
+    for r in rows:
+        mark = f' <span class="badge deadline-{r["mark"]}">{escape(r["mark_label"])}</span>' if r["mark"] else ""
+        tier = (f' · <span class="tier tier-{escape(r["tier"])}">{escape(r["tier_label"])}</span>'
+                if r["tier"] else "")
+        out.append(
+            f'<tr><td data-label="{label["ticket"]}" class="mono nowrap">{escape(r["ticket"])}</td>'
+            f'<td data-label="{label["title"]}"><a href="{escape(r["url"])}">{escape(r["title"])}</a>'
+            f'{urgent if r["urgent"] else ""}</td>'
+            f'<td data-label="{label["state"]}"><span class="badge state-{escape(r["state"])}">'
+            f'{escape(r["state_label"])}</span>{mark}</td>'
+            f'<td data-label="{label["category"]}">{escape(r["category"])}{tier}</td>'
+            f'<td data-label="{label["place"]}">{escape(r["place"])}</td>'
+            f'<td data-label="{label["handler"]}">{escape(r["handler"]) if r["handler"] else no_handler}</td>'
+            f'<td data-label="{label["created"]}" class="nowrap">{r["created"]}</td>'
+            f'<td data-label="{label["deadline"]}" class="nowrap">{r["deadline"]}{estimate if r["estimated"] else ""}'
+            f'</td></tr>\n')
+    return mark_safe("".join(out))  # every value above is escaped
+
+
 @require_case_pages
 def case_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = case_forms.CaseFilterForm(request.GET or None, user=user)
+    filters = form.filters()
     # The same keyset page as the API: "下一页" carries the cursor; the first page counts (capped).
     cursor = request.GET.get("cursor") or None
     try:
-        page = selectors.case_page(user, cursor=cursor, limit=settings.JIEDAO_PAGE_SIZE, count=not cursor,
-                                   **form.filters())
+        ids, next_cursor, total, capped = selectors.page_ids(
+            user, cursor=cursor, limit=settings.JIEDAO_PAGE_SIZE, count=not cursor, **filters)
     except DomainError:
         cursor = None  # a mangled link: show the first page rather than an error
-        page = selectors.case_page(user, limit=settings.JIEDAO_PAGE_SIZE, count=True, **form.filters())
-    now = timezone.now()
-    for case in page.cases:
-        case.mark = selectors.deadline_mark(case, now)
+        ids, next_cursor, total, capped = selectors.page_ids(
+            user, limit=settings.JIEDAO_PAGE_SIZE, count=True, **filters)
+    rows = _list_rows(selectors.list_rows(ids))
     context = {
         "form": form,
-        "page": page,
+        "rows": rows,
+        "rows_html": _rows_html(rows),
+        "next_cursor": next_cursor,
+        "count": total,
+        "count_capped": capped,
         "is_first": not cursor,
         "can_report": scope.has_perm_anywhere(user, Perm.REPORT_CASES),
         "can_hotline": selectors.is_desk_staff(user),

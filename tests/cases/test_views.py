@@ -437,9 +437,9 @@ def test_list_filters_and_scope(client, world, catalogue):
     theirs = file_case(world, catalogue, actor=world.other_worker, node=world.other_grid, building=None,
                        title="二网格井盖缺失", category=catalogue["dispute"])
     client.force_login(world.worker)
-    assert [c.pk for c in client.get(reverse("cases:list")).context["page"].cases] == [mine.pk]
+    assert [c["id"] for c in client.get(reverse("cases:list")).context["rows"]] == [mine.pk]
     client.force_login(world.secretary)
-    listed = lambda **q: [c.pk for c in client.get(reverse("cases:list"), q).context["page"].cases]  # noqa: E731
+    listed = lambda **q: [c["id"] for c in client.get(reverse("cases:list"), q).context["rows"]]  # noqa: E731
     assert listed() == [theirs.pk, mine.pk]
     assert listed(q="井盖") == [theirs.pk] and listed(q=mine.ticket[-8:].lower()) == [mine.pk]
     assert listed(category=catalogue["dispute"].pk) == [theirs.pk]
@@ -451,7 +451,7 @@ def test_list_filters_and_scope(client, world, catalogue):
     page = html(client.get(reverse("cases:list"), {"overdue": "on"}))
     assert "已超期" in page
     client.force_login(world.handler)
-    assert [c.pk for c in client.get(reverse("cases:list"), {"mine": "on"}).context["page"].cases] == [mine.pk]
+    assert [c["id"] for c in client.get(reverse("cases:list"), {"mine": "on"}).context["rows"]] == [mine.pk]
 
 
 def test_export_masks_phones_and_is_audited(client, world, catalogue):

@@ -166,9 +166,19 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# json.dumps with these options builds a new encoder on every call; one instance, reused.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_quote = json.encoder.encode_basestring  # a str as JSON (ensure_ascii=False), the encoder's own
+
+
 def _canonical_value(value: Any) -> bytes:
-    """One value as `_content` writes it inside the event's JSON."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    """One value as `_content` writes it inside the event's JSON (json.dumps with sort_keys,
+    ensure_ascii=False and compact separators: the same bytes)."""
+    if type(value) is str:
+        return _quote(value).encode()
+    if value is None:
+        return b"null"
+    return _CANONICAL.encode(value).encode()
 
 
 def _content(event: AuditEvent) -> bytes:
@@ -319,7 +329,7 @@ def record_many(
     """Append many events at once (bulk imports), under one lock. Each event is
     (action, object_type, object_id, object_repr, before, after); `before`/`after` must already
     be JSON-native (as `snapshot` returns them)."""
-    from jiedao.core.bulk import insert_rows
+    from jiedao.core.bulk import JsonText, insert_rows
 
     if not events:
         return 0
@@ -349,8 +359,11 @@ def record_many(
         for action, object_type, object_id, object_repr, before, after in events:
             seq += 1
             object_id, object_repr = str(object_id), object_repr[:200]
+            # before/after are serialised once: the canonical JSON hashed here is also what is
+            # stored (bulk.JsonText), the same value the column would hold from a second encoding.
+            after_json, before_json = dump(after), dump(before)
             data = b"".join((
-                prev.encode(), b"|", head, dump(action), actor_part, dump(after), b',"before":', dump(before), middle,
+                prev.encode(), b"|", head, dump(action), actor_part, after_json, b',"before":', before_json, middle,
                 dump(object_id), b',"object_repr":', dump(object_repr), b',"object_type":', dump(object_type), tail,
                 str(seq).encode(), end,
             ))
@@ -360,8 +373,10 @@ def record_many(
                 mac = keyed.copy()
                 mac.update(data)
                 link = mac.finalize().hex()
-            rows.append((chain, seq, now, actor_id, actor_repr, action, object_type, object_id, object_repr, before,
-                         after, reason, info.request_id, info.ip_address, info.user_agent, prev, link))
+            rows.append((chain, seq, now, actor_id, actor_repr, action, object_type, object_id, object_repr,
+                         None if before is None else JsonText(before_json.decode()),
+                         None if after is None else JsonText(after_json.decode()),
+                         reason, info.request_id, info.ip_address, info.user_agent, prev, link))
             prev = link
         insert_rows(AuditEvent, _EVENT_FIELDS, rows)
         _move_head(chain, seq, prev)

@@ -11,7 +11,9 @@ by their natural key instead of duplicating them; that is the spec's business.
 Nothing personal is kept in clear on disk. The uploaded file, the staged batches (JSON lines)
 and the rejected rows live in `$JIEDAO_DATA_DIR/imports/` as vault files (`core.filevault`:
 SM4-GCM under a per-file key wrapped by the keyring), mode 0600, and are read back into memory
-only. The upload and the staged batches are deleted when the job is committed, fails or is
+only. Inside the vault the staged rows may hold clear identifiers, as the upload beside them does:
+a register seals them at commit, once their rows' ids are known (docs/architecture.md, "Imports
+at rest"). The upload and the staged batches are deleted when the job is committed, fails or is
 cancelled; the rejected rows (for the "download bad rows" file) and the row errors stay until the
 retention job (`import_retention`, every hour) removes every file of a job older than
 `JIEDAO_IMPORT_RETENTION_HOURS` and any file no job owns. Row errors name the row, the column and
@@ -387,17 +389,24 @@ def _json_hook(value: dict[str, Any]) -> Any:
 
 
 def stage_encode(rows: list[tuple[int, Any]]) -> bytes:
-    """One batch as one JSON line: [[row number, {field: value}], ...]."""
+    """One batch as one JSON line: [[row number, [value, ...]], ...], the values in the order of
+    the row type's fields (no field names repeated on every row)."""
     # The row objects hold only plain values (text, numbers, dates, lists of ids): their own
-    # attribute dicts serialise as they are, without asdict()'s deep copy of every row.
-    payload = [[number, vars(parsed)] for number, parsed in rows]
+    # attribute dicts serialise as they are, without asdict()'s deep copy of every row. A
+    # dataclass's instance dict keeps the order its __init__ assigned the fields in.
+    payload = [[number, list(vars(parsed).values())] for number, parsed in rows]
     return json.dumps(payload, ensure_ascii=False, default=_json_default).encode() + b"\n"
 
 
 def stage_decode(spec: RegisterSpec, line: bytes) -> list[tuple[int, Any]]:
     if spec.row_type is None:
         raise TypeError(f"register {spec.key} has no row_type")
-    return [(number, spec.row_type(**fields)) for number, fields in json.loads(line, object_hook=_json_hook)]
+    out = []
+    for number, values in json.loads(line, object_hook=_json_hook):
+        if not isinstance(values, list):  # staged by an older version: the job is validated again
+            raise ValueError("staged rows in an older format")
+        out.append((number, spec.row_type(*values)))
+    return out
 
 
 # --- rejected rows, kept for the "download bad rows" file ----------------------------------------

@@ -83,6 +83,7 @@ def _adapted(model: type[models.Model], field_names: Sequence[str], rows: list[S
         for name, adapt in zip(field_names, adapters, strict=True)
     ]
     adapted_columns = [i for i, adapt in enumerate(adapters) if adapt is not None]
+    passthrough = connection.vendor != "postgresql"  # SQLite stores JSON as text: a JsonText as it is
     out = []
     for row in rows:
         row = list(row)
@@ -92,6 +93,8 @@ def _adapted(model: type[models.Model], field_names: Sequence[str], rows: list[S
                 continue
             cache = memo[i]
             if cache is None:
+                if type(value) is JsonText and passthrough:
+                    continue
                 row[i] = adapters[i](value)
             else:
                 done = cache.get(value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.db.models import Q
@@ -107,7 +106,10 @@ class NodeResolver:
 
 def _cell_text(values: dict[str, Cell], name: str) -> str:
     cell = values.get(name)
-    return as_text(cell.value) if cell is not None else ""
+    if cell is None:
+        return ""
+    value = cell.value
+    return value.strip() if type(value) is str else as_text(value)  # as_text's answer for text, sooner
 
 
 def _checked_id_number(values: dict[str, Cell], header: str, errors: list) -> str:
@@ -166,12 +168,14 @@ class ResidentRow:
     is_floating: bool
     groups: list[int] = field(default_factory=list)
     notes: str = ""
-    # Filled at validation (parse_row / prepare_batch): the blind indexes, masks and facts.
+    # Filled at validation (parse_row / prepare_batch): the blind indexes, masks and facts. The
+    # lookup keys are the blind index alone unless older index keys exist (then all of them); the
+    # birth date is kept as ISO text ("" when unknown), which stages and inserts as it is.
     id_bidx: str = ""
     id_lookup: tuple[str, ...] = ()
     id_masked: str = ""
     gender: str = ""
-    birth_date: date | None = None
+    birth_date: str = ""
     phone_bidx: str = ""
     phone_masked: str = ""
 
@@ -183,7 +187,7 @@ class ResidentRow:
         return {
             "node_id": self.node_id, "name": self.name, "household_id": household_id, "relation": self.relation,
             "id_number_masked": self.id_masked, "gender": self.gender,
-            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "birth_date": self.birth_date or None,
             "phone_masked": self.phone_masked, "registered_address": self.registered_address,
             "actual_address": self.actual_address, "is_floating": self.is_floating, "notes": self.notes,
         }
@@ -263,7 +267,8 @@ class ResidentRegister(RegisterSpec):
             floating = False
             errors.append(("流动人口", str(exc)))
         group_ids = []
-        for label in _SPLIT.split(_cell_text(values, "groups")):
+        labels = _cell_text(values, "groups")
+        for label in _SPLIT.split(labels) if labels else ():
             if label:
                 if label not in ctx.groups:
                     errors.append(("特殊人群", gettext("没有名为“%(name)s”的特殊人群类别") % {"name": label}))
@@ -299,16 +304,18 @@ class ResidentRegister(RegisterSpec):
         for _, row in rows:
             if row.id_number:
                 number = row.id_number
-                row.id_lookup = (row.id_bidx, *(index(number) for index in old_indexes))
+                if old_indexes:
+                    row.id_lookup = (row.id_bidx, *(index(number) for index in old_indexes))
                 row.id_masked = crypto.mask(number, "id_number")
-                row.gender, row.birth_date = sealed.facts("id_number", number)
+                row.gender, born = sealed.facts("id_number", number)
+                row.birth_date = born.isoformat() if born else ""
             if row.phone:
                 row.phone = crypto.normalise(row.phone, "phone")
                 row.phone_bidx, row.phone_masked = ctx.phone_index(row.phone), crypto.mask(row.phone, "phone")
         return rows
 
     def apply_batch(self, ctx: ResidentContext, actor: Any, job: Any, rows: list[tuple[int, ResidentRow]]) -> BatchResult:
-        lookup = {key: number for number, row in rows for key in row.id_lookup}
+        lookup = {key: number for number, row in rows for key in (row.id_lookup or (row.id_bidx,)) if key}
         existing: dict[int, tuple] = {}
         if lookup:
             # `<> ''` repeats the unique index's predicate: only then may SQLite (and PostgreSQL,
@@ -355,7 +362,7 @@ class ResidentRegister(RegisterSpec):
                 "registered_address": row.registered_address, "actual_address": row.actual_address,
                 "is_floating": row.is_floating, "notes": row.notes, "id_number_enc": old["id_number_enc"],
                 "id_number_bidx": row.id_bidx, "id_number_masked": row.id_masked, "gender": row.gender,
-                "birth_date": row.birth_date, "phone_enc": old["phone_enc"], "phone_bidx": old["phone_bidx"],
+                "birth_date": row.birth_date or None, "phone_enc": old["phone_enc"], "phone_bidx": old["phone_bidx"],
                 "phone_masked": old["phone_masked"],
             }
             # The same number (found by its blind index) keeps its ciphertext when it is already
@@ -388,7 +395,7 @@ class ResidentRegister(RegisterSpec):
             household_id = households.get(row.household_number) if row.household_number else None
             insert.append((
                 pk, now, now, row.node_id, row.subdistrict_id, household_id, row.relation, row.name,
-                sealed_values[base + 2 * index], row.id_bidx, row.id_masked, row.gender, row.birth_date,
+                sealed_values[base + 2 * index], row.id_bidx, row.id_masked, row.gender, row.birth_date or None,
                 sealed_values[base + 2 * index + 1], row.phone_bidx, row.phone_masked, row.registered_address,
                 row.actual_address, row.is_floating, row.notes, True,
             ))

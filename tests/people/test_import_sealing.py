@@ -148,3 +148,11 @@ def test_reimport_finds_residents_while_the_index_key_is_rotated(world):
             crypto.blind_index(ident(n), kind="id_number", keyring=ring) for n in range(1, 4)}
     finally:
         crypto.reload_keyring()
+
+
+def test_encrypt_many_through_the_public_cipher_path_too(world, monkeypatch):
+    """The fallback (Cipher(...).encryptor(), for another cryptography version) makes the same tokens."""
+    monkeypatch.setattr(crypto, "_encryption_context", crypto._cipher_encryptor)
+    ring = crypto.get_keyring()
+    token = crypto.encrypt_many([("13812345678", b"row-9")], ring)[0]
+    assert crypto.decrypt(token, ring, aad=b"row-9") == "13812345678"

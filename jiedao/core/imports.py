@@ -315,15 +315,19 @@ def _parsed_rows(
     """Parse and check every row; write errors as JSON lines and bad rows to `bad_out`; yield the good ones."""
     headers = {c.field: c.header for c in spec.columns}
     seen: dict[Any, int] = {}
+    merged = table.merged_rows if table.merged_rows else None
+    wanted = list(positions.items())
     for number, cells in table.rows():
         result.total += 1
         problems: list[tuple[str, str]] = []
-        if number in table.merged_rows:
+        if merged is not None and number in merged:
             problems.append(
-                ("", _("该行处于合并单元格 %(range)s 中，请取消合并后逐行填写") % {"range": table.merged_rows[number]})
+                ("", _("该行处于合并单元格 %(range)s 中，请取消合并后逐行填写") % {"range": merged[number]})
             )
-        values = {name: cells[pos] if pos < len(cells) else Cell(None) for name, pos in positions.items()}
-        for name, cell in values.items():
+        values = {}
+        width = len(cells)
+        for name, pos in wanted:
+            cell = values[name] = cells[pos] if pos < width else Cell(None)
             if cell.is_formula:
                 problems.append((headers[name], _("单元格是公式，请复制后“粘贴为数值”")))
         parsed = None

@@ -322,7 +322,7 @@ class ResidentRegister(RegisterSpec):
             # for a list this long) use that partial index for the IN instead of scanning the table.
             found = Resident.objects.filter(~Q(id_number_bidx=""), id_number_bidx__in=list(lookup)).order_by()
             for values in found.values_list("id", *_STORED):
-                existing[lookup[values[_STORED.index("id_number_bidx") + 1]]] = values
+                existing[lookup[values[_BIDX]]] = values
         households = self._households(rows)
         now = timezone.now()
         ring = ctx.ring
@@ -452,6 +452,7 @@ _STORED = (
     "phone_enc", "phone_bidx", "phone_masked",
 )
 _AUDITED = tuple(name for name in _STORED if name not in _UNAUDITED)
+_BIDX = 1 + _STORED.index("id_number_bidx")  # its place in a row read as ("id", *_STORED)
 _HOUSEHOLD_FIELDS = (
     "id", "created_at", "updated_at", "node", "subdistrict", "number", "address", "unit", "floor", "room", "head",
     "notes",

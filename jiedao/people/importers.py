@@ -328,7 +328,8 @@ class ResidentRegister(RegisterSpec):
         ring = ctx.ring
         id_context, phone_context = _contexts()
         creates: list[tuple[int, ResidentRow]] = []
-        updates: list[tuple] = []
+        updates: list[tuple] = []  # every stored column written
+        plain: list[tuple] = []  # the ID number and phone as stored: only the other columns written
         events: list[tuple] = []
         tags: list[tuple[int, int]] = []
         refused: list[tuple[int, str, str]] = []
@@ -381,7 +382,10 @@ class ResidentRegister(RegisterSpec):
             for name in _AUDITED:
                 if old[name] != new[name]:
                     before[name], after[name] = old[name], new[name]
-            updates.append((pk, new))
+            # The identifiers' columns are indexed: rewritten only when something in them changes.
+            sealed_same = all(new[name] == old[name] for name in _SEALED_COLUMNS) and (
+                (old["birth_date"].isoformat() if old["birth_date"] else "") == row.birth_date)
+            (plain if sealed_same else updates).append((pk, new))
             tags.extend((pk, g) for g in row.groups)
             events.append(("people.resident.import", "people.resident", pk, row.name, before, after))
         ids = reserve_ids(Resident, len(creates))
@@ -408,13 +412,16 @@ class ResidentRegister(RegisterSpec):
                     if type(new[name]) is int:
                         new[name] = sealed_values[new[name]]
             update_rows(Resident, UPDATE_FIELDS, [(pk, *(new[a] for a in _UPDATE_ATTNAMES), now) for pk, new in updates])
+        if plain:
+            update_rows(Resident, PLAIN_UPDATE_FIELDS,
+                        [(pk, *(new[a] for a in _PLAIN_ATTNAMES), now) for pk, new in plain])
         if tags:
             ResidentTag.objects.bulk_create(
                 [ResidentTag(resident_id=r, group_id=g, created_at=now, updated_at=now) for r, g in tags],
                 ignore_conflicts=True, batch_size=500,
             )
         audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
-        return BatchResult(len(creates), len(updates), refused, clashes)
+        return BatchResult(len(creates), len(updates) + len(plain), refused, clashes)
 
     def _households(self, rows: list[tuple[int, ResidentRow]]) -> dict[str, int]:
         """Household ids by number for the batch, creating the ones not registered yet."""
@@ -481,6 +488,14 @@ UPDATE_FIELDS = [
 ]
 _UPDATE_ATTNAMES = _STORED  # UPDATE_FIELDS but updated_at, as attnames, in the same order
 assert [Resident._meta.get_field(name).attname for name in UPDATE_FIELDS[:-1]] == list(_UPDATE_ATTNAMES)
+# The columns of the sealed identifiers and what the ID number tells (birth date compared apart).
+_SEALED_COLUMNS = ("id_number_enc", "id_number_bidx", "id_number_masked", "gender", "phone_enc", "phone_bidx",
+                   "phone_masked")
+PLAIN_UPDATE_FIELDS = [
+    "node", "subdistrict", "name", "household", "relation", "registered_address", "actual_address", "is_floating",
+    "notes", "updated_at",
+]
+_PLAIN_ATTNAMES = tuple(Resident._meta.get_field(name).attname for name in PLAIN_UPDATE_FIELDS[:-1])
 
 
 # --- businesses -------------------------------------------------------------------------------

@@ -76,6 +76,9 @@ def test_reimport_keeps_an_unchanged_ciphertext_and_reseals_a_changed_phone(worl
     unchanged = Resident.objects.get(name="居民1")
     event = AuditEvent.objects.filter(action="people.resident.import", object_id=str(unchanged.pk)).latest("id")
     assert (event.before, event.after) == ({}, {})  # re-imported as it was: recorded, nothing changed
+    # Its identifiers' columns were not rewritten (only the plain columns are, when they are unchanged).
+    assert (unchanged.id_number_enc, unchanged.phone_enc) == before[unchanged.pk]
+    assert unchanged.birth_date.isoformat() == "1980-01-01" and unchanged.gender
     assert audit.verify_chain().ok
 
 

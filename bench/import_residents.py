@@ -4,8 +4,9 @@ Prints, in the same run, on the same file and the same model, wall and CPU secon
 and peak memory (VmHWM of a fresh process) for:
 
   floor    a raw read of the file with python-calamine, the reader the import uses (no checks, no writes)
-  crypto   the cryptography every row needs, alone: 2x SM4-GCM, 2x HMAC-SM3 (blind indexes) and
-           1x SM3 (the audit link) a row, on the file's own values
+  crypto   the cryptography every row needs, alone, with the batch helpers the import uses:
+           2x SM4-GCM, 2x HMAC-SM3 (blind indexes) and 1x HMAC-SM3 (the audit link) a row, on the
+           file's own values
   jiedao   our pipeline: validate (preview) + commit, with checks, SM4 encryption, blind
            indexes, households, tags and a hash-chained audit row per resident
   again    the same file imported a second time into the now full register (every row an update)
@@ -129,22 +130,36 @@ def run_floor(file: str) -> dict:
 
 
 def run_crypto(file: str) -> dict:
+    """The cryptography alone, done the fastest way the code knows (the batch helpers the import
+    uses): per row 2x SM4-GCM bound to a row, 2x HMAC-SM3 blind indexes, 1x HMAC-SM3 audit link."""
     import python_calamine
+    from cryptography.hazmat.primitives import hashes, hmac
 
-    from jiedao.core import audit, crypto
+    from jiedao.core import crypto
 
     workbook = python_calamine.CalamineWorkbook.from_path(file)
     rows = workbook.get_sheet_by_index(0).to_python()[1:]
     workbook.close()
     ring = crypto.get_keyring()
+    key = os.urandom(32)  # an audit key's size (this child has no database to keep the real one)
     start, cpu = time.perf_counter(), time.process_time()
-    for row in rows:
-        ident, phone = str(row[1]), str(row[2])
-        crypto.encrypt(ident, ring, aad=b"people_resident:id_number_enc:1")
-        crypto.encrypt(phone, ring, aad=b"people_resident:phone_enc:1")
-        crypto.blind_index(ident, kind="id_number", keyring=ring)
-        crypto.blind_index(phone, kind="phone", keyring=ring)
-        audit.sm3_hex(ident.encode() + phone.encode())
+    id_index = crypto.blind_indexer("id_number", keyring=ring)
+    phone_index = crypto.blind_indexer("phone", keyring=ring)
+    keyed = hmac.HMAC(key, hashes.SM3())
+    for first in range(0, len(rows), 1000):
+        batch = rows[first:first + 1000]
+        items = []
+        for n, row in enumerate(batch, start=first):
+            items.append((str(row[1]), b"jiedao\x00people_resident\x00id_number_enc\x00" + str(n).encode()))
+            items.append((str(row[2]), b"jiedao\x00people_resident\x00phone_enc\x00" + str(n).encode()))
+        crypto.encrypt_many(items, ring)
+        for row in batch:
+            ident, phone = str(row[1]), str(row[2])
+            id_index(ident)
+            phone_index(phone)
+            mac = keyed.copy()
+            mac.update(ident.encode() + phone.encode())
+            mac.finalize()
     return {"rows": len(rows), "seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu}
 
 

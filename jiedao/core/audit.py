@@ -166,9 +166,19 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _canonical_value(value: Any) -> bytes:
-    """One value as `_content` writes it inside the event's JSON."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+# json.dumps with these options builds a new encoder on every call; one instance, reused.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_quote = json.encoder.encode_basestring  # a str as JSON (ensure_ascii=False), the encoder's own
+
+
+def _canonical_text(value: Any) -> str:
+    """One value as `_content` writes it inside the event's JSON (json.dumps with sort_keys,
+    ensure_ascii=False and compact separators: the same text)."""
+    if type(value) is str:
+        return _quote(value)
+    if value is None:
+        return "null"
+    return _CANONICAL.encode(value)
 
 
 def _content(event: AuditEvent) -> bytes:
@@ -319,7 +329,7 @@ def record_many(
     """Append many events at once (bulk imports), under one lock. Each event is
     (action, object_type, object_id, object_repr, before, after); `before`/`after` must already
     be JSON-native (as `snapshot` returns them)."""
-    from jiedao.core.bulk import insert_rows
+    from jiedao.core.bulk import JsonText, insert_rows
 
     if not events:
         return 0
@@ -338,30 +348,35 @@ def record_many(
         # The canonical JSON of `_content`, assembled from the batch's constant parts and each
         # event's own, and the HMAC keyed once and copied per event: the same bytes and the same
         # links as compute_hash (verify_chain recomputes them that way), at a fraction of the cost.
-        dump = _canonical_value
-        head = b'{"action":'
-        actor_part = b',"actor_id":' + dump(actor_id) + b',"actor_repr":' + dump(actor_repr) + b',"after":'
-        middle = (b',"chain":' + dump(chain) + b',"created_at":' + dump(_timestamp(now)) + b',"ip_address":'
-                  + dump(info.ip_address) + b',"object_id":')
-        tail = b',"reason":' + dump(reason) + b',"request_id":' + dump(info.request_id) + b',"seq":'
-        end = b',"user_agent":' + dump(info.user_agent) + b"}"
+        dump = _canonical_text
+        head = '{"action":'
+        actor_part = ',"actor_id":' + dump(actor_id) + ',"actor_repr":' + dump(actor_repr) + ',"after":'
+        middle = (',"chain":' + dump(chain) + ',"created_at":' + dump(_timestamp(now)) + ',"ip_address":'
+                  + dump(info.ip_address) + ',"object_id":')
+        tail = ',"reason":' + dump(reason) + ',"request_id":' + dump(info.request_id) + ',"seq":'
+        end = ',"user_agent":' + dump(info.user_agent) + "}"
         keyed = hmac.HMAC(key, hashes.SM3()) if key else None
         for action, object_type, object_id, object_repr, before, after in events:
             seq += 1
             object_id, object_repr = str(object_id), object_repr[:200]
-            data = b"".join((
-                prev.encode(), b"|", head, dump(action), actor_part, dump(after), b',"before":', dump(before), middle,
-                dump(object_id), b',"object_repr":', dump(object_repr), b',"object_type":', dump(object_type), tail,
-                str(seq).encode(), end,
-            ))
+            # before/after are serialised once: the canonical JSON hashed here is also what is
+            # stored (bulk.JsonText), the same value the column would hold from a second encoding.
+            after_json, before_json = dump(after), dump(before)
+            data = "".join((
+                prev, "|", head, dump(action), actor_part, after_json, ',"before":', before_json, middle,
+                _quote(object_id), ',"object_repr":', _quote(object_repr), ',"object_type":', dump(object_type), tail,
+                str(seq), end,
+            )).encode()
             if keyed is None:
                 link = sm3_hex(data)
             else:
                 mac = keyed.copy()
                 mac.update(data)
                 link = mac.finalize().hex()
-            rows.append((chain, seq, now, actor_id, actor_repr, action, object_type, object_id, object_repr, before,
-                         after, reason, info.request_id, info.ip_address, info.user_agent, prev, link))
+            rows.append((chain, seq, now, actor_id, actor_repr, action, object_type, object_id, object_repr,
+                         None if before is None else JsonText(before_json),
+                         None if after is None else JsonText(after_json),
+                         reason, info.request_id, info.ip_address, info.user_agent, prev, link))
             prev = link
         insert_rows(AuditEvent, _EVENT_FIELDS, rows)
         _move_head(chain, seq, prev)

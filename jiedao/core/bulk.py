@@ -39,12 +39,32 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return list(range(start, start + count))
 
 
+class JsonText(str):
+    """A JSON column's value already serialised (e.g. the canonical JSON an audit event hashes):
+    written as it is, not encoded a second time."""
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_text(text: JsonText) -> Any:
+    if connection.vendor == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(text, dumps=_same)  # the text goes to the server as is, typed jsonb
+    return str(text)
+
+
 def column_adapters(model: type[models.Model], field_names: Sequence[str]) -> list[Callable[[Any], Any] | None]:
     """Per column, the conversion to a database value (None = pass the Python value as is)."""
     adapters: list[Callable[[Any], Any] | None] = []
     for name in field_names:
         field = model._meta.get_field(name)
-        if isinstance(field, models.DateTimeField | models.DateField | models.JSONField | models.DecimalField):
+        if isinstance(field, models.JSONField):
+            adapters.append(lambda value, f=field: _json_text(value) if type(value) is JsonText
+                            else f.get_db_prep_save(value, connection))
+        elif isinstance(field, models.DateTimeField | models.DateField | models.DecimalField):
             adapters.append(lambda value, f=field: f.get_db_prep_save(value, connection))
         else:
             adapters.append(None)
@@ -63,6 +83,7 @@ def _adapted(model: type[models.Model], field_names: Sequence[str], rows: list[S
         for name, adapt in zip(field_names, adapters, strict=True)
     ]
     adapted_columns = [i for i, adapt in enumerate(adapters) if adapt is not None]
+    passthrough = connection.vendor != "postgresql"  # SQLite stores JSON as text: a JsonText as it is
     out = []
     for row in rows:
         row = list(row)
@@ -72,6 +93,8 @@ def _adapted(model: type[models.Model], field_names: Sequence[str], rows: list[S
                 continue
             cache = memo[i]
             if cache is None:
+                if type(value) is JsonText and passthrough:
+                    continue
                 row[i] = adapters[i](value)
             else:
                 done = cache.get(value)

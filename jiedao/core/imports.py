@@ -11,7 +11,9 @@ by their natural key instead of duplicating them; that is the spec's business.
 Nothing personal is kept in clear on disk. The uploaded file, the staged batches (JSON lines)
 and the rejected rows live in `$JIEDAO_DATA_DIR/imports/` as vault files (`core.filevault`:
 SM4-GCM under a per-file key wrapped by the keyring), mode 0600, and are read back into memory
-only. The upload and the staged batches are deleted when the job is committed, fails or is
+only. Inside the vault the staged rows may hold clear identifiers, as the upload beside them does:
+a register seals them at commit, once their rows' ids are known (docs/architecture.md, "Imports
+at rest"). The upload and the staged batches are deleted when the job is committed, fails or is
 cancelled; the rejected rows (for the "download bad rows" file) and the row errors stay until the
 retention job (`import_retention`, every hour) removes every file of a job older than
 `JIEDAO_IMPORT_RETENTION_HOURS` and any file no job owns. Row errors name the row, the column and
@@ -313,15 +315,19 @@ def _parsed_rows(
     """Parse and check every row; write errors as JSON lines and bad rows to `bad_out`; yield the good ones."""
     headers = {c.field: c.header for c in spec.columns}
     seen: dict[Any, int] = {}
+    merged = table.merged_rows if table.merged_rows else None
+    wanted = list(positions.items())
     for number, cells in table.rows():
         result.total += 1
         problems: list[tuple[str, str]] = []
-        if number in table.merged_rows:
+        if merged is not None and number in merged:
             problems.append(
-                ("", _("该行处于合并单元格 %(range)s 中，请取消合并后逐行填写") % {"range": table.merged_rows[number]})
+                ("", _("该行处于合并单元格 %(range)s 中，请取消合并后逐行填写") % {"range": merged[number]})
             )
-        values = {name: cells[pos] if pos < len(cells) else Cell(None) for name, pos in positions.items()}
-        for name, cell in values.items():
+        values = {}
+        width = len(cells)
+        for name, pos in wanted:
+            cell = values[name] = cells[pos] if pos < width else Cell(None)
             if cell.is_formula:
                 problems.append((headers[name], _("单元格是公式，请复制后“粘贴为数值”")))
         parsed = None
@@ -387,17 +393,24 @@ def _json_hook(value: dict[str, Any]) -> Any:
 
 
 def stage_encode(rows: list[tuple[int, Any]]) -> bytes:
-    """One batch as one JSON line: [[row number, {field: value}], ...]."""
+    """One batch as one JSON line: [[row number, [value, ...]], ...], the values in the order of
+    the row type's fields (no field names repeated on every row)."""
     # The row objects hold only plain values (text, numbers, dates, lists of ids): their own
-    # attribute dicts serialise as they are, without asdict()'s deep copy of every row.
-    payload = [[number, vars(parsed)] for number, parsed in rows]
+    # attribute dicts serialise as they are, without asdict()'s deep copy of every row. A
+    # dataclass's instance dict keeps the order its __init__ assigned the fields in.
+    payload = [[number, list(vars(parsed).values())] for number, parsed in rows]
     return json.dumps(payload, ensure_ascii=False, default=_json_default).encode() + b"\n"
 
 
 def stage_decode(spec: RegisterSpec, line: bytes) -> list[tuple[int, Any]]:
     if spec.row_type is None:
         raise TypeError(f"register {spec.key} has no row_type")
-    return [(number, spec.row_type(**fields)) for number, fields in json.loads(line, object_hook=_json_hook)]
+    out = []
+    for number, values in json.loads(line, object_hook=_json_hook):
+        if not isinstance(values, list):  # staged by an older version: the job is validated again
+            raise ValueError("staged rows in an older format")
+        out.append((number, spec.row_type(*values)))
+    return out
 
 
 # --- rejected rows, kept for the "download bad rows" file ----------------------------------------

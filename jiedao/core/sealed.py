@@ -98,6 +98,12 @@ def lookup_keys(kind: str, value: str, *, keyring: crypto.Keyring | None = None)
     return tuple(crypto.blind_index(value, kind=kind, keyring=ring, index_key_id=k) for k in ring.index_keys)
 
 
+def facts(kind: str, text: str) -> tuple[str, date | None]:
+    """(gender, birth date) a normalised value tells (an ID number; nothing for other kinds): what
+    `seal` stores beside the ciphertext, for bulk writers that seal in batches."""
+    return _facts(kind, text)
+
+
 def _facts(kind: str, text: str) -> tuple[str, date | None]:
     """What a value tells: for an ID number, gender (17th digit odd = male) and birth date."""
     if kind != "id_number" or len(text) != 18 or not (text[:17].isascii() and text[:17].isdigit()):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.db.models import Q
@@ -107,7 +106,10 @@ class NodeResolver:
 
 def _cell_text(values: dict[str, Cell], name: str) -> str:
     cell = values.get(name)
-    return as_text(cell.value) if cell is not None else ""
+    if cell is None:
+        return ""
+    value = cell.value
+    return value.strip() if type(value) is str else as_text(value)  # as_text's answer for text, sooner
 
 
 def _checked_id_number(values: dict[str, Cell], header: str, errors: list) -> str:
@@ -153,6 +155,10 @@ class ResidentRow:
     node_id: int
     subdistrict_id: int | None
     name: str
+    # The clear identifiers (normalised) are staged only inside the encrypted staging file (a
+    # vault file, like the upload that holds them too) and sealed once, at commit, bound to their
+    # row: sealing at validation, before the row's id is known, cost a decryption and a second
+    # encryption of each value at commit (docs/architecture.md, "Imports at rest").
     id_number: str
     phone: str
     household_number: str
@@ -162,15 +168,14 @@ class ResidentRow:
     is_floating: bool
     groups: list[int] = field(default_factory=list)
     notes: str = ""
-    key: int | None = None
-    # Filled by prepare_batch at validation: ciphertexts and indexes, so the commit only writes.
-    id_enc: str = ""
+    # Filled at validation (parse_row / prepare_batch): the blind indexes, masks and facts. The
+    # lookup keys are the blind index alone unless older index keys exist (then all of them); the
+    # birth date is kept as ISO text ("" when unknown), which stages and inserts as it is.
     id_bidx: str = ""
     id_lookup: tuple[str, ...] = ()
     id_masked: str = ""
     gender: str = ""
-    birth_date: date | None = None
-    phone_enc: str = ""
+    birth_date: str = ""
     phone_bidx: str = ""
     phone_masked: str = ""
 
@@ -182,7 +187,7 @@ class ResidentRow:
         return {
             "node_id": self.node_id, "name": self.name, "household_id": household_id, "relation": self.relation,
             "id_number_masked": self.id_masked, "gender": self.gender,
-            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "birth_date": self.birth_date or None,
             "phone_masked": self.phone_masked, "registered_address": self.registered_address,
             "actual_address": self.actual_address, "is_floating": self.is_floating, "notes": self.notes,
         }
@@ -196,6 +201,11 @@ class ResidentContext:
     # ID numbers met registered outside the importer's scope, and how many more the day allows.
     clash_allowance: int = 0
     clashes: list[tuple[int, str]] = field(default_factory=list)
+    # Blind indexes keyed once per pass (crypto.blind_indexer): the active index key's, and the
+    # older index keys' for the lookup of ID numbers while the index key is being rotated.
+    id_index: Any = None
+    phone_index: Any = None
+    old_id_indexes: tuple = ()
 
 
 class ResidentRegister(RegisterSpec):
@@ -225,8 +235,14 @@ class ResidentRegister(RegisterSpec):
     def begin(self, actor: Any) -> ResidentContext:
         groups = {g.name: g.pk for g in SpecialGroup.objects.filter(is_active=True)}
         groups.update({g.code: g.pk for g in SpecialGroup.objects.filter(is_active=True)})
-        return ResidentContext(NodeResolver(actor, Perm.MANAGE_PEOPLE), groups, crypto.get_keyring(),
-                               clash_allowance=services.id_clash_allowance(actor))
+        ring = crypto.get_keyring()
+        return ResidentContext(
+            NodeResolver(actor, Perm.MANAGE_PEOPLE), groups, ring, clash_allowance=services.id_clash_allowance(actor),
+            id_index=crypto.blind_indexer("id_number", keyring=ring),
+            phone_index=crypto.blind_indexer("phone", keyring=ring),
+            old_id_indexes=tuple(crypto.blind_indexer("id_number", keyring=ring, index_key_id=key_id)
+                                 for key_id in ring.index_keys if key_id != ring.index),
+        )
 
     def guard(self, actor: Any) -> None:
         if services.id_clash_allowance(actor) <= 0:
@@ -251,7 +267,8 @@ class ResidentRegister(RegisterSpec):
             floating = False
             errors.append(("流动人口", str(exc)))
         group_ids = []
-        for label in _SPLIT.split(_cell_text(values, "groups")):
+        labels = _cell_text(values, "groups")
+        for label in _SPLIT.split(labels) if labels else ():
             if label:
                 if label not in ctx.groups:
                     errors.append(("特殊人群", gettext("没有名为“%(name)s”的特殊人群类别") % {"name": label}))
@@ -274,52 +291,60 @@ class ResidentRegister(RegisterSpec):
         if errors:
             raise RowInvalid(errors)
         if id_number:
-            parsed.key = int(crypto.blind_index(id_number, kind="id_number", keyring=ctx.ring)[:16], 16)
+            parsed.id_bidx = ctx.id_index(id_number)  # the duplicate key inside the file, and the lookup's
         return parsed
 
-    def row_key(self, parsed: ResidentRow) -> int | None:
-        return parsed.key
+    def row_key(self, parsed: ResidentRow) -> str | None:
+        return parsed.id_bidx or None
 
     def prepare_batch(self, ctx: ResidentContext, rows: list[tuple[int, ResidentRow]]) -> list[tuple[int, ResidentRow]]:
-        ring = ctx.ring
+        """At validation: blind indexes, masks and what an ID number tells. Nothing is encrypted
+        yet: the values are sealed once, at commit, when their row's id is known."""
+        old_indexes = ctx.old_id_indexes
         for _, row in rows:
             if row.id_number:
-                id_number = sealed.seal("id_number", row.id_number, keyring=ring)
-                row.id_enc, row.id_bidx, row.id_lookup = id_number.ciphertext, id_number.blind_index, id_number.lookup_keys
-                row.id_masked, row.gender, row.birth_date = id_number.mask, id_number.gender, id_number.birth_date
-                row.id_number = ""  # the clear value is not kept in the staging file
+                number = row.id_number
+                if old_indexes:
+                    row.id_lookup = (row.id_bidx, *(index(number) for index in old_indexes))
+                row.id_masked = crypto.mask(number, "id_number")
+                row.gender, born = sealed.facts("id_number", number)
+                row.birth_date = born.isoformat() if born else ""
             if row.phone:
-                phone = sealed.seal("phone", row.phone, keyring=ring)
-                row.phone_enc, row.phone_bidx, row.phone_masked = phone.ciphertext, phone.blind_index, phone.mask
-                row.phone = ""
+                row.phone = crypto.normalise(row.phone, "phone")
+                row.phone_bidx, row.phone_masked = ctx.phone_index(row.phone), crypto.mask(row.phone, "phone")
         return rows
 
     def apply_batch(self, ctx: ResidentContext, actor: Any, job: Any, rows: list[tuple[int, ResidentRow]]) -> BatchResult:
-        lookup = {key: number for number, row in rows for key in row.id_lookup}
-        existing: dict[int, Resident] = {}
+        lookup = {key: number for number, row in rows for key in (row.id_lookup or (row.id_bidx,)) if key}
+        existing: dict[int, tuple] = {}
         if lookup:
             # `<> ''` repeats the unique index's predicate: only then may SQLite (and PostgreSQL,
             # for a list this long) use that partial index for the IN instead of scanning the table.
             found = Resident.objects.filter(~Q(id_number_bidx=""), id_number_bidx__in=list(lookup)).order_by()
-            for resident in found:
-                existing[lookup[resident.id_number_bidx]] = resident
+            for values in found.values_list("id", *_STORED):
+                existing[lookup[values[_BIDX]]] = values
         households = self._households(rows)
         now = timezone.now()
+        ring = ctx.ring
+        id_context, phone_context = _contexts()
         creates: list[tuple[int, ResidentRow]] = []
-        updates: list[Resident] = []
+        updates: list[tuple] = []  # every stored column written
+        plain: list[tuple] = []  # the ID number and phone as stored: only the other columns written
         events: list[tuple] = []
         tags: list[tuple[int, int]] = []
         refused: list[tuple[int, str, str]] = []
         clashes: list[tuple[int, str]] = []
+        sealing: list[tuple[str, bytes]] = []  # (clear value, associated data) for one encrypt_many
         for number, row in rows:
             if row.node_id not in ctx.nodes.by_id:
                 refused.append((number, "所在网格/楼栋", gettext("该节点已停用或已不在您的管辖范围内")))
                 continue
-            resident = existing.get(number)
-            if resident is None:
+            stored = existing.get(number)
+            if stored is None:
                 creates.append((number, row))
                 continue
-            if resident.node_id not in ctx.nodes.by_id:
+            pk, old = stored[0], dict(zip(_STORED, stored[1:], strict=True))
+            if old["node_id"] not in ctx.nodes.by_id:
                 # The ID number belongs to someone registered outside the importer's scope:
                 # moving them here would take over another grid's record. Refuse the row; the
                 # refusal tells that the number exists, so it counts against the day's clashes.
@@ -332,53 +357,71 @@ class ResidentRegister(RegisterSpec):
                 )
                 continue
             household_id = households.get(row.household_number) if row.household_number else None
-            values = {
+            new = {
                 "node_id": row.node_id, "subdistrict_id": row.subdistrict_id, "name": row.name,
                 "household_id": household_id, "relation": row.relation,
                 "registered_address": row.registered_address, "actual_address": row.actual_address,
-                "is_floating": row.is_floating, "notes": row.notes, "id_number_enc": row.id_enc,
+                "is_floating": row.is_floating, "notes": row.notes, "id_number_enc": old["id_number_enc"],
                 "id_number_bidx": row.id_bidx, "id_number_masked": row.id_masked, "gender": row.gender,
-                "birth_date": row.birth_date, "updated_at": now,
+                "birth_date": row.birth_date or None, "phone_enc": old["phone_enc"], "phone_bidx": old["phone_bidx"],
+                "phone_masked": old["phone_masked"],
             }
-            if row.phone_enc:
-                values.update(phone_enc=row.phone_enc, phone_bidx=row.phone_bidx, phone_masked=row.phone_masked)
-            # The audit event keeps what changed, as audit.changed(snapshot, snapshot) would, but
-            # compared on the few fields written instead of two JSON round trips of the whole row.
-            old, new = {}, {}
-            for name, value in values.items():
-                if name not in _UNAUDITED and getattr(resident, name) != value:
-                    old[name], new[name] = getattr(resident, name), value
-                setattr(resident, name, value)
-            resident.id_number_enc = sealed.rebind(resident.id_number_enc, Resident, "id_number", resident.pk, keyring=ctx.ring)
-            resident.phone_enc = sealed.rebind(resident.phone_enc, Resident, "phone", resident.pk, keyring=ctx.ring)
-            updates.append(resident)
-            tags.extend((resident.pk, g) for g in row.groups)
-            events.append(audit.event_for("people.resident.import", resident, audit.jsonable(old), audit.jsonable(new)))
+            # The same number (found by its blind index) keeps its ciphertext when it is already
+            # bound to this row under the active key; anything else is sealed afresh, bound to the row.
+            if not _current(old["id_number_enc"], ring):
+                new["id_number_enc"] = len(sealing)
+                sealing.append((row.id_number, id_context + str(pk).encode()))
+            if row.phone:
+                new["phone_bidx"], new["phone_masked"] = row.phone_bidx, row.phone_masked
+                if row.phone_bidx != old["phone_bidx"] or not _current(old["phone_enc"], ring):
+                    new["phone_enc"] = len(sealing)
+                    sealing.append((row.phone, phone_context + str(pk).encode()))
+            # The audit event keeps what changed, as audit.changed(snapshot, snapshot) would, on
+            # the audited fields (all plain text, numbers and booleans: JSON-native as they are).
+            before, after = {}, {}
+            for name in _AUDITED:
+                if old[name] != new[name]:
+                    before[name], after[name] = old[name], new[name]
+            # The identifiers' columns are indexed: rewritten only when something in them changes.
+            sealed_same = all(new[name] == old[name] for name in _SEALED_COLUMNS) and (
+                (old["birth_date"].isoformat() if old["birth_date"] else "") == row.birth_date)
+            (plain if sealed_same else updates).append((pk, new))
+            tags.extend((pk, g) for g in row.groups)
+            events.append(("people.resident.import", "people.resident", pk, row.name, before, after))
         ids = reserve_ids(Resident, len(creates))
-        insert = []
+        base = len(sealing)
         for pk, (_, row) in zip(ids, creates, strict=True):
+            sealing.append((row.id_number, id_context + str(pk).encode()))
+            sealing.append((row.phone, phone_context + str(pk).encode()))
+        sealed_values = crypto.encrypt_many(sealing, ring)
+        insert = []
+        for index, (pk, (_, row)) in enumerate(zip(ids, creates, strict=True)):
             household_id = households.get(row.household_number) if row.household_number else None
-            # Sealed at staging, before the pk was known: bound to the row now (jiedao.core.sealed).
-            row.id_enc = sealed.rebind(row.id_enc, Resident, "id_number", pk, keyring=ctx.ring)
-            row.phone_enc = sealed.rebind(row.phone_enc, Resident, "phone", pk, keyring=ctx.ring)
             insert.append((
-                pk, now, now, row.node_id, row.subdistrict_id, household_id, row.relation, row.name, row.id_enc,
-                row.id_bidx, row.id_masked, row.gender, row.birth_date, row.phone_enc, row.phone_bidx,
-                row.phone_masked, row.registered_address, row.actual_address, row.is_floating, row.notes, True,
+                pk, now, now, row.node_id, row.subdistrict_id, household_id, row.relation, row.name,
+                sealed_values[base + 2 * index], row.id_bidx, row.id_masked, row.gender, row.birth_date or None,
+                sealed_values[base + 2 * index + 1], row.phone_bidx, row.phone_masked, row.registered_address,
+                row.actual_address, row.is_floating, row.notes, True,
             ))
             tags.extend((pk, g) for g in row.groups)
             events.append(("people.resident.import", "people.resident", pk, row.name, None, row.audit_view(household_id)))
         insert_rows(Resident, INSERT_FIELDS, insert)
         if updates:
-            attnames = [Resident._meta.get_field(name).attname for name in UPDATE_FIELDS]
-            update_rows(Resident, UPDATE_FIELDS, [(r.pk, *(getattr(r, a) for a in attnames)) for r in updates])
+            for _, new in updates:
+                for name in ("id_number_enc", "phone_enc"):
+                    if type(new[name]) is int:
+                        new[name] = sealed_values[new[name]]
+            update_rows(Resident, UPDATE_FIELDS, [(pk, *(new[a] for a in _UPDATE_ATTNAMES), now) for pk, new in updates])
+        if plain:
+            update_rows(Resident, PLAIN_UPDATE_FIELDS,
+                        [(pk, *(new[a] for a in _PLAIN_ATTNAMES), now) for pk, new in plain])
         if tags:
             ResidentTag.objects.bulk_create(
                 [ResidentTag(resident_id=r, group_id=g, created_at=now, updated_at=now) for r, g in tags],
                 ignore_conflicts=True, batch_size=500,
             )
         audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
-        return BatchResult(len(creates), len(updates), refused, clashes)
+        return BatchResult(len(creates), len(updates) + len(plain), refused, clashes)
 
     def _households(self, rows: list[tuple[int, ResidentRow]]) -> dict[str, int]:
         """Household ids by number for the batch, creating the ones not registered yet."""
@@ -388,23 +431,50 @@ class ResidentRegister(RegisterSpec):
                 wanted.setdefault((row.subdistrict_id, row.household_number), row)
         if not wanted:
             return {}
-        found = {
-            h.number: h.pk
-            for h in Household.objects.filter(number__in={n for _, n in wanted}, subdistrict_id__in={s for s, _ in wanted})
-        }
-        missing = [
-            Household(node_id=row.node_id, subdistrict_id=sub, number=number,
-                      address=row.actual_address or row.registered_address or number)
-            for (sub, number), row in wanted.items() if number not in found
-        ]
-        Household.objects.bulk_create(missing, batch_size=500)
-        found.update({h.number: h.pk for h in missing})
+        found = dict(
+            Household.objects.filter(number__in={n for _, n in wanted}, subdistrict_id__in={s for s, _ in wanted})
+            .order_by().values_list("number", "pk")
+        )
+        missing = [(key, row) for key, row in wanted.items() if key[1] not in found]
+        if missing:
+            # Plain rows through core.bulk (one executemany), as the residents themselves.
+            now = timezone.now()
+            ids = reserve_ids(Household, len(missing))
+            insert_rows(Household, _HOUSEHOLD_FIELDS, [
+                (pk, now, now, row.node_id, sub, number, row.actual_address or row.registered_address or number,
+                 "", None, "", None, "")
+                for pk, ((sub, number), row) in zip(ids, missing, strict=True)
+            ])
+            found.update((number, pk) for pk, ((_, number), _) in zip(ids, missing, strict=True))
         return found
 
 
 # Never in an audit event: ciphertexts, blind indexes, the birth date (Resident.audit_exclude) and
 # the timestamp every update moves (audit.changed leaves it out too).
 _UNAUDITED = frozenset(Resident.audit_exclude) | {"updated_at"}
+# What a re-import reads of a registered resident (attnames), writes back, and audits.
+_STORED = (
+    "node_id", "subdistrict_id", "name", "household_id", "relation", "registered_address", "actual_address",
+    "is_floating", "notes", "id_number_enc", "id_number_bidx", "id_number_masked", "gender", "birth_date",
+    "phone_enc", "phone_bidx", "phone_masked",
+)
+_AUDITED = tuple(name for name in _STORED if name not in _UNAUDITED)
+_BIDX = 1 + _STORED.index("id_number_bidx")  # its place in a row read as ("id", *_STORED)
+_HOUSEHOLD_FIELDS = (
+    "id", "created_at", "updated_at", "node", "subdistrict", "number", "address", "unit", "floor", "room", "head",
+    "notes",
+)
+
+
+def _contexts() -> tuple[bytes, bytes]:
+    """The associated data of a resident's ID number and phone, less the row id appended to each
+    (jiedao.core.sealed: `column.context(pk)` is this prefix followed by the pk)."""
+    return sealed.column_of(Resident, "id_number").context(""), sealed.column_of(Resident, "phone").context("")
+
+
+def _current(token: str, ring: crypto.Keyring) -> bool:
+    """A stored ciphertext bound to its row under the active key (a re-import keeps it)."""
+    return bool(token) and crypto.is_bound(token) and crypto.key_id_of(token) == ring.active
 
 INSERT_FIELDS = (
     "id", "created_at", "updated_at", "node", "subdistrict", "household", "relation", "name", "id_number_enc",
@@ -416,6 +486,16 @@ UPDATE_FIELDS = [
     "notes", "id_number_enc", "id_number_bidx", "id_number_masked", "gender", "birth_date", "phone_enc", "phone_bidx",
     "phone_masked", "updated_at",
 ]
+_UPDATE_ATTNAMES = _STORED  # UPDATE_FIELDS but updated_at, as attnames, in the same order
+assert [Resident._meta.get_field(name).attname for name in UPDATE_FIELDS[:-1]] == list(_UPDATE_ATTNAMES)
+# The columns of the sealed identifiers and what the ID number tells (birth date compared apart).
+_SEALED_COLUMNS = ("id_number_enc", "id_number_bidx", "id_number_masked", "gender", "phone_enc", "phone_bidx",
+                   "phone_masked")
+PLAIN_UPDATE_FIELDS = [
+    "node", "subdistrict", "name", "household", "relation", "registered_address", "actual_address", "is_floating",
+    "notes", "updated_at",
+]
+_PLAIN_ATTNAMES = tuple(Resident._meta.get_field(name).attname for name in PLAIN_UPDATE_FIELDS[:-1])
 
 
 # --- businesses -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 (and by the retention job), staged as JSON lines (never pickle), its bad-rows file masked for
 those without the reveal right, and the data directory private (0600 files, 0700 directories)."""
 
+import dataclasses
 import io
 import json
 import os
@@ -23,7 +24,7 @@ from jiedao.core import filevault, imports
 from jiedao.core.models import ImportJob
 from jiedao.core.validators import id_number_check_char
 from jiedao.env import private_data_dir
-from jiedao.people import importers  # noqa: F401  (registers the specs)
+from jiedao.people import importers  # (also registers the specs)
 from tests.people.test_import import HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,8 +175,28 @@ def test_staged_rows_are_json_lines(world):
     lines = list(filevault.lines(imports.stage_file(job), f"import-stage:{job.stored_name}"))
     batch = json.loads(lines[0])
     assert [number for number, _ in batch] == [2, 3]
-    assert batch[0][1]["id_number"] == "" and batch[0][1]["id_enc"]  # the clear ID is not staged at all
+    names = [f.name for f in dataclasses.fields(importers.ResidentRow)]
+    staged = dict(zip(names, batch[0][1], strict=True))  # values in the row type's field order
+    # The clear ID number is staged, sealed at commit, but only inside the vault file: the file on
+    # disk holds no clear ID number or phone, nor any ciphertext to decrypt and re-encrypt later.
+    assert staged["id_number"] == ident(500) and staged["phone"] == phone(500) and staged["id_bidx"]
+    assert "id_enc" not in staged and "phone_enc" not in staged
+    raw = imports.stage_file(job).read_bytes()
+    assert raw.startswith(filevault.MAGIC) and ident(500).encode() not in raw and phone(500).encode() not in raw
+    assert clear_values_on_disk(Path(settings.DATA_DIR), _values([500, 501])) == []
     imports.import_cancel(actor=world.secretary, job=job)
+    assert not imports.stage_file(job).exists()  # a cancelled job's staged rows are deleted at once
+
+
+def test_a_stage_file_of_an_older_format_is_validated_again(world):
+    """Staged batches written as {field: value} (before the values were staged as lists) are not
+    read as rows: the commit asks for a new validation and writes nothing."""
+    job = imports.import_validate(_upload(world, csv_upload([row(520)])))
+    label = f"import-stage:{job.stored_name}"
+    with filevault.VaultWriter(imports.stage_file(job), label) as out:
+        out.write(json.dumps([[2, {"name": "旧格式"}]]).encode() + b"\n")
+    job = imports.import_commit(actor=world.secretary, job=job)
+    assert job.status == ImportJob.Status.UPLOADED and job.created_rows == 0
 
 
 def test_a_tampered_or_moved_vault_file_is_refused(world):

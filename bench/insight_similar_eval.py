@@ -26,6 +26,7 @@ from jiedao.insight.text import similar  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "messages"
 DEV = ROOT / "tests" / "insight" / "data" / "similar_pairs_dev.csv"
 HOLDOUT = ROOT / "tests" / "insight" / "data" / "similar_pairs_holdout.csv"
+DEV2 = ROOT / "tests" / "insight" / "data" / "similar_pairs_dev2.csv"
 
 
 def load_dev(path: Path = DEV) -> list[dict]:
@@ -57,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     found = {tuple(sorted((ids[i], ids[j]))) for i, j in res.pairs}
     dev = load_dev()
     print(f"messages: {len(msgs)}  pairs out: {len(found)}  groups: {len(res.groups)}  time: {dt:.1f}s")
-    for name, path in (("dev (tuned on)", DEV), ("holdout (labelled after tuning)", HOLDOUT)):
+    for name, path in (
+        ("dev (tuned on)", DEV),
+        ("holdout (labelled after tuning)", HOLDOUT),
+        ("dev2 (issue 15: other places, same wording)", DEV2),
+    ):
         if not path.exists():
             continue
         r = rates(found, load_dev(path))
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             f = judged.get(key)
             ev = (
                 f"topic={f.topic:.2f} t={f.title:.2f} b={f.body:.2f} copy={f.copy:.2f} slot={f.slot} match={f.match:.2f} {f.matched} "
-                f"conflict={f.conflict:.1f} {f.conflicting} anchors={f.anchors}"
+                f"conflict={f.conflict:.1f} {f.conflicting} anchors={f.anchors} fine={f.fine} related={f.related}"
                 if f
                 else "not a candidate"
             )

@@ -95,23 +95,18 @@ def _dismissed_pairs(subdistrict: OrgNode) -> set[tuple[int, int]]:
 def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[tuple[list[Case], float, str]]:
     """(members, score, evidence) of every likely-duplicate group among `cases`: the text
     engine's same-problem pairs that are also at one place and close in time, minus the pairs
-    staff dismissed, joined into connected groups."""
+    staff dismissed, grouped around a main case — every member linked to the main directly, no
+    two members at two places (no chain through intermediate members)."""
     if len(cases) < 2:
         return []
-    from jiedao.insight.text.similar import run
+    from jiedao.insight.text.similar import group_around_main, run
 
     result = run([(str(c.pk), c.title, c.description) for c in cases])
     named = {(i, j) for i, j, _same, _s, f in result.judged if f.match >= PLACE_MATCH}
-    parent = list(range(len(cases)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     edges: list[tuple[int, int, float]] = []
-    for (i, j), score in result.pairs.items():
+    for i, j, same, score, _f in result.judged:  # the engine's direct verdicts only
+        if not same:
+            continue
         a, b = cases[i], cases[j]
         pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
         if pair in dismissed or not _same_place(a, b, (i, j) in named or (j, i) in named):
@@ -119,13 +114,21 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
         if abs((a.created_at - b.created_at).total_seconds()) > GROUP_MAX_GAP_DAYS * 86400:
             continue
         edges.append((i, j, score))
-        parent[find(i)] = find(j)
-    components: dict[int, list[int]] = {}
-    for i in range(len(cases)):
-        components.setdefault(find(i), []).append(i)
-    scores: dict[int, list[float]] = {}
-    for i, _j, score in edges:
-        scores.setdefault(find(i), []).append(score)
+    linked = {(i, j) if i < j else (j, i): score for i, j, score in edges}
+
+    def compatible(x: int, y: int) -> bool:
+        """Two members of one group: no two places (the engine's check), and never a pair staff
+        dismissed or one too far apart in time (every member also links to the main directly)."""
+        a, b = cases[x], cases[y]
+        pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
+        if pair in dismissed or abs((a.created_at - b.created_at).total_seconds()) > GROUP_MAX_GAP_DAYS * 86400:
+            return False
+        return result.compatible(x, y)
+
+    components = dict(group_around_main(len(cases), edges, compatible))
+    scores: dict[int, list[float]] = {
+        main: [linked[(min(main, m), max(main, m))] for m in members[1:]] for main, members in components.items()
+    }
     out = []
     for root, members in components.items():
         if len(members) < 2 or not any(cases[i].state in MERGEABLE for i in members):

@@ -129,6 +129,10 @@ class ClassifierVersion(models.Model):
     )
     confusion = models.JSONField(_("混淆表"), default=dict, blank=True, help_text=_("{labels: [...], matrix: [[...]]}"))
     low_confidence_share = models.FloatField(_("低置信度占比"), null=True, blank=True)
+    calibration = models.JSONField(
+        _("置信度校准"), default=dict, blank=True,
+        help_text=_("留出集较早一半拟合、较新一半检验：低置信线、线上线下准确率、可靠性分箱、所用事项范围"),
+    )
     compared_with = models.ForeignKey(
         "self", verbose_name=_("对比版本"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

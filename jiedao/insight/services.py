@@ -304,6 +304,8 @@ STALE_TRAINING = timedelta(hours=2)  # a "training" row older than this was left
 # is tens of MB; weekly retraining would otherwise add ~1.5 GB a year). Older versions keep their
 # scores, decision and audit trail, but can no longer be switched to.
 KEEP_MODEL_DATA = 6
+CALIBRATION_MIN = 30  # held-back cases needed to fit the confidence map (and as many to check it)
+CONFIDENCE_TARGET = 0.9  # measured accuracy wanted above the low-confidence line
 
 
 def _require_manage(actor: Any) -> None:
@@ -413,7 +415,7 @@ def classifier_train(
 
     `version`: a row queued by classifier_request (the page's button); otherwise one is made."""
     _require_manage(actor)
-    from jiedao.insight.text.classifier import train
+    from jiedao.insight.text.classifier import calibrate, train
 
     leaves = selectors.catalogue_leaves()
     if len(leaves) < 2:
@@ -455,7 +457,20 @@ def classifier_train(
         version.holdout_cases = len(split.holdout)
         version.holdout_from_case = split.boundary
         if split.holdout:
-            holdout = selectors.as_examples(split.holdout)
+            # the held-back slice, oldest first: its older half calibrates the confidences and
+            # draws the low-confidence line, its newer half scores the version (and the active
+            # one) — a model is never scored on what it learned or was calibrated on
+            holdout_all = selectors.as_examples(split.holdout)
+            cut = len(holdout_all) // 2 if len(holdout_all) >= 2 * CALIBRATION_MIN else 0
+            calibration = calibrate(model, holdout_all[:cut], holdout_all[cut:], target=CONFIDENCE_TARGET,
+                                    min_fit=CALIBRATION_MIN)
+            version.model_data = model.to_bytes()
+            holdout = holdout_all[cut:]
+            version.calibration = {
+                **calibration.as_dict(),
+                "fit_cases": [split.holdout[0].id, split.holdout[cut - 1].id] if cut else [],
+                "eval_cases": [split.holdout[cut].id, split.holdout[-1].id],
+            }
             scores = _scores(model, holdout)
             for key, value in scores.items():
                 setattr(version, key, value)

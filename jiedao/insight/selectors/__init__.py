@@ -11,6 +11,7 @@ from jiedao.insight.selectors.hotspots import (
     hotspot_dicts,
     hotspots,
     hotspots_for_path,
+    repeat_counts,
 )
 from jiedao.insight.selectors.similar import (
     MERGEABLE,
@@ -88,6 +89,7 @@ __all__ = [
     "metres",
     "override_table",
     "pending_version",
+    "repeat_counts",
     "score_rows",
     "score_similar",
     "similar_candidates",

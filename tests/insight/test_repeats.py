@@ -23,7 +23,7 @@ CALLBACK = ("楼下垃圾没人清运", "1幢楼下垃圾堆着没人清运，�
 CHASE = ("丽发新城垃圾问题", "丽发新城小区3栋楼下的垃圾多次反映，还是没有人来清运。")
 
 
-def test_same_reporter_re_post_and_chase_words_mark_repeats(world, garbage, second_building):
+def test_same_reporter_re_post_and_chase_words_mark_repeats(world, garbage, second_building):  # noqa: F811
     first = file(world, REPORT, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=5)
     again = file(world, CALLBACK, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=2)
     other_problem = file(world, OTHER, reporter_name="陈", reporter_phone=PHONE, days_ago=1)  # same phone, not alike
@@ -42,7 +42,7 @@ def test_same_reporter_re_post_and_chase_words_mark_repeats(world, garbage, seco
     assert selectors.repeat_counts([first.pk, again.pk, chase.pk]) == {first.pk: 2}
 
 
-def test_hotspots_and_the_monthly_agenda_count_repeats(world, garbage, second_building):
+def test_hotspots_and_the_monthly_agenda_count_repeats(world, garbage, second_building):  # noqa: F811
     first = file(world, REPORT, category=garbage, reporter_name="陈", reporter_phone=PHONE)
     file(world, CALLBACK, category=garbage, reporter_name="陈", reporter_phone=PHONE)
     file(world, CHASE, category=garbage, reporter_name="李")

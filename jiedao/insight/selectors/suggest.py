@@ -457,7 +457,7 @@ def override_table(user: Any, *, version: ClassifierVersion | None = None) -> di
 
 
 # plot area of the reliability diagram (SVG user units)
-_PLOT = {"left": 44, "right": 308, "top": 12, "bottom": 212}
+_PLOT = {"left": 44, "right": 308, "top": 24, "bottom": 224}
 
 
 def calibration_view(version: ClassifierVersion | None) -> dict[str, Any] | None:

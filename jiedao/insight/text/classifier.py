@@ -690,7 +690,9 @@ def isotonic(x: Sequence[float], y: Sequence[float]) -> tuple[list[float], list[
     blocks: list[list[float]] = []  # [hits, n, x_lo, x_hi]
     for xi, yi in zip(xs, ys, strict=True):
         blocks.append([yi, 1.0, xi, xi])
-        while len(blocks) > 1 and (blocks[-2][0] + 1) / (blocks[-2][1] + 2) > (blocks[-1][0] + 1) / (blocks[-1][1] + 2):
+        # pool while the rates do not rise (equal rates pool too, so a run of right answers is one
+        # block whose smoothed rate grows with its size)
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             hits, n, _lo, hi = blocks.pop()
             blocks[-1][0] += hits
             blocks[-1][1] += n

@@ -100,6 +100,24 @@ def _dismissed_pairs(subdistrict: OrgNode) -> set[tuple[int, int]]:
     return pairs
 
 
+# a community or village is a site of its own (two of them: two problems); a grid is an area
+_ORG_KINDS = {NodeKind.COMMUNITY: "estate", NodeKind.VILLAGE: "estate", NodeKind.GRID: "area"}
+
+
+def org_place_names(cases: list[Case]) -> dict[str, str]:
+    """The org tree's own place names under the cases' sub-district (communities, villages, grids),
+    with their generic word dropped too (丽发新城社区 → 丽发新城), for the text engine's places."""
+    subs = {c.subdistrict_id for c in cases if c.subdistrict_id}
+    names: dict[str, str] = {}
+    for name, kind in OrgNode.objects.filter(subdistrict_id__in=subs, kind__in=list(_ORG_KINDS)).values_list(
+            "name", "kind"):
+        names[name] = _ORG_KINDS[kind]
+        for word in ("社区", "村", "居委会", "网格"):
+            if name.endswith(word) and len(name) - len(word) >= 3:
+                names[name[: -len(word)]] = _ORG_KINDS[kind]
+    return names
+
+
 def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[tuple[list[Case], float, str]]:
     """(members, score, evidence) of every likely-duplicate group among `cases`: the text
     engine's same-problem pairs that are also at one place and close in time, minus the pairs
@@ -109,7 +127,7 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
         return []
     from jiedao.insight.text.similar import group_around_main, run
 
-    result = run([(str(c.pk), c.title, c.description) for c in cases])
+    result = run([(str(c.pk), c.title, c.description) for c in cases], known_places=org_place_names(cases))
     named = {(i, j) for i, j, _same, _s, f in result.judged if f.match >= PLACE_MATCH}
     edges: list[tuple[int, int, float]] = []
     for i, j, same, score, _f in result.judged:  # the engine's direct verdicts only

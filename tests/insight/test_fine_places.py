@@ -81,3 +81,14 @@ def test_group_around_main_needs_a_direct_link_to_the_main():
     # members that conflict with each other are not put together
     groups = similar.group_around_main(3, [(0, 1, 0.9), (0, 2, 0.8)], lambda a, b: {a, b} != {1, 2})
     assert all(not {1, 2} <= set(m) for _main, m in groups)
+
+
+def test_the_org_trees_own_names_are_places():
+    """A community the org tree knows, written without any generic suffix, is a place: two reports
+    naming two of the deployment's communities are not merged."""
+    a = ("桃源里垃圾成堆没人清运", "桃源里东头垃圾成堆，发臭，请尽快清运。")
+    b = ("杏花坞垃圾成堆没人清运", "杏花坞东头垃圾成堆，发臭，请尽快清运。")
+    known = {"桃源里社区": "estate", "桃源里": "estate", "杏花坞": "estate"}
+    res = similar.run([("a", *a), ("b", *b)], known_places=known)
+    assert [p.core for p in res.docs[0].places] == ["桃源里"]
+    assert (0, 1) not in res.pairs

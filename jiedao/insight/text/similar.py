@@ -46,6 +46,7 @@ import numpy as np
 from .features import STOPWORDS, char_ngrams, get_tokenizer
 from .normalize import normalize
 from .places import (
+    GROUPS,
     SUFFIXES,
     Locator,
     Place,
@@ -209,8 +210,13 @@ def _fields(m) -> tuple[str, str, str]:
     return str(mid), title or "", text or ""
 
 
-def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc]:
-    """Normalise each message, find its places and its (place-masked) topic tokens."""
+def analyse(messages: Iterable, config: SimilarConfig | None = None, *,
+            known_places: Mapping[str, str] | None = None) -> list[Doc]:
+    """Normalise each message, find its places and its (place-masked) topic tokens.
+
+    ``known_places``: name → kind (estate, area, road …) of places the deployment knows — the
+    names of its own org tree (communities, villages, grids) — found in the texts whether or not a
+    generic suffix marks them."""
     cfg = config or SimilarConfig()
     docs = []
     segmented: list[tuple[list[str], list[str]]] = []
@@ -248,7 +254,26 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
         )
     if cfg.learn_names and len(docs) > 1:
         _add_learned_places(docs, segmented, cfg)
+    if known_places:
+        _add_known_places(docs, known_places)
     return docs
+
+
+def _add_known_places(docs: Sequence[Doc], known: Mapping[str, str]) -> None:
+    """The org tree's own names (三个字以上: a name that short is a word) wherever a text writes them."""
+    names = sorted(((normalize(n), k) for n, k in known.items() if len(n) >= 3), key=lambda x: -len(x[0]))
+    for d in docs:
+        have = [p.text for p in d.places]
+        for name, kind in names:
+            if kind not in GROUPS or any(name in h or h in name for h in have):
+                continue
+            if name in d.title or name in d.body:
+                place = Place(kind, name, name)
+                have.append(name)
+                d.places = [*d.places, place]
+                if name in d.title:
+                    d.title_places = [*d.title_places, place]
+                d.primary = d.title_places or d.places[:3]
 
 
 _LEARN_KINDS = ("estate", "school", "hospital", "facility", "firm")
@@ -725,10 +750,11 @@ def _compatible(i: int, j: int, index: _Index) -> bool:
     return conflict < index.cfg.hard_conflict and not _fine_conflict(i, j, index)
 
 
-def run(messages: Iterable, config: SimilarConfig | None = None) -> Result:
+def run(messages: Iterable, config: SimilarConfig | None = None, *,
+        known_places: Mapping[str, str] | None = None) -> Result:
     """The whole analysis (docs, index, candidates, judgements, groups)."""
     cfg = config or SimilarConfig()
-    docs = analyse(messages, cfg)
+    docs = analyse(messages, cfg, known_places=known_places)
     index = _Index(docs, cfg)
     judged = score_pairs(sorted(_candidates(index)), index)
     accepted = sorted(((s, i, j, f) for i, j, same, s, f in judged if same), key=lambda r: -r[0])

@@ -913,7 +913,23 @@ def locator_conflict(a: Sequence[Locator], b: Sequence[Locator], text_a: str, te
     return ""
 
 
+_GENERIC_TAILS = ("居民区", "住宅区", "生活区")
+
+
+def _spot_core(name: str) -> str:
+    """The name without its generic word (丽发新城居民区, 丽发新城小区 → 丽发新城)."""
+    for tail in _GENERIC_TAILS:
+        if name.endswith(tail) and len(name) - len(tail) >= 2:
+            return name[: -len(tail)]
+    suffix = _suffix_of(name)
+    return name[: -len(suffix)] if suffix and len(name) - len(suffix) >= 2 else name
+
+
 def _same_spot(a: str, b: str) -> bool:
-    """Two names of one spot: nearly equal, or one holds the other (丽发新城 / 丽发新城居民区)."""
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return (len(short) >= 3 and short in long) or core_similarity(a, b) >= 0.75
+    """Two names of one spot: nearly equal, or one holds the other (丽发新城 / 丽发新城居民区),
+    compared with and without their generic words."""
+    for x, y in ((a, b), (_spot_core(a), _spot_core(b))):
+        short, long = (x, y) if len(x) <= len(y) else (y, x)
+        if (len(short) >= 3 and short in long) or core_similarity(x, y) >= 0.75:
+            return True
+    return False

@@ -557,8 +557,8 @@ def _decide(version: ClassifierVersion, active: ClassifierVersion | None, split)
         if not version.compared_scores:
             return True, _("当前版本无法在留出集上评估，启用新版本。")
         old = version.compared_scores["macro_f1"]
-        figures = {"cases": version.holdout_cases, "f1": f"{version.macro_f1:.3f}", "number": active.number,
-                   "old": f"{old:.3f}"}
+        scored = (version.calibration or {}).get("eval_n", version.holdout_cases)  # the half scored on
+        figures = {"cases": scored, "f1": f"{version.macro_f1:.3f}", "number": active.number, "old": f"{old:.3f}"}
         if version.macro_f1 >= old:
             return True, _("留出集 %(cases)s 件上宏平均 F1 %(f1)s ≥ 当前版本 v%(number)s 的 %(old)s，已启用。") % figures
         return False, _("留出集 %(cases)s 件上宏平均 F1 %(f1)s < 当前版本 v%(number)s 的 %(old)s，未启用。") % figures

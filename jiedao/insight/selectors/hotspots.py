@@ -132,17 +132,19 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
         spots.sort(key=lambda h: (-h.size, -h.previous, h.area_id, h.category_id or 0))
     spots = spots[: limit * 3]
     wanted_cells = {(h.area_id, h.category_id) for h in spots}
+    period_rows = (cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end),
+                                **{f"{area}__in": {a for a, _c in wanted_cells}})
+                   .exclude(state=State.REJECTED))
     rows = [
         row for row in
-        cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end), **{f"{area}__in": {a for a, _c in wanted_cells}})
-        .exclude(state=State.REJECTED)
-        .order_by("created_at", "id")
+        period_rows.order_by("created_at", "id")
         .values("id", area, "category_id", "resident_id", "household_id", "reporter_name", "reporter_phone_masked",
                 "anonymous", "merged_into_id", "supervise_count", "state")
         if (row[area], row["category_id"]) in wanted_cells
     ]
     # requests the repeat_scan job marked as repeats (same reporter, re-post, chase words)
-    repeated = set(CaseRepeat.objects.filter(case_id__in=[r["id"] for r in rows]).values_list("case_id", flat=True))
+    repeated = set(CaseRepeat.objects.filter(case__in=period_rows.order_by().values("id"))
+                   .values_list("case_id", flat=True))
     by_cell: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         by_cell.setdefault((row[area], row["category_id"]), []).append(row)

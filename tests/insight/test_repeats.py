@@ -62,3 +62,19 @@ def test_hotspots_and_the_monthly_agenda_count_repeats(world, garbage, second_bu
 
 def test_the_scan_is_a_periodic_job():
     assert "repeat_scan" in {job.name for job in scheduler.JOBS}
+
+
+def test_another_stretch_of_the_same_river_is_shown_as_related_without_a_merge_button(client, world, garbage):  # noqa: F811
+    stretch_a = ("清水河桃花村段垃圾成堆", "清水河桃花村段河面漂满垃圾，发臭，请尽快清理。")
+    stretch_b = ("清水河石门桥段垃圾成堆", "清水河石门桥段河面漂满垃圾，发臭，请尽快清理。")
+    earlier = file(world, stretch_a, category=garbage, days_ago=1)
+    found = selectors.similar_for_text(world.worker, node=world.building, title=stretch_b[0], text=stretch_b[1],
+                                       category=garbage)
+    assert [s.case.pk for s in found] == [earlier.pk]
+    assert found[0].related and any("位置不同：石门桥≠桃花村" in e for e in found[0].evidence)
+    later = file(world, stretch_b, category=garbage)
+    client.force_login(world.worker)
+    page = client.get(f"/cases/{later.pk}/").content.decode()
+    assert "相关·位置不同" in page and "并入此件" not in page
+    # the nightly grouping never puts the two stretches in one group
+    assert insight.propose_groups([earlier, later], set()) == []

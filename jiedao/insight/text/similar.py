@@ -27,10 +27,15 @@ near re-posts. Candidates come from sparse nearest neighbours (row blocks of ``X
 message) and from blocking on shared places and anchors — never a loop over all pairs, so the work
 grows with the number of messages times k.
 
-Groups: accepted pairs are merged strongest first (union–find), and a weak link may join two
-groups only if the groups are, on average, about the same thing (average-linkage check) — so
-twenty re-posts of one problem become one group while one estate's lampblack and its cracked
-floors stay two. Every pair inside a group is returned, except pairs whose places conflict.
+Finer places (:func:`.places.fine_places`: a stretch, junction, landmark, building, unit, door) that
+differ at a level both messages state make a pair *related* — shown, never merged — even when the
+words say the same problem; a pair sharing only a road, river or area needs more topical overlap
+than one sharing an estate or a school.
+
+Groups (:func:`group_around_main`): the message with the most same-problem links still free is a
+main case; its linked messages join it, each only if it names no other place or finer place than
+the members already in. Every member matches its main directly — no chain through intermediate
+members (stretch A ~ a vague message ~ stretch B) makes one group.
 """
 
 from __future__ import annotations

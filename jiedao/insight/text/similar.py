@@ -635,10 +635,11 @@ def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[i
         if f.match < cfg.min_specificity and f.conflict < cfg.hard_conflict and f.copy >= cfg.slot_check:
             f.slot = index.slot_conflict(i, j)
         same, score = _decide(f, cfg)
-        if same and f.conflict < cfg.hard_conflict:
+        if f.conflict < cfg.hard_conflict:
+            # finer places that differ: never the same problem; "related" when the words said so
             f.fine = _fine_conflict(i, j, index)
             if f.fine:
-                same, f.related = False, True
+                same, f.related = False, same
         out.append((i, j, same, score, f))
     return out
 

@@ -180,10 +180,10 @@ def django_train(msgs: list[tuple[str, str]], n: int) -> None:
                          description=text[cut:][:4000] or title, created_at=now))
     Case.objects.bulk_create(rows, batch_size=1000)
     for round_ in (1, 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         version = services.classifier_train(actor=None)
-        dt = time.perf_counter() - t0
-        print(f"[django] retrain #{round_} on {n:,} cases: {dt:.1f}s (train {version.training_cases:,}, "
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"[django] retrain #{round_} on {n:,} cases: {dt:.1f}s wall, {cpu:.1f}s CPU (train {version.training_cases:,}, "
               f"held back {version.holdout_cases:,}, model {len(bytes(version.model_data)) / 1e6:.1f} MB) "
               f"-> {version.decision}")
 

@@ -64,6 +64,11 @@ class CaseReader:
         has already fetched the node in the reader's scope)."""
         return []
 
+    def repeats(self, case_ids: list[int]) -> dict[int, int]:
+        """case id → how many later requests repeat it (same reporter, re-post, chase), counting
+        a case that is itself a repeat of nothing known as repeated once; only cases with any."""
+        return {}
+
 
 _installed: CaseReader = CaseReader()
 

@@ -16,6 +16,7 @@ class InsightConfig(AppConfig):
 
         reading.install(InsightReader())
         scheduler.register("suggestion_backfill", "jiedao.insight.services.suggestion_backfill", scheduler.every(1))
+        scheduler.register("repeat_scan", "jiedao.insight.services.repeat_scan_all", scheduler.every(1))
         scheduler.register("duplicate_groups", "jiedao.insight.services.duplicate_groups_build_all",
                            scheduler.next_day_at(2))
         scheduler.register("classifier_retrain", "jiedao.insight.services.classifier_retrain_scheduled",

@@ -129,6 +129,10 @@ class ClassifierVersion(models.Model):
     )
     confusion = models.JSONField(_("混淆表"), default=dict, blank=True, help_text=_("{labels: [...], matrix: [[...]]}"))
     low_confidence_share = models.FloatField(_("低置信度占比"), null=True, blank=True)
+    calibration = models.JSONField(
+        _("置信度校准"), default=dict, blank=True,
+        help_text=_("留出集较早一半拟合、较新一半检验：低置信线、线上线下准确率、可靠性分箱、所用事项范围"),
+    )
     compared_with = models.ForeignKey(
         "self", verbose_name=_("对比版本"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -185,3 +189,49 @@ class CaseSuggestion(models.Model):
 
 
 # --- end of the category classifier block ----------------------------------------------------------
+
+
+class CaseRepeat(models.Model):
+    """A case that repeats an earlier request: the same reporter again (the phone's blind index),
+    a re-post of the same problem at the same place (the text engine), or the words of a chase
+    (又来反映, 再次, 还是没有, 多次反映). `earlier` is the request it repeats when one was found (a
+    chase may name none we know). Written by the `repeat_scan` job; hotspots and the 月议 agenda
+    count these."""
+
+    scope_path_field = "case__org_path"
+
+    class Reason(models.TextChoices):
+        REPORTER = "reporter", _("同一反映人")
+        REPOST = "repost", _("同一问题再次发帖")
+        CHASE = "chase", _("催问用语")
+
+    case = models.OneToOneField("cases.Case", verbose_name=_("事项"), on_delete=models.CASCADE,
+                                related_name="repeat")
+    earlier = models.ForeignKey("cases.Case", verbose_name=_("此前的事项"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="repeated_by")
+    reasons = models.JSONField(_("判定依据"), default=list, help_text=_("reporter / repost / chase"))
+    evidence = models.CharField(_("证据"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("重复反映")
+        verbose_name_plural = _("重复反映")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.earlier_id or '—'}"
+
+
+class RepeatScan(models.Model):
+    """How far the `repeat_scan` job has read one sub-district's cases (by id)."""
+
+    subdistrict = models.OneToOneField("org.OrgNode", verbose_name=_("街道"), on_delete=models.CASCADE,
+                                       related_name="+")
+    last_case_id = models.PositiveBigIntegerField(_("已检查至事项"), default=0)
+    scanned_at = models.DateTimeField(_("检查时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("重复反映检查进度")
+        verbose_name_plural = _("重复反映检查进度")
+
+    def __str__(self) -> str:
+        return f"{self.subdistrict_id}: {self.last_case_id}"

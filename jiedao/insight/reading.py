@@ -38,3 +38,6 @@ class InsightReader(CaseReader):
     def hotspot_rows(self, path: str, *, period: str, level: str, day: date, limit: int) -> list[dict[str, Any]]:
         return selectors.hotspot_dicts(selectors.hotspots_for_path(path, period=period, level=level, day=day,
                                                                    limit=limit))
+
+    def repeats(self, case_ids: list[int]) -> dict[int, int]:
+        return selectors.repeat_counts(case_ids)

@@ -23,6 +23,7 @@ a cold start from the catalogue and replaces only another cold start (or nothing
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from datetime import timedelta
@@ -42,7 +43,14 @@ from jiedao.core.errors import ConflictError, DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import PATH_SEGMENT
 from jiedao.insight import selectors
-from jiedao.insight.models import CaseSuggestion, ClassifierVersion, DuplicateGroup, DuplicateGroupMember
+from jiedao.insight.models import (
+    CaseRepeat,
+    CaseSuggestion,
+    ClassifierVersion,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    RepeatScan,
+)
 from jiedao.insight.selectors import MERGEABLE, NEARBY_METRES, metres
 from jiedao.org.models import NodeKind, OrgNode
 
@@ -92,26 +100,39 @@ def _dismissed_pairs(subdistrict: OrgNode) -> set[tuple[int, int]]:
     return pairs
 
 
+# a community or village is a site of its own (two of them: two problems); a grid is an area
+_ORG_KINDS = {NodeKind.COMMUNITY: "estate", NodeKind.VILLAGE: "estate", NodeKind.GRID: "area"}
+
+
+def org_place_names(cases: list[Case]) -> dict[str, str]:
+    """The org tree's own place names under the cases' sub-district (communities, villages, grids),
+    with their generic word dropped too (丽发新城社区 → 丽发新城), for the text engine's places."""
+    subs = {c.subdistrict_id for c in cases if c.subdistrict_id}
+    names: dict[str, str] = {}
+    for name, kind in OrgNode.objects.filter(subdistrict_id__in=subs, kind__in=list(_ORG_KINDS)).values_list(
+            "name", "kind"):
+        names[name] = _ORG_KINDS[kind]
+        for word in ("社区", "村", "居委会", "网格"):
+            if name.endswith(word) and len(name) - len(word) >= 3:
+                names[name[: -len(word)]] = _ORG_KINDS[kind]
+    return names
+
+
 def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[tuple[list[Case], float, str]]:
     """(members, score, evidence) of every likely-duplicate group among `cases`: the text
     engine's same-problem pairs that are also at one place and close in time, minus the pairs
-    staff dismissed, joined into connected groups."""
+    staff dismissed, grouped around a main case — every member linked to the main directly, no
+    two members at two places (no chain through intermediate members)."""
     if len(cases) < 2:
         return []
-    from jiedao.insight.text.similar import run
+    from jiedao.insight.text.similar import group_around_main, run
 
-    result = run([(str(c.pk), c.title, c.description) for c in cases])
+    result = run([(str(c.pk), c.title, c.description) for c in cases], known_places=org_place_names(cases))
     named = {(i, j) for i, j, _same, _s, f in result.judged if f.match >= PLACE_MATCH}
-    parent = list(range(len(cases)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     edges: list[tuple[int, int, float]] = []
-    for (i, j), score in result.pairs.items():
+    for i, j, same, score, _f in result.judged:  # the engine's direct verdicts only
+        if not same:
+            continue
         a, b = cases[i], cases[j]
         pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
         if pair in dismissed or not _same_place(a, b, (i, j) in named or (j, i) in named):
@@ -119,13 +140,21 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
         if abs((a.created_at - b.created_at).total_seconds()) > GROUP_MAX_GAP_DAYS * 86400:
             continue
         edges.append((i, j, score))
-        parent[find(i)] = find(j)
-    components: dict[int, list[int]] = {}
-    for i in range(len(cases)):
-        components.setdefault(find(i), []).append(i)
-    scores: dict[int, list[float]] = {}
-    for i, _j, score in edges:
-        scores.setdefault(find(i), []).append(score)
+    linked = {(i, j) if i < j else (j, i): score for i, j, score in edges}
+
+    def compatible(x: int, y: int) -> bool:
+        """Two members of one group: no two places (the engine's check), and never a pair staff
+        dismissed or one too far apart in time (every member also links to the main directly)."""
+        a, b = cases[x], cases[y]
+        pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
+        if pair in dismissed or abs((a.created_at - b.created_at).total_seconds()) > GROUP_MAX_GAP_DAYS * 86400:
+            return False
+        return result.compatible(x, y)
+
+    components = dict(group_around_main(len(cases), edges, compatible))
+    scores: dict[int, list[float]] = {
+        main: [linked[(min(main, m), max(main, m))] for m in members[1:]] for main, members in components.items()
+    }
     out = []
     for root, members in components.items():
         if len(members) < 2 or not any(cases[i].state in MERGEABLE for i in members):
@@ -301,6 +330,8 @@ STALE_TRAINING = timedelta(hours=2)  # a "training" row older than this was left
 # is tens of MB; weekly retraining would otherwise add ~1.5 GB a year). Older versions keep their
 # scores, decision and audit trail, but can no longer be switched to.
 KEEP_MODEL_DATA = 6
+CALIBRATION_MIN = 30  # held-back cases needed to fit the confidence map (and as many to check it)
+CONFIDENCE_TARGET = 0.9  # measured accuracy wanted above the low-confidence line
 
 
 def _require_manage(actor: Any) -> None:
@@ -410,7 +441,7 @@ def classifier_train(
 
     `version`: a row queued by classifier_request (the page's button); otherwise one is made."""
     _require_manage(actor)
-    from jiedao.insight.text.classifier import train
+    from jiedao.insight.text.classifier import TrainConfig, calibrate, train
 
     leaves = selectors.catalogue_leaves()
     if len(leaves) < 2:
@@ -434,14 +465,16 @@ def classifier_train(
             notes.append(_("导入中未对应的类别：%(labels)s") % {"labels": labels})
         if split.holdout:
             kind = Kind.HISTORY
-            config = None
+            # the held-back slice calibrates the confidences when it is large enough (below): the
+            # engine's own temperature fit on a fifth of the training cases, a second fit, is not needed
+            config = TrainConfig(calibrate=False) if len(split.holdout) >= 2 * CALIBRATION_MIN else None
         else:
             kind = Kind.COLD_START
             config = selectors.cold_start_config() if not imported and not split.train else None
         examples = selectors.as_examples(split.train) + imported + catalogue_examples
         model = train(examples, rows, seeds=seeds, config=config)
         version.kind = kind
-        version.model_data = model.to_bytes()
+        version.model_data = None if split.holdout else model.to_bytes()  # with a slice: after calibration
         version.labels = list(model.labels)
         version.label_names = {c.code: c.name for c in leaves}
         version.training_cases = len(split.train)
@@ -452,7 +485,20 @@ def classifier_train(
         version.holdout_cases = len(split.holdout)
         version.holdout_from_case = split.boundary
         if split.holdout:
-            holdout = selectors.as_examples(split.holdout)
+            # the held-back slice, oldest first: its older half calibrates the confidences and
+            # draws the low-confidence line, its newer half scores the version (and the active
+            # one) — a model is never scored on what it learned or was calibrated on
+            holdout_all = selectors.as_examples(split.holdout)
+            cut = len(holdout_all) // 2 if len(holdout_all) >= 2 * CALIBRATION_MIN else 0
+            calibration = calibrate(model, holdout_all[:cut], holdout_all[cut:], target=CONFIDENCE_TARGET,
+                                    min_fit=CALIBRATION_MIN)
+            version.model_data = model.to_bytes()
+            holdout = holdout_all[cut:]
+            version.calibration = {
+                **calibration.as_dict(),
+                "fit_cases": [split.holdout[0].id, split.holdout[cut - 1].id] if cut else [],
+                "eval_cases": [split.holdout[cut].id, split.holdout[-1].id],
+            }
             scores = _scores(model, holdout)
             for key, value in scores.items():
                 setattr(version, key, value)
@@ -511,8 +557,8 @@ def _decide(version: ClassifierVersion, active: ClassifierVersion | None, split)
         if not version.compared_scores:
             return True, _("当前版本无法在留出集上评估，启用新版本。")
         old = version.compared_scores["macro_f1"]
-        figures = {"cases": version.holdout_cases, "f1": f"{version.macro_f1:.3f}", "number": active.number,
-                   "old": f"{old:.3f}"}
+        scored = (version.calibration or {}).get("eval_n", version.holdout_cases)  # the half scored on
+        figures = {"cases": scored, "f1": f"{version.macro_f1:.3f}", "number": active.number, "old": f"{old:.3f}"}
         if version.macro_f1 >= old:
             return True, _("留出集 %(cases)s 件上宏平均 F1 %(f1)s ≥ 当前版本 v%(number)s 的 %(old)s，已启用。") % figures
         return False, _("留出集 %(cases)s 件上宏平均 F1 %(f1)s < 当前版本 v%(number)s 的 %(old)s，未启用。") % figures
@@ -659,3 +705,139 @@ def suggestion_backfill(*, batch: int = BACKFILL_BATCH, max_batches: int = 50) -
         if len(cases) < batch:
             break
     return f"{done} suggestions recorded"
+
+
+# --- repeat complaints ------------------------------------------------------------------------------
+#
+# A request is a repeat when the same reporter (the phone's blind index) writes again about the
+# same problem, when it re-posts a problem already filed at the same place (the text engine's
+# same-problem verdict, place-aware), or when its words chase an earlier request (又来反映, 再次, 还是
+# 没有, 多次反映). The `repeat_scan` job marks such cases (CaseRepeat) with the earlier case when one
+# is found; hotspots and the 月议 agenda count them.
+
+REPEAT_DAYS = 90  # an earlier request this old or newer may be repeated
+REPEAT_POST_DAYS = GROUP_MAX_GAP_DAYS  # a re-post is looked for among this many days' cases …
+REPEAT_CANDIDATES = 20  # … of the same grid or building, the closest in wording
+REPEAT_BATCH = 2000
+CHASE_WORDS = re.compile(
+    r"又(?:来|一次|再|要|反映|投诉|举报|找)|再次|再一次|还是没有|还没有解决|仍然没有|仍未|依然没有|依旧没有|"
+    r"多次(?:反映|投诉|举报|来电|打电话)|反复(?:反映|投诉)|屡次|重复反映|第[二三四五六七八九十两2-9]次(?:反映|投诉|来电|举报)"
+)
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def _alike(a: Case, b: Case) -> bool:
+    """The same reporter writing about the same thing: same category, or title words in common
+    (a neighbour of the same building may well write about another problem)."""
+    if a.category_id and a.category_id == b.category_id:
+        return True
+    ta, tb = _bigrams(a.title), _bigrams(b.title)
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.2
+
+
+def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | None, list[str], str]]:
+    """case id → (earlier case or None, reasons, evidence) for each case of `new` that repeats an
+    earlier request of `pool` (cases of the same sub-district, `new` included)."""
+    from jiedao.insight.text.similar import run, score_pairs
+
+    pool = sorted({c.pk: c for c in [*pool, *new]}.values(), key=lambda c: (c.created_at, c.pk))
+    found: dict[int, tuple[Case | None, list[str], str]] = {}
+    by_phone: dict[str, list[Case]] = {}
+    for c in pool:
+        if c.reporter_phone_index:
+            by_phone.setdefault(c.reporter_phone_index, []).append(c)
+    by_area: dict[tuple[str, int], list[Case]] = {}
+    for c in pool:
+        for key in (("b", c.building_id), ("g", c.grid_id)):
+            if key[1]:
+                by_area.setdefault(key, []).append(c)
+    posts: dict[int, list[Case]] = {}
+    for c in new:
+        window = c.created_at - timedelta(days=REPEAT_DAYS)
+        reasons: list[str] = []
+        earlier: Case | None = None
+        evidence = ""
+        for e in reversed(by_phone.get(c.reporter_phone_index, []) if c.reporter_phone_index else []):
+            if (e.created_at, e.pk) < (c.created_at, c.pk) and e.created_at >= window and _alike(c, e):
+                earlier, evidence = e, _("同一反映人（电话相同）")
+                reasons.append(CaseRepeat.Reason.REPORTER)
+                break
+        words = CHASE_WORDS.search(f"{c.title}。{c.description}")
+        if words:
+            reasons.append(CaseRepeat.Reason.CHASE)
+            evidence = evidence or _("催问用语：%(w)s") % {"w": words.group()}
+        found[c.pk] = (earlier, reasons, evidence)
+        # candidates for a re-post: earlier cases at the same building or grid, closest in wording
+        post_window = c.created_at - timedelta(days=REPEAT_POST_DAYS)
+        area = {e.pk: e for key in (("b", c.building_id), ("g", c.grid_id)) if key[1] for e in by_area.get(key, ())}
+        near = [e for e in area.values() if (e.created_at, e.pk) < (c.created_at, c.pk) and e.created_at >= post_window]
+        if near:
+            mine = _bigrams(c.title + c.description[:200])
+            near.sort(key=lambda e: -len(mine & _bigrams(e.title + e.description[:200])))
+            posts[c.pk] = near[:REPEAT_CANDIDATES]
+    if posts:
+        texts: dict[int, Case] = {}
+        for pk, near in posts.items():
+            texts[pk] = next(c for c in new if c.pk == pk)
+            for e in near:
+                texts[e.pk] = e
+        order = list(texts)
+        at = {pk: i for i, pk in enumerate(order)}
+        index = run([(str(pk), texts[pk].title, texts[pk].description) for pk in order]).index
+        pairs = [(at[pk], at[e.pk]) for pk, near in posts.items() for e in near]
+        best: dict[int, tuple[float, Case]] = {}
+        for i, j, same, score, _f in score_pairs(pairs, index):
+            if not same:  # related (another stretch, building, door) is not a repeat
+                continue
+            pk = order[i]
+            if score > best.get(pk, (-1.0, None))[0]:
+                best[pk] = (score, texts[order[j]])
+        for pk, (_score, e) in best.items():
+            earlier, reasons, evidence = found[pk]
+            found[pk] = (earlier or e, [*reasons, CaseRepeat.Reason.REPOST],
+                         evidence or _("与 %(t)s 为同一地点的同一问题") % {"t": e.ticket})
+    return {pk: v for pk, v in found.items() if v[1]}
+
+
+def repeat_scan(*, subdistrict: OrgNode, batch: int = REPEAT_BATCH) -> int:
+    """Mark the sub-district's cases filed since the last scan that repeat an earlier request;
+    returns how many were marked. Idempotent: a case is read once (RepeatScan keeps the last id)."""
+    mark, _created = RepeatScan.objects.get_or_create(subdistrict=subdistrict)
+    new = list(Case.objects.filter(subdistrict=subdistrict, id__gt=mark.last_case_id).exclude(state=State.REJECTED)
+               .order_by("id")[:batch])
+    last = Case.objects.filter(subdistrict=subdistrict, id__gt=mark.last_case_id).order_by("id").values_list(
+        "id", flat=True)[:batch]
+    last_id = max(last) if last else mark.last_case_id
+    if not new:
+        RepeatScan.objects.filter(pk=mark.pk).update(last_case_id=last_id, scanned_at=timezone.now())
+        return 0
+    start = min(c.created_at for c in new) - timedelta(days=REPEAT_DAYS)
+    pool = list(Case.objects.filter(subdistrict=subdistrict, created_at__gte=start, id__lte=new[-1].pk)
+                .exclude(state=State.REJECTED).order_by("created_at", "id")
+                .only("id", "ticket", "title", "description", "created_at", "reporter_phone_index", "category_id",
+                      "building_id", "grid_id", "org_path"))
+    found = find_repeats(new, pool)
+    rows = [CaseRepeat(case_id=pk, earlier=earlier, reasons=[str(r) for r in reasons], evidence=evidence[:200])
+            for pk, (earlier, reasons, evidence) in found.items()]
+    with transaction.atomic():
+        CaseRepeat.objects.bulk_create(rows, ignore_conflicts=True)
+        RepeatScan.objects.filter(pk=mark.pk).update(last_case_id=last_id, scanned_at=timezone.now())
+        audit.record(actor=None, action="insight.repeat.scan", obj=subdistrict,
+                     after={"cases": len(new), "repeats": len(rows), "first_case": new[0].pk, "last_case": last_id})
+    return len(rows)
+
+
+def repeat_scan_all() -> str:
+    """The job: every sub-district, until each is read up to its newest case (or 50 batches)."""
+    marked = 0
+    for sub in OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT).order_by("pk"):
+        for _batch in range(50):
+            before = RepeatScan.objects.filter(subdistrict=sub).values_list("last_case_id", flat=True).first()
+            marked += repeat_scan(subdistrict=sub)
+            after = RepeatScan.objects.filter(subdistrict=sub).values_list("last_case_id", flat=True).first()
+            if after == before:
+                break
+    return f"{marked} repeats marked"

@@ -134,6 +134,7 @@ def _page_context(request: HttpRequest) -> dict[str, Any]:
         "active": active,
         "per_category": per_category,
         "confusion": selectors.confusion_rows(active, names) if active and active.confusion else None,
+        "calibration": selectors.calibration_view(active),
         "overrides": overrides,
         "versions": versions,
         "pending": selectors.pending_version(),

@@ -72,6 +72,14 @@ class Browser:
             "return document.documentElement.scrollWidth <= window.innerWidth + 1;"
         )
 
+    def section_shot(self, element, name: str) -> Path:
+        """A PNG of one element at its own size (to look at a part of a long page closely)."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.driver.execute_script("arguments[0].scrollIntoView();", element)
+        path = SHOTS / f"{self.label}-{name}.png"
+        path.write_bytes(element.screenshot_as_png)
+        return path
+
     def shot(self, name: str) -> Path:
         """A full-page PNG at the emulated width (CDP, so below-the-fold content is included)."""
         SHOTS.mkdir(parents=True, exist_ok=True)

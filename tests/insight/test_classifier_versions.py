@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -355,3 +356,43 @@ def test_the_backfill_records_what_intake_did_not_wait_for(world):
     # the staff's correction counts as agreeing with the model; the filing choice is kept apart
     table = selectors.override_table(world.leader)
     assert {r["name"]: (r["n"], r["overridden"]) for r in table["rows"]}["路灯不亮"] == (1, 0)
+
+
+# --- calibration on the held-back slice (issue 15) ------------------------------------------------------
+
+
+def test_confidences_are_calibrated_on_one_half_of_the_held_back_slice_and_scored_on_the_other(client, world):
+    cases = file_history(world, 300)
+    version = train()
+    cal = version.calibration
+    assert version.holdout_cases == 60 and cal["fit_n"] == 30 and cal["eval_n"] == 30
+    # never a case it trained on: the calibration half follows the training cases, the scored half follows it
+    assert version.trained_through_case < cal["fit_cases"][0] <= cal["fit_cases"][1] < cal["eval_cases"][0]
+    assert cal["eval_cases"] == [cases[270].pk, cases[299].pk]
+    # the scores are those of the scored half only, recounted from the confusion table
+    assert sum(s["support"] for s in version.per_category.values()) == 30
+    assert sum(s["predicted"] for s in version.per_category.values()) == 30
+    matrix = version.confusion["matrix"]
+    assert round(sum(matrix[i][i] for i in range(len(matrix))) / 30, 4) == version.accuracy
+    assert sum(b["n"] for b in cal["bins"]) == 30 and cal["above_n"] + cal["below_n"] == 30
+    # a suggestion never claims certainty
+    found = selectors.suggest("3号楼前路灯坏了", "3号楼前的路灯坏了一周，晚上很黑。")
+    assert 0 < found.confidence < 1 and all(c > 0 for _cat, c in found.items)
+    client.force_login(world.leader)
+    page = client.get(reverse("insight:evaluation")).content.decode()
+    assert "得分所用的数据" in page and f"较新的 30 件（编号 {cases[270].pk}–{cases[299].pk}）" in page
+    assert "<svg" in page and "可靠性图" in page and "建议为此类" in page
+
+
+def test_isotonic_map_is_monotone_and_never_promises_certainty():
+    from jiedao.insight.text.classifier import _line, isotonic
+
+    xs, ys = isotonic([0.2, 0.3, 0.5, 0.6, 0.9, 0.95], [0, 1, 0, 1, 1, 1])
+    assert all(a <= b for a, b in itertools.pairwise(ys)) and all(a < b for a, b in itertools.pairwise(xs))
+    assert min(ys) > 0 and max(ys) < 1
+    import numpy as np
+
+    conf = np.array([0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.4, 0.3])
+    right = np.array([1, 1, 1, 1, 1, 0, 0, 0])
+    assert _line(conf, right, 0.9) == 0.75  # five right above it; one more would bring it to 5/6
+    assert _line(conf, right, 1.01) == 1.01  # unreachable: everything is low-confidence

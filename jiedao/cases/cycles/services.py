@@ -140,7 +140,7 @@ def _agenda_candidates(community: OrgNode, month: date) -> dict[int, list[str]]:
     """Open cases of the community the month's meeting should discuss, with why: 疑难 (marked
     difficult), 超期 (overdue), 重复反映 (REPEAT_MIN or more cases of one category at one building —
     or, without a building, in one grid — within REPEAT_MONTHS months up to the meeting's month;
-    or duplicates merged into it). Merged-away cases are never listed (their survivor is)."""
+    or duplicates merged into it; or requests repeating it, as the text reader marks them). Merged-away cases are never listed (their survivor is)."""
     reasons: dict[int, list[str]] = {}
     base = _cases_under(community).filter(merged_into__isnull=True)
     open_cases = base.filter(state__in=OPEN_STATES)
@@ -166,6 +166,10 @@ def _agenda_candidates(community: OrgNode, month: date) -> dict[int, list[str]]:
     for pk, merged in (open_cases.annotate(merged_count=Count("merged")).filter(merged_count__gt=0)
                        .order_by("created_at", "id").values_list("pk", "merged_count")):
         reasons.setdefault(pk, []).append(f"重复反映（并入{merged}件）")
+    # requests residents repeated (same reporter, re-post, chase words), as the text reader marks them
+    repeated = reading.reader().repeats(list(open_cases.order_by("created_at", "id").values_list("pk", flat=True)))
+    for pk, times in repeated.items():
+        reasons.setdefault(pk, []).append(f"重复反映（再次反映{times}次）")
     return reasons
 
 

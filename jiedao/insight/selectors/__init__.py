@@ -11,6 +11,7 @@ from jiedao.insight.selectors.hotspots import (
     hotspot_dicts,
     hotspots,
     hotspots_for_path,
+    repeat_counts,
 )
 from jiedao.insight.selectors.similar import (
     MERGEABLE,
@@ -32,6 +33,7 @@ from jiedao.insight.selectors.suggest import (
     Suggestion,
     active_version,
     as_examples,
+    calibration_view,
     catalogue_leaves,
     catalogue_material,
     cold_start_config,
@@ -67,6 +69,7 @@ __all__ = [
     "_ancestors",
     "active_version",
     "as_examples",
+    "calibration_view",
     "catalogue_leaves",
     "catalogue_material",
     "cold_start_config",
@@ -86,6 +89,7 @@ __all__ = [
     "metres",
     "override_table",
     "pending_version",
+    "repeat_counts",
     "score_rows",
     "score_similar",
     "similar_candidates",

@@ -15,6 +15,7 @@ from jiedao.cases.models import Case, Category, State
 from jiedao.core import scope
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
+from jiedao.insight.models import CaseRepeat
 from jiedao.org.models import NodeKind, OrgNode
 
 # --- hotspots -----------------------------------------------------------------------------------------
@@ -63,8 +64,8 @@ class Hotspot:
     size: int  # requests in the period
     previous: int  # requests in the previous period of the same length
     reporters: int  # distinct reporters (resident, household, or name)
-    reposts: int  # requests merged into another one (confirmed re-posts)
-    chases: int  # repeated requests from a reporter already counted, and 督办
+    reposts: int  # 重复反映: requests merged into another one or marked a repeat (CaseRepeat)
+    chases: int  # 催办: 督办 count, plus a reporter already counted writing again (not marked a repeat)
     open: int  # still not closed
     representatives: list[Case] = field(default_factory=list)
 
@@ -131,15 +132,19 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
         spots.sort(key=lambda h: (-h.size, -h.previous, h.area_id, h.category_id or 0))
     spots = spots[: limit * 3]
     wanted_cells = {(h.area_id, h.category_id) for h in spots}
+    period_rows = (cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end),
+                                **{f"{area}__in": {a for a, _c in wanted_cells}})
+                   .exclude(state=State.REJECTED))
     rows = [
         row for row in
-        cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end), **{f"{area}__in": {a for a, _c in wanted_cells}})
-        .exclude(state=State.REJECTED)
-        .order_by("created_at", "id")
+        period_rows.order_by("created_at", "id")
         .values("id", area, "category_id", "resident_id", "household_id", "reporter_name", "reporter_phone_masked",
                 "anonymous", "merged_into_id", "supervise_count", "state")
         if (row[area], row["category_id"]) in wanted_cells
     ]
+    # requests the repeat_scan job marked as repeats (same reporter, re-post, chase words)
+    repeated = set(CaseRepeat.objects.filter(case__in=period_rows.order_by().values("id"))
+                   .values_list("case_id", flat=True))
     by_cell: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         by_cell.setdefault((row[area], row["category_id"]), []).append(row)
@@ -152,11 +157,12 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
         seen: set[str] = set()
         for row in members:
             key = _reporter_key(row)
-            if key in seen:
-                h.chases += 1
+            repeat = bool(row["merged_into_id"]) or row["id"] in repeated
+            if key in seen and not repeat:
+                h.chases += 1  # the reporter again, not (yet) marked a repeat
             seen.add(key)
             h.chases += row["supervise_count"]
-            h.reposts += bool(row["merged_into_id"])
+            h.reposts += repeat
             h.open += row["state"] != State.CLOSED
         h.reporters = len(seen)
         h.area_name = names.get(h.area_id, "")
@@ -208,3 +214,20 @@ def hotspot_dicts(spots: list[Hotspot]) -> list[dict[str, Any]]:
 
 # A case's category is a training label once staff have looked at it: accepted (confirming or
 # correcting what the reporter chose) and every state after that. Rejected cases are not.
+
+
+def repeat_counts(case_ids: list[int]) -> dict[int, int]:
+    """case id → how many later requests were marked as repeating it (CaseRepeat.earlier); a case
+    marked a repeat whose earlier request is not among `case_ids` (none known, or already closed)
+    counts itself once."""
+    if not case_ids:
+        return {}
+    out: dict[int, int] = {}
+    for pk, n in (CaseRepeat.objects.filter(earlier_id__in=case_ids).order_by().values("earlier_id")
+                  .annotate(n=Count("id")).values_list("earlier_id", "n")):
+        out[pk] = n
+    wanted = set(case_ids)
+    for pk, earlier in CaseRepeat.objects.filter(case_id__in=case_ids).values_list("case_id", "earlier_id"):
+        if earlier not in wanted:
+            out[pk] = out.get(pk, 0) + 1
+    return out

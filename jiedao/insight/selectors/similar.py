@@ -49,6 +49,7 @@ class SimilarCase:
     recent: float
     same_problem: bool  # the text engine's own verdict
     evidence: list[str] = field(default_factory=list)
+    related: bool = False  # the same problem by the words, at another finer place: shown, never merged
 
     def __iter__(self):
         """Unpacks as (case, score), the shape of jiedao.cases.selectors.similar_cases."""
@@ -133,8 +134,10 @@ def score_similar(
             evidence.append(place_why)
         if same_category:
             evidence.append(_("同一类别"))
+        if features.fine:  # another stretch, junction, building or door: related, not a duplicate
+            evidence.append(_("位置不同：%(places)s") % {"places": features.fine})
         out.append(SimilarCase(case, round(min(score, 1.0), 2), round(text_score, 2), place, round(recent, 2),
-                               bool(same), evidence))
+                               bool(same), evidence, related=bool(features.fine)))
     out.sort(key=lambda s: (-s.score, -s.case.pk))
     return out
 

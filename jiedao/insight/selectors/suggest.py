@@ -454,3 +454,48 @@ def override_table(user: Any, *, version: ClassifierVersion | None = None) -> di
         "low_kept": low_kept,
         "low_rate": (low_n - low_kept) / low_n if low_n else None,
     }
+
+
+# plot area of the reliability diagram (SVG user units)
+_PLOT = {"left": 44, "right": 308, "top": 24, "bottom": 224}
+
+
+def calibration_view(version: ClassifierVersion | None) -> dict[str, Any] | None:
+    """What the evaluation page shows of a version's calibration: the data it was measured on, the
+    low-confidence line with the accuracy above and below it, and an inline-SVG reliability
+    diagram (geometry computed here; no chart library). None without a calibration."""
+    cal = (version.calibration or {}) if version else {}
+    if not cal or not cal.get("bins"):
+        return None
+    left, right, top, bottom = _PLOT["left"], _PLOT["right"], _PLOT["top"], _PLOT["bottom"]
+    width, height = right - left, bottom - top
+
+    def x(v: float) -> float:
+        return round(left + width * min(max(v, 0.0), 1.0), 1)
+
+    def y(v: float) -> float:
+        return round(bottom - height * min(max(v, 0.0), 1.0), 1)
+
+    most = max((b["n"] for b in cal["bins"]), default=0) or 1
+    bars, points = [], []
+    for b in cal["bins"]:
+        if not b["n"]:
+            continue
+        bars.append({"x": x(b["lo"]) + 1, "w": round(x(b["hi"]) - x(b["lo"]) - 2, 1), "y": y(b["accuracy"]),
+                     "h": round(bottom - y(b["accuracy"]), 1), **b})
+        points.append({"cx": x(b["confidence"]), "cy": y(b["accuracy"]), "r": round(2.5 + 5.5 * (b["n"] / most) ** 0.5, 1),
+                       **b})
+    line = cal.get("threshold")
+    ticks = [{"v": t / 10, "x": x(t / 10), "y": y(t / 10), "label": f"{t * 10}%"} for t in range(0, 11, 2)]
+    return {
+        **cal,
+        "line_x": x(line) if line is not None and line <= 1 else None,
+        "line_pct": round(line * 100) if line is not None and line <= 1 else None,
+        "target_pct": round(cal.get("target", 0) * 100),
+        "above_pct": round(cal["above_accuracy"] * 100, 1) if cal.get("above_accuracy") is not None else None,
+        "below_pct": round(cal["below_accuracy"] * 100, 1) if cal.get("below_accuracy") is not None else None,
+        "bars": bars,
+        "points": points,
+        "ticks": ticks,
+        "plot": {**_PLOT, "diag": f"{x(0)},{y(0)} {x(1)},{y(1)}"},
+    }

@@ -200,6 +200,7 @@ class CategoryModel:
         config: TrainConfig,
         temperature: float = 1.0,
         info: dict | None = None,
+        calibration: dict | None = None,
     ):
         self.labels = list(labels)
         self.vocab = vocab  # "t:社保" → column
@@ -211,6 +212,9 @@ class CategoryModel:
         self.config = config
         self.temperature = float(temperature)
         self.info = dict(info or {})
+        # isotonic map of the top probability to the accuracy measured on held-back data, and the
+        # low-confidence line drawn from it (see :func:`calibrate`); None: temperature only
+        self.calibration = dict(calibration) if calibration else None
         self._label_index = {lab: i for i, lab in enumerate(self.labels)}
         self._build_tables()
 
@@ -342,15 +346,51 @@ class CategoryModel:
         z, known = self._logits(toks)
         return self._suggestions(self._probs(z), known, k)
 
+    @property
+    def low_confidence_line(self) -> float:
+        """Calibrated top probability under which a suggestion is flagged low-confidence."""
+        if self.calibration and self.calibration.get("threshold") is not None:
+            return float(self.calibration["threshold"])
+        return self.config.low_confidence_below
+
+    def _calibrated(self, p: np.ndarray) -> np.ndarray:
+        """Probabilities with the top one mapped to the accuracy measured at that level on held-back
+        data (isotonic), the rest scaled to share what is left; unchanged without a calibration."""
+        cal = self.calibration
+        if not cal or not cal.get("x"):
+            return p
+        top = int(np.argmax(p))
+        raw = float(p[top])
+        fitted = float(np.interp(raw, cal["x"], cal["y"]))
+        q = p * ((1.0 - fitted) / (1.0 - raw)) if raw < 1.0 else np.zeros_like(p)
+        q[top] = fitted
+        return q
+
     def _suggestions(self, p: np.ndarray, known: int, k: int) -> Suggestions:
+        p = self._calibrated(p)
         order = np.argsort(-p)[: max(1, k)]
         items = [(self.labels[i], round(float(p[i]), 4)) for i in order]
         low, reason = False, ""
+        line = self.low_confidence_line
         if known < self.config.min_known_features:
             low, reason = True, "too few known words"
-        elif items[0][1] < self.config.low_confidence_below:
-            low, reason = True, f"top probability {items[0][1]:.2f} < {self.config.low_confidence_below:.2f}"
+        elif items[0][1] < line:
+            low, reason = True, f"top probability {items[0][1]:.2f} < {line:.2f}"
         return Suggestions(items, low_confidence=low, reason=reason)
+
+    def raw_top(self, messages: Sequence) -> list[tuple[str, float]]:
+        """(label, uncalibrated top probability) of each message: what :func:`calibrate` fits."""
+        toks = [self._tokens(*_title_text(m)[::-1]) for m in messages]
+        if not toks:
+            return []
+        X, _known, K = self._matrix(toks)
+        Z = np.asarray(X @ self.weights) + self.intercept + K @ self.keyword_weights
+        out = []
+        for z in Z:
+            p = self._probs(z)
+            i = int(np.argmax(p))
+            out.append((self.labels[i], float(p[i])))
+        return out
 
     def suggest_many(self, messages: Iterable[Example | tuple[str, str] | str], k: int = 3) -> list[Suggestions]:
         """Batch form of :meth:`suggest` (one sparse product for all)."""
@@ -406,6 +446,7 @@ class CategoryModel:
             "config": cfg,
             "temperature": self.temperature,
             "info": self.info,
+            "calibration": self.calibration,
         }
         buf = io.BytesIO()
         np.savez_compressed(
@@ -439,6 +480,7 @@ class CategoryModel:
                 config=TrainConfig(**cfg),
                 temperature=meta["temperature"],
                 info=meta.get("info"),
+                calibration=meta.get("calibration"),
             )
 
 
@@ -635,6 +677,127 @@ def _calibration_split(labels: Sequence[str], random_state: int):
 
 
 # ---------------------------------------------------------------------------------------------
+# calibration on held-back data
+
+
+def isotonic(x: Sequence[float], y: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Pool-adjacent-violators fit of ``y`` (0/1) non-decreasing in ``x``: breakpoints for
+    ``np.interp``. Each block's rate is smoothed as (hits + 1) / (n + 2), so a handful of right
+    answers never becomes a promise of 100 %."""
+    order = np.argsort(np.asarray(x, dtype=float), kind="stable")
+    xs = np.asarray(x, dtype=float)[order]
+    ys = np.asarray(y, dtype=float)[order]
+    blocks: list[list[float]] = []  # [hits, n, x_lo, x_hi]
+    for xi, yi in zip(xs, ys, strict=True):
+        blocks.append([yi, 1.0, xi, xi])
+        # pool while the rates do not rise (equal rates pool too, so a run of right answers is one
+        # block whose smoothed rate grows with its size)
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
+            hits, n, _lo, hi = blocks.pop()
+            blocks[-1][0] += hits
+            blocks[-1][1] += n
+            blocks[-1][3] = hi
+    bx: list[float] = []
+    by: list[float] = []
+    for hits, n, lo, hi in blocks:
+        rate = (hits + 1) / (n + 2)
+        for v in (lo, hi) if hi > lo else (lo,):
+            if bx and v <= bx[-1]:
+                v = bx[-1] + 1e-9
+            bx.append(float(v))
+            by.append(float(rate))
+    return bx, by
+
+
+@dataclass
+class Calibration:
+    """What :func:`calibrate` measured: the map, the line, and how it held on other cases."""
+
+    fit_n: int  # cases the map and the line were fitted on
+    eval_n: int  # cases they were checked on (never the same)
+    target: float  # accuracy wanted above the line
+    threshold: float  # calibrated top probability of the line
+    above_n: int = 0  # evaluation cases at or above the line …
+    above_accuracy: float | None = None  # … and how many of them were right
+    below_n: int = 0
+    below_accuracy: float | None = None
+    bins: list[dict] = field(default_factory=list)  # reliability diagram on the evaluation cases
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _line(conf: np.ndarray, right: np.ndarray, target: float) -> float:
+    """The lowest confidence such that the cases at or above it are right at least ``target`` of
+    the time (1.01 when no line reaches it: every suggestion is then low-confidence)."""
+    order = np.argsort(-conf, kind="stable")
+    c, r = conf[order], right[order]
+    hits = np.cumsum(r)
+    n = np.arange(1, len(c) + 1)
+    ok = hits / n >= target
+    best = None
+    for k in range(len(c)):
+        # cut only between distinct values, and keep cuts with at least 5 cases above
+        if ok[k] and n[k] >= 5 and (k == len(c) - 1 or c[k + 1] < c[k]):
+            best = float(c[k])
+    return round(best, 4) if best is not None else 1.01
+
+
+def reliability(conf: Sequence[float], right: Sequence[bool], bins: int = 10) -> list[dict]:
+    """Reliability diagram rows: per confidence bin, cases, mean confidence, accuracy."""
+    out = []
+    conf_a = np.asarray(conf, dtype=float)
+    right_a = np.asarray(right, dtype=float)
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        mask = (conf_a >= lo) & ((conf_a < hi) if b < bins - 1 else (conf_a <= hi))
+        n = int(mask.sum())
+        out.append({"lo": lo, "hi": hi, "n": n,
+                    "confidence": round(float(conf_a[mask].mean()), 4) if n else None,
+                    "accuracy": round(float(right_a[mask].mean()), 4) if n else None})
+    return out
+
+
+def calibrate(model: CategoryModel, fit: Sequence[Example], check: Sequence[Example], *, target: float = 0.9,
+              min_fit: int = 30) -> Calibration:
+    """Calibrate ``model`` in place on held-back cases it never trained on.
+
+    ``fit``: the older part of the held-back slice — the isotonic map of the top probability to
+    the accuracy measured there, and the low-confidence line where the cases above it are right at
+    least ``target`` of the time. ``check``: the newer part — where the calibrated confidences and
+    the line are measured (reliability diagram, accuracy above and below the line). With fewer
+    than ``min_fit`` cases to fit on, only the temperature calibration stays."""
+    fit = [e for e in fit if e.label]
+    check = [e for e in check if e.label]
+    model.calibration = None
+    if len(fit) >= min_fit:
+        raw = model.raw_top(fit)
+        x = [p for _lab, p in raw]
+        y = [1.0 if lab == e.label else 0.0 for (lab, _p), e in zip(raw, fit, strict=True)]
+        bx, by = isotonic(x, y)
+        model.calibration = {"x": bx, "y": by}
+        fitted = model.suggest_many(fit, k=1)
+        conf = np.array([s[0][1] for s in fitted])
+        model.calibration["threshold"] = _line(conf, np.array(y), target)
+        model.calibration["target"] = target
+    line = model.low_confidence_line
+    sugg = model.suggest_many(check, k=1)
+    conf = [s[0][1] for s in sugg]
+    right = [s.label == e.label for s, e in zip(sugg, check, strict=True)]
+    above = [r for c, r in zip(conf, right, strict=True) if c >= line]
+    below = [r for c, r in zip(conf, right, strict=True) if c < line]
+    cal = Calibration(
+        fit_n=len(fit), eval_n=len(check), target=target, threshold=line,
+        above_n=len(above), above_accuracy=round(sum(above) / len(above), 4) if above else None,
+        below_n=len(below), below_accuracy=round(sum(below) / len(below), 4) if below else None,
+        bins=reliability(conf, right),
+    )
+    if model.calibration is not None:
+        model.calibration["measured"] = {k: v for k, v in cal.as_dict().items() if k != "bins"}
+    return cal
+
+
+# ---------------------------------------------------------------------------------------------
 # evaluation
 
 
@@ -695,7 +858,7 @@ def scores(y_true: Sequence[str], y_pred: Sequence[str]) -> tuple[float, float, 
         prec = tp / pred if pred else 0.0
         rec = tp / sup if sup else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per_class[lab] = {"precision": prec, "recall": rec, "f1": f1, "support": sup}
+        per_class[lab] = {"precision": prec, "recall": rec, "f1": f1, "support": sup, "predicted": pred, "correct": tp}
         f1s.append(f1)
     n = len(y_true)
     acc = sum(cm[i][i] for i in range(len(labels))) / n if n else 0.0

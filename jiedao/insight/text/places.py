@@ -27,10 +27,13 @@ from .features import get_tokenizer
 __all__ = [
     "GROUPS",
     "SUFFIXES",
+    "Locator",
     "Place",
     "core_similarity",
     "could_be_name",
     "extract_places",
+    "fine_places",
+    "locator_conflict",
     "looks_like_name",
     "place_spans",
     "tokenize_for_places",
@@ -704,3 +707,229 @@ def core_similarity(a: str, b: str) -> float:
     if min(len(a), len(b)) >= 3 and len(ca & cb) / len(ca | cb) >= 0.75:  # same characters, one typo/shuffle
         return max(jb, 0.75)
     return jb
+
+
+# --- finer places: where along a road or river, which building, unit, door ---------------------
+#
+# A named road, river or estate is not yet a place for a duplicate: two complaints about one
+# river at two stretches are two problems. Chinese writes the finer place with a few structures,
+# whatever the names: a stretch (…段, …至…, 从…到…), a junction (…与…交叉口, …路口), a landmark
+# (…旁, …附近, …东侧/西侧/南侧/北侧, …对面, …门口) and numbers (…号, 门牌…号, …弄, …栋/…幢/…号楼,
+# …单元, …室). :func:`fine_places` reads them from the structure alone; no list of places.
+
+_SPOT_AFTER = frozenset(
+    "段 路段 河段 交叉口 交叉路口 路口 十字路口 丁字路口 t字路口 交汇处 交界处 旁 旁边 附近 东侧 西侧 南侧 北侧 "
+    "东边 西边 南边 北边 东面 西面 南面 北面 对面 门口 一侧 沿线 下游 上游".split()
+)
+_STRETCH_LINKS = frozenset(["至", "到"])
+_NOT_STRETCH = frozenset("阶段 手段 地段 时段 片段 分段 中段 前段 后段 上段 下段 全段 这段 那段 一段 该段 本段".split())
+_JOINS = frozenset(["交汇", "交界", "交叉", "交会", "相交"])
+_JUNCTION_LINKS = frozenset(["与", "和", "、", "及"])
+_LINE_END_CHARS = "路街道河桥"  # a one-character suffix that ends a name read rightwards
+_NUM = r"(?:\d{1,4}|[a-z]\d{0,3}|[一二三四五六七八九十]{1,3})"
+_FINE_PATTERNS = (
+    ("building", re.compile(rf"(?<![\d月年日])({_NUM})(?:号楼|号栋|栋|幢|座)")),
+    ("unit", re.compile(rf"(?<![\d月])({_NUM})单元")),
+    ("room", re.compile(r"(?<!\d)(\d{3,4})(?:室|房)(?!间|子|屋|产)")),
+    ("door", re.compile(r"(?<![\d月年日期第])(\d{1,4})(?:号(?![线楼栋文令院晚早上下凌中夜前后起开至到以之])|号院|弄)")),
+)
+
+
+@dataclass(frozen=True)
+class Locator:
+    """A finer place a message states: ``level`` is "spot" (a stretch, junction or landmark;
+    ``names`` the one, two or more names that fix it) or "building", "unit", "room", "door"
+    (``names`` the number)."""
+
+    level: str
+    names: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "/".join(self.names) if self.level == "spot" else self.names[0] + _LEVEL_WORD[self.level]
+
+
+_LEVEL_WORD = {"building": "栋", "unit": "单元", "room": "室", "door": "号"}
+
+
+def _coarse(tok: str) -> bool:
+    """A word that is a road, river or area of its own (浏阳河, 北路, 大道, 曙光路)."""
+    if len(tok) < 2:
+        return False
+    s = _suffix_of(tok)
+    return s is not None and _SUFFIXES[s] in ("road", "water", "area")
+
+
+def _walk_left(tokens: Sequence[str], j: int, tags: dict[str, str], ends=None) -> tuple[str, int]:
+    """The name that ends right before token ``j`` and the index of its first token; a place
+    mention ending there (``ends``: last token → (first token, place)) is taken whole."""
+    if ends and j - 1 in ends:
+        first, place = ends[j - 1]
+        return place.text, first
+    parts: list[str] = []
+    size = 0
+    i = j - 1
+    road = False  # the name is a road itself (远大路至…): only the pieces of its name follow
+    while i >= 0:
+        tok = tokens[i]
+        generic = not parts and tok in _SUFFIXES  # 海伦春天小区附近: the generic word ends the name
+        if tok in _JUNCTION_LINKS or tok in _STRETCH_LINKS or tok in _SPOT_AFTER or (
+            _spot_stop(tok, tags) and not generic
+        ):
+            break
+        if (_coarse(tok) and parts and not road) or (road and len(tok) > 1):
+            break  # the road or river the finer place is on
+        if size + len(tok) > _MAX_CORE:
+            break
+        if not parts and tok in _JOINS:
+            i -= 1
+            continue  # 交汇路口, 交叉口
+        road = road or (not parts and _coarse(tok))
+        parts.append(tok)
+        size += len(tok)
+        i -= 1
+    parts.reverse()
+    return "".join(parts), i + 1
+
+
+def _walk_right(tokens: Sequence[str], j: int, tags: dict[str, str]) -> tuple[str, int]:
+    """The name that starts right after token ``j`` and the index of the token after it."""
+    parts: list[str] = []
+    size = 0
+    k = j + 1
+    while k < len(tokens):
+        tok = tokens[k]
+        if tok in _SPOT_AFTER or tok in ("之间", "中间", "一带") or _is_boundary(tok, tags) or tok in _JUNCTION_LINKS:
+            break
+        if size + len(tok) > _MAX_CORE:
+            break
+        parts.append(tok)
+        size += len(tok)
+        k += 1
+        if _coarse(tok) or tok[-1] in _LINE_END_CHARS:
+            break
+    return "".join(parts), k
+
+
+_SPOT_STOP_TAGS = frozenset(["v", "vd", "vi", "d", "p", "c", "u", "uj", "ul", "uz", "r", "rr", "rz", "y", "e", "o", "m"])
+
+
+def _spot_stop(tok: str, tags: dict[str, str]) -> bool:
+    """Narrower than :func:`_is_boundary`: a landmark's name may hold a word of time or place
+    (海伦春天, 东方红), not a verb, adverb or function word."""
+    if tok in _BOUNDARY_WORDS or _PUNCT.search(tok) or tok.isdigit():
+        return True
+    return len(tok) > 1 and tags.get(tok) in _SPOT_STOP_TAGS
+
+
+def _spot_name(name: str) -> str:
+    """``name`` if it can name a spot (not a measure, a verb, a common word)."""
+    name = name.lstrip("0123456789")
+    if len(name) < 2 or name in _NOT_CORES or name in _BOUNDARY_WORDS or name.endswith(("左右", "米", "公里")):
+        return ""
+    suffix = _suffix_of(name)
+    head = name[: -len(suffix)] if suffix and len(name) - len(suffix) >= 2 else name
+    return name if could_be_name(head) and get_tokenizer().FREQ.get(name, 0) <= 2000 else ""
+
+
+def fine_places(text: str, tokens: Sequence[str] | None = None) -> list[Locator]:
+    """The finer places ``text`` (normalised) states, in order, deduplicated.
+
+    >>> [l.text for l in fine_places("浏阳河榔梨段河道污染")]
+    ['榔梨']
+    """
+    if not text:
+        return []
+    if tokens is None:
+        tokens = tokenize_for_places(text)
+    tags = _word_tags()
+    ends = {b: (a, p) for a, b, p in place_spans(tokens) if p.kind not in ("road", "water", "area", "line")}
+    out: list[Locator] = []
+    skip = -1  # the 段 closing a stretch already read (从曙光路到朝阳路段)
+    for j, tok in enumerate(tokens):
+        if j <= skip:
+            continue
+        if tok in _STRETCH_LINKS:
+            if tok == "到" and not any(t == "从" for t in tokens[max(0, j - 8) : j]):
+                nxt = tokens[j + 1 : j + 6]
+                if not any(t in ("段", "路段", "之间") for t in nxt):
+                    continue  # 到 as a verb (到了, 到期), not 从…到…
+            left, _i = _walk_left(tokens, j, tags, ends)
+            right, end = _walk_right(tokens, j, tags)
+            names = tuple(n for n in (_spot_name(left), _spot_name(right)) if n)
+            if len(names) == 2:
+                out.append(Locator("spot", names))
+                if end < len(tokens) and tokens[end] in ("段", "路段", "河段"):
+                    skip = end
+            continue
+        glued = ""  # jieba glues a name's last character to 段: 石门|桥段, 桃花|村段
+        if tok not in _SPOT_AFTER:
+            if len(tok) != 2 or tok[1] != "段" or tok in _NOT_STRETCH:
+                continue
+            glued = tok[0]
+        name, i = _walk_left(tokens, j, tags, ends)
+        name += glued
+        names = [_spot_name(name)]
+        # a junction: 联江路与连塘路交叉口, 银双路、楚岳路交汇路口
+        while i >= 2 and tokens[i - 1] in _JUNCTION_LINKS and tok not in ("段", "路段", "河段"):
+            other, i = _walk_left(tokens, i - 1, tags, ends)
+            names.append(_spot_name(other))
+        names = [n for n in names if n]
+        if names:
+            out.append(Locator("spot", tuple(sorted(names))))
+    for level, pattern in _FINE_PATTERNS:
+        for m in pattern.finditer(text):
+            out.append(Locator(level, (m.group(1),)))
+    seen: set[Locator] = set()
+    return [loc for loc in out if not (loc in seen or seen.add(loc))]
+
+
+def locator_conflict(a: Sequence[Locator], b: Sequence[Locator], text_a: str, text_b: str) -> str:
+    """"" when the two messages' finer places agree or one of them states none at a level; else the
+    two finer places that differ ("榔梨≠黄泥圹"): the same road, river or estate, another stretch,
+    junction, building, unit or door — related, not the same problem.
+
+    At each level both state, they agree when a finer place of one is also in the other: equal
+    numbers; for a stretch, junction or landmark every name of it written somewhere in the other
+    message (a re-post repeats its landmarks) or a nearly equal name."""
+    for level in ("spot", "building", "unit", "room", "door"):
+        la = [x for x in a if x.level == level]
+        lb = [x for x in b if x.level == level]
+        if not la or not lb:
+            continue
+        if level != "spot":
+            if {x.names for x in la} & {x.names for x in lb}:
+                continue
+            return f"{la[0].text}≠{lb[0].text}"
+        names_b = [n for x in lb for n in x.names]
+        names_a = [n for x in la for n in x.names]
+
+        def found(loc: Locator, text: str, names: list[str]) -> bool:
+            return all(n in text or any(_same_spot(n, m) for m in names) for n in loc.names)
+
+        if any(found(x, text_b, names_b) for x in la) or any(found(x, text_a, names_a) for x in lb):
+            continue
+        return f"{la[0].text}≠{lb[0].text}"
+    return ""
+
+
+_GENERIC_TAILS = ("居民区", "住宅区", "生活区")
+
+
+def _spot_core(name: str) -> str:
+    """The name without its generic word (丽发新城居民区, 丽发新城小区 → 丽发新城)."""
+    for tail in _GENERIC_TAILS:
+        if name.endswith(tail) and len(name) - len(tail) >= 2:
+            return name[: -len(tail)]
+    suffix = _suffix_of(name)
+    return name[: -len(suffix)] if suffix and len(name) - len(suffix) >= 2 else name
+
+
+def _same_spot(a: str, b: str) -> bool:
+    """Two names of one spot: nearly equal, or one holds the other (丽发新城 / 丽发新城居民区),
+    compared with and without their generic words."""
+    for x, y in ((a, b), (_spot_core(a), _spot_core(b))):
+        short, long = (x, y) if len(x) <= len(y) else (y, x)
+        if (len(short) >= 3 and short in long) or core_similarity(x, y) >= 0.75:
+            return True
+    return False

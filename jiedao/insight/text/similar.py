@@ -27,10 +27,15 @@ near re-posts. Candidates come from sparse nearest neighbours (row blocks of ``X
 message) and from blocking on shared places and anchors — never a loop over all pairs, so the work
 grows with the number of messages times k.
 
-Groups: accepted pairs are merged strongest first (union–find), and a weak link may join two
-groups only if the groups are, on average, about the same thing (average-linkage check) — so
-twenty re-posts of one problem become one group while one estate's lampblack and its cracked
-floors stay two. Every pair inside a group is returned, except pairs whose places conflict.
+Finer places (:func:`.places.fine_places`: a stretch, junction, landmark, building, unit, door) that
+differ at a level both messages state make a pair *related* — shown, never merged — even when the
+words say the same problem; a pair sharing only a road, river or area needs more topical overlap
+than one sharing an estate or a school.
+
+Groups (:func:`group_around_main`): the message with the most same-problem links still free is a
+main case; its linked messages join it, each only if it names no other place or finer place than
+the members already in. Every member matches its main directly — no chain through intermediate
+members (stretch A ~ a vague message ~ stretch B) makes one group.
 """
 
 from __future__ import annotations
@@ -45,7 +50,19 @@ import numpy as np
 
 from .features import STOPWORDS, char_ngrams, get_tokenizer
 from .normalize import normalize
-from .places import SUFFIXES, Place, core_similarity, could_be_name, looks_like_name, place_spans, tokenize_for_places
+from .places import (
+    GROUPS,
+    SUFFIXES,
+    Locator,
+    Place,
+    core_similarity,
+    could_be_name,
+    fine_places,
+    locator_conflict,
+    looks_like_name,
+    place_spans,
+    tokenize_for_places,
+)
 
 __all__ = [
     "Doc",
@@ -55,6 +72,7 @@ __all__ = [
     "analyse",
     "find_groups",
     "find_pairs",
+    "group_around_main",
     "place_similarity",
     "run",
     "score_pairs",
@@ -83,6 +101,8 @@ class SimilarConfig:
     copy_threshold: float = 0.45  # share of the shorter body copied in the other: a re-post
     copy_conflict_penalty: float = 0.3  # … raised by this much per unit of (soft) place conflict
     slot_check: float = 0.25  # bodies sharing this much are checked for a template with two places
+    line_threshold: float = 0.15  # topic similarity needed when only a road, river or area is shared
+    fine_check: bool = True  # finer places (stretch, junction, building, door) that differ: related
     learn_names: bool = True  # find the set's own site names where no suffix marks them
     learned_min_len: int = 3  # shortest name learned …
     learned_min_marks: int = 2  # … and how many messages must mark it as a site
@@ -100,6 +120,7 @@ class Doc:
     body_tokens: list[str] = field(default_factory=list)
     names: frozenset[str] = frozenset()  # name-like title words (see _name_like)
     rare: frozenset[str] = frozenset()  # rare dictionary words of the title
+    fine: list[Locator] = field(default_factory=list)  # stretches, junctions, landmarks, numbers
 
 
 @dataclass
@@ -115,6 +136,9 @@ class PairFeatures:
     slot: str = ""  # alike bodies naming different places in one slot (see _Index.slot_conflict)
     matched: str = ""
     conflicting: str = ""
+    fine: str = ""  # two finer places that differ (榔梨≠黄泥圹): same road or river, another stretch
+    related: bool = False  # the same problem by the text, at another finer place: shown, never merged
+    line_only: bool = False  # the places shared are only roads, rivers or areas (no site)
 
 
 # how strongly two different places of one kind say "another problem"
@@ -191,8 +215,13 @@ def _fields(m) -> tuple[str, str, str]:
     return str(mid), title or "", text or ""
 
 
-def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc]:
-    """Normalise each message, find its places and its (place-masked) topic tokens."""
+def analyse(messages: Iterable, config: SimilarConfig | None = None, *,
+            known_places: Mapping[str, str] | None = None) -> list[Doc]:
+    """Normalise each message, find its places and its (place-masked) topic tokens.
+
+    ``known_places``: name → kind (estate, area, road …) of places the deployment knows — the
+    names of its own org tree (communities, villages, grids) — found in the texts whether or not a
+    generic suffix marks them."""
     cfg = config or SimilarConfig()
     docs = []
     segmented: list[tuple[list[str], list[str]]] = []
@@ -212,9 +241,11 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
         _tw, title_tokens = _topic_tokens(tt, ts)
         nm, rw = _name_like(tt, ts)
         _bw, body_tokens = _topic_tokens(bt, bs)
+        fine = fine_places(title, tt) + [x for x in fine_places(body, bt) if x not in fine_places(title, tt)]
         docs.append(
             Doc(
                 id=mid,
+                fine=fine,
                 title=title,
                 body=body,
                 places=places,
@@ -228,7 +259,26 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None) -> list[Doc
         )
     if cfg.learn_names and len(docs) > 1:
         _add_learned_places(docs, segmented, cfg)
+    if known_places:
+        _add_known_places(docs, known_places)
     return docs
+
+
+def _add_known_places(docs: Sequence[Doc], known: Mapping[str, str]) -> None:
+    """The org tree's own names (三个字以上: a name that short is a word) wherever a text writes them."""
+    names = sorted(((normalize(n), k) for n, k in known.items() if len(n) >= 3), key=lambda x: -len(x[0]))
+    for d in docs:
+        have = [p.text for p in d.places]
+        for name, kind in names:
+            if kind not in GROUPS or any(name in h or h in name for h in have):
+                continue
+            if name in d.title or name in d.body:
+                place = Place(kind, name, name)
+                have.append(name)
+                d.places = [*d.places, place]
+                if name in d.title:
+                    d.title_places = [*d.title_places, place]
+                d.primary = d.title_places or d.places[:3]
 
 
 _LEARN_KINDS = ("estate", "school", "hospital", "facility", "firm")
@@ -543,7 +593,8 @@ def _decide(f: PairFeatures, cfg: SimilarConfig) -> tuple[bool, float]:
     if f.conflict >= cfg.hard_conflict:
         need = float("inf")  # two different estates, schools, rivers …: never the same problem
     elif f.match >= cfg.min_specificity:
-        need = cfg.match_threshold
+        # a road or river is long: sharing only its name says less than sharing an estate or a school
+        need = cfg.match_threshold if not f.line_only else max(cfg.match_threshold, cfg.line_threshold)
     elif f.anchors and f.conflict == 0:
         need = cfg.anchor_threshold
     elif f.rare and f.conflict == 0:
@@ -577,12 +628,67 @@ def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[i
             out.append((i, j, False, f.topic, f))
             continue
         f.match, f.conflict, f.matched, f.conflicting = _place_relation(i, j, index)
+        if f.match >= cfg.min_specificity:
+            f.line_only = not _site_shared(i, j, index)
         f.anchors = len(index.anchors[i] & index.anchors[j])
         f.rare = len(index.rare[i] & index.rare[j])
         if f.match < cfg.min_specificity and f.conflict < cfg.hard_conflict and f.copy >= cfg.slot_check:
             f.slot = index.slot_conflict(i, j)
         same, score = _decide(f, cfg)
+        if f.conflict < cfg.hard_conflict:
+            # finer places that differ: never the same problem; "related" when the words said so
+            f.fine = _fine_conflict(i, j, index)
+            if f.fine:
+                same, f.related = False, same
         out.append((i, j, same, score, f))
+    return out
+
+
+def _site_shared(i: int, j: int, index: _Index) -> bool:
+    """True when the two messages share a site (estate, school, firm …), not only a road or area."""
+    da, db = index.docs[i], index.docs[j]
+    return any(
+        place_similarity(p, q) >= 0.5 and p.group not in ("road", "water", "area") and q.group not in ("road", "water", "area")
+        for p in da.places
+        for q in db.places
+    )
+
+
+def _fine_conflict(i: int, j: int, index: _Index) -> str:
+    da, db = index.docs[i], index.docs[j]
+    if not index.cfg.fine_check or not da.fine or not db.fine:
+        return ""
+    return locator_conflict(da.fine, db.fine, da.title + "。" + da.body, db.title + "。" + db.body)
+
+
+def group_around_main(
+    n: int, edges: Iterable[tuple[int, int, float]], compatible
+) -> list[tuple[int, list[int]]]:
+    """Groups of items ``0..n-1`` from judged-same ``edges`` (i, j, score), each as (main, members
+    with the main first): every member is linked *directly* to its group's main — never through
+    another member, so no chain of look-alikes (stretch A ~ B ~ C) makes one group — and no two
+    members are ``compatible(a, b) is False`` (two places). The main is the item with the most
+    links still free, earliest first; members join strongest link first."""
+    nbrs: dict[int, dict[int, float]] = defaultdict(dict)
+    for i, j, s in edges:
+        if i == j:
+            continue
+        nbrs[i][j] = max(s, nbrs[i].get(j, 0.0))
+        nbrs[j][i] = max(s, nbrs[j].get(i, 0.0))
+    order = sorted(nbrs, key=lambda x: (-len(nbrs[x]), -sum(nbrs[x].values()), x))
+    taken: set[int] = set()
+    out: list[tuple[int, list[int]]] = []
+    for main in order:
+        if main in taken:
+            continue
+        free = sorted((j for j in nbrs[main] if j not in taken), key=lambda j: (-nbrs[main][j], j))
+        members = [main]
+        for j in free:
+            if all(compatible(j, m) for m in members[1:]):
+                members.append(j)
+        if len(members) > 1:
+            taken.update(members)
+            out.append((main, members))
     return out
 
 
@@ -630,53 +736,6 @@ def _candidates(index: _Index) -> set[tuple[int, int]]:
     return pairs
 
 
-class _Groups:
-    """Union–find that also keeps each group's members."""
-
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-        self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
-
-    def find(self, x: int) -> int:
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        if len(self.members[ra]) < len(self.members[rb]):
-            ra, rb = rb, ra
-        self.parent[rb] = ra
-        self.members[ra].extend(self.members.pop(rb))
-
-
-def _groups_conflict(pa: Sequence[Place], pb: Sequence[Place]) -> bool:
-    """True when two groups name specific sites of one kind and no site of either matches the other."""
-    if not pa or not pb:
-        return False
-    if any(place_similarity(p, q) >= 0.5 for p in pa for q in pb):
-        return False
-    kinds_a = {p.kind for p in pa if _KIND_CONFLICT.get(p.kind, 0) >= 0.75}
-    kinds_b = {q.kind for q in pb if _KIND_CONFLICT.get(q.kind, 0) >= 0.75}
-    if kinds_a & kinds_b:
-        return True
-    return bool(kinds_a & _SITE_KINDS and kinds_b & _SITE_KINDS)
-
-
-def _mean_topic(a: Sequence[int], b: Sequence[int], index: _Index, cap: int = 24) -> float:
-    if len(a) > cap:
-        a = a[:: math.ceil(len(a) / cap)]
-    if len(b) > cap:
-        b = b[:: math.ceil(len(b) / cap)]
-    ii = np.repeat(np.asarray(a, dtype=np.int64), len(b))
-    jj = np.tile(np.asarray(b, dtype=np.int64), len(a))
-    topic, _, _ = index.topics(ii, jj)
-    return float(topic.mean()) if len(topic) else 0.0
-
-
 @dataclass
 class Result:
     docs: list[Doc]
@@ -684,51 +743,43 @@ class Result:
     pairs: dict[tuple[int, int], float]  # index pairs judged the same problem → score
     groups: list[list[int]]  # index groups of two or more
     judged: list[tuple[int, int, bool, float, PairFeatures]]  # every candidate pair with its evidence
+    related: dict[tuple[int, int], str] = field(default_factory=dict)  # same text, other finer place
+
+    def compatible(self, i: int, j: int) -> bool:
+        """False when the two messages name different places (of one kind) or different finer
+        places (stretch, junction, building, door): they may not sit in one group."""
+        return _compatible(i, j, self.index)
 
 
-def run(messages: Iterable, config: SimilarConfig | None = None) -> Result:
+def _compatible(i: int, j: int, index: _Index) -> bool:
+    _m, conflict, _mn, _cn = _place_relation(i, j, index)
+    return conflict < index.cfg.hard_conflict and not _fine_conflict(i, j, index)
+
+
+def run(messages: Iterable, config: SimilarConfig | None = None, *,
+        known_places: Mapping[str, str] | None = None) -> Result:
     """The whole analysis (docs, index, candidates, judgements, groups)."""
     cfg = config or SimilarConfig()
-    docs = analyse(messages, cfg)
+    docs = analyse(messages, cfg, known_places=known_places)
     index = _Index(docs, cfg)
     judged = score_pairs(sorted(_candidates(index)), index)
     accepted = sorted(((s, i, j, f) for i, j, same, s, f in judged if same), key=lambda r: -r[0])
-    groups = _Groups(len(docs))
-    places = {i: list(index.main_places[i]) for i in range(len(docs))}
-    for _s, i, j, f in accepted:
-        ri, rj = groups.find(i), groups.find(j)
-        if ri == rj:
-            continue
-        if f.match < 0.85 and _groups_conflict(places[ri], places[rj]):
-            continue  # the two groups are about different sites
-        single = len(groups.members[ri]) == 1 and len(groups.members[rj]) == 1
-        if (
-            single
-            or f.topic >= cfg.strong_threshold
-            or (_mean_topic(groups.members[ri], groups.members[rj], index) >= cfg.group_threshold)
-        ):
-            groups.union(i, j)
-            root = groups.find(i)
-            merged = places.pop(ri, []) + places.pop(rj, [])
-            places[root] = list({(p.kind, p.core): p for p in merged}.values())
-    pairs: dict[tuple[int, int], float] = {}
-    for _s, i, j, _f in accepted:
-        if groups.find(i) == groups.find(j):
-            pairs[(i, j)] = _s
-    final_groups = [sorted(m) for m in groups.members.values() if len(m) > 1]
-    extra: list[tuple[int, int]] = []
-    for g in final_groups:
-        if len(g) <= cfg.max_group:
-            extra.extend((g[x], g[y]) for x in range(len(g)) for y in range(x + 1, len(g)) if (g[x], g[y]) not in pairs)
-    if extra:
+    stars = group_around_main(len(docs), ((i, j, sc) for sc, i, j, _f in accepted), lambda a, b: _compatible(a, b, index))
+    # every pair judged the same problem, whichever groups its two messages went to …
+    pairs: dict[tuple[int, int], float] = {(i, j) if i < j else (j, i): sc for sc, i, j, _f in accepted}
+    final_groups = [sorted(members) for _main, members in stars]
+    extra = [
+        (g[x], g[y]) for g in final_groups if len(g) <= cfg.max_group
+        for x in range(len(g)) for y in range(x + 1, len(g)) if (g[x], g[y]) not in pairs
+    ]
+    if extra:  # … and the members of one group (each checked against every other when it joined)
         ii = np.array([p[0] for p in extra], dtype=np.int64)
         jj = np.array([p[1] for p in extra], dtype=np.int64)
         topic, _, _ = index.topics(ii, jj)
         for k, (i, j) in enumerate(extra):
-            _m, conflict, _mn, _cn = _place_relation(i, j, index)
-            if conflict < cfg.hard_conflict:
-                pairs[(i, j)] = float(topic[k])
-    return Result(docs, index, pairs, final_groups, judged)
+            pairs[(i, j)] = float(topic[k])
+    related = {(i, j): f.fine for i, j, _same, _s, f in judged if f.related}
+    return Result(docs, index, pairs, final_groups, judged, related)
 
 
 def find_pairs(messages: Iterable, config: SimilarConfig | None = None) -> list[tuple[str, str, float]]:

@@ -1,0 +1,80 @@
+"""Repeat complaints (issue 15): the same reporter again (the phone's blind index), a re-post of
+the same problem at the same place, or the words of a chase mark a case as a repeat, linked to the
+earlier one; hotspots and the 月议 agenda count them."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from jiedao.cases.cycles import services as cycles
+from jiedao.cases.models import Case
+from jiedao.core import scheduler
+from jiedao.core.models import AuditEvent
+from jiedao.insight import selectors
+from jiedao.insight import services as insight
+from jiedao.insight.models import CaseRepeat, RepeatScan
+from tests.insight.test_groups import LOOKALIKE, OTHER, REPORT, file, garbage, second_building  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "13912345678"
+CALLBACK = ("楼下垃圾没人清运", "1幢楼下垃圾堆着没人清运，上周打过电话。")
+CHASE = ("丽发新城垃圾问题", "丽发新城小区3栋楼下的垃圾多次反映，还是没有人来清运。")
+
+
+def test_same_reporter_re_post_and_chase_words_mark_repeats(world, garbage, second_building):  # noqa: F811
+    first = file(world, REPORT, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=5)
+    again = file(world, CALLBACK, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=2)
+    other_problem = file(world, OTHER, reporter_name="陈", reporter_phone=PHONE, days_ago=1)  # same phone, not alike
+    lookalike = file(world, LOOKALIKE, building=second_building, category=garbage, days_ago=1)
+    chase = file(world, CHASE, category=garbage)
+    marked = insight.repeat_scan(subdistrict=world.subdistrict)
+    rows = {r.case_id: r for r in CaseRepeat.objects.all()}
+    assert marked == len(rows) == 2
+    assert rows[again.pk].earlier_id == first.pk and "reporter" in rows[again.pk].reasons
+    assert rows[chase.pk].earlier_id == first.pk and set(rows[chase.pk].reasons) >= {"chase", "repost"}
+    assert other_problem.pk not in rows and lookalike.pk not in rows and first.pk not in rows
+    assert AuditEvent.objects.filter(action="insight.repeat.scan").count() == 1
+    # read once: a second scan marks nothing and writes no row twice
+    assert insight.repeat_scan(subdistrict=world.subdistrict) == 0 and CaseRepeat.objects.count() == 2
+    assert RepeatScan.objects.get(subdistrict=world.subdistrict).last_case_id == chase.pk
+    assert selectors.repeat_counts([first.pk, again.pk, chase.pk]) == {first.pk: 2}
+
+
+def test_hotspots_and_the_monthly_agenda_count_repeats(world, garbage, second_building):  # noqa: F811
+    first = file(world, REPORT, category=garbage, reporter_name="陈", reporter_phone=PHONE)
+    file(world, CALLBACK, category=garbage, reporter_name="陈", reporter_phone=PHONE)
+    file(world, CHASE, category=garbage, reporter_name="李")
+    insight.repeat_scan_all()
+    spots = selectors.hotspots_for_path(world.subdistrict.path, period="month", level="building",
+                                        day=timezone.localdate())
+    spot = next(s for s in spots if s.category_name == "暴露垃圾")
+    # recount from the raw rows: the cluster's cases merged into another or marked a repeat
+    cluster = Case.objects.filter(building=world.building, category=garbage)
+    expected = sum(1 for c in cluster if c.merged_into_id or CaseRepeat.objects.filter(case=c).exists())
+    assert spot.reposts == expected == 2
+    assert spot.chases == 0  # the reporter's second request is a repeat, not counted twice
+    meeting = cycles.deliberation_prepare(actor=world.secretary, community=world.community, month=timezone.localdate())
+    why = {i.case_id: i.why for i in meeting.items.all()}
+    assert "重复反映（再次反映2次）" in why[first.pk]
+
+
+def test_the_scan_is_a_periodic_job():
+    assert "repeat_scan" in {job.name for job in scheduler.JOBS}
+
+
+def test_another_stretch_of_the_same_river_is_shown_as_related_without_a_merge_button(client, world, garbage):  # noqa: F811
+    stretch_a = ("清水河桃花村段垃圾成堆", "清水河桃花村段河面漂满垃圾，发臭，请尽快清理。")
+    stretch_b = ("清水河石门桥段垃圾成堆", "清水河石门桥段河面漂满垃圾，发臭，请尽快清理。")
+    earlier = file(world, stretch_a, category=garbage, days_ago=1)
+    found = selectors.similar_for_text(world.worker, node=world.building, title=stretch_b[0], text=stretch_b[1],
+                                       category=garbage)
+    assert [s.case.pk for s in found] == [earlier.pk]
+    assert found[0].related and any("位置不同：石门桥≠桃花村" in e for e in found[0].evidence)
+    later = file(world, stretch_b, category=garbage)
+    client.force_login(world.worker)
+    page = client.get(f"/cases/{later.pk}/").content.decode()
+    assert "相关·位置不同" in page and "并入此件" not in page
+    # the nightly grouping never puts the two stretches in one group
+    assert insight.propose_groups([earlier, later], set()) == []

@@ -64,7 +64,9 @@ def _rate(dev, found, label):
 
 def test_dev_set_recall_and_look_alike_merges(dev_run):
     dev, found = dev_run
-    assert _rate(dev, found, "same") >= 0.93
+    # 0.97 while groups were chained (union-find); with every member judged against the group's
+    # main case (issue 15), pairs only ever joined through a third message are no longer found.
+    assert _rate(dev, found, "same") >= 0.90
     assert _rate(dev, found, "lookalike") <= 0.10
     assert _rate(dev, found, "different") <= 0.10
 

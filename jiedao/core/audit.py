@@ -227,7 +227,7 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
         attnames = tuple(f.attname for f in obj._meta.concrete_fields
                          if f.name not in excluded and (f.name in fields or f.attname in fields))
     # Each value as the JSON round trip (`_jsonable`) would give it back, without serializing the
-    # whole row twice: JSON's own scalars as they are, dates, times, decimals and UUIDs as
+    # whole row twice: JSON's own scalars as they are, datetimes, dates, decimals and UUIDs as
     # DjangoJSONEncoder writes them, anything else (JSON columns, lists) through the round trip.
     data: dict[str, Any] = {}
     for name in attnames:

@@ -128,6 +128,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = 0 if DEBUG else _db.get("CONN_MAX_AGE", 0)
 else:
     _db.setdefault("OPTIONS", {})
+    # psycopg prepares a statement on the server once a connection has run it this many times —
+    # only on cursors that bind parameters on the server, which Django's do not (client-side
+    # binding, its default): in practice the fast path's intake statement
+    # (jiedao.core.fastpath.prepared_cursor). A pooler that cannot keep prepared statements
+    # (PgBouncer before 1.21 in transaction mode) would need None here.
+    _db["OPTIONS"].setdefault("prepare_threshold", 2)
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -220,9 +220,14 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
         children.append((suggestion_row, "case_id"))
     # the full-text index row (jiedao.cases.search), in the same statement on PostgreSQL
     children.append((CaseText(terms=search.terms(title, description)), "case_id"))
+    chain = audit.pick_chain()
     with write_lock(), transaction.atomic():
-        insert_with_children(case, children)  # one round trip on PostgreSQL
-        audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case))
+        # One round trip on PostgreSQL: the rows, and the audit chain head locked and read for
+        # the event recorded next (audit.record would otherwise lock it with a statement of its own).
+        last_seq, last_hash = insert_with_children(case, children,
+                                                   also=(*audit.head_lock_sql(chain), ("last_seq", "last_hash")))
+        audit.record(actor=actor, action="cases.case.create", obj=case, after=audit.snapshot(case),
+                     head=(chain, last_seq, last_hash))
     case.community = node_cached(community_id)
     case.grid = node_cached(grid_id)
     case.intake_transition = transition

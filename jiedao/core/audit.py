@@ -22,9 +22,11 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from cryptography.hazmat.primitives import hashes, hmac
 from django.conf import settings
@@ -224,13 +226,38 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
 
     Models may exclude fields (secrets, hashes) by listing them in `audit_exclude`.
     """
-    excluded = set(getattr(obj, "audit_exclude", ()))
+    if fields is None:
+        attnames = _SNAPSHOT_FIELDS.get(type(obj))
+        if attnames is None:
+            excluded = set(getattr(obj, "audit_exclude", ()))
+            attnames = _SNAPSHOT_FIELDS[type(obj)] = tuple(
+                f.attname for f in obj._meta.concrete_fields if f.name not in excluded)
+    else:
+        excluded = set(getattr(obj, "audit_exclude", ()))
+        attnames = tuple(f.attname for f in obj._meta.concrete_fields
+                         if f.name not in excluded and (f.name in fields or f.attname in fields))
+    # Each value as the JSON round trip (`_jsonable`) would give it back, without serializing the
+    # whole row twice: JSON's own scalars as they are, datetimes, dates, decimals and UUIDs as
+    # DjangoJSONEncoder writes them, anything else (JSON columns, lists) through the round trip.
     data: dict[str, Any] = {}
-    for field in obj._meta.concrete_fields:
-        if field.name in excluded or (fields is not None and field.name not in fields and field.attname not in fields):
-            continue
-        data[field.attname] = getattr(obj, field.attname)
-    return _JsonNative(_jsonable(data))
+    for name in attnames:
+        value = getattr(obj, name)
+        kind = type(value)
+        if value is None or kind in _JSON_SCALARS:
+            data[name] = value
+        elif kind in _ENCODED:
+            data[name] = _ENCODER.default(value)
+        else:
+            data[name] = _jsonable(value)
+    return _JsonNative(data)
+
+
+_SNAPSHOT_FIELDS: dict[type, tuple[str, ...]] = {}
+# float is left out: NaN and infinities are not JSON values (the round trip keeps them, a JSON
+# column would not), so they go through `_jsonable` like anything unusual.
+_JSON_SCALARS = frozenset({str, int, bool})
+_ENCODED = frozenset({datetime, date, Decimal, UUID})  # DjangoJSONEncoder.default's str of them
+_ENCODER = DjangoJSONEncoder()
 
 
 def event_for(action: str, obj: models.Model, before: dict | None, after: dict | None) -> tuple:
@@ -256,19 +283,30 @@ def record(
     after: dict[str, Any] | None = None,
     reason: str = "",
     chain: str | None = None,
+    head: tuple[str, int | None, str | None] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain. Runs inside the caller's transaction (or its own)."""
+    """Append one event to the chain. Runs inside the caller's transaction (or its own).
+
+    `head` is (chain, last_seq, last_hash) as the caller's own statement read them with
+    `head_lock_sql`, locking the chain's head in the caller's open transaction (the intake does
+    it in its one statement, saving a round trip); missing values (no head row) lock it here."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
         object_repr = object_repr or str(obj)
     info = current_request()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    chain = chain or _pick_chain()
+    if head is not None:
+        if not connection.in_atomic_block:
+            raise RuntimeError("a chain head read by the caller is locked only inside its transaction")
+        chain, last_seq, last_hash = head
+    else:
+        chain, last_seq, last_hash = chain or _pick_chain(), None, None
     # No savepoint: inside the caller's transaction a failure here fails the whole transaction
     # anyway, and a savepoint costs two more round trips on every write of the platform.
     with transaction.atomic(savepoint=False):
-        last_seq, last_hash = _lock_head(chain)
+        if last_seq is None:
+            last_seq, last_hash = _lock_head(chain)
         key, _legacy = audit_key(fresh=True)
         event = AuditEvent(
             chain=chain,
@@ -296,13 +334,25 @@ def record(
 
 # Every write of the platform appends an event, so the head is locked and moved with statements
 # written once rather than compiled by the ORM on each call.
-def _lock_head(chain: str) -> tuple[int, str]:
-    """(last_seq, last_hash) of the chain, its head row locked until the transaction ends (on
-    SQLite the transaction's write lock already excludes other writers)."""
+def pick_chain() -> str:
+    """The chain a new event goes to (spread at random over CHAIN_COUNT chains)."""
+    return _pick_chain()
+
+
+def head_lock_sql(chain: str) -> tuple[str, list[Any]]:
+    """(SQL, parameters) of the SELECT that reads (last_seq, last_hash) of `chain` and locks its
+    head row until the transaction ends (on SQLite the transaction's write lock already excludes
+    other writers): for `record`, and for a caller that runs it within a statement of its own
+    and passes what it read to `record(head=...)`."""
     table = connection.ops.quote_name(AuditChainHead._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT last_seq, last_hash FROM {table} WHERE chain = %s{lock}", [chain]
+
+
+def _lock_head(chain: str) -> tuple[int, str]:
+    """(last_seq, last_hash) of the chain, its head row locked until the transaction ends."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_seq, last_hash FROM {table} WHERE chain = %s{lock}", [chain])
+        cursor.execute(*head_lock_sql(chain))
         row = cursor.fetchone()
     if row is None:  # heads come from a migration; a test that flushed the table recreates them
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(chain=chain)

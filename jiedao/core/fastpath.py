@@ -4,7 +4,8 @@ Three tricks, kept here so they are easy to find and hard to spread:
 
 - `insert_one` / `insert_with_children`: INSERT a new row (or a row with the rows filed with
   it) through a statement built once per model, instead of `Model.save()`, which compiles its
-  INSERT on every call. On PostgreSQL `insert_with_children` is one statement.
+  INSERT on every call. On PostgreSQL `insert_with_children` is one statement, prepared on the
+  server once a connection has run it a few times (`prepared_cursor`).
 - `dump_out` / `respond`: the response body a ninja schema would give, built directly from the
   object, without ninja's per-field validation wrapper.
 - `write_lock`: SQLite writers queue on a lock instead of sleeping in SQLite's busy handler.
@@ -151,19 +152,47 @@ def insert_one(obj: models.Model) -> models.Model:
     return obj
 
 
-def insert_with_children(parent: models.Model, children: Sequence[tuple[models.Model, str | None]]) -> None:
+def prepared_cursor() -> Any:
+    """On PostgreSQL, a cursor on the same connection (and transaction) as `connection.cursor()`,
+    wrapped the same way (query logging, execute wrappers), but binding its parameters on the
+    server, so psycopg prepares a statement text once it has run it `prepare_threshold` times on
+    the connection (settings: DATABASES OPTIONS) and from then on sends only its parameters: the
+    server skips parsing and planning. Django's own cursors bind on the client (its default),
+    where psycopg never prepares; only fast-path statements, whose text takes few forms, use this.
+    Elsewhere, and while queries are logged (DEBUG, tests counting queries: psycopg forgets a
+    prepared statement's text, which the log shows), `connection.cursor()`: the same statement,
+    bound on the client."""
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+def insert_with_children(parent: models.Model, children: Sequence[tuple[models.Model, str | None]],
+                         also: tuple[str, list[Any], Sequence[str]] | None = None) -> tuple[Any, ...] | None:
     """INSERT `parent` and rows written with it; each child is (instance, the attname of its
     foreign key to the parent, or None). The parent's new primary key fills that column.
+    `also` is a SELECT run with them, as (SQL, parameters, its columns' names): its first row
+    is returned (None for each column when it has none), e.g. the audit chain head the same
+    transaction locks next (`audit.head_lock_sql`).
 
     On PostgreSQL this is one statement (data-modifying CTEs), so one round trip instead of one
-    per row; elsewhere (SQLite, in-process) the rows are inserted one after another."""
+    per row; elsewhere (SQLite, in-process) the statements run one after another."""
     if connection.vendor != "postgresql":
         insert_one(parent)
         for child, fk in children:
             if fk:
                 setattr(child, fk, parent.pk)
             insert_one(child)
-        return
+        if also is None:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(also[0], also[1])
+            row = cursor.fetchone()
+        return tuple(row) if row is not None else (None,) * len(also[2])
     plan = _insert_plan(type(parent))
     values, params = plan.row(parent)
     parts = [f"p AS (INSERT INTO {plan.table} ({plan.columns}) VALUES ({values}) RETURNING {plan.pk_column})"]
@@ -175,14 +204,19 @@ def insert_with_children(parent: models.Model, children: Sequence[tuple[models.M
         returning = f" RETURNING {child_plan.pk_column}" if child_plan.pk_column else ""
         parts.append(f"c{n} AS (INSERT INTO {child_plan.table} ({child_plan.columns}) VALUES ({values}){returning})")
         selects.append(f"(SELECT * FROM c{n})" if returning else "NULL")
-    with connection.cursor() as cursor:
+    if also is not None:
+        parts.append(f"a AS ({also[0]})")
+        params += also[1]
+        selects += [f"(SELECT {connection.ops.quote_name(column)} FROM a)" for column in also[2]]
+    with prepared_cursor() as cursor:
         cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(selects)}", params)
         ids = cursor.fetchone()
     _saved(parent, ids[0])
-    for (child, fk), pk in zip(children, ids[1:], strict=True):
+    for (child, fk), pk in zip(children, ids[1:len(children) + 1], strict=True):
         if fk:
             setattr(child, fk, parent.pk)
         _saved(child, pk)
+    return tuple(ids[len(children) + 1:]) if also is not None else None
 
 
 # --- the response body ------------------------------------------------------------------------

@@ -182,7 +182,8 @@ def test_a_warm_intake_reads_nothing_it_has_cached(world, catalogue, as_):
     assert response.status_code == 201
     selects = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
     # the cache generation, and the audit chain head locked for the hash chain: nothing else
-    assert len(selects) == 2, selects
+    # (on PostgreSQL the head is locked and read within the intake's one statement)
+    assert len(selects) == (1 if connection.vendor == "postgresql" else 2), selects
     assert Case.objects.filter(reported_by=world.worker).count() == 2
 
 

@@ -4,7 +4,12 @@ PostgreSQL — and must read back exactly as the ORM would have written them."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from decimal import Decimal
+
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -72,6 +77,9 @@ def test_on_postgresql_the_case_and_its_rows_are_one_statement(world, catalogue)
     inserts = [q["sql"] for q in queries.captured_queries if 'INSERT INTO "cases_' in q["sql"]]
     assert len(inserts) == 1
     assert all(table in inserts[0] for table in ('"cases_case"', '"cases_casetransition"', '"cases_casestatdelta"'))
+    # the audit chain head is locked in the same statement, not by a query of its own
+    assert 'FROM "core_auditchainhead"' in inserts[0] and "FOR UPDATE" in inserts[0]
+    assert [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT last_seq")] == []
 
 
 def test_insert_one_matches_the_orm(world, catalogue):
@@ -110,3 +118,74 @@ def test_insert_one_keeps_json_values_that_look_like_empty_constants(world, cata
     row = insert_one(CaseTransition(case=case, seq=1, action="note", from_state="reported", to_state="reported",
                                     actor_repr="x", data=value, created_at=timezone.now()))
     assert CaseTransition.objects.get(pk=row.pk).data == value
+
+
+def test_the_intake_snapshot_is_the_json_round_trip_of_the_case(world, catalogue):
+    """audit.snapshot converts each value itself instead of serializing the row twice: what it
+    gives must be exactly what the JSON round trip gave (dates, decimals, JSON values, None)."""
+    case = file(world, category=catalogue["garbage"], latitude="31.2304", longitude="121.4737")
+    raw = {f.attname: getattr(case, f.attname) for f in Case._meta.concrete_fields
+           if f.name not in Case.audit_exclude}
+    assert isinstance(raw["latitude"], str | Decimal) and raw["created_at"].microsecond
+    expected = json.loads(json.dumps(raw, cls=DjangoJSONEncoder, ensure_ascii=False))
+    assert audit.snapshot(case) == expected
+    assert [type(v) for v in audit.snapshot(case).values()] == [type(v) for v in expected.values()]
+    assert audit.snapshot(case, ["ticket", "node"]) == {"ticket": case.ticket, "node_id": world.grid.pk}
+    stored = AuditEvent.objects.get(action="cases.case.create", object_id=str(case.pk))
+    assert stored.after == audit.snapshot(Case.objects.get(pk=case.pk)) | {
+        "latitude": stored.after["latitude"], "longitude": stored.after["longitude"]}
+
+
+def test_snapshot_of_unusual_values_matches_the_round_trip(world, catalogue):
+    case = file(world, category=catalogue["garbage"])
+    for value in (Decimal("1.50"), timezone.now().replace(microsecond=0), timezone.now().date(),
+                  uuid.uuid4(), ("a", 1), {"k": [1, None]}, float("nan"), 2.5, Source.HOTLINE, True, 10**20):
+        case.address = value  # any attribute value, as a model may hold before saving
+        got = audit.snapshot(case, ["address"])["address"]
+        want = json.loads(json.dumps({"a": value}, cls=DjangoJSONEncoder))["a"]
+        assert (got == want or (got != got and want != want)) and type(got) is type(want), value
+
+
+def test_on_postgresql_the_intake_statement_is_prepared(world, catalogue, settings):
+    """Outside the query log the intake statement runs on a server-binding cursor; after
+    `prepare_threshold` runs the connection holds it prepared, and the rows still read back."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    assert not connection.queries_logged
+    cases = [file(world, category=catalogue["garbage"]) for _ in range(4)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('INSERT INTO "cases_case"' in text for text in prepared)
+    for case in cases:
+        stored = Case.objects.get(pk=case.pk)
+        assert stored.ticket == case.ticket and stored.reporter_phone_masked == "138******78"
+        assert CaseTransition.objects.get(case=stored).pk == case.intake_transition.pk
+    assert audit.verify_chain().problem is None
+
+
+def test_the_audit_event_follows_the_head_locked_with_the_case(world, catalogue):
+    """The intake reads the chain head in its own statement: consecutive intakes on one chain
+    get consecutive seqs and the chain verifies; a missing head row is created as before."""
+    from jiedao.core import audit_guard
+    from jiedao.core.models import AuditChainHead
+
+    monkey_chain = "main-03"
+    original = audit.pick_chain
+    audit.pick_chain = lambda: monkey_chain
+    try:
+        first, second = file(world, category=catalogue["garbage"]), file(world, category=catalogue["garbage"])
+        audit_guard.remove()  # (rolled back with the test) to empty a chain, as flushed tables would
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM core_auditevent WHERE chain = 'main-04'")
+            cursor.execute("DELETE FROM core_auditchainhead WHERE chain = 'main-04'")
+        audit.pick_chain = lambda: "main-04"
+        third = file(world, category=catalogue["garbage"])
+    finally:
+        audit.pick_chain = original
+    seqs = [AuditEvent.objects.get(action="cases.case.create", object_id=str(case.pk)).seq for case in (first, second)]
+    assert seqs[1] == seqs[0] + 1
+    assert AuditChainHead.objects.get(chain=monkey_chain).last_seq == seqs[1]
+    event = AuditEvent.objects.get(action="cases.case.create", object_id=str(third.pk))
+    assert event.chain == "main-04" and event.seq == 1 and AuditChainHead.objects.get(chain="main-04").last_seq == 1
+

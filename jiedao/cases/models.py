@@ -259,10 +259,12 @@ class Case(BaseModel):
             # The overdue lists (dashboard): most urgent first at wide scopes, a path range at narrow ones.
             models.Index(fields=["sla_status", "deadline_at"], name="case_sla_deadline_idx"),
             models.Index(fields=["sla_status", "org_path"], name="case_sla_path_idx"),
-            # The case list (selectors.case_page): a scope's newest cases in id order, a page at a time.
-            models.Index(fields=["subdistrict", "id"], name="case_subdistrict_id_idx"),
-            models.Index(fields=["community", "id"], name="case_community_id_idx"),
-            models.Index(fields=["grid", "id"], name="case_grid_id_idx"),
+            # The case list (selectors.case_page): a scope's newest cases in id order, a page at a
+            # time; org_path last so the scope is checked on the index (without it PostgreSQL
+            # prefers a covering filter index and sorts the whole place).
+            models.Index(fields=["subdistrict", "id", "org_path"], name="case_subdistrict_id_idx"),
+            models.Index(fields=["community", "id", "org_path"], name="case_community_id_idx"),
+            models.Index(fields=["grid", "id", "org_path"], name="case_grid_id_idx"),
             # Its filters (selectors._streams): the newest cases of one state, tier or category (or
             # one way of being "mine"), district-wide or in one sub-district, a page at a time;
             # org_path last, so the scope is checked (and the first page counted) on the index alone.

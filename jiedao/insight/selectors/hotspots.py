@@ -114,6 +114,12 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
     if place is not None and (place[0] == NodeKind.SUBDISTRICT or place[2]):
         # the (subdistrict, created_at) index then drives the period's range scan
         cases = cases.filter(subdistrict_id=place[1] if place[0] == NodeKind.SUBDISTRICT else place[2])
+    elif place is not None:
+        # A district or wider: the same index, one range scan per sub-district (every area a
+        # hotspot is counted in lies inside one, so no counted case is left out). Without it a
+        # district's month was read through the path index: 1.7 s on SQLite at 1.4 M cases, 0.02 s with it.
+        subdistricts = OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT, path__range=subtree_range(path))
+        cases = cases.filter(subdistrict_id__in=list(subdistricts.values_list("pk", flat=True)))
     current = (cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end), **{f"{area}__isnull": False})
                .exclude(state=State.REJECTED).order_by()
                .values(area, "category_id").annotate(n=Count("id")).filter(n__gte=min_size))
@@ -135,6 +141,9 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
     period_rows = (cases.filter(created_at__gte=_aware(start), created_at__lt=_aware(end),
                                 **{f"{area}__in": {a for a, _c in wanted_cells}})
                    .exclude(state=State.REJECTED))
+    wanted_categories = {c for _a, c in wanted_cells}
+    if None not in wanted_categories:  # (the cells are checked below; this only reads fewer rows)
+        period_rows = period_rows.filter(category_id__in=wanted_categories)
     rows = [
         row for row in
         period_rows.order_by("created_at", "id")
@@ -143,8 +152,11 @@ def hotspots_for_path(path: str, *, period: str = "month", level: str = "communi
         if (row[area], row["category_id"]) in wanted_cells
     ]
     # requests the repeat_scan job marked as repeats (same reporter, re-post, chase words)
-    repeated = set(CaseRepeat.objects.filter(case__in=period_rows.order_by().values("id"))
-                   .values_list("case_id", flat=True))
+    # (of the rows read, in chunks: a subquery of the whole period cost SQLite 0.3 s at a district)
+    member_ids = [row["id"] for row in rows]
+    repeated: set[int] = set()
+    for at in range(0, len(member_ids), 500):
+        repeated.update(CaseRepeat.objects.filter(case_id__in=member_ids[at:at + 500]).values_list("case_id", flat=True))
     by_cell: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         by_cell.setdefault((row[area], row["category_id"]), []).append(row)

@@ -523,7 +523,9 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
     more = len(ids) > limit
     ids = ids[:limit]
     total, capped = None, False
-    if count:
+    if count and not more and before is None and not offset:
+        total = len(ids)  # the whole list is on this first page: nothing to count
+    elif count:
         if text_sql is not None:
             total, capped = _fts_count(plain, text, bounds)
         elif (not any(v for k, v in filters.items() if k != "node") or text or filters.get("mine")

@@ -177,7 +177,6 @@ def _set_members(group: DuplicateGroup, cases: list[Case]) -> None:
     DuplicateGroupMember.objects.bulk_create([DuplicateGroupMember(group=group, case=c) for c in cases])
 
 
-@transaction.atomic
 def duplicate_groups_build(*, subdistrict: OrgNode, actor: Any = JOB_ACTOR) -> dict[str, int]:
     """Propose (or refresh) the likely-duplicate groups of one sub-district's open cases."""
     if subdistrict.kind != NodeKind.SUBDISTRICT:
@@ -191,48 +190,52 @@ def duplicate_groups_build(*, subdistrict: OrgNode, actor: Any = JOB_ACTOR) -> d
         .order_by("-id")[:GROUP_MAX_CASES]
     )
     proposals = propose_groups(cases, _dismissed_pairs(subdistrict))
-    pending = {g.pk: g for g in DuplicateGroup.objects.select_for_update()
-               .filter(subdistrict=subdistrict, status=DuplicateGroup.Status.PENDING)}
-    member_of: dict[int, int] = {}
-    for group_id, case_id in DuplicateGroupMember.objects.filter(group_id__in=pending).values_list("group_id", "case_id"):
-        member_of[case_id] = group_id
-    by_key = {g.key: g for g in pending.values()}
-    kept: set[int] = set()
-    counts = {"proposed": 0, "updated": 0, "unchanged": 0, "stale": 0}
-    for members, score, evidence in proposals:
-        key = _key(members)
-        if key in by_key and by_key[key].pk not in kept:
-            kept.add(by_key[key].pk)
-            counts["unchanged"] += 1
-            continue
-        overlap = [member_of[c.pk] for c in members if c.pk in member_of and member_of[c.pk] not in kept]
-        path = _common_path([c.org_path for c in members])
-        if overlap:
-            group = pending[overlap[0]]
-            before = {"key": group.key}
-            group.key, group.score, group.evidence, group.org_path = key[:400], score, evidence, path
-            group.save()
+    # The reading and the text engine above run outside the transaction: on SQLite a transaction
+    # holds the one write lock from its start, and a sub-district's proposals take seconds at
+    # district scale. A case merged or closed meanwhile is refused when the group is confirmed.
+    with transaction.atomic():
+        pending = {g.pk: g for g in DuplicateGroup.objects.select_for_update()
+                   .filter(subdistrict=subdistrict, status=DuplicateGroup.Status.PENDING)}
+        member_of: dict[int, int] = {}
+        for group_id, case_id in DuplicateGroupMember.objects.filter(group_id__in=pending).values_list("group_id", "case_id"):
+            member_of[case_id] = group_id
+        by_key = {g.key: g for g in pending.values()}
+        kept: set[int] = set()
+        counts = {"proposed": 0, "updated": 0, "unchanged": 0, "stale": 0}
+        for members, score, evidence in proposals:
+            key = _key(members)
+            if key in by_key and by_key[key].pk not in kept:
+                kept.add(by_key[key].pk)
+                counts["unchanged"] += 1
+                continue
+            overlap = [member_of[c.pk] for c in members if c.pk in member_of and member_of[c.pk] not in kept]
+            path = _common_path([c.org_path for c in members])
+            if overlap:
+                group = pending[overlap[0]]
+                before = {"key": group.key}
+                group.key, group.score, group.evidence, group.org_path = key[:400], score, evidence, path
+                group.save()
+                _set_members(group, members)
+                kept.add(group.pk)
+                counts["updated"] += 1
+                audit.record(actor=actor, action="insight.duplicategroup.update", obj=group, before=before,
+                             after={"key": group.key, "score": score})
+                continue
+            group = DuplicateGroup.objects.create(subdistrict=subdistrict, org_path=path, key=key[:400], score=score,
+                                                  evidence=evidence)
             _set_members(group, members)
             kept.add(group.pk)
-            counts["updated"] += 1
-            audit.record(actor=actor, action="insight.duplicategroup.update", obj=group, before=before,
-                         after={"key": group.key, "score": score})
-            continue
-        group = DuplicateGroup.objects.create(subdistrict=subdistrict, org_path=path, key=key[:400], score=score,
-                                              evidence=evidence)
-        _set_members(group, members)
-        kept.add(group.pk)
-        counts["proposed"] += 1
-        audit.record(actor=actor, action="insight.duplicategroup.propose", obj=group,
-                     after={"key": group.key, "score": score, "cases": [c.ticket for c in members]})
-    for group in pending.values():
-        if group.pk not in kept:
-            group.status = DuplicateGroup.Status.STALE
-            group.save(update_fields=["status", "updated_at"])
-            counts["stale"] += 1
-            audit.record(actor=actor, action="insight.duplicategroup.stale", obj=group,
-                         before={"status": DuplicateGroup.Status.PENDING}, after={"status": group.status},
-                         reason="成员已不再构成疑似重复组（已合并、结案或文字已变）")
+            counts["proposed"] += 1
+            audit.record(actor=actor, action="insight.duplicategroup.propose", obj=group,
+                         after={"key": group.key, "score": score, "cases": [c.ticket for c in members]})
+        for group in pending.values():
+            if group.pk not in kept:
+                group.status = DuplicateGroup.Status.STALE
+                group.save(update_fields=["status", "updated_at"])
+                counts["stale"] += 1
+                audit.record(actor=actor, action="insight.duplicategroup.stale", obj=group,
+                             before={"status": DuplicateGroup.Status.PENDING}, after={"status": group.status},
+                             reason="成员已不再构成疑似重复组（已合并、结案或文字已变）")
     return counts
 
 

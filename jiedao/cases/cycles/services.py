@@ -57,7 +57,6 @@ def week_start_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-@transaction.atomic
 def weekly_digest_generate(*, node: OrgNode, week_start: date, actor: Any = None) -> WeeklyDigest:
     """Build (or rebuild) the digest of one grid or community for the week starting on Monday:
     the week's new requests by area (grids of a community, buildings of a grid), category, tier
@@ -100,13 +99,16 @@ def weekly_digest_generate(*, node: OrgNode, week_start: date, actor: Any = None
                        for c in carried_qs[:DIGEST_OPEN_LIMIT]],
         "hotspots": _week_hotspots(node, week_start),
     }
-    digest, created = WeeklyDigest.objects.update_or_create(
-        node=node, week_start=week_start, defaults={"data": data, "generated_at": now}
-    )
-    if actor is not None:
-        audit.record(actor=actor, action="cases.digest.generate", obj=digest,
-                     after={"node": node.name, "week_start": week_start.isoformat(), "new": len(new),
-                            "carried_over": carried, "rebuilt": not created})
+    # Only the write in the transaction: on SQLite a transaction holds the one write lock from
+    # its start, and the Monday run builds a digest for every grid and community back to back.
+    with transaction.atomic():
+        digest, created = WeeklyDigest.objects.update_or_create(
+            node=node, week_start=week_start, defaults={"data": data, "generated_at": now}
+        )
+        if actor is not None:
+            audit.record(actor=actor, action="cases.digest.generate", obj=digest,
+                         after={"node": node.name, "week_start": week_start.isoformat(), "new": len(new),
+                                "carried_over": carried, "rebuilt": not created})
     return digest
 
 

@@ -13,3 +13,5 @@ urlpatterns = [
     path("", include("jiedao.insight.urls")),
     path("", include("jiedao.safety.urls")),
 ]
+
+handler500 = "jiedao.core.views.server_error"

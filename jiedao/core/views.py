@@ -110,3 +110,33 @@ def describe_events(events: Any) -> list[Any]:
         before, after = sealed.scrub_snapshot(event.before) or {}, sealed.scrub_snapshot(event.after) or {}
         event.changes = [(key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])]
     return rows
+
+
+def _database_busy(exc: BaseException | None) -> bool:
+    """Whether an uncaught error is the database refusing to wait any longer for a lock (SQLite's
+    busy timeout, PostgreSQL's lock timeout): nothing was written, and trying again will do."""
+    from django.db import OperationalError
+
+    text = str(exc).lower()
+    return isinstance(exc, OperationalError) and ("database is locked" in text or "lock timeout" in text)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a database too busy to take the request's write answers 503 (retry in a few
+    seconds; the request's transaction was rolled back) in the page's or the API's form; any
+    other uncaught error is Django's plain 500 page."""
+    import sys
+
+    from django.http import JsonResponse
+    from django.template import loader
+    from django.views import defaults
+
+    if not _database_busy(sys.exc_info()[1]):
+        return defaults.server_error(request)
+    message = _("系统正忙：数据库正被其他操作占用，您这次的操作没有保存。请过几秒再试。")
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": message, "field": None, "code": "busy"}, status=503)
+    else:
+        response = HttpResponse(loader.get_template("503.html").render({"message": message}), status=503)
+    response["Retry-After"] = "5"
+    return response

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from jiedao.cases import selectors, services
 from jiedao.cases.models import Category, Source, State, Tier
 
-pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query plans")
+SQLITE_ONLY = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query plans")
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ FILTERS = {
 
 @pytest.mark.parametrize("who", ["root", "leader", "secretary", "worker", "handler"])
 @pytest.mark.parametrize("name", list(FILTERS))
+@SQLITE_ONLY
 def test_each_filter_is_served_by_an_index(world, grouped, who, name):
     catalogue = grouped
     user = getattr(world, who)

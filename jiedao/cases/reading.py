@@ -69,6 +69,11 @@ class CaseReader:
         a case that is itself a repeat of nothing known as repeated once; only cases with any."""
         return {}
 
+    def repeat_links(self, user: Any, case: Any) -> dict[str, Any] | None:
+        """For the case page: what `case` repeats and which later requests repeat it, limited to
+        the cases `user` may see (the others only counted); None when there is nothing to show."""
+        return None
+
 
 _installed: CaseReader = CaseReader()
 

@@ -419,6 +419,7 @@ def _detail_page(request: HttpRequest, case: Case, *, bound_action: case_forms.A
         "danger_actions": (Action.REJECT, Action.RETURN, Action.VERIFY_FAIL),
         "action_error": action_error,
         "similar": similar,
+        "repeat": reading.reader().repeat_links(user, case),
         "can_merge": can_merge,
         "merged": list(case.merged.only("pk", "ticket", "title")),
         **object_history(user, "cases.case", case.pk),

@@ -41,3 +41,6 @@ class InsightReader(CaseReader):
 
     def repeats(self, case_ids: list[int]) -> dict[int, int]:
         return selectors.repeat_counts(case_ids)
+
+    def repeat_links(self, user: Any, case: Any) -> dict[str, Any] | None:
+        return selectors.repeat_links(user, case)

@@ -78,3 +78,24 @@ def test_another_stretch_of_the_same_river_is_shown_as_related_without_a_merge_b
     assert "相关·位置不同" in page and "并入此件" not in page
     # the nightly grouping never puts the two stretches in one group
     assert insight.propose_groups([earlier, later], set()) == []
+
+
+def test_the_case_page_links_repeats_within_the_viewers_scope(client, world, garbage, second_building):  # noqa: F811
+    first = file(world, REPORT, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=5)
+    again = file(world, CALLBACK, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=2)
+    insight.repeat_scan(subdistrict=world.subdistrict)
+    client.force_login(world.worker)
+    page = client.get(f"/cases/{again.pk}/").content.decode()
+    assert "本件是重复反映" in page and f"/cases/{first.pk}/" in page and first.ticket in page
+    page = client.get(f"/cases/{first.pk}/").content.decode()
+    assert "此后又被反映 1 次" in page and again.ticket in page
+
+    # an earlier case outside the viewer's scope: the mark shows, the case and the evidence do not
+    CaseRepeat.objects.filter(case=again).update(earlier=None)
+    outside = file(world, OTHER, actor=world.village_worker, node=world.village_grid, building=None)
+    CaseRepeat.objects.filter(case=again).update(earlier=outside, evidence=f"与 {outside.ticket} 为同一问题")
+    page = client.get(f"/cases/{again.pk}/").content.decode()
+    assert "本件是重复反映" in page and outside.ticket not in page
+    client.force_login(world.village_worker)
+    page = client.get(f"/cases/{outside.pk}/").content.decode()
+    assert "此后又被反映 1 次" in page and "不在您的范围内" in page and again.ticket not in page

@@ -12,6 +12,7 @@ from jiedao.insight.selectors.hotspots import (
     hotspots,
     hotspots_for_path,
     repeat_counts,
+    repeat_links,
 )
 from jiedao.insight.selectors.similar import (
     MERGEABLE,
@@ -90,6 +91,7 @@ __all__ = [
     "override_table",
     "pending_version",
     "repeat_counts",
+    "repeat_links",
     "score_rows",
     "score_similar",
     "similar_candidates",

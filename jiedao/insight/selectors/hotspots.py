@@ -250,3 +250,27 @@ def repeat_counts(case_ids: list[int]) -> dict[int, int]:
         if earlier not in wanted:
             out[pk] = out.get(pk, 0) + 1
     return out
+
+
+def repeat_links(user: Any, case: Case) -> dict[str, Any] | None:
+    """What the case page shows of repeats: the earlier request `case` repeats (with the reasons;
+    the earlier case and the evidence naming it only if `user` may see it) and the later requests
+    repeating it that `user` may see, plus how many others there are. Scoped by case_list."""
+    from jiedao.cases.selectors import case_list
+
+    mark = CaseRepeat.objects.filter(case=case).first()
+    later_ids = list(CaseRepeat.objects.filter(earlier=case).values_list("case_id", flat=True))
+    if mark is None and not later_ids:
+        return None
+    visible = case_list(user).select_related(None).only("id", "ticket", "title").order_by("id")
+    earlier = visible.filter(pk=mark.earlier_id).first() if mark is not None and mark.earlier_id else None
+    later = list(visible.filter(pk__in=later_ids)) if later_ids else []
+    return {
+        "is_repeat": mark is not None,
+        "reasons": [str(CaseRepeat.Reason(r).label) for r in (mark.reasons if mark else [])
+                    if r in CaseRepeat.Reason.values],
+        "earlier": earlier,
+        "evidence": mark.evidence if earlier is not None else "",
+        "later": later,
+        "later_hidden": len(later_ids) - len(later),
+    }

@@ -242,20 +242,24 @@ def repeat_counts(case_ids: list[int]) -> dict[int, int]:
     if not case_ids:
         return {}
     out: dict[int, int] = {}
-    for pk, n in (CaseRepeat.objects.filter(earlier_id__in=case_ids).order_by().values("earlier_id")
+    # a repeat since merged into its case is counted by the merge (并入), a rejected one not at all
+    counted = CaseRepeat.objects.filter(case__merged_into__isnull=True).exclude(case__state=State.REJECTED)
+    for pk, n in (counted.filter(earlier_id__in=case_ids).order_by().values("earlier_id")
                   .annotate(n=Count("id")).values_list("earlier_id", "n")):
         out[pk] = n
     wanted = set(case_ids)
-    for pk, earlier in CaseRepeat.objects.filter(case_id__in=case_ids).values_list("case_id", "earlier_id"):
+    for pk, earlier in counted.filter(case_id__in=case_ids).values_list("case_id", "earlier_id"):
         if earlier not in wanted:
             out[pk] = out.get(pk, 0) + 1
     return out
 
 
 def repeat_links(user: Any, case: Case) -> dict[str, Any] | None:
-    """What the case page shows of repeats: the earlier request `case` repeats (with the reasons;
-    the earlier case and the evidence naming it only if `user` may see it) and the later requests
-    repeating it that `user` may see, plus how many others there are. Scoped by case_list."""
+    """What the case page shows of repeats, only what `user` may see (scoped by case_list): the
+    earlier request `case` repeats with the reasons and evidence, and the later requests repeating
+    it. An earlier or later request out of scope is not shown nor counted, and of a repeat whose
+    earlier request is out of scope only the case's own chase words are given as a reason (the
+    others would say that this reporter or problem appeared where the user cannot see)."""
     from jiedao.cases.selectors import case_list
 
     mark = CaseRepeat.objects.filter(case=case).first()
@@ -264,13 +268,15 @@ def repeat_links(user: Any, case: Case) -> dict[str, Any] | None:
         return None
     visible = case_list(user).select_related(None).only("id", "ticket", "title").order_by("id")
     earlier = visible.filter(pk=mark.earlier_id).first() if mark is not None and mark.earlier_id else None
+    reasons = [r for r in (mark.reasons if mark else [])
+               if r in CaseRepeat.Reason.values and (earlier is not None or r == CaseRepeat.Reason.CHASE)]
     later = list(visible.filter(pk__in=later_ids)) if later_ids else []
+    if earlier is None and not reasons and not later:
+        return None
     return {
-        "is_repeat": mark is not None,
-        "reasons": [str(CaseRepeat.Reason(r).label) for r in (mark.reasons if mark else [])
-                    if r in CaseRepeat.Reason.values],
+        "is_repeat": earlier is not None or bool(reasons),
+        "reasons": [str(CaseRepeat.Reason(r).label) for r in reasons],
         "earlier": earlier,
         "evidence": mark.evidence if earlier is not None else "",
         "later": later,
-        "later_hidden": len(later_ids) - len(later),
     }

@@ -397,7 +397,7 @@ class CasePageIn(Schema):
     limit: int = Field(selectors.PAGE_LIMIT, ge=1, le=PAGE_SIZE_MAX, description="每页条数，默认 50，最多 500")
     cursor: str | None = Field(None, max_length=40,
                                description="翻页游标：上一页答复中的 next_cursor（推荐的翻页方式，任何范围下每页代价相同）")
-    offset: int = Field(0, ge=0, le=10**9, description="跳过前面多少条（兼容旧客户端；跳得越多越慢，请改用 cursor）")
+    offset: int = Field(0, ge=0, le=10_000, description="跳过前面多少条（兼容旧客户端，最多 10000；更多请用 cursor）")
     count: bool | None = Field(None, description="是否计算总数（最多数到 10000）；默认第一页计算、带 cursor 的请求不计算")
 
 

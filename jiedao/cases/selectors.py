@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import FullResultSet
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -333,7 +333,10 @@ def _run(ids_qs: QuerySet, index: str | None) -> list[int]:
     otherwise read a whole district through the path index and sort it."""
     if index is None or connection.vendor != "sqlite":
         return list(ids_qs)
-    sql, params = ids_qs.query.sql_with_params()
+    try:
+        sql, params = ids_qs.query.sql_with_params()
+    except EmptyResultSet:  # nothing can match (a user with no case scope)
+        return []
     table = connection.ops.quote_name(Case._meta.db_table)
     using = f"INDEXED BY {connection.ops.quote_name(index)}" if index else "NOT INDEXED"
     sql = sql.replace(f"FROM {table}", f"FROM {table} {using}", 1)
@@ -444,6 +447,8 @@ def _where(qs: QuerySet) -> tuple[str, list[Any]]:
         sql, params = qs.query.get_compiler(connection.alias).compile(qs.query.where)
     except FullResultSet:  # no condition at all (a superuser's unfiltered list)
         return "1 = 1", []
+    except EmptyResultSet:  # nothing can match (a user with no case scope)
+        return "1 = 0", []
     return sql or "1 = 1", list(params)
 
 

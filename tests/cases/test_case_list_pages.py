@@ -152,3 +152,20 @@ def test_the_staff_page_counts_and_pages_a_filtered_list(client, world, catalogu
     assert client.get(reverse("cases:list"), {"category": catalogue["dispute"].pk}).context["rows"] == []
     client.force_login(world.other_worker)  # the same filter out of scope: none of them
     assert client.get(reverse("cases:list"), {"category": catalogue["garbage"].pk}).context["rows"] == []
+
+
+def test_a_user_with_no_case_scope_gets_an_empty_list_not_an_error(world, catalogue, as_):
+    from jiedao.org.models import User
+
+    file_case(world, catalogue)
+    nobody = User.objects.create_user(username="no_scope", password="x" * 12, full_name="无范围", home_node=world.grid)
+    api = as_(nobody)
+    for query in ({"q": "垃圾"}, {"state": "reported", "count": "true", "offset": 1}, {"tier": "public", "count": "true"}):
+        response = api.get("/cases", **query)
+        assert response.status_code == 200, (query, response.content)
+        assert response.json()["items"] == []
+
+
+def test_offset_beyond_ten_thousand_is_refused_naming_the_field(world, as_):
+    response = as_(world.leader).get("/cases", offset=10_001)
+    assert response.status_code == 422 and "offset" in response.content.decode()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import threading
@@ -303,10 +304,14 @@ try:
     _probe_key, _probe_nonce = bytes(range(16)), bytes(range(12))
     _probe = _encryption_context(algorithms.SM4(_probe_key), modes.GCM(_probe_nonce))
     _public = _cipher_encryptor(algorithms.SM4(_probe_key), modes.GCM(_probe_nonce))
+    for _context in (_probe, _public):  # with associated data, as every bound value has
+        _context.authenticate_additional_data(b"jiedao:probe:1")
     if (_probe.update(b"probe") + _probe.finalize() + _probe.tag
             != _public.update(b"probe") + _public.finalize() + _public.tag):
         raise ValueError("the private encryption context disagrees with the public one")
 except Exception:  # pragma: no cover - depends on the installed cryptography
+    logging.getLogger(__name__).warning("cryptography's private encryption context is unusable; "
+                                        "batch encryption uses the public API")
     _encryption_context = _cipher_encryptor
 
 

@@ -603,9 +603,11 @@ def photo_label(stored: str) -> str:
 
 
 @transaction.atomic
-def photo_add(*, actor: Any, inspection: Inspection, upload: Any, hazard: Hazard | None = None) -> Any:
-    """Keep a photo of an inspection (or, with `hazard`, of its rectification) encrypted in the
-    file vault: JPG, PNG or WEBP judged by content, 10 MB at most, 9 per inspection or hazard."""
+def photos_add(*, actor: Any, inspection: Inspection, uploads: list[Any], hazard: Hazard | None = None) -> list[Any]:
+    """Keep photos of an inspection (or, with `hazard`, of its rectification) encrypted in the
+    file vault: JPG, PNG or WEBP judged by content, 10 MB at most, 9 per inspection or hazard.
+    Every upload is checked before any is written, and the files written are removed again if
+    the rows cannot be: a refused batch leaves nothing on disk."""
     from jiedao.core import filevault
     from jiedao.safety.models import PhotoKind, SafetyPhoto
 
@@ -613,24 +615,38 @@ def photo_add(*, actor: Any, inspection: Inspection, upload: Any, hazard: Hazard
     scope.require(actor, Perm.INSPECT_SAFETY, node.path, view_perm=Perm.VIEW_SAFETY)
     if hazard is not None and hazard.inspection_id != inspection.pk:
         raise DomainError(_("该隐患不是这次检查发现的。"), field="hazard")
-    kind = case_services.sniff_upload(upload)
-    if kind not in PHOTO_TYPES:
-        raise DomainError(_("只能上传 JPG、PNG、WEBP 照片。"), field="photos")
+    kinds = []
+    for upload in uploads:
+        kind = case_services.sniff_upload(upload)
+        if kind not in PHOTO_TYPES:
+            raise DomainError(_("只能上传 JPG、PNG、WEBP 照片。"), field="photos")
+        kinds.append(kind)
     existing = SafetyPhoto.objects.filter(inspection=inspection, hazard=hazard).count()
-    if existing >= PHOTOS_PER_OBJECT:
+    if existing + len(uploads) > PHOTOS_PER_OBJECT:
         raise DomainError(_("照片最多 %(n)s 张。") % {"n": PHOTOS_PER_OBJECT}, field="photos")
-    stored = secrets.token_hex(16)
-    upload.seek(0)
-    with filevault.VaultWriter(photo_dir() / stored, photo_label(stored)) as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    photo = SafetyPhoto.objects.create(
-        inspection=inspection, hazard=hazard, stored=stored, content_type=PHOTO_TYPES[kind], size=upload.size,
-        kind=PhotoKind.RECTIFICATION if hazard is not None else PhotoKind.INSPECTION,
-        uploaded_by=actor if getattr(actor, "pk", None) else None)
-    audit.record(actor=actor, action="safety.photo.add", obj=photo,
-                 after={"inspection": inspection.pk, "hazard": hazard.pk if hazard else None, "size": upload.size})
-    return photo
+    written: list[Any] = []
+    photos = []
+    try:
+        for upload, kind in zip(uploads, kinds, strict=True):
+            stored = secrets.token_hex(16)
+            upload.seek(0)
+            written.append(photo_dir() / stored)
+            with filevault.VaultWriter(written[-1], photo_label(stored)) as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+            photo = SafetyPhoto.objects.create(
+                inspection=inspection, hazard=hazard, stored=stored, content_type=PHOTO_TYPES[kind], size=upload.size,
+                kind=PhotoKind.RECTIFICATION if hazard is not None else PhotoKind.INSPECTION,
+                uploaded_by=actor if getattr(actor, "pk", None) else None)
+            audit.record(actor=actor, action="safety.photo.add", obj=photo,
+                         after={"inspection": inspection.pk, "hazard": hazard.pk if hazard else None,
+                                "size": upload.size})
+            photos.append(photo)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return photos
 
 
 def photo_bytes(photo: Any) -> bytes:

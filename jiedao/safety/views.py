@@ -203,8 +203,7 @@ def inspection_new(request: HttpRequest, pk: int) -> HttpResponse:
                     inspection = services.inspection_record(
                         actor=user, business=business, template=template, campaign=campaign,
                         site_inspection=site_inspection if request.POST.get("with_site") else None, **form.values())
-                    for upload in request.FILES.getlist("photos"):
-                        services.photo_add(actor=user, inspection=inspection, upload=upload)
+                    services.photos_add(actor=user, inspection=inspection, uploads=request.FILES.getlist("photos"))
             except DomainError as exc:
                 field = exc.field or ""
                 if field.startswith("findings["):
@@ -286,8 +285,8 @@ def hazard_act(request: HttpRequest, pk: int) -> HttpResponse:
             hazard = services.hazard_act(actor=request.user, hazard=hazard, action=form.cleaned_data["action"],
                                          reason=form.cleaned_data["reason"], **form.params())
             if hazard.inspection_id:
-                for upload in request.FILES.getlist("photos"):
-                    services.photo_add(actor=request.user, inspection=hazard.inspection, hazard=hazard, upload=upload)
+                services.photos_add(actor=request.user, inspection=hazard.inspection, hazard=hazard,
+                                    uploads=request.FILES.getlist("photos"))
     except DomainError as exc:
         if exc.status_code == 409 or exc.field not in form.fields:
             if exc.status_code == 403:

@@ -41,3 +41,24 @@ def test_a_non_image_is_refused_and_nothing_is_kept(world, safety, client):
                      "photos": [fake]})
     assert r.status_code == 400 and "照片" in r.content.decode()
     assert not Inspection.objects.exists() and not SafetyPhoto.objects.exists()
+
+
+def test_a_refused_batch_leaves_no_file_on_disk(world, safety, client):
+    client.force_login(world.worker)
+    before = set(services.photo_dir().glob("*")) if services.photo_dir().exists() else set()
+    fake = SimpleUploadedFile("照片2.jpg", b"%PDF-1.4 not a photo", content_type="image/jpeg")
+    r = client.post(f"/safety/businesses/{safety.diner.pk}/inspect/",
+                    {"inspected_on": timezone.localdate().isoformat(), "severity_1": "ordinary", "days_1": "5",
+                     "severity_2": "ordinary", "days_2": "5", "severity_3": "ordinary", "days_3": "5",
+                     "photos": [png_upload("好的.png"), fake]})
+    assert r.status_code == 400
+    after = set(services.photo_dir().glob("*")) if services.photo_dir().exists() else set()
+    assert after == before and not SafetyPhoto.objects.exists()
+    too_many = [png_upload(f"{i}.png") for i in range(services.PHOTOS_PER_OBJECT + 1)]
+    r = client.post(f"/safety/businesses/{safety.diner.pk}/inspect/",
+                    {"inspected_on": timezone.localdate().isoformat(), "severity_1": "ordinary", "days_1": "5",
+                     "severity_2": "ordinary", "days_2": "5", "severity_3": "ordinary", "days_3": "5",
+                     "photos": too_many})
+    assert r.status_code == 400
+    after = set(services.photo_dir().glob("*")) if services.photo_dir().exists() else set()
+    assert after == before and not SafetyPhoto.objects.exists()

@@ -782,14 +782,17 @@ def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | No
             near.sort(key=lambda e: -len(mine & _bigrams(e.title + e.description[:200])))
             posts[c.pk] = near[:REPEAT_CANDIDATES]
     if posts:
+        by_pk = {c.pk: c for c in new}
         texts: dict[int, Case] = {}
         for pk, near in posts.items():
-            texts[pk] = next(c for c in new if c.pk == pk)
+            texts[pk] = by_pk[pk]
             for e in near:
                 texts[e.pk] = e
         order = list(texts)
         at = {pk: i for i, pk in enumerate(order)}
-        index = run([(str(pk), texts[pk].title, texts[pk].description) for pk in order]).index
+        # the org tree's own place names, as the duplicate groups use them (the same "same place")
+        index = run([(str(pk), texts[pk].title, texts[pk].description) for pk in order],
+                    known_places=org_place_names(list(texts.values()))).index
         pairs = [(at[pk], at[e.pk]) for pk, near in posts.items() for e in near]
         best: dict[int, tuple[float, Case]] = {}
         for i, j, same, score, _f in score_pairs(pairs, index):

@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jiedao.cases.models import Case, Category, State
+from jiedao.cases.selectors import bigrams, jaccard
 from jiedao.cases.workflow import Action
 from jiedao.core import audit, caching, scope
 from jiedao.core import text as boundary
@@ -728,17 +729,12 @@ CHASE_WORDS = re.compile(
 )
 
 
-def _bigrams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
 def _alike(a: Case, b: Case) -> bool:
     """The same reporter writing about the same thing: same category, or title words in common
     (a neighbour of the same building may well write about another problem)."""
     if a.category_id and a.category_id == b.category_id:
         return True
-    ta, tb = _bigrams(a.title), _bigrams(b.title)
-    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.2
+    return jaccard(bigrams(a.title), bigrams(b.title)) >= 0.2
 
 
 def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | None, list[str], str]]:
@@ -778,8 +774,8 @@ def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | No
         area = {e.pk: e for key in (("b", c.building_id), ("g", c.grid_id)) if key[1] for e in by_area.get(key, ())}
         near = [e for e in area.values() if (e.created_at, e.pk) < (c.created_at, c.pk) and e.created_at >= post_window]
         if near:
-            mine = _bigrams(c.title + c.description[:200])
-            near.sort(key=lambda e: -len(mine & _bigrams(e.title + e.description[:200])))
+            mine = bigrams(c.title + c.description[:200])
+            near.sort(key=lambda e: -len(mine & bigrams(e.title + e.description[:200])))
             posts[c.pk] = near[:REPEAT_CANDIDATES]
     if posts:
         by_pk = {c.pk: c for c in new}

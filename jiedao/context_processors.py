@@ -9,7 +9,6 @@ from jiedao.cases.cycles.selectors import COMMUNITY_KINDS, cycle_places, owns_de
 from jiedao.cases.selectors import can_view_cases
 from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm, Role
-from jiedao.org.selectors import user_assignments
 
 
 class Navigation:
@@ -105,8 +104,8 @@ class Navigation:
             return ""
         if self.user.is_superuser:
             return _("超级管理员")
-        user = self.user
-        roles = caching.get(("nav-roles", user.pk), lambda: tuple(a.role for a in user_assignments(user)))
+        # the role rows already cached per process and generation, in the assignments' order
+        roles = [role for role, _path, _active, _dept in sorted(scope.role_rows(self.user), key=lambda r: (r[1], r[0]))]
         names = dict(Role.choices)
         labels: list[str] = []
         for role in roles:

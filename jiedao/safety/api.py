@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, File, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
 from jiedao.core import scope
@@ -483,6 +483,63 @@ def tenancy_set(request, payload: TenancyIn):
     return Status(201, services.tenancy_set(actor=request.auth, site=site, tenant=tenant, kind=payload.kind))
 
 
+# --- photos (schemas; the endpoints are at the end) ---------------------------------------------
+
+PHOTO_RULES = "JPG、PNG、WEBP 照片（按文件内容判定），每张不超过 10 MB，每次检查或每个隐患的整改最多 9 张。"
+
+
+class PhotoOut(Schema):
+    id: int = Field(description="照片编号")
+    kind: str = Field(description="inspection 检查照片 / rectification 整改照片")
+    inspection_id: int = Field(description="所属检查编号")
+    hazard_id: int | None = Field(None, description="整改照片所属隐患编号")
+    content_type: str = Field(description="类型（按文件内容判定）：image/jpeg、image/png、image/webp")
+    size: int = Field(description="大小（字节）")
+    created_at: datetime = Field(description="上传时间")
+    url: str = Field(description="下载地址（同样需要能查看该检查）")
+
+    @staticmethod
+    def resolve_url(obj) -> str:
+        from django.urls import reverse
+
+        return reverse("api:safety_photo_download", args=[obj.pk])
+
+
+def _photos(user: Any, **lookup: Any) -> list[Any]:
+    from jiedao.safety.models import SafetyPhoto
+
+    return list(scope.restrict(SafetyPhoto.objects.filter(**lookup), user, Perm.VIEW_SAFETY).order_by("pk"))
+
+
+def hazard_photos(user: Any, hazard: Any) -> list[Any]:
+    """What the hazard page shows: the photos of the inspection that found it (not another
+    hazard's rectification) and this hazard's rectification photos."""
+    from django.db.models import Q
+
+    if not hazard.inspection_id:
+        return []
+    from jiedao.safety.models import SafetyPhoto
+
+    qs = SafetyPhoto.objects.filter(inspection_id=hazard.inspection_id).filter(Q(hazard__isnull=True) | Q(hazard=hazard))
+    return list(scope.restrict(qs, user, Perm.VIEW_SAFETY).order_by("pk"))
+
+
+class InspectionDetailOut(InspectionOut):
+    photos: list[PhotoOut] = Field(description="检查照片和其隐患的整改照片")
+
+    @staticmethod
+    def resolve_photos(obj, context) -> list[Any]:
+        return _photos(context["request"].auth, inspection_id=obj.pk)
+
+
+class HazardPhotosOut(HazardDetailOut):
+    photos: list[PhotoOut] = Field(description="发现该隐患的检查照片和该隐患的整改照片")
+
+    @staticmethod
+    def resolve_photos(obj, context) -> list[Any]:
+        return hazard_photos(context["request"].auth, obj)
+
+
 # --- inspections ---------------------------------------------------------------------------------
 
 
@@ -497,7 +554,7 @@ def inspection_list(request, filters: Query[InspectionFilters]):
     return qs
 
 
-@router.post("/inspections", response={201: InspectionOut, **WRITE_ERRORS}, summary="登记一次检查")
+@router.post("/inspections", response={201: InspectionDetailOut, **WRITE_ERRORS}, summary="登记一次检查")
 def inspection_record(request, payload: InspectionIn):
     """不合格的检查项和另外发现的隐患各生成一条隐患（待整改），整改期限按工作日计算。"""
     data = payload.model_dump()
@@ -511,7 +568,7 @@ def inspection_record(request, payload: InspectionIn):
     return Status(201, selectors.inspection_get(user, inspection.pk))
 
 
-@router.get("/inspections/{inspection_id}", response={200: InspectionOut, **READ_ERRORS}, summary="检查详情")
+@router.get("/inspections/{inspection_id}", response={200: InspectionDetailOut, **READ_ERRORS}, summary="检查详情")
 def inspection_detail(request, inspection_id: int = id_path("检查编号")):
     return selectors.inspection_get(request.auth, inspection_id)
 
@@ -536,12 +593,12 @@ def hazard_list(request, filters: Query[HazardFilters]):
                                  business=business.pk if business else None, q=filters.q)
 
 
-@router.get("/hazards/{hazard_id}", response={200: HazardDetailOut, **READ_ERRORS}, summary="隐患详情")
+@router.get("/hazards/{hazard_id}", response={200: HazardPhotosOut, **READ_ERRORS}, summary="隐患详情")
 def hazard_detail(request, hazard_id: int = id_path("隐患编号")):
     return selectors.hazard_get(request.auth, hazard_id)
 
 
-@router.post("/hazards/{hazard_id}/actions", response={200: HazardDetailOut, **WRITE_ERRORS}, summary="隐患流转")
+@router.post("/hazards/{hazard_id}/actions", response={200: HazardPhotosOut, **WRITE_ERRORS}, summary="隐患流转")
 def hazard_action(request, payload: HazardActionIn, hazard_id: int = id_path("隐患编号")):
     hazard = selectors.hazard_get(request.auth, hazard_id)
     params = {k: v for k, v in payload.model_dump().items() if v is not None and k not in ("action", "reason")}
@@ -593,3 +650,48 @@ def figures(request, query: Query[FiguresQuery]):
     return {"start": start, "end": end, **{k: getattr(f, k) for k in (
         "base", "visited", "hazards", "major", "rectified", "on_time", "overdue_open", "coverage_rate",
         "rectification_rate", "on_time_rate")}, "colours": selectors.colour_counts(request.auth)}
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+def _store(user: Any, inspection: Any, files: list[Any], hazard: Any = None) -> list[Any]:
+    if not files:
+        raise DomainError(_("请选择要上传的照片。"), field="photos")
+    return services.photos_add(actor=user, inspection=inspection, hazard=hazard, uploads=files)
+
+
+@router.post("/inspections/{inspection_id}/photos", response={201: list[PhotoOut], **WRITE_ERRORS},
+             summary="上传检查照片（multipart）")
+def inspection_photos_add(request, inspection_id: int = id_path("检查编号"),
+                          photos: File[list[UploadedFile]] = File(..., description=PHOTO_RULES)):
+    """multipart/form-data，字段 photos（可多个）。需要该主体的检查权限：能看到但不能检查答 403，
+    检查不存在或不在管辖范围内答 404；任何一张不合格（400，field 为 photos）则一张也不保存。"""
+    inspection = selectors.inspection_get(request.auth, inspection_id)
+    return Status(201, _store(request.auth, inspection, photos))
+
+
+@router.post("/hazards/{hazard_id}/photos", response={201: list[PhotoOut], **WRITE_ERRORS},
+             summary="上传隐患整改照片（multipart）")
+def hazard_photos_add(request, hazard_id: int = id_path("隐患编号"),
+                      photos: File[list[UploadedFile]] = File(..., description=PHOTO_RULES)):
+    """multipart/form-data，字段 photos（可多个）：该隐患的整改照片。规则与检查照片相同。"""
+    hazard = selectors.hazard_get(request.auth, hazard_id)
+    if not hazard.inspection_id:
+        raise DomainError(_("该隐患没有所属检查，不能上传整改照片。"), field="hazard")
+    return Status(201, _store(request.auth, hazard.inspection, photos, hazard))
+
+
+@router.get("/photos/{photo_id}", response=READ_ERRORS, url_name="safety_photo_download", summary="下载检查或整改照片",
+            openapi_extra={"responses": {200: {"description": "照片内容",
+                                               "content": {kind: {} for kind in services.PHOTO_TYPES.values()}}}})
+def photo_download(request, photo_id: int = id_path("照片编号")):
+    """与检查相同的范围：照片不存在或其检查不在管辖范围内都答 404。"""
+    from django.http import HttpResponse
+
+    from jiedao.safety.models import SafetyPhoto
+
+    item = scope.get_scoped(SafetyPhoto.objects.all(), request.auth, Perm.VIEW_SAFETY, pk=photo_id)
+    response = HttpResponse(services.photo_bytes(item), content_type=item.content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -11,3 +11,9 @@ class SafetyConfig(AppConfig):
         from jiedao.core import seeding
 
         seeding.register(self.name, demo="jiedao.safety.demo.demo_step")
+
+        # The case page links back to the hazard a case was escalated from (jiedao.cases.related).
+        from jiedao.cases import related
+        from jiedao.safety.case_links import hazard_links
+
+        related.register("safety.hazard", hazard_links)

@@ -134,6 +134,7 @@ class HazardFilterForm(forms.Form):
 class BusinessFilterForm(forms.Form):
     q = forms.CharField(label=_("名称"), required=False, max_length=50)
     colour = forms.ChoiceField(label=_("风险等级"), required=False, choices=[("", _("全部")), *RiskColour.choices])
+    node = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)  # a grid or unit (the map's links)
 
 
 class TenancyForm(forms.Form):

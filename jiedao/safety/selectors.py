@@ -271,3 +271,26 @@ def colour_counts(user: Any) -> dict[str, int]:
     rows = businesses_visible(user).filter(is_active=True).values("risk_colour").annotate(n=Count("pk"))
     counts = defaultdict(int, {row["risk_colour"]: row["n"] for row in rows})
     return {colour: counts[colour] for colour in ("red", "yellow", "green")}
+
+
+# --- the grid map by colour (jiedao.safety.views_map) ---------------------------------------------
+
+
+def colour_counts_by_area(user: Any, root: OrgNode, areas: list[OrgNode]) -> dict[int, dict[str, int]]:
+    """Active businesses in the user's scope under each of `areas` (nodes under `root`), by risk
+    colour: {node id: {"red": n, "yellow": n, "green": n}}. A business counts under an area when
+    its node is the area or lies under it (path prefix), so a unit's figure includes its grids
+    and the businesses hung on the unit itself. One grouped query per path length."""
+    from django.db.models.functions import Substr
+
+    counts: dict[int, dict[str, int]] = {a.pk: {"red": 0, "yellow": 0, "green": 0} for a in areas}
+    by_path = {a.path: a.pk for a in areas}
+    base = businesses_visible(user).filter(is_active=True, node__path__range=scope.subtree_range(root.path))
+    for length in sorted({len(p) for p in by_path}):
+        rows = (base.annotate(prefix=Substr("node__path", 1, length)).values("prefix", "risk_colour")
+                .annotate(n=Count("pk")).order_by())
+        for row in rows:
+            pk = by_path.get(row["prefix"])
+            if pk is not None and row["risk_colour"] in counts[pk]:
+                counts[pk][row["risk_colour"]] += row["n"]
+    return counts

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jiedao.safety import views
+from jiedao.safety import views, views_map
 
 app_name = "safety"
 
@@ -22,4 +22,5 @@ urlpatterns = [
     path("safety/checklists/", views.template_list, name="templates"),
     path("safety/checklists/new/", views.template_new, name="template_new"),
     path("safety/checklists/<int:pk>/edit/", views.template_edit, name="template_edit"),
+    path("safety/map/", views_map.risk_map, name="map"),
 ]

@@ -27,6 +27,7 @@ from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, paginate, render_error, require_perm_anywhere
+from jiedao.org.models import OrgNode
 from jiedao.safety import selectors, services, workflow
 from jiedao.safety.forms import (
     BusinessFilterForm,
@@ -120,6 +121,10 @@ def business_list(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(name__icontains=form.cleaned_data["q"])
         if form.cleaned_data["colour"]:
             qs = qs.filter(risk_colour=form.cleaned_data["colour"])
+        if form.cleaned_data.get("node"):  # the map's links: the businesses under one grid or unit
+            place = scope.get_scoped(OrgNode.objects.all(), request.user, Perm.VIEW_SAFETY, pk=form.cleaned_data["node"])
+            qs = qs.filter(node__path__range=scope.subtree_range(place.path))
+            form.place = place
     page = paginate(request, qs.order_by("node__path", "name"))
     ids = [b.pk for b in page.object_list]
     open_counts = dict(selectors.hazards_visible(request.user).filter(business_id__in=ids, state__in=OPEN_STATES)

@@ -663,7 +663,7 @@ def _store(user: Any, inspection: Any, files: list[Any], hazard: Any = None) -> 
 @router.post("/inspections/{inspection_id}/photos", response={201: list[PhotoOut], **WRITE_ERRORS},
              summary="上传检查照片（multipart）")
 def inspection_photos_add(request, inspection_id: int = id_path("检查编号"),
-                          photos: File[list[UploadedFile]] = File(..., description=PHOTO_RULES)):
+                          photos: list[UploadedFile] = File(..., description=PHOTO_RULES)):
     """multipart/form-data，字段 photos（可多个）。需要该主体的检查权限：能看到但不能检查答 403，
     检查不存在或不在管辖范围内答 404；任何一张不合格（400，field 为 photos）则一张也不保存。"""
     inspection = selectors.inspection_get(request.auth, inspection_id)
@@ -673,7 +673,7 @@ def inspection_photos_add(request, inspection_id: int = id_path("检查编号"),
 @router.post("/hazards/{hazard_id}/photos", response={201: list[PhotoOut], **WRITE_ERRORS},
              summary="上传隐患整改照片（multipart）")
 def hazard_photos_add(request, hazard_id: int = id_path("隐患编号"),
-                      photos: File[list[UploadedFile]] = File(..., description=PHOTO_RULES)):
+                      photos: list[UploadedFile] = File(..., description=PHOTO_RULES)):
     """multipart/form-data，字段 photos（可多个）：该隐患的整改照片。规则与检查照片相同。"""
     hazard = selectors.hazard_get(request.auth, hazard_id)
     if not hazard.inspection_id:

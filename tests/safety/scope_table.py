@@ -28,8 +28,11 @@ def build(world) -> dict:
     inspection = services.inspection_record(actor=world.worker, business=s.diner, inspected_on=today,
                                             template=s.fire, answers={item.pk: "fail"}, contact_name="陈老板")
     hazard = inspection.hazards.get()
+    from tests.cases.test_views import png_upload
+
+    photo = services.photos_add(actor=world.worker, inspection=inspection, uploads=[png_upload()])[0]
     return {"campaign": campaign.pk, "template": s.fire.pk, "diner": s.diner.pk, "park": s.park.pk,
-            "spare": spare.pk, "inspection": inspection.pk, "hazard": hazard.pk}
+            "spare": spare.pk, "inspection": inspection.pk, "hazard": hazard.pk, "photo": photo.pk}
 
 
 CAMPAIGN = {"node": "{grid}", "title": "燃气安全排查", "kind": "sweep", "field": "gas", "starts_on": TODAY,
@@ -61,4 +64,9 @@ ENDPOINTS = [
     Endpoint("PATCH", "/safety/risk-rules/{subdistrict}", "update", {"yellow_recent": 4}, owner="admin",
              forbidden="handler"),
     Endpoint("GET", "/safety/figures", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("POST", "/safety/inspections/{inspection}/photos", "create", {"photos": "{upload}"}, owner="worker",
+             forbidden="leader"),
+    Endpoint("POST", "/safety/hazards/{hazard}/photos", "create", {"photos": "{upload}"}, owner="worker",
+             forbidden="handler"),
+    Endpoint("GET", "/safety/photos/{photo}", "export", owner="worker"),
 ]

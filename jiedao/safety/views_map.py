@@ -26,18 +26,19 @@ from jiedao.org.models import NodeKind, OrgNode
 from jiedao.safety import mapping, selectors
 
 UNIT_KINDS = (NodeKind.COMMUNITY, NodeKind.VILLAGE)
-# Classes of the share shown (upper bounds, exclusive); a share of 0 is its own class.
-BREAKS = (0.10, 0.20, 0.40)
+# What the fill shows: the colours counted, and the class breaks of their share (a share of 0
+# is a class of its own). Red is rare, so its breaks are lower.
 SHOWS = {"red": ("red",), "risk": ("red", "yellow")}
+BREAKS = {"red": (0.10, 0.20, 0.40), "risk": (0.25, 0.50, 0.75)}
 
 
-def share_class(share: float | None) -> int:
-    """0 for no business, 1 for a share of 0, then 2…5 by BREAKS (<10%, <20%, <40%, ≥40%)."""
+def share_class(share: float | None, breaks: tuple[float, ...]) -> int:
+    """0 for no business, 1 for a share of 0, then 2…5 by `breaks` (e.g. <10%, <20%, <40%, ≥40%)."""
     if share is None:
         return 0
     if share == 0:
         return 1
-    return 2 + sum(share >= b for b in BREAKS)
+    return 2 + sum(share >= b for b in breaks)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Area:
     yellow: int
     green: int
     shown: int
+    breaks: tuple[float, ...]
     unit: OrgNode | None = None
     shape: mapping.Shape | None = None
 
@@ -64,11 +66,11 @@ class Area:
 
     @property
     def klass(self) -> int:
-        return share_class(self.share)
+        return share_class(self.share, self.breaks)
 
 
 def _legend(show: str) -> list[tuple[int, str]]:
-    bounds = [f"{int(b * 100)}%" for b in BREAKS]
+    bounds = [f"{int(b * 100)}%" for b in BREAKS[show]]
     return [(1, "0"), (2, _("低于 %(b)s") % {"b": bounds[0]}),
             (3, f"{bounds[0]}–{bounds[1]}"), (4, f"{bounds[1]}–{bounds[2]}"),
             (5, _("%(b)s 及以上") % {"b": bounds[2]}), (0, _("无在营主体"))]
@@ -97,7 +99,7 @@ def risk_map(request: HttpRequest) -> HttpResponse:
     areas: dict[int, Area] = {}
     for node in nodes:
         c = counts[node.pk]
-        areas[node.pk] = Area(node, c["red"], c["yellow"], c["green"], sum(c[k] for k in SHOWS[show]),
+        areas[node.pk] = Area(node, c["red"], c["yellow"], c["green"], sum(c[k] for k in SHOWS[show]), BREAKS[show],
                               unit=units.get(node.path[:-scope.PATH_SEGMENT]))
     grids = [a for a in areas.values() if a.node.kind == NodeKind.GRID]
     unit_areas = [a for a in areas.values() if a.node.kind in UNIT_KINDS]

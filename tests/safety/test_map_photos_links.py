@@ -9,7 +9,7 @@ from jiedao.cases.models import Case
 from jiedao.core.permissions import Role
 from jiedao.org import services as org_services
 from jiedao.people.models import Business
-from jiedao.safety import mapping, services
+from jiedao.safety import mapping, services, views_map
 from jiedao.safety.models import Hazard
 from tests.cases.test_views import png_upload, tiny_png
 from tests.conftest import _user
@@ -50,6 +50,10 @@ def test_schematic_map_counts_by_grid_and_links_to_the_list(world, safety, clien
     # 东门第一网格: 海鲜排档 red, 东门工业园 yellow, 园内电焊铺 green → red share 1/3
     assert "共 3 家，红 1、黄 1、绿 1（占比 33%）" in page
     assert page.count("<title>") >= 4 and "<table" in page
+    # 1/3 red is in the [20 %, 40 %) class; 东门第二网格 (好邻居超市 red) 1/1 in ≥ 40 %; 横塘 0 red
+    assert views_map.share_class(1 / 3, views_map.BREAKS["red"]) == 4
+    shapes = re.findall(r'<a href="/safety/businesses/\?node=(\d+)[^"]*"[^>]*><path class="grid-shape m-(\d)"', page)
+    assert dict(shapes) == {str(world.grid.pk): "4", str(world.other_grid.pk): "5", str(world.village_grid.pk): "1"}
     # the link gives the grid's red businesses only
     r = client.get(f"/safety/businesses/?node={world.grid.pk}&colour=red")
     names = re.findall(r'class="row-title"[^>]*>([^<]+)<', r.content.decode())

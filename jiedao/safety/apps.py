@@ -11,3 +11,8 @@ class SafetyConfig(AppConfig):
         from jiedao.core import seeding
 
         seeding.register(self.name, demo="jiedao.safety.demo.demo_step")
+
+        from jiedao.cases.statistics import panels
+        from jiedao.safety.panel import PANEL
+
+        panels.register(PANEL)  # the 驾驶舱's safety figures (jiedao.safety.panel)

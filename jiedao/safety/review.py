@@ -61,6 +61,7 @@ TOP_BUSINESSES = 10
 TOP_SITES = 10
 OVERDUE_IN_DOCUMENT = 20  # the docx lists the first ones; the page and the xlsx list them all
 QUARTER_CHOICES = 8
+MAX_PLACES = 400
 COLOUR_RANK = {RiskColour.RED: 0, RiskColour.YELLOW: 1, RiskColour.GREEN: 2}
 
 
@@ -103,8 +104,10 @@ def parse_quarter(raw: str) -> tuple[int, int] | None:
 def places(user: Any) -> list[OrgNode]:
     """The places the user may ask a review of: the sub-districts, communities (村) and grids in
     their safety scope, in tree order."""
-    return list(org_selectors.nodes_visible(user, Perm.VIEW_SAFETY).filter(kind__in=REVIEW_KINDS)
-                .defer("boundary").order_by("path"))
+    qs = org_selectors.nodes_visible(user, Perm.VIEW_SAFETY).filter(kind__in=REVIEW_KINDS).defer("boundary")
+    if qs.count() > MAX_PLACES:  # a district or city: its grids are too many to list (still reachable by id)
+        qs = qs.exclude(kind=NodeKind.GRID)
+    return list(qs.order_by("path")[:MAX_PLACES])
 
 
 def review_node(user: Any, pk: Any) -> OrgNode:
@@ -416,7 +419,7 @@ def _document(review: Review) -> Report:
                             + ("：" if len(review.overdue) <= OVERDUE_IN_DOCUMENT
                                else f"（列前{OVERDUE_IN_DOCUMENT}个，全部见数据表）：")))
         for index, hazard in enumerate(review.overdue[:OVERDUE_IN_DOCUMENT], start=1):
-            out.append(("body", f"{index}. {hazard.code}，{hazard.business.name}，{hazard.get_field_display()}"
+            out.append(("body", f"{index}. {hazard.code}，{hazard.business.name}，{hazard.get_field_display()}领域"
                                 f"{hazard.get_severity_display()}：{hazard.description}；整改期限"
                                 f"{cn_date(timezone.localtime(hazard.deadline_at).date())}，已逾期{_overdue_days(hazard, now)}天，"
                                 f"{hazard.get_state_display()}。"))

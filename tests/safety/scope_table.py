@@ -61,4 +61,7 @@ ENDPOINTS = [
     Endpoint("PATCH", "/safety/risk-rules/{subdistrict}", "update", {"yellow_recent": 4}, owner="admin",
              forbidden="handler"),
     Endpoint("GET", "/safety/figures", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("GET", "/safety/review", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("GET", "/safety/review.docx", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("GET", "/safety/review.xlsx", "detail", {"node": "{grid}"}, owner="worker"),
 ]

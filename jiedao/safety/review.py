@@ -28,6 +28,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from jiedao.cases.cycles.reports import (
     Report,
@@ -218,17 +219,19 @@ class Review:
         return f"{self.year}-Q{self.quarter}"
 
     def comparison(self) -> list[tuple[str, str, str, str]]:
-        """(label, this quarter, previous quarter, change) rows, counts and rates."""
+        """(label, this quarter, previous quarter, change) rows, counts and rates (rates change in
+        percentage points); labels in the active language (the documents are made in zh-hans)."""
         f, p = self.figures, self.previous
         rows = []
-        for label, now, before in (("排摸（家）", f.visited, p.visited), ("检查（次）", self.inspections, self.previous_inspections),
-                                   ("隐患（个）", f.hazards, p.hazards), ("重大隐患（个）", f.major, p.major),
-                                   ("逾期未整改（个）", f.overdue_open, p.overdue_open)):
+        for label, now, before in ((_("排摸（家）"), f.visited, p.visited),
+                                   (_("检查（次）"), self.inspections, self.previous_inspections),
+                                   (_("隐患（个）"), f.hazards, p.hazards), (_("重大隐患（个）"), f.major, p.major),
+                                   (_("逾期未整改（个）"), f.overdue_open, p.overdue_open)):
             rows.append((label, str(now), str(before), f"{now - before:+d}"))
-        for label, now, before in (("排摸覆盖率", f.coverage_rate, p.coverage_rate),
-                                   ("整改率", f.rectification_rate, p.rectification_rate),
-                                   ("按期整改率", f.on_time_rate, p.on_time_rate)):
-            change = "—" if now is None or before is None else f"{(now - before) * 100:+.1f}个百分点"
+        for label, now, before in ((_("排摸覆盖率"), f.coverage_rate, p.coverage_rate),
+                                   (_("整改率"), f.rectification_rate, p.rectification_rate),
+                                   (_("按期整改率"), f.on_time_rate, p.on_time_rate)):
+            change = "—" if now is None or before is None else _("%(points)s个百分点") % {"points": f"{(now - before) * 100:+.1f}"}
             rows.append((label, percent(now), percent(before), change))
         return rows
 

@@ -195,6 +195,12 @@ def test_page_and_downloads_for_the_leader(world, safety, login):
     assert (overview["底数（在营主体，家）"], overview["隐患（个）"], overview["重大隐患（个）"]) == (4, 2, 1)
     sites = list(workbook["园中园厂中厂"].iter_rows(min_row=2, values_only=True))
     assert sites == [("东门工业园", "园中园", 1, 1, 1, 1, 1)]
+    # The documents are Chinese whatever the page's language; the page follows the reader's.
+    r = c.get("/safety/review/download/xlsx/", HTTP_ACCEPT_LANGUAGE="en")
+    compared = load_workbook(io.BytesIO(b"".join(r.streaming_content)))["与上季度比较"]
+    assert [row[0] for row in compared.iter_rows(min_row=2, max_row=3, values_only=True)] == ["排摸（家）", "检查（次）"]
+    english = c.get("/safety/review/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Quarterly risk review" in english and "Inspections" in english
 
 
 def test_a_grid_worker_reviews_the_grid_and_nothing_above(world, safety, login):

@@ -60,7 +60,7 @@ def render(request: Any, node: Any, start: date, end: date) -> str:
             "rates": [("coverage_rate", _("排摸覆盖率"), percent(f.coverage_rate)),
                       ("rectification_rate", _("整改率"), percent(f.rectification_rate)),
                       ("on_time_rate", _("按期整改率"), percent(f.on_time_rate))],
-        }, request=request)
+        })
         cache.set(key, html, PANEL_CACHE_SECONDS)
     return html
 

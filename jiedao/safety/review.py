@@ -365,7 +365,7 @@ def _risk_tables(user: Any, node: OrgNode, review: Review, hazards: QuerySet[Haz
 # --- the document ---------------------------------------------------------------------------------
 
 
-def _overdue_days(hazard: Hazard, now: datetime) -> int:
+def overdue_days(hazard: Hazard, now: datetime) -> int:
     return max((timezone.localtime(now).date() - timezone.localtime(hazard.deadline_at).date()).days, 0)
 
 
@@ -424,7 +424,7 @@ def _document(review: Review) -> Report:
         for index, hazard in enumerate(review.overdue[:OVERDUE_IN_DOCUMENT], start=1):
             out.append(("body", f"{index}. {hazard.code}，{hazard.business.name}，{hazard.get_field_display()}领域"
                                 f"{hazard.get_severity_display()}：{hazard.description}；整改期限"
-                                f"{cn_date(timezone.localtime(hazard.deadline_at).date())}，已逾期{_overdue_days(hazard, now)}天，"
+                                f"{cn_date(timezone.localtime(hazard.deadline_at).date())}，已逾期{overdue_days(hazard, now)}天，"
                                 f"{hazard.get_state_display()}。"))
     else:
         out.append(("body", "本季度发现的隐患均未逾期。"))
@@ -493,7 +493,7 @@ def _sheets(review: Review) -> list[Sheet]:
         Sheet("逾期未整改", ["隐患编号", "主体", "领域", "等级", "隐患描述", "发现日期", "整改期限", "逾期天数", "状态"],
               [[h.code, h.business.name, h.get_field_display(), h.get_severity_display(), h.description,
                 timezone.localtime(h.found_at).date().isoformat(), timezone.localtime(h.deadline_at).date().isoformat(),
-                _overdue_days(h, now), h.get_state_display()] for h in review.overdue],
+                overdue_days(h, now), h.get_state_display()] for h in review.overdue],
               [18, 20, 10, 10, 40, 12, 12, 10, 10]),
         Sheet("重点风险主体", ["主体", "网格", "行业", "风险等级", "本季度隐患", "其中重大", "未销号", "其中重大", "逾期"],
               [[r.business.name, r.grid, r.business.industry, r.colour_label, r.hazards, r.major, r.open, r.open_major,

@@ -62,7 +62,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
         "rates": [(_("排摸覆盖率"), percent(f.coverage_rate)), (_("整改率"), percent(f.rectification_rate)),
                   (_("按期整改率"), percent(f.on_time_rate))],
         "comparison": review.comparison(),
-        "overdue": [(h, reviews._overdue_days(h, review.now)) for h in review.overdue[:50]],
+        "overdue": [(h, reviews.overdue_days(h, review.now)) for h in review.overdue[:50]],
         "by_field": [(row, percent(row.rectification_rate), percent(row.on_time_rate)) for row in review.by_field],
         "tenant_rate": percent(review.tenant_summary.rectification_rate),
     }

@@ -23,7 +23,7 @@ from jiedao.core.permissions import Perm
 from jiedao.people.models import Business
 from jiedao.safety import review as reviews
 from jiedao.safety import services
-from jiedao.safety.models import Hazard, HazardTransition, Inspection, SafetyField
+from jiedao.safety.models import Hazard, HazardTransition, Inspection, SafetyField, Tenancy
 from tests.safety.test_figures_property import run_program
 
 EXAMPLES = int(os.environ.get("JIEDAO_SAFETY_REVIEW_EXAMPLES", "4"))
@@ -51,6 +51,7 @@ def recount(user, node, start, end, now) -> dict:
         history.setdefault(step.hazard_id, []).append(step)
     total = {"hazards": 0, "major": 0, "rectified": 0, "on_time": 0, "overdue_open": 0}
     fields: dict[str, dict[str, int]] = {}
+    per_business: dict[int, dict[str, int]] = {}
     overdue = set()
     for hazard in Hazard.objects.select_related("node"):
         if not (low <= hazard.found_at < high) or not _under(hazard.node.path, user, node):
@@ -69,7 +70,7 @@ def recount(user, node, start, end, now) -> dict:
             if step.action == "reinspect_fail":
                 rectified = None
         row = fields.setdefault(hazard.field, dict.fromkeys(total, 0))
-        for counts in (total, row):
+        for counts in (total, row, per_business.setdefault(hazard.business_id, dict.fromkeys(total, 0))):
             counts["hazards"] += 1
             counts["major"] += hazard.severity == "major"
             if state == "closed":
@@ -79,8 +80,14 @@ def recount(user, node, start, end, now) -> dict:
                 counts["overdue_open"] += 1
         if state in ("open", "rectifying") and deadline < now:
             overdue.add(hazard.code)
-    return {"base": base, "visited": len({i.business_id for i in inspections}), "inspections": len(inspections),
-            **total, "fields": fields, "overdue": overdue}
+    tenants = [t.tenant for t in Tenancy.objects.select_related("tenant__node")
+               if t.tenant.is_active and _under(t.tenant.node.path, user, node)]
+    inspected = {i.business_id for i in inspections}
+    zero = dict.fromkeys(total, 0)
+    tenancy = {"tenants": len(tenants), "inspected": sum(t.pk in inspected for t in tenants),
+               **{k: sum(per_business.get(t.pk, zero)[k] for t in tenants) for k in ("hazards", "major", "rectified")}}
+    return {"base": base, "visited": len(inspected), "inspections": len(inspections),
+            **total, "fields": fields, "overdue": overdue, "tenancy": tenancy}
 
 
 def _number(pattern: str, text: str) -> tuple[int, ...]:
@@ -108,6 +115,9 @@ def read_docx(content: bytes) -> dict:
         if match:
             got["fields"][value] = dict(zip(("hazards", "major", "rectified", "on_time", "overdue_open"),
                                             map(int, match.groups()), strict=True))
+    match = re.search(r"辖区有承租主体(\d+)家，本季度检查(\d+)家，发现隐患(\d+)个、重大隐患(\d+)个，已整改销号(\d+)个", text)
+    got["tenancy"] = (dict(zip(("tenants", "inspected", "hazards", "major", "rectified"), map(int, match.groups()),
+                               strict=True)) if match else None)
     got["overdue"] = set(re.findall(r"^\d+\. (YH[\w-]+)，", text, re.M))
     got["text"] = text
     return got
@@ -128,6 +138,7 @@ def check(world, data, now) -> None:
         for key in ("base", "visited", "inspections", "hazards", "major", "rectified", "on_time", "overdue_open"):
             assert got[key] == expected[key], (name, node.name, key)
         assert got["fields"] == expected["fields"], (name, node.name)
+        assert got["tenancy"] == (expected["tenancy"] if expected["tenancy"]["tenants"] else None), (name, node.name)
         if len(expected["overdue"]) <= reviews.OVERDUE_IN_DOCUMENT:
             assert got["overdue"] == expected["overdue"], (name, node.name)
         previous = recount(user, node, *reviews.quarter_dates(*reviews.previous_quarter(year, quarter)), now)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/export/", views.case_export, name="export"),
     path("cases/dashboard/", statistics_views.dashboard, name="dashboard"),
     path("cases/dashboard/hotspots/", statistics_views.dashboard_hotspots_fragment, name="dashboard_hotspots"),
+    path("cases/dashboard/panels/<slug:key>/", statistics_views.dashboard_panel_fragment, name="dashboard_panel"),
     path("cases/new/", views.case_new, name="new"),
     path("cases/hotline/", views.case_hotline, name="hotline"),
     path("cases/places/", views.place_picker, name="places"),

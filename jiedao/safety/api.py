@@ -15,14 +15,16 @@ from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
+from jiedao.cases.api_common import DOCX, FILE_ERRORS, XLSX, file_response
 from jiedao.core import scope
-from jiedao.core.api import READ_ERRORS, WRITE_ERRORS, InSchema, ObjId, id_path, paginated, ref_or_404
+from jiedao.core.api import READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.org import selectors as org_selectors
 from jiedao.org.api import PatchSchema
 from jiedao.org.models import NodeKind
 from jiedao.people.models import RiskColour
+from jiedao.safety import review as reviews
 from jiedao.safety import selectors, services, workflow
 from jiedao.safety.models import CampaignKind, HazardState, SafetyField, Severity, TenancyKind
 from jiedao.safety.workflow import HazardAction
@@ -695,3 +697,149 @@ def photo_download(request, photo_id: int = id_path("照片编号")):
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- 季度风险研判 (jiedao.safety.review) -----------------------------------------------------------
+
+
+
+class ReviewQuery(Schema):
+    node: int | None = Field(None, ge=1, description="街道、社区（村）或网格编号；默认您管辖的第一个")
+    year: int | None = Field(None, ge=2000, le=2100, description="年份；默认本季度")
+    quarter: int | None = Field(None, ge=1, le=4, description="季度（1–4）；默认本季度")
+
+
+class ReviewFiguresOut(Schema):
+    base: int = Field(description="底数：在营主体数")
+    visited: int = Field(description="排摸：本季度检查过至少一次的主体数")
+    inspections: int = Field(description="本季度检查次数")
+    hazards: int = Field(description="本季度发现的隐患（不含撤销）")
+    major: int = Field(description="重大隐患")
+    rectified: int = Field(description="已销号")
+    on_time: int = Field(description="按期整改")
+    overdue_open: int = Field(description="逾期未整改")
+    coverage_rate: float | None = Field(description="排摸覆盖率 = 排摸 / 底数")
+    rectification_rate: float | None = Field(description="整改率 = 已销号 / 隐患")
+    on_time_rate: float | None = Field(description="按期整改率 = 按期整改 / 隐患")
+
+
+class ReviewHazardRowOut(Schema):
+    key: str = Field(description="领域或等级代码")
+    label: str
+    hazards: int
+    major: int
+    rectified: int
+    on_time: int
+    overdue_open: int
+
+
+class ReviewOverdueOut(Schema):
+    id: int
+    code: str
+    business: str
+    field: str
+    severity: str
+    description: str
+    deadline_at: datetime
+    state: str
+
+
+class ReviewBusinessOut(Schema):
+    id: int
+    name: str
+    grid: str
+    risk_colour: str
+    hazards: int = Field(description="本季度发现的隐患")
+    major: int
+    open: int = Field(description="目前未销号的隐患（不论何时发现）")
+    open_major: int
+    overdue: int
+
+
+class ReviewSiteOut(Schema):
+    id: int
+    name: str
+    kind: str = Field(description="园中园 / 厂中厂")
+    tenants: int
+    inspected: int = Field(description="园区/厂区及其承租主体中本季度检查过的")
+    hazards: int
+    major: int
+    open: int
+
+
+class ReviewOut(Schema):
+    node_id: int
+    node_name: str
+    year: int
+    quarter: int
+    title: str
+    start: date
+    end: date
+    figures: ReviewFiguresOut
+    previous: ReviewFiguresOut = Field(description="上季度，同一口径")
+    by_field: list[ReviewHazardRowOut]
+    by_severity: list[ReviewHazardRowOut]
+    overdue: list[ReviewOverdueOut] = Field(description="本季度发现、至今未整改且已过期限的隐患")
+    businesses: list[ReviewBusinessOut] = Field(description="重点风险主体（前 10）")
+    sites: list[ReviewSiteOut] = Field(description="园中园、厂中厂（前 10）")
+    tenants: dict[str, int] = Field(description="承租主体合计：tenants, inspected, hazards, major, rectified")
+
+
+def _review(request: Any, query: ReviewQuery) -> Any:
+    if (query.year is None) != (query.quarter is None):
+        raise DomainError(_("年份和季度须同时填写。"), field="quarter" if query.quarter is None else "year")
+    year, quarter = (query.year, query.quarter) if query.year else reviews.recent_quarters()[0][:2]
+    if query.node:
+        node = ref_or_404(reviews.review_node, request.auth, query.node, "node")
+    else:
+        places = reviews.places(request.auth)
+        if not places:
+            raise DomainError(_("季度风险研判按街道、社区（村）或网格进行，您负责的范围内没有。"), field="node")
+        node = places[0]
+    return reviews.build(request.auth, node, year, quarter)
+
+
+def _review_figures(f: Any, inspections: int) -> dict[str, Any]:
+    return {"inspections": inspections, **{k: getattr(f, k) for k in (
+        "base", "visited", "hazards", "major", "rectified", "on_time", "overdue_open", "coverage_rate",
+        "rectification_rate", "on_time_rate")}}
+
+
+def _file_doc(media_type: str) -> dict[str, Any]:
+    return {"responses": {200: {"description": "文件（附件）",
+                                "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}}
+
+
+@router.get("/review", response={200: ReviewOut, **READ_ERRORS, 400: ErrorOut}, summary="季度风险研判（数据）")
+def review(request, query: Query[ReviewQuery]):
+    """口径见 docs/figures.md 的“季度风险研判”一节；统计您管辖范围内、所选节点下的数据。"""
+    r = _review(request, query)
+    rows = lambda items: [{k: getattr(x, k) for k in ReviewHazardRowOut.model_fields} for x in items]  # noqa: E731
+    return {
+        "node_id": r.node.pk, "node_name": r.node.name, "year": r.year, "quarter": r.quarter, "title": r.title,
+        "start": r.start, "end": r.end, "figures": _review_figures(r.figures, r.inspections),
+        "previous": _review_figures(r.previous, r.previous_inspections),
+        "by_field": rows(r.by_field), "by_severity": rows(r.by_severity),
+        "overdue": [{"id": h.pk, "code": h.code, "business": h.business.name, "field": h.field, "severity": h.severity,
+                     "description": h.description, "deadline_at": h.deadline_at, "state": h.state} for h in r.overdue],
+        "businesses": [{"id": b.business.pk, "name": b.business.name, "grid": b.grid, "risk_colour": b.business.risk_colour,
+                        "hazards": b.hazards, "major": b.major, "open": b.open, "open_major": b.open_major,
+                        "overdue": b.overdue} for b in r.businesses],
+        "sites": [{"id": s.site.pk, "name": s.site.name, "kind": s.kind_label, "tenants": s.tenants,
+                   "inspected": s.inspected, "hazards": s.hazards, "major": s.major, "open": s.open} for s in r.sites],
+        "tenants": {k: getattr(r.tenant_summary, k) for k in ("tenants", "inspected", "hazards", "major", "rectified")},
+    }
+
+
+@router.get("/review.docx", response={**FILE_ERRORS, 400: ErrorOut}, openapi_extra=_file_doc(DOCX),
+            summary="下载季度风险研判报告（docx，公文格式）")
+def review_docx(request, query: Query[ReviewQuery]):
+    r = _review(request, query)
+    return file_response(reviews.review_docx(r), f"{r.title}.docx", DOCX)
+
+
+@router.get("/review.xlsx", response={**FILE_ERRORS, 400: ErrorOut}, openapi_extra=_file_doc(XLSX),
+            summary="下载季度风险研判数据（xlsx）")
+def review_xlsx(request, query: Query[ReviewQuery]):
+    r = _review(request, query)
+    return file_response(reviews.review_xlsx(r), f"{r.title}.xlsx", XLSX)

@@ -17,3 +17,7 @@ class SafetyConfig(AppConfig):
         from jiedao.safety.case_links import hazard_links
 
         related.register("safety.hazard", hazard_links)
+        from jiedao.cases.statistics import panels
+        from jiedao.safety.panel import PANEL
+
+        panels.register(PANEL)  # the 驾驶舱's safety figures (jiedao.safety.panel)

@@ -24,3 +24,11 @@ urlpatterns = [
     path("safety/checklists/<int:pk>/edit/", views.template_edit, name="template_edit"),
     path("safety/map/", views_map.risk_map, name="map"),
 ]
+
+# 季度风险研判 (jiedao.safety.views_review)
+from jiedao.safety import views_review  # noqa: E402
+
+urlpatterns += [
+    path("safety/review/", views_review.review_page, name="review"),
+    path("safety/review/download/<str:kind>/", views_review.review_download, name="review_download"),
+]

@@ -69,4 +69,7 @@ ENDPOINTS = [
     Endpoint("POST", "/safety/hazards/{hazard}/photos", "create", {"photos": "{upload}"}, owner="worker",
              forbidden="handler"),
     Endpoint("GET", "/safety/photos/{photo}", "export", owner="worker"),
+    Endpoint("GET", "/safety/review", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("GET", "/safety/review.docx", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("GET", "/safety/review.xlsx", "detail", {"node": "{grid}"}, owner="worker"),
 ]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from jiedao.cases import reading, selectors
 from jiedao.cases.catalogue import sla
 from jiedao.cases.models import COUNTER_LABELS
-from jiedao.cases.statistics import rollups, stats
+from jiedao.cases.statistics import panels, rollups, stats
 from jiedao.core import caching, scope
 from jiedao.core.permissions import Perm
 from jiedao.core.scope import subtree_range
@@ -142,6 +142,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "figures": figures,
         "overdue": overdue,
         "hotspot_level": hotspot_level(node),
+        "panels": panels.visible_to(user),  # other apps' panels (statistics.panels), each loaded as a fragment
     }
     return render(request, "cases/dashboard.html", context)
 
@@ -157,6 +158,25 @@ def dashboard_hotspots_fragment(request: HttpRequest) -> HttpResponse:
     node = _dashboard_node(request)
     level, spots = dashboard_hotspots(user, node)
     return render(request, "cases/_dashboard_hotspots.html", {"node": node, "hotspot_level": level, "spots": spots})
+
+
+@login_required
+@require_GET
+def dashboard_panel_fragment(request: HttpRequest, key: str) -> HttpResponse:
+    """A panel another app registered (statistics.panels) for the dashboard's node and period,
+    loaded by the page after it is shown; a panel the viewer may not see answers 404."""
+    user = request.user
+    if not scope.has_perm_anywhere(user, Perm.VIEW_CASES):
+        raise PermissionDenied(_("您没有查看事项统计的权限。"))
+    panel = panels.get(key)
+    if panel is None or not panel.visible(user):
+        raise Http404(_("未找到该对象。"))
+    node = _dashboard_node(request)
+    raw_months = request.GET.get("months", "1")
+    months = int(raw_months) if raw_months in {str(m) for m in DASHBOARD_PERIODS} else 1
+    start = _month_shift(timezone.localdate().replace(day=1), 1 - months)
+    body = mark_safe(panel.render(request, node, start, timezone.localdate()))  # the panel's own template output
+    return render(request, "cases/_dashboard_panel.html", {"panel": panel, "body": body})
 
 
 FIGURES_CACHE_SECONDS = 3600  # a backstop only: the key changes the moment a figure does

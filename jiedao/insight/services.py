@@ -714,7 +714,8 @@ def suggestion_backfill(*, batch: int = BACKFILL_BATCH, max_batches: int = 50) -
 # --- repeat complaints ------------------------------------------------------------------------------
 #
 # A request is a repeat when the same reporter (the phone's blind index) writes again about the
-# same problem, when it re-posts a problem already filed at the same place (the text engine's
+# same problem within REPEAT_DAYS (`_alike`: the same category at the same building or grid, or
+# titles alike at a place that does not differ), when it re-posts a problem already filed at the same place (the text engine's
 # same-problem verdict, place-aware), or when its words chase an earlier request (又来反映, 再次, 还是
 # 没有, 多次反映). The `repeat_scan` job marks such cases (CaseRepeat) with the earlier case when one
 # is found; hotspots and the 月议 agenda count them.
@@ -729,12 +730,30 @@ CHASE_WORDS = re.compile(
 )
 
 
+REPEAT_TITLE_LIKENESS = 0.2  # title bigram Jaccard from which one reporter's two titles say one problem
+
+
+def _same_place(a: Case, b: Case) -> bool | None:
+    """Whether two cases are at one place: their buildings when both name one, else their grids;
+    None when they do not say enough to tell."""
+    if a.building_id and b.building_id:
+        return a.building_id == b.building_id
+    if a.grid_id and b.grid_id:
+        return a.grid_id == b.grid_id
+    return None
+
+
 def _alike(a: Case, b: Case) -> bool:
-    """The same reporter writing about the same thing: same category, or title words in common
-    (a neighbour of the same building may well write about another problem)."""
-    if a.category_id and a.category_id == b.category_id:
+    """The same reporter writing again about the same problem: never at another place (another
+    building, else another grid); the same category at the same place, or titles alike where
+    the places do not differ. One resident reporting two problems — another category in other
+    words, or the same kind of problem at another building — is no repeat."""
+    place = _same_place(a, b)
+    if place is False:
+        return False
+    if place and a.category_id and a.category_id == b.category_id:
         return True
-    return jaccard(bigrams(a.title), bigrams(b.title)) >= 0.2
+    return jaccard(bigrams(a.title), bigrams(b.title)) >= REPEAT_TITLE_LIKENESS
 
 
 def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | None, list[str], str]]:

@@ -110,7 +110,7 @@ class SimilarConfig:
     problem_check: bool = True  # same site or name + the same problem words: little wording needed
     problem_threshold: float = 0.3  # cosine of the problem words (idf-weighted) that counts as agreement
     problem_topic: float = 0.03  # topic similarity needed then
-    problem_max_share: float = 0.05  # a problem word in more messages than this share says nothing
+    problem_max_share: float = 0.05  # a problem word in more messages than this share (and than 5) says nothing
     body_anchors: bool = True  # a rare title name written in the other message's body counts as an anchor
 
 
@@ -495,7 +495,7 @@ def _problem_matrix(bags: Sequence[frozenset[str]], max_share: float):
     df: Counter = Counter()
     for b in bags:
         df.update(b)
-    keep = {w for w, k in df.items() if k <= max(2, max_share * n)}
+    keep = {w for w, k in df.items() if k <= max(5, max_share * n)}
     vocab = {w: i for i, w in enumerate(sorted(keep))}
     indptr, cols, vals = [0], [], []
     for b in bags:

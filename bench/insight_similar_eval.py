@@ -47,6 +47,9 @@ def rates(found: set[tuple[str, str]], dev: list[dict]) -> dict[str, tuple[int, 
 
 ABLATIONS = (
     ("all (default)", {}),
+    ("no problem words (problem_check=False)", {"problem_check": False}),
+    ("no body anchors (body_anchors=False)", {"body_anchors": False}),
+    ("neither of these two", {"problem_check": False, "body_anchors": False}),
     ("no finer-place check (fine_check=False)", {"fine_check": False}),
     ("no road/river threshold (line_threshold=0)", {"line_threshold": 0.0}),
     ("neither", {"fine_check": False, "line_threshold": 0.0}),
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             f = judged.get(key)
             ev = (
                 f"topic={f.topic:.2f} t={f.title:.2f} b={f.body:.2f} copy={f.copy:.2f} slot={f.slot} match={f.match:.2f} {f.matched} "
-                f"conflict={f.conflict:.1f} {f.conflicting} anchors={f.anchors} fine={f.fine} related={f.related}"
+                f"conflict={f.conflict:.1f} {f.conflicting} anchors={f.anchors} strong={f.strong} problem={f.problem:.2f} "
+                f"fine={f.fine} related={f.related}"
                 if f
                 else "not a candidate"
             )

@@ -714,7 +714,8 @@ def suggestion_backfill(*, batch: int = BACKFILL_BATCH, max_batches: int = 50) -
 # --- repeat complaints ------------------------------------------------------------------------------
 #
 # A request is a repeat when the same reporter (the phone's blind index) writes again about the
-# same problem, when it re-posts a problem already filed at the same place (the text engine's
+# same problem within REPEAT_DAYS (`_alike`: the same category at the same place, or titles alike
+# where the two do not state two places), when it re-posts a problem already filed at the same place (the text engine's
 # same-problem verdict, place-aware), or when its words chase an earlier request (又来反映, 再次, 还是
 # 没有, 多次反映). The `repeat_scan` job marks such cases (CaseRepeat) with the earlier case when one
 # is found; hotspots and the 月议 agenda count them.
@@ -729,12 +730,20 @@ CHASE_WORDS = re.compile(
 )
 
 
+REPEAT_TITLE_LIKENESS = 0.2  # title bigram Jaccard from which one reporter's two titles say one problem
+
+
 def _alike(a: Case, b: Case) -> bool:
-    """The same reporter writing about the same thing: same category, or title words in common
-    (a neighbour of the same building may well write about another problem)."""
-    if a.category_id and a.category_id == b.category_id:
+    """The same reporter writing again about the same problem: the same category at the same
+    place (`_same_place`, as duplicate groups judge it: one building, nearby, or one grid), or
+    titles alike where the two do not state two places (two buildings, else two grids). One
+    resident reporting another problem, or the same kind of problem at another building, is no
+    repeat."""
+    here = _same_place(a, b, False)
+    if here and a.category_id and a.category_id == b.category_id:
         return True
-    return jaccard(bigrams(a.title), bigrams(b.title)) >= 0.2
+    elsewhere = not here and bool((a.building_id and b.building_id) or (a.grid_id and b.grid_id))
+    return not elsewhere and jaccard(bigrams(a.title), bigrams(b.title)) >= REPEAT_TITLE_LIKENESS
 
 
 def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | None, list[str], str]]:
@@ -820,7 +829,7 @@ def repeat_scan(*, subdistrict: OrgNode, batch: int = REPEAT_BATCH) -> int:
     pool = list(Case.objects.filter(subdistrict=subdistrict, created_at__gte=start, id__lte=new[-1].pk)
                 .exclude(state=State.REJECTED).order_by("created_at", "id")
                 .only("id", "ticket", "title", "description", "created_at", "reporter_phone_index", "category_id",
-                      "building_id", "grid_id", "org_path"))
+                      "building_id", "grid_id", "community_id", "latitude", "longitude", "org_path"))
     found = find_repeats(new, pool)
     rows = [CaseRepeat(case_id=pk, earlier=earlier, reasons=[str(r) for r in reasons], evidence=evidence[:200])
             for pk, (earlier, reasons, evidence) in found.items()]

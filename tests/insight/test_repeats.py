@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from jiedao.cases.cycles import services as cycles
-from jiedao.cases.models import Case
+from jiedao.cases.models import Case, Category, Tier
 from jiedao.core import scheduler
 from jiedao.core.models import AuditEvent
 from jiedao.insight import selectors
@@ -40,6 +40,43 @@ def test_same_reporter_re_post_and_chase_words_mark_repeats(world, garbage, seco
     assert insight.repeat_scan(subdistrict=world.subdistrict) == 0 and CaseRepeat.objects.count() == 2
     assert RepeatScan.objects.get(subdistrict=world.subdistrict).last_case_id == chase.pk
     assert selectors.repeat_counts([first.pk, again.pk, chase.pk]) == {first.pk: 2}
+
+
+def test_the_same_reporter_repeats_only_the_same_problem_at_the_same_place(world, garbage, second_building):  # noqa: F811
+    lift = Category.objects.create(code="lift", name="电梯故障", default_tier=Tier.PUBLIC, time_limit=1)
+    first = file(world, REPORT, category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=9)
+    # the same category at the same building, in other words: the same problem again
+    again = file(world, ("楼下卫生太差", "楼下脏得很，麻烦派人来看看。"), category=garbage,
+                 reporter_name="陈", reporter_phone=PHONE, days_ago=7)
+    # the same resident on another problem at the same building: another category, other words
+    other_problem = file(world, OTHER, category=lift, reporter_name="陈", reporter_phone=PHONE, days_ago=5)
+    # the same kind of problem at another building: another place
+    elsewhere = file(world, ("2幢门口垃圾桶满了", "垃圾桶满了溢出来，没人换。"), building=second_building,
+                     category=garbage, reporter_name="陈", reporter_phone=PHONE, days_ago=3)
+    # no category, but the title says the same problem at a place that does not differ
+    alike_title = file(world, ("丽发新城3栋楼下垃圾没人清运", "还是臭。"), building=None,
+                       reporter_name="陈", reporter_phone=PHONE, days_ago=1)
+    insight.repeat_scan(subdistrict=world.subdistrict)
+    rows = {r.case_id: r for r in CaseRepeat.objects.all()}
+    assert rows[again.pk].earlier_id == first.pk and rows[again.pk].reasons[0] == "reporter"
+    assert other_problem.pk not in rows and elsewhere.pk not in rows and first.pk not in rows
+    assert "reporter" in rows[alike_title.pk].reasons
+
+
+def test_same_reporter_rule_reads_place_category_and_title():
+    def case(title, *, building=None, grid=None, category=None):
+        return Case(title=title, building_id=building, grid_id=grid, category_id=category)
+
+    first = case("小区路灯不亮", building=1, grid=10, category=5)
+    assert insight._alike(case("晚上黑得看不见", building=1, grid=10, category=5), first)  # same category, building
+    assert not insight._alike(case("晚上黑得看不见", building=2, grid=10, category=5), first)  # another building
+    assert not insight._alike(case("小区路灯不亮", building=2, grid=10, category=5), first)  # alike, elsewhere
+    assert not insight._alike(case("电梯坏了", building=1, grid=10, category=6), first)  # another problem
+    assert insight._alike(case("小区路灯还是不亮", building=1, grid=10, category=6), first)  # title alike
+    assert insight._alike(case("晚上黑得看不见", grid=10, category=5), first)  # same grid, no building stated
+    assert not insight._alike(case("晚上黑得看不见", grid=11, category=5), first)  # another grid
+    assert not insight._alike(case("晚上黑得看不见", category=5), first)  # place unknown: the words must say it
+    assert insight._alike(case("小区路灯不亮了"), first)
 
 
 def test_hotspots_and_the_monthly_agenda_count_repeats(world, garbage, second_building):  # noqa: F811

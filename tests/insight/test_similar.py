@@ -35,6 +35,42 @@ def test_reposts_and_neighbours_pair_look_alikes_do_not():
     assert ["1", "2", "3"] in groups and ["5", "6"] in groups
 
 
+_FILLER = [
+    ("枫林路路灯不亮", "枫林路路灯坏了半年，晚上出行很不安全。"),
+    ("公交站台太破旧", "火车站门口的公交站台顶棚破了，下雨没地方躲。"),
+    ("孩子入学难", "今年学区划分调整，孩子上学要跑很远。"),
+    ("医保报销太慢", "去年的医保报销到现在还没到账。"),
+    ("拖欠工资", "工地老板拖欠工资三个月不给。"),
+    ("出租车拒载", "晚上在汽车站打车，出租车司机拒载。"),
+    ("公园厕所没人打扫", "湘江公园的公厕好几天没人打扫。"),
+    ("社保卡补办", "社保卡丢了，去哪里补办？"),
+    ("停车收费乱", "医院门口停车费一小时二十元。"),
+    ("网吧接纳未成年人", "学校旁边的网吧让学生进去上网。"),
+]
+
+
+def test_one_site_or_one_rare_name_with_the_same_problem_words_pairs_in_other_words():
+    msgs = [
+        ("1", "星河湾小区底层饭店油烟熏人", "星河湾小区一楼开了几家饭店，油烟直往楼上窜，窗户都不敢开。"),
+        ("2", "星河湾临街门面吵到半夜", "我们是星河湾小区的住户，临街门面开到凌晨，油烟和吵闹声让老人睡不着。"),
+        ("3", "星河湾小区楼板开裂", "星河湾小区好几户楼板开裂，开发商一直推脱。"),  # one estate, another problem
+        ("4", "翠湖苑临街门面吵到半夜", "我们是翠湖苑小区的住户，临街门面开到凌晨，油烟和吵闹声让老人睡不着。"),
+        ("5", "请关注鑫汇宝平台爆雷案", "鑫汇宝平台去年爆雷，立案至今没有进展，受害人很着急。"),
+        ("6", "经侦何时公布案情", "我们是鑫汇宝的出借人，立案半年了，诈骗案从未通报，钱也追不回来。"),
+    ] + [(str(10 + k), t, b) for k, (t, b) in enumerate(_FILLER)]
+    found = _pairs(msgs)
+    # 1 ~ 2: one estate, the lampblack in other words; 5 ~ 6: one rare name (the second writes it
+    # only in its body) and the same problem words; little wording in common in both
+    assert {("1", "2"), ("5", "6")} <= found
+    assert not {p for p in found if "3" in p or "4" in p}  # another problem; another estate
+    # each piece of evidence is what finds its pair
+    without_words = run(msgs, SimilarConfig(problem_check=False))
+    without_names = run(msgs, SimilarConfig(body_anchors=False))
+    ids = [d.id for d in without_words.docs]
+    assert not {tuple(sorted((ids[i], ids[j]))) for i, j in without_words.pairs} & {("1", "2"), ("5", "6")}
+    assert {tuple(sorted((ids[i], ids[j]))) for i, j in without_names.pairs} == {("1", "2")}
+
+
 def test_scores_are_sorted_and_bounded():
     msgs = [(str(i), "A市幸福里小区电梯坏了", "幸福里小区电梯坏了一个月没人修") for i in range(4)]
     out = find_pairs(msgs)

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .features import STOPWORDS, char_ngrams, get_tokenizer
+from .lexicon import SEED_KEYWORDS
 from .normalize import normalize
 from .places import (
     GROUPS,
@@ -106,6 +107,11 @@ class SimilarConfig:
     learn_names: bool = True  # find the set's own site names where no suffix marks them
     learned_min_len: int = 3  # shortest name learned …
     learned_min_marks: int = 2  # … and how many messages must mark it as a site
+    problem_check: bool = True  # same site or name + the same problem words: little wording needed
+    problem_threshold: float = 0.3  # cosine of the problem words (idf-weighted) that counts as agreement
+    problem_topic: float = 0.03  # topic similarity needed then
+    problem_max_share: float = 0.05  # a problem word in more messages than this share (and than 5) says nothing
+    body_anchors: bool = True  # a rare title name written in the other message's body counts as an anchor
 
 
 @dataclass
@@ -121,6 +127,8 @@ class Doc:
     names: frozenset[str] = frozenset()  # name-like title words (see _name_like)
     rare: frozenset[str] = frozenset()  # rare dictionary words of the title
     fine: list[Locator] = field(default_factory=list)  # stretches, junctions, landmarks, numbers
+    body_names: frozenset[str] = frozenset()  # name-like words of the body (see _name_like)
+    problems: frozenset[str] = frozenset()  # problem words (lexicon keywords) of title and body
 
 
 @dataclass
@@ -133,6 +141,8 @@ class PairFeatures:
     anchors: int = 0  # shared title names (see _name_like)
     rare: int = 0  # shared rare title words
     copy: float = 0.0  # share of the shorter body's character shingles found in the other body
+    strong: int = 0  # rare names of one title written anywhere in the other message
+    problem: float = 0.0  # cosine of the two messages' specific problem words
     slot: str = ""  # alike bodies naming different places in one slot (see _Index.slot_conflict)
     matched: str = ""
     conflicting: str = ""
@@ -240,6 +250,7 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None, *,
         places = list({(p.kind, p.core): p for _x, _y, p in ts + bs}.values())
         _tw, title_tokens = _topic_tokens(tt, ts)
         nm, rw = _name_like(tt, ts)
+        bn = _name_like(bt, bs)[0] if cfg.body_anchors else set()
         _bw, body_tokens = _topic_tokens(bt, bs)
         fine = fine_places(title, tt) + [x for x in fine_places(body, bt) if x not in fine_places(title, tt)]
         docs.append(
@@ -255,6 +266,8 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None, *,
                 body_tokens=title_tokens + body_tokens,
                 names=frozenset(nm),
                 rare=frozenset(rw),
+                body_names=frozenset(bn),
+                problems=_problem_words(tt + bt) if cfg.problem_check else frozenset(),
             )
         )
     if cfg.learn_names and len(docs) > 1:
@@ -282,6 +295,29 @@ def _add_known_places(docs: Sequence[Doc], known: Mapping[str, str]) -> None:
 
 
 _LEARN_KINDS = ("estate", "school", "hospital", "facility", "firm")
+
+# what a message complains about, in the words of the category definitions (lexicon.py), without
+# the generic words that name a kind of place (小区, 学校: the place is judged on its own)
+_PROBLEM_WORDS = frozenset(w for words in SEED_KEYWORDS.values() for w in words if len(w) >= 2 and w not in SUFFIXES)
+_PROBLEM_LONGEST = max(map(len, _PROBLEM_WORDS))
+
+
+def _problem_words(tokens: Iterable[str]) -> frozenset[str]:
+    """Lexicon keywords among the words (and inside longer words: 油烟味 has 油烟)."""
+    out = set()
+    for tok in tokens:
+        n = len(tok)
+        if n < 2:
+            continue
+        if n == 2:
+            if tok in _PROBLEM_WORDS:
+                out.add(tok)
+            continue
+        for x in range(n - 1):
+            for y in range(x + 2, min(n, x + _PROBLEM_LONGEST) + 1):
+                if tok[x:y] in _PROBLEM_WORDS:
+                    out.add(tok[x:y])
+    return frozenset(out)
 
 
 def _add_learned_places(
@@ -450,6 +486,30 @@ def _tfidf(bags: Sequence[Sequence[str]]):
     )
 
 
+def _problem_matrix(bags: Sequence[frozenset[str]], max_share: float):
+    """Row-normalised idf weights of each message's problem words, those in at most ``max_share``
+    of the messages only (物业, 小区 are in too many to tell one problem from another)."""
+    from scipy import sparse
+
+    n = len(bags)
+    df: Counter = Counter()
+    for b in bags:
+        df.update(b)
+    keep = {w for w, k in df.items() if k <= max(5, max_share * n)}
+    vocab = {w: i for i, w in enumerate(sorted(keep))}
+    indptr, cols, vals = [0], [], []
+    for b in bags:
+        row = [(vocab[w], math.log((1 + n) / (1 + df[w])) + 1.0) for w in b if w in vocab]
+        norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
+        cols.extend(j for j, _ in row)
+        vals.extend(v / norm for _, v in row)
+        indptr.append(len(cols))
+    return sparse.csr_matrix(
+        (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int64), np.asarray(indptr)),
+        shape=(n, max(1, len(vocab))),
+    )
+
+
 def _rowdots(X, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
     """Dot products of rows ii[k] and jj[k] of the sparse matrix X, for all k at once."""
     if len(ii) == 0:
@@ -482,6 +542,18 @@ class _Index:
         limit = max(cfg.anchor_min_df, cfg.anchor_share * n)
         self.anchors = [frozenset(w for w in d.names if 2 <= wdf[w] <= limit) for d in docs]
         self.rare = [frozenset(w for w in d.rare if 2 <= wdf[w] <= limit) for d in docs]
+        # a rare name that titles put first (58车贷), also where another message writes it only in
+        # its body; a run of characters written mostly in bodies (更多, 长达) is a phrase, no name
+        tdf: Counter = Counter()
+        for d in docs:
+            tdf.update(d.names)
+        mdf: Counter = Counter()
+        for d in docs:
+            mdf.update(d.names | {w for w in d.body_names if w in tdf})
+        strong = {w for w, k in mdf.items() if 2 <= k <= limit and 2 * tdf[w] >= k}
+        self.title_names = [d.names & strong for d in docs]
+        self.mentions = [(d.names | d.body_names) & strong for d in docs]
+        self.P = _problem_matrix([d.problems for d in docs], cfg.problem_max_share)
         # each message's specific main places, for the groups' cannot-link check
         self.main_places = [[p for p in d.primary if self.specificity(p) >= cfg.min_specificity] for d in docs]
 
@@ -595,18 +667,27 @@ def _decide(f: PairFeatures, cfg: SimilarConfig) -> tuple[bool, float]:
     elif f.match >= cfg.min_specificity:
         # a road or river is long: sharing only its name says less than sharing an estate or a school
         need = cfg.match_threshold if not f.line_only else max(cfg.match_threshold, cfg.line_threshold)
-    elif f.anchors and f.conflict == 0:
+    elif (f.anchors or f.strong) and f.conflict == 0:
         need = cfg.anchor_threshold
     elif f.rare and f.conflict == 0:
         need = cfg.rare_threshold
     else:
         need = cfg.free_threshold + (1.0 - cfg.free_threshold) * f.conflict
+    if (
+        cfg.problem_check
+        and f.problem >= cfg.problem_threshold
+        and f.conflict == 0
+        and ((f.match >= cfg.min_specificity and not f.line_only) or f.anchors or f.strong)
+    ):
+        # one site (an estate, a school) or one rare name, and the same problem words: residents
+        # describing one problem each in their own words
+        need = min(need, cfg.problem_topic)
     if f.slot:
         need = float("inf")  # one template, two places: a look-alike
     elif f.copy >= cfg.copy_threshold + cfg.copy_conflict_penalty * f.conflict and f.conflict < cfg.hard_conflict:
         need = min(need, 0.0)  # much of one body copied in the other: a re-post or a chase
     # a score that orders pairs: topic similarity, lifted by a shared place, lowered by a conflict
-    score = f.topic + 0.5 * max(f.match, 0.6 if f.anchors else 0.0) * (1 - f.topic) - 0.5 * f.conflict * f.topic
+    score = f.topic + 0.5 * max(f.match, 0.6 if f.anchors or f.strong else 0.0) * (1 - f.topic) - 0.5 * f.conflict * f.topic
     return f.topic >= need, float(max(0.0, min(1.0, score)))
 
 
@@ -619,18 +700,22 @@ def score_pairs(pairs: Sequence[tuple[int, int]], index: _Index) -> list[tuple[i
     jj = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
     topic, t, b = index.topics(ii, jj)
     copy = index.copies(ii, jj)
+    problem = _rowdots(index.P, ii, jj) if cfg.problem_check else np.zeros(len(pairs))
     floor = min(cfg.match_threshold, cfg.anchor_threshold, cfg.rare_threshold, cfg.free_threshold)
     out = []
     for k in range(len(pairs)):
         i, j = int(ii[k]), int(jj[k])
-        f = PairFeatures(float(topic[k]), float(t[k]), float(b[k]), copy=float(copy[k]))
-        if f.topic < floor and f.copy < cfg.copy_threshold:
+        f = PairFeatures(float(topic[k]), float(t[k]), float(b[k]), copy=float(copy[k]), problem=float(problem[k]))
+        agree = f.problem >= cfg.problem_threshold and f.topic >= cfg.problem_topic  # only with problem_check
+        if f.topic < floor and f.copy < cfg.copy_threshold and not agree:
             out.append((i, j, False, f.topic, f))
             continue
         f.match, f.conflict, f.matched, f.conflicting = _place_relation(i, j, index)
         if f.match >= cfg.min_specificity:
             f.line_only = not _site_shared(i, j, index)
         f.anchors = len(index.anchors[i] & index.anchors[j])
+        if cfg.body_anchors:
+            f.strong = len((index.title_names[i] & index.mentions[j]) | (index.title_names[j] & index.mentions[i]))
         f.rare = len(index.rare[i] & index.rare[j])
         if f.match < cfg.min_specificity and f.conflict < cfg.hard_conflict and f.copy >= cfg.slot_check:
             f.slot = index.slot_conflict(i, j)
@@ -728,6 +813,9 @@ def _candidates(index: _Index) -> set[tuple[int, int]]:
             blocks["p:" + key].append(i)
         for w in index.anchors[i] | index.rare[i]:
             blocks["a:" + w].append(i)
+        if cfg.body_anchors:
+            for w in index.mentions[i]:
+                blocks["m:" + w].append(i)
     for members in blocks.values():
         if 2 <= len(members) <= cfg.max_block:
             for x in range(len(members)):

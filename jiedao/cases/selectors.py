@@ -565,6 +565,13 @@ def _pg_text_walk(qs: QuerySet, words: list[str], *, before: int | None = None, 
             f"ORDER BY c.id DESC LIMIT %s", [*cond_params, PG_TEXT_WALK, *held_params, want])
 
 
+def _pg_walk_stopped(qs: QuerySet, before: int | None) -> bool:
+    """Whether the list (after `before`) holds more than the PG_TEXT_WALK cases a walk reads (its
+    ids on its own index, no row read): if not, a walk saw the whole list and its page is complete."""
+    ids = (qs.filter(id__lt=before) if before else qs).order_by("-id").values_list("id", flat=True)
+    return len(_fetch(*ids[PG_TEXT_WALK:PG_TEXT_WALK + 1].query.sql_with_params())) > 0
+
+
 def _pg_text_index(qs: QuerySet, words: list[str], *, before: int | None = None, want: int | None = None,
                    budget: int | None = None) -> tuple[str, list[Any]]:
     """PostgreSQL, a search for rarer words: every case holding them, from the full-text index
@@ -628,7 +635,8 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
     ids_qs = qs.filter(id__lt=before) if before else qs
     if pg_words is not None:
         ids = _fetch(*_pg_text_walk(plain, pg_words, before=before, want=want)) if pg_walk else []
-        if len(ids) < want:  # a short page: the walk may have missed older matches, the index has them all
+        if len(ids) < want and (not pg_walk or _pg_walk_stopped(plain, before)):
+            # a short page before the end of the list: the walk may have missed older matches, the index has them all
             pg_walk = False
             ids = _fetch(*_pg_text_index(plain, pg_words, before=before, want=want))
     elif text_sql is not None:

@@ -43,12 +43,15 @@ def recount(user, word):
                if word in title or word in description)
 
 
-@pytest.fixture(params=["index", "walk"] if PG else ["fts"])
+@pytest.fixture(params=["index", "walk", "short walk"] if PG else ["fts"])
 def way(request, monkeypatch):
     """How a text search is served: on PostgreSQL through the index (rare words) or by walking the
-    list (common words: forced by a zero threshold); on SQLite through FTS5."""
-    if request.param == "walk":
+    list (common words: forced by a zero threshold; a short walk reads 5 cases, then the index);
+    on SQLite through FTS5."""
+    if request.param in ("walk", "short walk"):
         monkeypatch.setattr(selectors, "PG_TEXT_WALK_MIN", 0)
+        if request.param == "short walk":
+            monkeypatch.setattr(selectors, "PG_TEXT_WALK", 5)
     elif request.param == "index":
         monkeypatch.setattr(selectors, "PG_TEXT_WALK_MIN", 10**12)
     return request.param

@@ -402,8 +402,8 @@ class CasePageIn(Schema):
 
 
 class CasePageOut(Schema):
-    count: int | None = Field(None, description="符合条件的事项总数（未计算时为 null；超过 10000 时为 10000，count_capped 为 true；筛选条件下若需读取超过 10001 条索引项才能数清（文字检索为 2500 条匹配），也为 null）")
-    count_capped: bool = Field(False, description="总数是否超过 10000（只数到 10000）")
+    count: int | None = Field(None, description="符合条件的事项总数：count_capped 为 false 时是确切总数；为 true 时是下限（总数至少为 count）。未计算时为 null（带 cursor 且未要求 count；或数的范围内一条也没找到而未数完）")
+    count_capped: bool = Field(False, description="是否只数了一部分：true 表示总数至少为 count、可能更多——总数超过 10000 时 count 为 10000；筛选或文字检索时为了保持速度只读有限的索引项（筛选 10001 条；文字检索 SQLite 为最新的 2500 条匹配，PostgreSQL 为列表最新的 1000 件或最新的 1000 条匹配），count 为其中符合条件的条数（有下一页时至少为 limit + 1）")
     next_cursor: str | None = Field(None, description="下一页的游标（作为 cursor 参数传回）；已是最后一页时为 null")
     items: list[CaseOut]
 

@@ -117,7 +117,8 @@ def fts_match(words: list[str]) -> str:
     return _fts_all(words)
 
 
-def _pg_all(words: list[str]) -> str:
+def pg_all(words: list[str]) -> str:
+    """The tsquery (as text) finding every one of `words` (see `query_terms`)."""
     return " & ".join(f"'{w}'" for w in words)
 
 
@@ -129,7 +130,7 @@ def matching_ids(text: str) -> RawSQL | None:
     if not words:
         return None
     if connection.vendor == "postgresql":
-        return RawSQL(f"SELECT case_id FROM cases_casetext WHERE {PG_VECTOR} @@ %s::tsquery", (_pg_all(words),))
+        return RawSQL(f"SELECT case_id FROM cases_casetext WHERE {PG_VECTOR} @@ %s::tsquery", (pg_all(words),))
     return RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", (_fts_all(words),))
 
 
@@ -149,7 +150,7 @@ def similar_ids(text: str, within: QuerySet, *, limit: int) -> list[int]:
             cursor.execute(
                 f"SELECT case_id, terms FROM cases_casetext WHERE {PG_VECTOR} @@ %s::tsquery "
                 f"AND case_id IN ({inner}) ORDER BY case_id DESC LIMIT %s",
-                (" | ".join(f"({_pg_all(g)})" for g in groups), *inner_params, SIMILAR_MATCHES))
+                (" | ".join(f"({pg_all(g)})" for g in groups), *inner_params, SIMILAR_MATCHES))
         else:
             # `+rowid`: filter the matches by the scoped ids, rather than probe the index per id
             cursor.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -168,7 +169,14 @@ _PLACE_INDEX = {"subdistrict_id": "case_subdistrict_id_idx", "community_id": "ca
                 "grid_id": "case_grid_id_idx"}
 _EMPTY: dict[str, Any] = {"category": None, "overdue": False, "mine": False, "state": "", "tier": ""}
 COUNT_BUDGET = COUNT_CAP + 1  # index entries a count may read (per list): beyond, the total is not given
-TEXT_COUNT_BUDGET = 2_500  # matches a text search's count may read: beyond, the total is not given
+COUNT_STREAM_MIN = 1_000  # index entries each stream's count may read at least
+TEXT_COUNT_BUDGET = 2_500  # matches a text search's count may read: beyond, only a lower bound is given
+# PostgreSQL: a search for words this many cases hold (the planner's estimate from the statistics
+# of the full-text index) walks the list newest first and checks each case's terms as text (about
+# 2 µs a case, against 50 µs to rebuild its tsvector); rarer words are found through the index.
+PG_TEXT_WALK_MIN = 10_000
+PG_TEXT_COUNT_BUDGET = 1_000  # cases of the list a walked search's count reads: beyond, a lower bound
+PG_TEXT_WALK = 4_000  # cases of the list a walked search reads for a page; fewer matches: the index instead
 
 
 def encode_cursor(last_id: int) -> str:
@@ -257,6 +265,9 @@ class _Stream:
     # equalities, and tells PostgreSQL's planner which index gives that order (ordered by id
     # alone, it may walk the primary key and filter, expecting the place's cases everywhere).
     order: tuple[str, ...] = ("id",)
+    # `q` with plain equalities (PostgreSQL, inside `_pg_stream_ids`' fence: there the planner
+    # costs the index walk by them; with `_lead`'s ranges it would cost the whole first column)
+    exact: Q | None = None
 
     def order_by(self) -> list[str]:
         return [f"-{column}" for column in self.order]
@@ -299,19 +310,24 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
         streams = []
         for value in values:
             q = _lead(attname, value) & narrow if narrow else _lead(attname, value)
-            streams.append(_Stream(q & extra if extra else q, name, replaces, order))
+            exact = Q(**{attname: value, **({"subdistrict_id": sub} if sub else {})})
+            streams.append(_Stream(q & extra if extra else q, name, replaces, order,
+                                   exact & extra if extra else exact))
         return streams
 
     if filters.get("mine"):  # mine_q's ways of being mine, one stream each
-        streams = [_Stream(_lead("reported_by_id", user.pk), "case_reporter_id_idx", "mine", ("reported_by_id", "id"))]
+        streams = [_Stream(_lead("reported_by_id", user.pk), "case_reporter_id_idx", "mine", ("reported_by_id", "id"),
+                           Q(reported_by_id=user.pk))]
         streams += [_Stream(_lead("handling_department_id", d), "case_department_id_idx", "mine",
-                            ("handling_department_id", "id")) for d in handler_departments(user)]
+                            ("handling_department_id", "id"), Q(handling_department_id=d))
+                    for d in handler_departments(user)]
         communities = list(user.assignments.filter(role__in=(Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF))
                            .values_list("node_id", flat=True))
-        streams += [_Stream(_lead("handling_node_id", c), "case_handling_node_id_idx", "mine", ("handling_node_id", "id"))
-                    for c in communities]
-        streams += [_Stream(_lead("community_id", c) & Q(handling_department__isnull=True, handling_node__isnull=True),
-                            "case_community_id_idx", "mine", ("community_id", "id")) for c in communities]
+        streams += [_Stream(_lead("handling_node_id", c), "case_handling_node_id_idx", "mine", ("handling_node_id", "id"),
+                            Q(handling_node_id=c)) for c in communities]
+        orphan = Q(handling_department__isnull=True, handling_node__isnull=True)
+        streams += [_Stream(_lead("community_id", c) & orphan, "case_community_id_idx", "mine", ("community_id", "id"),
+                            Q(community_id=c) & orphan) for c in communities]
     elif filters.get("category") is not None:
         streams = by("category", category_ids(filters["category"]), "category")
     elif filters.get("overdue"):  # overdue_q, one running state at a time
@@ -321,7 +337,8 @@ def _streams(user: Any, filters: dict[str, Any]) -> tuple[list[_Stream], Q | Non
     elif filters.get("tier"):
         streams = by("tier", [filters["tier"]], "tier")
     elif place:
-        streams = [_Stream(_lead(place[0], place[1]), _PLACE_INDEX[place[0]], "", (place[0], "id"))]
+        streams = [_Stream(_lead(place[0], place[1]), _PLACE_INDEX[place[0]], "", (place[0], "id"),
+                           Q(**{place[0]: place[1]}))]
     else:
         streams = [_Stream(Q(), None)]
     return streams, Q(**{place[0]: place[1]}) if place else None
@@ -378,9 +395,7 @@ def _fts_count(qs: QuerySet, text: str, bounds: tuple[int, int] | None) -> tuple
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         n, m = cursor.fetchone()
-    if m > COUNT_CAP:
-        return COUNT_CAP, True
-    return (None, False) if n >= TEXT_COUNT_BUDGET else (m, False)
+    return _at_least(int(m), n >= TEXT_COUNT_BUDGET)
 
 
 def _fetch(sql: str, params: list[Any]) -> list[Any]:
@@ -452,78 +467,198 @@ def _where(qs: QuerySet) -> tuple[str, list[Any]]:
     return sql or "1 = 1", list(params)
 
 
+def _at_least(found: int, exhausted: bool) -> tuple[int | None, bool]:
+    """(count, capped) of a count that found `found` cases: beyond COUNT_CAP the cap, and when it
+    stopped before the end of the list (`exhausted`) a lower bound — capped means "at least
+    count" — or nothing when it found none (see docs/figures.md, 事项列表的总数)."""
+    if found > COUNT_CAP:
+        return COUNT_CAP, True
+    if exhausted:
+        return (found, True) if found else (None, False)
+    return found, False
+
+
+def _order_sql(stream: _Stream) -> str:
+    table = connection.ops.quote_name(Case._meta.db_table)
+    return ", ".join(f"{table}.{connection.ops.quote_name(c)} DESC" for c in stream.order)
+
+
 def _budget_count(qs: QuerySet, streams: list[_Stream]) -> tuple[int | None, bool]:
     """How many cases `qs` holds, counted up to COUNT_CAP on the streams' indexes, reading at most
-    COUNT_BUDGET index entries in all: (count, capped), or (None, False) when the budget ran out
-    first (a narrow list inside a wide index: the total is then not given rather than paid for)."""
+    COUNT_BUDGET index entries in all: (count, capped); when the budget ran out first (a narrow
+    list inside a wide index) the cases found so far, as a lower bound (`_at_least`), rather
+    than the whole total paid for. On PostgreSQL the streams are read in one statement."""
     table = connection.ops.quote_name(Case._meta.db_table)
     cond, cond_params = _where(qs)
-    budget = max(1000, COUNT_BUDGET // len(streams))
-    seen = matched = 0
-    exhausted = False
-    for stream in streams:
+    budget = max(COUNT_STREAM_MIN, COUNT_BUDGET // len(streams))
+    arms, params = [], []
+    for k, stream in enumerate(streams):
         drive, drive_params = _where(Case.objects.filter(stream.q))
         using = (f" INDEXED BY {connection.ops.quote_name(stream.index)}"
                  if stream.index and connection.vendor == "sqlite" else "")
-        order = ", ".join(f"{table}.{connection.ops.quote_name(c)} DESC" for c in stream.order)
-        sql = (f"SELECT COUNT(*), COALESCE(SUM(ok), 0) FROM (SELECT CASE WHEN {cond} THEN 1 ELSE 0 END AS ok "
-               f"FROM {table}{using} WHERE {drive} ORDER BY {order} LIMIT %s) AS entries")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*cond_params, *drive_params, budget])
-            n, m = cursor.fetchone()
-        seen, matched = seen + n, matched + int(m)
-        exhausted = exhausted or n >= budget
-    if matched > COUNT_CAP:
-        return COUNT_CAP, True
-    return (None, False) if exhausted else (matched, False)
+        arms.append(f"SELECT {k} AS s, COUNT(*) AS n, COALESCE(SUM(ok), 0) AS m FROM (SELECT CASE WHEN {cond} "
+                    f"THEN 1 ELSE 0 END AS ok FROM {table}{using} WHERE {drive} ORDER BY {_order_sql(stream)} "
+                    f"LIMIT %s) AS entries")
+        params.append([*cond_params, *drive_params, budget])
+    rows = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one round trip (and one statement to plan) for all streams
+            cursor.execute(" UNION ALL ".join(f"({arm})" for arm in arms), [p for ps in params for p in ps])
+            rows = cursor.fetchall()
+        else:
+            for arm, ps in zip(arms, params, strict=True):
+                cursor.execute(arm, ps)
+                rows.append(cursor.fetchone())
+    matched = sum(int(m) for _s, _n, m in rows)
+    return _at_least(matched, any(n >= budget for _s, n, _m in rows))
+
+
+def _pg_stream_ids(base: QuerySet, streams: list[_Stream], want: int) -> list[int]:
+    """PostgreSQL: the newest `want` ids of `base` on each stream, in one statement. Each stream
+    walks its index in order inside a subquery the planner may not merge with the rest of the
+    condition (OFFSET 0): given the place's path range beside the sub-district's equality, it
+    multiplies their selectivities as if independent (a grid's cases are all in its sub-district),
+    expects a few dozen rows where there are hundreds, and reads the whole range through a bitmap
+    and sorts it (a grid's category group: 4 such sorts, 20-60 ms) instead of stopping after a
+    page (0.5 ms). The subquery's unused columns are dropped, so the walk reads the index alone."""
+    table = connection.ops.quote_name(Case._meta.db_table)
+    cond, cond_params = _where(base)
+    arms, params = [], []
+    for stream in streams:
+        drive, drive_params = _where(Case.objects.filter(stream.exact if stream.exact is not None else stream.q))
+        arms.append(f"(SELECT {table}.id FROM (SELECT * FROM {table} WHERE {drive} ORDER BY {_order_sql(stream)} "
+                    f"OFFSET 0) AS {table} WHERE {cond} LIMIT %s)")
+        params += [*drive_params, *cond_params, want]
+    found = set(_fetch(" UNION ALL ".join(arms), params))  # "mine"'s streams may overlap
+    return sorted(found, reverse=True)[:want]
+
+
+def _pg_text_rows(words: list[str]) -> float:
+    """PostgreSQL: how many cases hold every one of `words`, as the planner estimates it from the
+    statistics of the full-text index (no index read: a plan only)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT case_id FROM cases_casetext WHERE {search.PG_VECTOR} "
+                       f"@@ %s::tsquery", [search.pg_all(words)])
+        plan = cursor.fetchone()[0]
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _pg_text_walk(qs: QuerySet, words: list[str], *, before: int | None = None, want: int | None = None,
+                  budget: int | None = None) -> tuple[str, list[Any]]:
+    """PostgreSQL, a search for common words: the ids of `qs` (the list without its text
+    condition) holding every word, newest first, among the newest PG_TEXT_WALK cases of the list,
+    each case's terms checked as text (a word is a term when it stands between spaces) — SQL
+    ending in a LIMIT of `want`. With `budget`, instead (cases read, of them matching) among the
+    newest `budget` of the list. The list's ids come first (on its own index), then their terms
+    by primary key: a plan PostgreSQL keeps in one process (it would otherwise start parallel
+    workers for the count, whose start-up alone costs more than the count)."""
+    table = connection.ops.quote_name(Case._meta.db_table)
+    cond, cond_params = _where(qs.filter(id__lt=before) if before else qs)
+    held = " AND ".join(["strpos(' ' || t.terms || ' ', %s) > 0"] * len(words))
+    held_params = [f" {w} " for w in words]
+    newest = f"SELECT {table}.id FROM {table} WHERE {cond} ORDER BY {table}.id DESC LIMIT %s"
+    if budget is not None:
+        return (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {held} THEN 1 ELSE 0 END), 0) FROM ({newest}) AS c "
+                f"JOIN cases_casetext t ON t.case_id = c.id", [*held_params, *cond_params, budget])
+    return (f"SELECT c.id FROM ({newest}) AS c JOIN cases_casetext t ON t.case_id = c.id WHERE {held} "
+            f"ORDER BY c.id DESC LIMIT %s", [*cond_params, PG_TEXT_WALK, *held_params, want])
+
+
+def _pg_walk_stopped(qs: QuerySet, before: int | None) -> bool:
+    """Whether the list (after `before`) holds more than the PG_TEXT_WALK cases a walk reads (its
+    ids on its own index, no row read): if not, a walk saw the whole list and its page is complete."""
+    ids = (qs.filter(id__lt=before) if before else qs).order_by("-id").values_list("id", flat=True)
+    return len(_fetch(*ids[PG_TEXT_WALK:PG_TEXT_WALK + 1].query.sql_with_params())) > 0
+
+
+def _pg_text_index(qs: QuerySet, words: list[str], *, before: int | None = None, want: int | None = None,
+                   budget: int | None = None) -> tuple[str, list[Any]]:
+    """PostgreSQL, a search for rarer words: every case holding them, from the full-text index
+    (a bitmap of its matches), each looked up by primary key in `qs` (the list without its text
+    condition), newest first until `want` are found — SQL. With `budget`, instead (matches read,
+    of them in the list) among the newest `budget` matches. The lookups are forced (LATERAL): left to itself the planner walks the text
+    table newest first rebuilding each row's tsvector (50 µs a row), expecting the matches spread
+    evenly over the ids — a village's name was 62 s for a district's first page — or, the
+    lookup flattened into a join, walks the cases newest first to meet the matches (LIMIT 1, a
+    primary key's one row, keeps it a lookup)."""
+    table = connection.ops.quote_name(Case._meta.db_table)
+    cond, cond_params = _where(qs.filter(id__lt=before) if before else qs)
+    older = " AND case_id < %s" if before else ""
+    matches = (f"SELECT case_id FROM cases_casetext WHERE {search.PG_VECTOR} @@ %s::tsquery{older} "
+               f"ORDER BY case_id DESC")
+    lookup = f"SELECT {table}.id FROM {table} WHERE {table}.id = m.case_id AND {cond} LIMIT 1"
+    params = [search.pg_all(words), *([before] if before else []), *cond_params]
+    if budget is not None:  # (matches read, of them in the list) among the newest `budget` matches
+        return (f"SELECT COUNT(*), COUNT(c.id) FROM ({matches} LIMIT %s) AS m LEFT JOIN LATERAL ({lookup}) AS c "
+                f"ON true", [params[0], budget, *cond_params])
+    sql = f"SELECT m.case_id FROM ({matches} OFFSET 0) AS m JOIN LATERAL ({lookup}) AS c ON true"
+    # the matches newest first, looked up until a page is found
+    return f"{sql} ORDER BY m.case_id DESC LIMIT %s", [*params, want]
 
 
 def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: int = PAGE_LIMIT,
              count: bool = False, **filters: Any) -> tuple[list[int], str | None, int | None, bool]:
     """The ids of a page of case_list, newest first, chosen on an index with no join (see
-    `_streams`; a text search walks the full-text index on SQLite), after the cursor's id (keyset;
+    `_streams`; a text search walks the full-text index on SQLite, and on PostgreSQL either the
+    index, for rare words, or the list, for common ones), after the cursor's id (keyset;
     `offset` is kept for old clients and costs what it skips); with the next cursor, and when
-    `count` the total, counted up to COUNT_CAP (see `_budget_count`: None when counting would read
-    more than COUNT_BUDGET index entries)."""
+    `count` the total (count, capped): exact when not capped; capped, at least `count` — the
+    count stopped at COUNT_CAP or at its reading budget (see `_at_least` and docs/figures.md)."""
     qs = case_list(user, **filters).select_related(None).order_by()
     before = decode_cursor(cursor) if cursor else None
     want = offset + limit + 1
     streams, hint = _streams(user, filters)
     text = (filters.get("text") or "").strip()
-    text_sql = plain = bounds = None
+    text_sql = plain = bounds = pg_words = None
+    pg_walk = False
     if text:
         qs = qs.filter(hint) if hint is not None else qs
         ticket = normalise_ticket(text)
-        if connection.vendor == "sqlite" and not (_TICKET.match(ticket) or _TICKET_PART.match(ticket)):
+        words = [] if _TICKET.match(ticket) or _TICKET_PART.match(ticket) else search.query_terms(text)
+        if words:
             plain = case_list(user, **{**filters, "text": ""}).select_related(None)
-            bounds = None
+            plain = plain.filter(hint) if hint is not None else plain
+        if words and connection.vendor == "postgresql":
+            pg_words = words
+            pg_walk = _pg_text_rows(words) >= PG_TEXT_WALK_MIN
+        elif words:
             if hint is not None:
-                plain = plain.filter(hint)
                 place_ids = Case.objects.filter(hint).values_list("id", flat=True)
                 index = _PLACE_INDEX[hint.children[0][0]]
                 low, high = _run(place_ids.order_by("id")[:1], index), _run(place_ids.order_by("-id")[:1], index)
                 bounds = (low[0], high[0]) if low else (0, 0)
             text_sql = _text_sql(plain, text, before, bounds=bounds)
+            text_sql = (text_sql[0], [*text_sql[1], want]) if text_sql else None
     # Only the unfiltered list of a district (or wider) walks the ids: a filter may match few of its cases.
     walk = not any(filters.values()) and _wide_scope(user)
     ids_qs = qs.filter(id__lt=before) if before else qs
-    if text_sql is not None:
-        ids = _fetch(text_sql[0], [*text_sql[1], want])
+    if pg_words is not None:
+        ids = _fetch(*_pg_text_walk(plain, pg_words, before=before, want=want)) if pg_walk else []
+        if len(ids) < want and (not pg_walk or _pg_walk_stopped(plain, before)):
+            # a short page before the end of the list: the walk may have missed older matches, the index has them all
+            pg_walk = False
+            ids = _fetch(*_pg_text_index(plain, pg_words, before=before, want=want))
+    elif text_sql is not None:
+        ids = _fetch(*text_sql)
     elif text:
         ids = list(ids_qs.order_by("-id").values_list("id", flat=True)[:want])
     else:
-        found: set[int] = set()
-        for stream in streams:
-            index = "" if walk else stream.index
-            # the stream's equality stands for the filter it replaces (an IN list or an OR, which
-            # would cost SQLite the index's order)
-            base = ids_qs
-            if stream.replaces:
-                base = case_list(user, **{**filters, stream.replaces: _EMPTY[stream.replaces]}).select_related(None)
-                base = base.filter(id__lt=before) if before else base
-            order = ["-id"] if walk else stream.order_by()
-            found.update(_run(base.filter(stream.q).order_by(*order).values_list("id", flat=True)[:want], index))
-        ids = sorted(found, reverse=True)[:want]
+        # the streams' equalities stand for the filter they replace (an IN list or an OR, which
+        # would cost SQLite the index's order)
+        base = ids_qs
+        if streams[0].replaces:
+            base = case_list(user, **{**filters, streams[0].replaces: _EMPTY[streams[0].replaces]}).select_related(None)
+            base = base.filter(id__lt=before) if before else base
+        if connection.vendor == "postgresql" and not walk and all(stream.index for stream in streams):
+            ids = _pg_stream_ids(base, streams, want)
+        else:
+            found: set[int] = set()
+            for stream in streams:
+                order = ["-id"] if walk else stream.order_by()
+                found.update(_run(base.filter(stream.q).order_by(*order).values_list("id", flat=True)[:want],
+                                  "" if walk else stream.index))
+            ids = sorted(found, reverse=True)[:want]
     ids = ids[offset:]
     more = len(ids) > limit
     ids = ids[:limit]
@@ -531,7 +666,17 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
     if count and not more and before is None and not offset:
         total = len(ids)  # the whole list is on this first page: nothing to count
     elif count:
-        if text_sql is not None:
+        if pg_words is not None:
+            with connection.cursor() as c:
+                if pg_walk:  # a common word: the matches among the newest PG_TEXT_COUNT_BUDGET cases of the list
+                    c.execute(*_pg_text_walk(plain, pg_words, budget=PG_TEXT_COUNT_BUDGET))
+                    n, m = c.fetchone()
+                    total, capped = _at_least(int(m), n >= PG_TEXT_COUNT_BUDGET)
+                else:  # rarer words: the newest PG_TEXT_COUNT_BUDGET matches of the index, looked up in the list
+                    c.execute(*_pg_text_index(plain, pg_words, budget=PG_TEXT_COUNT_BUDGET))
+                    n, m = c.fetchone()
+                    total, capped = _at_least(m, n >= PG_TEXT_COUNT_BUDGET)
+        elif text_sql is not None:
             total, capped = _fts_count(plain, text, bounds)
         elif (not any(v for k, v in filters.items() if k != "node") or text or filters.get("mine")
               or (filters.get("overdue") and filters.get("category") is None)):
@@ -544,15 +689,16 @@ def page_ids(user: Any, *, cursor: str | None = None, offset: int = 0, limit: in
                 # in path order, so that both databases read the path index alone and stop at the cap
                 counted = qs.order_by("org_path").values("org_path")
             if text:
-                # PostgreSQL: each match is checked against the text condition row by row (about
-                # 60 µs a match for a common word): read at most TEXT_COUNT_BUDGET, as on SQLite.
+                # rare words on PostgreSQL (through the index), a ticket: at most TEXT_COUNT_BUDGET matches
                 n = counted[:TEXT_COUNT_BUDGET].count()
-                total, capped = (None, False) if n >= TEXT_COUNT_BUDGET else (n, False)
+                total, capped = _at_least(n, n >= TEXT_COUNT_BUDGET)
             else:
                 n = counted[:COUNT_CAP + 1].count()
                 total, capped = min(n, COUNT_CAP), n > COUNT_CAP
         else:
             total, capped = _budget_count(qs, streams)
+        if before is None and not offset and more and (total is None or capped) and (total or 0) <= limit:
+            total, capped = limit + 1, True  # this page and the next case are in the list: at least that many
     return ids, encode_cursor(ids[-1]) if more else None, total, capped
 
 

@@ -253,3 +253,14 @@ def test_an_escalated_hazard_is_not_published_on_open311(world, safety, client):
                                       description="路灯不亮", suggest=False)
     case_services.case_act(actor=world.secretary, case=other, action=Action.ACCEPT)
     assert case_selectors.open311_public_cases().filter(pk=other.pk).exists()
+
+
+# --- 5. the campaign list counts the viewer's targets ------------------------------------------
+
+
+def test_the_campaign_list_counts_the_viewers_targets(world, safety, login):
+    today = timezone.localdate()
+    services.campaign_create(actor=world.admin, node=world.subdistrict, title="消防大排查", kind="sweep",
+                             field="fire", starts_on=today, ends_on=today)
+    [campaign] = login(world.worker).get("/safety/campaigns/").context["page"].object_list
+    assert campaign.n_targets == 3  # of the sub-district's 5, the grid's 3

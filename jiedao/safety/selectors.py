@@ -287,6 +287,18 @@ def colour_counts(user: Any) -> dict[str, int]:
 # --- what the pages read (views stay thin) ---------------------------------------------------
 
 
+def campaigns_running(user: Any, today: date) -> QuerySet[Campaign]:
+    """The campaigns not ended yet (the overview's list)."""
+    return campaigns_visible(user).filter(ends_on__gte=today)
+
+
+def photo_get(user: Any, pk: Any) -> Any:
+    """A photo, for a user who sees its inspection (404 otherwise)."""
+    from jiedao.safety.models import SafetyPhoto
+
+    return scope.get_scoped(SafetyPhoto.objects.select_related("inspection"), user, Perm.VIEW_SAFETY, pk=pk)
+
+
 def campaign_target_counts(user: Any, campaign_ids: list[int]) -> dict[int, int]:
     """Campaign id → the number of its targets the user may see (排摸对象 within the viewer's
     scope: a grid worker sees a sub-district campaign's count of their own grid's targets)."""

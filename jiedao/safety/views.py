@@ -38,7 +38,6 @@ from jiedao.safety.forms import (
     TemplateForm,
     TenancyForm,
 )
-from jiedao.safety.models import SafetyPhoto
 from jiedao.safety.workflow import HazardAction
 
 
@@ -52,7 +51,7 @@ def index(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     start = today.replace(month=1, day=1)
     figures = selectors.figures(user, start, today)
-    campaigns = selectors.campaigns_visible(user).filter(ends_on__gte=today)[:10]
+    campaigns = selectors.campaigns_running(user, today)[:10]
     context = {
         "figures": figures, "start": start, "end": today,
         "rates": [(_("排摸覆盖率"), _percent(figures.coverage_rate)), (_("整改率"), _percent(figures.rectification_rate)),
@@ -334,7 +333,7 @@ def risk_rule(request: HttpRequest) -> HttpResponse:
 @login_required
 def photo(request: HttpRequest, pk: int) -> HttpResponse:
     """One photo, decrypted from the vault for a user who sees its inspection."""
-    item = scope.get_scoped(SafetyPhoto.objects.select_related("inspection"), request.user, Perm.VIEW_SAFETY, pk=pk)
+    item = selectors.photo_get(request.user, pk)
     response = HttpResponse(services.photo_bytes(item), content_type=item.content_type)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -158,6 +158,9 @@ class Case(BaseModel):
         db_index=False,
     )
     tier = models.CharField(_("分流"), max_length=16, choices=Tier.choices, blank=True)
+    # A case filed by another domain for the staff only (a safety hazard escalated into joint
+    # enforcement names the business): never shown by the public reads (selectors.public_case_q).
+    internal = models.BooleanField(_("仅内部流转"), default=False, db_default=False)
     urgency = models.CharField(_("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
     state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.REPORTED)
     version = models.PositiveIntegerField(_("版本"), default=0)

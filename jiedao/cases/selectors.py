@@ -1047,8 +1047,9 @@ def public_case_q() -> Q:
     """Cases shown publicly (Open311 reads, the residents' progress page for a ticket published
     there): triaged — accepted by staff, who confirm or set the tier then (a category's default
     tier at intake is only a guess, and a 私事 must not be public until someone has looked) — and
-    tiered 大事 or 小事."""
-    return Q(accepted_at__isnull=False, tier__in=PUBLIC_TIERS)
+    tiered 大事 or 小事 — and not internal (a case filed for the staff only, e.g. a safety hazard
+    escalated to joint enforcement, whose text names the business)."""
+    return Q(accepted_at__isnull=False, tier__in=PUBLIC_TIERS, internal=False)
 
 
 def open311_public_cases() -> QuerySet[Case]:

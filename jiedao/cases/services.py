@@ -89,8 +89,11 @@ def case_create(
     reporter_name: str = "",
     reporter_phone: str = "",
     suggest: bool = True,
+    internal: bool = False,
 ) -> Case:
     """Register a case (state: reported). `actor` None means a resident's public submission.
+    `internal` keeps the case out of every public read (a case another domain files for the
+    staff only, such as a safety hazard escalated to joint enforcement).
 
     The one intake, for the staff pages, the REST API, Open311 and the public form, in four steps:
     check the fields (`_intake_fields`; a missing title is the description's first 30 characters),
@@ -112,7 +115,7 @@ def case_create(
     data: dict[str, Any] = {}
     category, suggestion = _intake_category(category, fields, data, suggest=suggest)
     return _intake_insert(actor, node=node, building=building, category=category, suggestion=suggestion,
-                          data=data, household=household, resident=resident, **fields)
+                          data=data, household=household, resident=resident, internal=bool(internal), **fields)
 
 
 def _intake_fields(*, source: str, title: str, description: str, tier: str, urgency: str, latitude: Any,
@@ -185,7 +188,7 @@ def _intake_category(category: Category | None, fields: dict[str, Any], data: di
 def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, category: Category | None,
                    suggestion: Any, data: dict[str, Any], household: Any, resident: Any, source: str, title: str,
                    description: str, tier: str, urgency: str, latitude: Any, longitude: Any, address: str,
-                   anonymous: bool, reporter_name: str, reporter_phone: str) -> Case:
+                   anonymous: bool, reporter_name: str, reporter_phone: str, internal: bool = False) -> Case:
     """Insert the case with its first transition, rollup delta and suggestion record."""
     from jiedao.org.selectors import ancestor_ids, node_cached
 
@@ -206,7 +209,7 @@ def _intake_insert(actor: Any, *, node: OrgNode, building: OrgNode | None, categ
         household=household, resident=resident, latitude=latitude, longitude=longitude, address=address,
         title=title, description=description, anonymous=anonymous, reporter_name=reporter_name,
         **sealed.seal("phone", reporter_phone, aad=phone_aad).fields("reporter_phone", index_field="reporter_phone_index"),
-        reported_by=actor, level=Level.COMMUNITY,
+        reported_by=actor, level=Level.COMMUNITY, internal=internal,
     )
     transition = CaseTransition(seq=0, action="report", from_state=State.REPORTED, to_state=State.REPORTED,
                                 actor=actor, actor_repr=_actor_name(actor), data=data, created_at=now)

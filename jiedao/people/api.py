@@ -420,7 +420,6 @@ class BusinessCreateIn(InSchema):
     address: str = Field("", description="经营地址")
     industry: str = Field("", description="行业")
     size: BusinessSize | None = Field(None, description="规模")
-    risk_colour: RiskColour = Field(RiskColour.GREEN, description="风险等级，默认绿")
     phone: str = Field("", description="联系电话")
 
 
@@ -432,7 +431,6 @@ class BusinessUpdateIn(PatchSchema):
     address: str = Field(None, description="经营地址")
     industry: str = Field(None, description="行业")
     size: BusinessSize | None = Field(None, description="规模；null 表示清除")
-    risk_colour: RiskColour = Field(None, description="风险等级")
     phone: str = Field(None, description="联系电话；空字符串表示清除")
     node: ObjId = Field(None, description="所在节点编号")
     is_active: bool = Field(None, description="是否在营")

@@ -433,12 +433,11 @@ class BusinessForm(forms.Form):
     address = _text(_("经营地址"), 200)
     industry = _text(_("行业"), 64)
     size = forms.ChoiceField(label=_("规模"), required=False, choices=[("", _("未填写")), *BusinessSize.choices])
-    risk_colour = forms.ChoiceField(label=_("风险等级"), choices=RiskColour.choices, initial=RiskColour.GREEN)
 
     def __init__(self, *args: Any, user: Any, business: Any = None, **kwargs: Any) -> None:
         if business is not None:
             kwargs.setdefault("initial", {f: getattr(business, f) for f in (
-                "name", "uscc", "kind", "legal_rep", "address", "industry", "size", "risk_colour", "is_active")}
+                "name", "uscc", "kind", "legal_rep", "address", "industry", "size", "is_active")}
                 | {"node": business.node_id})
         super().__init__(*args, **kwargs)
         self.business = business

@@ -31,7 +31,6 @@ from jiedao.people.models import (
     Household,
     Resident,
     ResidentTag,
-    RiskColour,
     SpecialGroup,
 )
 from jiedao.people.services import RESIDENT_NODE_KINDS
@@ -501,7 +500,6 @@ _PLAIN_ATTNAMES = tuple(Resident._meta.get_field(name).attname for name in PLAIN
 # --- businesses -------------------------------------------------------------------------------
 
 _SIZE_LABELS = {str(label): value for value, label in BusinessSize.choices}
-_RISK_LABELS = {str(label): value for value, label in RiskColour.choices} | {"红色": "red", "黄色": "yellow", "绿色": "green"}
 
 
 @dataclass
@@ -532,7 +530,6 @@ class BusinessRegister(RegisterSpec):
         Column("address", "经营地址", aliases=("地址",), example="丹西街道东门路 88 号"),
         Column("industry", "行业", aliases=("所属行业",), example="水产加工"),
         Column("size", "规模", example="小型", help="大型 / 中型 / 小型 / 微型 / 个体"),
-        Column("risk_colour", "风险等级", aliases=("风险",), example="绿", help="红 / 黄 / 绿"),
     )
 
     def begin(self, actor: Any) -> NodeResolver:
@@ -557,10 +554,6 @@ class BusinessRegister(RegisterSpec):
         if size and size not in _SIZE_LABELS and size not in BusinessSize.values:
             errors.append(("规模", gettext("应为大型、中型、小型、微型或个体")))
         fields["size"] = _SIZE_LABELS.get(size, size)
-        risk = _cell_text(values, "risk_colour") or "绿"
-        if risk not in _RISK_LABELS and risk not in RiskColour.values:
-            errors.append(("风险等级", gettext("应为红、黄或绿")))
-        fields["risk_colour"] = _RISK_LABELS.get(risk, risk)
         phone = _checked_phone(values, "联系电话", errors)
         node_id = 0
         try:
@@ -602,13 +595,14 @@ class BusinessRegister(RegisterSpec):
         if updates:
             Business.objects.bulk_update(
                 updates, ["node", "subdistrict", "name", "kind", "legal_rep", "address", "industry", "size",
-                          "risk_colour", "phone_enc", "phone_bidx", "phone_masked", "updated_at"], batch_size=500,
+                          "phone_enc", "phone_bidx", "phone_masked", "updated_at"], batch_size=500,
             )
         events = [audit.event_for("people.business.import", b, None, audit.snapshot(b)) for b in creates]
         for business in updates:
             old, new = audit.changed(befores[id(business)], audit.snapshot(business))
             events.append(audit.event_for("people.business.import", business, old, new))
         audit.record_many(actor=actor, events=events, reason=f"导入作业 #{job.pk}")
+        services.notify_business_changed(actor, [*creates, *updates], set())
         return BatchResult(len(creates), len(updates), refused)
 
 

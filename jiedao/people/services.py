@@ -26,7 +26,6 @@ from jiedao.people.models import (
     Household,
     Resident,
     ResidentTag,
-    RiskColour,
     SpecialGroup,
 )
 
@@ -378,8 +377,24 @@ def resident_untag(*, actor: Any, tag: ResidentTag) -> None:
     tag.delete()
 
 
-BUSINESS_EDITABLE = ("name", "uscc", "kind", "legal_rep", "address", "industry", "size", "risk_colour",
+# No risk_colour: the 三色 colour has one writer, the safety rule (jiedao.safety.services.risk_recompute).
+BUSINESS_EDITABLE = ("name", "uscc", "kind", "legal_rep", "address", "industry", "size",
                      "phone", "node", "is_active")
+
+# Called as hook(actor, businesses, changed_fields) after businesses are registered (changed: an
+# empty set) or changed, inside the same transaction; a higher app (safety: the risk colour
+# follows the industry and place) installs its hook in its AppConfig.ready().
+BUSINESS_CHANGED_HOOKS: list[Any] = []
+
+
+def on_business_changed(hook: Any) -> None:
+    if hook not in BUSINESS_CHANGED_HOOKS:
+        BUSINESS_CHANGED_HOOKS.append(hook)
+
+
+def notify_business_changed(actor: Any, businesses: list[Business], changed: set[str]) -> None:
+    for hook in BUSINESS_CHANGED_HOOKS:
+        hook(actor, businesses, changed)
 
 
 def _apply_business_fields(business: Business, fields: dict[str, Any]) -> None:
@@ -406,10 +421,6 @@ def _apply_business_fields(business: Business, fields: dict[str, Any]) -> None:
             if value and value not in BusinessSize.values:
                 raise DomainError(_("规模应为大型、中型、小型、微型或个体。"), field="size")
             business.size = value or ""
-        elif key == "risk_colour":
-            if value not in RiskColour.values:
-                raise DomainError(_("风险等级应为红、黄或绿。"), field="risk_colour")
-            business.risk_colour = value
         elif key == "phone":
             _apply_phone(business, value)
         elif key == "is_active":
@@ -428,6 +439,7 @@ def business_create(*, actor: Any, node: OrgNode, name: str, **fields: Any) -> B
     _apply_business_fields(business, {"name": name, **fields})
     business.save()
     audit.record(actor=actor, action="people.business.create", obj=business, after=audit.snapshot(business))
+    notify_business_changed(actor, [business], set())
     return business
 
 
@@ -449,6 +461,7 @@ def business_update(*, actor: Any, business: Business, **changes: Any) -> Busine
     old, new = audit.changed(before, audit.snapshot(business))
     if new:
         audit.record(actor=actor, action="people.business.update", obj=business, before=old, after=new)
+        notify_business_changed(actor, [business], set(new))
     return business
 
 

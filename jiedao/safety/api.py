@@ -151,10 +151,15 @@ class TemplateIn(InSchema):
     items: list[ItemIn]
 
 
+class ItemPatchIn(ItemIn):
+    id: int | None = Field(None, ge=1, description="现有检查项编号：修改该项；不填则按检查内容匹配现有项，没有则新增")
+
+
 class TemplatePatch(PatchSchema):
     name: str | None = None
     is_active: bool | None = None
-    items: list[ItemIn] | None = None
+    items: list[ItemPatchIn] | None = Field(
+        None, description="检查项的新清单（按顺序）。原地修改：现有项保留编号；未列出的项停用（已有检查或隐患引用）或删除")
 
 
 class TenancyIn(InSchema):
@@ -358,7 +363,7 @@ class RiskRulePatch(PatchSchema):
 
 
 class RiskRuleUpdated(RiskRuleOut):
-    changed: int = Field(description="按新规则重新评定后等级变化的主体数")
+    recomputing: bool = Field(description="是否正在后台按新规则重新评定本街道主体（完成后等级变化记入风险变更）")
 
 
 class FiguresOut(Schema):
@@ -630,11 +635,11 @@ def risk_rule(request, subdistrict_id: int = id_path("街道节点编号")):
 
 
 @router.patch("/risk-rules/{subdistrict_id}", response={200: RiskRuleUpdated, **WRITE_ERRORS},
-              summary="修改三色风险规则（随即按新规则重新评定本街道全部主体）")
+              summary="修改三色风险规则（随后在后台按新规则重新评定本街道全部主体）")
 def risk_rule_update(request, payload: RiskRulePatch, subdistrict_id: int = id_path("街道节点编号")):
     node = _subdistrict(request, subdistrict_id)
-    rule, changed = services.risk_rule_update(actor=request.auth, subdistrict=node, **payload.changes())
-    return {**_rule_out(rule), "changed": changed}
+    rule = services.risk_rule_update(actor=request.auth, subdistrict=node, **payload.changes())
+    return {**_rule_out(rule), "recomputing": rule.recomputing}
 
 
 @router.get("/figures", response={200: FiguresOut, **READ_ERRORS}, summary="安全生产统计（底数、排摸、隐患、整改率）")

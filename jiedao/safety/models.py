@@ -137,12 +137,16 @@ class ChecklistItem(models.Model):
     severity = models.CharField(_("不合格时的隐患等级"), max_length=8, choices=Severity.choices,
                                 default=Severity.ORDINARY)
     deadline_days = models.PositiveSmallIntegerField(_("整改期限（工作日）"), default=5)
+    # Retired (停用) rather than deleted when an edit removes an item that inspections or hazards
+    # already refer to: the past keeps its item, new inspections no longer ask it.
+    is_active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
         verbose_name = _("检查项")
         verbose_name_plural = _("检查项")
         ordering = ["template_id", "seq"]
-        constraints = [models.UniqueConstraint(fields=["template", "seq"], name="checklistitem_seq_unique")]
+        constraints = [models.UniqueConstraint(fields=["template", "seq"], condition=models.Q(is_active=True),
+                                               name="checklistitem_active_seq_unique")]
 
     def __str__(self) -> str:
         return f"{self.seq}. {self.text}"
@@ -330,12 +334,23 @@ class RiskRule(BaseModel):
     high_risk_industries = models.JSONField(_("高风险行业（至少为黄）"), default=default_high_risk_industries,
                                             blank=True)
 
+    # The recomputation after an edit runs as a background job (services.risk_recompute_job): the
+    # page shows "正在重新计算" while the last request is newer than the last finished run.
+    recompute_requested_at = models.DateTimeField(_("请求重新评定时间"), null=True, blank=True)
+    recomputed_at = models.DateTimeField(_("最近重新评定时间"), null=True, blank=True)
+
     class Meta:
         verbose_name = _("三色风险规则")
         verbose_name_plural = _("三色风险规则")
 
     def __str__(self) -> str:
         return str(self.subdistrict_id)
+
+    @property
+    def recomputing(self) -> bool:
+        """A recomputation was asked for and has not finished since."""
+        return self.recompute_requested_at is not None and (
+            self.recomputed_at is None or self.recomputed_at < self.recompute_requested_at)
 
 
 class RiskChange(models.Model):

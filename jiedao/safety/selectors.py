@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -41,12 +41,19 @@ def campaign_get(user: Any, pk: Any) -> Campaign:
     return scope.get_scoped(Campaign.objects.select_related("node", "subdistrict"), user, Perm.VIEW_SAFETY, pk=pk)
 
 
+def active_items() -> Prefetch:
+    """A checklist's items as new inspections ask them (retired items left out)."""
+    from jiedao.safety.models import ChecklistItem
+
+    return Prefetch("items", queryset=ChecklistItem.objects.filter(is_active=True).order_by("seq"))
+
+
 def templates_visible(user: Any) -> QuerySet[ChecklistTemplate]:
     return scope.restrict(ChecklistTemplate.objects.select_related("node"), user, Perm.VIEW_SAFETY)
 
 
 def template_get(user: Any, pk: Any) -> ChecklistTemplate:
-    return scope.get_scoped(ChecklistTemplate.objects.prefetch_related("items"), user, Perm.VIEW_SAFETY, pk=pk)
+    return scope.get_scoped(ChecklistTemplate.objects.prefetch_related(active_items()), user, Perm.VIEW_SAFETY, pk=pk)
 
 
 def templates_usable(user: Any) -> QuerySet[ChecklistTemplate]:
@@ -54,7 +61,7 @@ def templates_usable(user: Any) -> QuerySet[ChecklistTemplate]:
     the user may see (a grid worker uses the sub-district's checklists although the checklist row
     hangs above the worker's grid)."""
     paths = scope.granted_paths(user, Perm.VIEW_SAFETY)
-    qs = ChecklistTemplate.objects.prefetch_related("items").order_by("field", "name")
+    qs = ChecklistTemplate.objects.prefetch_related(active_items()).order_by("field", "name")
     if paths is None:
         return qs
     condition = Q(pk__in=[])
@@ -212,7 +219,7 @@ def campaign_coverage(user: Any, campaign: Campaign) -> Coverage:
 @dataclass(frozen=True)
 class Figures:
     base: int  # 底数: active businesses in scope
-    visited: int  # 排摸: distinct businesses inspected in the period
+    visited: int  # 排摸: of the 底数, the businesses inspected at least once in the period (≤ base)
     hazards: int  # 隐患: hazards found in the period (cancelled left out)
     major: int  # 重大隐患: of them, major
     rectified: int  # of them, closed (已销号)
@@ -260,14 +267,18 @@ def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None, n
         on_time=Count("pk", filter=Q(state=HazardState.CLOSED, rectified_at__lte=F("deadline_at"))),
         overdue=Count("pk", filter=Q(state__in=UNRECTIFIED_STATES, deadline_at__lt=now)),
     )
+    # 排摸 counts businesses of the 底数 (so coverage never exceeds 100%): a business inspected
+    # and closed since, or moved out of the scope, is not in the base and not counted here either.
     return Figures(
-        base=businesses.count(), visited=inspections.values("business_id").distinct().count(),
+        base=businesses.count(), visited=businesses.filter(pk__in=inspections.values("business_id")).count(),
         hazards=counts["n"], major=counts["major"], rectified=counts["closed"], on_time=counts["on_time"],
         overdue_open=counts["overdue"],
     )
 
 
 def colour_counts(user: Any) -> dict[str, int]:
+    """The 底数 by risk colour: active businesses in the user's scope per colour (the three sum
+    to Figures.base for the same scope). Definition: docs/figures.md § 安全生产."""
     rows = businesses_visible(user).filter(is_active=True).values("risk_colour").annotate(n=Count("pk"))
     counts = defaultdict(int, {row["risk_colour"]: row["n"] for row in rows})
     return {colour: counts[colour] for colour in ("red", "yellow", "green")}
@@ -294,3 +305,143 @@ def colour_counts_by_area(user: Any, root: OrgNode, areas: list[OrgNode]) -> dic
             if pk is not None and row["risk_colour"] in counts[pk]:
                 counts[pk][row["risk_colour"]] += row["n"]
     return counts
+# --- what the pages read (views stay thin) ---------------------------------------------------
+
+
+def campaigns_running(user: Any, today: date) -> QuerySet[Campaign]:
+    """The campaigns not ended yet (the overview's list)."""
+    return campaigns_visible(user).filter(ends_on__gte=today)
+
+
+def photo_get(user: Any, pk: Any) -> Any:
+    """A photo, for a user who sees its inspection (404 otherwise)."""
+    from jiedao.safety.models import SafetyPhoto
+
+    return scope.get_scoped(SafetyPhoto.objects.select_related("inspection"), user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def campaign_target_counts(user: Any, campaign_ids: list[int]) -> dict[int, int]:
+    """Campaign id → the number of its targets the user may see (排摸对象 within the viewer's
+    scope: a grid worker sees a sub-district campaign's count of their own grid's targets)."""
+    rows = (scope.restrict(CampaignTarget.objects.filter(campaign_id__in=campaign_ids), user, Perm.VIEW_SAFETY)
+            .values("campaign_id").annotate(n=Count("pk")).values_list("campaign_id", "n"))
+    return dict(rows)
+
+
+def campaign_pending(user: Any, campaign: Campaign) -> QuerySet[CampaignTarget]:
+    """The campaign's targets in the user's scope with no inspection in the campaign yet."""
+    inspected = Inspection.objects.filter(campaign=campaign).values("business_id")
+    return (scope.restrict(CampaignTarget.objects.filter(campaign=campaign), user, Perm.VIEW_SAFETY)
+            .exclude(business_id__in=inspected).select_related("business", "business__node", "inspector")
+            .order_by("business__node__path", "business__name"))
+
+
+def area_get(user: Any, pk: Any) -> OrgNode:
+    """A place (grid, community, sub-district) the user sees safety in; 404 otherwise."""
+    return scope.get_scoped(OrgNode.objects.all(), user, Perm.VIEW_SAFETY, pk=pk)
+
+
+def business_search(user: Any, *, q: str = "", colour: str = "", place: OrgNode | None = None) -> QuerySet[Business]:
+    """The active businesses the user sees, by name, colour and place (the place's subtree)."""
+    qs = businesses_visible(user).filter(is_active=True)
+    if place is not None:
+        qs = qs.filter(node__path__range=scope.subtree_range(place.path))
+    if q:
+        qs = qs.filter(name__icontains=q)
+    if colour:
+        qs = qs.filter(risk_colour=colour)
+    return qs.order_by("node__path", "name")
+
+
+def business_facts(user: Any, businesses: list[Business]) -> None:
+    """Attach `open_hazards` (未销号, in the user's scope) and `last_inspected` to each business
+    of a page: two queries whatever the page size."""
+    ids = [b.pk for b in businesses]
+    open_counts = dict(hazards_visible(user).filter(business_id__in=ids, state__in=OPEN_STATES).order_by()
+                       .values("business_id").annotate(n=Count("pk")).values_list("business_id", "n"))
+    last = dict(inspections_visible(user).filter(business_id__in=ids).order_by().values("business_id")
+                .annotate(d=Max("inspected_on")).values_list("business_id", "d"))
+    for b in businesses:
+        b.open_hazards, b.last_inspected = open_counts.get(b.pk, 0), last.get(b.pk)
+
+
+def business_inspections(user: Any, business: Business) -> QuerySet[Inspection]:
+    return inspections_visible(user).filter(business=business)
+
+
+def campaigns_running_for(user: Any, business: Business, today: date) -> list[Campaign]:
+    """The campaigns in progress today that target this business (an inspection may count for one)."""
+    return list(campaigns_visible(user).filter(targets__business=business, starts_on__lte=today,
+                                               ends_on__gte=today).distinct())
+
+
+def site_inspection_today(user: Any, site: Business, today: date) -> Inspection | None:
+    """The site's inspection of today, which a tenant's inspection may join (同检)."""
+    return inspections_visible(user).filter(business=site, inspected_on=today).order_by("-pk").first()
+
+
+@dataclass
+class InspectionPage:
+    hazards: list[Hazard]
+    photos: list[Any]
+    tenants_done: list[Inspection]
+    pending_tenants: list[Business]
+
+
+def inspection_page(user: Any, inspection: Inspection) -> InspectionPage:
+    """What the inspection page shows, in a fixed number of queries whatever the number of
+    hazards, photos or tenants (the hazards with their business, the photos, the tenants)."""
+    from jiedao.safety.models import SafetyPhoto
+
+    hazards = list(Hazard.objects.filter(inspection=inspection).select_related("business")
+                   .order_by("-found_at", "-pk"))
+    photos = list(SafetyPhoto.objects.filter(inspection=inspection))
+    tenants_done = list(inspections_visible(user).filter(site_inspection=inspection))
+    done = {i.business_id for i in tenants_done}
+    pending = [b for b in tenants_of(user, inspection.business).order_by("name") if b.pk not in done]
+    return InspectionPage(hazards, photos, tenants_done, pending)
+
+
+def hazard_steps(hazard: Hazard) -> list[Any]:
+    return list(hazard.transitions.select_related("actor"))
+
+
+def hazard_photos(hazard: Hazard) -> list[Any]:
+    """The photos of the inspection that found the hazard, and of this hazard's rectification."""
+    from jiedao.safety.models import SafetyPhoto
+
+    if not hazard.inspection_id:
+        return []
+    return list(SafetyPhoto.objects.filter(inspection_id=hazard.inspection_id)
+                .filter(Q(hazard__isnull=True) | Q(hazard=hazard)))
+
+
+def subdistrict_chosen(user: Any, pk: Any = None, *, perm: str = Perm.VIEW_SAFETY) -> OrgNode | None:
+    """The sub-district a page acts on: the one the user chose (`pk`, 404 when not one of theirs),
+    else — only when the user works in exactly one — that one. A user of several sub-districts
+    must choose (None is returned); nothing is ever done to "the first" of them."""
+    choices = subdistricts_of(user)
+    if perm != Perm.VIEW_SAFETY:
+        choices = [node for node in choices if scope.path_allows(user, perm, node.path)]
+    else:
+        choices = list(choices)
+    if pk not in (None, ""):
+        try:
+            wanted = int(pk)
+        except (TypeError, ValueError):
+            raise Http404 from None
+        node = next((node for node in choices if node.pk == wanted), None)
+        if node is None:
+            raise Http404
+        return node
+    return choices[0] if len(choices) == 1 else None
+
+
+def subdistricts_managed(user: Any) -> list[OrgNode]:
+    """The sub-districts whose checklists and rule the user may edit (MANAGE_SAFETY there)."""
+    return [node for node in subdistricts_of(user) if scope.path_allows(user, Perm.MANAGE_SAFETY, node.path)]
+
+
+def risk_rule_changes(user: Any, subdistrict: OrgNode) -> QuerySet[RiskChange]:
+    """Colour changes of the sub-district's businesses in the user's scope, newest first."""
+    return risk_changes(user).filter(node__path__range=scope.subtree_range(subdistrict.path))

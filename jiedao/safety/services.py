@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from jiedao.cases import services as case_services
 from jiedao.cases.models import Source, Tier
-from jiedao.core import audit, scope, workdays
+from jiedao.core import audit, scope, tasks, workdays
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import clean_text
@@ -223,28 +223,96 @@ def template_create(*, actor: Any, node: OrgNode, field: str, name: str,
     return template
 
 
+def _item_referenced(template: ChecklistTemplate, item_ids: set[int]) -> set[int]:
+    """Which of these items the past refers to: a hazard found by it, or (an item's answers are
+    kept in the inspection's JSON) any inspection recorded with the checklist."""
+    if not item_ids:
+        return set()
+    if Inspection.objects.filter(template=template).exists():
+        return set(item_ids)
+    return set(Hazard.objects.filter(item_id__in=item_ids).values_list("item_id", flat=True))
+
+
+def _item_row(item: ChecklistItem) -> dict[str, Any]:
+    return {"id": item.pk, "seq": item.seq, "text": item.text, "legal_basis": item.legal_basis,
+            "severity": item.severity, "deadline_days": item.deadline_days}
+
+
 @transaction.atomic
 def template_update(*, actor: Any, template: ChecklistTemplate, name: str | None = None,
                     is_active: bool | None = None, items: Iterable[Mapping[str, Any]] | None = None
                     ) -> ChecklistTemplate:
-    """Rename, switch on/off, or replace the items of a checklist. Items already answered in an
-    inspection keep their text in the inspection's answers; their hazards keep theirs too."""
+    """Rename, switch on/off, or edit the items of a checklist — in place, so the inspections and
+    hazards that refer to an item keep referring to the same row.
+
+    `items` is the new list in order. An entry with an `id` of an active item of this checklist
+    updates that item; an entry without one updates the active item with the same text, if any
+    (the form edits items as lines of text); any other entry adds an item. An active item no entry
+    names is removed: retired (停用, kept for the past) if an inspection of the checklist or a
+    hazard refers to it, deleted otherwise. The audit event lists the items added, changed,
+    retired and deleted."""
     template = ChecklistTemplate.objects.select_for_update().select_related("node").get(pk=template.pk)
     scope.require(actor, Perm.MANAGE_SAFETY, template.node.path, view_perm=Perm.VIEW_SAFETY)
-    before = {**audit.snapshot(template), "items": list(template.items.values_list("text", flat=True))}
+    before = audit.snapshot(template)
     if name is not None:
         template.name = clean_text(name, field="name", label=_("名称"), max_length=100, required=True)
     if is_active is not None:
         template.is_active = bool(is_active)
     template.save()
+    old, new = audit.changed(before, audit.snapshot(template))
     if items is not None:
+        items = list(items)
         rows = _clean_items(items)
-        template.items.all().delete()
-        for row in rows:
-            row.template = template
-        ChecklistItem.objects.bulk_create(rows)
-    after = {**audit.snapshot(template), "items": list(template.items.values_list("text", flat=True))}
-    old, new = audit.changed(before, after)
+        current = {item.pk: item for item in template.items.filter(is_active=True)}
+        by_text: dict[str, list[int]] = {}
+        for item in current.values():
+            by_text.setdefault(item.text, []).append(item.pk)
+        claimed: dict[int, ChecklistItem] = {}  # existing pk -> the cleaned row that keeps it
+        plan: list[tuple[ChecklistItem, int | None]] = []
+        for n, (entry, row) in enumerate(zip(items, rows, strict=True), start=1):
+            pk = entry.get("id")
+            if pk not in (None, ""):
+                try:
+                    pk = int(pk)
+                except (TypeError, ValueError):
+                    pk = -1
+                if pk not in current or pk in claimed:
+                    raise DomainError(_("第 %(n)s 项不是该检查表的现有检查项。") % {"n": n}, field=f"items[{n}].id")
+            else:
+                pk = next((p for p in by_text.get(row.text, []) if p not in claimed), None)
+            if pk is not None:
+                claimed[pk] = row
+            plan.append((row, pk))
+        removed = set(current) - set(claimed)
+        referenced = _item_referenced(template, removed)
+        changes: dict[str, list[Any]] = {"added": [], "changed": [], "retired": [], "deleted": []}
+        if removed - referenced:
+            ChecklistItem.objects.filter(pk__in=removed - referenced).delete()
+            changes["deleted"] = [_item_row(current[pk]) for pk in sorted(removed - referenced)]
+        if referenced:
+            ChecklistItem.objects.filter(pk__in=referenced).update(is_active=False)
+            changes["retired"] = [_item_row(current[pk]) for pk in sorted(referenced)]
+        # move the kept items out of the way of the new numbering (seq is unique among active items)
+        ChecklistItem.objects.filter(pk__in=list(claimed)).update(seq=F("seq") + 1000)
+        fields = ("seq", "text", "legal_basis", "severity", "deadline_days")
+        for row, pk in plan:
+            if pk is None:
+                row.template = template
+                row.save()
+                changes["added"].append(_item_row(row))
+                continue
+            item = current[pk]
+            was = _item_row(item)
+            for f in fields:
+                setattr(item, f, getattr(row, f))
+            item.save(update_fields=list(fields))
+            if {k: v for k, v in was.items() if k != "seq"} != {k: v for k, v in _item_row(item).items() if k != "seq"}:
+                changes["changed"].append({"from": was, "to": _item_row(item)})
+            elif was["seq"] != item.seq:
+                changes["changed"].append({"id": pk, "seq": [was["seq"], item.seq]})
+        changes = {k: v for k, v in changes.items() if v}
+        if changes:
+            new = {**new, "items": changes}
     if new:
         audit.record(actor=actor, action="safety.template.update", obj=template, before=old, after=new)
     return template
@@ -331,7 +399,7 @@ def inspection_record(
     notes = clean_text(notes, field="notes", label=_("检查情况"), max_length=1000)
     if contact_confirmed and not contact_name:
         raise DomainError(_("企业确认须填写陪同人姓名。"), field="contact_name")
-    items = {item.pk: item for item in template.items.all()} if template is not None else {}
+    items = {item.pk: item for item in template.items.filter(is_active=True)} if template is not None else {}
     answers = {str(k): v for k, v in dict(answers or {}).items()}
     stored, failed = [], []
     for pk, item in items.items():
@@ -463,6 +531,7 @@ def _escalate(hazard, now, reason, params):
         node, building = None, hazard.node
     case = case_services.case_create(
         actor=actor, source=Source.PATROL, node=node, building=building, tier=Tier.PUBLIC, suggest=False,
+        internal=True,  # names the business: for the enforcement staff, never the public Open311 feed
         title=(_("安全隐患移交执法：%(code)s %(business)s") % {"code": hazard.code, "business": business.name})[:100],
         description=description[:2000], address=business.address,
     )
@@ -470,6 +539,10 @@ def _escalate(hazard, now, reason, params):
 
 
 def _after(hazard: Hazard, step: Step) -> None:
+    if step.action == HazardAction.CANCEL and hazard.inspection_id:
+        # an inspection's 发现隐患数 counts its hazards not cancelled (docs/figures.md § 安全生产)
+        Inspection.objects.filter(pk=hazard.inspection_id, hazard_count__gt=0).update(
+            hazard_count=F("hazard_count") - 1)
     if step.action in (HazardAction.START, HazardAction.ESCALATE):
         return
     risk_recompute(actor=step.actor, businesses=[hazard.business],
@@ -512,51 +585,99 @@ def risk_counts(business_ids: Iterable[int], rule: RiskRule, now: datetime | Non
 
 
 def risk_recompute(*, actor: Any, businesses: Iterable[Business], cause: str, now: datetime | None = None) -> int:
-    """Recompute the colour of these businesses by their sub-district's rule; each change writes
-    a RiskChange row (with the rule's reason and the cause) and an audit event. Returns the number
-    of changes. Called by the hazard and inspection services and after the rule is edited."""
+    """Recompute the colour of these businesses by their sub-district's rule — the one writer of
+    Business.risk_colour (the register's forms, API and import do not set it). Each change writes
+    a RiskChange row (with the rule's reason and the cause); the changes are audited in one batch
+    (audit.record_many, an event per business). Returns the number of changes. Called by the
+    hazard and inspection services, when a business's industry or place changes, by the job after
+    the rule is edited, and nightly (time-based terms: a hazard becomes overdue without a write)."""
     businesses = list(businesses)
     if not businesses:
         return 0
     now = now or timezone.now()
-    changed = 0
     by_sub: dict[int, list[Business]] = {}
     for business in businesses:
         by_sub.setdefault(business.subdistrict_id, []).append(business)
+    events: list[tuple[str, str, Any, str, dict | None, dict | None]] = []
+    user = actor if getattr(actor, "pk", None) else None
     with transaction.atomic():
         for subdistrict_id, group in by_sub.items():
             rule = rule_for(subdistrict_id)
             counts = risk_counts([b.pk for b in group], rule, now)
-            current = dict(Business.objects.filter(pk__in=[b.pk for b in group]).values_list("pk", "risk_colour"))
+            current = {pk: (colour, node_id, name) for pk, colour, node_id, name in Business.objects.filter(
+                pk__in=[b.pk for b in group]).values_list("pk", "risk_colour", "node_id", "name")}
+            moved: dict[str, list[int]] = {}
+            rows = []
             for business in group:
+                if business.pk not in current:
+                    continue
+                old, node_id, name = current[business.pk]
                 colour, why = risk.evaluate(rule, counts[business.pk])
-                old = current.get(business.pk)
                 if old == colour:
                     continue
                 reason = f"{why}（{cause}）"[:300]
-                Business.objects.filter(pk=business.pk).update(risk_colour=colour, updated_at=now)
+                moved.setdefault(colour, []).append(business.pk)
                 business.risk_colour = colour
-                RiskChange.objects.create(business_id=business.pk, node_id=business.node_id, from_colour=old,
-                                          to_colour=colour, reason=reason,
-                                          actor=actor if getattr(actor, "pk", None) else None, created_at=now)
-                audit.record(actor=actor, action="safety.risk.change", obj=business, reason=reason,
-                             before={"risk_colour": old}, after={"risk_colour": colour})
-                changed += 1
+                rows.append(RiskChange(business_id=business.pk, node_id=node_id, from_colour=old, to_colour=colour,
+                                       reason=reason, actor=user, created_at=now))
+                events.append(("safety.risk.change", Business._meta.label_lower, business.pk, name,
+                               {"risk_colour": old}, {"risk_colour": colour, "reason": reason}))
+            for colour, ids in moved.items():
+                for chunk in range(0, len(ids), 500):
+                    Business.objects.filter(pk__in=ids[chunk:chunk + 500]).update(risk_colour=colour, updated_at=now)
+            RiskChange.objects.bulk_create(rows, batch_size=500)
+        audit.record_many(actor=actor, events=events, reason=cause)
+    return len(events)
+
+
+def risk_recompute_job(subdistrict_id: int, actor_id: int | None = None, cause: str = "") -> int:
+    """Task entry point (jiedao.core.tasks.submit takes plain ids): recompute every active business
+    of the sub-district, then mark the rule's recomputation done as of the job's start (a rule
+    edited meanwhile stays "正在重新计算" until its own job has run)."""
+    from django.contrib.auth import get_user_model
+
+    started = timezone.now()
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    businesses = Business.objects.filter(subdistrict_id=subdistrict_id, is_active=True).only(
+        "pk", "subdistrict_id", "node_id", "name")
+    changed = risk_recompute(actor=actor, businesses=businesses, cause=cause or _("三色规则调整"), now=started)
+    RiskRule.objects.filter(subdistrict_id=subdistrict_id).update(recomputed_at=started)
     return changed
+
+
+def risk_recompute_all() -> int:
+    """The nightly job (registered in SafetyConfig.ready): every sub-district with active
+    businesses, so colours follow the rule's time-based terms (a hazard passing its deadline, a
+    hazard leaving the recent window) even on days nothing is written."""
+    total = 0
+    for subdistrict_id in (Business.objects.filter(is_active=True).order_by().values_list("subdistrict_id", flat=True)
+                           .distinct()):
+        if subdistrict_id:
+            total += risk_recompute_job(subdistrict_id, None, _("每日定时重新评定"))
+    return total
+
+
+def business_register_changed(actor: Any, businesses: list[Business], changed: set[str]) -> None:
+    """The hook jiedao.people calls when businesses are registered (`changed` empty) or their
+    industry, place or status change (installed in SafetyConfig.ready): the colour follows at once."""
+    if changed and not changed & {"industry", "node", "node_id", "subdistrict", "subdistrict_id", "is_active"}:
+        return
+    risk_recompute(actor=actor, businesses=[b for b in businesses if b.is_active], cause=_("主体登记信息变化"))
 
 
 RULE_FIELDS = ("red_open_major", "red_open_overdue", "yellow_open", "yellow_recent", "recent_days")
 
 
 @transaction.atomic
-def risk_rule_update(*, actor: Any, subdistrict: OrgNode, **changes: Any) -> tuple[RiskRule, int]:
-    """Edit the sub-district's 三色 rule and recompute every business of the sub-district by it.
-    Returns the rule and the number of colours that changed."""
+def risk_rule_update(*, actor: Any, subdistrict: OrgNode, **changes: Any) -> RiskRule:
+    """Edit the sub-district's 三色 rule. Recomputing every business of the sub-district by it is
+    queued (risk_recompute_job, run after this transaction commits, never in the request); the
+    rule shows `recomputing` until that job has run."""
     scope.require(actor, Perm.MANAGE_SAFETY, subdistrict.path, view_perm=Perm.VIEW_SAFETY)
     if subdistrict.kind != NodeKind.SUBDISTRICT:
         raise DomainError(_("三色规则按街道设置。"), field="subdistrict")
     rule, _created = RiskRule.objects.select_for_update().get_or_create(subdistrict=subdistrict)
-    before = audit.snapshot(rule)
+    before = audit.snapshot(rule, [*RULE_FIELDS, "high_risk_industries"])
     for name, value in changes.items():
         if name in RULE_FIELDS:
             try:
@@ -574,14 +695,16 @@ def risk_rule_update(*, actor: Any, subdistrict: OrgNode, **changes: Any) -> tup
                                          for v in values if str(v).strip()]
         else:
             raise DomainError(_("未知的规则字段“%(name)s”。") % {"name": name}, field=name)
+    old, new = audit.changed(before, audit.snapshot(rule, [*RULE_FIELDS, "high_risk_industries"]))
+    if new:
+        rule.recompute_requested_at = timezone.now()
     rule.save()
-    old, new = audit.changed(before, audit.snapshot(rule))
     if new:
         audit.record(actor=actor, action="safety.risk_rule.update", obj=rule, before=old, after=new)
-    businesses = Business.objects.filter(subdistrict=subdistrict, is_active=True).only("pk", "subdistrict_id",
-                                                                                       "node_id", "name")
-    count = risk_recompute(actor=actor, businesses=businesses, cause=_("三色规则调整"))
-    return rule, count
+        actor_id, cause = getattr(actor, "pk", None), _("三色规则调整")
+        transaction.on_commit(lambda: tasks.submit("jiedao.safety.services.risk_recompute_job", subdistrict.pk,
+                                                   actor_id, cause))
+    return rule
 
 
 # --- photos (encrypted at rest in the file vault) ---------------------------------------------

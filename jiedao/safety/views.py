@@ -16,9 +16,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -27,7 +27,6 @@ from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, paginate, render_error, require_perm_anywhere
-from jiedao.org.models import OrgNode
 from jiedao.safety import selectors, services, workflow
 from jiedao.safety.forms import (
     BusinessFilterForm,
@@ -39,7 +38,6 @@ from jiedao.safety.forms import (
     TemplateForm,
     TenancyForm,
 )
-from jiedao.safety.models import OPEN_STATES, CampaignTarget, SafetyPhoto
 from jiedao.safety.workflow import HazardAction
 
 
@@ -53,7 +51,7 @@ def index(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     start = today.replace(month=1, day=1)
     figures = selectors.figures(user, start, today)
-    campaigns = selectors.campaigns_visible(user).filter(ends_on__gte=today)[:10]
+    campaigns = selectors.campaigns_running(user, today)[:10]
     context = {
         "figures": figures, "start": start, "end": today,
         "rates": [(_("排摸覆盖率"), _percent(figures.coverage_rate)), (_("整改率"), _percent(figures.rectification_rate)),
@@ -70,9 +68,12 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_perm_anywhere(Perm.VIEW_SAFETY)
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = selectors.campaigns_visible(request.user).annotate(n_targets=Count("targets")).order_by("-starts_on", "-pk")
+    page = paginate(request, selectors.campaigns_visible(request.user).order_by("-starts_on", "-pk"))
+    counts = selectors.campaign_target_counts(request.user, [c.pk for c in page.object_list])
+    for campaign in page.object_list:
+        campaign.n_targets = counts.get(campaign.pk, 0)  # the targets this viewer may see
     return render(request, "safety/campaign_list.html", {
-        "page": paginate(request, campaigns), "today": timezone.localdate(),
+        "page": page, "today": timezone.localdate(),
         "can_manage": scope.has_perm_anywhere(request.user, Perm.MANAGE_SAFETY)})
 
 
@@ -98,10 +99,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get(request.user, pk)
     coverage = selectors.campaign_coverage(request.user, campaign)
-    inspected = set(campaign.inspections.values_list("business_id", flat=True))
-    pending = (scope.restrict(CampaignTarget.objects.filter(campaign=campaign), request.user, Perm.VIEW_SAFETY)
-               .exclude(business_id__in=inspected).select_related("business", "business__node", "inspector")
-               .order_by("business__node__path", "business__name"))
+    pending = selectors.campaign_pending(request.user, campaign)
     return render(request, "safety/campaign_detail.html", {
         "campaign": campaign, "coverage": coverage, "rate": _percent(coverage.total.rate),
         "pending": pending[:200], "pending_count": pending.count(),
@@ -115,24 +113,14 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm_anywhere(Perm.VIEW_SAFETY)
 def business_list(request: HttpRequest) -> HttpResponse:
     form = BusinessFilterForm(request.GET or None)
-    qs = selectors.businesses_visible(request.user).filter(is_active=True)
-    if form.is_valid():
-        if form.cleaned_data["q"]:
-            qs = qs.filter(name__icontains=form.cleaned_data["q"])
-        if form.cleaned_data["colour"]:
-            qs = qs.filter(risk_colour=form.cleaned_data["colour"])
-        if form.cleaned_data.get("node"):  # the map's links: the businesses under one grid or unit
-            place = scope.get_scoped(OrgNode.objects.all(), request.user, Perm.VIEW_SAFETY, pk=form.cleaned_data["node"])
-            qs = qs.filter(node__path__range=scope.subtree_range(place.path))
-            form.place = place
-    page = paginate(request, qs.order_by("node__path", "name"))
-    ids = [b.pk for b in page.object_list]
-    open_counts = dict(selectors.hazards_visible(request.user).filter(business_id__in=ids, state__in=OPEN_STATES)
-                       .values("business_id").annotate(n=Count("pk")).values_list("business_id", "n"))
-    last = dict(selectors.inspections_visible(request.user).filter(business_id__in=ids).values("business_id")
-                .annotate(d=Max("inspected_on")).values_list("business_id", "d"))
-    for b in page.object_list:
-        b.open_hazards, b.last_inspected = open_counts.get(b.pk, 0), last.get(b.pk)
+    filters = form.cleaned_data if form.is_valid() else {}
+    place = None
+    if filters.get("node"):  # the map's links: the businesses under one grid or unit
+        place = selectors.area_get(request.user, filters["node"])
+        form.place = place
+    page = paginate(request, selectors.business_search(request.user, q=filters.get("q") or "",
+                                                       colour=filters.get("colour") or "", place=place))
+    selectors.business_facts(request.user, page.object_list)
     return render(request, "safety/business_list.html", {
         "form": form, "page": page, "can_inspect": scope.has_perm_anywhere(request.user, Perm.INSPECT_SAFETY)})
 
@@ -144,7 +132,7 @@ def _business_page(request: HttpRequest, business: Any, *, tenancy_form: Tenancy
         "business": business, "site": selectors.site_of(business),
         "tenants": selectors.tenants_of(user, business),
         "hazards": selectors.hazard_list(user, business=business.pk)[:50],
-        "inspections": selectors.inspections_visible(user).filter(business=business)[:20],
+        "inspections": selectors.business_inspections(user, business)[:20],
         "changes": selectors.risk_changes(user, business)[:20],
         "can_inspect": scope.path_allows(user, Perm.INSPECT_SAFETY, business.node.path),
         "tenancy_form": tenancy_form or TenancyForm(user=user, business=business), "now": timezone.now(),
@@ -187,15 +175,13 @@ def inspection_new(request: HttpRequest, pk: int) -> HttpResponse:
     chosen = request.POST.get("template") or request.GET.get("template")
     template = next((t for t in templates if str(t.pk) == chosen), None)
     today = timezone.localdate()
-    campaigns = list(selectors.campaigns_visible(user).filter(
-        targets__business=business, starts_on__lte=today, ends_on__gte=today).distinct())
+    campaigns = selectors.campaigns_running_for(user, business, today)
     if template is None and chosen is None and campaigns:
         template = next((t for t in templates if t.field == campaigns[0].field), None)
     site = selectors.site_of(business)
     site_inspection = None
     if site is not None:
-        site_inspection = (selectors.inspections_visible(user).filter(business=site.site, inspected_on=today)
-                           .order_by("-pk").first())
+        site_inspection = selectors.site_inspection_today(user, site.site, today)
     initial = {"campaign": campaigns[0].pk} if campaigns else {}
     form = InspectionForm(request.POST or None, template=template, campaigns=campaigns, initial=initial)
     status = 200
@@ -229,13 +215,10 @@ def inspection_new(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     inspection = selectors.inspection_get(request.user, pk)
-    tenants_done = selectors.inspections_visible(request.user).filter(site_inspection=inspection)
-    pending_tenants = selectors.tenants_of(request.user, inspection.business).exclude(
-        pk__in=tenants_done.values("business_id"))
+    page = selectors.inspection_page(request.user, inspection)
     return render(request, "safety/inspection_detail.html", {
-        "inspection": inspection, "hazards": inspection.hazards.all(), "tenants_done": tenants_done,
-        "photos": inspection.photos.all(),
-        "pending_tenants": pending_tenants, "now": timezone.now(),
+        "inspection": inspection, "hazards": page.hazards, "tenants_done": page.tenants_done,
+        "photos": page.photos, "pending_tenants": page.pending_tenants, "now": timezone.now(),
         "can_inspect": scope.path_allows(request.user, Perm.INSPECT_SAFETY, inspection.node.path),
     })
 
@@ -261,11 +244,10 @@ def _hazard_page(request: HttpRequest, hazard: Any, *, failed: HazardActionForm 
         form = failed if failed is not None and failed.data.get("action") == action else \
             HazardActionForm(initial={"action": action})
         actions.append({"action": action, "label": HazardAction(action).label, "row": row, "form": form})
-    steps = list(hazard.transitions.select_related("actor"))
+    steps = selectors.hazard_steps(hazard)
     for step in steps:
         step.label = _("检查发现") if step.action == "report" else HazardAction(step.action).label
-    photos = SafetyPhoto.objects.filter(inspection_id=hazard.inspection_id).filter(
-        Q(hazard__isnull=True) | Q(hazard=hazard)) if hazard.inspection_id else []
+    photos = selectors.hazard_photos(hazard)
     return render(request, "safety/hazard_detail.html", {
         "photos": photos,
         "hazard": hazard, "actions": actions, "steps": steps,
@@ -306,11 +288,29 @@ def hazard_act(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the 三色 rule ------------------------------------------------------------------------------
 
 
+def _subdistrict_or_choose(request: HttpRequest, *, perm: str = Perm.VIEW_SAFETY,
+                           context: dict[str, Any] | None = None) -> Any:
+    """The sub-district the page acts on (`?subdistrict=` or the only one); a user of several
+    who has not chosen gets a page to choose — never "the first one"."""
+    subdistrict = selectors.subdistrict_chosen(request.user, request.GET.get("subdistrict")
+                                               or request.POST.get("subdistrict"), perm=perm)
+    if subdistrict is not None:
+        return subdistrict
+    choices = selectors.subdistricts_of(request.user) if perm == Perm.VIEW_SAFETY else \
+        selectors.subdistricts_managed(request.user)
+    if not choices:
+        if perm == Perm.VIEW_SAFETY:
+            raise Http404(_("未找到该对象。"))
+        raise PermissionDenied(_("检查表由街道统一维护。"))
+    return render(request, "safety/choose_subdistrict.html", {"choices": choices, "next": request.path,
+                                                               **(context or {})})
+
+
 @require_perm_anywhere(Perm.VIEW_SAFETY)
 def risk_rule(request: HttpRequest) -> HttpResponse:
-    subdistrict = selectors.subdistricts_of(request.user).first()
-    if subdistrict is None:
-        raise Http404(_("未找到该对象。"))
+    subdistrict = _subdistrict_or_choose(request, context={"title": _("三色风险规则")})
+    if isinstance(subdistrict, HttpResponse):
+        return subdistrict
     rule = services.rule_for(subdistrict.pk)
     can_manage = scope.path_allows(request.user, Perm.MANAGE_SAFETY, subdistrict.path)
     form = RiskRuleForm(request.POST or None, rule=rule)
@@ -321,23 +321,23 @@ def risk_rule(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                _rule, changed = services.risk_rule_update(actor=request.user, subdistrict=subdistrict,
-                                                           **form.cleaned_data)
+                services.risk_rule_update(actor=request.user, subdistrict=subdistrict, **form.cleaned_data)
             except DomainError as exc:
                 status = form_error(form, exc)
             else:
-                messages.success(request, _("已保存，重新评定后 %(n)s 家主体的风险等级有变化。") % {"n": changed})
-                return redirect("safety:risk_rule")
-    recent = selectors.risk_changes(request.user)[:30]
+                messages.success(request, _("已保存。正在按新规则重新评定本街道主体，完成后等级变化会列在下方。"))
+                return redirect(f"{reverse('safety:risk_rule')}?subdistrict={subdistrict.pk}")
     return render(request, "safety/risk_rule.html", {
-        "form": form, "subdistrict": subdistrict, "can_manage": can_manage, "changes": recent,
+        "form": form, "subdistrict": subdistrict, "rule": rule, "can_manage": can_manage,
+        "changes": selectors.risk_rule_changes(request.user, subdistrict)[:30],
+        "others": len(selectors.subdistricts_of(request.user)) > 1,
     }, status=status)
 
 
 @login_required
 def photo(request: HttpRequest, pk: int) -> HttpResponse:
     """One photo, decrypted from the vault for a user who sees its inspection."""
-    item = scope.get_scoped(SafetyPhoto.objects.select_related("inspection"), request.user, Perm.VIEW_SAFETY, pk=pk)
+    item = selectors.photo_get(request.user, pk)
     response = HttpResponse(services.photo_bytes(item), content_type=item.content_type)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -349,16 +349,22 @@ def photo(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_perm_anywhere(Perm.VIEW_SAFETY)
 def template_list(request: HttpRequest) -> HttpResponse:
-    templates = selectors.templates_usable(request.user)
-    subdistrict = selectors.subdistricts_of(request.user).first()
-    can_manage = subdistrict is not None and scope.path_allows(request.user, Perm.MANAGE_SAFETY, subdistrict.path)
-    return render(request, "safety/template_list.html", {"templates": templates, "can_manage": can_manage})
+    templates = selectors.templates_usable(request.user).select_related("node")
+    managed = {node.pk for node in selectors.subdistricts_managed(request.user)}
+    return render(request, "safety/template_list.html", {"templates": templates, "can_manage": bool(managed),
+                                                         "managed_ids": managed})
 
 
 def _template_form(request: HttpRequest, template: Any = None) -> HttpResponse:
-    subdistrict = template.node if template is not None else selectors.subdistricts_of(request.user).first()
-    if subdistrict is None or not scope.path_allows(request.user, Perm.MANAGE_SAFETY, subdistrict.path):
-        raise PermissionDenied(_("检查表由街道统一维护。"))
+    if template is not None:  # the checklist's own sub-district
+        subdistrict = template.node
+        if not scope.path_allows(request.user, Perm.MANAGE_SAFETY, subdistrict.path):
+            raise PermissionDenied(_("检查表由街道统一维护。"))
+    else:  # the one the user chose (or their only one)
+        subdistrict = _subdistrict_or_choose(request, perm=Perm.MANAGE_SAFETY,
+                                             context={"title": _("新建检查表")})
+        if isinstance(subdistrict, HttpResponse):
+            return subdistrict
     form = TemplateForm(request.POST or None, template=template)
     status = 200
     if request.method == "POST":
@@ -380,7 +386,8 @@ def _template_form(request: HttpRequest, template: Any = None) -> HttpResponse:
             else:
                 messages.success(request, _("已保存检查表“%(name)s”。") % {"name": d["name"]})
                 return redirect("safety:templates")
-    return render(request, "safety/template_form.html", {"form": form, "template": template}, status=status)
+    return render(request, "safety/template_form.html", {"form": form, "template": template,
+                                                         "subdistrict": subdistrict}, status=status)
 
 
 @require_perm_anywhere(Perm.MANAGE_SAFETY)

@@ -63,7 +63,8 @@ def reg(world):
     biz = services.business_create(actor=world.worker, node=world.grid, name="丹西水产", uscc=USCC_A, phone=BIZ_PHONE,
                                    industry="水产加工")
     other_biz = services.business_create(actor=world.other_worker, node=world.other_grid, name="东门超市",
-                                         uscc=USCC_B, risk_colour="red")
+                                         uscc=USCC_B)
+    Business.objects.filter(pk=other_biz.pk).update(risk_colour="red")  # as the safety rule would colour it
     return SimpleNamespace(a=a, b=b, c=c, household=household, biz=biz, other_biz=other_biz)
 
 
@@ -490,7 +491,7 @@ def test_businesses_are_scoped_and_masked(world, reg, as_):
     assert names(as_(world.leader).get("/businesses", node=world.other_grid.pk)) == ["东门超市"]
     detail = as_(world.worker).get(f"/businesses/{reg.biz.pk}")
     assert detail.json()["phone_masked"] == "057*******45" and no_clear_values(detail.content)
-    assert detail.json()["risk_colour_label"] == "绿"
+    assert detail.json()["risk_colour_label"] == "黄"  # 水产加工: a high-risk industry by the default 三色 rule
     for user in (world.other_worker, world.village_worker):
         api = as_(user)
         for response in (api.get(f"/businesses/{reg.biz.pk}"), api.patch(f"/businesses/{reg.biz.pk}", {"name": "x"})):
@@ -518,8 +519,11 @@ def test_business_create_and_update(world, reg, as_):
         assert refused.status_code == status, (payload, refused.content)
         assert refused.json()["field"] == field and is_chinese(refused.json()["detail"])
     assert counts.unchanged()
-    updated = api.patch(f"/businesses/{body['id']}", {"risk_colour": "yellow", "size": None})
-    assert updated.status_code == 200 and (updated.json()["risk_colour"], updated.json()["size"]) == ("yellow", "")
+    # the colour is the safety rule's alone (jiedao.safety.services.risk_recompute): not an input
+    refused = api.patch(f"/businesses/{body['id']}", {"risk_colour": "red"})
+    assert refused.status_code == 422 and refused.json()["field"] == "risk_colour"
+    updated = api.patch(f"/businesses/{body['id']}", {"size": None})
+    assert updated.status_code == 200 and (updated.json()["risk_colour"], updated.json()["size"]) == ("green", "")
     assert as_(world.handler).patch(f"/businesses/{body['id']}", {"name": "x"}).status_code == 403
 
 

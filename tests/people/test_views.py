@@ -421,14 +421,17 @@ def test_businesses_create_and_errors(client, world, people):
     response = client.post(url, {"name": "新店", "uscc": uscc(1), "node": world.grid.pk, "risk_colour": "green"})
     assert response.status_code == 409 and response.context["form"].errors["uscc"]
     response = client.post(url, {"name": "新店", "uscc": uscc(2), "node": world.grid.pk, "risk_colour": "red",
-                                 "size": "micro", "phone": "0574-65712345"})
+                                 "size": "micro", "phone": "0574-65712345", "industry": "燃气"})
     assert response.status_code == 302
     created = Business.objects.get(name="新店")
-    assert created.risk_colour == "red" and created.phone_masked.startswith("057")
-    listed = client.get(reverse("people:businesses"), {"risk_colour": "red"}).context["page"].object_list
+    # a typed colour is not taken: the safety rule colours the business (燃气: a high-risk industry)
+    assert created.risk_colour == "yellow" and created.phone_masked.startswith("057")
+    assert "risk_colour" not in client.get(url).context["form"].fields
+    listed = client.get(reverse("people:businesses"), {"risk_colour": "yellow"}).context["page"].object_list
     assert [b.name for b in listed] == ["新店"]
     response = client.post(reverse("people:business_edit", args=[created.pk]),
-                           {"name": "新店", "uscc": uscc(2), "node": world.grid.pk, "risk_colour": "yellow"})
+                           {"name": "新店", "uscc": uscc(2), "node": world.grid.pk, "risk_colour": "red",
+                            "industry": "燃气"})
     created.refresh_from_db()
     assert response.status_code == 302 and created.risk_colour == "yellow" and created.phone_masked  # phone kept
     assert not created.is_active  # the edit form's checkbox was left unticked

@@ -61,10 +61,12 @@ def test_bad_input_names_the_field_and_changes_nothing(world, safety, as_):
     assert not Hazard.objects.exists()
 
 
-def test_risk_rule_edit_recolours_and_logs(world, safety, as_):
+def test_risk_rule_edit_recolours_and_logs(world, safety, as_, django_capture_on_commit_callbacks):
     admin = as_(world.admin)
-    r = admin.patch(f"/risk-rules/{world.subdistrict.pk}", {"high_risk_industries": ["零售"]})
-    assert r.status_code == 200 and r.json()["changed"] == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the queued recompute, run as after a commit
+        r = admin.patch(f"/risk-rules/{world.subdistrict.pk}", {"high_risk_industries": ["零售"]})
+    assert r.status_code == 200 and r.json()["recomputing"] is True  # answered before the job ran
+    assert admin.get(f"/risk-rules/{world.subdistrict.pk}").json()["high_risk_industries"] == ["零售"]
     profile = admin.get(f"/businesses/{safety.shop.pk}").json()
     assert profile["risk_colour"] == "yellow" and "高风险行业：零售" in profile["risk_changes"][0]["reason"]
     assert admin.get("/workflow").status_code == 200

@@ -7,6 +7,12 @@ run through the real services. Then, for every named user's scope and random per
 底数, Inspection rows for 排摸, and for hazards the HazardTransition history replayed — the state
 is the last step's, the deadline the report's (or the latest extension's), the rectification
 time the latest 提交整改 — never the Hazard row's own state or dates. Every rate lies in [0, 1].
+
+The other counts of the pages are recounted the same way: the colour counts (Business rows), each
+inspection's 发现隐患数 (its hazards whose history does not end cancelled), a campaign's target
+count and 排摸 coverage in each viewer's scope (CampaignTarget and Inspection rows). Businesses
+close and reopen in the programs, so a business inspected and closed since cannot push 排摸 past
+the 底数.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from hypothesis import strategies as st
 from jiedao.core import caching, scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
+from jiedao.people import services as people_services
 from jiedao.people.models import Business
 from jiedao.safety import selectors, services
-from jiedao.safety.models import Hazard, HazardTransition, Inspection
+from jiedao.safety.models import CampaignTarget, Hazard, HazardTransition, Inspection
 from jiedao.safety.workflow import HazardAction
 
 EXAMPLES = int(os.environ.get("JIEDAO_SAFETY_FIGURES_EXAMPLES", "8"))
@@ -45,9 +52,10 @@ def brute_force(user, start, end, now) -> dict[str, int]:
     tz = timezone.get_current_timezone()
     low = datetime.combine(start, datetime.min.time(), tzinfo=tz)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    base = sum(1 for b in Business.objects.select_related("node") if b.is_active and _in_scope(user, b.node.path))
+    base_ids = {b.pk for b in Business.objects.select_related("node") if b.is_active and _in_scope(user, b.node.path)}
+    base = len(base_ids)
     visited = {i.business_id for i in Inspection.objects.select_related("node")
-               if start <= i.inspected_on <= end and _in_scope(user, i.node.path)}
+               if start <= i.inspected_on <= end and _in_scope(user, i.node.path)} & base_ids
     history: dict[int, list[HazardTransition]] = {}
     for step in HazardTransition.objects.order_by("hazard_id", "seq"):
         history.setdefault(step.hazard_id, []).append(step)
@@ -79,6 +87,39 @@ def brute_force(user, start, end, now) -> dict[str, int]:
     return {"base": base, "visited": len(visited), **counts}
 
 
+def last_states() -> dict[int, str]:
+    states: dict[int, str] = {}
+    for hazard_id, to_state in HazardTransition.objects.order_by("hazard_id", "seq").values_list("hazard_id",
+                                                                                                "to_state"):
+        states[hazard_id] = to_state
+    return states
+
+
+def check_counts(world, campaign) -> None:
+    """Colour counts, inspections' 发现隐患数, campaign target counts and coverage from raw rows."""
+    states = last_states()
+    for inspection in Inspection.objects.all():
+        found = [pk for pk in Hazard.objects.filter(inspection=inspection).values_list("pk", flat=True)
+                 if states[pk] != "cancelled"]
+        assert inspection.hazard_count == len(found), inspection.pk
+    visited_ids = set(Inspection.objects.filter(campaign=campaign).values_list("business_id", flat=True))
+    for name in USERS:
+        user = getattr(world, name)
+        colours = {"red": 0, "yellow": 0, "green": 0}
+        for b in Business.objects.select_related("node"):
+            if b.is_active and _in_scope(user, b.node.path):
+                colours[b.risk_colour] += 1
+        assert selectors.colour_counts(user) == colours, name
+        targets = [t.business_id for t in CampaignTarget.objects.filter(campaign=campaign).select_related(
+            "business__node") if _in_scope(user, t.business.node.path)]
+        if not scope.restrict(type(campaign).objects.filter(pk=campaign.pk), user, Perm.VIEW_SAFETY).exists():
+            continue
+        assert selectors.campaign_target_counts(user, [campaign.pk]).get(campaign.pk, 0) == len(targets), name
+        total = selectors.campaign_coverage(user, campaign).total
+        assert (total.target, total.visited) == (len(targets), len(set(targets) & visited_ids)), name
+        assert total.rate is None or 0 <= total.rate <= 1
+
+
 def check(world, data) -> None:
     now = timezone.now()
     today = timezone.localdate()
@@ -95,12 +136,16 @@ def check(world, data) -> None:
                 assert rate is None or 0 <= rate <= 1
 
 
-def run_program(world, safety, data) -> None:
+def run_program(world, safety, data, campaign=None) -> None:
     businesses = [safety.diner, safety.park, safety.tenant, safety.shop, safety.cold_store]
     items = list(safety.fire.items.all())
     today = timezone.localdate()
     for _ in range(data.draw(st.integers(1, 14), label="steps")):
-        if data.draw(st.booleans(), label="inspect?") or not Hazard.objects.exists():
+        if data.draw(st.integers(0, 5), label="close or reopen?") == 0:
+            business = data.draw(st.sampled_from(businesses), label="business")
+            people_services.business_update(actor=world.admin, business=business,
+                                            is_active=not Business.objects.get(pk=business.pk).is_active)
+        elif data.draw(st.booleans(), label="inspect?") or not Hazard.objects.exists():
             inspector = getattr(world, data.draw(st.sampled_from(INSPECTORS), label="inspector"))
             business = data.draw(st.sampled_from(businesses), label="business")
             answers = {i.pk: data.draw(st.sampled_from(["ok", "fail", "na"]), label="answer") for i in items}
@@ -108,9 +153,11 @@ def run_program(world, safety, data) -> None:
                          "deadline_days": data.draw(st.integers(1, 10))}
                         for _ in range(data.draw(st.integers(0, 1), label="findings"))]
             day = today - timedelta(days=data.draw(st.integers(0, 60), label="days ago"))
+            in_campaign = campaign is not None and data.draw(st.booleans(), label="in the campaign?")
             with suppress(DomainError, Http404):
                 services.inspection_record(actor=inspector, business=business, inspected_on=day,
-                                           template=safety.fire, answers=answers, findings=findings)
+                                           template=safety.fire, answers=answers, findings=findings,
+                                           campaign=campaign if in_campaign else None)
         else:
             hazard = data.draw(st.sampled_from(list(Hazard.objects.order_by("pk"))), label="hazard")
             actor = getattr(world, data.draw(st.sampled_from(USERS), label="actor"))
@@ -121,14 +168,19 @@ def run_program(world, safety, data) -> None:
 
 
 def test_random_histories_count_by_the_book(world, safety):
+    today = timezone.localdate()
+    campaign = services.campaign_create(actor=world.admin, node=world.subdistrict, title="消防大排查", kind="sweep",
+                                        field="fire", starts_on=today - timedelta(days=60), ends_on=today)
+
     @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.data())
     def run(data):
         caching.clear()
         with transaction.atomic():
-            run_program(world, safety, data)
+            run_program(world, safety, data, campaign)
             check(world, data)
+            check_counts(world, campaign)
             transaction.set_rollback(True)
 
     run()
@@ -154,3 +206,38 @@ def test_a_scripted_history_counts_late_and_on_time(world, safety):
     assert brute_force(world.leader, today - timedelta(days=60), today, timezone.now()) == {
         "base": 5, "visited": 2, "hazards": 3, "major": 1, "rectified": 2, "on_time": 1, "overdue_open": 1}
     assert late_ordinary.pk  # still open, past its deadline: the one overdue
+
+
+def test_coverage_counts_businesses_of_the_base_not_inspections(world, safety):
+    """Five businesses inspected twice each, three closed since: 排摸 2 of a 底数 of 2 (100%), where
+    counting inspections (10) or every business inspected (5) would pass 100%."""
+    today = timezone.localdate()
+    for business in (safety.diner, safety.park, safety.tenant, safety.shop, safety.cold_store):
+        for days_ago in (1, 2):
+            services.inspection_record(actor=world.admin, business=business, inspected_on=today - timedelta(days_ago))
+    for business in (safety.diner, safety.park, safety.tenant):
+        people_services.business_update(actor=world.admin, business=business, is_active=False)
+    f = selectors.figures(world.leader, today - timedelta(days=30), today)
+    assert (f.base, f.visited, f.coverage_rate) == (2, 2, 1.0)
+    assert sum(selectors.colour_counts(world.leader).values()) == f.base
+
+
+def test_a_cancelled_hazard_leaves_its_inspections_count(world, safety):
+    inspection = services.inspection_record(actor=world.worker, business=safety.diner,
+                                            inspected_on=timezone.localdate(),
+                                            findings=[{"description": "配电箱无门"}, {"description": "误报"}])
+    assert inspection.hazard_count == 2
+    wrong = inspection.hazards.get(description="误报")
+    services.hazard_act(actor=world.leader, hazard=wrong, action="cancel", reason="误报")
+    inspection.refresh_from_db()
+    assert inspection.hazard_count == 1
+
+
+def test_campaign_counts_are_the_viewers(world, safety):
+    """A sub-district campaign of five targets: the grid worker counts the two of the grid."""
+    today = timezone.localdate()
+    campaign = services.campaign_create(actor=world.admin, node=world.subdistrict, title="消防大排查", kind="sweep",
+                                        field="fire", starts_on=today, ends_on=today)
+    assert selectors.campaign_target_counts(world.leader, [campaign.pk]) == {campaign.pk: 5}
+    assert selectors.campaign_target_counts(world.worker, [campaign.pk]) == {campaign.pk: 3}  # diner, park, tenant
+    assert selectors.campaign_target_counts(world.village_worker, [campaign.pk]) == {campaign.pk: 1}

@@ -556,8 +556,8 @@ def _fit_vocab(
 ) -> tuple[dict[str, int], np.ndarray]:
     """Vocabulary of real and pseudo documents; IDF counted on the real ones (smoothed).
 
-    Words first (sorted), then the character n-grams in the order of their integer keys, counted
-    in numpy (a message's grams are never made into strings)."""
+    Words first, then the character n-grams (each sorted), the grams counted as integer keys in
+    numpy (a message's grams are never made into strings)."""
     df: Counter = Counter()
     for t in docs:
         df.update({"t:" + s for s in t.title_words} | {"p:" + s for s in t.title_pairs} | {"w:" + s for s in t.body_words})
@@ -580,7 +580,11 @@ def _fit_vocab(
     n = len(docs)
     word_idf = [math.log((1 + n) / (1 + df.get(s, 0))) + 1.0 for s in vocab]
     off = len(vocab)
-    vocab.update(zip(["c:" + g for g in keys_to_grams(ckeys)], range(off, off + len(ckeys)), strict=True))
+    # n-grams in string order, so that grams sharing a prefix sit together (the model file compresses better)
+    grams = np.array(keys_to_grams(ckeys), dtype="<U3")
+    order = np.argsort(grams, kind="stable")
+    cdf = cdf[order]
+    vocab.update(zip(["c:" + g for g in grams[order].tolist()], range(off, off + len(ckeys)), strict=True))
     idf = np.concatenate([np.asarray(word_idf), np.log((1 + n) / (1 + cdf)) + 1.0]).astype(np.float32)
     return vocab, idf
 

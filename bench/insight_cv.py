@@ -4,7 +4,7 @@ Repeated stratified 5-fold over messages_labeled.csv (251 messages, 7 categories
 trains a fresh model on four fifths plus the category tree (taxonomy.csv) and scores the fifth.
 Prints mean ± sd of macro-F1 and accuracy.
 
-    .venv/bin/python bench/insight_cv.py [--repeats 5] [--ablation] [--data DIR]
+    .venv/bin/python bench/insight_cv.py [--repeats 5] [--ablation] [--jobs N] [--data DIR]
 
 ``--ablation`` also runs each hand-made component left out: without tree and seed keywords (a
 plain word + n-gram model), with the tree only (no seed keyword list), with the seed keywords only
@@ -57,6 +57,11 @@ def cross_validate(examples, tree, *, repeats: int, seeds=None, config=None) -> 
     }
 
 
+def _run(job) -> dict:
+    examples, tree, repeats, seeds, cfg = job
+    return cross_validate(examples, tree, repeats=repeats, seeds=seeds, config=TrainConfig(**cfg) if cfg else None)
+
+
 def line(name: str, r: dict) -> str:
     f, a = r["macro_f1"], r["accuracy"]
     return (
@@ -70,28 +75,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="setups cross-validated in parallel processes")
     args = ap.parse_args(argv)
 
     msgs = tio.read_messages(args.data / "messages_labeled.csv", require_label=True)
     tree = tio.read_tree(args.data / "taxonomy.csv")
     examples = [Example(text=m.text, label=m.category, title=m.title, id=m.id) for m in msgs]
     print(f"{len(examples)} labelled messages, {len(set(e.label for e in examples))} categories, {len(tree)} tree rows")
-    main_result = cross_validate(examples, tree, repeats=args.repeats)
-    print(line("tree + seed keywords", main_result))
+    setups = [("tree + seed keywords", True, None, None)]
     if args.ablation:
-        plain = TrainConfig(keyword_scale=0.0)
-        print(
-            line(
-                "plain (no tree, no seeds)",
-                cross_validate(examples, None, repeats=args.repeats, seeds={}, config=plain),
-            )
-        )
-        print(line("tree only", cross_validate(examples, tree, repeats=args.repeats, seeds={})))
-        print(line("seed keywords only", cross_validate(examples, None, repeats=args.repeats)))
-        print(line("tree + seeds, no hit features",
-                   cross_validate(examples, tree, repeats=args.repeats, config=TrainConfig(keyword_scale=0.0))))
-        print(line("tree, no hit features",
-                   cross_validate(examples, tree, repeats=args.repeats, seeds={}, config=TrainConfig(keyword_scale=0.0))))
+        no_hits = {"keyword_scale": 0.0}
+        setups += [
+            ("plain (no tree, no seeds)", False, {}, no_hits),
+            ("tree only", True, {}, None),
+            ("seed keywords only", False, None, None),
+            ("tree + seeds, no hit features", True, None, no_hits),
+            ("tree, no hit features", True, {}, no_hits),
+        ]
+    jobs = [(examples, tree if with_tree else None, args.repeats, seeds, cfg) for _, with_tree, seeds, cfg in setups]
+    if args.jobs > 1:
+        from multiprocessing import Pool
+
+        with Pool(min(args.jobs, len(jobs))) as pool:
+            results = pool.map(_run, jobs)
+    else:
+        results = [_run(job) for job in jobs]
+    for (name, *_rest), result in zip(setups, results, strict=True):
+        print(line(name, result))
+    main_result = results[0]
 
     if HOTSPOT_DEV.exists() and (args.data / "messages_hotspot.csv").exists():
         hot = {m.id: m for m in tio.read_messages(args.data / "messages_hotspot.csv")}

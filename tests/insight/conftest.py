@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
 
-# repo_root/../shared/data/messages: present on CI, maybe not elsewhere
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "messages"
+# repo_root/../shared/data/messages: present on CI, maybe not elsewhere (JIEDAO_SHARED_MESSAGES: another place)
+DATA = Path(os.environ.get("JIEDAO_SHARED_MESSAGES")
+            or Path(__file__).resolve().parents[2].parent / "shared" / "data" / "messages")
 HERE = Path(__file__).resolve().parent / "data"
 
 

@@ -201,8 +201,8 @@ caching.on_clear(forget_model)
 
 
 def cold_start_config():
-    """Cold start: a handful of pseudo-messages per category and no history to calibrate on, so a
-    stronger regularisation (C=5 instead of 30) keeps the probabilities from being overconfident."""
+    """Cold start: a handful of pseudo-messages per category and no history to calibrate on; the
+    regularisation (C=5, the engine's default too) keeps the probabilities from being overconfident."""
     from jiedao.insight.text.classifier import TrainConfig
 
     return TrainConfig(calibrate=False, C=5.0)

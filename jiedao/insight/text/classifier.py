@@ -2,7 +2,11 @@
 
 Model: multinomial logistic regression over four TF-IDF blocks (title words, title word pairs,
 body words, character 1–3-grams; each block L2-normalised and weighted) plus one keyword-hit
-feature per category. The category tree (一级/二级/三级分类) and the seed keywords of
+feature per category, with the weights of a complement naive Bayes fitted on the same rows added
+at a small weight (``nb_blend``: both are linear in the features, so the blend is one set of
+weights and scoring does not change). The naive Bayes half learns from rare words the
+regularised regression keeps near zero, which helps most where the history is small and the tree
+carries the category (see docs/benchmarks.md). The category tree (一级/二级/三级分类) and the seed keywords of
 :mod:`.lexicon` give weak supervision twice over:
 
 * every second/third-level name (and its words) becomes a short pseudo-message labelled with its
@@ -45,6 +49,8 @@ from .features import (
     char_ngrams,
     content_words,
     gram_key,
+    grams_to_keys,
+    keys_to_grams,
     message_tokens,
     prepare,
 )
@@ -88,7 +94,7 @@ class Example:
 class TrainConfig:
     tokens: TokenConfig = DEFAULT_TOKENS
     block_weights: dict[str, float] = field(default_factory=lambda: {"t": 2.0, "p": 0.5, "w": 1.0, "c": 1.0})
-    C: float = 30.0  # inverse L2 strength of the logistic regression
+    C: float = 5.0  # inverse L2 strength of the logistic regression
     tree_weight: float = 1.0  # sample weight of one tree/seed pseudo-message
     tree_only_weight: float = 0.5  # … times this when the name comes from the tree alone
     keyword_scale: float = 1.0  # scale of the keyword-hit features
@@ -101,6 +107,11 @@ class TrainConfig:
     solver: str = "newton-cg"
     tol: float = 1e-3
     min_df_chars: int = 1  # character n-grams seen in fewer real messages are dropped (tree names are kept)
+    balanced: bool = False  # weigh real messages inversely to their category's frequency
+    nb_blend: float = 0.1  # weight of a complement naive Bayes added to the regression's weights
+    nb_alpha: float = 0.1
+    char_tf: str = "log"  # character n-gram term frequency: "binary" or "log" (1 + log count)
+    definition_docs: float = 0.0  # weight of one pseudo-message per second-level tree node (its names together)
 
 
 class Suggestions(list):
@@ -181,6 +192,28 @@ def _pseudo_docs(
     return docs
 
 
+def _definition_docs(
+    tree_rows: Sequence[tuple[str, str, str]], classes: Sequence[str], cfg: TokenConfig, weight: float
+) -> list[tuple[MessageTokens, str, float]]:
+    """One pseudo-message per second-level node of the tree: its name and the names of its
+    third-level nodes together — the node's definition, read as one message's title."""
+    wanted = set(classes)
+    nodes: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for l1, l2, l3 in tree_rows:
+        if l1 in wanted and l2:
+            if l3 and l3 not in nodes[(l1, l2)]:
+                nodes[(l1, l2)].append(l3)
+            else:
+                nodes.setdefault((l1, l2), [])
+    docs = []
+    for (l1, l2), names in nodes.items():
+        title = normalize("，".join([l2, *names]), boilerplate=False)
+        toks = message_tokens(title, "", cfg, normalized=True)
+        # evidence < 0 marks a definition: its weight is given as is (see train)
+        docs.append((toks, l1, -weight))
+    return docs
+
+
 # ---------------------------------------------------------------------------------------------
 # the model
 
@@ -239,25 +272,36 @@ class CategoryModel:
                 vectors.append(v)
         self._kw_matrix = np.vstack(vectors) if vectors else np.zeros((0, len(self.labels)), dtype=np.float32)
         self._kw_rows = kw_rows
-        tables: dict[str, dict[str, tuple[int, float, int, int]]] = {b: {} for b in BLOCKS}
+        # words: token → (column, idf, keyword row or -1, informative); character n-grams, the bulk
+        # of a message, as sorted integer keys looked up in numpy (see :func:`char_gram_keys`)
+        tables: dict[str, dict[str, tuple[int, float, int, int]]] = {b: {} for b in BLOCKS if b != "c"}
         idf = self.idf.tolist()
+        char_toks: list[str] = []
+        char_cols: list[int] = []
         for name, col in self.vocab.items():
-            block, tok = name[0], name[2:]
-            informative = 1 if (block != "c" or len(tok) > 1) else 0
-            tables[block][tok] = (col, idf[col], kw_rows.get(tok, -1), informative)
+            if name[0] == "c":
+                char_toks.append(name[2:])
+                char_cols.append(col)
+            else:
+                tok = name[2:]
+                tables[name[0]][tok] = (col, idf[col], kw_rows.get(tok, -1), 1)
         self._tables = tables
-        # character n-grams, the bulk of a message, are looked up through C-level map() and numpy
         n = len(self.vocab)
-        keys = np.array([gram_key(tok) for tok in tables["c"]], dtype=np.uint64)
-        cols = np.array([e[0] for e in tables["c"].values()], dtype=np.int64)
+        keys = grams_to_keys(char_toks)
+        cols = np.asarray(char_cols, dtype=np.int64)
         order = np.argsort(keys)
         self._char_keys = keys[order]
         self._char_key_cols = cols[order]
         self._col_kw = np.full(n, -1, dtype=np.int64)
         self._col_informative = np.zeros(n, dtype=np.int64)
-        for e in tables["c"].values():
-            self._col_kw[e[0]] = e[2]
-            self._col_informative[e[0]] = e[3]
+        self._col_informative[cols[keys >= np.uint64(1 << 21)]] = 1  # grams of two or three characters
+        if len(self._char_keys):
+            for kw, row in kw_rows.items():
+                if 0 < len(kw) <= 3 and all("\u4e00" <= ch <= "\u9fff" for ch in kw):
+                    key = np.uint64(gram_key(kw))
+                    pos = min(int(np.searchsorted(self._char_keys, key)), len(self._char_keys) - 1)
+                    if self._char_keys[pos] == key:
+                        self._col_kw[self._char_key_cols[pos]] = row
         self._idf64 = self.idf.astype(np.float64)
 
     def _row(self, toks: MessageTokens) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -297,12 +341,19 @@ class CategoryModel:
         if toks.char_text and len(self._char_keys):
             # character n-grams (binary tf) as integer keys, looked up by binary search
             cfg = self.config.tokens
-            keys = char_gram_keys(toks.char_text, cfg.char_min, cfg.char_max)
+            sublinear = self.config.char_tf == "log"
+            if sublinear:
+                keys, counts = char_gram_keys(toks.char_text, cfg.char_min, cfg.char_max, counts=True)
+            else:
+                keys = char_gram_keys(toks.char_text, cfg.char_min, cfg.char_max)
             pos = np.minimum(np.searchsorted(self._char_keys, keys), len(self._char_keys) - 1)
-            idx = self._char_key_cols[pos[self._char_keys[pos] == keys]]
+            found = self._char_keys[pos] == keys
+            idx = self._char_key_cols[pos[found]]
             scale = bw.get("c", 1.0)
             if len(idx) and scale:
                 v = self._idf64[idx]
+                if sublinear:
+                    v = v * (1.0 + np.log(counts[found]))
                 col_parts.append(idx)
                 val_parts.append(v * (scale / math.sqrt(float(v @ v))))
                 known += int(self._col_informative[idx].sum())
@@ -500,33 +551,48 @@ def _title_text(m) -> tuple[str, str]:
 
 
 def _fit_vocab(
-    docs: Sequence[MessageTokens], pseudo: Sequence[MessageTokens], min_df_chars: int = 1
+    docs: Sequence[MessageTokens], pseudo: Sequence[MessageTokens], min_df_chars: int = 1,
+    tokens: TokenConfig = DEFAULT_TOKENS,
 ) -> tuple[dict[str, int], np.ndarray]:
-    """Vocabulary of real and pseudo documents; IDF counted on the real ones (smoothed)."""
+    """Vocabulary of real and pseudo documents; IDF counted on the real ones (smoothed).
+
+    Words first, then the character n-grams (each sorted), the grams counted as integer keys in
+    numpy (a message's grams are never made into strings)."""
     df: Counter = Counter()
     for t in docs:
-        df.update(
-            {"t:" + s for s in t.title_words}
-            | {"p:" + s for s in t.title_pairs}
-            | {"w:" + s for s in t.body_words}
-            | {"c:" + s for s in t.chars}
-        )
-    names = {s for s, n in df.items() if n >= min_df_chars or not s.startswith("c:")}
+        df.update({"t:" + s for s in t.title_words} | {"p:" + s for s in t.title_pairs} | {"w:" + s for s in t.body_words})
+    names = set(df)
     for t in pseudo:
         names.update("t:" + s for s in t.title_words)
         names.update("w:" + s for s in t.body_words)
-        names.update("c:" + s for s in t.chars)
+    lo, hi = tokens.char_min, tokens.char_max
+    empty = np.zeros(0, dtype=np.uint64)
+    real_keys = [char_gram_keys(t.char_text, lo, hi) for t in docs]
+    ukeys, udf = np.unique(np.concatenate(real_keys), return_counts=True) if real_keys else (empty, np.zeros(0))
+    pseudo_keys = [char_gram_keys(t.char_text, lo, hi) for t in pseudo]
+    ckeys = np.union1d(ukeys[udf >= min_df_chars], np.concatenate(pseudo_keys) if pseudo_keys else empty)
+    cdf = np.zeros(len(ckeys))
+    if len(ukeys) and len(ckeys):
+        pos = np.minimum(np.searchsorted(ukeys, ckeys), len(ukeys) - 1)
+        found = ukeys[pos] == ckeys
+        cdf[found] = udf[pos[found]]
     vocab = {s: i for i, s in enumerate(sorted(names))}
     n = len(docs)
-    idf = np.empty(len(vocab), dtype=np.float32)
-    for s, i in vocab.items():
-        idf[i] = math.log((1 + n) / (1 + df.get(s, 0))) + 1.0
+    word_idf = [math.log((1 + n) / (1 + df.get(s, 0))) + 1.0 for s in vocab]
+    off = len(vocab)
+    # n-grams in string order, so that grams sharing a prefix sit together (the model file compresses better)
+    grams = np.array(keys_to_grams(ckeys), dtype="<U3")
+    order = np.argsort(grams, kind="stable")
+    cdf = cdf[order]
+    vocab.update(zip(["c:" + g for g in grams[order].tolist()], range(off, off + len(ckeys)), strict=True))
+    idf = np.concatenate([np.asarray(word_idf), np.log((1 + n) / (1 + cdf)) + 1.0]).astype(np.float32)
     return vocab, idf
 
 
 def _prototype(real, pseudo, classes, keywords, cfg: TrainConfig) -> CategoryModel:
     """An untrained model holding the vocabulary of ``real`` and ``pseudo`` token bags."""
-    vocab, idf = _fit_vocab(real, pseudo, cfg.min_df_chars if len(real) < 2000 else max(cfg.min_df_chars, 2))
+    vocab, idf = _fit_vocab(real, pseudo, cfg.min_df_chars if len(real) < 2000 else max(cfg.min_df_chars, 2),
+                            cfg.tokens)
     return CategoryModel(
         labels=classes,
         vocab=vocab,
@@ -565,6 +631,22 @@ def _fit_rows(proto: CategoryModel, XK, y: np.ndarray, w: np.ndarray, rows: np.n
         full_coef[label_idx] = coef[row]
         full_int[label_idx] = intercept[row]
     return full_coef, full_int
+
+
+def _nb_blend(coef, intercept, XK, y, w, rows, n_labels: int, cfg: TrainConfig):
+    """The logistic regression's weights plus ``cfg.nb_blend`` times those of a complement naive
+    Bayes fitted on the same rows (both are linear in the features, so the blend is one model)."""
+    from scipy import sparse
+
+    Xr = XK[rows]
+    Y = sparse.csr_matrix((w[rows], (np.arange(len(rows)), y[rows])), shape=(len(rows), n_labels))
+    fc = np.asarray((Y.T @ Xr).todense())  # (labels, features): weighted feature mass per class
+    comp = fc.sum(axis=0, keepdims=True) - fc  # mass of every other class
+    alpha = cfg.nb_alpha
+    logc = np.log(comp + alpha) - np.log(comp.sum(axis=1, keepdims=True) + alpha * comp.shape[1])
+    nb = -logc
+    nb -= nb.mean(axis=0, keepdims=True)  # the same shift for every class changes nothing
+    return coef + cfg.nb_blend * nb, intercept
 
 
 def _install(proto: CategoryModel, coef: np.ndarray, intercept: np.ndarray) -> CategoryModel:
@@ -616,14 +698,18 @@ def train(
         seeds = SEED_KEYWORDS if cfg.use_seeds else {}
     keywords = build_keywords(rows, seeds, classes)
     pseudo = _pseudo_docs(keywords, cfg.tokens)
+    if cfg.definition_docs:
+        pseudo += _definition_docs(rows, classes, cfg.tokens, cfg.definition_docs)
 
     body_chars = max(cfg.tokens.word_chars, cfg.tokens.char_chars)
-    real_toks = [message_tokens(*prepare(e.title, e.text, body_chars), cfg.tokens, normalized=True) for e in labelled]
+    real_toks = [message_tokens(*prepare(e.title, e.text, body_chars), cfg.tokens, normalized=True, grams=False)
+                 for e in labelled]
     real_labels = [e.label for e in labelled]
     pseudo_toks = [t for t, _, _ in pseudo]
     pseudo_labels = [lab for _, lab, _ in pseudo]
     # a name found only in the tree weighs less than a seed keyword (the tree is broader and noisier)
-    pseudo_weights = [cfg.tree_weight * (1.0 if ev >= 2 else cfg.tree_only_weight) for _, _, ev in pseudo]
+    pseudo_weights = [-ev if ev < 0 else cfg.tree_weight * (1.0 if ev >= 2 else cfg.tree_only_weight)
+                      for _, _, ev in pseudo]
 
     from scipy import sparse
 
@@ -632,7 +718,11 @@ def train(
     X, _, K = proto._matrix(real_toks + pseudo_toks)
     XK = sparse.hstack([X, sparse.csr_matrix(K)]).tocsr()
     y = np.array([classes.index(lab) for lab in real_labels + pseudo_labels])
-    w = np.asarray([1.0] * len(real_toks) + pseudo_weights, dtype=np.float64)
+    real_w = [1.0] * len(real_toks)
+    if cfg.balanced and real_labels:
+        counts = Counter(real_labels)
+        real_w = [len(real_labels) / (len(counts) * counts[lab]) for lab in real_labels]
+    w = np.asarray(real_w + pseudo_weights, dtype=np.float64)
     n_real = len(real_toks)
     pseudo_rows = np.arange(n_real, n_real + len(pseudo_toks))
 
@@ -640,11 +730,17 @@ def train(
     held_out = _calibration_split(real_labels, random_state) if cfg.calibrate else None
     if held_out is not None:
         fit_idx, cal_idx = held_out
-        coef, intercept = _fit_rows(proto, XK, y, w, np.concatenate([np.asarray(fit_idx, dtype=np.int64), pseudo_rows]))
+        fit_rows = np.concatenate([np.asarray(fit_idx, dtype=np.int64), pseudo_rows])
+        coef, intercept = _fit_rows(proto, XK, y, w, fit_rows)
+        init = (coef, intercept)
+        if cfg.nb_blend:
+            coef, intercept = _nb_blend(coef, intercept, XK, y, w, fit_rows, len(classes), cfg)
         Z = np.asarray(XK[cal_idx] @ coef.T) + intercept
         temperature = _best_temperature(Z, y[cal_idx])
-        init = (coef, intercept)
-    coef, intercept = _fit_rows(proto, XK, y, w, np.arange(XK.shape[0]), init=init)
+    all_rows = np.arange(XK.shape[0])
+    coef, intercept = _fit_rows(proto, XK, y, w, all_rows, init=init)
+    if cfg.nb_blend:
+        coef, intercept = _nb_blend(coef, intercept, XK, y, w, all_rows, len(classes), cfg)
     model = _install(proto, coef, intercept)
     model.temperature = temperature
     model.info = {

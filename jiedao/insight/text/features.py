@@ -33,6 +33,8 @@ __all__ = [
     "content_words",
     "get_tokenizer",
     "gram_key",
+    "grams_to_keys",
+    "keys_to_grams",
     "message_tokens",
     "prepare",
     "words",
@@ -139,16 +141,18 @@ def gram_key(gram: str) -> int:
     return key
 
 
-def char_gram_keys(text: str, n_min: int = 1, n_max: int = 3):
+def char_gram_keys(text: str, n_min: int = 1, n_max: int = 3, *, counts: bool = False):
     """Distinct integer keys of the character n-grams of :func:`char_ngrams`, computed in numpy.
 
     A gram of code points (c0, c1, c2) has the key ``c0<<42 | c1<<21 | c2`` (code points fit in
-    21 bits), so grams never collide and no substring objects are made.
+    21 bits), so grams never collide and no substring objects are made. ``counts=True`` returns
+    (keys, how often each occurs).
     """
     import numpy as np
 
     if not text:
-        return np.zeros(0, dtype=np.uint64)
+        empty = np.zeros(0, dtype=np.uint64)
+        return (empty, np.zeros(0, dtype=np.int64)) if counts else empty
     cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     cjk = (cp >= 0x4E00) & (cp <= 0x9FFF)
     parts = []
@@ -163,7 +167,10 @@ def char_gram_keys(text: str, n_min: int = 1, n_max: int = 3):
             key = (key << np.uint64(21)) | cp[d : n - k + 1 + d]
         parts.append(key[ok])
     if not parts:
-        return np.zeros(0, dtype=np.uint64)
+        empty = np.zeros(0, dtype=np.uint64)
+        return (empty, np.zeros(0, dtype=np.int64)) if counts else empty
+    if counts:
+        return np.unique(np.concatenate(parts), return_counts=True)
     keys = np.sort(np.concatenate(parts))
     if len(keys) > 1:
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
@@ -202,3 +209,36 @@ def message_tokens(
     char_text = title + "。" + body[: cfg.char_chars]
     chars = char_ngrams(char_text, cfg.char_min, cfg.char_max) if grams else []
     return MessageTokens(tw, pairs, bw, chars, char_text)
+
+
+def keys_to_grams(keys) -> list[str]:
+    """The character n-grams (up to three characters) of integer keys: :func:`gram_key` undone,
+    in numpy (no per-gram Python arithmetic)."""
+    import numpy as np
+
+    keys = np.asarray(keys, dtype=np.uint64)
+    if not len(keys):
+        return []
+    mask = np.uint64((1 << 21) - 1)
+    cps = np.stack([(keys >> np.uint64(42)) & mask, (keys >> np.uint64(21)) & mask, keys & mask], axis=1)
+    # left-align shorter grams (their leading code points are 0)
+    lengths = (cps != 0).sum(axis=1)
+    out = np.zeros_like(cps)
+    for n in (1, 2, 3):
+        rows = lengths == n
+        out[rows, :n] = cps[rows, 3 - n :]
+    return out.astype(np.uint32).view("<U3").ravel().tolist()
+
+
+def grams_to_keys(grams: list[str]):
+    """:func:`gram_key` of many n-grams of one to three characters, in numpy."""
+    import numpy as np
+
+    if not grams:
+        return np.zeros(0, dtype=np.uint64)
+    cps = np.array(grams, dtype="<U3").view(np.uint32).reshape(-1, 3).astype(np.uint64)
+    keys = np.zeros(len(grams), dtype=np.uint64)
+    for j in range(3):
+        present = cps[:, j] != 0
+        keys[present] = (keys[present] << np.uint64(21)) | cps[present, j]
+    return keys

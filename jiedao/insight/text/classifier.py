@@ -90,6 +90,11 @@ class Example:
     id: str = ""
 
 
+# The share of a uniform distribution mixed into an uncalibrated model's probabilities (see
+# CategoryModel._calibrated): its top probability stays under 1 - UNCALIBRATED_DOUBT * (1 - 1/K).
+UNCALIBRATED_DOUBT = 0.1
+
+
 @dataclass
 class TrainConfig:
     tokens: TokenConfig = DEFAULT_TOKENS
@@ -409,7 +414,10 @@ class CategoryModel:
         data (isotonic), the rest scaled to share what is left; unchanged without a calibration."""
         cal = self.calibration
         if not cal or not cal.get("x"):
-            return p
+            # Nothing measured how often this model is right (a cold start on the catalogue's
+            # names, or too few held-back cases): mix in a share of "don't know" so that no
+            # suggestion claims certainty it never earned.
+            return (1.0 - UNCALIBRATED_DOUBT) * p + UNCALIBRATED_DOUBT / len(p)
         top = int(np.argmax(p))
         raw = float(p[top])
         fitted = float(np.interp(raw, cal["x"], cal["y"]))

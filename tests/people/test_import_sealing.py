@@ -135,6 +135,12 @@ def test_encrypt_many_and_blind_indexer_match_the_primitives(world):
     index = crypto.blind_indexer("phone", keyring=ring)
     for value in ("13812345678", "+86 138-1234-5678", ""):
         assert index(value) == crypto.blind_index(value, kind="phone", keyring=ring)
+    # The importer's indexers and masks take values it normalised itself: the same digests and masks.
+    for kind, value in (("phone", "+86 138-1234-5678"), ("id_number", " 330225 19800101001x ")):
+        normal = crypto.normalise(value, kind)
+        assert crypto.blind_indexer(kind, keyring=ring, normalised=True)(normal) == crypto.blind_index(
+            value, kind=kind, keyring=ring)
+        assert crypto.mask_normalised(normal, kind) == crypto.mask(value, kind)
 
 
 def test_reimport_finds_residents_while_the_index_key_is_rotated(world):

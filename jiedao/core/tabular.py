@@ -565,7 +565,10 @@ def _open_xlsx(source: Path | BinaryIO, sheet_hint: str, limits: Limits) -> Tabl
     if start is None:
         raise TabularError(_("工作表“%(sheet)s”是空的：没有找到表头。") % {"sheet": chosen})
     raw_rows = sheet.iter_rows()
-    pad = [None] * start[1]  # calamine's rows start at the used range's first column
+    # calamine's iter_rows yields rows from the sheet's first row (empty ones before the used
+    # range) but columns from the used range's first column (tests/core/test_tabular_hostile.py
+    # holds it to that): the cells are padded back to column A, and row n is Excel's row n.
+    pad = [None] * start[1]
 
     headers: list[str] = []
     header_row = 0

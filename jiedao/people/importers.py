@@ -547,16 +547,12 @@ _HOUSEHOLD_FIELDS = (
 
 def _registered(keys: list[str]) -> list[tuple]:
     """("id", *_STORED) of the residents whose ID number's blind index is one of `keys`, the values
-    as the ORM's values_list gives them (a date, a bool). `<> ''` repeats the unique index's
-    predicate: only then may SQLite (and PostgreSQL, for a list this long) use that partial index
-    for the IN instead of scanning the table."""
-    columns = {f.attname: f.column for f in Resident._meta.concrete_fields}
-    quote = connection.ops.quote_name
-    sql = (f"SELECT {quote('id')}, {', '.join(quote(columns[name]) for name in _STORED)} "
-           f"FROM {quote(Resident._meta.db_table)} WHERE {quote('id_number_bidx')} <> '' "
-           f"AND {quote('id_number_bidx')} IN ({', '.join(['%s'] * len(keys))})")
+    as the ORM's values_list gives them (a date, a bool). `NOT (... = '')` repeats the unique
+    index's predicate word for word: only then may SQLite (and PostgreSQL, for a list this long)
+    use that partial index for the IN instead of scanning the table (SQLite does not take `<> ''`
+    for it; tests/people/test_import_sealing.py checks the plan)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, keys)
+        cursor.execute(_registered_sql(len(keys)), keys)
         rows = cursor.fetchall()
     born, floating = 1 + _STORED.index("birth_date"), 1 + _STORED.index("is_floating")
     out = []
@@ -567,6 +563,14 @@ def _registered(keys: list[str]) -> list[tuple]:
         row[floating] = bool(row[floating])  # and booleans as 0 / 1
         out.append(tuple(row))
     return out
+
+
+def _registered_sql(count: int) -> str:
+    columns = {f.attname: f.column for f in Resident._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    return (f"SELECT {quote('id')}, {', '.join(quote(columns[name]) for name in _STORED)} "
+            f"FROM {quote(Resident._meta.db_table)} WHERE NOT ({quote('id_number_bidx')} = '') "
+            f"AND {quote('id_number_bidx')} IN ({', '.join(['%s'] * count)})")
 
 
 def _contexts() -> tuple[bytes, bytes]:

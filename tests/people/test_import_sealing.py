@@ -3,6 +3,8 @@ use give the same values as the one-value primitives; one audit event per reside
 
 import json
 
+import pytest
+
 from jiedao.core import audit, crypto, filevault, imports, sealed
 from jiedao.core.models import AuditEvent, ImportJob
 from jiedao.people import importers  # (also registers the specs)
@@ -165,3 +167,17 @@ def test_encrypt_many_through_the_public_cipher_path_too(world, monkeypatch):
     ring = crypto.get_keyring()
     token = crypto.encrypt_many([("13812345678", b"row-9")], ring)[0]
     assert crypto.decrypt(token, ring, aad=b"row-9") == "13812345678"
+
+
+def test_the_reimport_lookup_uses_the_partial_unique_index(world):
+    """The lookup by blind index must not scan the register (a scan per batch is quadratic)."""
+    from django.db import connection
+
+    from jiedao.people.importers import _registered_sql
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's plan")
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + _registered_sql(2), ["a", "b"])
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "resident_id_number_unique" in plan and "SCAN" not in plan

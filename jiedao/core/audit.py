@@ -379,7 +379,7 @@ def record_many(
     """Append many events at once (bulk imports), under one lock. Each event is
     (action, object_type, object_id, object_repr, before, after); `before`/`after` must already
     be JSON-native (as `snapshot` returns them)."""
-    from jiedao.core.bulk import JsonText, insert_rows
+    from jiedao.core.bulk import JsonText, db_value, insert_rows
 
     if not events:
         return 0
@@ -406,15 +406,26 @@ def record_many(
         tail = ',"reason":' + dump(reason) + ',"request_id":' + dump(info.request_id) + ',"seq":'
         end = ',"user_agent":' + dump(info.user_agent) + "}"
         keyed = hmac.HMAC(key, hashes.SM3()) if key else None
+        # The rows go to the driver as they are (insert_rows(prepared=True)): the batch's one
+        # timestamp converted once, the JSON texts wrapped as the column takes them.
+        created = db_value(AuditEvent, "created_at", now)
+        as_json = JsonText if connection.vendor != "postgresql" else (lambda text: db_value(AuditEvent, "after", JsonText(text)))
+        dumped: dict[str, str] = {}  # actions and object types repeat over a batch
         for action, object_type, object_id, object_repr, before, after in events:
             seq += 1
             object_id, object_repr = str(object_id), object_repr[:200]
             # before/after are serialised once: the canonical JSON hashed here is also what is
             # stored (bulk.JsonText), the same value the column would hold from a second encoding.
             after_json, before_json = dump(after), dump(before)
+            action_json = dumped.get(action)
+            if action_json is None:
+                action_json = dumped[action] = dump(action)
+            type_json = dumped.get(object_type)
+            if type_json is None:
+                type_json = dumped[object_type] = dump(object_type)
             data = "".join((
-                prev, "|", head, dump(action), actor_part, after_json, ',"before":', before_json, middle,
-                _quote(object_id), ',"object_repr":', _quote(object_repr), ',"object_type":', dump(object_type), tail,
+                prev, "|", head, action_json, actor_part, after_json, ',"before":', before_json, middle,
+                _quote(object_id), ',"object_repr":', _quote(object_repr), ',"object_type":', type_json, tail,
                 str(seq), end,
             )).encode()
             if keyed is None:
@@ -423,12 +434,12 @@ def record_many(
                 mac = keyed.copy()
                 mac.update(data)
                 link = mac.finalize().hex()
-            rows.append((chain, seq, now, actor_id, actor_repr, action, object_type, object_id, object_repr,
-                         None if before is None else JsonText(before_json),
-                         None if after is None else JsonText(after_json),
+            rows.append((chain, seq, created, actor_id, actor_repr, action, object_type, object_id, object_repr,
+                         None if before is None else as_json(before_json),
+                         None if after is None else as_json(after_json),
                          reason, info.request_id, info.ip_address, info.user_agent, prev, link))
             prev = link
-        insert_rows(AuditEvent, _EVENT_FIELDS, rows)
+        insert_rows(AuditEvent, _EVENT_FIELDS, rows, prepared=True)
         _move_head(chain, seq, prev)
     return len(rows)
 

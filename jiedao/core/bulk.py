@@ -105,13 +105,26 @@ def _adapted(model: type[models.Model], field_names: Sequence[str], rows: list[S
     return out
 
 
-def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: list[Sequence[Any]]) -> None:
-    """INSERT the rows (tuples ordered like `field_names`) with one executemany."""
+def db_value(model: type[models.Model], field_name: str, value: Any) -> Any:
+    """One value as insert_rows would send it for that column: for a caller that converts a value
+    shared by a whole batch (its `now`) once and passes the rows `prepared`."""
+    field = model._meta.get_field(field_name)
+    if type(value) is JsonText:
+        return _json_text(value)
+    return field.get_db_prep_save(value, connection)
+
+
+def insert_rows(
+    model: type[models.Model], field_names: Sequence[str], rows: list[Sequence[Any]], *, prepared: bool = False
+) -> None:
+    """INSERT the rows (tuples ordered like `field_names`) with one executemany. `prepared`: the
+    caller already converted every date, time, JSON and decimal value (`db_value`)."""
     if not rows:
         return
     meta = model._meta
     columns = [meta.get_field(name).column for name in field_names]
-    rows = _adapted(model, field_names, rows)
+    if not prepared:
+        rows = _adapted(model, field_names, rows)
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "

@@ -329,9 +329,12 @@ def blind_index(value: str, *, kind: str, keyring: Keyring | None = None, index_
     return mac.finalize().hex()
 
 
-def blind_indexer(kind: str, *, keyring: Keyring | None = None, index_key_id: str | None = None):
+def blind_indexer(kind: str, *, keyring: Keyring | None = None, index_key_id: str | None = None,
+                  normalised: bool = False):
     """A function computing `blind_index(value, kind=kind)` for many values: the HMAC is keyed
-    once and copied per value (the same digests; the keyed state is set up once, not per call)."""
+    once and copied per value (the same digests; the keyed state is set up once, not per call).
+    `normalised`: the caller passes values already as `normalise(value, kind)` gives them (an
+    importer that normalised them to check them), which are then not normalised again."""
     ring = keyring or get_keyring()
     keyed = hmac.HMAC(ring.index_keys[index_key_id or ring.index], hashes.SM3())
     prefix = kind.encode() + b"\x00"
@@ -343,7 +346,14 @@ def blind_indexer(kind: str, *, keyring: Keyring | None = None, index_key_id: st
         mac.update(prefix + normalise(value, kind).encode())
         return mac.finalize().hex()
 
-    return index
+    def index_normalised(value: str) -> str:
+        if not value:
+            return ""
+        mac = keyed.copy()
+        mac.update(prefix + value.encode())
+        return mac.finalize().hex()
+
+    return index_normalised if normalised else index
 
 
 def normalise(value: str, kind: str) -> str:
@@ -370,7 +380,11 @@ def mask(value: str, kind: str) -> str:
     identifiers"); jiedao.core.sealed.remask turns an older, wider mask into this one."""
     if not value:
         return ""
-    value = normalise(value, kind)
+    return mask_normalised(normalise(value, kind), kind)
+
+
+def mask_normalised(value: str, kind: str) -> str:
+    """`mask` of a value already as `normalise(value, kind)` gives it."""
     if kind == "id_number":
         keep_head, keep_tail = MASK_KEEP["id_number"]
     elif kind == "phone":

@@ -317,6 +317,7 @@ def _parsed_rows(
     seen: dict[Any, int] = {}
     merged = table.merged_rows if table.merged_rows else None
     wanted = list(positions.items())
+    last = max(positions.values(), default=-1)
     for number, cells in table.rows():
         result.total += 1
         problems: list[tuple[str, str]] = []
@@ -324,10 +325,12 @@ def _parsed_rows(
             problems.append(
                 ("", _("该行处于合并单元格 %(range)s 中，请取消合并后逐行填写") % {"range": merged[number]})
             )
-        values = {}
         width = len(cells)
-        for name, pos in wanted:
-            cell = values[name] = cells[pos] if pos < width else Cell(None)
+        if width > last:  # always, for a table's rows: they are padded to its headers
+            values = {name: cells[pos] for name, pos in wanted}
+        else:
+            values = {name: cells[pos] if pos < width else Cell(None) for name, pos in wanted}
+        for name, cell in values.items():
             if cell.is_formula:
                 problems.append((headers[name], _("单元格是公式，请复制后“粘贴为数值”")))
         parsed = None

@@ -564,41 +564,44 @@ def _open_xlsx(source: Path | BinaryIO, sheet_hint: str, limits: Limits) -> Tabl
         raise _broken(_("表格内容格式错误（%(error)s）") % {"error": type(exc).__name__}) from None
     if start is None:
         raise TabularError(_("工作表“%(sheet)s”是空的：没有找到表头。") % {"sheet": chosen})
-    raw_rows = _calamine_rows(sheet.iter_rows(), start[1], facts.formulas, deadline)
+    raw_rows = sheet.iter_rows()
+    # calamine's iter_rows yields rows from the sheet's first row (empty ones before the used
+    # range) but columns from the used range's first column (tests/core/test_tabular_hostile.py
+    # holds it to that): the cells are padded back to column A, and row n is Excel's row n.
+    pad = [None] * start[1]
 
     headers: list[str] = []
     header_row = 0
-    try:
-        for number, cells in raw_rows:
-            values = [_clean_header(c.value) for c in cells[:MAX_COLUMNS]]
-            if any(values):
-                headers, header_row = values, number
-                break
-            if number > 20:
-                break
-    except TabularError:
-        workbook.close()
-        raise
+    for index, values in enumerate(raw_rows):
+        try:
+            deadline.check()
+        except TabularError:
+            workbook.close()
+            raise
+        cells = _cells(index + 1, pad + values if pad else values, facts.formulas, None)
+        values = [_clean_header(c.value) for c in cells[:MAX_COLUMNS]]
+        if any(values):
+            headers, header_row = values, index + 1
+            break
+        if index + 1 > 20:
+            break
     if not headers:
         workbook.close()
         raise TabularError(_("工作表“%(sheet)s”是空的：没有找到表头。") % {"sheet": chosen})
     width = len(headers)
+    formulas = facts.formulas
 
     def data_rows() -> Iterator[tuple[int, list[Cell]]]:
-        for number, cells in raw_rows:
-            cells = cells[:width]
-            empty = True
-            for cell in cells:
-                value = cell.value
-                if isinstance(value, str):
-                    value = cell.value = value.strip()
-                    if value.startswith("="):
-                        cell.is_formula = True
-                if value is not None and value != "":
-                    empty = False
-            if not empty:
-                if len(cells) < width:
-                    cells.extend(Cell(None) for _ in range(width - len(cells)))
+        # One pass per row from calamine's values to trimmed cells (the row's own loop, not a
+        # function call per cell): this runs for every cell of the sheet.
+        check = deadline.check
+        for index, values in enumerate(raw_rows, start=header_row):
+            check()
+            number = index + 1
+            if pad:
+                values = pad + values
+            cells = _cells(number, values[:width], formulas, width)
+            if cells is not None:
                 yield number, cells
 
     return Table(headers, header_row, chosen, notices, MergedRows(facts.merged), data_rows(), workbook.close)
@@ -607,30 +610,43 @@ def _open_xlsx(source: Path | BinaryIO, sheet_hint: str, limits: Limits) -> Tabl
 _EXACT = float(2**53)
 
 
-def _value(value: Any) -> Any:
-    if value == "":
+def _cells(number: int, values: list[Any], formulas: set[tuple[int, int]], width: int | None) -> list[Cell] | None:
+    """The cells of row `number` from calamine's values: "" read as empty, a whole float as an
+    int (calamine reads every number as a float), text trimmed, a formula flagged (the sheet's
+    formula cells, found by the inspection, and text starting with "="). With `width`: None for a
+    row with nothing in it, and short rows padded to `width` cells."""
+    cells = []
+    append = cells.append
+    empty = True
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            if value:
+                value = value.strip()
+                if value:
+                    empty = False
+                    append(Cell(value, value[0] == "="))
+                    continue
+                append(Cell(value))  # only spaces: "" once trimmed, as a typed-in blank
+                continue
+            append(Cell(None))
+            continue
+        if kind is float and value.is_integer() and -_EXACT < value < _EXACT:
+            value = int(value)
+        if value is not None:
+            empty = False
+        append(Cell(value))
+    if formulas:
+        for column, cell in enumerate(cells, start=1):
+            if (number, column) in formulas:
+                cell.is_formula = True  # calamine gives the cached result; we refuse formulas
+    if width is None:
+        return cells
+    if empty:
         return None
-    if isinstance(value, float) and value.is_integer() and -_EXACT < value < _EXACT:
-        return int(value)  # calamine reads every number as a float; an integer stays one
-    return value
-
-
-def _calamine_rows(
-    rows: Iterator[list[Any]], first_column: int, formulas: set[tuple[int, int]], deadline: _Deadline
-) -> Iterator[tuple[int, list[Cell]]]:
-    """(Excel's row number, cells from column A) for each row. calamine's iter_rows yields rows
-    from the sheet's first row (empty ones before the used range) but columns from the used
-    range's first column (tests/core/test_tabular_hostile.py holds it to that)."""
-    pad = [None] * first_column
-    for index, values in enumerate(rows):
-        deadline.check()
-        number = index + 1
-        cells = [Cell(_value(v)) for v in (pad + values if pad else values)]
-        if formulas:
-            for column, cell in enumerate(cells, start=1):
-                if (number, column) in formulas:
-                    cell.is_formula = True  # calamine gives the cached result; we refuse formulas
-        yield number, cells
+    if len(cells) < width:
+        cells.extend(Cell(None) for _ in range(width - len(cells)))
+    return cells
 
 
 # --- csv --------------------------------------------------------------------------------------

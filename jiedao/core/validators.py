@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import date
+from operator import mul
 from typing import Any
 
 from django.db import models
@@ -14,6 +15,7 @@ from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError
 
 _DIGITS = re.compile(r"^\d+$")
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
 
@@ -111,13 +113,16 @@ _ID_CHECK = "10X98765432"
 
 
 def id_number_check_char(first17: str) -> str:
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+    if len(first17) != 17:
+        raise ValueError("an ID number's check character needs its first 17 characters")
+    # map() in C rather than a generator: imports check this for every row.
+    return _ID_CHECK[sum(map(mul, map(int, first17), _ID_WEIGHTS)) % 11]
 
 
 def validate_id_number(value: str, *, field: str = "id_number", today: date | None = None) -> date:
     """GB 11643 citizen ID: 18 characters, a real birth date, the check character. Returns the birth date."""
     number = (value or "").strip().upper()
-    if not re.match(r"^\d{17}[\dX]$", number):
+    if not _ID_SHAPE.match(number):
         raise DomainError(_("身份证号应为 18 位，前 17 位为数字，最后一位为数字或 X。"), field=field)
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

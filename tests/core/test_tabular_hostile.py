@@ -75,6 +75,30 @@ def test_a_sheet_starting_away_from_a1_keeps_its_columns_and_row_numbers():
     assert [(n, [c.value for c in cells]) for n, cells in table.rows()] == [(5, [None, "张三"])]
 
 
+def _text_cell(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
+def test_rows_are_trimmed_typed_and_blank_rows_skipped():
+    rows = [
+        '<row r="2">' + _text_cell("A2", "  ") + "</row>",  # blank before the headers: not a header
+        '<row r="3">' + _text_cell("A3", " 姓名 ") + _text_cell("B3", "身份证号") + _text_cell("C3", "备注") + "</row>",
+        '<row r="4">' + _text_cell("A4", " 张三 ") + '<c r="B4"><v>3.0</v></c><c r="D4"><v>9</v></c></row>',
+        '<row r="5">' + _text_cell("A5", "   ") + _text_cell("C5", "") + "</row>",  # spaces only: skipped
+        '<row r="6">' + _text_cell("A6", "  ") + '<c r="B6"><v>2.5</v></c>' + _text_cell("C6", " =1+1 ") + "</row>",
+        '<row r="7">' + _text_cell("A7", "李四") + "</row>",  # short: padded to the headers
+    ]
+    table = open_table(io.BytesIO(xlsx(rows)), original_name="a.xlsx")
+    assert (table.headers, table.header_row) == (["姓名", "身份证号", "备注", ""], 3)  # the used range's width
+    got = [(n, [(c.value, c.is_formula) for c in cells]) for n, cells in table.rows()]
+    assert got == [
+        (4, [("张三", False), (3, False), (None, False), (9, False)]),  # a whole number as an int
+        (6, [("", False), (2.5, False), ("=1+1", True), (None, False)]),  # spaces read "", text "=" is a formula
+        (7, [("李四", False), (None, False), (None, False), (None, False)]),
+    ]
+    assert type(got[0][1][1][0]) is int
+
+
 def test_merged_rows_are_intervals_not_expanded():
     merged = MergedRows([(2, 1_048_576, "A2:A1048576"), (5, 6, "B5:C6"), (2_000_000, 2_000_001, "Z")])
     assert merged[1_000_000] == "A2:A1048576" and 1 not in merged and merged.get(1_048_577) is None

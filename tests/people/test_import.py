@@ -119,6 +119,26 @@ def test_every_bad_row_reported_and_nothing_written(world):
     assert Resident.objects.count() == 0
 
 
+def test_a_row_lists_every_problem_in_column_order_and_a_bad_place_is_reported_every_time(world):
+    rows = [
+        good_row(1, 姓名="长" * 65, 联系电话="12345", 户号="H" * 33, 流动人口="也许", 特殊人群="外星人"),
+        good_row(2, node="不存在的网格"),
+        good_row(3, node="不存在的网格"),  # a spelling that failed is checked again, not remembered as good
+        good_row(4, node=" 东门社区 / 东门第一网格/一号微网格/1幢 "),  # spelled twice, resolved alike
+        good_row(5, node=" 东门社区 / 东门第一网格/一号微网格/1幢 "),
+    ]
+    job = run(world, xlsx(rows), mode=ImportJob.Mode.GOOD_ONLY)
+    by_row = {}
+    for e in imports.read_errors(job):
+        by_row.setdefault(e["row"], []).append((e["column"], e["message"]))
+    assert [column for column, _ in by_row[2]] == ["姓名", "联系电话", "流动人口", "特殊人群", "户号"]
+    assert by_row[2][0][1] == "不能超过 64 个字" and by_row[2][4][1] == "不能超过 32 个字"
+    assert by_row[3] == by_row[4] == [("所在网格/楼栋", "找不到“不存在的网格”：不存在、已停用或不在您的管辖范围内")]
+    assert job.good_rows == 2
+    job = imports.import_commit(actor=world.secretary, job=job)
+    assert job.created_rows == 2 and {r.node_id for r in Resident.objects.all()} == {world.building.pk}
+
+
 def test_good_rows_only_mode_and_bad_rows_file(world):
     rows = [good_row(1), good_row(2, 姓名=""), good_row(3)]
     job = run(world, xlsx(rows), mode=ImportJob.Mode.GOOD_ONLY)

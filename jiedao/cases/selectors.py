@@ -527,7 +527,7 @@ def _pg_stream_ids(base: QuerySet, streams: list[_Stream], want: int) -> list[in
     for stream in streams:
         drive, drive_params = _where(Case.objects.filter(stream.exact if stream.exact is not None else stream.q))
         arms.append(f"(SELECT {table}.id FROM (SELECT * FROM {table} WHERE {drive} ORDER BY {_order_sql(stream)} "
-                    f"OFFSET 0) AS {table} WHERE {cond} LIMIT %s)")
+                    f"OFFSET 0) AS {table} WHERE {cond} ORDER BY {_order_sql(stream)} LIMIT %s)")
         params += [*drive_params, *cond_params, want]
     found = set(_fetch(" UNION ALL ".join(arms), params))  # "mine"'s streams may overlap
     return sorted(found, reverse=True)[:want]
@@ -569,7 +569,11 @@ def _pg_walk_stopped(qs: QuerySet, before: int | None) -> bool:
     """Whether the list (after `before`) holds more than the PG_TEXT_WALK cases a walk reads (its
     ids on its own index, no row read): if not, a walk saw the whole list and its page is complete."""
     ids = (qs.filter(id__lt=before) if before else qs).order_by("-id").values_list("id", flat=True)
-    return len(_fetch(*ids[PG_TEXT_WALK:PG_TEXT_WALK + 1].query.sql_with_params())) > 0
+    try:
+        sql, params = ids[PG_TEXT_WALK:PG_TEXT_WALK + 1].query.sql_with_params()
+    except EmptyResultSet:  # a user with no case scope: an empty list, walked whole
+        return False
+    return len(_fetch(sql, list(params))) > 0
 
 
 def _pg_text_index(qs: QuerySet, words: list[str], *, before: int | None = None, want: int | None = None,

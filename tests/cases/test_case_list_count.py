@@ -127,3 +127,13 @@ def test_a_filter_count_beyond_the_budget_is_a_lower_bound(world, as_, catalogue
     body = as_(world.leader).get("/cases", category="env", limit=2).json()
     total = selectors.cases_visible(world.leader).filter(category__in=[catalogue["garbage"], catalogue["dispute"]])
     assert (body["count"], body["count_capped"]) == (total.count(), False)
+
+
+def test_a_user_without_case_scope_searches_an_empty_list(as_, cases, way):
+    """No grant at all: every way of searching answers an empty page (never a server error)."""
+    from django.contrib.auth import get_user_model
+
+    nobody = get_user_model().objects.create_user(username="nobody", password="jiedao-Test-2026")
+    response = as_(nobody).get("/cases", q="垃圾", limit=2)
+    assert response.status_code == 200, response.content
+    assert (response.json()["items"], response.json()["count"]) == ([], 0)

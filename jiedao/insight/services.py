@@ -119,6 +119,15 @@ def org_place_names(cases: list[Case]) -> dict[str, str]:
     return names
 
 
+def similar_config() -> Any:
+    """The text engine's settings for this deployment: its problem words are the catalogue's own
+    category names and keywords (which staff edit), never a list written for a development set."""
+    from jiedao.insight.text.similar import SimilarConfig, problem_vocabulary
+
+    words = [w for c in selectors.catalogue_leaves() for w in (c.name, *selectors.category_keywords(c))]
+    return SimilarConfig(problem_words=problem_vocabulary(words))
+
+
 def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[tuple[list[Case], float, str]]:
     """(members, score, evidence) of every likely-duplicate group among `cases`: the text
     engine's same-problem pairs that are also at one place and close in time, minus the pairs
@@ -128,7 +137,8 @@ def propose_groups(cases: list[Case], dismissed: set[tuple[int, int]]) -> list[t
         return []
     from jiedao.insight.text.similar import group_around_main, run
 
-    result = run([(str(c.pk), c.title, c.description) for c in cases], known_places=org_place_names(cases))
+    result = run([(str(c.pk), c.title, c.description) for c in cases], similar_config(),
+                 known_places=org_place_names(cases))
     named = {(i, j) for i, j, _same, _s, f in result.judged if f.match >= PLACE_MATCH}
     edges: list[tuple[int, int, float]] = []
     for i, j, same, score, _f in result.judged:  # the engine's direct verdicts only
@@ -502,6 +512,7 @@ def classifier_train(
                 **calibration.as_dict(),
                 "fit_cases": [split.holdout[0].id, split.holdout[cut - 1].id] if cut else [],
                 "eval_cases": [split.holdout[cut].id, split.holdout[-1].id],
+                "same_wording": selectors.same_wording(split.train, split.holdout[cut:]),
             }
             scores = _scores(model, holdout)
             for key, value in scores.items():
@@ -796,7 +807,7 @@ def find_repeats(new: list[Case], pool: list[Case]) -> dict[int, tuple[Case | No
         order = list(texts)
         at = {pk: i for i, pk in enumerate(order)}
         # the org tree's own place names, as the duplicate groups use them (the same "same place")
-        index = run([(str(pk), texts[pk].title, texts[pk].description) for pk in order],
+        index = run([(str(pk), texts[pk].title, texts[pk].description) for pk in order], similar_config(),
                     known_places=org_place_names(list(texts.values()))).index
         pairs = [(at[pk], at[e.pk]) for pk, near in posts.items() for e in near]
         best: dict[int, tuple[float, Case]] = {}

@@ -103,13 +103,15 @@ def score_similar(
     different sites are left out."""
     if not candidates:
         return []
-    from jiedao.insight.text.similar import run, score_pairs
+    from jiedao.insight.text.similar import SimilarConfig, run, score_pairs
 
     candidates = prefilter(query, candidates, kinds=kinds, category_id=category_id)
 
     messages = [("q", query.get("title", ""), query.get("text", ""))]
     messages += [(str(c.pk), c.title, c.description) for c in candidates]
-    index = run(messages).index
+    # a few prefiltered candidates: too few to tell a rare name or a telling problem word by its
+    # frequency, so the problem-word evidence is left to the nightly grouping over the whole period
+    index = run(messages, SimilarConfig(problem_check=False)).index
     judged = score_pairs([(0, k) for k in range(1, len(messages))], index)
     out: list[SimilarCase] = []
     for _i, k, same, text_score, features in judged:

@@ -411,12 +411,15 @@ class CategoryModel:
 
     def _calibrated(self, p: np.ndarray) -> np.ndarray:
         """Probabilities with the top one mapped to the accuracy measured at that level on held-back
-        data (isotonic), the rest scaled to share what is left; unchanged without a calibration."""
+        data (isotonic), the rest scaled to share what is left; without one, as the temperature left
+        them, or — not even a temperature fitted — with UNCALIBRATED_DOUBT mixed in."""
         cal = self.calibration
         if not cal or not cal.get("x"):
+            if self.temperature != 1.0:  # temperature-calibrated on held-out cases: as fitted
+                return p
             # Nothing measured how often this model is right (a cold start on the catalogue's
-            # names, or too few held-back cases): mix in a share of "don't know" so that no
-            # suggestion claims certainty it never earned.
+            # names): mix in a share of "don't know" so that no suggestion claims certainty it
+            # never earned.
             return (1.0 - UNCALIBRATED_DOUBT) * p + UNCALIBRATED_DOUBT / len(p)
         top = int(np.argmax(p))
         raw = float(p[top])
@@ -527,6 +530,9 @@ class CategoryModel:
             if meta.get("version") != MODEL_VERSION:
                 raise ValueError(f"category model version {meta.get('version')} is not {MODEL_VERSION}: retrain it")
             cfg = dict(meta["config"])
+            # a model saved before the setting existed counted its character n-grams as present or
+            # absent: it must be scored as it was trained (and calibrated)
+            cfg.setdefault("char_tf", "binary")
             cfg["tokens"] = TokenConfig(**cfg["tokens"])
             return cls(
                 labels=meta["labels"],

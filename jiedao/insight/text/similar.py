@@ -112,6 +112,9 @@ class SimilarConfig:
     problem_topic: float = 0.03  # topic similarity needed then
     problem_max_share: float = 0.05  # a problem word in more messages than this share (and than 5) says nothing
     body_anchors: bool = True  # a rare title name written in the other message's body counts as an anchor
+    # the problem words (see `problem_vocabulary`): the platform passes its own catalogue's names and
+    # keywords; None stands for lexicon.py's cold-start words (the offline benches)
+    problem_words: frozenset[str] | None = None
 
 
 @dataclass
@@ -233,6 +236,7 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None, *,
     names of its own org tree (communities, villages, grids) — found in the texts whether or not a
     generic suffix marks them."""
     cfg = config or SimilarConfig()
+    vocabulary = _PROBLEM_WORDS if cfg.problem_words is None else cfg.problem_words
     docs = []
     segmented: list[tuple[list[str], list[str]]] = []
     for m in messages:
@@ -267,7 +271,7 @@ def analyse(messages: Iterable, config: SimilarConfig | None = None, *,
                 names=frozenset(nm),
                 rare=frozenset(rw),
                 body_names=frozenset(bn),
-                problems=_problem_words(tt + bt) if cfg.problem_check else frozenset(),
+                problems=_problem_words(tt + bt, vocabulary) if cfg.problem_check else frozenset(),
             )
         )
     if cfg.learn_names and len(docs) > 1:
@@ -298,24 +302,32 @@ _LEARN_KINDS = ("estate", "school", "hospital", "facility", "firm")
 
 # what a message complains about, in the words of the category definitions (lexicon.py), without
 # the generic words that name a kind of place (小区, 学校: the place is judged on its own)
-_PROBLEM_WORDS = frozenset(w for words in SEED_KEYWORDS.values() for w in words if len(w) >= 2 and w not in SUFFIXES)
-_PROBLEM_LONGEST = max(map(len, _PROBLEM_WORDS))
+def problem_vocabulary(words: Iterable[str]) -> frozenset[str]:
+    """The words of a category catalogue that say what a message complains about: two characters
+    or more, without the generic words that name a kind of place (小区, 学校)."""
+    return frozenset(w for w in words if len(w) >= 2 and w not in SUFFIXES)
 
 
-def _problem_words(tokens: Iterable[str]) -> frozenset[str]:
-    """Lexicon keywords among the words (and inside longer words: 油烟味 has 油烟)."""
+_PROBLEM_WORDS = problem_vocabulary(w for words in SEED_KEYWORDS.values() for w in words)
+
+
+def _problem_words(tokens: Iterable[str], vocabulary: frozenset[str]) -> frozenset[str]:
+    """Problem words among the words (and inside longer words: 油烟味 has 油烟)."""
+    if not vocabulary:
+        return frozenset()
+    longest = max(map(len, vocabulary))
     out = set()
     for tok in tokens:
         n = len(tok)
         if n < 2:
             continue
         if n == 2:
-            if tok in _PROBLEM_WORDS:
+            if tok in vocabulary:
                 out.add(tok)
             continue
         for x in range(n - 1):
-            for y in range(x + 2, min(n, x + _PROBLEM_LONGEST) + 1):
-                if tok[x:y] in _PROBLEM_WORDS:
+            for y in range(x + 2, min(n, x + longest) + 1):
+                if tok[x:y] in vocabulary:
                     out.add(tok[x:y])
     return frozenset(out)
 
@@ -677,10 +689,12 @@ def _decide(f: PairFeatures, cfg: SimilarConfig) -> tuple[bool, float]:
         cfg.problem_check
         and f.problem >= cfg.problem_threshold
         and f.conflict == 0
-        and ((f.match >= cfg.min_specificity and not f.line_only) or f.anchors or f.strong)
+        and not f.line_only
+        and (f.match >= cfg.min_specificity or f.anchors or f.strong)
     ):
         # one site (an estate, a school) or one rare name, and the same problem words: residents
-        # describing one problem each in their own words
+        # describing one problem each in their own words — never where the only place they share
+        # is a road or river (another stretch of it is a look-alike, not the same problem)
         need = min(need, cfg.problem_topic)
     if f.slot:
         need = float("inf")  # one template, two places: a look-alike

@@ -382,6 +382,20 @@ def test_confidences_are_calibrated_on_one_half_of_the_held_back_slice_and_score
     page = client.get(reverse("insight:evaluation")).content.decode()
     assert "得分所用的数据" in page and f"较新的 30 件（编号 {cases[270].pk}–{cases[299].pk}）" in page
     assert "<svg" in page and "可靠性图" in page and "建议为此类" in page
+    # the generated history repeats its sentences: the page says the scores are of known wording
+    assert 15 <= cal["same_wording"] <= 30 and "与训练事项的某个标题文字相同" in page
+
+
+def test_same_wording_counts_held_back_titles_that_repeat_a_training_title_elsewhere(world):
+    from jiedao.insight.selectors.suggest import LabelledCase, place_name_pattern, wording_signature
+
+    community = world.community.name
+    assert wording_signature(f"{community}25号楼楼道堆放杂物！", place_name_pattern()) == "号楼楼道堆放杂物"
+    train = [LabelledCase(1, f"{community}3号楼楼道堆放杂物", "", "a"), LabelledCase(2, "路灯不亮", "", "b")]
+    scored = [LabelledCase(3, f"{community}25号楼楼道堆放杂物", "", "a"),  # same wording, another building
+              LabelledCase(4, "路灯不亮了", "", "b"),  # other words
+              LabelledCase(5, "１２３", "", "b")]  # nothing but numbers: no wording to match
+    assert selectors.same_wording(train, scored) == 1
 
 
 def test_isotonic_map_is_monotone_and_never_promises_certainty():

@@ -138,6 +138,36 @@ def as_examples(cases: list[LabelledCase]) -> list:
     return [Example(title=c.title, text=c.text, label=c.label, id=str(c.id)) for c in cases]
 
 
+_NOT_WORDING = re.compile(r"[\W\d_]+")
+
+
+def wording_signature(title: str, places: re.Pattern[str] | None) -> str:
+    """A title without the place names the org tree knows, numbers and punctuation: what is left
+    is its wording (东门社区25号楼楼道堆放杂物 → 号楼楼道堆放杂物)."""
+    if places is not None:
+        title = places.sub("", title)
+    return _NOT_WORDING.sub("", title)
+
+
+def place_name_pattern() -> re.Pattern[str] | None:
+    """The org tree's sub-district, community and village names, longest first, as one pattern."""
+    names = OrgNode.objects.filter(kind__in=[NodeKind.SUBDISTRICT, NodeKind.COMMUNITY, NodeKind.VILLAGE]).values_list(
+        "name", flat=True)
+    names = sorted({n for n in names if len(n) >= 2}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names))) if names else None
+
+
+def same_wording(train: list[LabelledCase], scored: list[LabelledCase]) -> int:
+    """How many scored cases have a title whose wording (`wording_signature`) some training case's
+    title also has: the share of a held-back slice that is the same sentence at another place.
+    Where it is high (texts written from templates, as in the demo), the scores measure recall of
+    known sentences, not how the model reads new wording; the evaluation page says so."""
+    places = place_name_pattern()
+    seen = {wording_signature(c.title, places) for c in train}
+    seen.discard("")
+    return sum(1 for c in scored if wording_signature(c.title, places) in seen)
+
+
 # --- versions ------------------------------------------------------------------------------------
 
 
@@ -494,6 +524,8 @@ def calibration_view(version: ClassifierVersion | None) -> dict[str, Any] | None
         "target_pct": round(cal.get("target", 0) * 100),
         "above_pct": round(cal["above_accuracy"] * 100, 1) if cal.get("above_accuracy") is not None else None,
         "below_pct": round(cal["below_accuracy"] * 100, 1) if cal.get("below_accuracy") is not None else None,
+        # at least half of the scored cases repeat a training title's wording elsewhere (`same_wording`)
+        "same_wording_high": bool(cal.get("same_wording")) and 2 * cal["same_wording"] >= cal.get("eval_n", 0),
         "bars": bars,
         "points": points,
         "ticks": ticks,

@@ -43,7 +43,8 @@ def recount(user, node, start, end, now) -> dict:
     tz = timezone.get_current_timezone()
     low = datetime.combine(start, datetime.min.time(), tzinfo=tz)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    base = sum(1 for b in Business.objects.select_related("node") if b.is_active and _under(b.node.path, user, node))
+    in_base = {b.pk for b in Business.objects.select_related("node") if b.is_active and _under(b.node.path, user, node)}
+    base = len(in_base)
     inspections = [i for i in Inspection.objects.select_related("node")
                    if start <= i.inspected_on <= end and _under(i.node.path, user, node)]
     history: dict[int, list[HazardTransition]] = {}
@@ -86,7 +87,8 @@ def recount(user, node, start, end, now) -> dict:
     zero = dict.fromkeys(total, 0)
     tenancy = {"tenants": len(tenants), "inspected": sum(t.pk in inspected for t in tenants),
                **{k: sum(per_business.get(t.pk, zero)[k] for t in tenants) for k in ("hazards", "major", "rectified")}}
-    return {"base": base, "visited": len(inspected), "inspections": len(inspections),
+    # 排摸: the businesses of the 底数 inspected in the period (one closed since is in neither)
+    return {"base": base, "visited": len(inspected & in_base), "inspections": len(inspections),
             **total, "fields": fields, "overdue": overdue, "tenancy": tenancy}
 
 

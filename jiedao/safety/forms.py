@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -66,10 +67,12 @@ class InspectionForm(forms.Form):
     contact_name = forms.CharField(label=_("企业陪同人"), required=False, max_length=64)
     contact_confirmed = forms.BooleanField(label=_("企业陪同人已确认检查结果"), required=False)
     notes = forms.CharField(label=_("检查情况"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    submission = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, template: Any, campaigns: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.template = template
+        self.fields["submission"].initial = uuid.uuid4().hex
         self.fields["inspected_on"].initial = timezone.localdate()
         self.fields["campaign"].choices = [("", _("（日常检查，不属于行动）")), *((c.pk, c.title) for c in campaigns)]
         self.item_fields = []
@@ -102,7 +105,8 @@ class InspectionForm(forms.Form):
         findings = [{"description": d[text], "severity": d[sev], "deadline_days": d[days]}
                     for text, sev, days in self.finding_rows if (d.get(text) or "").strip()]
         return {"inspected_on": d["inspected_on"], "answers": answers, "findings": findings,
-                "contact_name": d["contact_name"], "contact_confirmed": d["contact_confirmed"], "notes": d["notes"]}
+                "contact_name": d["contact_name"], "contact_confirmed": d["contact_confirmed"], "notes": d["notes"],
+                "submission": d.get("submission") or ""}
 
 
 class HazardActionForm(forms.Form):

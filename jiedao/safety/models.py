@@ -200,6 +200,8 @@ class Inspection(BaseModel):
     contact_confirmed = models.BooleanField(_("企业确认"), default=False)
     notes = models.CharField(_("检查情况"), max_length=1000, blank=True)
     hazard_count = models.PositiveSmallIntegerField(_("发现隐患数"), default=0)
+    # the form's one-time id: a submission sent again (a phone that lost the answer) is recognised
+    submission = models.CharField(_("提交标识"), max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("安全检查")
@@ -208,6 +210,10 @@ class Inspection(BaseModel):
         indexes = [
             models.Index(fields=["subdistrict", "inspected_on"], name="inspection_sub_day_idx"),
             models.Index(fields=["business", "inspected_on"], name="inspection_business_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["inspector", "submission"], condition=~models.Q(submission=""),
+                                    name="inspection_submission_uniq"),
         ]
 
     def __str__(self) -> str:

@@ -9,12 +9,13 @@ event. Bad input raises DomainError with a Chinese message naming the field; not
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.http import Http404
 from django.utils import timezone
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from jiedao.cases import services as case_services
 from jiedao.cases.models import Source, Tier
 from jiedao.core import audit, scope, tasks, workdays
-from jiedao.core.errors import DomainError
+from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.permissions import Perm, Role
 from jiedao.core.validators import clean_text
 from jiedao.core.workflow import Effect, Machine, Step, username
@@ -361,20 +362,36 @@ def _creation_history(hazards: list[Hazard], actor: Any, now: datetime) -> None:
     ])
 
 
+_SUBMISSION = re.compile(r"[0-9A-Za-z-]{8,40}")
+
+
 @transaction.atomic
 def inspection_record(
     *, actor: Any, business: Business, inspected_on: date, template: ChecklistTemplate | None = None,
     campaign: Campaign | None = None, answers: Mapping[Any, str] | None = None,
     findings: Iterable[Mapping[str, Any]] = (), contact_name: str = "", contact_confirmed: bool = False,
-    notes: str = "", site_inspection: Inspection | None = None,
+    notes: str = "", site_inspection: Inspection | None = None, submission: str = "",
 ) -> Inspection:
     """Record one inspection: the checklist answers (item id → ok / fail / na), free findings
     ({description, severity, deadline_days, legal_basis}), the business contact's confirmation.
 
     Every failed item and every finding becomes a hazard (待整改) whose deadline counts
-    `deadline_days` working days from the inspection; the business's risk colour is recomputed."""
+    `deadline_days` working days from the inspection; the business's risk colour is recomputed.
+
+    `submission`: the form's one-time id. The same inspector sending the same id again (a phone
+    that never got the answer) gets the inspection already recorded, marked `replayed`, and
+    nothing is recorded twice."""
     business = Business.objects.select_related("node").get(pk=business.pk)
     scope.require(actor, Perm.INSPECT_SAFETY, business.node.path, view_perm=Perm.VIEW_SAFETY)
+    if submission:
+        if not _SUBMISSION.fullmatch(submission):
+            raise DomainError(_("提交标识无效，请刷新页面后重新提交。"), field="submission")
+        earlier = Inspection.objects.filter(inspector=actor, submission=submission).first()
+        if earlier is not None:
+            if earlier.business_id != business.pk:
+                raise DomainError(_("提交标识无效，请刷新页面后重新提交。"), field="submission")
+            earlier.replayed = True
+            return earlier
     if not business.is_active:
         raise DomainError(_("该主体已歇业，不能检查。"), field="business")
     today = timezone.localdate()
@@ -428,12 +445,16 @@ def inspection_record(
         _choice(severity, Severity, field=f"findings[{n}].severity", label=_("第 %(n)s 条隐患等级") % {"n": n})
         days = _days(_or_default(finding.get("deadline_days")), field=f"findings[{n}].deadline_days")
         hazard_rows.append(Hazard(description=text, legal_basis=basis, severity=severity, deadline_days=days))
-    inspection = Inspection.objects.create(
-        business=business, node=business.node, subdistrict_id=business.subdistrict_id, campaign=campaign,
-        template=template, site_inspection=site_inspection, inspector=actor, inspected_on=inspected_on,
-        answers=stored, contact_name=contact_name, contact_confirmed=bool(contact_confirmed), notes=notes,
-        hazard_count=len(hazard_rows),
-    )
+    try:
+        with transaction.atomic():
+            inspection = Inspection.objects.create(
+                business=business, node=business.node, subdistrict_id=business.subdistrict_id, campaign=campaign,
+                template=template, site_inspection=site_inspection, inspector=actor, inspected_on=inspected_on,
+                answers=stored, contact_name=contact_name, contact_confirmed=bool(contact_confirmed), notes=notes,
+                hazard_count=len(hazard_rows), submission=submission,
+            )
+    except IntegrityError:  # the same submission, sent twice at once: the other one records it
+        raise ConflictError(_("这次检查正在登记中，请稍后刷新页面查看。")) from None
     for hazard in hazard_rows:
         hazard.code = new_code(found_at)
         hazard.business, hazard.node, hazard.subdistrict_id = business, business.node, business.subdistrict_id
@@ -603,9 +624,13 @@ def risk_recompute(*, actor: Any, businesses: Iterable[Business], cause: str, no
     with transaction.atomic():
         for subdistrict_id, group in by_sub.items():
             rule = rule_for(subdistrict_id)
+            # the rows are locked (in id order) before their hazards are counted, so a hazard
+            # service recolouring one of them waits for this recompute, or this one for it: neither
+            # writes a colour from counts the other has made stale (PostgreSQL; SQLite writes one at a time)
+            current = {pk: (colour, node_id, name) for pk, colour, node_id, name in Business.objects.select_for_update()
+                       .filter(pk__in=[b.pk for b in group]).order_by("pk")
+                       .values_list("pk", "risk_colour", "node_id", "name")}
             counts = risk_counts([b.pk for b in group], rule, now)
-            current = {pk: (colour, node_id, name) for pk, colour, node_id, name in Business.objects.filter(
-                pk__in=[b.pk for b in group]).values_list("pk", "risk_colour", "node_id", "name")}
             moved: dict[str, list[int]] = {}
             rows = []
             for business in group:

@@ -194,7 +194,9 @@ def inspection_new(request: HttpRequest, pk: int) -> HttpResponse:
                     inspection = services.inspection_record(
                         actor=user, business=business, template=template, campaign=campaign,
                         site_inspection=site_inspection if request.POST.get("with_site") else None, **form.values())
-                    services.photos_add(actor=user, inspection=inspection, uploads=request.FILES.getlist("photos"))
+                    if not getattr(inspection, "replayed", False):  # sent again: its photos are already in
+                        services.photos_add(actor=user, inspection=inspection,
+                                            uploads=request.FILES.getlist("photos"))
             except DomainError as exc:
                 field = exc.field or ""
                 if field.startswith("findings["):
@@ -203,7 +205,10 @@ def inspection_new(request: HttpRequest, pk: int) -> HttpResponse:
                     field = "item_" + field.split(".", 1)[1]
                 status = form_error(form, exc, {exc.field or "": field})
             else:
-                messages.success(request, _("已登记检查，发现隐患 %(n)s 个。") % {"n": inspection.hazard_count})
+                if getattr(inspection, "replayed", False):
+                    messages.info(request, _("这次检查此前已经登记，没有重复登记。"))
+                else:
+                    messages.success(request, _("已登记检查，发现隐患 %(n)s 个。") % {"n": inspection.hazard_count})
                 return redirect("safety:inspection", pk=inspection.pk)
     return render(request, "safety/inspection_form.html", {
         "business": business, "form": form, "templates": templates, "template": template,

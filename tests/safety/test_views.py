@@ -64,6 +64,25 @@ def test_inspection_form_records_and_keeps_values_on_error(world, safety, login)
     assert inspection.hazard_count == 2 and inspection.contact_confirmed
 
 
+def test_an_inspection_sent_again_is_recorded_once(world, safety, login):
+    """A phone that lost the answer sends the same form (its one-time id) again: one inspection,
+    one set of hazards; the id cannot be reused for another business; a malformed one is refused."""
+    c = login(world.worker)
+    url = f"/safety/businesses/{safety.diner.pk}/inspect/"
+    page = c.get(url).content.decode()
+    assert 'name="submission"' in page
+    data = {"inspected_on": timezone.localdate().isoformat(), "finding_1": "灭火器过期", "severity_1": "ordinary",
+            "days_1": "3", "severity_2": "ordinary", "days_2": "5", "severity_3": "ordinary", "days_3": "5",
+            "submission": "a1b2c3d4e5f60718"}
+    first = c.post(url, data)
+    again = c.post(url, data)
+    assert first.status_code == again.status_code == 302 and first["Location"] == again["Location"]
+    assert Inspection.objects.count() == 1 and Hazard.objects.count() == 1
+    assert c.post(f"/safety/businesses/{safety.park.pk}/inspect/", data).status_code == 400
+    assert c.post(url, {**data, "submission": "x'; --"}).status_code == 400
+    assert Inspection.objects.count() == 1
+
+
 def test_hazard_actions_from_the_page(world, safety, login):
     inspection = services.inspection_record(actor=world.worker, business=safety.diner,
                                             inspected_on=timezone.localdate(), findings=[{"description": "电线老化"}])

@@ -47,7 +47,10 @@
 
   function fields(callback) {
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || SKIP[el.name] || el.type === "file" || el.type === "hidden" || el.type === "submit") return;
+      // the hidden submission id travels with the draft: sent again after a lost answer, the
+      // server recognises the inspection it already recorded instead of recording it twice
+      if (!el.name || SKIP[el.name] || el.type === "file" || el.type === "submit") return;
+      if (el.type === "hidden" && el.name !== "submission") return;
       callback(el);
     });
   }

@@ -47,6 +47,21 @@ def _in_scope(user, path: str) -> bool:
     return paths is None or any(path.startswith(p) for p in paths)
 
 
+def replay(steps: list[HazardTransition]) -> tuple[str, datetime, datetime | None]:
+    """A hazard's (state, deadline, time of the rectification that stands) from its transitions
+    alone — never the Hazard row's own state or dates."""
+    deadline = datetime.fromisoformat(steps[0].data["deadline"])
+    rectified = None
+    for step in steps:
+        if step.action == "extend":
+            deadline = datetime.fromisoformat(step.data["to"])
+        if step.action == "submit":
+            rectified = step.created_at
+        if step.action == "reinspect_fail":
+            rectified = None
+    return steps[-1].to_state, deadline, rectified
+
+
 def brute_force(user, start, end, now) -> dict[str, int]:
     """The figures from raw rows only (see the module doc)."""
     tz = timezone.get_current_timezone()
@@ -64,19 +79,9 @@ def brute_force(user, start, end, now) -> dict[str, int]:
                                                                                "severity"):
         if not (low <= found_at < high) or not _in_scope(user, node_path):
             continue
-        steps = history[hazard_id]
-        state = steps[-1].to_state
+        state, deadline, rectified = replay(history[hazard_id])
         if state == "cancelled":
             continue
-        deadline = datetime.fromisoformat(steps[0].data["deadline"])
-        rectified = None
-        for step in steps:
-            if step.action == "extend":
-                deadline = datetime.fromisoformat(step.data["to"])
-            if step.action == "submit":
-                rectified = step.created_at
-            if step.action == "reinspect_fail":
-                rectified = None
         counts["hazards"] += 1
         counts["major"] += severity == "major"
         if state == "closed":

@@ -24,7 +24,7 @@ from jiedao.people.models import Business
 from jiedao.safety import review as reviews
 from jiedao.safety import services
 from jiedao.safety.models import Hazard, HazardTransition, Inspection, SafetyField, Tenancy
-from tests.safety.test_figures_property import run_program
+from tests.safety.test_figures_property import replay, run_program
 
 EXAMPLES = int(os.environ.get("JIEDAO_SAFETY_REVIEW_EXAMPLES", "4"))
 READERS = ("worker", "village_worker", "secretary", "leader")
@@ -57,19 +57,9 @@ def recount(user, node, start, end, now) -> dict:
     for hazard in Hazard.objects.select_related("node"):
         if not (low <= hazard.found_at < high) or not _under(hazard.node.path, user, node):
             continue
-        steps = history[hazard.pk]
-        state = steps[-1].to_state
+        state, deadline, rectified = replay(history[hazard.pk])
         if state == "cancelled":
             continue
-        deadline = datetime.fromisoformat(steps[0].data["deadline"])
-        rectified = None
-        for step in steps:
-            if step.action == "extend":
-                deadline = datetime.fromisoformat(step.data["to"])
-            if step.action == "submit":
-                rectified = step.created_at
-            if step.action == "reinspect_fail":
-                rectified = None
         row = fields.setdefault(hazard.field, dict.fromkeys(total, 0))
         for counts in (total, row, per_business.setdefault(hazard.business_id, dict.fromkeys(total, 0))):
             counts["hazards"] += 1

@@ -80,6 +80,18 @@ def node_ancestors(user: Any, node: OrgNode) -> list[OrgNode]:
     return list(nodes_visible(user).filter(path__in=prefixes).order_by("path"))
 
 
+def place_labels(places: list[OrgNode]) -> list[tuple[OrgNode, str]]:
+    """(node, label) for a place picker, each place named under its nearest listed ancestor:
+    "东门社区 › 东门第一网格" (the path's segments are PATH_SEGMENT characters long)."""
+    names = {p.path: p.name for p in places}
+    out = []
+    for place in places:
+        parent = next((names[place.path[:cut]] for cut in range(len(place.path) - PATH_SEGMENT, 0, -PATH_SEGMENT)
+                       if place.path[:cut] in names), "")
+        out.append((place, f"{parent} › {place.name}" if parent else place.name))
+    return out
+
+
 def subtree_counts(node: OrgNode) -> dict[str, int]:
     """How many nodes of each kind lie under `node` (one grouped range query)."""
     low, high = subtree_range(node.path)

@@ -17,18 +17,8 @@ from jiedao.cases.api_common import DOCX, XLSX, file_response
 from jiedao.cases.cycles.reports import percent
 from jiedao.core.permissions import Perm
 from jiedao.core.views import require_perm_anywhere
+from jiedao.org import selectors as org_selectors
 from jiedao.safety import review as reviews
-
-
-def _place_labels(places: list[Any]) -> list[tuple[Any, str]]:
-    """(node, label) with each place named under its parent when the parent is listed too."""
-    names = {p.path: p.name for p in places}
-    out = []
-    for place in places:
-        parent = next((names[place.path[:cut]] for cut in range(len(place.path) - 4, 0, -4)
-                       if place.path[:cut] in names), "")
-        out.append((place, f"{parent} › {place.name}" if parent else place.name))
-    return out
 
 
 def _target(request: HttpRequest) -> tuple[list[Any], Any, tuple[int, int]]:
@@ -57,7 +47,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     document = reviews.document(review)
     f = review.figures
     context = {
-        "places": _place_labels(places), "node": node, "review": review, "document": document,
+        "places": org_selectors.place_labels(places), "node": node, "review": review, "document": document,
         "quarters": reviews.recent_quarters(), "figures": f,
         "rates": [(_("排摸覆盖率"), percent(f.coverage_rate)), (_("整改率"), percent(f.rectification_rate)),
                   (_("按期整改率"), percent(f.on_time_rate))],

@@ -36,6 +36,7 @@ from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.views import htmx_aware, paginate, render_error
+from jiedao.org import selectors as org_selectors
 from jiedao.org.models import NodeKind
 
 BLANK_ATTENDEE_ROWS = 3
@@ -68,17 +69,6 @@ def _pick(request: HttpRequest, places: list, kinds: tuple[str, ...], name: str 
             raise Http404(_("未找到该对象。"))
         return selectors.place_get(request.user, raw, kinds)
     return places[0] if places else None
-
-
-def _place_labels(places: list) -> list[tuple[Any, str]]:
-    """(node, label) with grids named under their community: "东门社区 › 东门第一网格"."""
-    names = {p.path: p.name for p in places}
-    out = []
-    for place in places:
-        parent = next((names[place.path[:cut]] for cut in range(len(place.path) - 4, 0, -4)
-                       if place.path[:cut] in names), "")
-        out.append((place, f"{parent} › {place.name}" if parent else place.name))
-    return out
 
 
 def _parse_date(raw: str) -> date | None:
@@ -125,7 +115,7 @@ def weekly(request: HttpRequest) -> HttpResponse:
     recent = list(selectors.digest_list(request.user, node=node).values_list("week_start", flat=True)[:8])
     this_week = cycles.week_start_of(today)
     context = {
-        "places": _place_labels(places), "node": node, "digest": digest, "data": digest.data if digest else {},
+        "places": org_selectors.place_labels(places), "node": node, "digest": digest, "data": digest.data if digest else {},
         "week_start": week_start, "week_end": week_start + timedelta(days=6),
         "previous_week": week_start - timedelta(days=7),
         "next_week": week_start + timedelta(days=7) if week_start < this_week else None,
@@ -166,7 +156,7 @@ def meetings(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("月议由社区（村）召开，您负责的范围内没有社区（村）。"))
     month = timezone.localdate().replace(day=1)
     context = {
-        "places": _place_labels(places), "community": community,
+        "places": org_selectors.place_labels(places), "community": community,
         "meetings": selectors.deliberation_list(request.user, community=community),
         "can_write": _can_write(request.user, community), "this_month": month,
         "section": "meetings",
@@ -426,7 +416,7 @@ def reviews(request: HttpRequest) -> HttpResponse:
         review.counts = selectors.review_counts(review)
         review.title = reports.report_title(review)
     context = {
-        "places": _place_labels(places), "community": community, "reviews": rows,
+        "places": org_selectors.place_labels(places), "community": community, "reviews": rows,
         "can_write": _can_write(request.user, community), "quarters": _recent_quarters(),
         "section": "reviews",
     }
@@ -580,7 +570,7 @@ def report(request: HttpRequest) -> HttpResponse:
     review = (QuarterlyReview.objects.filter(community=node, year=year, quarter=quarter).first()
               if node.kind != NodeKind.SUBDISTRICT else None)
     context = {
-        "places": _place_labels(places), "node": node, "year": year, "quarter": quarter,
+        "places": org_selectors.place_labels(places), "node": node, "year": year, "quarter": quarter,
         "quarter_key": f"{year}-Q{quarter}", "quarters": quarters, "document": document,
         "figures": document.figures, "review": review, "section": "report",
         "rates": [(label, reports.percent(value)) for _k, label, value in document.figures["rates"]],

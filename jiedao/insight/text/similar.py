@@ -476,8 +476,6 @@ def _differ(a: str, b: str) -> bool:
 
 def _tfidf(bags: Sequence[Sequence[str]]):
     """Row-normalised TF-IDF matrix (sublinear tf) of token bags."""
-    from scipy import sparse
-
     df: Counter = Counter()
     counted = [Counter(b) for b in bags]
     for c in counted:
@@ -485,41 +483,37 @@ def _tfidf(bags: Sequence[Sequence[str]]):
     vocab = {t: i for i, t in enumerate(df)}
     n = len(bags)
     idf = {t: math.log((1 + n) / (1 + k)) + 1.0 for t, k in df.items()}
+    return _unit_rows(([(vocab[t], (1.0 + math.log(k)) * idf[t]) for t, k in c.items()] for c in counted),
+                      n, len(vocab))
+
+
+def _unit_rows(rows: Iterable[list[tuple[int, float]]], n: int, width: int):
+    """A CSR matrix of `n` rows of (column, weight) pairs, each row scaled to unit length."""
+    from scipy import sparse
+
     indptr, cols, vals = [0], [], []
-    for c in counted:
-        row = [(vocab[t], (1.0 + math.log(k)) * idf[t]) for t, k in c.items()]
+    for row in rows:
         norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
         cols.extend(j for j, _ in row)
         vals.extend(v / norm for _, v in row)
         indptr.append(len(cols))
     return sparse.csr_matrix(
         (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int64), np.asarray(indptr)),
-        shape=(n, len(vocab)),
+        shape=(n, width),
     )
 
 
 def _problem_matrix(bags: Sequence[frozenset[str]], max_share: float):
     """Row-normalised idf weights of each message's problem words, those in at most ``max_share``
     of the messages only (物业, 小区 are in too many to tell one problem from another)."""
-    from scipy import sparse
-
     n = len(bags)
     df: Counter = Counter()
     for b in bags:
         df.update(b)
     keep = {w for w, k in df.items() if k <= max(5, max_share * n)}
     vocab = {w: i for i, w in enumerate(sorted(keep))}
-    indptr, cols, vals = [0], [], []
-    for b in bags:
-        row = [(vocab[w], math.log((1 + n) / (1 + df[w])) + 1.0) for w in b if w in vocab]
-        norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
-        cols.extend(j for j, _ in row)
-        vals.extend(v / norm for _, v in row)
-        indptr.append(len(cols))
-    return sparse.csr_matrix(
-        (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int64), np.asarray(indptr)),
-        shape=(n, max(1, len(vocab))),
-    )
+    return _unit_rows(([(vocab[w], math.log((1 + n) / (1 + df[w])) + 1.0) for w in b if w in vocab] for b in bags),
+                      n, max(1, len(vocab)))
 
 
 def _rowdots(X, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:

@@ -14,10 +14,12 @@ from django.utils.translation import gettext as _
 from jiedao.core import text as boundary
 from jiedao.core.errors import DomainError
 
-_DIGITS = re.compile(r"^\d+$")
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+# re.ASCII: \d would take any Unicode digit (full-width １２３), which int() reads but whose blind
+# index differs from the ASCII spelling's — the same person registered twice
+_DIGITS = re.compile(r"^\d+$", re.ASCII)
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
+_MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$", re.ASCII)
 
 # Expected code lengths per org node kind: 6 区划, +3 街道, +3 社区/村, +3 网格, +3 微网格.
 CODE_LENGTHS: dict[str, tuple[int, ...]] = {

@@ -120,3 +120,19 @@ def test_business_uscc_checked(world):
     assert b.phone_masked.startswith("057") and selectors.business_get(world.handler, b.pk) == b
     with pytest.raises(Http404):
         selectors.business_get(world.other_worker, b.pk)
+
+
+def test_full_width_digits_are_not_an_id_number_or_a_phone():
+    """Full-width digits (１１０…) would pass \\d and int() but give another blind index than the ASCII
+    spelling: the same person could be registered twice. They are refused, with the format message."""
+    from jiedao.core.validators import validate_id_number, validate_phone
+
+    ascii_id = make_id("11010519491231002")
+    validate_id_number(ascii_id)
+    wide = ascii_id.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+    assert wide != ascii_id
+    with pytest.raises(DomainError):
+        validate_id_number(wide)
+    validate_phone("13912345678")
+    with pytest.raises(DomainError):
+        validate_phone("１３９１２３４５６７８")

@@ -287,6 +287,18 @@ def colour_counts(user: Any) -> dict[str, int]:
 # --- the grid map by colour (jiedao.safety.views_map) ---------------------------------------------
 
 
+def map_areas(user: Any, subdistrict: OrgNode, node_pk: Any, *, kinds: list[str]) -> tuple[OrgNode, list[OrgNode]]:
+    """The map's root (the sub-district, or one of its units or grids the user sees: 404 otherwise)
+    and the active nodes of `kinds` under it that the user sees, in path order."""
+    root = subdistrict
+    if node_pk is not None:
+        root = scope.get_scoped(OrgNode.objects.filter(subdistrict=subdistrict, kind__in=kinds), user,
+                                Perm.VIEW_SAFETY, pk=node_pk)
+    nodes = scope.restrict(OrgNode.objects.filter(path__range=scope.subtree_range(root.path), kind__in=kinds,
+                                                  is_active=True), user, Perm.VIEW_SAFETY).order_by("path")
+    return root, list(nodes)
+
+
 def colour_counts_by_area(user: Any, root: OrgNode, areas: list[OrgNode]) -> dict[int, dict[str, int]]:
     """Active businesses in the user's scope under each of `areas` (nodes under `root`), by risk
     colour: {node id: {"red": n, "yellow": n, "green": n}}. A business counts under an area when

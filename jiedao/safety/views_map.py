@@ -85,15 +85,8 @@ def risk_map(request: HttpRequest) -> HttpResponse:
         (subdistricts[0] if subdistricts else None)
     if subdistrict is None:
         raise Http404(_("未找到该对象。"))
-    root = subdistrict
-    if request.GET.get("node"):
-        root = scope.get_scoped(OrgNode.objects.filter(subdistrict=subdistrict, kind__in=[*UNIT_KINDS, NodeKind.GRID]),
-                                user, Perm.VIEW_SAFETY, pk=request.GET["node"])
+    root, nodes = selectors.map_areas(user, subdistrict, request.GET.get("node") or None, kinds=[*UNIT_KINDS, NodeKind.GRID])
     show = request.GET.get("show") if request.GET.get("show") in SHOWS else "red"
-
-    nodes = list(scope.restrict(OrgNode.objects.filter(
-        path__range=scope.subtree_range(root.path), kind__in=[*UNIT_KINDS, NodeKind.GRID], is_active=True),
-        user, Perm.VIEW_SAFETY).order_by("path"))
     counts = selectors.colour_counts_by_area(user, root, nodes)
     units = {n.path: n for n in nodes if n.kind in UNIT_KINDS}
     areas: dict[int, Area] = {}
@@ -131,7 +124,8 @@ def risk_map(request: HttpRequest) -> HttpResponse:
         "undrawn": [a for a in areas.values() if a.shape is None],
         "unit_rows": [(u, [g for g in grids if g.unit is u.node]) for u in unit_areas],
         "loose_grids": [g for g in grids if g.unit is None],
-        "legend": _legend(show), "total": _sum(unit_areas or grids),
+        # every area once: the units (their grids inside) and the grids whose unit the user does not see
+        "legend": _legend(show), "total": _sum(unit_areas + [g for g in grids if g.unit is None]),
         "shows": [("red", _("红色主体占比")), ("risk", _("红色和黄色主体占比"))],
     })
 

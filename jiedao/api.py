@@ -16,7 +16,9 @@ from jiedao.core.fastpath import UnicodeJSONRenderer
 from jiedao.insight.api import router as insight_router
 from jiedao.org.api import org_router, users_router
 from jiedao.people.api import router as people_router
+from jiedao.petitions.api import router as petitions_router
 from jiedao.safety.api import router as safety_router
+from jiedao.welfare.api import router as welfare_router
 
 api = BoundaryAPI(
     title="街道网格化基层治理平台 API",
@@ -51,6 +53,8 @@ api.add_router("/users", users_router)
 api.add_router("/people", people_router)
 api.add_router("/insight", insight_router)
 api.add_router("/safety", safety_router)
+api.add_router("/welfare", welfare_router)
+api.add_router("/petitions", petitions_router)
 
 # Registered last: any other path under /api/v1/ answers the JSON 404, not Django's HTML page.
 fallback = Router()

@@ -45,6 +45,14 @@ class Navigation:
         return self._anywhere(Perm.VIEW_BUSINESSES)
 
     @cached_property
+    def can_view_welfare(self) -> bool:
+        return self._anywhere(Perm.VIEW_WELFARE)
+
+    @cached_property
+    def can_view_petitions(self) -> bool:
+        return self._anywhere(Perm.VIEW_PETITIONS)
+
+    @cached_property
     def can_import(self) -> bool:
         return self._anywhere(Perm.IMPORT_PEOPLE) or self._anywhere(Perm.MANAGE_BUSINESSES)
 

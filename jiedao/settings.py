@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "jiedao.cases",
     "jiedao.insight",
     "jiedao.safety",
+    "jiedao.welfare",
+    "jiedao.petitions",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("jiedao.people.urls")),
     path("", include("jiedao.insight.urls")),
     path("", include("jiedao.safety.urls")),
+    path("", include("jiedao.welfare.urls")),
+    path("", include("jiedao.petitions.urls")),
 ]
 
 handler500 = "jiedao.core.views.server_error"

@@ -41,6 +41,17 @@ class Perm:
     VIEW_SAFETY = "safety.view"
     INSPECT_SAFETY = "safety.inspect"
     MANAGE_SAFETY = "safety.manage"
+    # Welfare (jiedao.welfare): see monitored households, benefits and visit schedules in one's
+    # place (masked as the registers); record visits, leads and requests; decide entry and exit,
+    # keep the benefit programmes and import payments.
+    VIEW_WELFARE = "welfare.view"
+    RECORD_WELFARE = "welfare.record"
+    MANAGE_WELFARE = "welfare.manage"
+    # Petitions (jiedao.petitions): see petitions in one's place; register and handle them;
+    # accept, extend, conclude and strike off (销号) repeat petitions.
+    VIEW_PETITIONS = "petitions.view"
+    HANDLE_PETITIONS = "petitions.handle"
+    MANAGE_PETITIONS = "petitions.manage"
 
 
 class Role(models.TextChoices):
@@ -70,19 +81,27 @@ _CALLERS_BACK = {Perm.REVEAL_REPORTER}
 # Safety: grid staff inspect; communities, leaders and administrators plan and supervise.
 _INSPECTORS = {Perm.VIEW_SAFETY, Perm.INSPECT_SAFETY}
 _SAFETY_MANAGERS = {Perm.VIEW_SAFETY, Perm.MANAGE_SAFETY}
+# Welfare: grid staff visit and record; communities, leaders and administrators decide.
+_WELFARE_VISITORS = {Perm.VIEW_WELFARE, Perm.RECORD_WELFARE}
+_WELFARE_MANAGERS = {Perm.VIEW_WELFARE, Perm.RECORD_WELFARE, Perm.MANAGE_WELFARE}
+# Petitions: communities and the sub-district's petition office register and handle; leaders
+# and administrators accept, extend and strike off. Grid workers see none (a petitioner's
+# matter is not the grid's business), but follow their 重点信访人员 through the visit schedules.
+_PETITION_HANDLERS = {Perm.VIEW_PETITIONS, Perm.HANDLE_PETITIONS}
+_PETITION_MANAGERS = {Perm.VIEW_PETITIONS, Perm.HANDLE_PETITIONS, Perm.MANAGE_PETITIONS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _INSPECTORS),
-    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _INSPECTORS),
+    Role.GRID_WORKER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _INSPECTORS | _WELFARE_VISITORS),
+    Role.GRID_LEADER: frozenset(_EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _INSPECTORS | _WELFARE_VISITORS),
     Role.BUILDING_HEAD: frozenset(_EVERYONE),
     Role.COMMUNITY_SECRETARY: frozenset(
         _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK
         | {Perm.VIEW_USERS, Perm.REVEAL_PII, Perm.IMPORT_PEOPLE, Perm.LOOKUP_PEOPLE}
-        | _INSPECTORS | _SAFETY_MANAGERS
+        | _INSPECTORS | _SAFETY_MANAGERS | _WELFARE_MANAGERS | _PETITION_MANAGERS
     ),
     Role.COMMUNITY_STAFF: frozenset(
         _EVERYONE | _REGISTER_KEEPERS | _CASE_WORKERS | _CALLERS_BACK | {Perm.IMPORT_PEOPLE}
-        | _INSPECTORS | _SAFETY_MANAGERS
+        | _INSPECTORS | _SAFETY_MANAGERS | _WELFARE_MANAGERS | _PETITION_HANDLERS
     ),
     Role.DEPARTMENT_HANDLER: frozenset(_EVERYONE | {Perm.VIEW_BUSINESSES, Perm.VIEW_SAFETY}),
     Role.LEADER: frozenset(
@@ -90,7 +109,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _CASE_WORKERS
         | {Perm.VIEW_USERS, Perm.VIEW_AUDIT, Perm.VIEW_PEOPLE, Perm.VIEW_BUSINESSES, Perm.VIEW_INSIGHT}
         | {Perm.JOINT_MEETINGS}
-        | _SAFETY_MANAGERS
+        | _SAFETY_MANAGERS | _WELFARE_MANAGERS | _PETITION_MANAGERS
     ),
     Role.ADMIN: frozenset(
         _EVERYONE
@@ -101,7 +120,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {Perm.LOOKUP_PEOPLE}
         | {Perm.VIEW_INSIGHT, Perm.MANAGE_INSIGHT}
         | {Perm.JOINT_MEETINGS}
-        | _INSPECTORS | _SAFETY_MANAGERS
+        | _INSPECTORS | _SAFETY_MANAGERS | _WELFARE_MANAGERS | _PETITION_MANAGERS
     ),
 }
 

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from jiedao.petitions import views
+
+app_name = "petitions"
+
+urlpatterns = [
+    path("petitions/", views.index, name="index"),
+]

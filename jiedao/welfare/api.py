@@ -1,0 +1,5 @@
+"""REST endpoints of welfare (mounted under /api/v1/welfare): each part adds its router here."""
+
+from ninja import Router
+
+router = Router(tags=["民政帮扶"])

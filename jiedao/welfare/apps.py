@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WelfareConfig(AppConfig):
+    name = "jiedao.welfare"
+    label = "welfare"
+    verbose_name = _("民政帮扶")
+
+    def ready(self) -> None:
+        # Each part registers its demo step, panels and jobs here.
+        pass

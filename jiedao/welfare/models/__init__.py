@@ -1,0 +1,2 @@
+"""The welfare models, one module per part (each part's models are imported here so Django
+finds them)."""

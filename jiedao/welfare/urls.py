@@ -1,0 +1,10 @@
+from django.urls import path
+
+from jiedao.welfare import views
+
+app_name = "welfare"
+
+urlpatterns = [
+    path("welfare/", views.index, name="index"),
+]
+# Each part appends its own patterns below (monitoring, benefits, visits).

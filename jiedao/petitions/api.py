@@ -1,8 +1,6 @@
 """REST endpoints of 信访 petitions (mounted under /api/v1/petitions). Thin: parse, call a selector
 or service, answer. Out of scope is 404 like missing; refusals are 4xx {detail, field, code}."""
 
-from __future__ import annotations
-
 from datetime import date
 from typing import Any
 
@@ -114,6 +112,18 @@ class PetitionDetailOut(PetitionOut):
     candidates: list[CandidateOut]
     history: list[StepOut]
     allowed_actions: list[str]
+
+    @staticmethod
+    def resolve_petitioners(obj) -> list:
+        return selectors.petition_petitioners(obj)
+
+    @staticmethod
+    def resolve_candidates(obj) -> list:
+        return obj.candidate_rows
+
+    @staticmethod
+    def resolve_history(obj) -> list:
+        return list(selectors.petition_history(obj))
 
 
 class PetitionerIn(InSchema):
@@ -233,17 +243,13 @@ class FigureOut(Schema):
 # --- petitions ----------------------------------------------------------------------------------
 
 
-def _detail(request: Any, pk: int) -> dict[str, Any]:
+def _detail(request: Any, pk: int) -> Any:
     petition = selectors.petition_get(request.auth, pk)
     kinds = services.petition_actor_kinds(request.auth, petition)
-    data = PetitionOut.from_orm(petition).model_dump()
-    data.update(content=petition.content, demands=petition.demands, reply=petition.reply,
-                extension_reason=petition.extension_reason,
-                petitioners=selectors.petition_petitioners(petition),
-                candidates=selectors.candidates_for(request.auth, petition),
-                history=list(selectors.petition_history(petition)),
-                allowed_actions=workflow.allowed_actions(petition.state, kinds, current=petition, actor=request.auth))
-    return data
+    petition.candidate_rows = selectors.candidates_for(request.auth, petition)
+    petition.allowed_actions = [str(a) for a in workflow.allowed_actions(petition.state, kinds, current=petition,
+                                                                          actor=request.auth)]
+    return petition
 
 
 @router.get("/workflow", response={200: list[dict], **READ_ERRORS}, summary="信访流转表")

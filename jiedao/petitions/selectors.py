@@ -250,15 +250,15 @@ def figures(user: Any, node: OrgNode | None, start: date, end: date, *, today: d
     conclude_due = Q(conclude_due__isnull=False) & (Q(replied_on__isnull=False) | Q(conclude_due__lt=today))
     row = qs.aggregate(
         total=Count("pk"), people=Sum("people_count"),
-        accept_due=Count("pk", filter=accept_due),
+        n_accept_due=Count("pk", filter=accept_due),
         accept_on_time=Count("pk", filter=Q(decided_on__isnull=False, decided_on__lte=F("accept_due"))),
-        conclude_due=Count("pk", filter=conclude_due),
+        n_conclude_due=Count("pk", filter=conclude_due),
         conclude_on_time=Count("pk", filter=Q(conclude_due__isnull=False, replied_on__isnull=False,
                                               replied_on__lte=F("conclude_due"))),
         repeats=Count("pk", filter=Q(is_repeat=True)),
     )
-    return Figures(total=row["total"], people=row["people"] or 0, accept_due=row["accept_due"],
-                   accept_on_time=row["accept_on_time"], conclude_due=row["conclude_due"],
+    return Figures(total=row["total"], people=row["people"] or 0, accept_due=row["n_accept_due"],
+                   accept_on_time=row["accept_on_time"], conclude_due=row["n_conclude_due"],
                    conclude_on_time=row["conclude_on_time"], repeats=row["repeats"], struck_off=matters.count())
 
 

@@ -77,7 +77,7 @@ def test_similar_text_in_the_community_is_a_candidate_and_confirm_groups_a_matte
 
 
 def _matter(world, staff):
-    a = register(world, id_number=ID)
+    register(world, id_number=ID)
     b = register(world, id_number=ID)
     services.candidate_decide(actor=staff, candidate=selectors.candidates_for(staff, b)[0], confirm=True)
     b.refresh_from_db()

@@ -217,7 +217,7 @@ def _unit(node: OrgNode, department: Department | None, unit_node: OrgNode | Non
 
 @transaction.atomic
 def petition_register(
-    *, actor: Any, node: OrgNode | None, channel: str, received_on: Any, category: str, title: str, content: str,
+    *, actor: Any, node: OrgNode | None, channel: str, received_on: Any, category: str, content: str, title: str = "",
     petitioners: Iterable[Mapping[str, Any]], demands: str = "", is_group: bool = False, people_count: Any = None,
     department: Department | None = None, unit_node: OrgNode | None = None,
 ) -> Petition:

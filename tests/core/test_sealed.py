@@ -8,6 +8,7 @@ import re
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.utils import timezone
 
 from jiedao.cases import services as case_services
 from jiedao.cases.models import Case, Open311Extra, Source
@@ -20,6 +21,8 @@ from jiedao.org import services as org_services
 from jiedao.org.models import SecondFactor
 from jiedao.people import services as people_services
 from jiedao.people.models import Business, Resident
+from jiedao.petitions import services as petition_services
+from jiedao.petitions.models import Petitioner
 
 
 def _id_number_ending_in_x() -> str:
@@ -50,6 +53,9 @@ WRITERS = {
         actor=world.worker, case=case_services.case_create(
             actor=world.worker, source=Source.HOTLINE, node=world.grid, description="路灯不亮", suggest=False),
         **values),
+    Petitioner: lambda world, **values: petition_services.petition_register(
+        actor=world.secretary, node=world.grid, channel="visit", received_on=timezone.localdate(), category="other",
+        content="路灯不亮", petitioners=[{"name": "陈阿姨", **values}]).petitioners.get(),
 }
 
 

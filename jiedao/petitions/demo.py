@@ -19,8 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from jiedao.core.permissions import Role
+from jiedao.core.validators import id_number_check_char
 from jiedao.org.models import NodeKind, OrgNode, RoleAssignment
 from jiedao.people.models import Resident
+from jiedao.petitions import services
 from jiedao.petitions.models import (
     CandidateStatus,
     KeyContact,
@@ -37,7 +39,6 @@ from jiedao.petitions.models import (
     RepeatedMatter,
     Stability,
 )
-from jiedao.petitions.services import new_code
 
 S = PetitionState
 TOPICS = [
@@ -83,6 +84,10 @@ REPLIES = ["已责成物业与开发商制定维修方案，限期完成", "经�
            "经调解双方达成一致意见", "依据相关政策作出解释说明，信访人表示理解", "已督促责任单位整改到位"]
 
 
+def _code(prefix: str, day: date, rng: random.Random) -> str:
+    return f"{prefix}{day:%Y%m%d}{''.join(rng.choice('23456789ABCDEFGHJKMNPQRSTUVWXYZ') for _ in range(5))}"
+
+
 def _when(day: date, rng: random.Random) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(rng.randint(8, 17), rng.randint(0, 59))))
 
@@ -102,6 +107,7 @@ def _history(petition: Petition, steps: list[tuple[str, str, str, date, str]], a
     for seq, (action, source, target, day, reason) in enumerate(steps, start=1):
         rows.append(PetitionTransition(petition=petition, seq=seq, action=action, from_state=source, to_state=target,
                                        actor=actor, actor_repr=actor.get_username() if actor else "", reason=reason,
+                                       data={"days": petition.extended_days} if action == "extend" else {},
                                        created_at=_when(day, rng)))
     petition.version = len(steps)
 
@@ -190,21 +196,25 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
                     node=r.node, subdistrict=subdistrict, resident=r, name=r.name,
                     id_number_masked=r.id_number_masked, phone_masked=r.phone_masked)
             return petitioners[r.pk]
-        return Petitioner.objects.create(node=community, subdistrict=subdistrict,
-                                         name=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["建国", "秀英", "志强", "桂兰", "海峰", "丽华"]))
+        person = Petitioner(node=community, subdistrict=subdistrict,
+                            name=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["建国", "秀英", "志强", "桂兰", "海峰", "丽华"]))
+        first17 = f"330225{rng.randint(1950, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(100, 999)}"
+        services._seal_identifiers(person, first17 + id_number_check_char(first17), f"13{rng.randint(100000000, 999999999)}")
+        person.save()
+        return person
 
     created: list[tuple[Petition, list[Petitioner]]] = []
     # the repeated matters: one petitioner, the same grievance 2–5 times over the year
     matters: list[tuple[int, list[Petition]]] = []
     for i, (category, title, text_a, text_b) in enumerate(TOPICS):
-        community = communities[i % len(communities)]
+        community = communities[i % min(len(communities), 4)]  # the matters gather in a few communities
         person = petitioner_of(community)
         node = rng.choice(grids[community.pk])
         times = rng.randint(2, 5)
         days = sorted(rng.sample(range(20, 360), times), reverse=True)
         group = []
         for k, ago in enumerate(days):
-            p = Petition(code=new_code("XF", today - timedelta(days=ago)), node=node, subdistrict=subdistrict,
+            p = Petition(code=_code("XF", today - timedelta(days=ago), rng), node=node, subdistrict=subdistrict,
                          community=community, channel=rng.choice(CHANNELS), received_on=today - timedelta(days=ago),
                          category=category, title=title, content=text_a if k % 2 == 0 else text_b,
                          is_group=(i == 2 and k == 0), people_count=12 if (i == 2 and k == 0) else 1,
@@ -215,11 +225,11 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
         matters.append((i, group))
     total = rng.randint(280, 320)
     while len(created) < total:
-        community = rng.choice(communities)
+        community = rng.choice(communities[:6] if rng.random() < 0.5 else communities)
         category, title, text = rng.choice(ONE_OFF)
         day = today - timedelta(days=rng.randint(0, 364))
         group_visit = rng.random() < 0.04
-        p = Petition(code=new_code("XF", day), node=rng.choice(grids[community.pk]), subdistrict=subdistrict,
+        p = Petition(code=_code("XF", day, rng), node=rng.choice(grids[community.pk]), subdistrict=subdistrict,
                      community=community, channel="visit" if group_visit else rng.choice(CHANNELS), received_on=day,
                      category=category, title=title, content=text, is_group=group_visit,
                      people_count=rng.randint(5, 30) if group_visit else 1, created_by=users["staff"])
@@ -239,7 +249,7 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
     candidates = []
     for (i, group), stage in zip(matters, stages, strict=False):
         first = min(group, key=lambda p: (p.received_on, p.pk))
-        matter = RepeatedMatter.objects.create(code=new_code("CF", first.received_on), node=first.node,
+        matter = RepeatedMatter.objects.create(code=_code("CF", first.received_on, rng), node=first.node,
                                                subdistrict=subdistrict, community=first.community, title=first.title,
                                                stage=stage)
         for p in group:
@@ -266,13 +276,11 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
             RepeatedMatter.objects.filter(pk=matter.pk).update(
                 evidence="问题已解决，信访人签字确认息诉罢访，附整改照片和回访记录",
                 struck_off_on=min(diagnosed + timedelta(days=100), today), approved_by=users["leader"])
-    # a few likely repeats still waiting for staff
-    recent = [p for p, _ in created if p.title == ONE_OFF[6][1]]
-    for a, b in zip(recent[1:4], recent[0:3], strict=False):
-        earlier, later = sorted([a, b], key=lambda p: (p.received_on, p.pk))
-        if earlier.community_id == later.community_id:
-            candidates.append(RepeatCandidate(petition=later, earlier=earlier, basis=RepeatBasis.MATTER, score=1.0))
     RepeatCandidate.objects.bulk_create(candidates, ignore_conflicts=True)
+    # the last month's petitions went through the real repeat detection: their likely repeats wait for staff
+    for p, _people in created:
+        if p.received_on >= today - timedelta(days=30) and not p.matter_id:
+            services.detect_repeats(p)
     # 重点信访人员: the petitioners of four matters still being resolved or waiting
     for i, (_k, group) in enumerate(matters[:4]):
         person = created[[p for p, _ in created].index(group[0])][1][0]

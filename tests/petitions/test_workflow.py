@@ -79,3 +79,13 @@ def test_overdue_flags(world):
     from jiedao.petitions import selectors
     assert list(selectors.petition_list(world.secretary, overdue="accept")) == [p]
     assert list(selectors.petition_list(world.secretary, overdue="conclude")) == []
+
+
+def test_the_documentation_is_the_table():
+    from pathlib import Path
+
+    from jiedao.petitions.docs import workflow_markdown
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "petitions-workflow.md"
+    assert docs.read_text(encoding="utf-8") == workflow_markdown(), \
+        "run: python -m jiedao.petitions.docs > docs/petitions-workflow.md"

@@ -136,8 +136,14 @@ class StrikeForm(forms.Form):
 
 class KeyFlagForm(forms.Form):
     reason = forms.CharField(label=_("列为重点的原因"), max_length=500)
+    responsible = forms.TypedChoiceField(label=_("包联责任人"), coerce=int)
     interval_days = forms.IntegerField(label=_("联系周期（天）"), min_value=1, max_value=180, initial=30)
     stability = forms.ChoiceField(label=_("稳控状态"), choices=Stability.choices, initial=Stability.WATCH)
+
+    def __init__(self, *args: Any, users: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.users = {u.pk: u for u in users}
+        self.fields["responsible"].choices = [(u.pk, u.get_full_name() or u.username) for u in users]
 
 
 class ContactForm(forms.Form):

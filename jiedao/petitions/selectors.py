@@ -145,6 +145,19 @@ def petitioner_petitions(user: Any, petitioner: Petitioner) -> QuerySet[Petition
     return petitions_visible(user).filter(petitioners=petitioner).order_by("-received_on", "-pk")
 
 
+def responsible_choices(node: OrgNode) -> list[Any]:
+    """The users who may be a 重点信访人员's responsible person there: the community staff and
+    secretaries of the communities above the node, and the sub-district's leaders."""
+    from jiedao.core.permissions import Role
+    from jiedao.org.models import RoleAssignment, User
+
+    prefixes = [node.path[:n] for n in range(scope.PATH_SEGMENT, len(node.path) + 1, scope.PATH_SEGMENT)]
+    ids = RoleAssignment.objects.filter(
+        node__path__in=prefixes, role__in=[Role.COMMUNITY_STAFF, Role.COMMUNITY_SECRETARY, Role.LEADER],
+    ).values("user_id")
+    return list(User.objects.filter(pk__in=ids, is_active=True).order_by("username")[:200])
+
+
 def key_plan(petitioner: Petitioner) -> KeyPersonPlan | None:
     return KeyPersonPlan.objects.filter(petitioner=petitioner).select_related("responsible").first()
 

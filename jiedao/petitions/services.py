@@ -155,8 +155,9 @@ def petitioner_for(*, actor: Any, node: OrgNode, resident: Resident | None = Non
         if found is not None:
             return found
         petitioner = Petitioner(node=resident.node, subdistrict_id=resident.subdistrict_id or node.subdistrict_id,
-                                resident=resident, name=resident.name, id_number_masked=resident.id_number_masked,
-                                phone_masked=resident.phone_masked)
+                                resident=resident, name=resident.name,
+                                id_number_masked=sealed.remask(resident.id_number_masked, "id_number"),
+                                phone_masked=sealed.remask(resident.phone_masked, "phone"))
         petitioner.save()
         audit.record(actor=actor, action="petitions.petitioner.create", obj=petitioner,
                      after={"resident": resident.pk, "name": resident.name})

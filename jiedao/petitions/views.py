@@ -205,7 +205,8 @@ def _petitioner_page(request: HttpRequest, petitioner: Any, *, revealed: str = "
     return render(request, "petitions/petitioner_detail.html", {
         "petitioner": petitioner, "plan": plan, "contacts": plan.contacts.select_related("author") if plan else [],
         "petitions": selectors.petitioner_petitions(request.user, petitioner)[:50],
-        "flag_form": flag_form or f.KeyFlagForm(), "reveal_form": reveal_form or f.RevealForm(),
+        "flag_form": flag_form or f.KeyFlagForm(users=selectors.responsible_choices(petitioner.node),
+                                                initial={"responsible": request.user.pk}), "reveal_form": reveal_form or f.RevealForm(),
         "contact_form": contact_form or f.ContactForm(initial={"contacted_on": timezone.localdate()}),
         "can_manage": scope.path_allows(request.user, Perm.MANAGE_PETITIONS, petitioner.node.path),
         "can_handle": scope.path_allows(request.user, Perm.HANDLE_PETITIONS, petitioner.node.path),
@@ -240,11 +241,12 @@ def petitioner_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def key_flag(request: HttpRequest, pk: int) -> HttpResponse:
     petitioner = selectors.petitioner_get(request.user, pk)
-    form = f.KeyFlagForm(request.POST)
+    form = f.KeyFlagForm(request.POST, users=selectors.responsible_choices(petitioner.node))
     if form.is_valid():
+        d = dict(form.cleaned_data)
+        d["responsible"] = form.users[d["responsible"]]
         try:
-            services.key_person_flag(actor=request.user, petitioner=petitioner, responsible=request.user,
-                                     **form.cleaned_data)
+            services.key_person_flag(actor=request.user, petitioner=petitioner, **d)
         except DomainError as exc:
             if exc.status_code == 403:
                 return render_error(request, exc)

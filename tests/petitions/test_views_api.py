@@ -92,3 +92,27 @@ def test_api(world, staff, as_):
     assert worker.post(f"/candidates/{cand.pk}", {"confirm": False}).status_code == 404
     assert worker.post(f"/key-persons/{plan.pk}/contacts", {"contacted_on": "2026-01-01", "way": "走访", "note": "x",
                                                           "stability": "stable"}).status_code == 404
+
+
+def test_key_flag_and_campaign_pages(world, staff, client):
+    p = register(world, id_number=ID)
+    person = p.petitioners.get()
+    client.force_login(world.secretary)
+    page = client.get(reverse("petitions:petitioner", args=[person.pk])).content.decode()
+    assert "周干事" in page  # the community staff is offered as the responsible person
+    response = client.post(reverse("petitions:key_flag", args=[person.pk]),
+                           {"reason": "反复信访", "responsible": staff.pk, "interval_days": 14, "stability": "watch"})
+    assert response.status_code == 302
+    person.key_plan.refresh_from_db()
+    assert person.key_plan.responsible == staff and person.key_plan.interval_days == 14
+    other = register(world, world.leader, node=world.village_grid, name="外村", title="村务", content="村务不公开")
+    again = register(world, world.leader, node=world.village_grid, name="外村", title="村务", content="村务还是不公开")
+    services.candidate_decide(actor=world.leader, candidate=again.candidates.get(earlier=other), confirm=True)
+    again.refresh_from_db()
+    assert client.get(reverse("petitions:matter", args=[again.matter_id])).status_code == 404
+    assert client.post(reverse("petitions:matter_post", args=[again.matter_id, "note"]), {"text": "x"}).status_code == 404
+    client.force_login(world.leader)
+    assert client.get(reverse("petitions:matter", args=[again.matter_id])).status_code == 200
+    response = client.post(reverse("petitions:matter_post", args=[again.matter_id, "diagnose"]),
+                           {"causes": "", "responsible_unit": "x", "basis": "y", "wants": "z"})
+    assert response.status_code == 400 and "问题成因" in response.content.decode()

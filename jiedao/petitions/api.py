@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
 
 from jiedao.core.api import READ_ERRORS, WRITE_ERRORS, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import DomainError
@@ -288,7 +289,7 @@ def petition_register(request, payload: PetitionIn):
         demands=payload.demands, petitioners=parties, is_group=payload.is_group, people_count=payload.people_count,
         department=_department(request, payload.department), unit_node=_node(request, payload.unit_node, "unit_node"),
     )
-    return 201, _detail(request, petition.pk)
+    return Status(201, _detail(request, petition.pk))
 
 
 @router.get("/petitions/{petition_id}", response={200: PetitionDetailOut, **READ_ERRORS}, summary="信访件详情")
@@ -348,7 +349,7 @@ def key_flag(request, payload: KeyFlagIn, petitioner_id: int = id_path("信访�
     petitioner = selectors.petitioner_get(request.auth, petitioner_id)
     plan = services.key_person_flag(actor=request.auth, petitioner=petitioner, responsible=request.auth,
                                     **payload.model_dump())
-    return 201, plan
+    return Status(201, plan)
 
 
 @router.get("/key-persons", response={200: list[KeyPlanOut], **READ_ERRORS}, summary="重点信访人员（到期待联系）")
@@ -392,7 +393,7 @@ def matter_diagnose(request, payload: DiagnosisIn, matter_id: int = id_path("事
 @router.post("/matters/{matter_id}/measures", response={201: MeasureOut, **WRITE_ERRORS}, summary="添加化解措施")
 def matter_measure_add(request, payload: MeasureIn, matter_id: int = id_path("事项编号")):
     matter = selectors.matter_get(request.auth, matter_id)
-    return 201, services.measure_add(actor=request.auth, matter=matter, **payload.model_dump())
+    return Status(201, services.measure_add(actor=request.auth, matter=matter, **payload.model_dump()))
 
 
 @router.post("/matters/{matter_id}/measures/{measure_id}/done", response={200: MeasureOut, **WRITE_ERRORS},

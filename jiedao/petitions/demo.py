@@ -79,6 +79,8 @@ ONE_OFF = [
     ("construction", "供暖温度不达标", "冬季室温长期低于十六度，供热公司未处理。"),
     ("rural", "农田灌溉水渠", "农田灌溉水渠年久失修漏水，影响春耕灌溉。"),
 ]
+CONTACT_NOTES = ["了解近况，做好解释疏导", "情绪平稳，表示等待处理结果", "反映处理进度慢，已解释并转告责任单位",
+                 "家中走访，家属表示会做好劝导", "电话联系，近期无进京赴省上访意向"]
 CHANNELS = ["visit"] * 35 + ["letter"] * 12 + ["online"] * 33 + ["hotline"] * 20
 REPLIES = ["已责成物业与开发商制定维修方案，限期完成", "经核查，已协调相关单位依法处理，并书面答复信访人",
            "经调解双方达成一致意见", "依据相关政策作出解释说明，信访人表示理解", "已督促责任单位整改到位"]
@@ -117,7 +119,7 @@ def _progress(p: Petition, today: date, rng: random.Random, late: bool) -> list[
     steps: list[tuple[str, str, str, date, str]] = []
     age = (today - p.received_on).days
     decide = rng.randint(16, 22) if late and rng.random() < 0.5 else rng.randint(1, 12)
-    if age < decide:
+    if age < decide or (16 <= age <= 40 and rng.random() < 0.08):  # a few not decided in time, still waiting
         return steps
     p.decided_on = p.received_on + timedelta(days=decide)
     if rng.random() < 0.06:
@@ -133,8 +135,8 @@ def _progress(p: Petition, today: date, rng: random.Random, late: bool) -> list[
         steps.append(("extend", S.HANDLING, S.HANDLING, p.decided_on + timedelta(days=40), p.extension_reason))
     work = rng.randint(70, 85) if late and rng.random() < 0.5 else rng.randint(15, 55)
     reply_on = p.decided_on + timedelta(days=work)
-    if reply_on > today:
-        return steps
+    if reply_on > today or (p.conclude_due < today <= p.conclude_due + timedelta(days=40) and rng.random() < 0.25):
+        return steps  # still being handled (a few past their limit)
     p.replied_on, p.reply, p.state = reply_on, rng.choice(REPLIES), S.REPLIED
     p.review_until = reply_on + timedelta(days=30)
     steps.append(("reply", S.HANDLING, S.REPLIED, reply_on, p.reply))
@@ -286,15 +288,20 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
         person = created[[p for p, _ in created].index(group[0])][1][0]
         started = today - timedelta(days=rng.randint(60, 200))
         interval = (15, 30, 30, 7)[i]
-        last = today - timedelta(days=rng.randint(1, interval + 10))
+        stability = (Stability.WATCH, Stability.STABLE, Stability.UNSTABLE, Stability.WATCH)[i]
         plan = KeyPersonPlan.objects.create(
             petitioner=person, responsible=users["staff"] or users["secretary"], interval_days=interval,
-            stability=(Stability.WATCH, Stability.STABLE, Stability.UNSTABLE, Stability.WATCH)[i],
-            reason="同一事项反复信访，情绪较大", started_on=started, last_contact_on=last,
-            next_due=last + timedelta(days=interval))
-        for day in range(interval, (last - started).days + 1, interval):
-            KeyContact.objects.create(plan=plan, contacted_on=started + timedelta(days=day), way=rng.choice(["走访", "电话"]),
-                                      note="了解近况，做好解释疏导", stability=plan.stability, author=users["staff"])
+            stability=stability, reason="同一事项反复信访，情绪较大", started_on=started, next_due=started)
+        day, last = started, None
+        while True:
+            day += timedelta(days=interval + rng.randint(-2, 3))  # contacts about on time, now and then late
+            if day > today - timedelta(days=rng.randint(0, 4)):
+                break
+            KeyContact.objects.create(plan=plan, contacted_on=day, way=rng.choice(["走访", "电话", "约谈"]),
+                                      note=rng.choice(CONTACT_NOTES), stability=stability, author=users["staff"])
+            last = day
+        KeyPersonPlan.objects.filter(pk=plan.pk).update(last_contact_on=last,
+                                                        next_due=(last or started) + timedelta(days=interval))
         Petitioner.objects.filter(pk=person.pk).update(is_key=True)
     return {"petitions": len(created), "matters": len(matters)}
 

@@ -27,3 +27,7 @@ def test_demo_year_is_consistent_and_counts_by_the_book(world):
     expected = brute_force(world.leader, None, start, today, today)
     assert {k: getattr(f, k) for k in expected} == expected
     assert f.repeats > 10 and f.struck_off == 3 and 0.8 < f.accept_rate <= 1
+    overdue = selectors.petition_list(world.leader, overdue="any").count()
+    assert 0 < overdue < 30  # a handful open past their limits
+    plans = list(selectors.key_plans(world.leader))
+    assert len(plans) == 4 and all(p.last_contact_on is None or p.next_due > p.last_contact_on for p in plans)

@@ -49,6 +49,12 @@ POOLS: dict[str, Any] = {
     "household_id": "people.Household",
     "business_id": "people.Business",
     "group_id": "insight.DuplicateGroup",
+    "petition_id": "petitions.Petition",
+    "candidate_id": "petitions.RepeatCandidate",
+    "petitioner_id": "petitions.Petitioner",
+    "plan_id": "petitions.KeyPersonPlan",
+    "matter_id": "petitions.RepeatedMatter",
+    "measure_id": "petitions.PlanMeasure",
 }
 
 SCHEMA_URL = "/api/v1/openapi.json"
@@ -130,6 +136,32 @@ def seed_rows(world) -> None:
     if group is not None:
         people.resident_tag(actor=world.admin, resident=resident, group=group)
     people.business_create(actor=world.admin, node=world.grid, name="东门小吃店")
+    _seed_petitions(world)
+
+
+def _seed_petitions(world) -> None:
+    """Two petitions by one petitioner (a likely repeat), one accepted; a diagnosed repeated matter
+    with a measure; the petitioner on the 重点信访人员 list."""
+    from django.utils import timezone
+
+    from jiedao.petitions import services as petitions
+
+    def register(content):
+        return petitions.petition_register(actor=world.admin, node=world.grid, channel="visit",
+                                           received_on=timezone.localdate(), category="other", content=content,
+                                           petitioners=[{"name": "吴测试", "id_number": "330225198001010018"}])
+
+    first = register("东门路地下车库渗水")
+    petitions.petition_act(actor=world.admin, petition=first, action="accept")
+    second = register("东门路地下车库又渗水了")
+    petitions.candidate_decide(actor=world.admin, candidate=second.candidates.get(earlier=first), confirm=True)
+    register("东门路地下车库还在渗水")
+    second.refresh_from_db()
+    matter = petitions.matter_diagnose(actor=world.admin, matter=second.matter, causes="防水层老化",
+                                       responsible_unit="城建办", basis="《物业管理条例》", wants="修复")
+    petitions.measure_add(actor=world.admin, matter=matter, text="约谈开发商", owner="王书记",
+                          due_on=timezone.localdate())
+    petitions.key_person_flag(actor=world.admin, petitioner=first.petitioners.get(), reason="反复信访")
 
 
 def _pool_model(path: str, name: str) -> str | None:

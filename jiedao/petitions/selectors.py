@@ -287,7 +287,8 @@ def panel_figures(user: Any, node: OrgNode | None, start: date, end: date) -> li
         query["node"] = str(node.pk)
     base = reverse("petitions:list")
     return [
-        (_("信访总量"), _("%(n)s 件 / %(p)s 人次") % {"n": f.total, "p": f.people}, f"{base}?{urlencode(query)}"),
+        (_("信访总量（件）"), str(f.total), f"{base}?{urlencode(query)}"),
+        (_("信访总量（人次）"), str(f.people), None),
         (_("按期受理率"), percent(f.accept_rate), None),
         (_("按期办结率"), percent(f.conclude_rate), None),
         (_("重复信访件"), str(f.repeats), f"{base}?{urlencode({**query, 'repeat': '1'})}"),

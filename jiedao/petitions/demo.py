@@ -127,7 +127,7 @@ def _progress(p: Petition, today: date, rng: random.Random, late: bool) -> list[
         steps.append(("reject", S.REGISTERED, S.REJECTED, p.decided_on, "属于诉讼程序处理的事项，已告知信访人依法向人民法院起诉"))
         return steps
     p.conclude_due = p.decided_on + timedelta(days=60)
-    p.state = S.HANDLING
+    p.state, p.unit_node = S.HANDLING, p.community
     steps.append(("accept", S.REGISTERED, S.HANDLING, p.decided_on, ""))
     if rng.random() < 0.08:
         p.extended_days, p.extension_reason = 30, "涉及多个部门，情况复杂，需进一步调查核实"

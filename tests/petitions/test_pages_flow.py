@@ -45,3 +45,24 @@ def test_a_repeat_is_detected_diagnosed_and_struck_off(world, staff, client):
     assert matter.stage == "struck_off" and matter.approved_by == world.leader
     board = client.get(reverse("petitions:campaign")).content.decode()
     assert "东门社区" in board
+
+
+def test_register_a_resident_found_by_name_or_by_the_audited_lookup(world, client):
+    from jiedao.core.models import AuditEvent
+    from jiedao.people import services as people_services
+
+    resident = people_services.resident_create(actor=world.admin, node=world.building, name="林居民",
+                                               id_number="330225198001010026", phone="13912345678")
+    client.force_login(world.secretary)
+    page = client.get(reverse("petitions:new"), {"resident_q": "林居"}).content.decode()
+    assert "林居民" in page and "330225198001010026" not in page
+    lookups = AuditEvent.objects.filter(action="people.resident.lookup").count()
+    client.get(reverse("petitions:new"), {"lookup_id": "330225198001010026", "lookup_reason": "来访登记核对"})
+    assert AuditEvent.objects.filter(action="people.resident.lookup").count() == lookups + 1
+    response = client.post(reverse("petitions:new"), {
+        "channel": "letter", "received_on": timezone.localdate().isoformat(), "node": world.grid.pk,
+        "category": "other", "content": "楼道堆物", "resident": resident.pk})
+    assert response.status_code == 302
+    person = Petition.objects.get().petitioners.get()
+    assert person.resident == resident and person.id_number_masked == "33***************6"
+    assert not person.id_number_enc  # the register keeps the sealed number; the petitioner only links to it

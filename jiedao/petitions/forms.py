@@ -15,7 +15,7 @@ from jiedao.petitions.models import Channel, MatterStage, PetitionCategory, Peti
 from jiedao.petitions.services import CONTACT_WAYS, PETITION_NODE_KINDS
 from jiedao.petitions.workflow import EXTEND_MAX_DAYS, PetitionAction
 
-_DATE = forms.DateInput(attrs={"type": "date"})
+_DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class PetitionFilterForm(forms.Form):

@@ -95,8 +95,11 @@ def petition_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("已登记信访件 %(code)s。") % {"code": petition.code})
             return redirect("petitions:petition", pk=petition.pk)
         return render(request, "petitions/petition_form.html", {"form": form}, status=400)
-    form = f.PetitionForm(initial={"received_on": timezone.localdate()}, user=request.user, residents=residents)
-    return render(request, "petitions/petition_form.html", {"form": form})
+    initial = {"received_on": timezone.localdate(), "resident": residents[0].pk if len(residents) == 1 else None}
+    form = f.PetitionForm(initial=initial, user=request.user, residents=residents)
+    searched = bool(request.GET.get("resident_q") or request.GET.get("lookup_id"))
+    return render(request, "petitions/petition_form.html", {"form": form, "searched": searched,
+                                                            "found": len(residents)})
 
 
 def _petition_page(request: HttpRequest, petition: Any, *, failed: Any = None, status: int = 200) -> HttpResponse:

@@ -29,11 +29,11 @@ from hypothesis import strategies as st
 from jiedao.core import caching, scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
-from jiedao.petitions import selectors, services
+from jiedao.petitions import selectors, services, workflow
 from jiedao.petitions.models import Petition, PetitionTransition, RepeatCandidate, RepeatedMatter
-from jiedao.petitions.workflow import PetitionAction
+from jiedao.petitions.workflow import PetitionAction, PetitionActor
 
-EXAMPLES = int(os.environ.get("JIEDAO_PETITION_FIGURES_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("JIEDAO_PETITION_FIGURES_EXAMPLES", "10"))
 USERS = ("secretary", "leader", "admin", "worker", "village_worker")
 ACTORS = ("secretary", "leader", "admin", "worker")
 TEXTS = ("小区地下车库渗水积水", "物业费上涨未经业主大会", "楼上装修噪音扰民", "工地拖欠农民工工资")
@@ -89,9 +89,10 @@ def brute_force(user, node, start, end, today) -> dict[str, int]:
 def run_program(world, data, clock) -> None:
     places = [world.grid, world.other_grid, world.building, world.village_grid]
     petitions: list[Petition] = []
-    for _ in range(data.draw(st.integers(4, 14), label="ops")):
-        clock[0] += timedelta(days=data.draw(st.integers(0, 25), label="advance"))
-        op = data.draw(st.sampled_from(["register", "register", "act", "act", "act", "candidate", "matter"]))
+    for _ in range(data.draw(st.integers(8, 24), label="ops")):
+        clock[0] += timedelta(days=data.draw(st.integers(0, 12), label="advance"))
+        op = data.draw(st.sampled_from(["register", "register", "act", "act", "act", "act", "candidate", "candidate",
+                                        "matter", "matter"]))
         with suppress(DomainError, Http404):
             if op == "register" or not petitions:
                 group = data.draw(st.booleans(), label="group")
@@ -104,14 +105,19 @@ def run_program(world, data, clock) -> None:
                     is_group=group, people_count=data.draw(st.integers(5, 40)) if group else None))
             elif op == "act":
                 target = data.draw(st.sampled_from(petitions), label="petition")
+                target.refresh_from_db()
+                # mostly an action the table offers from the petition's state (by someone), else any
+                offered = workflow.allowed_actions(target.state, set(PetitionActor.values)) or PetitionAction.values
+                action = data.draw(st.sampled_from(offered) if data.draw(st.integers(0, 4), label="bias")
+                                   else st.sampled_from(PetitionAction.values), label="action")
                 services.petition_act(actor=getattr(world, data.draw(st.sampled_from(ACTORS), label="actor")),
-                                      petition=target, action=data.draw(st.sampled_from(PetitionAction.values)),
-                                      reason="说明", days=data.draw(st.integers(1, 30), label="days"))
+                                      petition=target, action=action, reason="说明",
+                                      days=data.draw(st.integers(1, 30), label="days"))
             elif op == "candidate":
                 pending = list(RepeatCandidate.objects.filter(status="pending").order_by("pk")[:5])
                 if pending:
                     services.candidate_decide(actor=world.admin, candidate=data.draw(st.sampled_from(pending)),
-                                              confirm=data.draw(st.booleans(), label="confirm"))
+                                              confirm=data.draw(st.integers(0, 3), label="confirm") > 0)
             else:
                 matters = list(RepeatedMatter.objects.exclude(stage="struck_off").order_by("pk"))
                 if matters:
@@ -121,31 +127,35 @@ def run_program(world, data, clock) -> None:
                     measure = services.measure_add(actor=world.admin, matter=m, text="措施", owner="王书记",
                                                    due_on=_day(clock[0]))
                     services.measure_done(actor=world.admin, measure=measure)
-                    if data.draw(st.booleans(), label="strike"):
+                    if data.draw(st.integers(0, 3), label="strike") > 0:
                         services.matter_strike_off(actor=world.leader, matter=m, evidence="已解决")
 
 
-def check(world, data, today) -> None:
+def check(world, data, today, seen) -> None:
     nodes = [None, world.community, world.grid, world.village]
     for name in USERS:
         user = getattr(world, name)
+        periods = [(today - timedelta(days=400), today, None)]  # the whole history, then random ones
         for _ in range(2):
             start = today - timedelta(days=data.draw(st.integers(0, 400), label="start"))
-            end = start + timedelta(days=data.draw(st.integers(0, 400), label="span"))
-            node = data.draw(st.sampled_from(nodes), label="node")
+            periods.append((start, start + timedelta(days=data.draw(st.integers(0, 400), label="span")),
+                            data.draw(st.sampled_from(nodes), label="node")))
+        for start, end, node in periods:
             f = selectors.figures(user, node, start, end, today=today)
             got = {"total": f.total, "people": f.people, "accept_due": f.accept_due,
                    "accept_on_time": f.accept_on_time, "conclude_due": f.conclude_due,
                    "conclude_on_time": f.conclude_on_time, "repeats": f.repeats, "struck_off": f.struck_off}
             assert got == brute_force(user, node, start, end, today), (name, start, end, node)
+            seen.update(k for k, v in got.items() if v)
             for rate in (f.accept_rate, f.conclude_rate):
                 assert rate is None or 0 <= rate <= 1
 
 
 def test_random_histories_count_by_the_book(world):
     real_today = timezone.localdate()
+    seen: set[str] = set()
 
-    @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None,
+    @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.data())
     def run(data):
@@ -153,7 +163,11 @@ def test_random_histories_count_by_the_book(world):
         clock = [timezone.make_aware(datetime.combine(real_today - timedelta(days=330), time(10)))]
         with transaction.atomic(), mock.patch("django.utils.timezone.now", side_effect=lambda: clock[0]):
             run_program(world, data, clock)
-            check(world, data, _day(clock[0]))
+            check(world, data, _day(clock[0]), seen)
             transaction.set_rollback(True)
 
     run()
+    # the programs reach every figure: the comparison is not of zeros
+    # (销号数 is reached only by some programs; tests/petitions/test_services.py counts a scripted one)
+    assert seen >= {"total", "people", "accept_due", "accept_on_time", "conclude_due", "conclude_on_time",
+                    "repeats"}, seen

@@ -103,6 +103,11 @@ def test_the_strike_off_campaign(world, staff):
     assert done.stage == MatterStage.STRUCK_OFF and done.approved_by == world.leader
     board = selectors.campaign_board(world.secretary)
     assert board[-1].struck_off == 1
+    today = timezone.localdate()
+    assert selectors.figures(world.secretary, None, today, today).struck_off == 1
+    assert selectors.figures(world.secretary, world.village, today, today).struck_off == 0
+    assert selectors.figures(world.worker, None, today, today).struck_off == 0
+    assert selectors.figures(world.leader, None, today, today).repeats == 1
     assert selectors.campaign_board(world.worker)[-1].total == 0
 
 

@@ -3,3 +3,4 @@
 from ninja import Router
 
 router = Router(tags=["民政帮扶"])
+router.add_router("/benefits", "jiedao.welfare.benefits.api.router")  # benefits and subsidies

@@ -9,4 +9,6 @@ class WelfareConfig(AppConfig):
 
     def ready(self) -> None:
         # Each part registers its demo step, panels and jobs here.
-        pass
+        from jiedao.welfare.benefits import demo as benefits_demo  # the demo step and the payment import register
+
+        benefits_demo.register()

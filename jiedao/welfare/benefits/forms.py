@@ -42,8 +42,7 @@ class ProgrammeForm(forms.Form):
     period = forms.ChoiceField(label=_("发放周期"), choices=PayPeriod.choices)
     review_months = forms.IntegerField(label=_("复核周期（月）"), required=False, min_value=1, max_value=60,
                                        help_text=_("如低保每年复核一次填 12；不需复核的留空"))
-    default_amount = forms.DecimalField(label=_("标准金额（元）"), required=False, max_digits=12, decimal_places=2,
-                                        min_value=0)
+    default_amount = forms.DecimalField(label=_("标准金额（元）"), required=False, max_digits=12, decimal_places=2)
     amount_rule = forms.CharField(label=_("金额标准说明"), required=False, max_length=500,
                                   widget=forms.Textarea(attrs={"rows": 2}))
     headline = forms.ChoiceField(label=_("统计口径"), choices=Headline.choices,
@@ -77,7 +76,7 @@ class GrantForm(forms.Form):
     resident = forms.TypedChoiceField(label=_("保障对象（申请人）"), coerce=int, widget=forms.RadioSelect)
     starts_on = forms.DateField(label=_("保障开始日期"), widget=DATE)
     ends_on = forms.DateField(label=_("保障结束日期"), widget=DATE, required=False)
-    amount = forms.DecimalField(label=_("每期金额（元）"), required=False, max_digits=12, decimal_places=2, min_value=0,
+    amount = forms.DecimalField(label=_("每期金额（元）"), required=False, max_digits=12, decimal_places=2,
                                 help_text=_("不填按项目标准金额（按人计发的乘以保障人数）"))
     persons = forms.IntegerField(label=_("保障人数"), min_value=1, max_value=30, initial=1)
     next_review_on = forms.DateField(label=_("下次复核日期"), widget=DATE, required=False,
@@ -93,7 +92,7 @@ class GrantForm(forms.Form):
 
 
 class GrantEditForm(forms.Form):
-    amount = forms.DecimalField(label=_("每期金额（元）"), max_digits=12, decimal_places=2, min_value=0)
+    amount = forms.DecimalField(label=_("每期金额（元）"), max_digits=12, decimal_places=2)
     persons = forms.IntegerField(label=_("保障人数"), min_value=1, max_value=30)
     ends_on = forms.DateField(label=_("保障结束日期"), widget=DATE, required=False)
     next_review_on = forms.DateField(label=_("下次复核日期"), widget=DATE, required=False)
@@ -109,7 +108,7 @@ class GrantActionForm(forms.Form):
 
 class PaymentForm(forms.Form):
     month = MonthField(label=_("发放月份"))
-    amount = forms.DecimalField(label=_("发放金额（元）"), required=False, max_digits=12, decimal_places=2, min_value=0,
+    amount = forms.DecimalField(label=_("发放金额（元）"), required=False, max_digits=12, decimal_places=2,
                                 help_text=_("不填按资格的每期金额"))
     persons = forms.IntegerField(label=_("保障人数"), required=False, min_value=1, max_value=30)
 

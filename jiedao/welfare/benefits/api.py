@@ -258,12 +258,11 @@ def programme_update(request, payload: ProgrammePatch, programme_id: int = id_pa
 # --- grants -------------------------------------------------------------------------------------
 
 
-def _detail(request: Any, grant: Any) -> dict[str, Any]:
+def _detail(request: Any, grant: Any) -> Any:
     kinds = services.grant_actor_kinds(request.auth, grant)
-    out = GrantOut.from_orm(grant).dict()
-    out["steps"] = list(selectors.grant_steps(grant))
-    out["actions"] = workflow.allowed_actions(grant.state, kinds, current=grant, actor=request.auth)
-    return out
+    grant.steps = list(selectors.grant_steps(grant))
+    grant.actions = [str(a) for a in workflow.allowed_actions(grant.state, kinds, current=grant, actor=request.auth)]
+    return grant
 
 
 @router.get("/grants", response={200: list[GrantOut], **READ_ERRORS}, summary="救助补贴资格")

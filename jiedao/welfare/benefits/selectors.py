@@ -189,9 +189,9 @@ def yuan(amount: Decimal | None) -> str:
 
 
 def yuan_words(amount: Decimal) -> str:
-    """An amount as a report sentence says it: 10800元, 26.13万元, 230万元."""
+    """An amount as a report sentence says it: 10800元, 26.13万元, 230万元 (万 from 10 万 up)."""
     amount = Decimal(amount)
-    if amount >= 10000:
+    if amount >= 100000:
         wan = (amount / 10000).quantize(CENT, rounding=ROUND_HALF_UP).normalize()
         return _("%(n)s万元") % {"n": f"{wan:f}"}
     return _("%(n)s元") % {"n": f"{amount.quantize(CENT).normalize():f}"}

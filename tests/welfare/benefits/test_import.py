@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jiedao.core import imports
+from jiedao.core.errors import DomainError
 from jiedao.core.models import ImportJob
 from jiedao.welfare.benefits import importer, services
 from jiedao.welfare.benefits.workflow import GrantAction
@@ -77,7 +78,7 @@ def test_clean_file_creates_grants_and_payments_and_reimport_corrects(world, ben
 
 
 def test_bad_rows_are_named_by_row_and_column_and_nothing_is_written(world, ben):
-    rows = good(world, ben) + [
+    rows = [*good(world, ben),
         [5, "", ident(1), "城市低保", "2026-05", 2, 400, ""],  # row 6: no name
         [6, "张桂英", ident(1)[:-1] + ("0" if ident(1)[-1] != "0" else "1"), "城市低保", "2026-05", 2, 400, ""],  # bad check digit
         [7, "张桂英", ident(1), "低保金", "2026-05", 2, 400, ""],  # unknown programme
@@ -89,7 +90,7 @@ def test_bad_rows_are_named_by_row_and_column_and_nothing_is_written(world, ben)
         [13, "陌生人", ident(99), "城市低保", "2026-05", 1, 300, ""],  # not registered
         [14, "张桂英", ident(1), "城市低保", "2026-03", 2, 400, ""],  # repeats row 2
         [15, "张桂英", ident(1), "城市低保", "2026-09", 2, 400, "横塘村"],  # community differs
-    ]
+            ]
     job = run(world, xlsx(rows))
     assert job.bad_rows == 11 and job.good_rows == 4
     found = errors(job)
@@ -105,7 +106,7 @@ def test_bad_rows_are_named_by_row_and_column_and_nothing_is_written(world, ben)
     assert "东门社区" in found[(16, "所属社区")]
     for message in found.values():  # no full ID number in any message
         assert ident(1) not in message and ident(5) not in message
-    with pytest.raises(Exception):
+    with pytest.raises(DomainError):
         imports.import_commit(actor=world.secretary, job=job)
     assert not Payment.objects.exists() and not Grant.objects.exists()
     # the good rows only
@@ -131,8 +132,6 @@ def test_suspended_or_ended_grant_refuses_the_month(world, ben):
 
 
 def test_grid_worker_may_not_import(world, ben):
-    from jiedao.core.errors import DomainError
-
     with pytest.raises(DomainError):
         imports.import_upload(actor=world.worker, register_key=importer.KEY, uploaded=xlsx(good(world, ben)),
                               mode=ImportJob.Mode.ALL_OR_NOTHING)

@@ -39,7 +39,7 @@ def grants(world, ben):
 
 
 def test_pages_render_for_a_grid_worker_masked_and_without_manage_links(world, ben, grants, login):
-    urban, rural = grants
+    urban, _rural = grants
     c = login(world.worker)
     for url in ["/welfare/", "/welfare/benefits/", "/welfare/benefits/?due=on", f"/welfare/benefits/grants/{urban.pk}/",
                 "/welfare/benefits/programmes/", "/welfare/benefits/payments/", "/welfare/benefits/totals/",
@@ -151,5 +151,5 @@ def test_totals_xlsx_export(world, ben, grants, login):
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content)))
     values = [[c.value for c in row] for row in wb.active.iter_rows(min_row=3)]
-    total = [v for v in values if v[0] == "城市低保" and v[2] == "合计"][0]
+    total = next(v for v in values if v[0] == "城市低保" and v[2] == "合计")
     assert total[3] == 6 and float(total[6]) == 1200.0 and float(total[7]) == 200.0

@@ -388,7 +388,7 @@ def payment_record(*, actor: Any, grant: Grant, month: date, amount: Any = None,
         raise DomainError(_("发放月份不能晚于下个月。"), field="month")
     refusal = payment_refusal(grant, month)
     if refusal:
-        raise DomainError(refusal[1] + _("。"), field=refusal[0])
+        raise DomainError(refusal[1], field=refusal[0])
     amount = clean_amount(grant.amount if amount in (None, "") else amount, label=_("发放金额"))
     persons = clean_persons(grant.persons if persons in (None, "") else persons)
     existing = Payment.objects.select_for_update().filter(grant=grant, month=month).first()

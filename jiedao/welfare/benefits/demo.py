@@ -86,7 +86,7 @@ def seed_benefits(subdistrict: OrgNode, *, seed: int) -> dict[str, Any]:
     # 低保 (urban and rural): households paid the monthly 补差, about 200 元 per person.
     def dibao(code: str, pool: list[tuple], count: int) -> None:
         for row in pool[:count]:
-            persons = max(1, min(4, members.get(row[3], 1)))
+            persons = max(1, min(rng.choice((1, 2, 2, 2, 3, 3)), members.get(row[3], 1)))
             amount = Decimal(persons * rng.choice((150, 170, 180, 190, 200, 210, 220, 230, 250, 260)))
             roll = rng.random()
             if roll < 0.78:
@@ -95,7 +95,7 @@ def seed_benefits(subdistrict: OrgNode, *, seed: int) -> dict[str, Any]:
                 starts = rng.choice(months[1:])
             state, ends = GrantState.ACTIVE, None
             if rng.random() < 0.06:
-                ends = rng.choice(months[3:])
+                ends = max(rng.choice(months[3:]), starts)
                 state = GrantState.ENDED
             elif rng.random() < 0.03:
                 state = GrantState.SUSPENDED
@@ -142,12 +142,12 @@ def seed_benefits(subdistrict: OrgNode, *, seed: int) -> dict[str, Any]:
     # 扶贫小额信贷: 46 households, 50,000 元 each, lent over the year (mostly in villages).
     pool = [h for h in rural if h[3] not in used] or [h for h in heads.values() if h[3] not in used]
     rng.shuffle(pool)
-    for row in pool[:min(46, len(pool) // 3)]:
+    for row in pool[:min(46, len(pool) // 2)]:
         month = rng.choice(months)
         g = grant("xiaoedaikuan", row, month, Decimal("50000.00"), max(1, min(4, members.get(row[3], 1))),
                   ends=services.add_months(month, 36))  # a three-year loan, 财政贴息
         plan.append((g, [(month, Decimal("50000.00"), g.persons)]))
-    used |= {row[3] for row in pool[:min(46, len(pool) // 3)]}
+    used |= {row[3] for row in pool[:min(46, len(pool) // 2)]}
 
     # 临时救助: a few households, one payment each.
     pool = [h for h in heads.values() if h[3] not in used]

@@ -20,6 +20,7 @@ from jiedao.core import scope
 from jiedao.core.api import READ_ERRORS, WRITE_ERRORS, InSchema, ObjId, id_path, paginated, ref_or_404
 from jiedao.core.errors import PermissionError_
 from jiedao.core.permissions import Perm
+from jiedao.org import selectors as org_selectors
 from jiedao.org.api import PatchSchema
 from jiedao.welfare.benefits import selectors, services, workflow
 from jiedao.welfare.benefits.workflow import GrantAction
@@ -226,6 +227,7 @@ class PaymentFilters(Schema):
 
 
 class TotalsQuery(Schema):
+    node: ObjId | None = Field(None, description="只统计该节点（社区、网格）以下")
     start: date | None = None
     end: date | None = None
     granularity: str = Field("year", pattern="^(month|quarter|year)$")
@@ -281,7 +283,7 @@ def reviews_due(request, within: int = Query(30, ge=0, le=366)):
 @router.post("/grants", response={201: GrantDetailOut, **WRITE_ERRORS}, summary="登记救助补贴资格")
 def grant_create(request, payload: GrantIn):
     data = payload.model_dump()
-    resident = ref_or_404(selectors.resident_for_grant, request.auth, data.pop("resident"), "resident")
+    resident = ref_or_404(selectors.resident_visible, request.auth, data.pop("resident"), "resident")
     programme = ref_or_404(_programme, request.auth, data.pop("programme"), "programme")
     grant = services.grant_create(actor=request.auth, programme=programme, resident=resident, **data)
     return Status(201, _detail(request, selectors.grant_get(request.auth, grant.pk)))
@@ -338,12 +340,14 @@ def payment_record(request, payload: PaymentIn, grant_id: int = id_path("资格�
 def totals(request, query: Query[TotalsQuery]):
     """人次 = 保障人数之和；人均补差 = 金额 ÷ 人次；人数、户数为不同对象、不同户（docs/figures.md）。"""
     _viewer(request)
+    node = ref_or_404(lambda user, pk: org_selectors.node_get(user, pk, Perm.VIEW_WELFARE), request.auth, query.node,
+                      "node")
     today = timezone.localdate()
     start = query.start or today.replace(month=1, day=1)
     end = query.end or today
     out = []
     for row in selectors.totals(request.auth, start=start, end=end, granularity=query.granularity,
-                                programme=query.programme, community=query.community):
+                                programme=query.programme, community=query.community, node=node):
         for item in (row, *row.details):
             out.append({"programme_id": row.programme.pk, "programme_name": row.programme.name, "period": row.period,
                         "period_label": row.period_label, "community_id": item.community_id,

@@ -96,6 +96,12 @@ def residents_for_grant(user: Any, q: str, limit: int = 20) -> list[Resident]:
     return list(qs.select_related("node", "household").order_by("name", "pk")[:limit])
 
 
+def resident_visible(user: Any, pk: Any) -> Resident:
+    """A resident the user sees welfare records of (a grant's page shows them; registering one
+    then needs MANAGE_WELFARE there, which the service checks: 403, not 404)."""
+    return scope.get_scoped(Resident.objects.select_related("node", "household"), user, Perm.VIEW_WELFARE, pk=pk)
+
+
 def resident_for_grant(user: Any, pk: Any) -> Resident:
     return scope.get_scoped(Resident.objects.select_related("node", "household"), user, Perm.MANAGE_WELFARE, pk=pk)
 

@@ -144,3 +144,13 @@ def test_payment_record_corrects_same_month_and_refuses_out_of_period(world, ben
     with pytest.raises(DomainError) as err:
         services.payment_record(actor=world.secretary, grant=grant, month=date(2026, 4, 1))
     assert err.value.field == "grant"
+
+
+def test_the_generated_documentation_is_current():
+    from pathlib import Path
+
+    from jiedao.welfare.benefits.docs import workflow_markdown
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "benefits-workflow.md"
+    assert docs.read_text(encoding="utf-8") == workflow_markdown(), \
+        "run: python -m jiedao.welfare.benefits.docs > docs/benefits-workflow.md"

@@ -142,6 +142,8 @@ class TotalsForm(forms.Form):
     community = forms.TypedChoiceField(label=_("社区（村）"), coerce=int, required=False, empty_value=None)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        today = timezone.localdate()
+        kwargs.setdefault("initial", {"granularity": "year", "start": date(today.year, 1, 1), "end": today})
         super().__init__(*args, **kwargs)
         self.fields["programme"].choices = _programme_choices(True)
         self.fields["community"].choices = _community_choices(user)

@@ -1,28 +1,35 @@
 """REST endpoints of benefits and subsidies (mounted under /api/v1/welfare/benefits): the
 programme catalogue, grants and their actions, payments, the due-review list, the totals and the
-workflow table. The civil-affairs xlsx import is the core import job (the page
-/welfare/benefits/import/ runs it).
+workflow table, and the civil-affairs xlsx import as a core import job (upload, poll, errors,
+commit), as the page /welfare/benefits/import/ runs it.
 
 Reads go through jiedao.welfare.benefits.selectors (scoped by jiedao.core.scope), writes through
 jiedao.welfare.benefits.services; an object outside the caller's scope answers 404 exactly like a
 missing one. Residents show by name and masked ID number only.
 """
 
+import io
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.http import FileResponse, Http404
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from ninja.responses import Status
 
-from jiedao.core import scope
-from jiedao.core.api import READ_ERRORS, WRITE_ERRORS, InSchema, ObjId, id_path, paginated, ref_or_404
-from jiedao.core.errors import PermissionError_
+from jiedao.core import filevault, imports, scope, tasks
+from jiedao.core.api import READ_ERRORS, WRITE_ERRORS, ErrorOut, InSchema, ObjId, id_path, paginated, ref_or_404
+from jiedao.core.errors import ConflictError, DomainError, PermissionError_
+from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
+from jiedao.core.tabular import TabularError
 from jiedao.org import selectors as org_selectors
 from jiedao.org.api import PatchSchema
-from jiedao.welfare.benefits import selectors, services, workflow
+from jiedao.people.api import XLSX, XLSX_DOC, ImportErrorOut, ImportJobOut
+from jiedao.people.exporting import ImportErrorLines
+from jiedao.welfare.benefits import importer, selectors, services, workflow
 from jiedao.welfare.benefits.workflow import GrantAction
 from jiedao.welfare.models.benefits import GrantState, GrantUnit, Headline, PayPeriod
 
@@ -355,3 +362,120 @@ def totals(request, query: Query[TotalsQuery]):
                         "persons": item.persons, "households": item.households, "amount": item.amount,
                         "per_capita": item.per_capita, "headline": item.headline})
     return out
+
+
+# --- the civil-affairs payment list import ------------------------------------------------------
+
+FILE_ERRORS: dict[int, Any] = {**READ_ERRORS, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut}
+
+
+def _file(data: bytes, filename: str) -> FileResponse:
+    response = FileResponse(io.BytesIO(data), as_attachment=True, filename=filename, content_type=XLSX)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _jobs(user: Any) -> Any:
+    qs = ImportJob.objects.filter(register=importer.KEY).select_related("created_by")
+    if not getattr(user, "is_superuser", False):
+        qs = qs.filter(created_by=user)
+    return qs.order_by("-id")
+
+
+def _job(request: Any, job_id: int) -> ImportJob:
+    """The caller's own job (another's answers 404), a job whose process died marked so."""
+    job = _jobs(request.auth).filter(pk=job_id).first()
+    if job is None:
+        raise Http404(_("未找到该对象。"))
+    if imports.is_stale(job):
+        job = imports.import_mark_interrupted(job)
+    return job
+
+
+@router.get("/imports/template", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="下载民政发放表导入模板")
+def import_template(request):
+    """表头：序号、姓名*、身份证号*、救助类别*、发放月份*、保障人数、发放金额(元)*、所属社区、备注；一行示例和填写说明。"""
+    _viewer(request)
+    return _file(imports.template_xlsx(imports.get_spec(importer.KEY)), _("民政发放表导入模板.xlsx"))
+
+
+@router.get("/imports", response={200: list[ImportJobOut], **READ_ERRORS}, summary="我的发放表导入作业", by_alias=True)
+@paginated
+def import_list(request):
+    return _jobs(request.auth)
+
+
+@router.post("/imports", response={201: ImportJobOut, 413: ErrorOut, 429: ErrorOut, **WRITE_ERRORS},
+             summary="上传并校验民政发放表", by_alias=True)
+def import_upload(
+    request,
+    mode: ImportJob.Mode = Form(ImportJob.Mode.ALL_OR_NOTHING, description="导入方式"),
+    file: UploadedFile = File(..., description=".xlsx 或 .csv（UTF-8 或 GBK）文件，单个不超过 200 MB"),
+):
+    """multipart/form-data 上传。校验在后台进行（不写入任何数据）：轮询 GET /imports/{id} 看进度，
+    GET /imports/{id}/errors 看每一个错误行和列（证件号只显示掩码），确认后 POST /imports/{id}/commit 提交。
+    需要民政经办权限；每一行的对象还要在上传人的管辖范围内。"""
+    if not scope.has_perm_anywhere(request.auth, Perm.MANAGE_WELFARE):
+        raise PermissionError_()
+    job = imports.import_upload(actor=request.auth, register_key=importer.KEY, uploaded=file, mode=mode)
+    tasks.submit_isolated("jiedao.core.imports.import_validate_by_id", job.pk,
+                          on_crash="jiedao.core.imports.import_validate_crashed")
+    job.refresh_from_db()
+    return Status(201, job)
+
+
+@router.get("/imports/{job_id}", response={200: ImportJobOut, **READ_ERRORS}, summary="导入作业状态与结果",
+            by_alias=True)
+def import_detail(request, job_id: int = id_path("导入作业编号")):
+    """只有上传人（和超级管理员）能看到自己的作业。"""
+    return _job(request, job_id)
+
+
+@router.get("/imports/{job_id}/errors", response={200: list[ImportErrorOut], **READ_ERRORS},
+            summary="导入文件的错误行")
+@paginated
+def import_errors(request, job_id: int = id_path("导入作业编号")):
+    return ImportErrorLines(_job(request, job_id))
+
+
+@router.get("/imports/{job_id}/bad-rows", response=FILE_ERRORS, openapi_extra=XLSX_DOC, summary="下载错误行（xlsx）")
+def import_bad_rows(request, job_id: int = id_path("导入作业编号")):
+    job = _job(request, job_id)
+    if job.status not in (ImportJob.Status.VALIDATED, ImportJob.Status.COMMITTED):
+        raise ConflictError(_("该导入作业还没有校验结果（状态：%(status)s）。") % {"status": job.get_status_display()},
+                            field="status")
+    try:
+        data = imports.bad_rows_xlsx(job, actor=request.auth)
+    except (OSError, TabularError, filevault.VaultError):
+        raise ConflictError(_("原上传文件已无法读取，请重新上传。"), field="file") from None
+    return _file(data, f"{job.pk}-错误行.xlsx")
+
+
+@router.post("/imports/{job_id}/commit", response={202: ImportJobOut, 429: ErrorOut, **WRITE_ERRORS},
+             summary="提交导入", by_alias=True)
+def import_commit(request, job_id: int = id_path("导入作业编号")):
+    """在一个事务中写入：“全部成功才导入”方式下有错误行就不能提交；“只导入正确的行”方式跳过错误行。
+    导入在后台进行，轮询 GET /imports/{id} 看结果。"""
+    job = _job(request, job_id)
+    if job.status != ImportJob.Status.VALIDATED:
+        raise ConflictError(_("该导入作业当前不能提交（状态：%(status)s）。") % {"status": job.get_status_display()},
+                            field="status")
+    if job.mode == ImportJob.Mode.ALL_OR_NOTHING and job.bad_rows:
+        raise DomainError(
+            _("文件中有 %(count)s 行错误，“全部成功才导入”方式下不能提交：请改正后重新上传，或改用“只导入正确的行”方式上传。")
+            % {"count": job.bad_rows}, field="mode")
+    imports.import_check(actor=request.auth, register_key=job.register)
+    tasks.submit("jiedao.core.imports.import_commit_by_id", job.pk, request.auth.pk)
+    job.refresh_from_db()
+    return Status(202, job)
+
+
+@router.post("/imports/{job_id}/cancel", response={200: ImportJobOut, **WRITE_ERRORS}, summary="取消导入",
+             by_alias=True)
+def import_cancel(request, job_id: int = id_path("导入作业编号")):
+    """取消一个等待中（已上传或已校验）的导入作业：上传的文件和校验结果立即删除。"""
+    job = _job(request, job_id)
+    try:
+        return imports.import_cancel(actor=request.auth, job=job)
+    except DomainError as exc:
+        raise ConflictError(exc.message, field="status") from None

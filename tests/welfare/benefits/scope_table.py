@@ -15,17 +15,25 @@ MONTH = TODAY.replace(day=1).isoformat()
 
 
 def build(world) -> dict:
-    from jiedao.welfare.benefits import services
-    from tests.welfare.benefits.conftest import make_benefits
+    from jiedao.core import imports, tasks
+    from jiedao.welfare.benefits import importer, services
+    from tests.welfare.benefits.conftest import ident, make_benefits
+    from tests.welfare.benefits.test_import import xlsx
 
     b = make_benefits(world)
     grant = services.grant_create(actor=world.secretary, programme=b.urban, resident=b.zhang,
                                   starts_on=date(TODAY.year - 1, 1, 1), amount="400", persons=2,
                                   next_review_on=TODAY + timedelta(days=10))
     payment = services.payment_record(actor=world.secretary, grant=grant, month=date(TODAY.year - 1, 2, 1))
-    return {"programme": b.longevity.pk, "grant": grant.pk, "payment": payment.pk, "resident": b.wang.pk}
+    job = imports.import_upload(actor=world.secretary, register_key=importer.KEY, mode="good_only",
+                                uploaded=xlsx([[1, "王大爷", ident(3, 1930), "长寿补贴", MONTH, 1, 1200, ""],
+                                               [2, "某某", ident(99), "长寿补贴", MONTH, 1, 1200, ""]]))
+    tasks.submit("jiedao.core.imports.import_validate_by_id", job.pk)
+    return {"programme": b.longevity.pk, "grant": grant.pk, "payment": payment.pk, "resident": b.wang.pk,
+            "job": job.pk}
 
 
+PRIVATE_JOB = ("worker", "admin")  # a job is its uploader's: the admin sees the place, not the job
 GRANT = {"resident": "{resident}", "programme": "{programme}", "starts_on": MONTH}
 PROGRAMME = {"code": "canbu", "name": "残疾人两项补贴", "unit": "person", "period": "monthly"}
 CATALOGUE = "the sub-district's catalogue of benefit programmes (no personal data); writing it needs MANAGE_WELFARE"
@@ -49,4 +57,17 @@ ENDPOINTS = [
     Endpoint("POST", "/welfare/benefits/grants/{grant}/payments", "create", {"month": MONTH}, owner="secretary",
              forbidden="worker"),
     Endpoint("GET", "/welfare/benefits/totals", "detail", {"node": "{grid}"}, owner="worker"),
+    Endpoint("GET", "/welfare/benefits/imports/template", "reference", why="an empty spreadsheet template"),
+    Endpoint("GET", "/welfare/benefits/imports", "own", why="lists only the caller's own import jobs"),
+    Endpoint("POST", "/welfare/benefits/imports", "own", {"mode": "good_only", "file": "{upload}"}, multipart=True,
+             owner="secretary", forbidden="worker",
+             why="creates the caller's own job; every row's resident is looked up in the caller's scope "
+                 "(tests/welfare/benefits/test_import.py)"),
+    Endpoint("GET", "/welfare/benefits/imports/{job}", "detail", owner="secretary", outsiders=PRIVATE_JOB),
+    Endpoint("GET", "/welfare/benefits/imports/{job}/errors", "list", owner="secretary", outsiders=PRIVATE_JOB),
+    Endpoint("GET", "/welfare/benefits/imports/{job}/bad-rows", "export", owner="secretary", outsiders=PRIVATE_JOB),
+    Endpoint("POST", "/welfare/benefits/imports/{job}/commit", "action", owner="secretary", outsiders=PRIVATE_JOB,
+             why_no_403="a job is seen by its uploader only, who had the permission to upload it"),
+    Endpoint("POST", "/welfare/benefits/imports/{job}/cancel", "action", owner="secretary", outsiders=PRIVATE_JOB,
+             why_no_403="a job is seen by its uploader only, who had the permission to upload it"),
 ]

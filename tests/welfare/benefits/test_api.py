@@ -87,3 +87,34 @@ def test_every_scoped_endpoint_is_404_out_of_scope(world, ben, as_):
     assert w.post(f"/grants/{grant.pk}/actions", {"action": "suspend", "reason": "x"}).status_code == 403
     assert w.post(f"/grants/{grant.pk}/payments", {"month": "2026-02-01"}).status_code == 403
     assert w.patch(f"/grants/{grant.pk}", {"persons": 1}).status_code == 403
+
+
+def test_import_through_the_api_totals_as_the_reports_say(world, ben, as_):
+    """Upload the civil-affairs list, read the row errors (masked), commit the good rows, then the
+    totals read as the work report: 人次 and 人均补差."""
+    from tests.welfare.benefits.test_import import xlsx
+
+    sec = as_(world.secretary)
+    rows = [[n, "张桂英", ident(1), "城市低保", f"2026-{n:02d}", 2, 400, "东门社区"] for n in range(1, 7)]
+    rows.append([7, "赵阿婆", ident(4), "城市低保", "2026-01", 1, 200, ""])
+    rows.append([8, "钱老汉", ident(5), "农村低保", "2026-01", 1, 200, ""])  # outside the secretary's community
+    assert as_(world.worker).post("/imports", {"mode": "good_only", "file": xlsx(rows)}).status_code == 403
+    r = sec.post("/imports", {"mode": "all_or_nothing", "file": xlsx(rows)})
+    assert r.status_code == 201, r.content
+    job = r.json()
+    assert (job["status"], job["total_rows"], job["good_rows"], job["bad_rows"]) == ("validated", 8, 7, 1)
+    errors = sec.get(f"/imports/{job['id']}/errors").json()["items"]
+    assert [(e["row"], e["column"]) for e in errors] == [(9, "身份证号")] and ident(5) not in str(errors)
+    refused = sec.post(f"/imports/{job['id']}/commit")
+    assert refused.status_code == 400 and refused.json()["field"] == "mode"
+    assert not Payment.objects.exists()
+    assert as_(world.leader).get(f"/imports/{job['id']}").status_code == 404  # another's job
+    job = sec.post("/imports", {"mode": "good_only", "file": xlsx(rows)}).json()
+    done = sec.post(f"/imports/{job['id']}/commit")
+    assert done.status_code == 202 and done.json()["status"] == "committed" and done.json()["created_rows"] == 7
+    assert sec.get(f"/imports/{job['id']}/bad-rows").status_code == 200
+    assert sec.get("/imports/template").status_code == 200
+    rows = sec.get("/totals", start="2026-01-01", end="2026-06-30").json()
+    total = next(r for r in rows if r["programme_name"] == "城市低保" and r["community_id"] is None)
+    assert (total["person_times"], total["households"], total["amount"], total["per_capita"]) == (13, 2, "2600.00", "200.00")
+    assert total["headline"] == "13人次，人均补差200元，共2600元"

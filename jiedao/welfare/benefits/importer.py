@@ -63,6 +63,9 @@ class PaymentRow:
     amount: str  # Decimal as text (staged as JSON)
     id_masked: str
     name: str
+    # who the payment is for in the programme's unit: "h<household id>" for a per-household
+    # programme (two members of one household are one payment a month), else "r<resident id>"
+    payee: str = ""
 
 
 @dataclass
@@ -202,11 +205,15 @@ class PaymentRegister(RegisterSpec):
                     errors.append(("发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
         if errors:
             raise RowInvalid(errors)
+        payee = (f"h{resident.household_id}" if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id
+                 else f"r{resident.pk}")
         return PaymentRow(resident.pk, programme.pk, month, persons, str(amount),
-                          crypto.mask_normalised(number, "id_number"), name)
+                          crypto.mask_normalised(number, "id_number"), name, payee)
 
     def row_key(self, parsed: PaymentRow) -> tuple:
-        return (parsed.programme_id, parsed.resident_id, parsed.month)
+        """One payment per payee, programme and month in a file (a household once, for a
+        per-household programme, whichever member the row names)."""
+        return (parsed.programme_id, parsed.payee or f"r{parsed.resident_id}", parsed.month)
 
     def apply_batch(self, ctx: PaymentContext, actor: Any, job: Any, rows: list[tuple[int, PaymentRow]]) -> BatchResult:
         result = BatchResult()

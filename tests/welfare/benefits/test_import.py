@@ -135,3 +135,11 @@ def test_grid_worker_may_not_import(world, ben):
     with pytest.raises(DomainError):
         imports.import_upload(actor=world.worker, register_key=importer.KEY, uploaded=xlsx(good(world, ben)),
                               mode=ImportJob.Mode.ALL_OR_NOTHING)
+
+
+def test_two_members_of_one_household_are_one_payment_of_a_household_programme(world, ben):
+    rows = [[1, "张桂英", ident(1), "城市低保", "2026-03", 2, 400, ""],
+            [2, "李明", ident(2, 1980), "城市低保", "2026-03", 2, 400, ""],  # same household H1
+            [3, "李明", ident(2, 1980), "长寿补贴", "2026-03", 1, 100, ""]]  # per person: his own
+    job = run(world, xlsx(rows))
+    assert "第 2 行" in errors(job)[(3, "身份证号")] and job.good_rows == 2

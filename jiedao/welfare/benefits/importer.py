@@ -258,7 +258,7 @@ class PaymentRegister(RegisterSpec):
                                {"amount": row.amount, "persons": row.persons}))
                 continue
             payment = Payment.objects.create(
-                grant=grant, programme=programme, resident=resident, household_id=grant.household_id,
+                grant=grant, programme=programme, resident_id=grant.resident_id, household_id=grant.household_id,
                 node_id=grant.node_id, community_id=grant.community_id, subdistrict_id=grant.subdistrict_id,
                 month=row.month, amount=amount, persons=row.persons, source=PaymentSource.IMPORT, import_job=job,
                 recorded_by=actor)

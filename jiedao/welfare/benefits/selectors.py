@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
+from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -41,8 +42,6 @@ def programmes(active_only: bool = False) -> QuerySet[Programme]:
 
 
 def programme_get(pk: Any) -> Programme:
-    from django.http import Http404
-
     try:
         return Programme.objects.get(pk=int(pk))
     except (Programme.DoesNotExist, ValueError, TypeError):
@@ -247,7 +246,6 @@ def totals(user: Any, *, start: date, end: date, granularity: str = "year", prog
     trunc = _TRUNC[granularity]("month")
     base = _payments_in(user, node, start, end, programme, community).annotate(period=trunc)
     catalogue = {p.pk: p for p in Programme.objects.all()}
-    names = {}
     rows: dict[tuple[int, date], TotalRow] = {}
 
     def as_date(value: Any) -> date:

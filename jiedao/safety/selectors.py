@@ -322,10 +322,13 @@ def figures_direct(user: Any, start: date, end: date, *, node: OrgNode | None = 
     )
 
 
-def colour_counts(user: Any) -> dict[str, int]:
-    """The 底数 by risk colour: active businesses in the user's scope per colour (the three sum
-    to Figures.base for the same scope). Definition: docs/figures.md § 安全生产."""
-    rows = businesses_visible(user).filter(is_active=True).values("risk_colour").annotate(n=Count("pk"))
+def colour_counts(user: Any, *, node: OrgNode | None = None) -> dict[str, int]:
+    """The 底数 by risk colour: active businesses in the user's scope (under `node` if given) per
+    colour (the three sum to Figures.base for the same scope). Definition: docs/figures.md § 安全生产."""
+    businesses = businesses_visible(user).filter(is_active=True)
+    if node is not None:
+        businesses = businesses.filter(node__path__range=scope.subtree_range(node.path))
+    rows = businesses.values("risk_colour").annotate(n=Count("pk")).order_by()
     counts = defaultdict(int, {row["risk_colour"]: row["n"] for row in rows})
     return {colour: counts[colour] for colour in ("red", "yellow", "green")}
 

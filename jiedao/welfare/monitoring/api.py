@@ -7,7 +7,6 @@ outside the caller's scope answers 404 exactly like a missing one, a referenced 
 missing or out of scope answers 404 naming the field.
 """
 
-from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal

@@ -80,7 +80,7 @@ def seed_monitoring(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
     for path in villages:
         where |= Q(node__path__range=scope.subtree_range(path))
     households = list(Household.objects.filter(subdistrict=subdistrict).filter(where if villages else Q())
-                      .select_related("node").annotate(n=Count("residents", filter=Q(residents__is_active=True)))
+                      .select_related("node").annotate(n=Count("members", filter=Q(members__is_active=True)))
                       .filter(n__gt=0).order_by("pk"))
     if not households:
         return {"households": 0, "visits": 0}

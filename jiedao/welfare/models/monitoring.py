@@ -279,6 +279,12 @@ class MonitoringVisit(BaseModel):
     def __str__(self) -> str:
         return f"{self.monitored_id} {self.visited_on}"
 
+    def added_labels(self) -> list[str]:
+        return [str(RiskType(r).label) for r in self.risks_added if r in RiskType.values]
+
+    def removed_labels(self) -> list[str]:
+        return [str(RiskType(r).label) for r in self.risks_removed if r in RiskType.values]
+
 
 class ChangeField(models.TextChoices):
     KIND = "kind", _("监测对象类型")
@@ -313,3 +319,22 @@ class MonitoringChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.monitored_id} {self.field}"
+
+    def _text(self, value) -> str:
+        if value is None or value == "" or value == []:
+            return "—"
+        if self.field == ChangeField.RISK_TYPES:
+            return "、".join(str(RiskType(r).label) for r in value if r in RiskType.values)
+        if self.field == ChangeField.KIND and value in MonitoringKind.values:
+            return str(MonitoringKind(value).label)
+        if isinstance(value, dict):
+            return str(value.get("name", ""))
+        return str(value)
+
+    @property
+    def old_text(self) -> str:
+        return self._text(self.old)
+
+    @property
+    def new_text(self) -> str:
+        return self._text(self.new)

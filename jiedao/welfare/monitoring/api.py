@@ -82,7 +82,7 @@ class MonitoredOut(Schema):
 
     @staticmethod
     def resolve_head_name(obj) -> str:
-        return obj.household.head.name if obj.household.head_id else ""
+        return getattr(obj, "head_name", None) or ""
 
     @staticmethod
     def resolve_node_name(obj) -> str:

@@ -103,7 +103,7 @@ def seed_monitoring(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
     rows, plans = [], []
     for index, household in enumerate(households):
         risks = sorted(set(rng.sample(RISKS, rng.choice((1, 1, 1, 2, 2)))), key=RiskType.values.index)
-        members = min(household.n, rng.choice((1, 1, 1, 1, 2, 2, 2, 3)))
+        members = min(household.n, rng.choice((1, 1, 1, 1, 2, 2, 2)) + (rng.random() < 0.05))
         cadre = near(household.node.path, workers)
         secretary = near(household.node.path, community)
         m = MonitoredHousehold(
@@ -128,8 +128,7 @@ def seed_monitoring(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
                                                       "医保、民政部门数据比对预警", "孩子上大学，教育支出增加"))
             roll = index - STOCK
             if roll < 2 or lead > today - timedelta(days=7):  # still in the steps (the first one late)
-                if roll == 0:
-                    m.lead_on = lead = today - timedelta(days=22)
+                m.lead_on = lead = today - timedelta(days=22 if roll == 0 else min(5, (today - lead).days))
                 m.state = MonitoringState.VERIFIED
                 m.consent_on = m.verified_on = lead + timedelta(days=2)
                 steps.append(("verify", "lead", "verified", m.verified_on, "", {}))
@@ -141,7 +140,7 @@ def seed_monitoring(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
                 steps.append(("reject", "verified", "rejected", m.decided_on, "核实人均纯收入高于监测标准，且无刚性支出",
                               {}))
             else:
-                decided = lead + timedelta(days=rng.choice((9, 10, 12, 13, 14, 14, 17)))
+                decided = lead + timedelta(days=17 if rng.random() < 0.08 else rng.randint(9, 14))
                 _entry(m, lead, min(decided, today), steps)
                 m.state = MonitoringState.MONITORED
         rows.append(m)
@@ -166,7 +165,7 @@ def seed_monitoring(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
             category, content = MEASURES[risk]
             due = max(m.included_on + timedelta(days=rng.randint(30, 200)), year_ago)
             done = due - timedelta(days=rng.randint(0, 25))
-            status = MeasureStatus.DONE if done < today and rng.random() < 0.8 else (
+            status = MeasureStatus.DONE if done < today and rng.random() < 0.93 else (
                 MeasureStatus.ONGOING if rng.random() < 0.7 else MeasureStatus.PLANNED)
             measures.append(Measure(monitored=m, category=category, content=content, owner=rng.choice(OWNERS),
                                     due_on=due, status=status, done_on=done if status == MeasureStatus.DONE else None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from jiedao.core import scope
 from jiedao.core.permissions import Perm
 from jiedao.org.models import NodeKind, OrgNode
-from jiedao.people.models import Household
+from jiedao.people.models import Household, Resident
 from jiedao.welfare.models.monitoring import (
     DECISION_DAYS,
     ENTRY_STATES,
@@ -37,13 +37,21 @@ from jiedao.welfare.models.monitoring import (
 )
 
 
+def with_head(qs: QuerySet[MonitoredHousehold]) -> QuerySet[MonitoredHousehold]:
+    """Annotate `head_name`: the register's name of the household's head (户主), else its first
+    member — names as the register shows them; identifiers stay masked there."""
+    first = Resident.objects.filter(household=OuterRef("household"), is_active=True).order_by(
+        Case(When(relation="户主", then=0), default=1), "pk")
+    return qs.annotate(head_name=Subquery(first.values("name")[:1]))
+
+
 def monitored_visible(user: Any) -> QuerySet[MonitoredHousehold]:
     return scope.restrict(MonitoredHousehold.objects.select_related("node", "household", "household__head", "cadre"),
                           user, Perm.VIEW_WELFARE)
 
 
 def monitored_get(user: Any, pk: Any) -> MonitoredHousehold:
-    return scope.get_scoped(MonitoredHousehold.objects.select_related("node", "household", "household__head", "cadre"),
+    return scope.get_scoped(with_head(MonitoredHousehold.objects.select_related("node", "household", "cadre")),
                             user, Perm.VIEW_WELFARE, pk=pk)
 
 
@@ -88,7 +96,7 @@ def monitored_list(user: Any, *, node: OrgNode | None = None, kind: str = "", ri
         qs = qs.filter(cadre_id=getattr(cadre, "pk", cadre))
     if q:
         qs = qs.filter(Q(household__number__icontains=q) | Q(household__address__icontains=q))
-    rows = qs.order_by("-lead_on", "-pk")
+    rows = with_head(qs).order_by("-lead_on", "-pk")
     if late:
         limit = timezone.localdate() - timedelta(days=DECISION_DAYS)
         rows = rows.filter(state__in=ENTRY_STATES, lead_on__lt=limit)
@@ -165,7 +173,8 @@ def overdue_in_month(user: Any, first: date, *, node: OrgNode | None = None) -> 
     """The month's overdue list: due in the month, no visit dated in it (for the current month:
     not visited yet)."""
     qs = due_in_month(in_subtree(monitored_visible(user), node), first)
-    return qs.annotate(visited=_visited_in(first)).filter(visited=False).order_by("node__path", "household__number")
+    return with_head(qs).annotate(visited=_visited_in(first)).filter(visited=False).order_by(
+        "node__path", "household__number")
 
 
 @dataclass
@@ -185,7 +194,7 @@ def my_visits(user: Any, today: date | None = None) -> MyVisits:
     first = month_start(today)
     month_end = next_month(first) - timedelta(days=1)
     week_end = today + timedelta(days=6 - today.weekday())
-    qs = monitored_visible(user).filter(cadre=user, state__in=UNDER_MONITORING).annotate(
+    qs = with_head(monitored_visible(user)).filter(cadre=user, state__in=UNDER_MONITORING).annotate(
         visited=_visited_in(first), visited_last=_visited_in(previous_month(first))).order_by(
         "last_visit_on", "household__number")
     this_week, later, done = [], [], []

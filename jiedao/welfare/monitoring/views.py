@@ -224,8 +224,8 @@ def my_visits(request: HttpRequest) -> HttpResponse:
 
 @require_perm_anywhere(Perm.VIEW_WELFARE)
 def overdue(request: HttpRequest) -> HttpResponse:
-    form = OverdueForm(request.GET or None, user=request.user)
     month = selectors.previous_month(selectors.month_start(timezone.localdate()))
+    form = OverdueForm(request.GET or None, user=request.user, initial={"month": month.strftime("%Y-%m")})
     node = None
     if form.is_valid():
         month = form.cleaned_data["month"]

@@ -4,9 +4,11 @@ input on errors and answer 404 out of scope."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from jiedao.welfare.models.monitoring import MonitoredHousehold, MonitoringChange, MonitoringVisit
+
+from tests.core.test_i18n import compiled_en  # noqa: F401  (a fixture)
 
 from .conftest import lead, to_monitored
 
@@ -130,3 +132,14 @@ def test_adjust_and_measure_on_the_page(world, mon, login):
     assert c.post(f"/welfare/monitoring/measures/{measure.pk}/", {"status": "done"}).status_code == 302
     measure.refresh_from_db()
     assert measure.status == "done"
+
+
+def test_the_welfare_overview_shows_the_panel_and_english_works(world, mon, login, compiled_en):
+    to_monitored(world, lead(world, mon.home, actor=world.worker))
+    c = login(world.leader)
+    page = c.get("/welfare/").content.decode()
+    assert "监测户数/人数" in page and "1户、2人" in page
+    english = c.get("/welfare/monitoring/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    translation.deactivate()  # the middleware leaves the request's language active in the thread
+    assert "Monitored households" in english and "Marginal household at risk" in english
+    assert "监测户数/人数" not in login(world.handler).get("/welfare/").content.decode()

@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone, translation
 
 from jiedao.welfare.models.monitoring import MonitoredHousehold, MonitoringChange, MonitoringVisit
-
 from tests.core.test_i18n import compiled_en  # noqa: F401  (a fixture)
 
 from .conftest import lead, to_monitored

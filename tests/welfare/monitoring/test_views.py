@@ -133,7 +133,8 @@ def test_adjust_and_measure_on_the_page(world, mon, login):
     assert measure.status == "done"
 
 
-def test_the_welfare_overview_shows_the_panel_and_english_works(world, mon, login, compiled_en):
+@pytest.mark.usefixtures("compiled_en")
+def test_the_welfare_overview_shows_the_panel_and_english_works(world, mon, login):
     to_monitored(world, lead(world, mon.home, actor=world.worker))
     c = login(world.leader)
     page = c.get("/welfare/").content.decode()

@@ -57,7 +57,7 @@ EXIT_STEPS = frozenset({S.EXIT_VERIFIED, S.EXIT_DELIBERATED, S.EXIT_NOTICE})
 
 def _notice_over(row: Any, actor: Any, kinds: Any) -> str | None:
     end = row.exit_notice_to if row.state == S.EXIT_NOTICE else row.notice_to
-    if end is not None and timezone.localdate() < end:
+    if end is not None and timezone.localdate() <= end:
         return gettext("公示期到 %(day)s 结束，期满后才能认定。") % {"day": end.isoformat()}
     return None
 

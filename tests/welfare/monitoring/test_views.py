@@ -143,3 +143,19 @@ def test_the_welfare_overview_shows_the_panel_and_english_works(world, mon, logi
     translation.deactivate()  # the middleware leaves the request's language active in the thread
     assert "Monitored households" in english and "Marginal household at risk" in english
     assert "监测户数/人数" not in login(world.handler).get("/welfare/").content.decode()
+
+
+def test_the_notice_list_is_scoped(world, mon, login):
+    m = lead(world, mon.home, actor=world.worker)
+    today = timezone.localdate()
+    from jiedao.welfare.monitoring import services
+
+    services.monitored_act(actor=world.worker, monitored=m, action="verify", consent_on=today)
+    services.monitored_act(actor=world.secretary, monitored=m, action="deliberate", reason="通过")
+    services.monitored_act(actor=world.secretary, monitored=m, action="publish")
+    assert "测试路101号" not in login(world.other_worker).get("/welfare/monitoring/notice/").content.decode()
+    page = login(world.worker).get("/welfare/monitoring/notice/").content.decode()
+    assert ">101<" in page
+    # on the notice's last day it cannot be decided yet
+    with pytest.raises(Exception, match="公示期"):
+        services.monitored_act(actor=world.secretary, monitored=m, action="approve")

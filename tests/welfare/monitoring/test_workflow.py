@@ -115,3 +115,13 @@ def test_stale_version_conflicts(world, mon):
     with pytest.raises(DomainError):
         services.monitored_act(actor=world.worker, monitored=stale, action="verify", consent_on=timezone.localdate())
     assert ConflictError.status_code == 409
+
+
+def test_the_generated_documentation_is_current():
+    from pathlib import Path
+
+    from jiedao.welfare.monitoring.docs import workflow_markdown
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "welfare-monitoring-workflow.md"
+    assert docs.read_text(encoding="utf-8") == workflow_markdown(), \
+        "run: python -m jiedao.welfare.monitoring.docs > docs/welfare-monitoring-workflow.md"

@@ -45,7 +45,8 @@ def test_out_of_scope_pages_are_404(world, mon, login):
                 f"/welfare/monitoring/{m.pk}/adjust/"]:
         assert c.get(url).status_code == 404, url
     for url in [f"/welfare/monitoring/{m.pk}/act/", f"/welfare/monitoring/{m.pk}/measures/",
-                f"/welfare/monitoring/measures/{measure.pk}/", f"/welfare/monitoring/{m.pk}/visit/"]:
+                f"/welfare/monitoring/measures/{measure.pk}/", f"/welfare/monitoring/{m.pk}/visit/",
+                f"/welfare/monitoring/{m.pk}/adjust/"]:
         assert c.post(url, {"action": "exit_refuse", "status": "done"}).status_code == 404, url
     listing = c.get("/welfare/monitoring/").content.decode()
     assert "户主101" not in listing

@@ -3,3 +3,7 @@
 from ninja import Router
 
 router = Router(tags=["民政帮扶"])
+
+from jiedao.welfare.monitoring.api import router as monitoring_router  # noqa: E402
+
+router.add_router("/monitoring", monitoring_router)

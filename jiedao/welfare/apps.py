@@ -9,4 +9,7 @@ class WelfareConfig(AppConfig):
 
     def ready(self) -> None:
         # Each part registers its demo step, panels and jobs here.
-        pass
+        from jiedao.core import seeding
+
+        # one registration per part (seeding keys its steps by the module given)
+        seeding.register("jiedao.welfare.monitoring", demo="jiedao.welfare.monitoring.demo.demo_step")

@@ -8,3 +8,6 @@ urlpatterns = [
     path("welfare/", views.index, name="index"),
 ]
 # Each part appends its own patterns below (monitoring, benefits, visits).
+from jiedao.welfare.monitoring.urls import urlpatterns as monitoring_urls  # noqa: E402
+
+urlpatterns += monitoring_urls

@@ -3,3 +3,6 @@
 from ninja import Router
 
 router = Router(tags=["民政帮扶"])
+from jiedao.welfare.visits.api import router as visits_router  # noqa: E402
+
+router.add_router("", visits_router)  # /visits/... and /veterans/...

@@ -9,4 +9,6 @@ class WelfareConfig(AppConfig):
 
     def ready(self) -> None:
         # Each part registers its demo step, panels and jobs here.
-        pass
+        from jiedao.core import seeding
+
+        seeding.register("jiedao.welfare.visits", demo="jiedao.welfare.visits.demo.demo_step")  # visits, veterans

@@ -8,3 +8,6 @@ urlpatterns = [
     path("welfare/", views.index, name="index"),
 ]
 # Each part appends its own patterns below (monitoring, benefits, visits).
+from jiedao.welfare.visits.urls import urlpatterns as visits_urls  # noqa: E402
+
+urlpatterns += visits_urls

@@ -154,10 +154,7 @@ def _veterans(rng: random.Random, subdistrict: OrgNode, today: date, actor_id: i
     for application in applications:
         age = (today - application.applied_on).days
         reach = 0 if age < 7 else 1 if age < 20 else 2 if age < 40 else 3
-        if reach and rng.random() < 0.05:
-            steps = [("reject", CardState.REJECTED)]
-        else:
-            steps = path[:reach]
+        steps = [("reject", CardState.REJECTED)] if reach and rng.random() < 0.05 else path[:reach]
         state, at = CardState.APPLIED, application.applied_on
         for seq, (action, target) in enumerate(steps, start=1):
             at = min(today, at + timedelta(days=rng.randint(3, 12)))

@@ -41,7 +41,7 @@ def _run(act, obj, model, history, table, state, action, world, params):
         model.objects.filter(pk=obj.pk).update(state=state)
         obj.refresh_from_db()
         version, steps = obj.version, history.objects.count()
-        call = lambda: act(actor, obj, action, "说明", params)  # noqa: E731
+        call = lambda actor=actor: act(actor, obj, action, "说明", params)  # noqa: E731
         if name in OUTSIDERS:
             with pytest.raises(Http404):
                 call()

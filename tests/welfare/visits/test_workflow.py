@@ -110,3 +110,13 @@ def test_finish_records_result_and_audit(world, v):
     assert AuditEvent.objects.filter(action="welfare.servicerequest.finish", object_id=str(req.pk)).exists()
     req = services.request_act(actor=world.secretary, request=req, action="reopen", reason="问题复发")
     assert req.state == "in_progress" and req.done_at is None
+
+
+def test_the_workflow_document_matches_the_tables():
+    from pathlib import Path
+
+    from jiedao.welfare.visits.docs import workflow_markdown
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "veterans-workflow.md"
+    assert docs.read_text(encoding="utf-8") == workflow_markdown(), (
+        "run: python -m jiedao.welfare.visits.docs > docs/veterans-workflow.md")

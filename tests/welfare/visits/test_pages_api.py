@@ -158,3 +158,21 @@ def test_api_out_of_scope_is_404_for_every_endpoint(world, v, objs, as_):
     for path in ("/visits", "/visits/due", "/veterans", "/veterans/requests", "/veterans/cards"):
         names = str(api.get(path).json())
         assert "陈阿婆" not in names and "林老兵" not in names, path
+
+
+def test_editing_an_interval_on_the_people_page_moves_the_due_list(world, v, login, as_):
+    from jiedao.people.models import SpecialGroup
+
+    group = SpecialGroup.objects.get(code="disabled")
+    c = login(world.admin)
+    assert "陈阿婆" not in c.get(f"/welfare/visits/?bucket=overdue&group={group.pk}").content.decode()
+    assert c.post("/special-groups/", {"interval_of": group.pk, "visit_interval_days": "10"}).status_code == 302
+    assert "陈阿婆" in c.get(f"/welfare/visits/?bucket=overdue&group={group.pk}").content.decode()
+    assert c.post("/special-groups/", {"interval_of": group.pk, "visit_interval_days": "0"}).status_code == 400
+    login(world.worker)
+    assert c.post("/special-groups/", {"interval_of": group.pk, "visit_interval_days": "5"}).status_code == 403
+    r = as_(world.admin).client.put("/api/v1/people/special-groups/disabled/visit-interval",
+                                    '{"visit_interval_days": null}', content_type="application/json",
+                                    **as_(world.admin).headers)
+    assert r.status_code == 200 and r.json()["visit_interval_days"] is None
+    assert SpecialGroup.objects.get(pk=group.pk).visit_interval_days is None

@@ -53,6 +53,7 @@ class ResidentRef(Schema):
 
 
 class DueOut(Schema):
+    id: int = Field(description="特殊人群标签编号（居民 × 类别）")
     resident_id: int
     name: str = Field(description="姓名")
     phone_masked: str = Field(description="联系电话（脱敏）")
@@ -67,6 +68,10 @@ class DueOut(Schema):
     grid_name: str
     community_name: str
     visitors: list[str] = Field(description="该网格的网格员（网格长）")
+
+    @staticmethod
+    def resolve_id(obj) -> int:
+        return obj.tag_id
 
 
 class DueFilters(Schema):

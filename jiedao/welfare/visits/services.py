@@ -132,7 +132,8 @@ def visit_record(*, actor: Any, resident: Resident, visited_on: date, mode: str 
 def visit_raise_case(*, actor: Any, visit: Visit) -> Visit:
     """Turn the need a visit raised into a case through the cases intake (source 入户走访, internal:
     it names a resident in a special group), and link it back on the visit."""
-    visit = Visit.objects.select_for_update().select_related("resident__node", "resident__household").get(pk=visit.pk)
+    visit = (Visit.objects.select_for_update(of=("self",)).select_related("resident__node", "resident__household")
+             .get(pk=visit.pk))
     resident = visit.resident
     scope.require(actor, Perm.RECORD_WELFARE, resident.node.path, view_perm=Perm.VIEW_WELFARE)
     if visit.case_id:
@@ -200,7 +201,7 @@ def veteran_create(*, actor: Any, resident: Resident, category: str = VeteranCat
 @transaction.atomic
 def veteran_update(*, actor: Any, veteran: Veteran, **changes: Any) -> Veteran:
     """Change a veteran's category, service years, 建档立卡 flag or notes."""
-    veteran = Veteran.objects.select_for_update().select_related("resident__node").get(pk=veteran.pk)
+    veteran = Veteran.objects.select_for_update(of=("self",)).select_related("resident__node").get(pk=veteran.pk)
     scope.require(actor, Perm.RECORD_WELFARE, veteran.resident.node.path, view_perm=Perm.VIEW_WELFARE)
     unknown = set(changes) - {"category", "enlisted_year", "discharged_year", "filed", "notes"}
     if unknown:
@@ -220,7 +221,7 @@ def veteran_check(*, actor: Any, veteran: Veteran, checked_on: date, notes: str 
                   filed: bool | None = None) -> VeteranCheck:
     """Record a check of a veteran's information (核对完善, one 人次); optionally mark the file set up
     (建档立卡). The veteran's 信息核对日期 becomes the latest check's date."""
-    veteran = Veteran.objects.select_for_update().select_related("resident__node").get(pk=veteran.pk)
+    veteran = Veteran.objects.select_for_update(of=("self",)).select_related("resident__node").get(pk=veteran.pk)
     scope.require(actor, Perm.RECORD_WELFARE, veteran.resident.node.path, view_perm=Perm.VIEW_WELFARE)
     checked_on = _day(checked_on, field="checked_on", label=_("核对日期"))
     notes = clean_text(notes, field="notes", label=_("核对情况"), max_length=500)
@@ -291,7 +292,7 @@ REQUEST_MACHINE = Machine(table=REQUEST_TABLE, model=ServiceRequest, history_mod
 def card_apply(*, actor: Any, veteran: Veteran, applied_on: date | None = None) -> CardApplication:
     """Register a 优待证 application (state 已申请) — RECORD_WELFARE at the veteran's place. One open
     application at a time; a veteran whose card was issued needs no other."""
-    veteran = Veteran.objects.select_for_update().select_related("resident__node").get(pk=veteran.pk)
+    veteran = Veteran.objects.select_for_update(of=("self",)).select_related("resident__node").get(pk=veteran.pk)
     scope.require(actor, Perm.RECORD_WELFARE, veteran.resident.node.path, view_perm=Perm.VIEW_WELFARE)
     applied_on = _day(applied_on or timezone.localdate(), field="applied_on", label=_("申请日期"))
     if veteran.card_status == CardStatus.ISSUED:

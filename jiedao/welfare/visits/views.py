@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jiedao.core import scope
-from jiedao.core.errors import DomainError
+from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, paginate, render_error, require_perm_anywhere
 from jiedao.org.models import OrgNode
@@ -91,7 +91,7 @@ def resident_visits(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if not can_record:
-            return render_error(request, DomainError(_("您不能为该居民登记走访。"), field="resident", code="forbidden")
+            return render_error(request, PermissionError_(_("您不能为该居民登记走访。"))
                                 if schedule else DomainError(_("该居民不在需要走访的特殊人群中。"), field="resident"))
         if form.is_valid():
             try:

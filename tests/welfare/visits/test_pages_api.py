@@ -54,6 +54,16 @@ def test_out_of_scope_pages_are_404_and_lists_leave_them_out(world, v, objs, log
         assert c.get(url).status_code == 404, url
     assert c.post(f"/welfare/visits/records/{objs['visit'].pk}/case/").status_code == 404
     assert c.post(f"/welfare/visits/residents/{v.alice.pk}/", {"visited_on": "2026-01-01"}).status_code == 404
+    today = timezone.localdate().isoformat()
+    for form in ({"form": "check", "checked_on": today}, {"form": "apply", "applied_on": today},
+                 {"form": "request", "kind": "help", "content": "x", "received_on": today},
+                 {"form": "edit", "category": "veteran"}):
+        assert c.post(f"/welfare/veterans/{v.dan_veteran.pk}/", form).status_code == 404, form
+    assert c.post(f"/welfare/veterans/requests/{objs['request'].pk}/", {"action": "start"}).status_code == 404
+    assert c.post(f"/welfare/veterans/cards/{objs['card'].pk}/", {"action": "approve"}).status_code == 404
+    assert c.post("/welfare/veterans/new/", {"resident": v.dan.pk, "category": "veteran"}).status_code == 400
+    assert ServiceRequest.objects.get().state == "registered" and CardApplication.objects.get().state == "applied"
+    assert Visit.objects.count() == 1 and not v.dan_veteran.checks.exists()
     for url in ("/welfare/visits/", "/welfare/visits/records/", "/welfare/veterans/", "/welfare/veterans/requests/",
                 "/welfare/veterans/cards/"):
         body = c.get(url).content.decode()

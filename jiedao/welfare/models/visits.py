@@ -46,6 +46,8 @@ class Visit(BaseModel):
     needs = models.CharField(_("反映的需求"), max_length=1000, blank=True)
     case = models.ForeignKey("cases.Case", verbose_name=_("转办事项"), null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="+")
+    # the form's one-time id: a visit sent again (a phone that lost the answer) is recognised
+    submission = models.CharField(_("提交标识"), max_length=40, blank=True, default="")
 
     class Meta:
         verbose_name = _("走访记录")
@@ -53,6 +55,8 @@ class Visit(BaseModel):
         ordering = ["-visited_on", "-pk"]
         indexes = [models.Index(fields=["resident", "visited_on"], name="visit_resident_day_idx"),
                    models.Index(fields=["visited_on"], name="visit_day_idx")]
+        constraints = [models.UniqueConstraint(fields=["visitor", "submission"], condition=~models.Q(submission=""),
+                                               name="visit_submission_uniq")]
 
     def __str__(self) -> str:
         return f"{self.visited_on} {self.resident_id}"

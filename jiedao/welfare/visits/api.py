@@ -128,6 +128,7 @@ class VisitIn(InSchema):
     groups: list[ObjId] = Field(default_factory=list, description="计入的类别编号；不填为该居民的全部走访类别")
     findings: str = Field(description="走访情况")
     needs: str = Field("", description="反映的需求")
+    submission: str = Field("", max_length=40, description="一次性提交标识（8–40 位字母数字）：同一走访人重发同一标识时返回已登记的走访，不重复登记")
 
 
 class VisitFilters(Schema):

@@ -3,6 +3,7 @@ services decide."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -54,9 +55,11 @@ class VisitForm(forms.Form):
     needs = forms.CharField(label=_("反映的需求"), max_length=1000, required=False,
                             widget=forms.Textarea(attrs={"rows": 2}),
                             help_text=_("有需要办理的事项时填写，保存后可转为事项办理"))
+    submission = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, group_choices: list[tuple[int, str]], **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"visited_on": timezone.localdate(), "mode": VisitMode.HOME})
+        kwargs.setdefault("initial", {"visited_on": timezone.localdate(), "mode": VisitMode.HOME,
+                                      "submission": uuid.uuid4().hex})
         super().__init__(*args, **kwargs)
         self.fields["groups"].choices = group_choices
 

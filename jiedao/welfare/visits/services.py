@@ -9,11 +9,12 @@ event. Bad input raises DomainError with a Chinese message naming the field; not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from jiedao.cases import services as case_services
 from jiedao.cases.models import Source, Tier
 from jiedao.core import audit, scope
-from jiedao.core.errors import DomainError
+from jiedao.core.errors import ConflictError, DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.validators import clean_text
 from jiedao.core.workflow import Effect, Machine, Step
@@ -44,6 +45,7 @@ from jiedao.welfare.models.visits import (
 )
 from jiedao.welfare.visits.workflow import CARD_TABLE, REQUEST_TABLE, CardAction, RequestAction, WelfareActor
 
+_SUBMISSION = re.compile(r"[0-9A-Za-z-]{8,40}")
 BACKDATE_DAYS = 366  # a visit or check recorded late (from a paper form) may be this old
 YEAR_MIN = 1930
 
@@ -103,11 +105,23 @@ def scheduled_group_ids(resident: Resident, on: date) -> list[int]:
 
 @transaction.atomic
 def visit_record(*, actor: Any, resident: Resident, visited_on: date, mode: str = VisitMode.HOME,
-                 groups: Iterable[Any] = (), findings: str = "", needs: str = "") -> Visit:
+                 groups: Iterable[Any] = (), findings: str = "", needs: str = "", submission: str = "") -> Visit:
     """Record a visit of `resident` (in the actor's grid: RECORD_WELFARE there). It counts for the
     given groups (ids), which must be groups the resident is tagged with and that have a visit
-    interval; none given: all of them. The due list reads it at once."""
+    interval; none given: all of them. The due list reads it at once.
+
+    `submission`: the form's one-time id. The same visitor sending the same id again (a phone that
+    never got the answer) gets the visit already recorded, and nothing is recorded twice."""
     scope.require(actor, Perm.RECORD_WELFARE, resident.node.path, view_perm=Perm.VIEW_WELFARE)
+    submission = str(submission or "")
+    if submission:
+        if not _SUBMISSION.fullmatch(submission):
+            raise DomainError(_("提交标识无效，请刷新页面后重新提交。"), field="submission")
+        earlier = Visit.objects.filter(visitor=actor, submission=submission).first()
+        if earlier is not None:
+            if earlier.resident_id != resident.pk:
+                raise DomainError(_("提交标识无效，请刷新页面后重新提交。"), field="submission")
+            return earlier
     visited_on = _day(visited_on, field="visited_on", label=_("走访日期"))
     _choice(mode, VisitMode, field="mode", label=_("走访方式"))
     findings = clean_text(findings, field="findings", label=_("走访情况"), max_length=1000, required=True)
@@ -121,8 +135,13 @@ def visit_record(*, actor: Any, resident: Resident, visited_on: date, mode: str 
         raise DomainError(_("该居民不在需要走访的特殊人群中。"), field="resident")
     if set(wanted) - set(tagged):
         raise DomainError(_("该居民不属于所选类别，或该类别没有走访周期。"), field="groups")
-    visit = Visit.objects.create(resident=resident, visited_on=visited_on, mode=mode, findings=findings, needs=needs,
-                                 visitor=actor if getattr(actor, "pk", None) else None)
+    try:
+        with transaction.atomic():
+            visit = Visit.objects.create(resident=resident, visited_on=visited_on, mode=mode, findings=findings,
+                                         needs=needs, visitor=actor if getattr(actor, "pk", None) else None,
+                                         submission=submission)
+    except IntegrityError:  # the same submission, sent twice at once: the other one records it
+        raise ConflictError(_("这次走访正在登记中，请稍后刷新页面查看。"), field="submission") from None
     visit.groups.set(wanted or tagged)
     audit.record(actor=actor, action="welfare.visit.record", obj=visit, after=_snapshot_visit(visit))
     return visit

@@ -186,3 +186,18 @@ def test_editing_an_interval_on_the_people_page_moves_the_due_list(world, v, log
                                     **as_(world.admin).headers)
     assert r.status_code == 200 and r.json()["visit_interval_days"] is None
     assert SpecialGroup.objects.get(pk=group.pk).visit_interval_days is None
+
+
+def test_a_visit_sent_again_is_recorded_once(world, v, login, as_):
+    c = login(world.worker)
+    url = f"/welfare/visits/residents/{v.alice.pk}/"
+    form = {"visited_on": timezone.localdate().isoformat(), "mode": "home", "findings": "看望", "submission": "a1b2c3d4e5"}
+    first, again = c.post(url, form), c.post(url, form)
+    assert first.status_code == again.status_code == 302 and first["Location"] == again["Location"]
+    assert Visit.objects.count() == 1
+    r = as_(world.worker).post("/visits", {"resident": v.alice.pk, **{
+        k: form[k] for k in ("visited_on", "findings", "submission")}})
+    assert r.status_code == 201 and Visit.objects.count() == 1
+    r = as_(world.worker).post("/visits", {"resident": v.dan.pk, **{k: form[k] for k in ("visited_on", "findings",
+                                                                                        "submission")}})
+    assert r.status_code == 400 and r.json()["field"] == "submission"

@@ -125,7 +125,7 @@ def _ancestor(path: str, table: dict[str, Any]) -> str:
 
 
 def due_rows(user: Any, *, today: date | None = None, node: OrgNode | None = None, group: Any = None,
-             bucket: str = "all", mine: bool = False, q: str = "") -> list[DueRow]:
+             bucket: str = "all", mine: bool = False, q: str = "", resident: Any = None) -> list[DueRow]:
     """The visit schedule the user sees, most overdue first. `bucket`: due (overdue or due this
     week), overdue, week, never (never visited), all. `mine`: only the grids the user is a grid
     worker or grid leader of (the 我的走访 page; everyone else keeps their whole scope)."""
@@ -137,6 +137,8 @@ def due_rows(user: Any, *, today: date | None = None, node: OrgNode | None = Non
         qs = qs.filter(group_id=getattr(group, "pk", group))
     if q:
         qs = qs.filter(resident__name__contains=q)
+    if resident is not None:
+        qs = qs.filter(resident_id=getattr(resident, "pk", resident))
     if mine:
         own = [path for role, path, active, _d in scope.role_rows(user)
                if active and role in (Role.GRID_WORKER, Role.GRID_LEADER)] if not user.is_superuser else []
@@ -225,7 +227,7 @@ def resident_get(user: Any, pk: Any) -> Any:
 
 
 def resident_schedule(user: Any, resident: Any, today: date | None = None) -> list[DueRow]:
-    return [r for r in due_rows(user, today=today) if r.resident_id == resident.pk]
+    return due_rows(user, today=today, resident=resident)
 
 
 # --- veterans -----------------------------------------------------------------------------------

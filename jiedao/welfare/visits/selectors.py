@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -315,8 +315,8 @@ def _under(qs: QuerySet, field_path: str, node: OrgNode | None) -> QuerySet:
 def figures(user: Any, node: OrgNode | None, start: date, end: date, today: date | None = None) -> Figures:
     today = today or timezone.localdate()
     rows = due_rows(user, today=today, node=node)
-    tz_start = timezone.make_aware(timezone.datetime.combine(start, timezone.datetime.min.time()))
-    tz_end = timezone.make_aware(timezone.datetime.combine(end + timedelta(days=1), timezone.datetime.min.time()))
+    tz_start = timezone.make_aware(datetime.combine(start, time.min))
+    tz_end = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
     path = "veteran__resident__node__path"
     req = _under(scope.restrict(ServiceRequest.objects.all(), user, Perm.VIEW_WELFARE), path, node)
     return Figures(

@@ -7,3 +7,6 @@ router = Router(tags=["民政帮扶"])
 from jiedao.welfare.monitoring.api import router as monitoring_router  # noqa: E402
 
 router.add_router("/monitoring", monitoring_router)
+from jiedao.welfare.visits.api import router as visits_router  # noqa: E402
+
+router.add_router("", visits_router)  # /visits/... and /veterans/...

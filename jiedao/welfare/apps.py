@@ -13,3 +13,4 @@ class WelfareConfig(AppConfig):
 
         # one registration per part (seeding keys its steps by the module given)
         seeding.register("jiedao.welfare.monitoring", demo="jiedao.welfare.monitoring.demo.demo_step")
+        seeding.register("jiedao.welfare.visits", demo="jiedao.welfare.visits.demo.demo_step")  # visits, veterans

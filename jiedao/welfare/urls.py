@@ -11,3 +11,6 @@ urlpatterns = [
 from jiedao.welfare.monitoring.urls import urlpatterns as monitoring_urls  # noqa: E402
 
 urlpatterns += monitoring_urls
+from jiedao.welfare.visits.urls import urlpatterns as visits_urls  # noqa: E402
+
+urlpatterns += visits_urls

@@ -1,9 +1,16 @@
-"""The scope table of /api/v1/welfare (checked by tests/test_api_scope.py): each part's entries."""
+"""The scope table of /api/v1/welfare (checked by tests/test_api_scope.py): the tables of its
+parts (tests/welfare/<part>/scope_table.py) joined, each with its own `build`."""
 
 from tests.welfare.monitoring import scope_table as monitoring
+from tests.welfare.visits import scope_table as visits
 
-ENDPOINTS = [*monitoring.ENDPOINTS]
+PARTS = [monitoring, visits]
+
+ENDPOINTS = [endpoint for part in PARTS for endpoint in part.ENDPOINTS]
 
 
 def build(world) -> dict:
-    return {**monitoring.build(world)}
+    ids: dict = {}
+    for part in PARTS:
+        ids.update(part.build(world))
+    return ids

@@ -9,6 +9,10 @@ class WelfareConfig(AppConfig):
 
     def ready(self) -> None:
         # Each part registers its demo step, panels and jobs here.
-        from jiedao.welfare.benefits import demo as benefits_demo  # the demo step and the payment import register
+        from jiedao.core import seeding
 
-        benefits_demo.register()
+        # one registration per part (seeding keys its steps by the module given)
+        seeding.register("jiedao.welfare.monitoring", demo="jiedao.welfare.monitoring.demo.demo_step")
+        seeding.register("jiedao.welfare.benefits", demo="jiedao.welfare.benefits.demo.demo_step")
+        from jiedao.welfare.benefits import importer  # noqa: F401  (registers the civil-affairs payment import)
+        seeding.register("jiedao.welfare.visits", demo="jiedao.welfare.visits.demo.demo_step")  # visits, veterans

@@ -15,19 +15,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jiedao.core import seeding
 from jiedao.org.models import NodeKind, OrgNode
 from jiedao.people.models import Resident
 from jiedao.welfare.benefits import services
 from jiedao.welfare.models.benefits import Grant, GrantState, GrantTransition, Payment, PaymentSource, Programme
-
-
-def register() -> None:
-    """Called from WelfareConfig.ready(): the demo step, and the payment import register (every
-    process that may validate or commit an import needs it)."""
-    from jiedao.welfare.benefits import importer  # noqa: F401
-
-    seeding.register("jiedao.welfare", demo="jiedao.welfare.benefits.demo.demo_step")
 
 
 def _months(today: date) -> list[date]:

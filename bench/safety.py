@@ -2,7 +2,8 @@
 ~1,200 hazards, 600 businesses), CPU time of this process (SQLite runs inside it).
 
 For the leader (the whole sub-district) and a community secretary: `selectors.figures` for the
-year, `campaign_coverage` of the campaign under way, and the overview, campaign, hazard-list and
+year (from the rollups) and `selectors.figures_direct` (the same figures counted from the rows),
+the dashboard's safety panel fragment (its cache cleared each time), `campaign_coverage` of the campaign under way, and the overview, campaign, hazard-list and
 inspection-form pages through Django's test client; the floor is one plain `COUNT(*)` over the
 hazard table. Prints median CPU milliseconds of --repeat runs and the ratio to the floor.
 
@@ -61,7 +62,10 @@ def main() -> None:
     print(f"hazards {Hazard.objects.count()}, floor COUNT(*) {floor:.2f} ms CPU (median of {args.repeat})")
     rows = []
     for label, user in (("leader (sub-district)", leader), ("secretary (community)", secretary)):
-        rows.append((f"figures, year, {label}", cpu_ms(lambda u=user: selectors.figures(u, start, today), args.repeat)))
+        rows.append((f"figures, year (rollups), {label}",
+                     cpu_ms(lambda u=user: selectors.figures(u, start, today), args.repeat)))
+        rows.append((f"figures, year (rows counted), {label}",
+                     cpu_ms(lambda u=user: selectors.figures_direct(u, start, today), args.repeat)))
         rows.append((f"campaign coverage, {label}",
                      cpu_ms(lambda u=user: selectors.campaign_coverage(u, campaign), args.repeat)))
         client = Client()
@@ -70,6 +74,14 @@ def main() -> None:
                  ("hazards (open)", "/safety/hazards/?state=open")]
         if user == secretary:  # a leader does not inspect (403)
             pages.append(("inspection form", f"/safety/businesses/{business.pk}/inspect/"))
+        panel_url = f"/cases/dashboard/panels/safety/?node={user.assignments.first().node.pk}&months=12"
+
+        def panel(client=client, url=panel_url):
+            from django.core.cache import cache
+            cache.clear()  # the fragment's own cache would hide what it reads
+            assert client.get(url).status_code == 200, url
+        panel()
+        rows.append((f"dashboard panel fragment (uncached), {label}", cpu_ms(panel, args.repeat)))
         for page, url in pages:
             def get(url=url, client=client):
                 assert client.get(url).status_code == 200

@@ -699,6 +699,19 @@ def special_group_create(request, payload: SpecialGroupIn):
     return Status(201, services.special_group_create(actor=request.auth, **data))
 
 
+class SpecialGroupIntervalIn(InSchema):
+    visit_interval_days: int | None = Field(description="走访周期（天，1–3650）；null 表示不需要走访")
+
+
+@router.put("/special-groups/{code}/visit-interval", response={200: SpecialGroupOut, **WRITE_ERRORS},
+            summary="修改特殊人群类别的走访周期", tags=T_GROUPS)
+def special_group_interval(request, payload: SpecialGroupIntervalIn, code: str):
+    """系统管理员。走访计划（/welfare/visits/due）立即按新周期计算。"""
+    group = ref_or_404(lambda _actor, key: selectors.special_group_by_code(key), None, code, "code")
+    return services.special_group_set_interval(actor=request.auth, group=group,
+                                               visit_interval_days=payload.visit_interval_days)
+
+
 # --- endpoints: businesses ----------------------------------------------------------------------
 
 

@@ -310,6 +310,24 @@ def special_group_create(
     return group
 
 
+@transaction.atomic
+def special_group_set_interval(*, actor: Any, group: SpecialGroup, visit_interval_days: int | None) -> SpecialGroup:
+    """Change a group's visit interval (administrators); empty: the group needs no visits. The
+    visit schedules (jiedao.welfare) are computed from it on every read, so they follow at once."""
+    if not scope.has_perm_anywhere(actor, Perm.MANAGE_ORG):
+        raise PermissionError_()
+    if visit_interval_days is not None and not (isinstance(visit_interval_days, int)
+                                                and 1 <= visit_interval_days <= 3650):
+        raise DomainError(_("走访周期须为 1–3650 天。"), field="visit_interval_days")
+    group = SpecialGroup.objects.select_for_update().get(pk=group.pk)
+    before = audit.snapshot(group, ["visit_interval_days"])
+    group.visit_interval_days = visit_interval_days
+    group.save(update_fields=["visit_interval_days", "updated_at"])
+    audit.record(actor=actor, action="people.group.interval", obj=group, before=before,
+                 after=audit.snapshot(group, ["visit_interval_days"]))
+    return group
+
+
 def _check_group_fields(fields: list[dict]) -> None:
     for index, item in enumerate(fields, start=1):
         if not isinstance(item, dict) or not item.get("name") or not item.get("label"):

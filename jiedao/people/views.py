@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -507,6 +507,20 @@ def group_list(request: HttpRequest) -> HttpResponse:
     can_manage = scope.has_perm_anywhere(request.user, Perm.MANAGE_ORG)
     form = SpecialGroupForm(request.POST or None) if can_manage else None
     status = 200
+    if request.method == "POST" and request.POST.get("interval_of"):
+        # the visit interval of one group (jiedao.welfare's visit schedules follow it at once)
+        group = get_object_or_404(selectors.special_groups(), pk=request.POST["interval_of"])
+        raw = request.POST.get("visit_interval_days", "").strip()
+        try:
+            days = int(raw) if raw else None
+        except ValueError:
+            days = -1
+        try:
+            services.special_group_set_interval(actor=request.user, group=group, visit_interval_days=days)
+        except DomainError as exc:
+            return render_error(request, exc)
+        messages.success(request, _("已修改“%(name)s”的走访周期。") % {"name": group.name})
+        return redirect("people:groups")
     if request.method == "POST":
         if form is None:
             raise PermissionDenied(_("只有系统管理员可以新建特殊人群类别。"))
@@ -523,7 +537,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("已新建类别“%(name)s”。") % {"name": group.name})
                 return redirect("people:groups")
-    context = {"groups": selectors.special_groups(), "form": form, "tab": "groups"}
+    context = {"groups": selectors.special_groups(), "form": form, "tab": "groups", "can_manage": can_manage}
     return render(request, "people/group_list.html", context, status=status)
 
 

@@ -656,7 +656,7 @@ def figures(request, query: Query[FiguresQuery]):
     f = selectors.figures(request.auth, start, end, node=node)
     return {"start": start, "end": end, **{k: getattr(f, k) for k in (
         "base", "visited", "hazards", "major", "rectified", "on_time", "overdue_open", "coverage_rate",
-        "rectification_rate", "on_time_rate")}, "colours": selectors.colour_counts(request.auth)}
+        "rectification_rate", "on_time_rate")}, "colours": selectors.colour_counts(request.auth, node=node)}
 
 
 # --- photos --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from jiedao.core import audit
 from jiedao.core.permissions import Role
 from jiedao.org.models import OrgNode, RoleAssignment, User
 from jiedao.people.models import Business
-from jiedao.safety import services
+from jiedao.safety import rollups, services
 from jiedao.safety.models import (
     Campaign,
     CampaignTarget,
@@ -197,6 +197,7 @@ def seed_safety(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
                  after={"campaigns": len(plans), "inspections": len(inspection_rows), "hazards": len(hazards),
                         "tenancies": len(tenancies), "escalated": escalated})
     recoloured = services.risk_recompute(actor=None, businesses=businesses, cause="演示数据初始评定", now=now)
+    rollups.rebuild()  # the rows above were written in bulk, past the services that keep the rollups
     return {"inspections": len(inspection_rows), "hazards": len(hazards), "tenancies": len(tenancies),
             "campaigns": len(plans), "recoloured": recoloured}
 

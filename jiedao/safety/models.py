@@ -413,3 +413,50 @@ class SafetyPhoto(models.Model):
 
     def __str__(self) -> str:
         return self.stored
+
+
+class HazardMonth(models.Model):
+    """Rollup behind the dashboard's hazard figures: the hazards (cancelled left out) found in
+    one month at one node — how many, how many major, how many closed (已销号), how many closed
+    with their standing rectification within the deadline. Kept on write by
+    jiedao.safety.rollups (a hazard moves its row by the difference of what it contributes);
+    `rollups.rebuild` recounts it from the hazards."""
+
+    scope_path_field = "node__path"
+
+    node = models.ForeignKey(OrgNode, verbose_name=_("节点"), on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("发现月份"))
+    found = models.IntegerField(_("隐患"), default=0)
+    major = models.IntegerField(_("重大隐患"), default=0)
+    closed = models.IntegerField(_("已销号"), default=0)
+    on_time = models.IntegerField(_("按期整改"), default=0)
+
+    class Meta:
+        verbose_name = _("隐患月汇总")
+        verbose_name_plural = _("隐患月汇总")
+        constraints = [models.UniqueConstraint(fields=["node", "month"], name="safety_hazardmonth_key")]
+        indexes = [models.Index(fields=["month", "node"], name="safety_hazardmonth_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.month:%Y-%m}"
+
+
+class VisitMonth(models.Model):
+    """Rollup behind 排摸: a business inspected at least once in a month (at the node its
+    inspection was recorded under). One row per business, node and month however many
+    inspections; written with each inspection by jiedao.safety.rollups."""
+
+    scope_path_field = "node__path"
+
+    business = models.ForeignKey(Business, verbose_name=_("主体"), on_delete=models.CASCADE, related_name="+")
+    node = models.ForeignKey(OrgNode, verbose_name=_("节点"), on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("检查月份"))
+
+    class Meta:
+        verbose_name = _("排摸月记录")
+        verbose_name_plural = _("排摸月记录")
+        constraints = [models.UniqueConstraint(fields=["business", "node", "month"], name="safety_visitmonth_key")]
+        indexes = [models.Index(fields=["month", "business"], name="safety_visitmonth_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.business_id} {self.month:%Y-%m}"

@@ -30,7 +30,7 @@ from jiedao.core.validators import clean_text
 from jiedao.core.workflow import Effect, Machine, Step, username
 from jiedao.org.models import NodeKind, OrgNode, RoleAssignment
 from jiedao.people.models import Business, RiskColour
-from jiedao.safety import risk
+from jiedao.safety import risk, rollups
 from jiedao.safety.models import (
     OPEN_STATES,
     UNRECTIFIED_STATES,
@@ -464,6 +464,8 @@ def inspection_record(
         hazard.deadline_at = deadline_from(found_at, hazard.deadline_days)
     Hazard.objects.bulk_create(hazard_rows)
     _creation_history(hazard_rows, actor, now)
+    rollups.inspections_recorded([inspection])
+    rollups.hazards_created(hazard_rows)
     audit.record(actor=actor, action="safety.inspection.record", obj=inspection,
                  after={**audit.snapshot(inspection, ["business_id", "inspected_on", "campaign_id", "template_id",
                                                       "contact_confirmed", "hazard_count"]),
@@ -560,6 +562,7 @@ def _escalate(hazard, now, reason, params):
 
 
 def _after(hazard: Hazard, step: Step) -> None:
+    rollups.hazard_changed(step.before, hazard)
     if step.action == HazardAction.CANCEL and hazard.inspection_id:
         # an inspection's 发现隐患数 counts its hazards not cancelled (docs/figures.md § 安全生产)
         Inspection.objects.filter(pk=hazard.inspection_id, hazard_count__gt=0).update(

@@ -1,9 +1,13 @@
 """The safety pages in a real browser: a community secretary plans a campaign at a desk, a grid
 worker inspects on a phone (a failed major item, a tenant with its park), rectifies; coverage and
-colours change. Screenshots go to /tmp/jiedao-shots/safety-*.png for a human to look at.
+colours change; the overview's rates, an overdue hazard escalated into a case that links back, and
+the quarterly review's docx downloaded in the browser equal a recount from raw rows. Screenshots go to /tmp/jiedao-shots/safety-*.png for a human to look at.
 """
 
 from __future__ import annotations
+
+import base64
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -11,10 +15,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 
 from jiedao.people.models import Business
+from jiedao.safety import review as reviews
+from jiedao.safety import services
 from jiedao.safety.models import Hazard, Inspection
 from tests.browser.test_ui import login
 from tests.conftest import build_world
 from tests.safety.conftest import make_safety
+from tests.safety.test_review import read_docx, recount
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,3 +96,46 @@ def test_plan_inspect_on_a_phone_rectify(open_browser, transactional_db):
     desk.wait_text("排摸进度")
     assert "3 / 3" in desk.text()
     desk.shot("coverage")
+
+    # the overview's rates equal an independent count from the raw rows
+    today = timezone.localdate()
+    desk.get("/safety/")
+    desk.wait_text("排摸覆盖率")
+    expected = recount(world.secretary, world.community, today.replace(month=1, day=1), today, timezone.now())
+    assert expected["hazards"] == 1 and expected["rectified"] == 1
+    stats = desk.text()
+    assert "整改率\n100.0%" in stats or "整改率\n100%" in stats, stats
+    desk.shot("overview")
+
+    # an overdue major hazard (an inspection recorded three weeks ago) escalated into a case
+    services.inspection_record(actor=world.other_worker, business=safety.shop, inspected_on=today - timedelta(days=21),
+                               template=safety.fire, answers={major.pk: "fail"})
+    overdue = Hazard.objects.get(business=safety.shop)
+    assert overdue.is_overdue
+    desk.get(f"/safety/hazards/{overdue.pk}/")
+    desk.wait_text("移交执法")
+    desk.driver.find_element(By.XPATH, "//summary[text()='移交执法']").click()
+    box = desk.driver.find_element(By.XPATH, "//summary[text()='移交执法']/..")
+    box.find_element(By.NAME, "reason").send_keys("逾期未整改，移交联合执法")
+    box.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    desk.wait_text("移交事项")
+    case = Hazard.objects.get(pk=overdue.pk).case
+    assert case is not None and case.internal
+    desk.driver.find_element(By.PARTIAL_LINK_TEXT, case.ticket).click()
+    desk.wait_text(overdue.code)  # the case page links back to its hazard
+    desk.shot("escalated-case")
+
+    # the quarterly review, downloaded in the browser: its numbers equal the recount
+    desk.get(f"/safety/review/?node={world.community.pk}")
+    desk.wait_text("下载研判报告")
+    href = desk.driver.find_element(By.PARTIAL_LINK_TEXT, "docx").get_attribute("href")
+    encoded = desk.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => { let s = ''; const u = new Uint8Array(b);"
+        "for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); done(btoa(s)); });", href)
+    got = read_docx(base64.b64decode(encoded))
+    start, end = reviews.quarter_dates(*reviews.quarter_of(today))
+    expected = recount(world.secretary, world.community, start, end, timezone.now())
+    for key in ("base", "visited", "inspections", "hazards", "major", "rectified", "on_time", "overdue_open"):
+        assert got[key] == expected[key], key
+    desk.shot("review")

@@ -43,6 +43,9 @@ def test_plan_inspect_rectify_through_the_api(world, safety, as_):
     assert (figures["base"], figures["visited"], figures["hazards"], figures["major"], figures["rectified"]) == \
         (5, 1, 1, 1, 1)
     assert figures["rectification_rate"] == 1.0 and figures["on_time_rate"] == 1.0
+    assert sum(figures["colours"].values()) == figures["base"]
+    in_grid = as_(world.leader).get("/figures", node=world.grid.pk).json()
+    assert sum(in_grid["colours"].values()) == in_grid["base"] < figures["base"]  # the colours follow the node
 
 
 def test_bad_input_names_the_field_and_changes_nothing(world, safety, as_):

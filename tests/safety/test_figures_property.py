@@ -33,8 +33,8 @@ from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.people import services as people_services
 from jiedao.people.models import Business
-from jiedao.safety import selectors, services
-from jiedao.safety.models import CampaignTarget, Hazard, HazardTransition, Inspection
+from jiedao.safety import rollups, selectors, services
+from jiedao.safety.models import CampaignTarget, Hazard, HazardMonth, HazardTransition, Inspection, VisitMonth
 from jiedao.safety.workflow import HazardAction
 
 EXAMPLES = int(os.environ.get("JIEDAO_SAFETY_FIGURES_EXAMPLES", "8"))
@@ -42,9 +42,9 @@ USERS = ("worker", "other_worker", "village_worker", "secretary", "leader", "adm
 INSPECTORS = ("worker", "other_worker", "village_worker", "secretary")
 
 
-def _in_scope(user, path: str) -> bool:
+def _in_scope(user, path: str, node=None) -> bool:
     paths = scope.granted_paths(user, Perm.VIEW_SAFETY)
-    return paths is None or any(path.startswith(p) for p in paths)
+    return (paths is None or any(path.startswith(p) for p in paths)) and (node is None or path.startswith(node.path))
 
 
 def replay(steps: list[HazardTransition]) -> tuple[str, datetime, datetime | None]:
@@ -62,22 +62,22 @@ def replay(steps: list[HazardTransition]) -> tuple[str, datetime, datetime | Non
     return steps[-1].to_state, deadline, rectified
 
 
-def brute_force(user, start, end, now) -> dict[str, int]:
-    """The figures from raw rows only (see the module doc)."""
+def brute_force(user, start, end, now, node=None) -> dict[str, int]:
+    """The figures from raw rows only (see the module doc), under `node` if given."""
     tz = timezone.get_current_timezone()
     low = datetime.combine(start, datetime.min.time(), tzinfo=tz)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-    base_ids = {b.pk for b in Business.objects.select_related("node") if b.is_active and _in_scope(user, b.node.path)}
+    base_ids = {b.pk for b in Business.objects.select_related("node") if b.is_active and _in_scope(user, b.node.path, node)}
     base = len(base_ids)
     visited = {i.business_id for i in Inspection.objects.select_related("node")
-               if start <= i.inspected_on <= end and _in_scope(user, i.node.path)} & base_ids
+               if start <= i.inspected_on <= end and _in_scope(user, i.node.path, node)} & base_ids
     history: dict[int, list[HazardTransition]] = {}
     for step in HazardTransition.objects.order_by("hazard_id", "seq"):
         history.setdefault(step.hazard_id, []).append(step)
     counts = {"hazards": 0, "major": 0, "rectified": 0, "on_time": 0, "overdue_open": 0}
     for hazard_id, node_path, found_at, severity in Hazard.objects.values_list("pk", "node__path", "found_at",
                                                                                "severity"):
-        if not (low <= found_at < high) or not _in_scope(user, node_path):
+        if not (low <= found_at < high) or not _in_scope(user, node_path, node):
             continue
         state, deadline, rectified = replay(history[hazard_id])
         if state == "cancelled":
@@ -139,6 +139,25 @@ def check(world, data) -> None:
             assert got == expected, (name, start, end)
             for rate in (f.coverage_rate, f.rectification_rate, f.on_time_rate):
                 assert rate is None or 0 <= rate <= 1
+        # whole months: read from the rollups kept on write (jiedao.safety.rollups)
+        back = data.draw(st.integers(0, 3), label="months back")
+        start = today.replace(day=1)
+        for _ in range(back):
+            start = (start - timedelta(days=1)).replace(day=1)
+        last = (today.replace(day=1) - timedelta(days=1)) if data.draw(st.booleans(), label="to last month?") else today
+        end = max(last, start + timedelta(days=27))
+        while (end + timedelta(days=1)).day != 1 and end < today:
+            end += timedelta(days=1)
+        node = data.draw(st.sampled_from([None, world.subdistrict, world.community, world.grid, world.village]),
+                         label="node")
+        f = selectors.figures(user, start, end, now=now, node=node)
+        expected = brute_force(user, start, end, now, node=node)
+        assert {k: getattr(f, k) for k in expected} == expected, (name, start, end, node)
+    kept = sorted(HazardMonth.objects.exclude(found=0).values_list("node_id", "month", *rollups.COUNTERS))
+    kept_visits = sorted(VisitMonth.objects.values_list("business_id", "node_id", "month"))
+    rollups.rebuild()
+    assert sorted(HazardMonth.objects.values_list("node_id", "month", *rollups.COUNTERS)) == kept
+    assert sorted(VisitMonth.objects.values_list("business_id", "node_id", "month")) == kept_visits
 
 
 def run_program(world, safety, data, campaign=None) -> None:

@@ -1,0 +1,296 @@
+"""The civil-affairs payment list (民政发放表, xlsx or csv) as an import register on the core
+pipeline (jiedao.core.imports: upload → validate with every bad row listed → commit all rows or
+only the good ones, in batches, in one transaction; the file read by jiedao.core.tabular).
+
+A row is one payment: 序号, 姓名, 身份证号, 救助类别, 发放月份, 保障人数, 发放金额(元), 所属社区, 备注.
+The person is found by the ID number's blind index (as the resident import matches), among the
+residents the importer keeps welfare for; the name and, when given, the community must agree
+with the register. The payment goes to the person's grant in that programme (the open one, or
+the one whose period covers the month); a person paid without a grant gets one, starting that
+month, with the row's amount and persons. A second import of the same month corrects the
+payment instead of adding another. Nothing of the ID number is staged but its blind index and
+mask; errors and results show masks only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.utils.translation import gettext, gettext_lazy
+
+from jiedao.core import audit, crypto, scope
+from jiedao.core.errors import DomainError
+from jiedao.core.imports import BatchResult, Column, ImportRefused, RegisterSpec, RowInvalid, register
+from jiedao.core.permissions import Perm
+from jiedao.core.tabular import Cell, as_text
+from jiedao.core.validators import validate_id_number
+from jiedao.org.models import OrgNode
+from jiedao.people.models import Resident
+from jiedao.welfare.benefits import services
+from jiedao.welfare.models.benefits import Grant, GrantState, GrantUnit, Payment, PaymentSource, Programme
+
+KEY = "welfare_payments"
+_MONTH_TEXT = re.compile(r"^(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))(?:\s*[-/.]?\s*\d{1,2}\s*日?)?$")
+
+
+def parse_month(value: Any) -> date:
+    """发放月份 as the lists write it: 2026-03, 2026年3月, 202603, 2026/3/1 or a date cell."""
+    if isinstance(value, datetime):
+        return value.date().replace(day=1)
+    if isinstance(value, date):
+        return value.replace(day=1)
+    text = as_text(value).replace(" ", "")
+    match = _MONTH_TEXT.match(text)
+    if not match:
+        raise ValueError(gettext("应为年月，如 2026-03 或 2026年3月"))
+    year, month = int(match[1]), int(match[2] or match[3])
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        raise ValueError(gettext("月份不存在"))
+    return date(year, month, 1)
+
+
+@dataclass
+class PaymentRow:
+    resident_id: int
+    programme_id: int
+    month: date
+    persons: int
+    amount: str  # Decimal as text (staged as JSON)
+    id_masked: str
+    name: str
+    # who the payment is for in the programme's unit: "h<household id>" for a per-household
+    # programme (two members of one household are one payment a month), else "r<resident id>"
+    payee: str = ""
+
+
+@dataclass
+class PaymentContext:
+    actor: Any
+    programmes: dict[str, Programme]
+    id_indexes: tuple
+    communities: dict[int, str]  # community id -> name, filled as met
+    today: date
+
+
+def _text(cell: Cell | None) -> str:
+    if cell is None or cell.value is None:
+        return ""
+    value = cell.value
+    return " ".join(value.split()) if isinstance(value, str) else as_text(value)
+
+
+class PaymentRegister(RegisterSpec):
+    key = KEY
+    label = gettext_lazy("救助补贴发放")
+    sheet_name = "发放明细"
+    permission = Perm.MANAGE_WELFARE
+    duplicate_column = "身份证号"
+    row_type = PaymentRow
+    columns = (
+        Column("seq", "序号", example="1"),
+        Column("name", "姓名", required=True, aliases=("救助对象", "户主姓名", "申请人"), example="张桂英"),
+        Column("id_number", "身份证号", required=True, aliases=("身份证号码", "公民身份号码", "证件号码"),
+               example="330225195001010029", text=True, personal="id_number",
+               help="18 位；按它在居民登记中找到对象（须已登记，且在您管辖范围内）"),
+        Column("programme", "救助类别", required=True, aliases=("救助类型", "补贴类别", "项目", "救助项目"),
+               example="城市低保", help="救助补贴项目的名称或代码，如 城市低保、农村低保、特困供养、长寿补贴、廉租住房补贴"),
+        Column("month", "发放月份", required=True, aliases=("月份", "发放年月", "所属月份"), example="2026-03",
+               text=True, help="如 2026-03、2026年3月、202603"),
+        Column("persons", "保障人数", aliases=("享受人数", "人数", "保障人口"), example="2", help="不填为 1"),
+        Column("amount", "发放金额(元)", required=True, aliases=("发放金额（元）", "发放金额", "金额(元)", "金额（元）", "金额"),
+               example="600.00", help="元，最多两位小数"),
+        Column("community", "所属社区", aliases=("社区", "所属社区（村）", "所属社区(村)", "社区（村）", "村（社区）"),
+               example="东门社区", help="填了就核对：须与居民登记的社区（村）一致"),
+        Column("notes", "备注", example=""),
+    )
+
+    def begin(self, actor: Any) -> PaymentContext:
+        catalogue = {}
+        for programme in Programme.objects.filter(is_active=True):
+            catalogue[programme.name] = programme
+            catalogue[programme.code] = programme
+        ring = crypto.get_keyring()
+        indexes = tuple(crypto.blind_indexer("id_number", keyring=ring, index_key_id=key_id, normalised=True)
+                        for key_id in ring.index_keys)
+        return PaymentContext(actor, catalogue, indexes, {}, date.today())
+
+    def guard(self, actor: Any) -> None:
+        if not scope.has_perm_anywhere(actor, Perm.MANAGE_WELFARE):
+            raise ImportRefused(gettext("您没有导入救助补贴发放的权限。"))
+
+    def _community_name(self, ctx: PaymentContext, community_id: int | None) -> str:
+        if community_id is None:
+            return ""
+        if community_id not in ctx.communities:
+            ctx.communities[community_id] = OrgNode.objects.filter(pk=community_id).values_list(
+                "name", flat=True).first() or ""
+        return ctx.communities[community_id]
+
+    def parse_row(self, ctx: PaymentContext, row: int, values: dict[str, Cell]) -> PaymentRow:
+        errors: list[tuple[str, str]] = []
+        get = values.get
+        name = _text(get("name"))
+        if not name:
+            errors.append(("姓名", gettext("必填，不能为空")))
+        number = ""
+        cell = get("id_number")
+        value = None if cell is None else cell.value
+        if value in (None, ""):
+            errors.append(("身份证号", gettext("必填，不能为空")))
+        elif isinstance(value, int | float):
+            errors.append(("身份证号", gettext("身份证号被 Excel 存成了数字，末几位可能已丢失；请把该列设为“文本”后重新填写")))
+        else:
+            number = "".join(str(value).split()).upper()
+            try:
+                validate_id_number(number, today=ctx.today)
+            except DomainError as exc:
+                errors.append(("身份证号", exc.message))
+                number = ""
+        label = _text(get("programme"))
+        programme = ctx.programmes.get(label)
+        if not label:
+            errors.append(("救助类别", gettext("必填，不能为空")))
+        elif programme is None:
+            errors.append(("救助类别", gettext("没有名为“%(name)s”的救助补贴项目（或已停用）") % {"name": label}))
+        month = None
+        cell = get("month")
+        if cell is None or cell.value in (None, ""):
+            errors.append(("发放月份", gettext("必填，不能为空")))
+        else:
+            try:
+                month = parse_month(cell.value)
+            except ValueError as exc:
+                errors.append(("发放月份", str(exc)))
+            else:
+                if month > _next_month(ctx.today):
+                    errors.append(("发放月份", gettext("不能晚于下个月")))
+        persons = 1
+        cell = get("persons")
+        if cell is not None and cell.value not in (None, ""):
+            try:
+                persons = services.clean_persons(cell.value)
+            except DomainError as exc:
+                errors.append(("保障人数", exc.message))
+        amount = None
+        cell = get("amount")
+        try:
+            amount = services.clean_amount(None if cell is None else cell.value, label=gettext("发放金额"))
+        except DomainError as exc:
+            errors.append(("发放金额(元)", exc.message))
+        resident = None
+        if number:
+            keys = [index(number) for index in ctx.id_indexes]
+            resident = scope.restrict(Resident.objects.filter(id_number_bidx__in=keys, is_active=True), ctx.actor,
+                                      Perm.MANAGE_WELFARE).select_related("node").first()
+            if resident is None:
+                errors.append(("身份证号", gettext("在您管辖范围内的在册居民中找不到该身份证号，请先在居民登记中登记")))
+            elif name and resident.name != name:
+                errors.append(("姓名", gettext("与居民登记的姓名“%(name)s”不一致") % {"name": resident.name}))
+        if resident is not None:
+            community = _text(get("community"))
+            if community:
+                registered = self._community_name(ctx, _community_id(resident.node))
+                if registered and community != registered:
+                    errors.append(("所属社区", gettext("该居民登记在“%(name)s”，与所填不一致") % {"name": registered}))
+        if resident is not None and programme is not None and month is not None:
+            grant = _grant_for(programme, resident, month)
+            if grant is not None:
+                refusal = services.payment_refusal(grant, month)
+                if refusal:
+                    errors.append(("发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
+        if errors:
+            raise RowInvalid(errors)
+        payee = (f"h{resident.household_id}" if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id
+                 else f"r{resident.pk}")
+        return PaymentRow(resident.pk, programme.pk, month, persons, str(amount),
+                          crypto.mask_normalised(number, "id_number"), name, payee)
+
+    def row_key(self, parsed: PaymentRow) -> tuple:
+        """One payment per payee, programme and month in a file (a household once, for a
+        per-household programme, whichever member the row names)."""
+        return (parsed.programme_id, parsed.payee or f"r{parsed.resident_id}", parsed.month)
+
+    def apply_batch(self, ctx: PaymentContext, actor: Any, job: Any, rows: list[tuple[int, PaymentRow]]) -> BatchResult:
+        result = BatchResult()
+        catalogue = {p.pk: p for p in ctx.programmes.values()}
+        residents = {r.pk: r for r in scope.restrict(
+            Resident.objects.filter(pk__in=[row.resident_id for _, row in rows], is_active=True), actor,
+            Perm.MANAGE_WELFARE).select_related("node")}
+        events: list[tuple] = []
+        for number, row in rows:
+            resident = residents.get(row.resident_id)
+            programme = catalogue.get(row.programme_id)
+            if resident is None:
+                result.refused.append((number, "身份证号", gettext("该居民已不在您管辖范围内或已不在册")))
+                continue
+            if programme is None:
+                result.refused.append((number, "救助类别", gettext("该项目已停用")))
+                continue
+            amount = Decimal(row.amount)
+            grant = _grant_for(programme, resident, row.month)
+            if grant is None:
+                grant = Grant.objects.create(
+                    programme=programme, resident=resident, household_id=resident.household_id, node=resident.node,
+                    community_id=_community_id(resident.node),
+                    subdistrict_id=resident.subdistrict_id or resident.node.subdistrict_id, starts_on=row.month,
+                    amount=amount, persons=row.persons, next_review_on=services.next_review(programme, row.month),
+                    notes=gettext("由民政发放表导入建立"), created_by=actor)
+                events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), None,
+                               {"programme_id": programme.pk, "resident_id": resident.pk,
+                                "starts_on": row.month.isoformat(), "amount": row.amount, "persons": row.persons}))
+            refusal = services.payment_refusal(grant, row.month)
+            if refusal:
+                result.refused.append((number, "发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
+                continue
+            existing = Payment.objects.filter(grant=grant, month=row.month).first()
+            if existing is not None:
+                before = {"amount": str(existing.amount), "persons": existing.persons}
+                existing.amount, existing.persons = amount, row.persons
+                existing.source, existing.import_job, existing.recorded_by = PaymentSource.IMPORT, job, actor
+                existing.save()
+                result.updated += 1
+                events.append(("welfare.payment.import", "welfare.payment", existing.pk, str(existing), before,
+                               {"amount": row.amount, "persons": row.persons}))
+                continue
+            payment = Payment.objects.create(
+                grant=grant, programme=programme, resident_id=grant.resident_id, household_id=grant.household_id,
+                node_id=grant.node_id, community_id=grant.community_id, subdistrict_id=grant.subdistrict_id,
+                month=row.month, amount=amount, persons=row.persons, source=PaymentSource.IMPORT, import_job=job,
+                recorded_by=actor)
+            result.created += 1
+            events.append(("welfare.payment.import", "welfare.payment", payment.pk, str(payment), None,
+                           {"grant_id": grant.pk, "month": row.month.isoformat(), "amount": row.amount,
+                            "persons": row.persons, "id_number_masked": row.id_masked}))
+        if events:
+            audit.record_many(actor=actor, events=events)
+        return result
+
+
+def _community_id(node: OrgNode) -> int | None:
+    community = services.community_of(node)
+    return community.pk if community else None
+
+
+def _grant_for(programme: Programme, resident: Resident, month: date) -> Grant | None:
+    """The grant a payment of `month` belongs to: the person's (or household's) grant in the
+    programme whose period covers the month, else the open one (its checks then say why not)."""
+    qs = Grant.objects.filter(programme=programme)
+    if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id:
+        qs = qs.filter(Q(resident=resident) | Q(household_id=resident.household_id))
+    else:
+        qs = qs.filter(resident=resident)
+    covering = qs.filter(starts_on__lt=_next_month(month)).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=month))
+    return (covering.order_by("-starts_on", "-pk").first()
+            or qs.filter(state__in=(GrantState.ACTIVE, GrantState.SUSPENDED)).order_by("-starts_on", "-pk").first())
+
+
+def _next_month(month: date) -> date:
+    return services.add_months(month.replace(day=1), 1)
+
+
+register(PaymentRegister())

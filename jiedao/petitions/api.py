@@ -94,7 +94,7 @@ class CandidateOut(Schema):
         return obj.earlier.code
 
 
-class StepOut(Schema):
+class PetitionStepOut(Schema):
     seq: int
     action: str
     from_state: str
@@ -111,7 +111,7 @@ class PetitionDetailOut(PetitionOut):
     extension_reason: str
     petitioners: list[PetitionerOut]
     candidates: list[CandidateOut]
-    history: list[StepOut]
+    history: list[PetitionStepOut]
     allowed_actions: list[str]
 
     @staticmethod
@@ -149,13 +149,13 @@ class PetitionIn(InSchema):
     unit_node: ObjId | None = None
 
 
-class ActionIn(InSchema):
+class PetitionActionIn(InSchema):
     action: PetitionAction
     reason: str = Field("", max_length=2000)
     days: int | None = Field(None, ge=1, le=workflow.EXTEND_MAX_DAYS, description="延期天数（延期时）")
 
 
-class DecisionIn(InSchema):
+class CandidateDecisionIn(InSchema):
     confirm: bool
 
 
@@ -187,7 +187,7 @@ class MatterOut(Schema):
     struck_off_on: date | None
 
 
-class MeasureOut(Schema):
+class PlanMeasureOut(Schema):
     id: int
     text: str
     owner: str
@@ -202,7 +202,7 @@ class DiagnosisIn(InSchema):
     wants: str = Field(max_length=1000)
 
 
-class MeasureIn(InSchema):
+class PlanMeasureIn(InSchema):
     text: str = Field(max_length=300)
     owner: str = Field(max_length=64)
     due_on: date
@@ -235,7 +235,7 @@ class ContactIn(InSchema):
     stability: Stability
 
 
-class FigureOut(Schema):
+class PetitionFigureOut(Schema):
     label: str
     value: str
     url: str | None
@@ -299,7 +299,7 @@ def petition_detail(request, petition_id: int = id_path("信访件编号")):
 
 @router.post("/petitions/{petition_id}/actions", response={200: PetitionDetailOut, **WRITE_ERRORS},
              summary="信访件流转")
-def petition_action(request, payload: ActionIn, petition_id: int = id_path("信访件编号")):
+def petition_action(request, payload: PetitionActionIn, petition_id: int = id_path("信访件编号")):
     petition = selectors.petition_get(request.auth, petition_id)
     params = {"days": payload.days} if payload.days is not None else {}
     services.petition_act(actor=request.auth, petition=petition, action=payload.action, reason=payload.reason,
@@ -323,7 +323,7 @@ def petition_propose_joint(request, payload: ReasonIn, petition_id: int = id_pat
 
 
 @router.post("/candidates/{candidate_id}", response={200: CandidateOut, **WRITE_ERRORS}, summary="确认或排除疑似重复")
-def candidate_decide(request, payload: DecisionIn, candidate_id: int = id_path("疑似重复编号")):
+def candidate_decide(request, payload: CandidateDecisionIn, candidate_id: int = id_path("疑似重复编号")):
     candidate = selectors.candidate_get(request.auth, candidate_id)
     services.candidate_decide(actor=request.auth, candidate=candidate, confirm=payload.confirm)
     return selectors.candidate_get(request.auth, candidate_id)
@@ -379,7 +379,7 @@ def matter_detail(request, matter_id: int = id_path("事项编号")):
     return selectors.matter_get(request.auth, matter_id)
 
 
-@router.get("/matters/{matter_id}/measures", response={200: list[MeasureOut], **READ_ERRORS}, summary="化解方案")
+@router.get("/matters/{matter_id}/measures", response={200: list[PlanMeasureOut], **READ_ERRORS}, summary="化解方案")
 def matter_measures(request, matter_id: int = id_path("事项编号")):
     return list(selectors.matter_get(request.auth, matter_id).measures.all())
 
@@ -390,13 +390,13 @@ def matter_diagnose(request, payload: DiagnosisIn, matter_id: int = id_path("事
     return services.matter_diagnose(actor=request.auth, matter=matter, **payload.model_dump())
 
 
-@router.post("/matters/{matter_id}/measures", response={201: MeasureOut, **WRITE_ERRORS}, summary="添加化解措施")
-def matter_measure_add(request, payload: MeasureIn, matter_id: int = id_path("事项编号")):
+@router.post("/matters/{matter_id}/measures", response={201: PlanMeasureOut, **WRITE_ERRORS}, summary="添加化解措施")
+def matter_measure_add(request, payload: PlanMeasureIn, matter_id: int = id_path("事项编号")):
     matter = selectors.matter_get(request.auth, matter_id)
     return Status(201, services.measure_add(actor=request.auth, matter=matter, **payload.model_dump()))
 
 
-@router.post("/matters/{matter_id}/measures/{measure_id}/done", response={200: MeasureOut, **WRITE_ERRORS},
+@router.post("/matters/{matter_id}/measures/{measure_id}/done", response={200: PlanMeasureOut, **WRITE_ERRORS},
              summary="措施完成")
 def matter_measure_done(request, matter_id: int = id_path("事项编号"), measure_id: int = id_path("措施编号")):
     matter = selectors.matter_get(request.auth, matter_id)
@@ -410,7 +410,7 @@ def matter_strike_off(request, payload: StrikeIn, matter_id: int = id_path("事�
     return services.matter_strike_off(actor=request.auth, matter=matter, evidence=payload.evidence)
 
 
-@router.get("/figures", response={200: list[FigureOut], **READ_ERRORS}, summary="信访统计")
+@router.get("/figures", response={200: list[PetitionFigureOut], **READ_ERRORS}, summary="信访统计")
 def figures(request, start: date, end: date, node: ObjId | None = None):
     if end < start:
         raise DomainError(_("结束日期不能早于开始日期。"), field="end")

@@ -9,8 +9,8 @@ Registered in jiedao.cases.statistics.panels by WelfareConfig.ready(); loaded as
 the page is shown. The parts count from their rows (a whole sub-district's year of visits costs a
 few hundred milliseconds on SQLite), so the HTML is cached per node, period, language and viewer
 scope under a generation that moves with every write the figures read — the highest ids of the
-append-only tables (visits, history rows, checks) and the latest change of the rows edited in
-place (payments, grants, households) — and for at most PANEL_CACHE_SECONDS for what no row of
+append-only tables (visits, history rows, checks, new requests and 优待证 applications) and the
+latest change of the rows edited in place (payments, grants, households, requests, applications) — and for at most PANEL_CACHE_SECONDS for what no row of
 those records (a special group's visit interval edited, a tag ended, the clock passing a due date).
 """
 
@@ -30,14 +30,23 @@ from jiedao.core.permissions import Perm
 from jiedao.welfare.benefits import selectors as benefits
 from jiedao.welfare.models.benefits import Grant, Payment
 from jiedao.welfare.models.monitoring import MonitoredHousehold, MonitoringChange, MonitoringTransition, MonitoringVisit
-from jiedao.welfare.models.visits import CardTransition, RequestTransition, VeteranCheck, Visit
+from jiedao.welfare.models.visits import (
+    CardApplication,
+    CardTransition,
+    RequestTransition,
+    ServiceRequest,
+    VeteranCheck,
+    Visit,
+)
 from jiedao.welfare.monitoring import selectors as monitoring
 from jiedao.welfare.visits import selectors as visits
 
 PANEL_CACHE_SECONDS = 300
+# A request or an application is created without a history row (its workflow's first step is the
+# first action), so their own tables are watched too: the highest id (a new one) and the latest change.
 _APPENDED = (MonitoringTransition, MonitoringVisit, MonitoringChange, Visit, VeteranCheck, RequestTransition,
-             CardTransition)
-_EDITED = (Payment, Grant, MonitoredHousehold)
+             CardTransition, ServiceRequest, CardApplication)
+_EDITED = (Payment, Grant, MonitoredHousehold, ServiceRequest, CardApplication)
 
 
 def generation() -> str:

@@ -63,3 +63,16 @@ def test_outside_the_scope_or_without_welfare_rights_404(world, client):
     assert client.get(PANEL, {"node": world.other_grid.pk}).status_code == 404  # not the worker's grid
     client.force_login(world.handler)  # a department handler has no welfare rights
     assert client.get(PANEL).status_code in (403, 404)
+
+
+def test_a_new_request_and_card_application_show_at_once(world, client):
+    v = make_visits(world)
+    cache.clear()
+    client.force_login(world.worker)
+    before = dict(shown(client.get(PANEL, {"node": world.grid.pk}).content.decode()))
+    services.request_create(actor=world.worker, veteran=v.dan_veteran, kind="help", content="住院困难")
+    middle = dict(shown(client.get(PANEL, {"node": world.grid.pk}).content.decode()))
+    assert middle["诉求办结"] != before["诉求办结"]
+    services.card_apply(actor=world.worker, veteran=v.dan_veteran)
+    after = dict(shown(client.get(PANEL, {"node": world.grid.pk}).content.decode()))
+    assert int(after["优待证申请人次"]) == int(before["优待证申请人次"]) + 1

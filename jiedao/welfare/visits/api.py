@@ -348,6 +348,8 @@ def due_summary(request, filters: Query[DueFilters]):
 @router.get("/visits", response={200: list[VisitOut], **READ_ERRORS}, summary="走访记录")
 @paginated
 def visit_list(request, filters: Query[VisitFilters]):
+    selectors.period_day(filters.start, field="start", label=_("开始日期"))
+    selectors.period_day(filters.end, field="end", label=_("结束日期"))
     resident = ref_or_404(selectors.resident_get, request.auth, filters.resident, "resident")
     return selectors.visits(request.auth, resident=resident, start=filters.start, end=filters.end,
                             node=_node(request, filters.node))
@@ -364,6 +366,8 @@ def visit_record(request, payload: VisitIn):
 @router.get("/visits/figures", response={200: list[FigureOut], **READ_ERRORS}, summary="走访与优抚统计")
 def figures(request, period: Query[PeriodIn]):
     today = timezone.localdate()
+    selectors.period_day(period.start, field="start", label=_("开始日期"))
+    selectors.period_day(period.end, field="end", label=_("结束日期"))
     start, end = period.start or today.replace(month=1, day=1), period.end or today
     if end < start:
         raise DomainError(_("结束日期不能早于开始日期。"), field="end")

@@ -90,9 +90,11 @@ class VeteranNewForm(VeteranForm):
 
     field_order = ["resident", "category", "enlisted_year", "discharged_year", "filed", "notes"]
 
-    def __init__(self, *args: Any, residents: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, residents: list[tuple[int, str]], searched: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["resident"].choices = residents
+        if searched:
+            self.fields["resident"].help_text = _("按姓名找到的、您管辖范围内尚未建档的在册居民（最多 20 人）")
 
 
 class CheckForm(forms.Form):

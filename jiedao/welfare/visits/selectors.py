@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jiedao.core import scope
+from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm, Role
 from jiedao.org.models import NodeKind, OrgNode, RoleAssignment
 from jiedao.people.models import ResidentTag
@@ -36,6 +37,7 @@ from jiedao.welfare.models.visits import (
 )
 
 OVERDUE, WEEK, LATER = "overdue", "week", "later"
+DATE_MIN, DATE_MAX = date(2000, 1, 1), date(2100, 12, 31)  # the dates a period or a filter may name
 BUCKETS = ("due", OVERDUE, WEEK, "never", "all")
 
 
@@ -69,6 +71,13 @@ class DueRow:
     @property
     def days_overdue(self) -> int:
         return max(0, (timezone.localdate() - self.due).days)
+
+
+def period_day(value: date | None, *, field: str, label: str) -> date | None:
+    """A date a reader names (a period's start or end, a list filter): None, or within 2000–2100."""
+    if value is not None and not DATE_MIN <= value <= DATE_MAX:
+        raise DomainError(_("%(label)s须在 2000 年至 2100 年之间。") % {"label": label}, field=field)
+    return value
 
 
 def week_end(today: date) -> date:
@@ -221,6 +230,8 @@ def visit_get(user: Any, pk: Any) -> Visit:
 
 
 def resident_get(user: Any, pk: Any) -> Any:
+    """A resident the user sees (a resident no longer in the register too: their visits stay
+    readable; recording one is refused by services.visit_record)."""
     from jiedao.people.models import Resident
 
     return scope.get_scoped(Resident.objects.select_related("node"), user, Perm.VIEW_WELFARE, pk=pk)
@@ -247,6 +258,19 @@ def veterans(user: Any, *, q: str = "", category: str = "", card_status: str = "
     if node is not None:
         qs = qs.filter(resident__node__path__range=scope.subtree_range(node.path))
     return qs.order_by("resident__node__path", "resident__name", "pk")
+
+
+def unfiled_residents(user: Any, q: str, limit: int = 20) -> list[Any]:
+    """Residents in the register whose name contains `q`, where the user may file an 优抚对象
+    (RECORD_WELFARE), without a record yet — for the 建立档案 page's search."""
+    from jiedao.people.models import Resident
+
+    q = (q or "").strip()
+    if not q:
+        return []
+    qs = scope.restrict(Resident.objects.filter(is_active=True, name__contains=q), user, Perm.RECORD_WELFARE)
+    qs = qs.exclude(pk__in=Veteran.objects.values("resident_id"))
+    return list(qs.select_related("node").order_by("name", "node__path", "pk")[:limit])
 
 
 def veteran_get(user: Any, pk: Any) -> Veteran:
@@ -303,7 +327,7 @@ class Figures:
     applications: int  # 优待证申请人次: applications dated in the period
     issued: int  # 优待证发放: applications issued in the period
     requests: int  # 诉求登记: requests received in the period
-    requests_done: int  # 诉求办结: requests finished (办结) in the period and still done
+    requests_done: int  # 诉求办结: of those, the ones finished (办结) by the period's end and still done
 
 
 def _under(qs: QuerySet, field_path: str, node: OrgNode | None) -> QuerySet:
@@ -315,10 +339,12 @@ def _under(qs: QuerySet, field_path: str, node: OrgNode | None) -> QuerySet:
 def figures(user: Any, node: OrgNode | None, start: date, end: date, today: date | None = None) -> Figures:
     today = today or timezone.localdate()
     rows = due_rows(user, today=today, node=node)
-    tz_start = timezone.make_aware(datetime.combine(start, time.min))
-    tz_end = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
+    # the end of the period's last day (a reader's dates are checked by period_day; clamped so no
+    # caller can overflow the date arithmetic)
+    tz_end = timezone.make_aware(datetime.combine(min(end, DATE_MAX) + timedelta(days=1), time.min))
     path = "veteran__resident__node__path"
-    req = _under(scope.restrict(ServiceRequest.objects.all(), user, Perm.VIEW_WELFARE), path, node)
+    req = _under(scope.restrict(ServiceRequest.objects.filter(received_on__range=(start, end)), user,
+                                Perm.VIEW_WELFARE), path, node)
     return Figures(
         scheduled=len(rows),
         visited=_under(scope.restrict(Visit.objects.filter(visited_on__range=(start, end)), user, Perm.VIEW_WELFARE),
@@ -331,8 +357,8 @@ def figures(user: Any, node: OrgNode | None, start: date, end: date, today: date
                                            Perm.VIEW_WELFARE), path, node).count(),
         issued=_under(scope.restrict(CardApplication.objects.filter(issued_on__range=(start, end)), user,
                                      Perm.VIEW_WELFARE), path, node).count(),
-        requests=req.filter(received_on__range=(start, end)).count(),
-        requests_done=req.filter(state=RequestState.DONE, done_at__gte=tz_start, done_at__lt=tz_end).count(),
+        requests=req.count(),
+        requests_done=req.filter(state=RequestState.DONE, done_at__lt=tz_end).count(),
     )
 
 

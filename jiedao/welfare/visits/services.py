@@ -113,6 +113,8 @@ def visit_record(*, actor: Any, resident: Resident, visited_on: date, mode: str 
     `submission`: the form's one-time id. The same visitor sending the same id again (a phone that
     never got the answer) gets the visit already recorded, and nothing is recorded twice."""
     scope.require(actor, Perm.RECORD_WELFARE, resident.node.path, view_perm=Perm.VIEW_WELFARE)
+    if not Resident.objects.filter(pk=resident.pk, is_active=True).exists():
+        raise DomainError(_("该居民已不在册（已注销或迁出），不能登记走访。"), field="resident")
     submission = str(submission or "")
     if submission:
         if not _SUBMISSION.fullmatch(submission):

@@ -87,9 +87,12 @@ def resident_visits(request: HttpRequest, pk: int) -> HttpResponse:
     choices = [(r.group_id, r.group_name) for r in schedule]
     form = VisitForm(request.POST or None, group_choices=choices)
     status = 200
-    can_record = scope.path_allows(request.user, Perm.RECORD_WELFARE, resident.node.path) and bool(schedule)
+    can_record = (scope.path_allows(request.user, Perm.RECORD_WELFARE, resident.node.path) and bool(schedule)
+                  and resident.is_active)
     if request.method == "POST":
         status = 400
+        if not resident.is_active:
+            return render_error(request, DomainError(_("该居民已不在册（已注销或迁出），不能登记走访。"), field="resident"))
         if not can_record:
             return render_error(request, PermissionError_(_("您不能为该居民登记走访。"))
                                 if schedule else DomainError(_("该居民不在需要走访的特殊人群中。"), field="resident"))
@@ -152,14 +155,25 @@ def veteran_list(request: HttpRequest) -> HttpResponse:
 def _unfiled_veterans(user: Any) -> list[tuple[int, str]]:
     tags = scope.restrict(ResidentTag.objects.filter(group__code="veteran", resident__is_active=True), user,
                           Perm.RECORD_WELFARE).exclude(resident_id__in=Veteran.objects.values("resident_id"))
-    return [(pk, f"{name} · {node} · {masked}") for pk, name, node, masked in
+    return [(pk, f"{name} · {node} · {masked or '—'}") for pk, name, node, masked in
             tags.order_by("resident__node__path", "resident__name")
             .values_list("resident_id", "resident__name", "resident__node__name", "resident__id_number_masked")[:500]]
 
 
+def _found_residents(user: Any, q: str) -> list[tuple[int, str]]:
+    """Residents in the register the user may file (RECORD_WELFARE there), not yet filed, whose name
+    contains `q` — a 烈属, 军属 or other 优抚对象 carries no 退役军人 tag. Masks only."""
+    return [(r.pk, f"{r.name} · {r.node.name} · {r.id_number_masked or r.phone_masked or '—'}")
+            for r in selectors.unfiled_residents(user, q)]
+
+
 @require_perm_anywhere(Perm.RECORD_WELFARE)
 def veteran_new(request: HttpRequest) -> HttpResponse:
-    form = VeteranNewForm(request.POST or None, residents=_unfiled_veterans(request.user))
+    """File an 优抚对象: pick one of the residents tagged 退役军人 without a record, or find any
+    resident in scope by name (the search keeps its `q` in the URL the form posts to)."""
+    q = (request.GET.get("q") or "").strip()[:40]
+    residents = _found_residents(request.user, q) if q else _unfiled_veterans(request.user)
+    form = VeteranNewForm(request.POST or None, residents=residents, searched=bool(q))
     status = 200
     if request.method == "POST":
         status = 400
@@ -173,7 +187,8 @@ def veteran_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("已建立优抚对象档案。"))
                 return redirect("welfare:veteran", pk=veteran.pk)
-    return render(request, "welfare/visits/veteran_new.html", {"form": form}, status=status)
+    return render(request, "welfare/visits/veteran_new.html", {"form": form, "q": q, "residents": residents},
+                  status=status)
 
 
 def _actions(table: Any, user: Any, obj: Any, posted: ActionForm | None = None) -> list[dict[str, Any]]:

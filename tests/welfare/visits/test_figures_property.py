@@ -93,7 +93,9 @@ def brute_figures(user, start: date, end: date, today: date) -> dict[str, int]:
         "applications": sum(start <= a.applied_on <= end for a in cards),
         "issued": sum(a.pk in issued and start <= issued[a.pk] <= end for a in cards),
         "requests": sum(start <= r.received_on <= end for r in requests),
-        "requests_done": sum(req_state.get(r.pk) == "done" and start <= req_done[r.pk] <= end for r in requests),
+        # 诉求办结 among the requests received in the period (one population): done, by the period's end
+        "requests_done": sum(start <= r.received_on <= end and req_state.get(r.pk) == "done" and req_done[r.pk] <= end
+                             for r in requests),
     }
 
 

@@ -9,6 +9,7 @@ from jiedao.cases import bulk
 from jiedao.cases import demo as cases_demo
 from jiedao.core import seeding
 from jiedao.people import demo as people_demo
+from jiedao.petitions import demo as petitions_demo
 from jiedao.safety import demo as safety_demo
 from jiedao.welfare.benefits import demo as benefits_demo
 from jiedao.welfare.monitoring import demo as monitoring_demo
@@ -23,9 +24,11 @@ def test_the_apps_register_their_steps_in_layer_order():
         ("jiedao.welfare.monitoring", "jiedao.welfare.monitoring.demo.demo_step", None),
         ("jiedao.welfare.benefits", "jiedao.welfare.benefits.demo.demo_step", None),
         ("jiedao.welfare.visits", "jiedao.welfare.visits.demo.demo_step", None),
+        ("jiedao.petitions", "jiedao.petitions.demo.demo_step", None),
     ]
     assert seeding.demo_steps() == [people_demo.demo_step, cases_demo.demo_step, safety_demo.demo_step,
-                                    monitoring_demo.demo_step, benefits_demo.demo_step, visits_demo.demo_step]
+                                    monitoring_demo.demo_step, benefits_demo.demo_step, visits_demo.demo_step,
+                                    petitions_demo.demo_step]
     assert seeding.scale_steps() == [bulk.scale_step]
 
 

@@ -57,7 +57,7 @@ class MonitoredOut(Schema):
     household_id: int
     household_number: str = Field(description="户号")
     head_name: str = Field(description="户主姓名（登记簿）")
-    node_id: int
+    node_id: int = Field(description="户当前所在节点编号")
     node_name: str
     kind: str = Field(description="unstable 脱贫不稳定户 / marginal 边缘易致贫户 / sudden 突发严重困难户")
     risk_types: list[str] = Field(description="风险类型代码（illness 因病、disability 因残、schooling 因学、disaster 因灾、"
@@ -83,6 +83,10 @@ class MonitoredOut(Schema):
     @staticmethod
     def resolve_head_name(obj) -> str:
         return getattr(obj, "head_name", None) or ""
+
+    @staticmethod
+    def resolve_node_id(obj) -> int:
+        return obj.household.node_id
 
     @staticmethod
     def resolve_node_name(obj) -> str:

@@ -46,17 +46,17 @@ def with_head(qs: QuerySet[MonitoredHousehold]) -> QuerySet[MonitoredHousehold]:
 
 
 def monitored_visible(user: Any) -> QuerySet[MonitoredHousehold]:
-    return scope.restrict(MonitoredHousehold.objects.select_related("node", "household", "household__head", "cadre"),
+    return scope.restrict(MonitoredHousehold.objects.select_related("household", "household__node", "household__head", "cadre"),
                           user, Perm.VIEW_WELFARE)
 
 
 def monitored_get(user: Any, pk: Any) -> MonitoredHousehold:
-    return scope.get_scoped(with_head(MonitoredHousehold.objects.select_related("node", "household", "cadre")),
+    return scope.get_scoped(with_head(MonitoredHousehold.objects.select_related("household", "household__node", "cadre")),
                             user, Perm.VIEW_WELFARE, pk=pk)
 
 
 def measure_get(user: Any, pk: Any) -> Measure:
-    return scope.get_scoped(Measure.objects.select_related("monitored", "monitored__node"), user, Perm.VIEW_WELFARE,
+    return scope.get_scoped(Measure.objects.select_related("monitored", "monitored__household__node"), user, Perm.VIEW_WELFARE,
                             pk=pk)
 
 
@@ -73,7 +73,7 @@ def household_get(user: Any, pk: Any) -> Household:
     return scope.get_scoped(Household.objects.select_related("node"), user, Perm.RECORD_WELFARE, pk=pk)
 
 
-def in_subtree(qs: QuerySet, node: OrgNode | None, field: str = "node__path") -> QuerySet:
+def in_subtree(qs: QuerySet, node: OrgNode | None, field: str = "household__node__path") -> QuerySet:
     if node is None:
         return qs
     return qs.filter(**{f"{field}__range": scope.subtree_range(node.path)})
@@ -174,7 +174,7 @@ def overdue_in_month(user: Any, first: date, *, node: OrgNode | None = None) -> 
     not visited yet)."""
     qs = due_in_month(in_subtree(monitored_visible(user), node), first)
     return with_head(qs).annotate(visited=_visited_in(first)).filter(visited=False).order_by(
-        "node__path", "household__number")
+        "household__node__path", "household__number")
 
 
 @dataclass

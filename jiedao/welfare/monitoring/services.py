@@ -114,7 +114,7 @@ def _members(value: Any, *, field: str = "members") -> int:
 
 def _visible(actor: Any, monitored: MonitoredHousehold) -> MonitoredHousehold:
     """The row as it is now, locked for the step, or 404 when the actor does not see it."""
-    current = (MonitoredHousehold.objects.select_for_update().select_related("node", "household")
+    current = (MonitoredHousehold.objects.select_for_update(of=("self",)).select_related("household", "household__node")
                .filter(pk=monitored.pk).first())
     if current is None or not scope.restrict(MonitoredHousehold.objects.filter(pk=current.pk), actor,
                                              Perm.VIEW_WELFARE).exists():
@@ -211,7 +211,7 @@ def monitored_create(*, actor: Any, household: Household, kind: str, risk_types:
     try:
         with transaction.atomic():
             monitored = MonitoredHousehold.objects.create(
-                household=household, node=household.node, subdistrict_id=household.subdistrict_id or household.node.subdistrict_id,
+                household=household, subdistrict_id=household.subdistrict_id or household.node.subdistrict_id,
                 kind=kind, risk_types=risks, lead_source=lead_source, lead_on=lead_on, lead_note=lead_note,
                 cadre=chosen, members=household_members(household), income_per_head=income)
     except IntegrityError:

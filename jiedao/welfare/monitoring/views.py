@@ -243,7 +243,7 @@ def notice(request: HttpRequest) -> HttpResponse:
     members, kind and the step — never an ID number, phone, bank account or health (risk types
     such as 因病/因残 tell health, so they are left out too)."""
     rows = selectors.monitored_visible(request.user).filter(
-        state__in=(MonitoringState.NOTICE, MonitoringState.EXIT_NOTICE)).order_by("node__path", "household__number")
+        state__in=(MonitoringState.NOTICE, MonitoringState.EXIT_NOTICE)).order_by("household__node__path", "household__number")
     return render(request, "welfare/monitoring/notice.html", {"rows": rows, "days": NOTICE_DAYS_MIN})
 
 

@@ -51,7 +51,7 @@ def _under(row: MonitoredHousehold, day: date) -> bool:
 
 def brute(user, start: date, end: date, node) -> dict[str, int]:
     paths = scope.granted_paths(user, Perm.VIEW_WELFARE)
-    rows = [r for r in MonitoredHousehold.objects.select_related("node")
+    rows = [r for r in MonitoredHousehold.objects.select_related("household__node")
             if (paths is None or any(r.node.path.startswith(p) for p in paths))
             and (node is None or r.node.path.startswith(node.path))]
     visits: dict[int, list[date]] = {}
@@ -83,7 +83,7 @@ def write_rows(world, households, data) -> None:
             last = index == 1 or data.draw(st.booleans())
             state = data.draw(st.sampled_from(OPEN if last else ["rejected", "removed"]))
             lead = data.draw(day)
-            row = MonitoredHousehold(household=household, node=household.node, subdistrict=world.subdistrict,
+            row = MonitoredHousehold(household=household, subdistrict=world.subdistrict,
                                      kind="marginal", risk_types=["illness"], lead_source="department", lead_on=lead,
                                      members=data.draw(st.integers(1, 5)), state=state)
             if state not in ENTRY_STATES and state != "rejected":

@@ -258,8 +258,25 @@ def monitored_act(*, actor: Any, monitored: MonitoredHousehold, action: str, rea
         return MACHINE.act(current, actor=actor, kinds=kinds, action=action, reason=reason, params=params)
 
 
-def _notice(params: Mapping[str, Any], today: date) -> tuple[date, date]:
-    start = _day(params.get("notice_from") or today, field="notice_from", label=_("公示开始日期"))
+NOTICE_AHEAD_DAYS = 30  # a notice may be announced to start this many days ahead
+
+
+def _notice(params: Mapping[str, Any], today: date, deliberated_on: date | None) -> tuple[date, date]:
+    """The notice's days: it starts on or after the deliberation (never backdated before it, so
+    the 5 days cannot be over before the notice was even decided) and at most 30 days ahead."""
+    start = params.get("notice_from") or today
+    label = _("公示开始日期")
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start)
+        except ValueError:
+            raise DomainError(_("%(label)s不是有效的日期。") % {"label": label}, field="notice_from") from None
+    earliest = deliberated_on or today
+    if start < earliest:
+        raise DomainError(_("公示开始日期不能早于民主评议日期（%(day)s）。") % {"day": earliest.isoformat()},
+                          field="notice_from")
+    if start > today + timedelta(days=NOTICE_AHEAD_DAYS):
+        raise DomainError(_("公示开始日期不能晚于今天起 %(n)s 天。") % {"n": NOTICE_AHEAD_DAYS}, field="notice_from")
     end = params.get("notice_to") or start + timedelta(days=NOTICE_DAYS_MIN - 1)
     if isinstance(end, str):
         try:
@@ -292,7 +309,7 @@ def _deliberate(row, now, reason, params):
 
 
 def _publish(row, now, reason, params):
-    start, end = _notice(params, timezone.localdate())
+    start, end = _notice(params, timezone.localdate(), row.deliberated_on)
     return Effect({"notice_from": start, "notice_to": end}, data={"from": start.isoformat(), "to": end.isoformat()})
 
 
@@ -329,7 +346,7 @@ def _exit_deliberate(row, now, reason, params):
 
 
 def _exit_publish(row, now, reason, params):
-    start, end = _notice(params, timezone.localdate())
+    start, end = _notice(params, timezone.localdate(), row.exit_deliberated_on)
     return Effect({"exit_notice_from": start, "exit_notice_to": end},
                   data={"from": start.isoformat(), "to": end.isoformat()})
 

@@ -1,7 +1,7 @@
 """The review's fixes (issue 17): scope follows the household's current place, the notice cannot
 be backdated, out-of-range dates answer 4xx, and the smaller service and page refusals."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.http import Http404
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jiedao.core.errors import DomainError
 from jiedao.people import services as people_services
-from jiedao.welfare.models.monitoring import Measure, MonitoredHousehold
+from jiedao.welfare.models.monitoring import Measure
 from jiedao.welfare.monitoring import selectors, services
 
 from .conftest import lead, to_monitored
@@ -47,3 +47,46 @@ def test_a_moved_household_goes_with_its_new_grid(world, mon, client):
     assert client.get(f"/welfare/monitoring/{m.pk}/").status_code == 404
     client.force_login(world.other_worker)
     assert client.get(f"/welfare/monitoring/{m.pk}/").status_code == 200
+
+
+# --- 2. the notice cannot start before the deliberation ---------------------------------------
+
+
+def _deliberated(world, mon):
+    m = lead(world, mon.home, actor=world.worker)
+    today = timezone.localdate()
+    services.monitored_act(actor=world.worker, monitored=m, action="verify", consent_on=today)
+    return services.monitored_act(actor=world.secretary, monitored=m, action="deliberate", reason="评议通过")
+
+
+def test_a_backdated_notice_is_refused(world, mon):
+    m = _deliberated(world, mon)
+    today = timezone.localdate()
+    with pytest.raises(DomainError) as exc:
+        services.monitored_act(actor=world.secretary, monitored=m, action="publish",
+                               notice_from=today - timedelta(days=6), notice_to=today - timedelta(days=1))
+    assert exc.value.field == "notice_from" and "评议" in str(exc.value)
+    m.refresh_from_db()
+    assert m.state == "deliberated" and m.notice_from is None
+    m = services.monitored_act(actor=world.secretary, monitored=m, action="publish")
+    assert m.notice_from == today and m.notice_to == today + timedelta(days=4)
+    with pytest.raises(DomainError):  # the five days are not over
+        services.monitored_act(actor=world.secretary, monitored=m, action="approve")
+
+
+def test_a_backdated_exit_notice_is_refused(world, mon):
+    m = to_monitored(world, lead(world, mon.home, actor=world.worker))
+    today = timezone.localdate()
+    services.monitored_act(actor=world.worker, monitored=m, action="exit_verify", exit_income=9000,
+                           secure_education=True, secure_medical=True, secure_housing=True, secure_water=True)
+    m = services.monitored_act(actor=world.secretary, monitored=m, action="exit_deliberate", reason="评议通过")
+    with pytest.raises(DomainError) as exc:
+        services.monitored_act(actor=world.secretary, monitored=m, action="exit_publish",
+                               notice_from=today - timedelta(days=6), notice_to=today - timedelta(days=1))
+    assert exc.value.field == "notice_from"
+    with pytest.raises(DomainError) as exc:  # nor a notice far ahead
+        services.monitored_act(actor=world.secretary, monitored=m, action="exit_publish",
+                               notice_from=today + timedelta(days=400))
+    assert exc.value.field == "notice_from"
+    m = services.monitored_act(actor=world.secretary, monitored=m, action="exit_publish")
+    assert m.exit_notice_from == today

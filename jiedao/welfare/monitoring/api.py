@@ -44,9 +44,10 @@ def _month(value: str, field: str = "month") -> date:
         return selectors.previous_month(selectors.month_start(timezone.localdate()))
     try:
         year, month = (int(x) for x in value.split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         raise DomainError(_("月份应为年月，如 2026-03。"), field=field) from None
+    return selectors.check_year(first, field=field, label=_("月份"))
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -403,6 +404,8 @@ def line_set(request, payload: LineIn):
 
 @router.get("/figures", response={200: FigureOut, **READ_ERRORS}, summary="防止返贫动态监测统计")
 def figures(request, start: date = Query(...), end: date = Query(...), node: int | None = Query(None, ge=1)):
+    selectors.check_year(start, field="start", label=_("开始日期"))
+    selectors.check_year(end, field="end", label=_("结束日期"))
     if end < start:
         raise DomainError(_("结束日期不能早于开始日期。"), field="end")
     if not selectors.scope.has_perm_anywhere(request.auth, Perm.VIEW_WELFARE):

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jiedao.core.errors import DomainError
 from jiedao.welfare.models.monitoring import (
     LeadSource,
     MeasureCategory,
@@ -207,6 +208,10 @@ class OverdueForm(forms.Form):
             return selectors.previous_month(selectors.month_start(timezone.localdate()))
         try:
             year, month = (int(x) for x in value.split("-"))
-            return date(year, month, 1)
+            first = date(year, month, 1)
         except ValueError:
             raise forms.ValidationError(_("月份应为年月，如 2026-03。")) from None
+        try:
+            return selectors.check_year(first, field="month", label=_("月份"))
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None

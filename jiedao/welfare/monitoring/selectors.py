@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from jiedao.core import scope
+from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.org.models import NodeKind, OrgNode
 from jiedao.people.models import Household, Resident
@@ -142,6 +143,17 @@ def communities(user: Any) -> QuerySet[OrgNode]:
 # --- months, due and overdue ------------------------------------------------------------------
 
 
+YEAR_MIN, YEAR_MAX = 2000, 2100  # the dates the lists and figures read (beyond: a 400, never an overflow)
+
+
+def check_year(day: date, *, field: str, label: str) -> date:
+    """Refuse a date outside 2000–2100 with a Chinese message naming the field."""
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        raise DomainError(_("%(label)s须在 %(min)s–%(max)s 年之间。") % {"label": label, "min": YEAR_MIN, "max": YEAR_MAX},
+                          field=field)
+    return day
+
+
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -172,6 +184,7 @@ def due_in_month(qs: QuerySet[MonitoredHousehold], first: date) -> QuerySet[Moni
 def overdue_in_month(user: Any, first: date, *, node: OrgNode | None = None) -> QuerySet[MonitoredHousehold]:
     """The month's overdue list: due in the month, no visit dated in it (for the current month:
     not visited yet)."""
+    check_year(first, field="month", label=_("月份"))
     qs = due_in_month(in_subtree(monitored_visible(user), node), first)
     return with_head(qs).annotate(visited=_visited_in(first)).filter(visited=False).order_by(
         "household__node__path", "household__number")
@@ -230,6 +243,8 @@ class Figures:
 def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None) -> Figures:
     """The figures of the user's welfare scope (optionally under `node`) for [start, end].
     Definitions: docs/figures.md § 防止返贫动态监测."""
+    check_year(start, field="start", label=_("开始日期"))
+    check_year(end, field="end", label=_("结束日期"))
     base = in_subtree(monitored_visible(user), node)
     current = under_monitoring_on(base, end)
     first = month_start(end)

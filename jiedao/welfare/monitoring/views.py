@@ -227,14 +227,17 @@ def overdue(request: HttpRequest) -> HttpResponse:
     month = selectors.previous_month(selectors.month_start(timezone.localdate()))
     form = OverdueForm(request.GET or None, user=request.user, initial={"month": month.strftime("%Y-%m")})
     node = None
+    status = 200
     if form.is_valid():
         month = form.cleaned_data["month"]
         node = next((n for n in form.communities if n.pk == form.cleaned_data.get("node")), None)
+    elif form.is_bound:
+        status = 400  # the form shows its error; the list stays on last month
     rows = selectors.overdue_in_month(request.user, month, node=node)
     due = selectors.due_in_month(selectors.in_subtree(selectors.monitored_visible(request.user), node), month).count()
     current = month == selectors.month_start(timezone.localdate())
     return render(request, "welfare/monitoring/overdue.html", {
-        "form": form, "month": month, "page": paginate(request, rows), "due": due, "current": current})
+        "form": form, "month": month, "page": paginate(request, rows), "due": due, "current": current}, status=status)
 
 
 @require_perm_anywhere(Perm.VIEW_WELFARE)

@@ -1,7 +1,7 @@
 """The review's fixes (issue 17): scope follows the household's current place, the notice cannot
 be backdated, out-of-range dates answer 4xx, and the smaller service and page refusals."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.http import Http404
@@ -13,6 +13,8 @@ from jiedao.welfare.models.monitoring import Measure
 from jiedao.welfare.monitoring import selectors, services
 
 from .conftest import lead, to_monitored
+
+BASE = "/api/v1/welfare/monitoring"
 
 
 def _move(world, household, node):
@@ -90,3 +92,35 @@ def test_a_backdated_exit_notice_is_refused(world, mon):
     assert exc.value.field == "notice_from"
     m = services.monitored_act(actor=world.secretary, monitored=m, action="exit_publish")
     assert m.exit_notice_from == today
+
+
+# --- 3. dates out of range answer 400, not 500 -------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/overdue?month=9999-12", "month"),
+    ("/overdue?month=0001-01", "month"),
+    ("/figures?start=0001-01-01&end=0001-01-02", "start"),
+    ("/figures?start=2026-01-01&end=9999-12-31", "end"),
+])
+def test_out_of_range_dates_answer_400(world, mon, as_, path, field):
+    r = as_(world.leader).get(path)
+    assert r.status_code == 400, r.content
+    assert r.json()["field"] == field and "2000" in r.json()["detail"]
+
+
+def test_out_of_range_month_on_the_overdue_page_is_a_form_error(world, mon, client):
+    client.force_login(world.leader)
+    r = client.get("/welfare/monitoring/overdue/?month=9999-12")
+    assert r.status_code == 400
+    assert "2000" in r.content.decode()
+    assert client.get("/welfare/monitoring/overdue/?month=2026-01").status_code == 200
+
+
+def test_selectors_refuse_years_out_of_range(world):
+    with pytest.raises(DomainError) as exc:
+        selectors.overdue_in_month(world.leader, date(9999, 12, 1))
+    assert exc.value.field == "month"
+    with pytest.raises(DomainError) as exc:
+        selectors.figures(world.leader, date(2026, 1, 1), date(9999, 12, 31))
+    assert exc.value.field == "end"

@@ -237,7 +237,7 @@ class Figures:
     overdue: int  # 逾期: due last month and not visited last month
     included: int  # 新纳入: included in [start, end]
     removed: int  # 风险消除: removed in [start, end]
-    late_decisions: int  # 超 15 天未认定: entry steps open more than 15 days on `end`
+    late_decisions: int  # 超 15 天未认定: lead more than 15 days before `end`, not decided by `end`
 
 
 def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None) -> Figures:
@@ -259,7 +259,8 @@ def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None) -
         overdue=due_last.exclude(_visited_in(last)).count(),
         included=base.filter(included_on__range=(start, end)).count(),
         removed=base.filter(removed_on__range=(start, end)).count(),
-        late_decisions=base.filter(state__in=ENTRY_STATES, lead_on__lt=end - timedelta(days=DECISION_DAYS)).count(),
+        late_decisions=base.filter(lead_on__lt=end - timedelta(days=DECISION_DAYS)).filter(
+            Q(decided_on__isnull=True, state__in=ENTRY_STATES) | Q(decided_on__gt=end)).count(),
     )
 
 

@@ -124,3 +124,15 @@ def test_selectors_refuse_years_out_of_range(world):
     with pytest.raises(DomainError) as exc:
         selectors.figures(world.leader, date(2026, 1, 1), date(9999, 12, 31))
     assert exc.value.field == "end"
+
+
+# --- 4. 超 15 天未认定 counts the state on `end` ------------------------------------------------
+
+
+def test_late_decisions_reads_the_state_on_end(world, mon):
+    today = timezone.localdate()
+    m = lead(world, mon.home, actor=world.worker, lead_on=today - timedelta(days=40))
+    to_monitored(world, m)  # decided today, 40 days after the lead
+    assert selectors.figures(world.leader, today - timedelta(days=30), today - timedelta(days=5)).late_decisions == 1
+    assert selectors.figures(world.leader, today - timedelta(days=30), today).late_decisions == 0
+    assert selectors.figures(world.leader, today - timedelta(days=60), today - timedelta(days=26)).late_decisions == 0

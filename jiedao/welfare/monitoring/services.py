@@ -47,6 +47,8 @@ from jiedao.welfare.monitoring.workflow import TABLE, MonitoringAction, Monitori
 
 BACKDATE_DAYS = 366  # a lead or visit recorded late (from a paper form) may be this old
 INCOME_MAX = Decimal("9999999")
+MEASURE_EARLIEST = date(2000, 1, 1)  # a measure's due date: not before this …
+MEASURE_AHEAD_DAYS = 5 * 365 + 1  # … nor more than five years ahead
 CADRE_ROLES = (Role.GRID_WORKER, Role.GRID_LEADER, Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF)
 
 
@@ -459,6 +461,11 @@ def _measure_fields(*, category: Any, content: Any, owner: Any, due_on: Any) -> 
             due_on = date.fromisoformat(due_on)
         except ValueError:
             raise DomainError(_("%(label)s不是有效的日期。") % {"label": _("完成时限")}, field="due_on") from None
+    latest = timezone.localdate() + timedelta(days=MEASURE_AHEAD_DAYS)
+    if not MEASURE_EARLIEST <= due_on <= latest:
+        raise DomainError(_("%(label)s须在 %(min)s 至 %(max)s 之间（至多今后 5 年）。")
+                          % {"label": _("完成时限"), "min": MEASURE_EARLIEST.isoformat(), "max": latest.isoformat()},
+                          field="due_on")
     return {"category": category, "content": content, "owner": owner, "due_on": due_on}
 
 
@@ -506,6 +513,8 @@ def measure_update(*, actor: Any, measure: Measure, status: Any = None, progress
     """Record a measure's progress: its status (done with the day it was done), a note, a new due date."""
     current = _visible(actor, measure.monitored)
     scope.require(actor, Perm.RECORD_WELFARE, current.node.path, view_perm=Perm.VIEW_WELFARE)
+    if current.state in CLOSED_STATES:
+        raise DomainError(_("该户已结束监测，不能再修改帮扶措施。"), field="status")
     measure = Measure.objects.select_for_update().get(pk=measure.pk)
     return _measure_change(actor, measure, status=status, progress=progress, done_on=done_on, due_on=due_on)
 
@@ -528,6 +537,8 @@ def visit_record(*, actor: Any, monitored: MonitoredHousehold, visited_on: Any =
     if submission and getattr(actor, "pk", None):
         earlier = MonitoringVisit.objects.filter(cadre=actor, submission=submission).first()
         if earlier is not None:
+            if earlier.monitored_id != current.pk:  # the same id for another household: never drop the visit
+                raise DomainError(_("提交标识已用于另一户的走访，请刷新页面后重新填写。"), field="submission")
             return earlier
     if current.state not in UNDER_MONITORING:
         raise DomainError(_("只有监测中的户需要每月走访。"), field="visited_on")

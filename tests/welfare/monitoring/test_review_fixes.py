@@ -136,3 +136,46 @@ def test_late_decisions_reads_the_state_on_end(world, mon):
     assert selectors.figures(world.leader, today - timedelta(days=30), today - timedelta(days=5)).late_decisions == 1
     assert selectors.figures(world.leader, today - timedelta(days=30), today).late_decisions == 0
     assert selectors.figures(world.leader, today - timedelta(days=60), today - timedelta(days=26)).late_decisions == 0
+
+
+# --- 5–7. service refusals ------------------------------------------------------------------
+
+
+def test_a_submission_id_reused_on_another_household_is_refused(world, mon):
+    second = people_services.household_create(actor=world.admin, node=world.grid, number="102", address="测试路102号")
+    people_services.resident_create(actor=world.admin, node=world.grid, household=second, name="户主102", relation="户主")
+    a = to_monitored(world, lead(world, mon.home, actor=world.worker))
+    b = to_monitored(world, lead(world, second, actor=world.worker))
+    first = services.visit_record(actor=world.worker, monitored=a, note="一", submission="s-1")
+    assert services.visit_record(actor=world.worker, monitored=a, note="一", submission="s-1").pk == first.pk
+    with pytest.raises(DomainError) as exc:
+        services.visit_record(actor=world.worker, monitored=b, note="二", submission="s-1")
+    assert exc.value.field == "submission"
+    assert not b.visits.exists()
+
+
+def test_measure_update_on_a_closed_household_is_refused(world, mon):
+    m = to_monitored(world, lead(world, mon.home, actor=world.worker))
+    measure = services.measure_add(actor=world.worker, monitored=m, category="medical", content="救助", owner="村委",
+                                   due_on=timezone.localdate())
+    from .conftest import put_in_state
+    put_in_state(m, "removed")
+    with pytest.raises(DomainError) as exc:
+        services.measure_update(actor=world.worker, measure=measure, status="done", progress="办完")
+    assert "结束监测" in str(exc.value)
+    measure.refresh_from_db()
+    assert measure.status == "planned" and measure.progress == ""
+
+
+@pytest.mark.parametrize("due", ["9999-12-31", "1999-12-31", date(2100, 1, 1)])
+def test_measure_due_dates_out_of_range_are_refused(world, mon, due):
+    m = to_monitored(world, lead(world, mon.home, actor=world.worker))
+    with pytest.raises(DomainError) as exc:
+        services.measure_add(actor=world.worker, monitored=m, category="medical", content="救助", owner="村委",
+                             due_on=due)
+    assert exc.value.field == "due_on" and "完成时限" in str(exc.value)
+    measure = services.measure_add(actor=world.worker, monitored=m, category="medical", content="救助", owner="村委",
+                                   due_on=timezone.localdate() + timedelta(days=365))
+    with pytest.raises(DomainError) as exc:
+        services.measure_update(actor=world.worker, measure=measure, due_on=due)
+    assert exc.value.field == "due_on"

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
-from jiedao.org.models import NodeKind, OrgNode
+from jiedao.org.models import NodeKind, OrgNode, User
 from jiedao.people.models import Household, Resident
 from jiedao.welfare.models.monitoring import (
     DECISION_DAYS,
@@ -106,6 +106,12 @@ def monitored_list(user: Any, *, node: OrgNode | None = None, kind: str = "", ri
         ids = [pk for pk, risks in rows.values_list("pk", "risk_types") if risk in (risks or [])]
         rows = rows.filter(pk__in=ids)
     return rows
+
+
+def cadres_in_scope(user: Any) -> QuerySet[User]:
+    """The distinct cadres of the monitored households the user sees (the list's cadre filter)."""
+    ids = monitored_visible(user).exclude(cadre=None).values("cadre_id")
+    return User.objects.filter(pk__in=ids).order_by("username")
 
 
 def transitions(monitored: MonitoredHousehold) -> QuerySet[MonitoringTransition]:

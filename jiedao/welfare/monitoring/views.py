@@ -14,7 +14,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -77,7 +76,8 @@ def monitored_new(request: HttpRequest) -> HttpResponse:
 
 
 def _detail(request: HttpRequest, monitored: Any, *, failed: ActionForm | None = None,
-            measure_form: MeasureForm | None = None, status: int = 200) -> HttpResponse:
+            measure_form: MeasureForm | None = None, measure_update: tuple[int, MeasureUpdateForm] | None = None,
+            status: int = 200) -> HttpResponse:
     user = request.user
     kinds = services.monitored_actor_kinds(user, monitored)
     actions = []
@@ -92,13 +92,18 @@ def _detail(request: HttpRequest, monitored: Any, *, failed: ActionForm | None =
         step.label = _("登记线索") if step.action == "lead" else MonitoringAction(step.action).label
     can_record = scope.path_allows(user, Perm.RECORD_WELFARE, monitored.node.path)
     line = services.line_for(monitored.subdistrict_id, timezone.localdate().year)
+    plan = list(selectors.measures(monitored))
+    for x in plan:  # each measure's update form; the one that failed keeps what was typed
+        x.update_form = measure_update[1] if measure_update and measure_update[0] == x.pk \
+            else MeasureUpdateForm.for_measure(x)
+        x.update_failed = bool(measure_update and measure_update[0] == x.pk)
     return render(request, "welfare/monitoring/detail.html", {
         "m": monitored, "actions": actions, "steps": steps, "line": line,
-        "measures": selectors.measures(monitored), "visits": selectors.visits(monitored)[:36],
+        "measures": plan, "visits": selectors.visits(monitored)[:36],
         "changes": selectors.changes(monitored)[:100], "members": _members(user, monitored),
         "can_record": can_record and monitored.state not in CLOSED_STATES,
         "can_visit": can_record and monitored.is_monitored,
-        "measure_form": measure_form or MeasureForm(), "statuses": MeasureStatus.choices,
+        "measure_form": measure_form or MeasureForm(),
     }, status=status)
 
 
@@ -204,15 +209,19 @@ def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def measure_update(request: HttpRequest, pk: int) -> HttpResponse:
     measure = selectors.measure_get(request.user, pk)
-    form = MeasureUpdateForm(request.POST)
-    if not form.is_valid():
-        return render_error(request, DomainError(_("请选择进展。"), field="status"))
-    try:
-        services.measure_update(actor=request.user, measure=measure, **form.cleaned_data)
-    except DomainError as exc:
-        return render_error(request, exc)
-    messages.success(request, _("已更新措施进展。"))
-    return redirect("welfare:monitoring_detail", pk=measure.monitored_id)
+    form = MeasureUpdateForm(request.POST, auto_id=f"m{measure.pk}_%s")
+    status = 400
+    if form.is_valid():
+        try:
+            services.measure_update(actor=request.user, measure=measure, **form.cleaned_data)
+        except DomainError as exc:
+            status = form_error(form, exc)
+        else:
+            messages.success(request, _("已更新措施进展。"))
+            return redirect("welfare:monitoring_detail", pk=measure.monitored_id)
+    # the detail page again, this measure's form open with what was typed and the errors
+    monitored = selectors.monitored_get(request.user, measure.monitored_id)
+    return _detail(request, monitored, measure_update=(measure.pk, form), status=status)
 
 
 @require_perm_anywhere(Perm.RECORD_WELFARE)
@@ -255,17 +264,16 @@ def lines(request: HttpRequest) -> HttpResponse:
     user = request.user
     subdistricts = [n for n in OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT, is_active=True).order_by("path")
                     if scope.path_allows(user, Perm.MANAGE_WELFARE, n.path)]
-    form = LineForm(request.POST or None)
+    form = LineForm(request.POST or None, subdistricts=subdistricts)
     status = 200
     if request.method == "POST":
         status = 400
         if not subdistricts:
             return render_error(request, DomainError(_("只有街道一级的管理人员可以设置监测标准。")))
         if form.is_valid():
+            data = {k: v for k, v in form.cleaned_data.items() if k != "subdistrict"}
             try:
-                with transaction.atomic():
-                    for sub in subdistricts[:1]:
-                        services.line_set(actor=user, subdistrict=sub, **form.cleaned_data)
+                services.line_set(actor=user, subdistrict=form.chosen(), **data)
             except DomainError as exc:
                 status = form_error(form, exc)
             else:

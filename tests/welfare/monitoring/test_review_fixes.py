@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jiedao.core.errors import DomainError
 from jiedao.people import services as people_services
-from jiedao.welfare.models.monitoring import Measure
+from jiedao.welfare.models.monitoring import Measure, MonitoredHousehold
 from jiedao.welfare.monitoring import selectors, services
 
 from .conftest import lead, to_monitored
@@ -179,3 +179,70 @@ def test_measure_due_dates_out_of_range_are_refused(world, mon, due):
     with pytest.raises(DomainError) as exc:
         services.measure_update(actor=world.worker, measure=measure, due_on=due)
     assert exc.value.field == "due_on"
+
+
+# --- 8–10. pages ------------------------------------------------------------------------------
+
+
+def test_the_line_page_sets_the_chosen_subdistrict(world, client):
+    from jiedao.org import services as org_services
+    from jiedao.org.models import NodeKind
+    from jiedao.welfare.models.monitoring import MonitoringLine
+
+    second = org_services.node_create(actor=world.root, parent=None, kind=NodeKind.SUBDISTRICT, name="丹东街道",
+                                      code="330225003000")
+    client.force_login(world.root)
+    page = client.get("/welfare/monitoring/lines/").content.decode()
+    assert "丹东街道" in page and "丹西街道" in page
+    r = client.post("/welfare/monitoring/lines/", {"subdistrict": second.pk, "year": 2026, "amount": 7300})
+    assert r.status_code == 302
+    assert MonitoringLine.objects.get(subdistrict=second, year=2026).amount == 7300
+    assert not MonitoringLine.objects.filter(subdistrict=world.subdistrict, year=2026, amount=7300).exists()
+    client.force_login(world.leader)  # manages 丹西 only: 丹东 is not a choice
+    r = client.post("/welfare/monitoring/lines/", {"subdistrict": second.pk, "year": 2026, "amount": 9999})
+    assert r.status_code == 400 and MonitoringLine.objects.get(subdistrict=second, year=2026).amount == 7300
+    assert "丹东街道" not in client.get("/welfare/monitoring/lines/").content.decode()
+    r = client.post("/welfare/monitoring/lines/", {"subdistrict": world.subdistrict.pk, "year": 2027, "amount": 7500})
+    assert r.status_code == 302 and MonitoringLine.objects.get(subdistrict=world.subdistrict, year=2027).amount == 7500
+
+
+def test_measure_dates_on_the_page_and_input_kept_on_error(world, mon, client):
+    m = to_monitored(world, lead(world, mon.home, actor=world.worker))
+    today = timezone.localdate()
+    measure = services.measure_add(actor=world.worker, monitored=m, category="medical", content="大病救助",
+                                   owner="村委会", due_on=today)
+    client.force_login(world.worker)
+    url = f"/welfare/monitoring/measures/{measure.pk}/"
+    page = client.get(f"/welfare/monitoring/{m.pk}/").content.decode()
+    assert 'name="due_on"' in page and 'name="done_on"' in page and 'name="progress"' in page
+    r = client.post(url, {"status": "ongoing", "progress": "已联系医院", "due_on": "9999-12-31"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert "已联系医院" in body and "完成时限" in body and "9999-12-31" in body
+    measure.refresh_from_db()
+    assert measure.due_on == today and measure.progress == ""
+    new_due = today + timedelta(days=90)
+    r = client.post(url, {"status": "done", "progress": "已报销", "due_on": new_due.isoformat(),
+                          "done_on": (today - timedelta(days=2)).isoformat()})
+    assert r.status_code == 302
+    measure.refresh_from_db()
+    assert (measure.status, measure.progress, measure.due_on, measure.done_on) == (
+        "done", "已报销", new_due, today - timedelta(days=2))
+
+
+def test_the_cadre_filter_lists_every_cadre_in_scope(world, client):
+    from jiedao.people.models import Household
+
+    homes = Household.objects.bulk_create(
+        [Household(node=world.grid, subdistrict=world.subdistrict, number=f"9{i:03d}", address="测试路")
+         for i in range(302)])
+    today = timezone.localdate()
+    rows = [MonitoredHousehold(household=h, subdistrict=world.subdistrict, kind="marginal", risk_types=["illness"],
+                               lead_source="department", lead_on=today, cadre=world.admin) for h in homes[:301]]
+    rows.append(MonitoredHousehold(household=homes[301], subdistrict=world.subdistrict, kind="marginal",
+                                   risk_types=["illness"], lead_source="department", lead_on=today,
+                                   cadre=world.worker))
+    MonitoredHousehold.objects.bulk_create(rows)
+    client.force_login(world.leader)
+    page = client.get("/welfare/monitoring/").content.decode()
+    assert f'<option value="{world.worker.pk}"' in page and f'<option value="{world.admin.pk}"' in page

@@ -10,6 +10,7 @@ a refused action shows the service's Chinese message on the field it names, with
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -182,7 +183,10 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
                 services.visit_record(actor=request.user, monitored=monitored, **form.values())
             except DomainError as exc:
                 aliases = {"category": "new_category", "content": "new_content", "owner": "new_owner",
-                           "due_on": "new_due_on", "measures": None}
+                           "due_on": "new_due_on", "measures": None, "submission": None}
+                if exc.field == "submission":  # an id already used for another household: a fresh one to resend
+                    form.data = form.data.copy()
+                    form.data["submission"] = uuid.uuid4().hex
                 status = form_error(form, exc, aliases)
             else:
                 messages.success(request, _("已记录走访。"))

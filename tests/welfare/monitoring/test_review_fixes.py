@@ -246,3 +246,19 @@ def test_the_cadre_filter_lists_every_cadre_in_scope(world, client):
     client.force_login(world.leader)
     page = client.get("/welfare/monitoring/").content.decode()
     assert f'<option value="{world.worker.pk}"' in page and f'<option value="{world.admin.pk}"' in page
+
+
+def test_a_reused_submission_on_the_visit_page_keeps_the_input_and_a_fresh_id(world, mon, client):
+    second = people_services.household_create(actor=world.admin, node=world.grid, number="102", address="测试路102号")
+    people_services.resident_create(actor=world.admin, node=world.grid, household=second, name="户主102", relation="户主")
+    a = to_monitored(world, lead(world, mon.home, actor=world.worker))
+    b = to_monitored(world, lead(world, second, actor=world.worker))
+    services.visit_record(actor=world.worker, monitored=a, note="一", submission="s-1")
+    client.force_login(world.worker)
+    today = timezone.localdate().isoformat()
+    r = client.post(f"/welfare/monitoring/{b.pk}/visit/", {"visited_on": today, "note": "二户走访情况",
+                                                                "submission": "s-1"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert "二户走访情况" in body and "提交标识已用于另一户" in body and 'value="s-1"' not in body
+    assert not b.visits.exists()

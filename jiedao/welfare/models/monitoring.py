@@ -2,9 +2,9 @@
 their entry and exit (jiedao.welfare.monitoring.workflow), their plan (一户一策), the monthly
 visits of their cadre (一干部) and every adjustment with its reason.
 
-A monitored household hangs on a people.Household and is scoped by the household's node (copied
-when the row is written, like safety's hazards); its plan, visits and changes reach that node
-through it. No clear identifier is held here: names, ID numbers and phones stay in the register
+A monitored household hangs on a people.Household and is scoped by the household's *current*
+node (`household__node__path`: a household moved to another grid goes with it to the new grid's
+staff); its plan, visits and changes reach that node through it. No clear identifier is held here: names, ID numbers and phones stay in the register
 and are shown through its masks.
 """
 
@@ -93,10 +93,9 @@ class MonitoredHousehold(BaseModel):
     services.monitored_act changes `state`; services.monitored_adjust changes kind, risks, cadre
     and income, each change kept as a MonitoringChange row."""
 
-    scope_path_field = "node__path"
+    scope_path_field = "household__node__path"
 
     household = models.ForeignKey(Household, verbose_name=_("户"), on_delete=models.PROTECT, related_name="+")
-    node = models.ForeignKey(OrgNode, verbose_name=_("所在节点"), on_delete=models.PROTECT, related_name="+")
     subdistrict = models.ForeignKey(OrgNode, verbose_name=_("所属街道"), on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("监测对象类型"), max_length=12, choices=MonitoringKind.choices)
     risk_types = models.JSONField(_("风险类型"), default=list, blank=True)
@@ -149,6 +148,11 @@ class MonitoredHousehold(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.household.number}"
+
+    @property
+    def node(self) -> OrgNode:
+        """The household's place now (never a copy: the scope and every list read the same)."""
+        return self.household.node
 
     @property
     def decision_due(self):
@@ -220,7 +224,7 @@ class MeasureStatus(models.TextChoices):
 class Measure(BaseModel):
     """One measure of the household's plan (一户一策): what, who owns it, by when, how far."""
 
-    scope_path_field = "monitored__node__path"
+    scope_path_field = "monitored__household__node__path"
 
     monitored = models.ForeignKey(MonitoredHousehold, verbose_name=_("监测户"), on_delete=models.CASCADE,
                                   related_name="measures")
@@ -251,7 +255,7 @@ class MonitoringVisit(BaseModel):
     """One visit of the cadre to a monitored household (每月走访): when, by whom, what changed
     (income, risks added or removed, measure progress) and a note."""
 
-    scope_path_field = "monitored__node__path"
+    scope_path_field = "monitored__household__node__path"
 
     monitored = models.ForeignKey(MonitoredHousehold, verbose_name=_("监测户"), on_delete=models.CASCADE,
                                   related_name="visits")
@@ -298,7 +302,7 @@ class MonitoringChange(models.Model):
     """One dynamic adjustment (动态调整) of a monitored household: the field, old and new value
     (as shown), the reason, who and when; from the adjust form or a visit."""
 
-    scope_path_field = "monitored__node__path"
+    scope_path_field = "monitored__household__node__path"
 
     monitored = models.ForeignKey(MonitoredHousehold, verbose_name=_("监测户"), on_delete=models.CASCADE,
                                   related_name="changes")

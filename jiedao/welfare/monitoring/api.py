@@ -44,9 +44,10 @@ def _month(value: str, field: str = "month") -> date:
         return selectors.previous_month(selectors.month_start(timezone.localdate()))
     try:
         year, month = (int(x) for x in value.split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         raise DomainError(_("月份应为年月，如 2026-03。"), field=field) from None
+    return selectors.check_year(first, field=field, label=_("月份"))
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ class MonitoredOut(Schema):
     household_id: int
     household_number: str = Field(description="户号")
     head_name: str = Field(description="户主姓名（登记簿）")
-    node_id: int
+    node_id: int = Field(description="户当前所在节点编号")
     node_name: str
     kind: str = Field(description="unstable 脱贫不稳定户 / marginal 边缘易致贫户 / sudden 突发严重困难户")
     risk_types: list[str] = Field(description="风险类型代码（illness 因病、disability 因残、schooling 因学、disaster 因灾、"
@@ -83,6 +84,10 @@ class MonitoredOut(Schema):
     @staticmethod
     def resolve_head_name(obj) -> str:
         return getattr(obj, "head_name", None) or ""
+
+    @staticmethod
+    def resolve_node_id(obj) -> int:
+        return obj.household.node_id
 
     @staticmethod
     def resolve_node_name(obj) -> str:
@@ -399,6 +404,8 @@ def line_set(request, payload: LineIn):
 
 @router.get("/figures", response={200: FigureOut, **READ_ERRORS}, summary="防止返贫动态监测统计")
 def figures(request, start: date = Query(...), end: date = Query(...), node: int | None = Query(None, ge=1)):
+    selectors.check_year(start, field="start", label=_("开始日期"))
+    selectors.check_year(end, field="end", label=_("结束日期"))
     if end < start:
         raise DomainError(_("结束日期不能早于开始日期。"), field="end")
     if not selectors.scope.has_perm_anywhere(request.auth, Perm.VIEW_WELFARE):

@@ -107,7 +107,7 @@ def seed_monitoring(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
         cadre = near(household.node.path, workers)
         secretary = near(household.node.path, community)
         m = MonitoredHousehold(
-            household=household, node=household.node, subdistrict=subdistrict, kind=rng.choice(KINDS),
+            household=household, subdistrict=subdistrict, kind=rng.choice(KINDS),
             risk_types=risks, cadre=cadre, members=members,
             income_per_head=Decimal(rng.randrange(4200, 7000, 100)))
         steps: list[tuple[str, str, str, date, str, dict]] = []

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jiedao.core.errors import DomainError
 from jiedao.welfare.models.monitoring import (
     LeadSource,
     MeasureCategory,
@@ -43,9 +44,7 @@ class FilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.communities = list(selectors.communities(user))
         self.fields["node"].choices = [("", _("全部")), *((n.pk, n.name) for n in self.communities)]
-        cadres = {m.cadre for m in selectors.monitored_visible(user).exclude(cadre=None).select_related("cadre")
-                  .order_by("cadre__username").distinct()[:300]}
-        self.fields["cadre"].choices = _cadre_choices(sorted(cadres, key=lambda u: u.username))
+        self.fields["cadre"].choices = _cadre_choices(selectors.cadres_in_scope(user))
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():
@@ -127,8 +126,17 @@ class MeasureForm(forms.Form):
 
 
 class MeasureUpdateForm(forms.Form):
+    """A measure's progress on the detail page: status, note, a new due date, the day it was done."""
+
     status = forms.ChoiceField(label=_("进展"), choices=MeasureStatus.choices)
     progress = forms.CharField(label=_("进展情况"), required=False, max_length=300)
+    due_on = forms.DateField(label=_("完成时限"), required=False, widget=DATE)
+    done_on = forms.DateField(label=_("完成日期"), required=False, widget=DATE, help_text=_("已完成时填写，默认今天"))
+
+    @classmethod
+    def for_measure(cls, measure: Any) -> MeasureUpdateForm:
+        return cls(initial={"status": measure.status, "progress": measure.progress, "due_on": measure.due_on,
+                            "done_on": measure.done_on}, auto_id=f"m{measure.pk}_%s")
 
 
 class VisitForm(forms.Form):
@@ -180,13 +188,22 @@ class VisitForm(forms.Form):
 
 
 class LineForm(forms.Form):
+    subdistrict = forms.TypedChoiceField(label=_("街道"), coerce=int)
     year = forms.IntegerField(label=_("年度"), min_value=2020, max_value=2100)
     amount = forms.IntegerField(label=_("监测标准（元/人/年）"), min_value=1, widget=MONEY)
     notes = forms.CharField(label=_("依据"), required=False, max_length=200)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, subdistricts: Any = (), **kwargs: Any) -> None:
+        """`subdistricts`: the sub-districts whose line the user manages (the only choices)."""
         super().__init__(*args, **kwargs)
+        self.subdistricts = list(subdistricts)
+        self.fields["subdistrict"].choices = [(n.pk, n.name) for n in self.subdistricts]
+        if len(self.subdistricts) == 1:
+            self.fields["subdistrict"].initial = self.subdistricts[0].pk
         self.fields["year"].initial = timezone.localdate().year
+
+    def chosen(self) -> Any:
+        return next(n for n in self.subdistricts if n.pk == self.cleaned_data["subdistrict"])
 
 
 class OverdueForm(forms.Form):
@@ -207,6 +224,10 @@ class OverdueForm(forms.Form):
             return selectors.previous_month(selectors.month_start(timezone.localdate()))
         try:
             year, month = (int(x) for x in value.split("-"))
-            return date(year, month, 1)
+            first = date(year, month, 1)
         except ValueError:
             raise forms.ValidationError(_("月份应为年月，如 2026-03。")) from None
+        try:
+            return selectors.check_year(first, field="month", label=_("月份"))
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None

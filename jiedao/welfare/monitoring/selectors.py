@@ -20,8 +20,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from jiedao.core import scope
+from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
-from jiedao.org.models import NodeKind, OrgNode
+from jiedao.org.models import NodeKind, OrgNode, User
 from jiedao.people.models import Household, Resident
 from jiedao.welfare.models.monitoring import (
     DECISION_DAYS,
@@ -46,17 +47,17 @@ def with_head(qs: QuerySet[MonitoredHousehold]) -> QuerySet[MonitoredHousehold]:
 
 
 def monitored_visible(user: Any) -> QuerySet[MonitoredHousehold]:
-    return scope.restrict(MonitoredHousehold.objects.select_related("node", "household", "household__head", "cadre"),
+    return scope.restrict(MonitoredHousehold.objects.select_related("household", "household__node", "household__head", "cadre"),
                           user, Perm.VIEW_WELFARE)
 
 
 def monitored_get(user: Any, pk: Any) -> MonitoredHousehold:
-    return scope.get_scoped(with_head(MonitoredHousehold.objects.select_related("node", "household", "cadre")),
+    return scope.get_scoped(with_head(MonitoredHousehold.objects.select_related("household", "household__node", "cadre")),
                             user, Perm.VIEW_WELFARE, pk=pk)
 
 
 def measure_get(user: Any, pk: Any) -> Measure:
-    return scope.get_scoped(Measure.objects.select_related("monitored", "monitored__node"), user, Perm.VIEW_WELFARE,
+    return scope.get_scoped(Measure.objects.select_related("monitored", "monitored__household__node"), user, Perm.VIEW_WELFARE,
                             pk=pk)
 
 
@@ -73,7 +74,7 @@ def household_get(user: Any, pk: Any) -> Household:
     return scope.get_scoped(Household.objects.select_related("node"), user, Perm.RECORD_WELFARE, pk=pk)
 
 
-def in_subtree(qs: QuerySet, node: OrgNode | None, field: str = "node__path") -> QuerySet:
+def in_subtree(qs: QuerySet, node: OrgNode | None, field: str = "household__node__path") -> QuerySet:
     if node is None:
         return qs
     return qs.filter(**{f"{field}__range": scope.subtree_range(node.path)})
@@ -105,6 +106,12 @@ def monitored_list(user: Any, *, node: OrgNode | None = None, kind: str = "", ri
         ids = [pk for pk, risks in rows.values_list("pk", "risk_types") if risk in (risks or [])]
         rows = rows.filter(pk__in=ids)
     return rows
+
+
+def cadres_in_scope(user: Any) -> QuerySet[User]:
+    """The distinct cadres of the monitored households the user sees (the list's cadre filter)."""
+    ids = monitored_visible(user).exclude(cadre=None).values("cadre_id")
+    return User.objects.filter(pk__in=ids).order_by("username")
 
 
 def transitions(monitored: MonitoredHousehold) -> QuerySet[MonitoringTransition]:
@@ -142,6 +149,17 @@ def communities(user: Any) -> QuerySet[OrgNode]:
 # --- months, due and overdue ------------------------------------------------------------------
 
 
+YEAR_MIN, YEAR_MAX = 2000, 2100  # the dates the lists and figures read (beyond: a 400, never an overflow)
+
+
+def check_year(day: date, *, field: str, label: str) -> date:
+    """Refuse a date outside 2000–2100 with a Chinese message naming the field."""
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        raise DomainError(_("%(label)s须在 %(min)s–%(max)s 年之间。") % {"label": label, "min": YEAR_MIN, "max": YEAR_MAX},
+                          field=field)
+    return day
+
+
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -172,9 +190,10 @@ def due_in_month(qs: QuerySet[MonitoredHousehold], first: date) -> QuerySet[Moni
 def overdue_in_month(user: Any, first: date, *, node: OrgNode | None = None) -> QuerySet[MonitoredHousehold]:
     """The month's overdue list: due in the month, no visit dated in it (for the current month:
     not visited yet)."""
+    check_year(first, field="month", label=_("月份"))
     qs = due_in_month(in_subtree(monitored_visible(user), node), first)
     return with_head(qs).annotate(visited=_visited_in(first)).filter(visited=False).order_by(
-        "node__path", "household__number")
+        "household__node__path", "household__number")
 
 
 @dataclass
@@ -224,12 +243,14 @@ class Figures:
     overdue: int  # 逾期: due last month and not visited last month
     included: int  # 新纳入: included in [start, end]
     removed: int  # 风险消除: removed in [start, end]
-    late_decisions: int  # 超 15 天未认定: entry steps open more than 15 days on `end`
+    late_decisions: int  # 超 15 天未认定: lead more than 15 days before `end`, not decided by `end`
 
 
 def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None) -> Figures:
     """The figures of the user's welfare scope (optionally under `node`) for [start, end].
     Definitions: docs/figures.md § 防止返贫动态监测."""
+    check_year(start, field="start", label=_("开始日期"))
+    check_year(end, field="end", label=_("结束日期"))
     base = in_subtree(monitored_visible(user), node)
     current = under_monitoring_on(base, end)
     first = month_start(end)
@@ -244,7 +265,8 @@ def figures(user: Any, start: date, end: date, *, node: OrgNode | None = None) -
         overdue=due_last.exclude(_visited_in(last)).count(),
         included=base.filter(included_on__range=(start, end)).count(),
         removed=base.filter(removed_on__range=(start, end)).count(),
-        late_decisions=base.filter(state__in=ENTRY_STATES, lead_on__lt=end - timedelta(days=DECISION_DAYS)).count(),
+        late_decisions=base.filter(lead_on__lt=end - timedelta(days=DECISION_DAYS)).filter(
+            Q(decided_on__isnull=True, state__in=ENTRY_STATES) | Q(decided_on__gt=end)).count(),
     )
 
 

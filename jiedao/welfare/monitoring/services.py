@@ -47,6 +47,8 @@ from jiedao.welfare.monitoring.workflow import TABLE, MonitoringAction, Monitori
 
 BACKDATE_DAYS = 366  # a lead or visit recorded late (from a paper form) may be this old
 INCOME_MAX = Decimal("9999999")
+MEASURE_EARLIEST = date(2000, 1, 1)  # a measure's due date: not before this …
+MEASURE_AHEAD_DAYS = 5 * 365 + 1  # … nor more than five years ahead
 CADRE_ROLES = (Role.GRID_WORKER, Role.GRID_LEADER, Role.COMMUNITY_SECRETARY, Role.COMMUNITY_STAFF)
 
 
@@ -114,7 +116,7 @@ def _members(value: Any, *, field: str = "members") -> int:
 
 def _visible(actor: Any, monitored: MonitoredHousehold) -> MonitoredHousehold:
     """The row as it is now, locked for the step, or 404 when the actor does not see it."""
-    current = (MonitoredHousehold.objects.select_for_update().select_related("node", "household")
+    current = (MonitoredHousehold.objects.select_for_update(of=("self",)).select_related("household", "household__node")
                .filter(pk=monitored.pk).first())
     if current is None or not scope.restrict(MonitoredHousehold.objects.filter(pk=current.pk), actor,
                                              Perm.VIEW_WELFARE).exists():
@@ -211,7 +213,7 @@ def monitored_create(*, actor: Any, household: Household, kind: str, risk_types:
     try:
         with transaction.atomic():
             monitored = MonitoredHousehold.objects.create(
-                household=household, node=household.node, subdistrict_id=household.subdistrict_id or household.node.subdistrict_id,
+                household=household, subdistrict_id=household.subdistrict_id or household.node.subdistrict_id,
                 kind=kind, risk_types=risks, lead_source=lead_source, lead_on=lead_on, lead_note=lead_note,
                 cadre=chosen, members=household_members(household), income_per_head=income)
     except IntegrityError:
@@ -258,8 +260,25 @@ def monitored_act(*, actor: Any, monitored: MonitoredHousehold, action: str, rea
         return MACHINE.act(current, actor=actor, kinds=kinds, action=action, reason=reason, params=params)
 
 
-def _notice(params: Mapping[str, Any], today: date) -> tuple[date, date]:
-    start = _day(params.get("notice_from") or today, field="notice_from", label=_("公示开始日期"))
+NOTICE_AHEAD_DAYS = 30  # a notice may be announced to start this many days ahead
+
+
+def _notice(params: Mapping[str, Any], today: date, deliberated_on: date | None) -> tuple[date, date]:
+    """The notice's days: it starts on or after the deliberation (never backdated before it, so
+    the 5 days cannot be over before the notice was even decided) and at most 30 days ahead."""
+    start = params.get("notice_from") or today
+    label = _("公示开始日期")
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start)
+        except ValueError:
+            raise DomainError(_("%(label)s不是有效的日期。") % {"label": label}, field="notice_from") from None
+    earliest = deliberated_on or today
+    if start < earliest:
+        raise DomainError(_("公示开始日期不能早于民主评议日期（%(day)s）。") % {"day": earliest.isoformat()},
+                          field="notice_from")
+    if start > today + timedelta(days=NOTICE_AHEAD_DAYS):
+        raise DomainError(_("公示开始日期不能晚于今天起 %(n)s 天。") % {"n": NOTICE_AHEAD_DAYS}, field="notice_from")
     end = params.get("notice_to") or start + timedelta(days=NOTICE_DAYS_MIN - 1)
     if isinstance(end, str):
         try:
@@ -292,7 +311,7 @@ def _deliberate(row, now, reason, params):
 
 
 def _publish(row, now, reason, params):
-    start, end = _notice(params, timezone.localdate())
+    start, end = _notice(params, timezone.localdate(), row.deliberated_on)
     return Effect({"notice_from": start, "notice_to": end}, data={"from": start.isoformat(), "to": end.isoformat()})
 
 
@@ -329,7 +348,7 @@ def _exit_deliberate(row, now, reason, params):
 
 
 def _exit_publish(row, now, reason, params):
-    start, end = _notice(params, timezone.localdate())
+    start, end = _notice(params, timezone.localdate(), row.exit_deliberated_on)
     return Effect({"exit_notice_from": start, "exit_notice_to": end},
                   data={"from": start.isoformat(), "to": end.isoformat()})
 
@@ -442,6 +461,11 @@ def _measure_fields(*, category: Any, content: Any, owner: Any, due_on: Any) -> 
             due_on = date.fromisoformat(due_on)
         except ValueError:
             raise DomainError(_("%(label)s不是有效的日期。") % {"label": _("完成时限")}, field="due_on") from None
+    latest = timezone.localdate() + timedelta(days=MEASURE_AHEAD_DAYS)
+    if not MEASURE_EARLIEST <= due_on <= latest:
+        raise DomainError(_("%(label)s须在 %(min)s 至 %(max)s 之间（至多今后 5 年）。")
+                          % {"label": _("完成时限"), "min": MEASURE_EARLIEST.isoformat(), "max": latest.isoformat()},
+                          field="due_on")
     return {"category": category, "content": content, "owner": owner, "due_on": due_on}
 
 
@@ -489,6 +513,8 @@ def measure_update(*, actor: Any, measure: Measure, status: Any = None, progress
     """Record a measure's progress: its status (done with the day it was done), a note, a new due date."""
     current = _visible(actor, measure.monitored)
     scope.require(actor, Perm.RECORD_WELFARE, current.node.path, view_perm=Perm.VIEW_WELFARE)
+    if current.state in CLOSED_STATES:
+        raise DomainError(_("该户已结束监测，不能再修改帮扶措施。"), field="status")
     measure = Measure.objects.select_for_update().get(pk=measure.pk)
     return _measure_change(actor, measure, status=status, progress=progress, done_on=done_on, due_on=due_on)
 
@@ -511,6 +537,8 @@ def visit_record(*, actor: Any, monitored: MonitoredHousehold, visited_on: Any =
     if submission and getattr(actor, "pk", None):
         earlier = MonitoringVisit.objects.filter(cadre=actor, submission=submission).first()
         if earlier is not None:
+            if earlier.monitored_id != current.pk:  # the same id for another household: never drop the visit
+                raise DomainError(_("提交标识已用于另一户的走访，请刷新页面后重新填写。"), field="submission")
             return earlier
     if current.state not in UNDER_MONITORING:
         raise DomainError(_("只有监测中的户需要每月走访。"), field="visited_on")

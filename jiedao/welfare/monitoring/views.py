@@ -10,11 +10,11 @@ a refused action shows the service's Chinese message on the field it names, with
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -77,7 +77,8 @@ def monitored_new(request: HttpRequest) -> HttpResponse:
 
 
 def _detail(request: HttpRequest, monitored: Any, *, failed: ActionForm | None = None,
-            measure_form: MeasureForm | None = None, status: int = 200) -> HttpResponse:
+            measure_form: MeasureForm | None = None, measure_update: tuple[int, MeasureUpdateForm] | None = None,
+            status: int = 200) -> HttpResponse:
     user = request.user
     kinds = services.monitored_actor_kinds(user, monitored)
     actions = []
@@ -92,13 +93,18 @@ def _detail(request: HttpRequest, monitored: Any, *, failed: ActionForm | None =
         step.label = _("登记线索") if step.action == "lead" else MonitoringAction(step.action).label
     can_record = scope.path_allows(user, Perm.RECORD_WELFARE, monitored.node.path)
     line = services.line_for(monitored.subdistrict_id, timezone.localdate().year)
+    plan = list(selectors.measures(monitored))
+    for x in plan:  # each measure's update form; the one that failed keeps what was typed
+        x.update_form = measure_update[1] if measure_update and measure_update[0] == x.pk \
+            else MeasureUpdateForm.for_measure(x)
+        x.update_failed = bool(measure_update and measure_update[0] == x.pk)
     return render(request, "welfare/monitoring/detail.html", {
         "m": monitored, "actions": actions, "steps": steps, "line": line,
-        "measures": selectors.measures(monitored), "visits": selectors.visits(monitored)[:36],
+        "measures": plan, "visits": selectors.visits(monitored)[:36],
         "changes": selectors.changes(monitored)[:100], "members": _members(user, monitored),
         "can_record": can_record and monitored.state not in CLOSED_STATES,
         "can_visit": can_record and monitored.is_monitored,
-        "measure_form": measure_form or MeasureForm(), "statuses": MeasureStatus.choices,
+        "measure_form": measure_form or MeasureForm(),
     }, status=status)
 
 
@@ -177,7 +183,10 @@ def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
                 services.visit_record(actor=request.user, monitored=monitored, **form.values())
             except DomainError as exc:
                 aliases = {"category": "new_category", "content": "new_content", "owner": "new_owner",
-                           "due_on": "new_due_on", "measures": None}
+                           "due_on": "new_due_on", "measures": None, "submission": None}
+                if exc.field == "submission":  # an id already used for another household: a fresh one to resend
+                    form.data = form.data.copy()
+                    form.data["submission"] = uuid.uuid4().hex
                 status = form_error(form, exc, aliases)
             else:
                 messages.success(request, _("已记录走访。"))
@@ -204,15 +213,19 @@ def measure_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def measure_update(request: HttpRequest, pk: int) -> HttpResponse:
     measure = selectors.measure_get(request.user, pk)
-    form = MeasureUpdateForm(request.POST)
-    if not form.is_valid():
-        return render_error(request, DomainError(_("请选择进展。"), field="status"))
-    try:
-        services.measure_update(actor=request.user, measure=measure, **form.cleaned_data)
-    except DomainError as exc:
-        return render_error(request, exc)
-    messages.success(request, _("已更新措施进展。"))
-    return redirect("welfare:monitoring_detail", pk=measure.monitored_id)
+    form = MeasureUpdateForm(request.POST, auto_id=f"m{measure.pk}_%s")
+    status = 400
+    if form.is_valid():
+        try:
+            services.measure_update(actor=request.user, measure=measure, **form.cleaned_data)
+        except DomainError as exc:
+            status = form_error(form, exc)
+        else:
+            messages.success(request, _("已更新措施进展。"))
+            return redirect("welfare:monitoring_detail", pk=measure.monitored_id)
+    # the detail page again, this measure's form open with what was typed and the errors
+    monitored = selectors.monitored_get(request.user, measure.monitored_id)
+    return _detail(request, monitored, measure_update=(measure.pk, form), status=status)
 
 
 @require_perm_anywhere(Perm.RECORD_WELFARE)
@@ -227,14 +240,17 @@ def overdue(request: HttpRequest) -> HttpResponse:
     month = selectors.previous_month(selectors.month_start(timezone.localdate()))
     form = OverdueForm(request.GET or None, user=request.user, initial={"month": month.strftime("%Y-%m")})
     node = None
+    status = 200
     if form.is_valid():
         month = form.cleaned_data["month"]
         node = next((n for n in form.communities if n.pk == form.cleaned_data.get("node")), None)
+    elif form.is_bound:
+        status = 400  # the form shows its error; the list stays on last month
     rows = selectors.overdue_in_month(request.user, month, node=node)
     due = selectors.due_in_month(selectors.in_subtree(selectors.monitored_visible(request.user), node), month).count()
     current = month == selectors.month_start(timezone.localdate())
     return render(request, "welfare/monitoring/overdue.html", {
-        "form": form, "month": month, "page": paginate(request, rows), "due": due, "current": current})
+        "form": form, "month": month, "page": paginate(request, rows), "due": due, "current": current}, status=status)
 
 
 @require_perm_anywhere(Perm.VIEW_WELFARE)
@@ -243,7 +259,7 @@ def notice(request: HttpRequest) -> HttpResponse:
     members, kind and the step — never an ID number, phone, bank account or health (risk types
     such as 因病/因残 tell health, so they are left out too)."""
     rows = selectors.monitored_visible(request.user).filter(
-        state__in=(MonitoringState.NOTICE, MonitoringState.EXIT_NOTICE)).order_by("node__path", "household__number")
+        state__in=(MonitoringState.NOTICE, MonitoringState.EXIT_NOTICE)).order_by("household__node__path", "household__number")
     return render(request, "welfare/monitoring/notice.html", {"rows": rows, "days": NOTICE_DAYS_MIN})
 
 
@@ -252,17 +268,16 @@ def lines(request: HttpRequest) -> HttpResponse:
     user = request.user
     subdistricts = [n for n in OrgNode.objects.filter(kind=NodeKind.SUBDISTRICT, is_active=True).order_by("path")
                     if scope.path_allows(user, Perm.MANAGE_WELFARE, n.path)]
-    form = LineForm(request.POST or None)
+    form = LineForm(request.POST or None, subdistricts=subdistricts)
     status = 200
     if request.method == "POST":
         status = 400
         if not subdistricts:
             return render_error(request, DomainError(_("只有街道一级的管理人员可以设置监测标准。")))
         if form.is_valid():
+            data = {k: v for k, v in form.cleaned_data.items() if k != "subdistrict"}
             try:
-                with transaction.atomic():
-                    for sub in subdistricts[:1]:
-                        services.line_set(actor=user, subdistrict=sub, **form.cleaned_data)
+                services.line_set(actor=user, subdistrict=form.chosen(), **data)
             except DomainError as exc:
                 status = form_error(form, exc)
             else:

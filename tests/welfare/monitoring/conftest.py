@@ -51,6 +51,7 @@ def put_in_state(m: MonitoredHousehold, state: str) -> MonitoredHousehold:
     """Set a row straight to `state` with the dates its guards read (for the state × action matrix)."""
     today = timezone.localdate()
     m.state = state
+    m.deliberated_on = m.exit_deliberated_on = today - timedelta(days=8)
     m.notice_from, m.notice_to = today - timedelta(days=7), today - timedelta(days=2)
     m.exit_notice_from, m.exit_notice_to = today - timedelta(days=7), today - timedelta(days=2)
     if state in (MonitoringState.MONITORED, MonitoringState.EXIT_VERIFIED, MonitoringState.EXIT_DELIBERATED,
@@ -60,11 +61,20 @@ def put_in_state(m: MonitoredHousehold, state: str) -> MonitoredHousehold:
     return m
 
 
+def backdate_deliberation(m: MonitoredHousehold, days: int = 7, *, exit: bool = False) -> None:
+    """Write the (exit) deliberation `days` ago straight into the row, so a notice may start in the
+    past and be over today (the services never backdate a deliberation)."""
+    field = "exit_deliberated_on" if exit else "deliberated_on"
+    MonitoredHousehold.objects.filter(pk=m.pk).update(**{field: timezone.localdate() - timedelta(days=days)})
+
+
 def to_monitored(world, m: MonitoredHousehold) -> MonitoredHousehold:
-    """Walk a lead through the entry steps with the services (the notice dated in the past)."""
+    """Walk a lead through the entry steps with the services; the deliberation is written a week
+    back so the notice (dated from the day after it) is over today."""
     today = timezone.localdate()
     services.monitored_act(actor=world.worker, monitored=m, action="verify", consent_on=today, income_per_head=5000)
     services.monitored_act(actor=world.secretary, monitored=m, action="deliberate", reason="评议通过")
+    backdate_deliberation(m)
     services.monitored_act(actor=world.secretary, monitored=m, action="publish",
                            notice_from=today - timedelta(days=6), notice_to=today - timedelta(days=1))
     return services.monitored_act(actor=world.secretary, monitored=m, action="approve")

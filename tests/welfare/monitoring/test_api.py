@@ -4,7 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .conftest import lead, to_monitored
+from jiedao.welfare.models.monitoring import MonitoredHousehold
+
+from .conftest import backdate_deliberation, lead, to_monitored
 
 BASE = "/api/v1/welfare/monitoring"
 
@@ -23,6 +25,9 @@ def test_a_lead_through_the_api(world, mon, as_):
     secretary = as_(world.secretary)
     assert worker.post(f"/households/{pk}/actions", {"action": "deliberate", "reason": "x"}).status_code == 403
     assert secretary.post(f"/households/{pk}/actions", {"action": "deliberate", "reason": "通过"}).status_code == 200
+    r = secretary.post(f"/households/{pk}/actions", {"action": "publish", "notice_from": str(today - timedelta(days=6))})
+    assert r.status_code == 400 and r.json()["field"] == "notice_from"
+    backdate_deliberation(MonitoredHousehold.objects.get(pk=pk))
     r = secretary.post(f"/households/{pk}/actions", {"action": "publish", "notice_from": str(today - timedelta(days=6)),
                                                      "notice_to": str(today - timedelta(days=1))})
     assert r.status_code == 200

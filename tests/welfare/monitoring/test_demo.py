@@ -17,7 +17,7 @@ def test_demo_step_writes_a_believable_year(world):
     line = demo.demo_step(world.subdistrict, seed=1)
     assert "防止返贫动态监测" in line
     rows = list(MonitoredHousehold.objects.all())
-    assert len(rows) == 12 and all(r.node_id == world.village_grid.pk for r in rows)
+    assert len(rows) == 12 and all(r.household.node_id == world.village_grid.pk for r in rows)
     assert MonitoringVisit.objects.exists()
     for r in rows:
         assert r.version == r.transitions.count() - 1  # the lead row is seq 0

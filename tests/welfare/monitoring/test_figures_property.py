@@ -7,13 +7,15 @@ visits are written; then for every named user's scope, with and without a node, 
 periods, `selectors.figures` is compared with a brute force that reads the rows in Python: a
 household is under monitoring on a day when included on or before it and not removed by then;
 due in a month when under monitoring on its first day; visited when a visit is dated in the
-month; overdue when due last month and not visited in it. Visited never exceeds due.
+month; overdue when due last month and not visited in it; a decision late on `end` when the lead
+is more than 15 days before `end` and the decision (the day of the approve or reject step in the
+transition rows) is not made by `end`. Visited never exceeds due.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +30,7 @@ from jiedao.welfare.models.monitoring import (
     ENTRY_STATES,
     MonitoredHousehold,
     MonitoringState,
+    MonitoringTransition,
     MonitoringVisit,
 )
 from jiedao.welfare.monitoring import selectors
@@ -51,13 +54,20 @@ def _under(row: MonitoredHousehold, day: date) -> bool:
 
 def brute(user, start: date, end: date, node) -> dict[str, int]:
     paths = scope.granted_paths(user, Perm.VIEW_WELFARE)
-    rows = [r for r in MonitoredHousehold.objects.select_related("node")
+    rows = [r for r in MonitoredHousehold.objects.select_related("household__node")
             if (paths is None or any(r.node.path.startswith(p) for p in paths))
             and (node is None or r.node.path.startswith(node.path))]
     visits: dict[int, list[date]] = {}
     for v in MonitoringVisit.objects.all():
         visits.setdefault(v.monitored_id, []).append(v.visited_on)
+    decided: dict[int, date] = {}
+    for t in MonitoringTransition.objects.filter(action__in=("approve", "reject")).order_by("seq"):
+        decided.setdefault(t.monitored_id, timezone.localdate(t.created_at))
     first, last = _first(end), _prev(_first(end))
+
+    def late(row) -> bool:
+        day = decided.get(row.pk)
+        return row.lead_on < end - timedelta(days=15) and (day is None or day > end)
 
     def visited(row, month: date) -> bool:
         return any(_first(d) == month for d in visits.get(row.pk, []))
@@ -71,7 +81,7 @@ def brute(user, start: date, end: date, node) -> dict[str, int]:
         "overdue": sum(1 for r in due_last if not visited(r, last)),
         "included": sum(1 for r in rows if r.included_on and start <= r.included_on <= end),
         "removed": sum(1 for r in rows if r.removed_on and start <= r.removed_on <= end),
-        "late_decisions": sum(1 for r in rows if r.state in ENTRY_STATES and r.lead_on < end - timedelta(days=15)),
+        "late_decisions": sum(1 for r in rows if late(r)),
     }
 
 
@@ -83,15 +93,24 @@ def write_rows(world, households, data) -> None:
             last = index == 1 or data.draw(st.booleans())
             state = data.draw(st.sampled_from(OPEN if last else ["rejected", "removed"]))
             lead = data.draw(day)
-            row = MonitoredHousehold(household=household, node=household.node, subdistrict=world.subdistrict,
+            row = MonitoredHousehold(household=household, subdistrict=world.subdistrict,
                                      kind="marginal", risk_types=["illness"], lead_source="department", lead_on=lead,
                                      members=data.draw(st.integers(1, 5)), state=state)
             if state not in ENTRY_STATES and state != "rejected":
                 row.included_on = lead + timedelta(days=data.draw(st.integers(0, (today - lead).days)))
+                row.decided_on = row.included_on
                 if state == "removed":
                     row.removed_on = row.included_on + timedelta(
                         days=data.draw(st.integers(0, (today - row.included_on).days)))
+            elif state == "rejected":
+                row.decided_on = lead + timedelta(days=data.draw(st.integers(0, (today - lead).days)))
             row.save()
+            if row.decided_on is not None:  # the decision's step, as monitored_act writes it
+                action = "reject" if state == "rejected" else "approve"
+                MonitoringTransition.objects.create(
+                    monitored=row, seq=1, action=action, from_state="notice",
+                    to_state="rejected" if action == "reject" else "monitored", actor_repr="test",
+                    created_at=timezone.make_aware(datetime.combine(row.decided_on, time(12))))
             for when in data.draw(st.lists(st.integers(0, 150), max_size=6)):
                 MonitoringVisit.objects.create(monitored=row, visited_on=today - timedelta(days=when))
             if last:

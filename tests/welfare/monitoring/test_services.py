@@ -11,7 +11,7 @@ from jiedao.core.models import AuditEvent
 from jiedao.welfare.models.monitoring import Measure, MonitoringChange, MonitoringState, MonitoringVisit
 from jiedao.welfare.monitoring import selectors, services
 
-from .conftest import lead, to_monitored
+from .conftest import backdate_deliberation, lead, to_monitored
 
 
 def test_a_lead_takes_members_from_the_register_and_the_recorder_as_cadre(world, mon):
@@ -139,6 +139,7 @@ def test_state_after_full_exit(world, mon):
     m = services.monitored_act(actor=world.worker, monitored=m, action="exit_verify", exit_income=9000,
                                secure_education=True, secure_medical=True, secure_housing=True, secure_water=True)
     m = services.monitored_act(actor=world.secretary, monitored=m, action="exit_deliberate", reason="评议通过")
+    backdate_deliberation(m, exit=True)
     m = services.monitored_act(actor=world.secretary, monitored=m, action="exit_publish",
                                notice_from=today - timedelta(days=6), notice_to=today - timedelta(days=1))
     m = services.monitored_act(actor=world.leader, monitored=m, action="exit_approve")

@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from jiedao.welfare.models.monitoring import MonitoredHousehold, MonitoringChange, MonitoringVisit
 from tests.core.test_i18n import compiled_en  # noqa: F401  (a fixture)
 
-from .conftest import lead, to_monitored
+from .conftest import backdate_deliberation, lead, to_monitored
 
 
 @pytest.fixture
@@ -84,6 +84,10 @@ def test_steps_on_the_page(world, mon, login):
     r = c.post(f"/welfare/monitoring/{m.pk}/act/", {"action": "publish", "notice_from": today,
                                                    "notice_to": today + timedelta(days=2)})
     assert r.status_code == 400 and "公示不少于 5 天" in r.content.decode()
+    r = c.post(f"/welfare/monitoring/{m.pk}/act/", {"action": "publish", "notice_from": today - timedelta(days=6),
+                                                   "notice_to": today - timedelta(days=1)})
+    assert r.status_code == 400 and "不能早于民主评议日期" in r.content.decode()
+    backdate_deliberation(m)
     assert c.post(f"/welfare/monitoring/{m.pk}/act/", {"action": "publish", "notice_from": today - timedelta(days=6),
                                                       "notice_to": today - timedelta(days=1)}).status_code == 302
     notice = c.get("/welfare/monitoring/notice/").content.decode()

@@ -11,7 +11,8 @@ few hundred milliseconds on SQLite), so the HTML is cached per node, period, lan
 scope under a generation that moves with every write the figures read — the highest ids of the
 append-only tables (visits, history rows, checks, new requests and 优待证 applications) and the
 latest change of the rows edited in place (payments, grants, households, requests, applications) — and for at most PANEL_CACHE_SECONDS for what no row of
-those records (a special group's visit interval edited, a tag ended, the clock passing a due date).
+those records (a special group's visit interval edited, a tag ended, a resident moving, the clock
+passing a due date).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.utils.translation import get_language, gettext_lazy
 from jiedao.cases.statistics.panels import Panel
 from jiedao.core import scope
 from jiedao.core.permissions import Perm
+from jiedao.people.models import Household
 from jiedao.welfare.benefits import selectors as benefits
 from jiedao.welfare.models.benefits import Grant, Payment
 from jiedao.welfare.models.monitoring import MonitoredHousehold, MonitoringChange, MonitoringTransition, MonitoringVisit
@@ -46,7 +48,7 @@ PANEL_CACHE_SECONDS = 300
 # first action), so their own tables are watched too: the highest id (a new one) and the latest change.
 _APPENDED = (MonitoringTransition, MonitoringVisit, MonitoringChange, Visit, VeteranCheck, RequestTransition,
              CardTransition, ServiceRequest, CardApplication)
-_EDITED = (Payment, Grant, MonitoredHousehold, ServiceRequest, CardApplication)
+_EDITED = (Payment, Grant, MonitoredHousehold, ServiceRequest, CardApplication, Household)  # a household moving
 
 
 def generation() -> str:

@@ -14,6 +14,7 @@ mask; errors and results show masks only.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from jiedao.core import audit, crypto, scope
@@ -35,15 +37,20 @@ from jiedao.welfare.benefits import services
 from jiedao.welfare.models.benefits import Grant, GrantState, GrantUnit, Payment, PaymentSource, Programme
 
 KEY = "welfare_payments"
-_MONTH_TEXT = re.compile(r"^(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))(?:\s*[-/.]?\s*\d{1,2}\s*日?)?$")
+_MONTH_TEXT = re.compile(r"^(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))(?:\s*[-/.]?\s*(\d{1,2})\s*日?)?$")
 
 
 def parse_month(value: Any) -> date:
-    """发放月份 as the lists write it: 2026-03, 2026年3月, 202603, 2026/3/1 or a date cell."""
+    """发放月份 as the lists write it: 2026-03, 2026年3月, 202603, 2026/3/1 or a date cell. A
+    number cell is refused: Excel keeps 2026.10 as 2026.1, which would read as January."""
     if isinstance(value, datetime):
-        return value.date().replace(day=1)
+        value = value.date()
     if isinstance(value, date):
+        if not 2000 <= value.year <= 2100:
+            raise ValueError(gettext("月份不存在"))
         return value.replace(day=1)
+    if isinstance(value, bool | int | float | Decimal):
+        raise ValueError(gettext("请把发放月份设为文本，如 2026-10"))
     text = as_text(value).replace(" ", "")
     match = _MONTH_TEXT.match(text)
     if not match:
@@ -51,6 +58,8 @@ def parse_month(value: Any) -> date:
     year, month = int(match[1]), int(match[2] or match[3])
     if not (2000 <= year <= 2100 and 1 <= month <= 12):
         raise ValueError(gettext("月份不存在"))
+    if match[4] is not None and not 1 <= int(match[4]) <= calendar.monthrange(year, month)[1]:
+        raise ValueError(gettext("日期不存在"))
     return date(year, month, 1)
 
 
@@ -117,7 +126,7 @@ class PaymentRegister(RegisterSpec):
         ring = crypto.get_keyring()
         indexes = tuple(crypto.blind_indexer("id_number", keyring=ring, index_key_id=key_id, normalised=True)
                         for key_id in ring.index_keys)
-        return PaymentContext(actor, catalogue, indexes, {}, date.today())
+        return PaymentContext(actor, catalogue, indexes, {}, timezone.localdate())
 
     def guard(self, actor: Any) -> None:
         if not scope.has_perm_anywhere(actor, Perm.MANAGE_WELFARE):
@@ -179,7 +188,7 @@ class PaymentRegister(RegisterSpec):
         amount = None
         cell = get("amount")
         try:
-            amount = services.clean_amount(None if cell is None else cell.value, label=gettext("发放金额"))
+            amount = services.clean_amount(None if cell is None else cell.value, label=gettext("发放金额"), positive=True)
         except DomainError as exc:
             errors.append(("发放金额(元)", exc.message))
         resident = None
@@ -199,8 +208,10 @@ class PaymentRegister(RegisterSpec):
                     errors.append(("所属社区", gettext("该居民登记在“%(name)s”，与所填不一致") % {"name": registered}))
         if resident is not None and programme is not None and month is not None:
             grant = _grant_for(programme, resident, month)
-            if grant is not None:
-                refusal = services.payment_refusal(grant, month)
+            if grant is not None and not _in_scope(grant, ctx.actor):
+                errors.append(("救助类别", _elsewhere(grant)))
+            elif grant is not None:
+                refusal = services.payment_refusal(grant, month, may_extend=True)
                 if refusal:
                     errors.append(("发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
         if errors:
@@ -233,20 +244,30 @@ class PaymentRegister(RegisterSpec):
                 continue
             amount = Decimal(row.amount)
             grant = _grant_for(programme, resident, row.month)
+            if grant is not None and not _in_scope(grant, actor):
+                result.refused.append((number, "救助类别", _elsewhere(grant)))
+                continue
             if grant is None:
                 grant = Grant.objects.create(
                     programme=programme, resident=resident, household_id=resident.household_id, node=resident.node,
                     community_id=_community_id(resident.node),
                     subdistrict_id=resident.subdistrict_id or resident.node.subdistrict_id, starts_on=row.month,
                     amount=amount, persons=row.persons, next_review_on=services.next_review(programme, row.month),
-                    notes=gettext("由民政发放表导入建立"), created_by=actor)
+                    notes=gettext("由民政发放表导入建立"), created_by=actor, from_import=True)
                 events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), None,
                                {"programme_id": programme.pk, "resident_id": resident.pk,
                                 "starts_on": row.month.isoformat(), "amount": row.amount, "persons": row.persons}))
-            refusal = services.payment_refusal(grant, row.month)
+            refusal = services.payment_refusal(grant, row.month, may_extend=True)
             if refusal:
                 result.refused.append((number, "发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
                 continue
+            if row.month < grant.starts_on:  # an import-made grant: its start moves back to the month
+                before = {"starts_on": grant.starts_on.isoformat()}
+                grant.starts_on = row.month
+                grant.version += 1
+                grant.save(update_fields=["starts_on", "version", "updated_at"])
+                events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), before,
+                               {"starts_on": row.month.isoformat()}))
             existing = Payment.objects.filter(grant=grant, month=row.month).first()
             if existing is not None:
                 before = {"amount": str(existing.amount), "persons": existing.persons}
@@ -274,6 +295,18 @@ class PaymentRegister(RegisterSpec):
 def _community_id(node: OrgNode) -> int | None:
     community = services.community_of(node)
     return community.pk if community else None
+
+
+def _in_scope(grant: Grant, actor: Any) -> bool:
+    return scope.restrict(Grant.objects.filter(pk=grant.pk), actor, Perm.MANAGE_WELFARE).exists()
+
+
+def _elsewhere(grant: Grant) -> str:
+    """A payment counts where its grant is (the grant's node, community and sub-district): a
+    resident who moved keeps the grant of the old community until that community ends it."""
+    place = OrgNode.objects.filter(pk=grant.community_id or grant.node_id).values_list("name", flat=True).first()
+    return gettext("该对象的这条资格登记在“%(place)s”，不在您的管辖范围内；请由该社区（村）登记发放，"
+                   "或先在那里停发、再在本社区新登记") % {"place": place or ""}
 
 
 def _grant_for(programme: Programme, resident: Resident, month: date) -> Grant | None:

@@ -76,15 +76,21 @@ def panel(request: HttpRequest) -> HttpResponse:
 # --- programmes ---------------------------------------------------------------------------------
 
 
+def _require_catalogue_page(user: Any) -> None:
+    if not services.may_edit_catalogue(user):
+        raise PermissionDenied(_("救助补贴项目目录由街道统一维护，您没有维护的权限。"))
+
+
 @require_perm_anywhere(Perm.VIEW_WELFARE)
 def programme_list(request: HttpRequest) -> HttpResponse:
     return render(request, "welfare/benefits/programme_list.html", {
-        "programmes": selectors.programmes(), "can_manage": _can_manage(request.user)})
+        "programmes": selectors.programmes(), "can_manage": services.may_edit_catalogue(request.user)})
 
 
 @require_perm_anywhere(Perm.MANAGE_WELFARE)
 @require_POST
 def programme_seed(request: HttpRequest) -> HttpResponse:
+    _require_catalogue_page(request.user)
     n = services.programme_seed_defaults(actor=request.user)
     messages.success(request, _("已载入默认项目 %(n)s 个。") % {"n": n})
     return redirect("welfare:benefits_programmes")
@@ -92,6 +98,7 @@ def programme_seed(request: HttpRequest) -> HttpResponse:
 
 @require_perm_anywhere(Perm.MANAGE_WELFARE)
 def programme_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _require_catalogue_page(request.user)
     programme = selectors.programme_get(pk) if pk else None
     initial = {}
     if programme is not None:

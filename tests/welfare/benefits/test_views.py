@@ -115,6 +115,20 @@ def test_programme_pages(world, ben, login):
     assert "残疾人两项补贴" in c.get("/welfare/benefits/programmes/").content.decode()
 
 
+def test_a_community_secretary_reads_the_catalogue_but_may_not_change_it(world, ben, login):
+    c = login(world.secretary)
+    r = c.get("/welfare/benefits/programmes/")
+    assert r.status_code == 200 and "城市低保" in r.content.decode()
+    assert f"/welfare/benefits/programmes/{ben.urban.pk}/" not in r.content.decode()
+    assert c.get(f"/welfare/benefits/programmes/{ben.urban.pk}/").status_code == 403
+    assert c.post(f"/welfare/benefits/programmes/{ben.urban.pk}/", {"name": "改名", "code": "x", "unit": "person",
+                  "period": "monthly", "headline": "persons"}).status_code == 403
+    assert c.get("/welfare/benefits/programmes/new/").status_code == 403
+    assert c.post("/welfare/benefits/programmes/defaults/").status_code == 403
+    ben.urban.refresh_from_db()
+    assert ben.urban.name == "城市低保"
+
+
 def test_import_page_upload_and_commit(world, ben, login, monkeypatch):
     from jiedao.welfare.benefits import views
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -84,6 +84,9 @@ class PaymentContext:
     id_indexes: tuple
     communities: dict[int, str]  # community id -> name, filled as met
     today: date
+    # grants the commit will make, as validation meets their rows: (programme id, payee) ->
+    # the earliest month so far (the grant starts there, whatever the rows' order)
+    planned: dict[tuple[int, str], date] = field(default_factory=dict)
 
 
 def _text(cell: Cell | None) -> str:
@@ -214,12 +217,18 @@ class PaymentRegister(RegisterSpec):
                 refusal = services.payment_refusal(grant, month, may_extend=True)
                 if refusal:
                     errors.append(("发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
+            else:  # the commit makes a grant from the earliest month the file pays this payee
+                key = (programme.pk, _payee(programme, resident))
+                start = min(month, ctx.planned.get(key, month))
+                problem = _overlap(programme, resident, start)
+                if problem:
+                    errors.append(("发放月份", problem))
+                else:
+                    ctx.planned[key] = start
         if errors:
             raise RowInvalid(errors)
-        payee = (f"h{resident.household_id}" if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id
-                 else f"r{resident.pk}")
         return PaymentRow(resident.pk, programme.pk, month, persons, str(amount),
-                          crypto.mask_normalised(number, "id_number"), name, payee)
+                          crypto.mask_normalised(number, "id_number"), name, _payee(programme, resident))
 
     def row_key(self, parsed: PaymentRow) -> tuple:
         """One payment per payee, programme and month in a file (a household once, for a
@@ -248,6 +257,10 @@ class PaymentRegister(RegisterSpec):
                 result.refused.append((number, "救助类别", _elsewhere(grant)))
                 continue
             if grant is None:
+                problem = _overlap(programme, resident, row.month)
+                if problem:
+                    result.refused.append((number, "发放月份", problem))
+                    continue
                 grant = Grant.objects.create(
                     programme=programme, resident=resident, household_id=resident.household_id, node=resident.node,
                     community_id=_community_id(resident.node),
@@ -295,6 +308,20 @@ class PaymentRegister(RegisterSpec):
 def _community_id(node: OrgNode) -> int | None:
     community = services.community_of(node)
     return community.pk if community else None
+
+
+def _payee(programme: Programme, resident: Resident) -> str:
+    return (f"h{resident.household_id}" if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id
+            else f"r{resident.pk}")
+
+
+def _overlap(programme: Programme, resident: Resident, start: date) -> str:
+    """Why a grant the import would make from `start` (open-ended) cannot be made, or ""."""
+    try:
+        services.refuse_overlap(programme, resident.pk, resident.household_id, start, None)
+    except DomainError as exc:
+        return exc.message
+    return ""
 
 
 def _in_scope(grant: Grant, actor: Any) -> bool:

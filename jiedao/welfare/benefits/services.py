@@ -301,7 +301,7 @@ def overlapping_grant(programme: Programme, resident_id: int, household_id: int 
     return qs.order_by("starts_on", "pk").first()
 
 
-def _refuse_overlap(programme: Programme, resident_id: int, household_id: int | None, starts_on: date,
+def refuse_overlap(programme: Programme, resident_id: int, household_id: int | None, starts_on: date,
                     ends_on: date | None, exclude: int | None = None) -> None:
     other = overlapping_grant(programme, resident_id, household_id, starts_on, ends_on, exclude)
     if other is not None:
@@ -337,7 +337,7 @@ def grant_create(*, actor: Any, programme: Programme, resident: Resident, starts
     if _open_grant(programme, resident) is not None:
         raise DomainError(_("该居民（或其所在户）已在“%(name)s”中（在保或暂停），请在原记录上修改。")
                           % {"name": programme.name}, field="resident")
-    _refuse_overlap(programme, resident.pk, resident.household_id, starts_on, ends_on)
+    refuse_overlap(programme, resident.pk, resident.household_id, starts_on, ends_on)
     notes = clean_text(notes, field="notes", label=_("备注"), max_length=500)
     community = community_of(resident.node)
     grant = Grant.objects.create(
@@ -393,7 +393,7 @@ def grant_update(*, actor: Any, grant: Grant, **changes: Any) -> Grant:
     if grant.ends_on and grant.ends_on < grant.starts_on:
         raise DomainError(_("保障结束日期不能早于开始日期。"), field="starts_on")
     if "starts_on" in changes or "ends_on" in changes:
-        _refuse_overlap(grant.programme, grant.resident_id, grant.household_id, grant.starts_on, grant.ends_on,
+        refuse_overlap(grant.programme, grant.resident_id, grant.household_id, grant.starts_on, grant.ends_on,
                         exclude=grant.pk)
         if grant.ends_on:
             paid = Payment.objects.filter(grant=grant, month__gt=month_start(grant.ends_on)).order_by(

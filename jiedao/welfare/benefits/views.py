@@ -46,6 +46,7 @@ from jiedao.welfare.benefits.forms import (
     TotalsForm,
 )
 from jiedao.welfare.benefits.workflow import GrantAction
+from jiedao.welfare.models.benefits import GrantState
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ERRORS_PER_PAGE = 50
@@ -200,12 +201,18 @@ def grant_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not services.grant_actor_kinds(request.user, grant):
         raise PermissionDenied(_("您没有修改该资格的权限。"))
     form = GrantEditForm(request.POST or None, initial={name: getattr(grant, name) for name in services.GRANT_EDITABLE})
+    if grant.state == GrantState.ENDED:  # an ended grant keeps its end date
+        form.fields["ends_on"].disabled = True
+        form.fields["ends_on"].help_text = _("该资格已停发退出，结束日期不能修改")
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            changes = dict(form.cleaned_data)
+            if not changes.get("starts_on"):
+                changes.pop("starts_on", None)
             try:
-                services.grant_update(actor=request.user, grant=grant, **form.cleaned_data)
+                services.grant_update(actor=request.user, grant=grant, **changes)
             except DomainError as exc:
                 status = form_error(form, exc)
             else:

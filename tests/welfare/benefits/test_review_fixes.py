@@ -170,3 +170,17 @@ def test_amount_grouping_must_be_well_formed_and_payments_positive(world, ben):
         assert err.value.field == "amount"
     job = run(world, xlsx([[1, "王大爷", ident(3, 1930), "长寿补贴", "2026-03", 1, 0, ""]]))
     assert "大于 0" in errors(job)[(2, "发放金额(元)")]
+
+
+def test_import_does_not_make_a_grant_overlapping_a_later_one(world, ben):
+    later = Grant.objects.create(programme=ben.longevity, resident=ben.wang, node=ben.wang.node,
+                                 community=world.community, starts_on=date(2026, 5, 1), ends_on=date(2026, 8, 31),
+                                 amount=Decimal("100"), persons=1, state="ended")
+    rows = [[1, "王大爷", ident(3, 1930), "长寿补贴", "2026-03", 1, 100, ""],
+            [2, "王大爷", ident(3, 1930), "长寿补贴", "2026-06", 1, 100, ""]]
+    job = run(world, xlsx(rows))
+    assert "重叠" in errors(job)[(2, "发放月份")] and job.good_rows == 1
+    imports.import_commit(actor=world.secretary,
+                          job=imports.import_set_mode(actor=world.secretary, job=job, mode=ImportJob.Mode.GOOD_ONLY))
+    assert list(Grant.objects.filter(resident=ben.wang)) == [later]
+    assert Payment.objects.get().grant == later

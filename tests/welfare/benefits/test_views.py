@@ -102,6 +102,9 @@ def test_secretary_registers_acts_and_pays_on_the_pages(world, ben, login):
     assert "暂停" in page and "失联" in page
     r = c.post(f"/welfare/benefits/grants/{grant.pk}/edit/", {"amount": "450", "persons": "3", "notes": "复核后调整"})
     assert r.status_code == 302 and Grant.objects.get().persons == 3
+    r = c.post(f"/welfare/benefits/grants/{grant.pk}/edit/", {"starts_on": "2025-12-01", "amount": "450",
+                                                                 "persons": "3"})
+    assert r.status_code == 302 and Grant.objects.get().starts_on.isoformat() == "2025-12-01"
 
 
 def test_programme_pages(world, ben, login):

@@ -236,12 +236,20 @@ class PaymentRegister(RegisterSpec):
         return (parsed.programme_id, parsed.payee or f"r{parsed.resident_id}", parsed.month)
 
     def apply_batch(self, ctx: PaymentContext, actor: Any, job: Any, rows: list[tuple[int, PaymentRow]]) -> BatchResult:
+        """Write a batch with a fixed number of queries: the batch's residents, their grants, which
+        of those the importer may manage, and the payments of the batch's months are read once;
+        new grants, new payments and corrections are written in bulk; then the audit events."""
         result = BatchResult()
         catalogue = {p.pk: p for p in ctx.programmes.values()}
         residents = {r.pk: r for r in scope.restrict(
             Resident.objects.filter(pk__in=[row.resident_id for _, row in rows], is_active=True), actor,
             Perm.MANAGE_WELFARE).select_related("node")}
-        events: list[tuple] = []
+        book = _Book(actor, residents.values(), {row.programme_id for _, row in rows}, {row.month for _, row in rows})
+        communities: dict[int, int | None] = {}
+        new_grants: list[Grant] = []
+        moved: dict[int, tuple[Grant, str]] = {}  # existing grants whose start moves back: before
+        new_payments: list[tuple[Payment, PaymentRow]] = []
+        corrected: list[tuple[Payment, dict]] = []
         for number, row in rows:
             resident = residents.get(row.resident_id)
             programme = catalogue.get(row.programme_id)
@@ -252,57 +260,154 @@ class PaymentRegister(RegisterSpec):
                 result.refused.append((number, "救助类别", gettext("该项目已停用")))
                 continue
             amount = Decimal(row.amount)
-            grant = _grant_for(programme, resident, row.month)
-            if grant is not None and not _in_scope(grant, actor):
+            grants = book.grants(programme, resident)
+            grant = _pick(grants, row.month)
+            if grant is not None and grant.pk is not None and grant.pk not in book.in_scope:
                 result.refused.append((number, "救助类别", _elsewhere(grant)))
                 continue
             if grant is None:
-                problem = _overlap(programme, resident, row.month)
-                if problem:
-                    result.refused.append((number, "发放月份", problem))
+                other = next((g for g in grants if services.periods_overlap(g, row.month, None)), None)
+                if other is not None:
+                    result.refused.append((number, "发放月份", services.overlap_message(programme, other)))
                     continue
-                grant = Grant.objects.create(
+                if resident.node_id not in communities:
+                    communities[resident.node_id] = _community_id(resident.node)
+                grant = Grant(
                     programme=programme, resident=resident, household_id=resident.household_id, node=resident.node,
-                    community_id=_community_id(resident.node),
+                    community_id=communities[resident.node_id],
                     subdistrict_id=resident.subdistrict_id or resident.node.subdistrict_id, starts_on=row.month,
                     amount=amount, persons=row.persons, next_review_on=services.next_review(programme, row.month),
                     notes=gettext("由民政发放表导入建立"), created_by=actor, from_import=True)
-                events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), None,
-                               {"programme_id": programme.pk, "resident_id": resident.pk,
-                                "starts_on": row.month.isoformat(), "amount": row.amount, "persons": row.persons}))
-            refusal = services.payment_refusal(grant, row.month, may_extend=True)
+                new_grants.append(grant)
+                book.add_grant(programme, resident, grant)
+                grants = book.grants(programme, resident)
+            refusal = services.payment_refusal(grant, row.month, may_extend=True, others=grants,
+                                               paid_elsewhere=book.paid_elsewhere(programme, resident, grant, row.month))
             if refusal:
                 result.refused.append((number, "发放月份" if refusal[0] == "month" else "救助类别", refusal[1]))
                 continue
             if row.month < grant.starts_on:  # an import-made grant: its start moves back to the month
-                before = {"starts_on": grant.starts_on.isoformat()}
+                if grant.pk is not None and grant.pk not in moved:
+                    moved[grant.pk] = (grant, grant.starts_on.isoformat())
+                    grant.version += 1
                 grant.starts_on = row.month
-                grant.version += 1
-                grant.save(update_fields=["starts_on", "version", "updated_at"])
-                events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), before,
-                               {"starts_on": row.month.isoformat()}))
-            existing = Payment.objects.filter(grant=grant, month=row.month).first()
+            existing = book.payment(grant, row.month)
             if existing is not None:
                 before = {"amount": str(existing.amount), "persons": existing.persons}
                 existing.amount, existing.persons = amount, row.persons
                 existing.source, existing.import_job, existing.recorded_by = PaymentSource.IMPORT, job, actor
-                existing.save()
+                corrected.append((existing, before))
                 result.updated += 1
-                events.append(("welfare.payment.import", "welfare.payment", existing.pk, str(existing), before,
-                               {"amount": row.amount, "persons": row.persons}))
                 continue
-            payment = Payment.objects.create(
+            payment = Payment(
                 grant=grant, programme=programme, resident_id=grant.resident_id, household_id=grant.household_id,
                 node_id=grant.node_id, community_id=grant.community_id, subdistrict_id=grant.subdistrict_id,
                 month=row.month, amount=amount, persons=row.persons, source=PaymentSource.IMPORT, import_job=job,
                 recorded_by=actor)
+            book.add_payment(programme, resident, payment)
+            new_payments.append((payment, row))
             result.created += 1
+        now = timezone.now()
+        Grant.objects.bulk_create(new_grants)
+        for grant, _before in moved.values():
+            grant.updated_at = now
+        Grant.objects.bulk_update([g for g, _ in moved.values()], ["starts_on", "version", "updated_at"])
+        for payment, _row in new_payments:
+            payment.grant = payment.grant  # the grant's id, now that a new grant has one
+        Payment.objects.bulk_create([p for p, _ in new_payments])
+        for payment, _before in corrected:
+            payment.updated_at = now
+        Payment.objects.bulk_update([p for p, _ in corrected],
+                                    ["amount", "persons", "source", "import_job", "recorded_by", "updated_at"])
+        events: list[tuple] = []
+        for grant in new_grants:
+            events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), None,
+                           {"programme_id": grant.programme_id, "resident_id": grant.resident_id,
+                            "starts_on": grant.starts_on.isoformat(), "amount": str(grant.amount),
+                            "persons": grant.persons}))
+        for grant, before in moved.values():
+            events.append(("welfare.grant.import", "welfare.grant", grant.pk, str(grant), {"starts_on": before},
+                           {"starts_on": grant.starts_on.isoformat()}))
+        for payment, before in corrected:
+            events.append(("welfare.payment.import", "welfare.payment", payment.pk, str(payment), before,
+                           {"amount": str(payment.amount), "persons": payment.persons}))
+        for payment, row in new_payments:
             events.append(("welfare.payment.import", "welfare.payment", payment.pk, str(payment), None,
-                           {"grant_id": grant.pk, "month": row.month.isoformat(), "amount": row.amount,
+                           {"grant_id": payment.grant_id, "month": row.month.isoformat(), "amount": row.amount,
                             "persons": row.persons, "id_number_masked": row.id_masked}))
         if events:
             audit.record_many(actor=actor, events=events)
         return result
+
+
+class _Book:
+    """A batch's grants and payments, read once (three queries) and kept up to date as the batch
+    adds to them: the payee's grants in a programme, which grants the importer may manage, the
+    payment of a grant and month, and whether another grant of the payee paid a month."""
+
+    def __init__(self, actor: Any, residents: Any, programme_ids: set[int], months: set[date]) -> None:
+        residents = list(residents)
+        people = {r.pk for r in residents}
+        households = {r.household_id for r in residents if r.household_id}
+        whose = Q(resident_id__in=people) | Q(household_id__in=households)
+        found = list(Grant.objects.filter(whose, programme_id__in=programme_ids).select_related("programme"))
+        self.by_resident: dict[tuple[int, int], list[Grant]] = {}
+        self.by_household: dict[tuple[int, int], list[Grant]] = {}
+        for grant in found:
+            self._index(grant)
+        self.in_scope = set(scope.restrict(Grant.objects.filter(pk__in=[g.pk for g in found]), actor,
+                                           Perm.MANAGE_WELFARE).values_list("pk", flat=True)) if found else set()
+        self.payments: dict[tuple[int, date], Payment] = {}
+        self.paid: list[Payment] = []
+        self.paid_by: dict[tuple[int, str, date], list[Payment]] = {}
+        if found:
+            for payment in Payment.objects.filter(whose, programme_id__in=programme_ids, month__in=months):
+                self.add_payment(None, None, payment)
+
+    def _index(self, grant: Grant) -> None:
+        self.by_resident.setdefault((grant.programme_id, grant.resident_id), []).append(grant)
+        if grant.household_id:
+            self.by_household.setdefault((grant.programme_id, grant.household_id), []).append(grant)
+
+    def grants(self, programme: Programme, resident: Resident) -> list[Grant]:
+        """The payee's grants in the programme, as services.payee_grants selects them."""
+        mine = self.by_resident.get((programme.pk, resident.pk), [])
+        if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id:
+            seen = {id(g) for g in mine}
+            return mine + [g for g in self.by_household.get((programme.pk, resident.household_id), [])
+                           if id(g) not in seen]
+        return list(mine)
+
+    def add_grant(self, programme: Programme, resident: Resident, grant: Grant) -> None:
+        self._index(grant)
+
+    def add_payment(self, programme: Any, resident: Any, payment: Payment) -> None:
+        if payment.grant_id is not None:
+            self.payments[(payment.grant_id, payment.month)] = payment
+        self.paid_by.setdefault((payment.programme_id, f"r{payment.resident_id}", payment.month), []).append(payment)
+        if payment.household_id:
+            self.paid_by.setdefault((payment.programme_id, f"h{payment.household_id}", payment.month),
+                                    []).append(payment)
+
+    def payment(self, grant: Grant, month: date) -> Payment | None:
+        return self.payments.get((grant.pk, month)) if grant.pk is not None else None
+
+    def paid_elsewhere(self, programme: Programme, resident: Resident, grant: Grant, month: date) -> bool:
+        keys = [(programme.pk, f"r{resident.pk}", month)]
+        if programme.unit == GrantUnit.HOUSEHOLD and resident.household_id:
+            keys.append((programme.pk, f"h{resident.household_id}", month))
+        return any(p.grant is not grant if p.grant_id is None else p.grant_id != grant.pk
+                   for key in keys for p in self.paid_by.get(key, ()))
+
+
+def _pick(grants: list[Grant], month: date) -> Grant | None:
+    """_grant_for over grants in memory: the one whose period covers the month, else the open one."""
+    following = _next_month(month)
+    order = sorted(grants, key=lambda g: (g.starts_on, g.pk or 1 << 62), reverse=True)
+    covering = [g for g in order if g.starts_on < following and (g.ends_on is None or g.ends_on >= month)]
+    if covering:
+        return covering[0]
+    return next((g for g in order if g.state in (GrantState.ACTIVE, GrantState.SUSPENDED)), None)
 
 
 def _community_id(node: OrgNode) -> int | None:

@@ -301,14 +301,17 @@ def overlapping_grant(programme: Programme, resident_id: int, household_id: int 
     return qs.order_by("starts_on", "pk").first()
 
 
+def overlap_message(programme: Programme, other: Grant) -> str:
+    end = other.ends_on.isoformat() if other.ends_on else _("至今")
+    return (_("保障期与该对象在“%(name)s”的另一条资格（%(start)s 至 %(end)s）重叠，同一月份不能发放两次。")
+            % {"name": programme.name, "start": other.starts_on.isoformat(), "end": end})
+
+
 def refuse_overlap(programme: Programme, resident_id: int, household_id: int | None, starts_on: date,
                     ends_on: date | None, exclude: int | None = None) -> None:
     other = overlapping_grant(programme, resident_id, household_id, starts_on, ends_on, exclude)
     if other is not None:
-        end = other.ends_on.isoformat() if other.ends_on else _("至今")
-        raise DomainError(_("保障期与该对象在“%(name)s”的另一条资格（%(start)s 至 %(end)s）重叠，同一月份不能发放两次。")
-                          % {"name": programme.name, "start": other.starts_on.isoformat(), "end": end},
-                          field="starts_on")
+        raise DomainError(overlap_message(programme, other), field="starts_on")
 
 
 @transaction.atomic
@@ -452,32 +455,48 @@ def grant_act(*, actor: Any, grant: Grant, action: str, reason: str = "", **para
 # --- payments -----------------------------------------------------------------------------------
 
 
-def may_start_earlier(grant: Grant, month: date) -> bool:
+def periods_overlap(grant: Grant, starts_on: date, ends_on: date | None) -> bool:
+    """Whether `grant`'s period shares a month with starts_on..ends_on (None: runs on) — the
+    test overlapping_grant asks the database, for grants already in memory."""
+    if grant.ends_on is not None and grant.ends_on < month_start(starts_on):
+        return False
+    return not (ends_on and grant.starts_on >= add_months(month_start(ends_on), 1))
+
+
+def may_start_earlier(grant: Grant, month: date, others: list[Grant] | None = None) -> bool:
     """Whether the import may move an import-made grant's start back to `month`: the grant was
-    made by an import, is not ended, and no other grant of the payee covers the months between."""
-    return (grant.from_import and grant.state != GrantState.ENDED and month < month_start(grant.starts_on)
-            and overlapping_grant(grant.programme, grant.resident_id, grant.household_id, month,
-                                  grant.ends_on, exclude=grant.pk) is None)
+    made by an import, is not ended, and no other grant of the payee covers the months between.
+    `others` (the payee's other grants in the programme) when the caller has read them."""
+    if not (grant.from_import and grant.state != GrantState.ENDED and month < month_start(grant.starts_on)):
+        return False
+    if others is not None:
+        return not any(periods_overlap(g, month, grant.ends_on) for g in others if g is not grant)
+    return overlapping_grant(grant.programme, grant.resident_id, grant.household_id, month, grant.ends_on,
+                             exclude=grant.pk) is None
 
 
-def payment_refusal(grant: Grant, month: date, *, may_extend: bool = False) -> tuple[str, str] | None:
+def payment_refusal(grant: Grant, month: date, *, may_extend: bool = False, others: list[Grant] | None = None,
+                    paid_elsewhere: bool | None = None) -> tuple[str, str] | None:
     """Why a payment for `month` cannot be recorded on `grant` (field, message), or None. The
     import asks the same question for every row (with `may_extend`: an import-made grant's
-    start may move back to the month, see may_start_earlier)."""
+    start may move back to the month, see may_start_earlier), passing what it read per batch:
+    the payee's other grants and whether one of them paid the month."""
     if grant.state == GrantState.SUSPENDED:
         return "grant", _("该资格已暂停发放，恢复后才能登记发放")
-    if month < month_start(grant.starts_on) and not (may_extend and may_start_earlier(grant, month)):
+    if month < month_start(grant.starts_on) and not (may_extend and may_start_earlier(grant, month, others)):
         return "month", _("发放月份早于保障开始日期（%(day)s）") % {"day": grant.starts_on.isoformat()}
     if grant.ends_on and month > month_start(grant.ends_on):
         return "month", _("发放月份晚于保障结束日期（%(day)s）") % {"day": grant.ends_on.isoformat()}
     if grant.state == GrantState.ENDED and not grant.ends_on and month > month_start(timezone.localdate()):
         return "month", _("该资格已停发退出，不能登记之后月份的发放")
-    other = Payment.objects.filter(programme_id=grant.programme_id, month=month).exclude(grant_id=grant.pk)
-    if grant.programme.unit == GrantUnit.HOUSEHOLD and grant.household_id:
-        other = other.filter(Q(household_id=grant.household_id) | Q(resident_id=grant.resident_id))
-    else:
-        other = other.filter(resident_id=grant.resident_id)
-    if other.exists():
+    if paid_elsewhere is None:
+        other = Payment.objects.filter(programme_id=grant.programme_id, month=month).exclude(grant_id=grant.pk)
+        if grant.programme.unit == GrantUnit.HOUSEHOLD and grant.household_id:
+            other = other.filter(Q(household_id=grant.household_id) | Q(resident_id=grant.resident_id))
+        else:
+            other = other.filter(resident_id=grant.resident_id)
+        paid_elsewhere = other.exists()
+    if paid_elsewhere:
         return "month", _("该对象这个月已在“%(name)s”的另一条资格上发放过，同一月份不能发放两次") % {
             "name": grant.programme.name}
     return None

@@ -184,3 +184,29 @@ def test_import_does_not_make_a_grant_overlapping_a_later_one(world, ben):
                           job=imports.import_set_mode(actor=world.secretary, job=job, mode=ImportJob.Mode.GOOD_ONLY))
     assert list(Grant.objects.filter(resident=ben.wang)) == [later]
     assert Payment.objects.get().grant == later
+
+
+# --- 11. the commit reads and writes per batch ----------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+def test_commit_gives_the_same_result_whatever_the_batch_size(world, ben, monkeypatch, batch):
+    monkeypatch.setattr(imports, "BATCH", batch)
+    services.grant_create(actor=world.secretary, programme=ben.longevity, resident=ben.wang,
+                          starts_on=date(2026, 1, 1), amount="100")
+    services.payment_record(actor=world.secretary, grant=Grant.objects.get(resident=ben.wang), month=date(2026, 2, 1))
+    rows = [[1, "张桂英", ident(1), "城市低保", "2026-04", 2, 400, ""],
+            [2, "李明", ident(2, 1980), "城市低保", "2026-03", 2, 400, ""],  # same household: the same grant
+            [3, "王大爷", ident(3, 1930), "长寿补贴", "2026-02", 1, 120, ""],  # corrects February
+            [4, "王大爷", ident(3, 1930), "长寿补贴", "2026-03", 1, 100, ""],
+            [5, "张桂英", ident(1), "城市低保", "2026-02", 2, 400, ""]]
+    job = run(world, xlsx(rows))
+    assert job.bad_rows == 0, errors(job)
+    job = imports.import_commit(actor=world.secretary, job=job)
+    assert (job.created_rows, job.updated_rows, job.bad_rows) == (4, 1, 0)
+    urban = Grant.objects.get(programme=ben.urban)
+    assert urban.starts_on == date(2026, 2, 1) and urban.from_import
+    assert sorted(Payment.objects.filter(grant=urban).values_list("month", flat=True)) == [
+        date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
+    assert Payment.objects.get(resident=ben.wang, month=date(2026, 2, 1)).amount == Decimal("120.00")
+    assert Grant.objects.count() == 2

@@ -838,6 +838,7 @@ def bad_rows_xlsx(job: ImportJob, *, actor: Any) -> bytes:
     import io
 
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     reveal = scope.has_perm_anywhere(actor, Perm.REVEAL_PII)
     reasons: dict[int, list[str]] = {}
@@ -853,14 +854,28 @@ def bad_rows_xlsx(job: ImportJob, *, actor: Any) -> bytes:
     column_kinds = [kinds.get(header, "") for header in headers]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(spec.sheet_name)
-    sheet.append(["原行号", *headers, "错误原因"])
+
+    def text_cells(values: list[Any]) -> list[Any]:
+        # openpyxl writes a string starting with "=" as a live formula: every text goes back as
+        # text (a csv upload, or a text cell of an xlsx, may hold "=HYPERLINK(...)")
+        out: list[Any] = []
+        for value in values:
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                out.append(cell)
+            else:
+                out.append(value)
+        return out
+
+    sheet.append(text_cells(["原行号", *headers, "错误原因"]))
     for number in sorted(rows):
         if number not in reasons:
             continue
         cells = rows[number]
         if not reveal:
             cells = [mask_cell(value, column_kinds[i] if i < len(column_kinds) else "") for i, value in enumerate(cells)]
-        sheet.append([number, *cells, "；".join(reasons[number])])
+        sheet.append(text_cells([number, *cells, "；".join(reasons[number])]))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

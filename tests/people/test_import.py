@@ -150,6 +150,26 @@ def test_good_rows_only_mode_and_bad_rows_file(world):
     assert len(values) == 2 and values[1][0] == 3 and "姓名" in values[1][-1]
 
 
+def test_bad_rows_file_holds_text_not_live_formulas(world):
+    """A text cell of the upload that starts like a formula goes back as text: opening the
+    bad-rows file must not run it (a csv upload, where nothing marks a cell as text)."""
+    import csv
+
+    rows = [good_row(1, 姓名="", 现住地址='=HYPERLINK("http://example.invalid","点我")'),
+            good_row(2, 姓名="", 现住地址="=1+1")]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(HEADERS)
+    writer.writerows(rows)
+    job = run(world, SimpleUploadedFile("居民.csv", buf.getvalue().encode("utf-8")), mode=ImportJob.Mode.GOOD_ONLY)
+    assert job.bad_rows == 2
+    wb = openpyxl.load_workbook(io.BytesIO(imports.bad_rows_xlsx(job, actor=world.secretary)))
+    texts = [cell for row in wb.active.iter_rows(min_row=2) for cell in row
+             if isinstance(cell.value, str) and cell.value.startswith("=")]
+    assert len(texts) == 2
+    assert all(cell.data_type == "s" for cell in texts), [(c.value, c.data_type) for c in texts]
+
+
 def test_merged_cells_reported(world):
     rows = [good_row(1), good_row(2), good_row(3)]
     job = run(world, xlsx(rows, merge="H3:H4"))

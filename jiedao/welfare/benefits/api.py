@@ -157,6 +157,7 @@ class GrantIn(InSchema):
 
 
 class GrantPatch(PatchSchema):
+    starts_on: date = None
     amount: Decimal = None
     persons: int = None
     ends_on: date | None = None

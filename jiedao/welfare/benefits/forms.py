@@ -92,6 +92,8 @@ class GrantForm(forms.Form):
 
 
 class GrantEditForm(forms.Form):
+    starts_on = forms.DateField(label=_("保障开始日期"), widget=DATE, required=False,
+                                help_text=_("可以提前或推后，但不能晚于已有的发放月份，也不能与同一对象在该项目的另一条资格重叠"))
     amount = forms.DecimalField(label=_("每期金额（元）"), max_digits=12, decimal_places=2)
     persons = forms.IntegerField(label=_("保障人数"), min_value=1, max_value=30)
     ends_on = forms.DateField(label=_("保障结束日期"), widget=DATE, required=False)

@@ -10,11 +10,13 @@ audit event. Bad input raises DomainError with a Chinese message naming the fiel
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -79,19 +81,33 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def clean_amount(value: Any, *, field: str = "amount", label: str | None = None, required: bool = True) -> Decimal | None:
-    """An amount in 元: at most two decimals, not negative, below 1000 万元."""
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def clean_amount(value: Any, *, field: str = "amount", label: str | None = None, required: bool = True,
+                 positive: bool = False) -> Decimal | None:
+    """An amount in 元: at most two decimals, not negative (above 0 when `positive`, as a
+    payment must be), below 1000 万元. Thousands may be grouped with commas, but only as
+    thousands are written (1,234.50): "1,2,3" is a typing slip, not 123."""
     label = label or _("金额")
     if value is None or value == "":
         if required:
             raise DomainError(_("请填写%(label)s。") % {"label": label}, field=field)
         return None
+    wrong = DomainError(_("%(label)s应为数字（元），如 600 或 600.50。") % {"label": label}, field=field)
+    text = str(value).replace("，", ",").strip()
+    if "," in text:
+        if not _GROUPED.match(text):
+            raise wrong
+        text = text.replace(",", "")
     try:
-        amount = Decimal(str(value).replace(",", "").replace("，", "").strip())
+        amount = Decimal(text)
     except InvalidOperation:
-        raise DomainError(_("%(label)s应为数字（元），如 600 或 600.50。") % {"label": label}, field=field) from None
+        raise wrong from None
     if not amount.is_finite():
-        raise DomainError(_("%(label)s应为数字（元），如 600 或 600.50。") % {"label": label}, field=field)
+        raise wrong
+    if positive and amount <= 0:
+        raise DomainError(_("%(label)s应大于 0。") % {"label": label}, field=field)
     if amount < 0:
         raise DomainError(_("%(label)s不能为负数。") % {"label": label}, field=field)
     if amount >= AMOUNT_MAX:
@@ -138,9 +154,22 @@ def _require_manage(actor: Any, path: str) -> None:
     scope.require(actor, Perm.MANAGE_WELFARE, path, view_perm=Perm.VIEW_WELFARE)
 
 
+CATALOGUE_KINDS = (NodeKind.CITY, NodeKind.DISTRICT, NodeKind.SUBDISTRICT)
+
+
+def may_edit_catalogue(actor: Any) -> bool:
+    """The programme catalogue is the whole sub-district's: only who holds MANAGE_WELFARE at a
+    sub-district (or higher) node — leaders, admins — may change it; a community's secretary
+    or staff may read it."""
+    paths = scope.granted_paths(actor, Perm.MANAGE_WELFARE)
+    if paths is None:
+        return True
+    return bool(paths) and OrgNode.objects.filter(path__in=paths, kind__in=CATALOGUE_KINDS).exists()
+
+
 def _require_catalogue(actor: Any) -> None:
-    if not scope.has_perm_anywhere(actor, Perm.MANAGE_WELFARE):
-        raise PermissionError_(_("您没有维护救助补贴项目的权限。"))
+    if not may_edit_catalogue(actor):
+        raise PermissionError_(_("救助补贴项目目录由街道统一维护，您没有维护的权限。"))
 
 
 def next_review(programme: Programme, after: date) -> date | None:
@@ -252,6 +281,39 @@ def _open_grant(programme: Programme, resident: Resident, exclude: int | None = 
     return qs.filter(resident=resident).first()
 
 
+def payee_grants(programme_id: int, resident_id: int, household_id: int | None, unit: str) -> Any:
+    """The grants of one payee in a programme: the household's (any member's) for a
+    per-household programme, else the person's."""
+    qs = Grant.objects.filter(programme_id=programme_id)
+    if unit == GrantUnit.HOUSEHOLD and household_id:
+        return qs.filter(Q(household_id=household_id) | Q(resident_id=resident_id))
+    return qs.filter(resident_id=resident_id)
+
+
+def overlapping_grant(programme: Programme, resident_id: int, household_id: int | None, starts_on: date,
+                      ends_on: date | None, exclude: int | None = None) -> Grant | None:
+    """Another grant of the payee in the programme whose period shares a month with
+    starts_on..ends_on (an open end runs on): the same person would be paid twice a month."""
+    qs = payee_grants(programme.pk, resident_id, household_id, programme.unit).exclude(pk=exclude)
+    qs = qs.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=month_start(starts_on)))
+    if ends_on:
+        qs = qs.filter(starts_on__lt=add_months(month_start(ends_on), 1))
+    return qs.order_by("starts_on", "pk").first()
+
+
+def overlap_message(programme: Programme, other: Grant) -> str:
+    end = other.ends_on.isoformat() if other.ends_on else _("至今")
+    return (_("保障期与该对象在“%(name)s”的另一条资格（%(start)s 至 %(end)s）重叠，同一月份不能发放两次。")
+            % {"name": programme.name, "start": other.starts_on.isoformat(), "end": end})
+
+
+def refuse_overlap(programme: Programme, resident_id: int, household_id: int | None, starts_on: date,
+                    ends_on: date | None, exclude: int | None = None) -> None:
+    other = overlapping_grant(programme, resident_id, household_id, starts_on, ends_on, exclude)
+    if other is not None:
+        raise DomainError(overlap_message(programme, other), field="starts_on")
+
+
 @transaction.atomic
 def grant_create(*, actor: Any, programme: Programme, resident: Resident, starts_on: date,
                  amount: Any = None, persons: Any = 1, ends_on: date | None = None,
@@ -278,6 +340,7 @@ def grant_create(*, actor: Any, programme: Programme, resident: Resident, starts
     if _open_grant(programme, resident) is not None:
         raise DomainError(_("该居民（或其所在户）已在“%(name)s”中（在保或暂停），请在原记录上修改。")
                           % {"name": programme.name}, field="resident")
+    refuse_overlap(programme, resident.pk, resident.household_id, starts_on, ends_on)
     notes = clean_text(notes, field="notes", label=_("备注"), max_length=500)
     community = community_of(resident.node)
     grant = Grant.objects.create(
@@ -292,18 +355,36 @@ def grant_create(*, actor: Any, programme: Programme, resident: Resident, starts
     return grant
 
 
-GRANT_EDITABLE = ("amount", "persons", "ends_on", "next_review_on", "notes")
+GRANT_EDITABLE = ("starts_on", "amount", "persons", "ends_on", "next_review_on", "notes")
+
+
+def _paid_before(grant: Grant, day: date) -> date | None:
+    """The first month paid on `grant` before `day`'s month, or None."""
+    return (Payment.objects.filter(grant=grant, month__lt=month_start(day)).order_by("month")
+            .values_list("month", flat=True).first())
 
 
 @transaction.atomic
 def grant_update(*, actor: Any, grant: Grant, **changes: Any) -> Grant:
-    """Edit a grant's amount, persons, end date, next review date or notes (not its state)."""
-    grant = Grant.objects.select_for_update().select_related("node").get(pk=grant.pk)
+    """Edit a grant's start (while no payment precedes the new date), amount, persons, end date
+    (not of an ended grant), next review date or notes (not its state). The period may not
+    overlap another grant of the same payee in the programme."""
+    grant = Grant.objects.select_for_update().select_related("node", "programme").get(pk=grant.pk)
     _require_manage(actor, grant.node.path)
     unknown = set(changes) - set(GRANT_EDITABLE)
     if unknown:
         raise DomainError(_("不能修改字段：%(fields)s。") % {"fields": "、".join(sorted(unknown))}, field=sorted(unknown)[0])
     before = audit.snapshot(grant)
+    if "starts_on" in changes and changes["starts_on"] != grant.starts_on:
+        if not changes["starts_on"]:
+            raise DomainError(_("请填写保障开始日期。"), field="starts_on")
+        paid = _paid_before(grant, changes["starts_on"])
+        if paid is not None:
+            raise DomainError(_("%(month)s 已有发放记录，保障开始日期不能晚于它。") % {"month": paid.strftime("%Y-%m")},
+                              field="starts_on")
+        grant.starts_on = changes["starts_on"]
+    if "ends_on" in changes and grant.state == GrantState.ENDED and (changes["ends_on"] or None) != grant.ends_on:
+        raise DomainError(_("该资格已停发退出，不能修改保障结束日期；如需继续保障，请新登记一条资格。"), field="ends_on")
     if "amount" in changes:
         grant.amount = clean_amount(changes["amount"], label=_("每期金额"))
     if "persons" in changes:
@@ -312,6 +393,17 @@ def grant_update(*, actor: Any, grant: Grant, **changes: Any) -> Grant:
         if changes["ends_on"] and changes["ends_on"] < grant.starts_on:
             raise DomainError(_("保障结束日期不能早于开始日期。"), field="ends_on")
         grant.ends_on = changes["ends_on"] or None
+    if grant.ends_on and grant.ends_on < grant.starts_on:
+        raise DomainError(_("保障结束日期不能早于开始日期。"), field="starts_on")
+    if "starts_on" in changes or "ends_on" in changes:
+        refuse_overlap(grant.programme, grant.resident_id, grant.household_id, grant.starts_on, grant.ends_on,
+                        exclude=grant.pk)
+        if grant.ends_on:
+            paid = Payment.objects.filter(grant=grant, month__gt=month_start(grant.ends_on)).order_by(
+                "-month").values_list("month", flat=True).first()
+            if paid is not None:
+                raise DomainError(_("%(month)s 已有发放记录，保障结束日期不能早于它。")
+                                  % {"month": paid.strftime("%Y-%m")}, field="ends_on")
     if "next_review_on" in changes:
         grant.next_review_on = changes["next_review_on"] or None
     if "notes" in changes:
@@ -363,15 +455,50 @@ def grant_act(*, actor: Any, grant: Grant, action: str, reason: str = "", **para
 # --- payments -----------------------------------------------------------------------------------
 
 
-def payment_refusal(grant: Grant, month: date) -> tuple[str, str] | None:
+def periods_overlap(grant: Grant, starts_on: date, ends_on: date | None) -> bool:
+    """Whether `grant`'s period shares a month with starts_on..ends_on (None: runs on) — the
+    test overlapping_grant asks the database, for grants already in memory."""
+    if grant.ends_on is not None and grant.ends_on < month_start(starts_on):
+        return False
+    return not (ends_on and grant.starts_on >= add_months(month_start(ends_on), 1))
+
+
+def may_start_earlier(grant: Grant, month: date, others: list[Grant] | None = None) -> bool:
+    """Whether the import may move an import-made grant's start back to `month`: the grant was
+    made by an import, is not ended, and no other grant of the payee covers the months between.
+    `others` (the payee's other grants in the programme) when the caller has read them."""
+    if not (grant.from_import and grant.state != GrantState.ENDED and month < month_start(grant.starts_on)):
+        return False
+    if others is not None:
+        return not any(periods_overlap(g, month, grant.ends_on) for g in others if g is not grant)
+    return overlapping_grant(grant.programme, grant.resident_id, grant.household_id, month, grant.ends_on,
+                             exclude=grant.pk) is None
+
+
+def payment_refusal(grant: Grant, month: date, *, may_extend: bool = False, others: list[Grant] | None = None,
+                    paid_elsewhere: bool | None = None) -> tuple[str, str] | None:
     """Why a payment for `month` cannot be recorded on `grant` (field, message), or None. The
-    import asks the same question for every row."""
+    import asks the same question for every row (with `may_extend`: an import-made grant's
+    start may move back to the month, see may_start_earlier), passing what it read per batch:
+    the payee's other grants and whether one of them paid the month."""
     if grant.state == GrantState.SUSPENDED:
         return "grant", _("该资格已暂停发放，恢复后才能登记发放")
-    if month < month_start(grant.starts_on):
+    if month < month_start(grant.starts_on) and not (may_extend and may_start_earlier(grant, month, others)):
         return "month", _("发放月份早于保障开始日期（%(day)s）") % {"day": grant.starts_on.isoformat()}
     if grant.ends_on and month > month_start(grant.ends_on):
         return "month", _("发放月份晚于保障结束日期（%(day)s）") % {"day": grant.ends_on.isoformat()}
+    if grant.state == GrantState.ENDED and not grant.ends_on and month > month_start(timezone.localdate()):
+        return "month", _("该资格已停发退出，不能登记之后月份的发放")
+    if paid_elsewhere is None:
+        other = Payment.objects.filter(programme_id=grant.programme_id, month=month).exclude(grant_id=grant.pk)
+        if grant.programme.unit == GrantUnit.HOUSEHOLD and grant.household_id:
+            other = other.filter(Q(household_id=grant.household_id) | Q(resident_id=grant.resident_id))
+        else:
+            other = other.filter(resident_id=grant.resident_id)
+        paid_elsewhere = other.exists()
+    if paid_elsewhere:
+        return "month", _("该对象这个月已在“%(name)s”的另一条资格上发放过，同一月份不能发放两次") % {
+            "name": grant.programme.name}
     return None
 
 
@@ -389,7 +516,7 @@ def payment_record(*, actor: Any, grant: Grant, month: date, amount: Any = None,
     refusal = payment_refusal(grant, month)
     if refusal:
         raise DomainError(refusal[1], field=refusal[0])
-    amount = clean_amount(grant.amount if amount in (None, "") else amount, label=_("发放金额"))
+    amount = clean_amount(grant.amount if amount in (None, "") else amount, label=_("发放金额"), positive=True)
     persons = clean_persons(grant.persons if persons in (None, "") else persons)
     existing = Payment.objects.select_for_update().filter(grant=grant, month=month).first()
     if existing is not None:

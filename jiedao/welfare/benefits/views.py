@@ -46,6 +46,7 @@ from jiedao.welfare.benefits.forms import (
     TotalsForm,
 )
 from jiedao.welfare.benefits.workflow import GrantAction
+from jiedao.welfare.models.benefits import GrantState
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ERRORS_PER_PAGE = 50
@@ -76,15 +77,21 @@ def panel(request: HttpRequest) -> HttpResponse:
 # --- programmes ---------------------------------------------------------------------------------
 
 
+def _require_catalogue_page(user: Any) -> None:
+    if not services.may_edit_catalogue(user):
+        raise PermissionDenied(_("救助补贴项目目录由街道统一维护，您没有维护的权限。"))
+
+
 @require_perm_anywhere(Perm.VIEW_WELFARE)
 def programme_list(request: HttpRequest) -> HttpResponse:
     return render(request, "welfare/benefits/programme_list.html", {
-        "programmes": selectors.programmes(), "can_manage": _can_manage(request.user)})
+        "programmes": selectors.programmes(), "can_manage": services.may_edit_catalogue(request.user)})
 
 
 @require_perm_anywhere(Perm.MANAGE_WELFARE)
 @require_POST
 def programme_seed(request: HttpRequest) -> HttpResponse:
+    _require_catalogue_page(request.user)
     n = services.programme_seed_defaults(actor=request.user)
     messages.success(request, _("已载入默认项目 %(n)s 个。") % {"n": n})
     return redirect("welfare:benefits_programmes")
@@ -92,6 +99,7 @@ def programme_seed(request: HttpRequest) -> HttpResponse:
 
 @require_perm_anywhere(Perm.MANAGE_WELFARE)
 def programme_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _require_catalogue_page(request.user)
     programme = selectors.programme_get(pk) if pk else None
     initial = {}
     if programme is not None:
@@ -193,12 +201,18 @@ def grant_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not services.grant_actor_kinds(request.user, grant):
         raise PermissionDenied(_("您没有修改该资格的权限。"))
     form = GrantEditForm(request.POST or None, initial={name: getattr(grant, name) for name in services.GRANT_EDITABLE})
+    if grant.state == GrantState.ENDED:  # an ended grant keeps its end date
+        form.fields["ends_on"].disabled = True
+        form.fields["ends_on"].help_text = _("该资格已停发退出，结束日期不能修改")
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            changes = dict(form.cleaned_data)
+            if not changes.get("starts_on"):
+                changes.pop("starts_on", None)
             try:
-                services.grant_update(actor=request.user, grant=grant, **form.cleaned_data)
+                services.grant_update(actor=request.user, grant=grant, **changes)
             except DomainError as exc:
                 status = form_error(form, exc)
             else:

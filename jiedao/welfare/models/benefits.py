@@ -99,6 +99,9 @@ class Grant(BaseModel):
     version = models.PositiveIntegerField(_("版本"), default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("登记人"), null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
+    # made by the civil-affairs import for a person paid without a grant: a later import may
+    # move its start earlier (to an earlier month it pays) while nothing is paid before
+    from_import = models.BooleanField(_("由发放表导入建立"), default=False)
 
     class Meta:
         verbose_name = _("救助补贴资格")

@@ -36,14 +36,15 @@ def build(world) -> dict:
 PRIVATE_JOB = ("worker", "admin")  # a job is its uploader's: the admin sees the place, not the job
 GRANT = {"resident": "{resident}", "programme": "{programme}", "starts_on": MONTH}
 PROGRAMME = {"code": "canbu", "name": "残疾人两项补贴", "unit": "person", "period": "monthly"}
-CATALOGUE = "the sub-district's catalogue of benefit programmes (no personal data); writing it needs MANAGE_WELFARE"
+CATALOGUE = ("the sub-district's catalogue of benefit programmes (no personal data); writing it needs MANAGE_WELFARE "
+             "granted at the sub-district or higher (a community secretary may read it, not change it)")
 
 ENDPOINTS = [
     Endpoint("GET", "/welfare/benefits/programmes", "reference", why=CATALOGUE),
-    Endpoint("POST", "/welfare/benefits/programmes", "reference", PROGRAMME, owner="leader", forbidden="worker",
+    Endpoint("POST", "/welfare/benefits/programmes", "reference", PROGRAMME, owner="leader", forbidden="secretary",
              why=CATALOGUE),
     Endpoint("PATCH", "/welfare/benefits/programmes/{programme}", "reference", {"amount_rule": "每人每年 1500 元"},
-             owner="secretary", forbidden="worker", why=CATALOGUE),
+             owner="leader", forbidden="secretary", why=CATALOGUE),
     Endpoint("GET", "/welfare/benefits/grants", "list", owner="worker", listed="grant"),
     Endpoint("GET", "/welfare/benefits/reviews-due", "list", owner="worker", listed="grant"),
     Endpoint("POST", "/welfare/benefits/grants", "create", GRANT, owner="secretary", forbidden="worker"),

@@ -20,7 +20,7 @@ def test_defaults_seed_once_and_are_editable(world, ben):
     names = set(Programme.objects.values_list("name", flat=True))
     assert {"城市低保", "农村低保", "特困供养", "临时救助", "长寿补贴", "廉租住房补贴", "扶贫小额信贷"} <= names
     assert ben.urban.review_months == 12 and ben.urban.unit == "household"
-    services.programme_update(actor=world.secretary, programme=ben.longevity, default_amount="1500")
+    services.programme_update(actor=world.leader, programme=ben.longevity, default_amount="1500")
     ben.longevity.refresh_from_db()
     assert ben.longevity.default_amount == Decimal("1500.00")
     with pytest.raises(DomainError) as err:

@@ -102,6 +102,9 @@ def test_secretary_registers_acts_and_pays_on_the_pages(world, ben, login):
     assert "暂停" in page and "失联" in page
     r = c.post(f"/welfare/benefits/grants/{grant.pk}/edit/", {"amount": "450", "persons": "3", "notes": "复核后调整"})
     assert r.status_code == 302 and Grant.objects.get().persons == 3
+    r = c.post(f"/welfare/benefits/grants/{grant.pk}/edit/", {"starts_on": "2025-12-01", "amount": "450",
+                                                                 "persons": "3"})
+    assert r.status_code == 302 and Grant.objects.get().starts_on.isoformat() == "2025-12-01"
 
 
 def test_programme_pages(world, ben, login):
@@ -113,6 +116,20 @@ def test_programme_pages(world, ben, login):
                                                      "period": "monthly", "headline": "persons", "is_active": "on"})
     assert r.status_code == 302
     assert "残疾人两项补贴" in c.get("/welfare/benefits/programmes/").content.decode()
+
+
+def test_a_community_secretary_reads_the_catalogue_but_may_not_change_it(world, ben, login):
+    c = login(world.secretary)
+    r = c.get("/welfare/benefits/programmes/")
+    assert r.status_code == 200 and "城市低保" in r.content.decode()
+    assert f"/welfare/benefits/programmes/{ben.urban.pk}/" not in r.content.decode()
+    assert c.get(f"/welfare/benefits/programmes/{ben.urban.pk}/").status_code == 403
+    assert c.post(f"/welfare/benefits/programmes/{ben.urban.pk}/", {"name": "改名", "code": "x", "unit": "person",
+                  "period": "monthly", "headline": "persons"}).status_code == 403
+    assert c.get("/welfare/benefits/programmes/new/").status_code == 403
+    assert c.post("/welfare/benefits/programmes/defaults/").status_code == 403
+    ben.urban.refresh_from_db()
+    assert ben.urban.name == "城市低保"
 
 
 def test_import_page_upload_and_commit(world, ben, login, monkeypatch):

@@ -232,3 +232,22 @@ def test_no_app_names_a_higher_ones_code_in_a_string():
                 if rank(target) > rank(source):
                     upward.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} names {node.value}")
     assert not upward, "lower apps name higher apps' code:\n  " + "\n  ".join(upward)
+
+
+def test_api_schema_names_are_unique():
+    """django-ninja names each schema's OpenAPI component after its class: two schema classes of
+    one name (a welfare `TransitionOut` and the cases' one) overwrite each other in /api/v1's
+    document, which then describes one endpoint's answers with another's fields."""
+    from ninja import Schema
+
+    import jiedao.api  # noqa: F401  (every router imported)
+
+    seen: dict[str, set[str]] = {}
+    stack = [Schema]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("jiedao."):
+            seen.setdefault(cls.__name__, set()).add(cls.__module__)
+    clashes = {name: sorted(modules) for name, modules in seen.items() if len(modules) > 1}
+    assert not clashes, f"schema class names defined twice (rename one): {clashes}"

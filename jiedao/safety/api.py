@@ -772,7 +772,7 @@ class ReviewSiteOut(Schema):
     open: int
 
 
-class ReviewOut(Schema):
+class SafetyReviewOut(Schema):
     node_id: int
     node_name: str
     year: int
@@ -815,7 +815,7 @@ def _file_doc(media_type: str) -> dict[str, Any]:
                                 "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}}
 
 
-@router.get("/review", response={200: ReviewOut, **READ_ERRORS, 400: ErrorOut}, summary="季度风险研判（数据）")
+@router.get("/review", response={200: SafetyReviewOut, **READ_ERRORS, 400: ErrorOut}, summary="季度风险研判（数据）")
 def review(request, query: Query[ReviewQuery]):
     """口径见 docs/figures.md 的“季度风险研判”一节；统计您管辖范围内、所选节点下的数据。"""
     r = _review(request, query)

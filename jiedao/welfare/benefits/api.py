@@ -130,7 +130,7 @@ class GrantOut(Schema):
         return str(GrantState(obj.state).label)
 
 
-class StepOut(Schema):
+class GrantStepOut(Schema):
     seq: int
     action: str
     from_state: str
@@ -141,7 +141,7 @@ class StepOut(Schema):
 
 
 class GrantDetailOut(GrantOut):
-    steps: list[StepOut]
+    steps: list[GrantStepOut]
     actions: list[str] = Field(description="您现在可以执行的动作")
 
 
@@ -165,7 +165,7 @@ class GrantPatch(PatchSchema):
     notes: str = None
 
 
-class ActionIn(InSchema):
+class GrantActionIn(InSchema):
     action: GrantAction
     reason: str = ""
     next_review_on: date | None = Field(None, description="复核时的下次复核日期；不填按复核周期顺延")
@@ -311,7 +311,7 @@ def grant_update(request, payload: GrantPatch, grant_id: int = id_path("资格�
 
 @router.post("/grants/{grant_id}/actions", response={200: GrantDetailOut, **WRITE_ERRORS},
              summary="暂停、恢复、停发/退出、复核")
-def grant_act(request, payload: ActionIn, grant_id: int = id_path("资格编号")):
+def grant_act(request, payload: GrantActionIn, grant_id: int = id_path("资格编号")):
     grant = selectors.grant_get(request.auth, grant_id)
     services.grant_act(actor=request.auth, grant=grant, action=payload.action, reason=payload.reason,
                        next_review_on=payload.next_review_on)

@@ -113,7 +113,7 @@ class MeasureOut(Schema):
     progress: str
 
 
-class VisitOut(Schema):
+class MonitoringVisitOut(Schema):
     id: int
     visited_on: date
     cadre_id: int | None
@@ -135,7 +135,7 @@ class ChangeOut(Schema):
     created_at: Any
 
 
-class TransitionOut(Schema):
+class MonitoringTransitionOut(Schema):
     seq: int
     action: str
     from_state: str
@@ -164,7 +164,7 @@ class MonitoredDetailOut(MonitoredOut):
     exit_notice_from: date | None
     exit_notice_to: date | None
     measures: list[MeasureOut]
-    transitions: list[TransitionOut]
+    transitions: list[MonitoringTransitionOut]
     allowed_actions: list[dict] = Field(description="您现在可以执行的动作")
 
     @staticmethod
@@ -208,7 +208,7 @@ class LeadIn(InSchema):
     income_per_head: Decimal | None = Field(None, ge=0)
 
 
-class ActionIn(InSchema):
+class MonitoringActionIn(InSchema):
     action: MonitoringAction = Field(description="动作（见 GET /welfare/monitoring/workflow）")
     reason: str = Field("", description="说明：民主评议、不予纳入、风险消除评议、不予消除时必填")
     consent_on: date | None = Field(None, description="入户核实：农户书面授权日期")
@@ -252,7 +252,7 @@ class MeasureProgressIn(InSchema):
     progress: str | None = None
 
 
-class VisitIn(InSchema):
+class MonitoringVisitIn(InSchema):
     visited_on: date | None = Field(None, description="走访日期，默认今天")
     note: str = ""
     income_per_head: Decimal | None = Field(None, ge=0)
@@ -277,7 +277,7 @@ class LineOut(Schema):
     notes: str
 
 
-class FigureOut(Schema):
+class MonitoringFigureOut(Schema):
     households: int = Field(description="监测户数：期末在监测中的户")
     people: int = Field(description="监测人数：这些户的家庭人口之和")
     due: int = Field(description="本月应走访：期末所在月 1 日在监测中的户")
@@ -331,7 +331,7 @@ def monitored_detail(request, monitored_id: int = id_path("监测户编号")):
 
 @router.post("/households/{monitored_id}/actions", response={200: MonitoredDetailOut, **WRITE_ERRORS},
              summary="认定和退出流转")
-def monitored_action(request, payload: ActionIn, monitored_id: int = id_path("监测户编号")):
+def monitored_action(request, payload: MonitoringActionIn, monitored_id: int = id_path("监测户编号")):
     monitored = selectors.monitored_get(request.auth, monitored_id)
     params = {k: v for k, v in payload.model_dump().items() if v is not None and k not in ("action", "reason")}
     services.monitored_act(actor=request.auth, monitored=monitored, action=payload.action, reason=payload.reason,
@@ -364,14 +364,14 @@ def measure_update(request, payload: MeasurePatchIn, measure_id: int = id_path("
     return services.measure_update(actor=request.auth, measure=measure, **payload.model_dump())
 
 
-@router.get("/households/{monitored_id}/visits", response={200: list[VisitOut], **READ_ERRORS}, summary="走访记录")
+@router.get("/households/{monitored_id}/visits", response={200: list[MonitoringVisitOut], **READ_ERRORS}, summary="走访记录")
 @paginated
 def visit_list(request, monitored_id: int = id_path("监测户编号")):
     return selectors.visits(selectors.monitored_get(request.auth, monitored_id))
 
 
-@router.post("/households/{monitored_id}/visits", response={201: VisitOut, **WRITE_ERRORS}, summary="记录走访")
-def visit_create(request, payload: VisitIn, monitored_id: int = id_path("监测户编号")):
+@router.post("/households/{monitored_id}/visits", response={201: MonitoringVisitOut, **WRITE_ERRORS}, summary="记录走访")
+def visit_create(request, payload: MonitoringVisitIn, monitored_id: int = id_path("监测户编号")):
     monitored = selectors.monitored_get(request.auth, monitored_id)
     data = payload.model_dump()
     return Status(201, services.visit_record(actor=request.auth, monitored=monitored, **data))
@@ -402,7 +402,7 @@ def line_set(request, payload: LineIn):
                              notes=payload.notes)
 
 
-@router.get("/figures", response={200: FigureOut, **READ_ERRORS}, summary="防止返贫动态监测统计")
+@router.get("/figures", response={200: MonitoringFigureOut, **READ_ERRORS}, summary="防止返贫动态监测统计")
 def figures(request, start: date = Query(...), end: date = Query(...), node: int | None = Query(None, ge=1)):
     selectors.check_year(start, field="start", label=_("开始日期"))
     selectors.check_year(end, field="end", label=_("结束日期"))

@@ -194,7 +194,7 @@ class CheckOut(Schema):
         return obj.checker.get_full_name() if obj.checker else ""
 
 
-class StepOut(Schema):
+class VisitsStepOut(Schema):
     seq: int
     action: str
     from_state: str
@@ -239,7 +239,7 @@ class RequestOut(Schema):
 
 
 class RequestDetailOut(RequestOut):
-    history: list[StepOut]
+    history: list[VisitsStepOut]
     actions: list[ActionOut] = Field(description="您现在可以执行的动作")
 
     @staticmethod
@@ -278,7 +278,7 @@ class CardOut(Schema):
 
 
 class CardDetailOut(CardOut):
-    history: list[StepOut]
+    history: list[VisitsStepOut]
     actions: list[ActionOut]
 
     @staticmethod

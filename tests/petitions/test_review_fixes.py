@@ -7,8 +7,8 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from jiedao.core.models import AuditEvent
 from jiedao.core.errors import DomainError
+from jiedao.core.models import AuditEvent
 from jiedao.petitions import selectors, services
 from jiedao.petitions.models import MatterStage, Petition, Petitioner, RepeatCandidate, RepeatedMatter
 
@@ -41,7 +41,7 @@ def test_candidate_into_another_community_is_not_found(world, staff, as_):
 
 
 def test_hidden_matter_title_is_not_shown(world, staff, client):
-    v, a, cand = _cross(world)
+    _v, a, cand = _cross(world)
     services.candidate_decide(actor=world.leader, candidate=cand, confirm=True)
     client.force_login(world.secretary)
     html = client.get(reverse("petitions:petition", args=[a.pk])).content.decode()
@@ -120,7 +120,7 @@ def test_counts_only_visible_petitions(world, staff):
 
 
 def _matter(world):
-    p1 = register(world, world.secretary, node=world.grid, id_number=ID)
+    register(world, world.secretary, node=world.grid, id_number=ID)
     p2 = register(world, world.secretary, node=world.grid, id_number=ID)
     cand = RepeatCandidate.objects.get(petition=p2)
     services.candidate_decide(actor=world.secretary, candidate=cand, confirm=True)
@@ -160,3 +160,18 @@ def test_review_and_recheck_are_decided_above_the_community(world, staff, action
     with pytest.raises(DomainError):
         services.petition_act(actor=world.secretary, petition=p, action=action, reason="意见")
     services.petition_act(actor=world.leader, petition=p, action=action, reason="意见")
+
+
+def test_demo_steps_are_done_by_whom_the_table_allows(world):
+    from jiedao.petitions import workflow
+    from jiedao.petitions.demo import seed_petitions
+    from jiedao.petitions.models import PetitionTransition
+
+    seed_petitions(world.subdistrict, seed=7)
+    today = timezone.localdate()
+    for step in PetitionTransition.objects.select_related("petition__node", "actor"):
+        row = workflow.find(step.action, step.from_state)
+        kinds = services.petition_actor_kinds(step.actor, step.petition)
+        assert row is not None and row.actors & kinds, (step.action, step.actor, step.petition.node.path)
+    for p in Petition.objects.exclude(recheck_requested_on=None):
+        assert p.recheck_requested_on <= today and p.state in ("rechecking", "closed")

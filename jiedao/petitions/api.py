@@ -77,6 +77,15 @@ class PetitionOut(Schema):
         return str(obj.get_state_display())
 
     @staticmethod
+    def resolve_is_repeat(obj) -> bool:
+        # a repeat of a matter the reader cannot see is not marked (selectors._with_matter_seen)
+        return bool(obj.is_repeat and getattr(obj, "matter_seen", True))
+
+    @staticmethod
+    def resolve_matter_id(obj) -> int | None:
+        return obj.matter_id if getattr(obj, "matter_seen", True) else None
+
+    @staticmethod
     def resolve_overdue(obj) -> list[str]:
         return obj.overdue_flags(timezone.localdate())
 

@@ -104,9 +104,25 @@ def _users(subdistrict: OrgNode) -> dict[str, Any]:
             "staff": first(Role.COMMUNITY_STAFF)}
 
 
-def _history(petition: Petition, steps: list[tuple[str, str, str, date, str]], actor: Any, rng: random.Random,
-             rows: list[PetitionTransition]) -> None:
+def _by_community(subdistrict: OrgNode, role: str) -> dict[int, Any]:
+    """The first user holding `role` at each community or village (by the node of the assignment)."""
+    out: dict[int, Any] = {}
+    rows = RoleAssignment.objects.filter(role=role, node__path__startswith=subdistrict.path,
+                                         node__kind__in=[NodeKind.COMMUNITY, NodeKind.VILLAGE]).select_related("user")
+    for ra in rows.order_by("pk"):
+        out.setdefault(ra.node_id, ra.user)
+    return out
+
+
+UPPER_ACTIONS = frozenset({"extend", "decide_review", "decide_recheck"})  # the leader's steps in the table
+
+
+def _history(petition: Petition, steps: list[tuple[str, str, str, date, str]], local: Any, leader: Any,
+             rng: random.Random, rows: list[PetitionTransition]) -> None:
+    """History rows as the table allows them: the community's secretary for its own steps, the
+    sub-district leader for an extension and the 复查 / 复核 decisions."""
     for seq, (action, source, target, day, reason) in enumerate(steps, start=1):
+        actor = leader if action in UPPER_ACTIONS or local is None else local
         rows.append(PetitionTransition(petition=petition, seq=seq, action=action, from_state=source, to_state=target,
                                        actor=actor, actor_repr=actor.get_username() if actor else "", reason=reason,
                                        data={"days": petition.extended_days} if action == "extend" else {},
@@ -150,11 +166,9 @@ def _progress(p: Petition, today: date, rng: random.Random, late: bool) -> list[
             return steps
         p.reviewed_on, p.recheck_until, p.state = reviewed, reviewed + timedelta(days=30), S.REVIEWED
         steps.append(("decide_review", S.REVIEWING, S.REVIEWED, reviewed, "复查维持原处理意见"))
-        if rng.random() < 0.3:
-            p.recheck_requested_on = reviewed + timedelta(days=rng.randint(3, 25))
-            p.recheck_due = p.recheck_requested_on + timedelta(days=30)
-            if p.recheck_requested_on > today:
-                return steps
+        asked = reviewed + timedelta(days=rng.randint(3, 25))
+        if rng.random() < 0.3 and asked <= today:  # a 复核 asked (never a request dated in the future)
+            p.recheck_requested_on, p.recheck_due = asked, asked + timedelta(days=30)
             p.state = S.RECHECKING
             steps.append(("request_recheck", S.REVIEWED, S.RECHECKING, p.recheck_requested_on, ""))
             rechecked = p.recheck_requested_on + timedelta(days=rng.randint(10, 28))
@@ -179,6 +193,13 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
     rng = random.Random(f"petitions-{seed}")
     today = timezone.localdate()
     users = _users(subdistrict)
+    secretaries = _by_community(subdistrict, Role.COMMUNITY_SECRETARY)
+    staffs = _by_community(subdistrict, Role.COMMUNITY_STAFF)
+
+    def local(community: Any) -> Any:
+        """Who works the community's petitions: its staff member, else its secretary, else the leader."""
+        cid = getattr(community, "pk", community)
+        return staffs.get(cid) or secretaries.get(cid) or users["leader"]
     communities = list(OrgNode.objects.filter(subdistrict=subdistrict, kind__in=[NodeKind.COMMUNITY, NodeKind.VILLAGE])
                        .order_by("path"))
     if not communities:
@@ -220,7 +241,7 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
                          community=community, channel=rng.choice(CHANNELS), received_on=today - timedelta(days=ago),
                          category=category, title=title, content=text_a if k % 2 == 0 else text_b,
                          is_group=(i == 2 and k == 0), people_count=12 if (i == 2 and k == 0) else 1,
-                         created_by=users["staff"])
+                         created_by=local(community))
             p.accept_due = p.received_on + timedelta(days=15)
             created.append((p, [person]))
             group.append(p)
@@ -234,14 +255,14 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
         p = Petition(code=_code("XF", day, rng), node=rng.choice(grids[community.pk]), subdistrict=subdistrict,
                      community=community, channel="visit" if group_visit else rng.choice(CHANNELS), received_on=day,
                      category=category, title=title, content=text, is_group=group_visit,
-                     people_count=rng.randint(5, 30) if group_visit else 1, created_by=users["staff"])
+                     people_count=rng.randint(5, 30) if group_visit else 1, created_by=local(community))
         p.accept_due = day + timedelta(days=15)
         created.append((p, [petitioner_of(community)]))
     history: list[PetitionTransition] = []
     for p, _people in created:
         steps = _progress(p, today, rng, late=rng.random() < 0.1)
         p.save()
-        _history(p, steps, users["secretary"] or users["leader"], rng, history)
+        _history(p, steps, secretaries.get(p.community_id) or users["leader"], users["leader"], rng, history)
     PetitionTransition.objects.bulk_create(history)
     Petition.objects.bulk_update([p for p, _ in created], ["version"])
     for p, people in created:
@@ -258,7 +279,7 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
             Petition.objects.filter(pk=p.pk).update(matter=matter, is_repeat=p.pk != first.pk)
             if p.pk != first.pk:
                 candidates.append(RepeatCandidate(petition=p, earlier=first, basis=RepeatBasis.PERSON, score=1.0,
-                                                  status=CandidateStatus.CONFIRMED, decided_by=users["staff"],
+                                                  status=CandidateStatus.CONFIRMED, decided_by=local(p.community),
                                                   decided_at=_when(p.received_on + timedelta(days=1), rng)))
         if stage == MatterStage.DIAGNOSING:
             continue
@@ -270,10 +291,10 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
         for k, text in enumerate(["召开协调会，明确责任单位和时间表", "落实整改或补偿措施", "回访信访人，做好解释疏导"]):
             due = min(diagnosed + timedelta(days=30 * (k + 1)), today + timedelta(days=60))
             done = stage == MatterStage.STRUCK_OFF or (k == 0 and due <= today)
-            PlanMeasure.objects.create(matter=matter, text=text, owner=(users["secretary"] or users["leader"]).get_full_name()
+            PlanMeasure.objects.create(matter=matter, text=text, owner=(secretaries.get(first.community_id) or users["leader"]).get_full_name()
                                        or "社区书记", due_on=due, done_on=min(due, today) if done else None)
         MatterNote.objects.create(matter=matter, noted_on=min(diagnosed + timedelta(days=10), today),
-                                  text="已与信访人当面沟通，说明处理进度", author=users["staff"])
+                                  text="已与信访人当面沟通，说明处理进度", author=local(first.community))
         if stage == MatterStage.STRUCK_OFF:
             RepeatedMatter.objects.filter(pk=matter.pk).update(
                 evidence="问题已解决，信访人签字确认息诉罢访，附整改照片和回访记录",
@@ -290,7 +311,7 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
         interval = (15, 30, 30, 7)[i]
         stability = (Stability.WATCH, Stability.STABLE, Stability.UNSTABLE, Stability.WATCH)[i]
         plan = KeyPersonPlan.objects.create(
-            petitioner=person, responsible=users["staff"] or users["secretary"], interval_days=interval,
+            petitioner=person, responsible=local(group[0].community), interval_days=interval,
             stability=stability, reason="同一事项反复信访，情绪较大", started_on=started, next_due=started)
         day, last = started, None
         while True:
@@ -298,7 +319,8 @@ def seed_petitions(subdistrict: OrgNode, *, seed: int) -> dict[str, int]:
             if day > today - timedelta(days=rng.randint(0, 4)):
                 break
             KeyContact.objects.create(plan=plan, contacted_on=day, way=rng.choice(["走访", "电话", "约谈"]),
-                                      note=rng.choice(CONTACT_NOTES), stability=stability, author=users["staff"])
+                                      note=rng.choice(CONTACT_NOTES), stability=stability,
+                                      author=local(group[0].community))
             last = day
         KeyPersonPlan.objects.filter(pk=plan.pk).update(last_contact_on=last,
                                                         next_due=(last or started) + timedelta(days=interval))

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,10 +44,18 @@ def petitions_visible(user: Any) -> QuerySet[Petition]:
     return scope.restrict(Petition.objects.all(), user, V)
 
 
+def _with_matter_seen(qs: QuerySet[Petition], user: Any) -> QuerySet[Petition]:
+    """`matter_seen`: the petition's repeated matter is visible to the user. A matter may lie in
+    another community (it takes the earlier petition's place and title); then neither the matter
+    nor the 重复件 mark is shown, so a hidden earlier petition is not revealed."""
+    return qs.annotate(matter_seen=Exists(
+        scope.restrict(RepeatedMatter.objects.filter(pk=OuterRef("matter_id")), user, V)))
+
+
 def petition_get(user: Any, pk: Any) -> Petition:
-    return scope.get_scoped(
-        Petition.objects.select_related("node", "community", "subdistrict", "department", "unit_node", "case",
-                                        "matter", "created_by"), user, V, pk=pk)
+    qs = Petition.objects.select_related("node", "community", "subdistrict", "department", "unit_node", "case",
+                                         "matter", "created_by")
+    return scope.get_scoped(_with_matter_seen(qs, user), user, V, pk=pk)
 
 
 def overdue_q(kind: str, today: date) -> Q:
@@ -69,7 +77,8 @@ def overdue_q(kind: str, today: date) -> Q:
 def petition_list(user: Any, *, state: str = "", channel: str = "", overdue: str = "", community: Any = None,
                   text: str = "", repeat: bool | None = None, node: OrgNode | None = None,
                   received_from: date | None = None, received_to: date | None = None) -> QuerySet[Petition]:
-    qs = petitions_visible(user).select_related("node", "community", "department", "unit_node")
+    qs = _with_matter_seen(petitions_visible(user).select_related("node", "community", "department", "unit_node"),
+                           user)
     if state:
         qs = qs.filter(state=state)
     if channel:
@@ -109,7 +118,10 @@ def candidates_for(user: Any, petition: Petition) -> list[RepeatCandidate]:
 
 
 def candidate_get(user: Any, pk: Any) -> RepeatCandidate:
-    return scope.get_scoped(RepeatCandidate.objects.select_related("petition", "earlier"), user, V, pk=pk)
+    """A likely repeat, found only when the user sees both petitions (the earlier one may lie in
+    another community: out of scope there means 404, as if missing)."""
+    qs = RepeatCandidate.objects.filter(earlier__in=petitions_visible(user).values("pk"))
+    return scope.get_scoped(qs.select_related("petition", "earlier"), user, V, pk=pk)
 
 
 def communities(user: Any) -> QuerySet[OrgNode]:
@@ -132,7 +144,9 @@ def petitioner_get(user: Any, pk: Any) -> Petitioner:
 def petitioner_list(user: Any, *, text: str = "", key_only: bool = False) -> QuerySet[Petitioner]:
     """Petitioners by a fragment of the name (never a number: a full ID number is found through
     the audited people lookup; docs/architecture.md, "Sealed identifiers")."""
-    qs = petitioners_visible(user).select_related("node").annotate(petition_count=Count("petitions"))
+    visible = petitions_visible(user).values("pk")
+    qs = petitioners_visible(user).select_related("node").annotate(
+        petition_count=Count("petitions", filter=Q(petitions__in=visible), distinct=True))
     text = "".join((text or "").split())
     if text:
         qs = qs.filter(name__icontains=text)
@@ -142,7 +156,8 @@ def petitioner_list(user: Any, *, text: str = "", key_only: bool = False) -> Que
 
 
 def petitioner_petitions(user: Any, petitioner: Petitioner) -> QuerySet[Petition]:
-    return petitions_visible(user).filter(petitioners=petitioner).order_by("-received_on", "-pk")
+    return _with_matter_seen(petitions_visible(user).filter(petitioners=petitioner), user).order_by(
+        "-received_on", "-pk")
 
 
 def responsible_choices(node: OrgNode) -> list[Any]:
@@ -190,7 +205,9 @@ def matter_get(user: Any, pk: Any) -> RepeatedMatter:
 
 
 def matter_list(user: Any, *, stage: str = "", community: Any = None) -> QuerySet[RepeatedMatter]:
-    qs = matters_visible(user).select_related("community").annotate(petition_count=Count("petitions"))
+    visible = petitions_visible(user).values("pk")
+    qs = matters_visible(user).select_related("community").annotate(
+        petition_count=Count("petitions", filter=Q(petitions__in=visible), distinct=True))
     if stage:
         qs = qs.filter(stage=stage)
     if community is not None:

@@ -167,13 +167,24 @@ def petitioner_for(*, actor: Any, node: OrgNode, resident: Resident | None = Non
     if number:
         validate_id_number(number, field="id_number")
         keys = sealed.lookup_keys("id_number", number)
-        known = Petitioner.objects.filter(id_number_bidx__in=keys).first()
-        if known is not None:
-            if not scope.path_allows(actor, Perm.VIEW_PETITIONS, known.node.path):
-                # someone the actor may not see: a record of its own at the actor's place
-                known = None
-            else:
-                return known
+        known = Petitioner.objects.select_for_update().filter(id_number_bidx__in=keys).first()
+        if known is not None and scope.path_allows(actor, Perm.VIEW_PETITIONS, known.node.path):
+            # Found by the full number: the typed name must agree, so a number never tells the name
+            # on record (the stored name is not shown); a match is audited like a lookup.
+            if "".join(known.name.split()) != "".join(name.split()):
+                raise DomainError(_("该身份证号已登记为另一信访人，请核对姓名，或通过在册居民查找选择。"),
+                                  field="name")
+            after: dict[str, Any] = {"petitioner": known.pk, "id_number_masked": known.id_number_masked}
+            phone = (phone or "").strip()
+            if phone and not known.phone_bidx and not known.resident_id:
+                validate_phone(phone, field="phone")
+                for field_name, value in sealed.seal("phone", phone).fields("phone").items():
+                    setattr(known, field_name, value)
+                known.save()
+                after["phone_masked"] = known.phone_masked
+            audit.record(actor=actor, action="petitions.petitioner.match_id", obj=known, after=after)
+            return known
+        # someone the actor may not see: a record of its own at the actor's place
         # A resident of the register is linked by choosing it (found by name, or by the full number
         # through people's audited lookup), never silently by a typed number.
     petitioner = Petitioner(node=node, subdistrict_id=node.subdistrict_id, name=name)
@@ -308,6 +319,22 @@ def _renumber(matter: RepeatedMatter) -> None:
         Petition.objects.filter(pk__in=members[1:]).update(is_repeat=True)
 
 
+def _reopen(actor: Any, matter: RepeatedMatter, petition: Petition) -> None:
+    """A new repeat of a struck-off matter reopens it (已销号 → 化解中): the matter is not resolved
+    after all. The strike-off is kept in the audit trail and a progress note says why."""
+    matter = RepeatedMatter.objects.select_for_update().get(pk=matter.pk)
+    before = audit.snapshot(matter, ["stage", "struck_off_on", "evidence"])
+    struck = matter.struck_off_on
+    matter.stage, matter.struck_off_on, matter.approved_by = MatterStage.PLANNED, None, None
+    matter.version += 1
+    matter.save()
+    MatterNote.objects.create(matter=matter, noted_on=_today(), author=actor, text=(
+        _("新的重复信访件 %(code)s，该事项重新打开（原于 %(day)s 销号）。")
+        % {"code": petition.code, "day": struck.isoformat() if struck else "—"})[:1000])
+    audit.record(actor=actor, action="petitions.matter.reopen", obj=matter, before=before,
+                 after={"stage": matter.stage, "petition": petition.code})
+
+
 @transaction.atomic
 def candidate_decide(*, actor: Any, candidate: RepeatCandidate, confirm: bool, reason: str = "") -> RepeatCandidate:
     """Confirm a likely repeat (both petitions join one repeated matter, created with the earlier
@@ -318,6 +345,9 @@ def candidate_decide(*, actor: Any, candidate: RepeatCandidate, confirm: bool, r
     if candidate.status != CandidateStatus.PENDING:
         raise ConflictError(_("该疑似重复已处理，请刷新后重试。"), field="candidate")
     earlier = Petition.objects.select_related("node").get(pk=candidate.earlier_id)
+    if not scope.path_allows(actor, Perm.VIEW_PETITIONS, earlier.node.path):
+        # the earlier petition lies where the actor sees nothing: the pair is not the actor's to judge
+        raise Http404(_("未找到该疑似重复。"))
     candidate.status = CandidateStatus.CONFIRMED if confirm else CandidateStatus.DISMISSED
     candidate.decided_by, candidate.decided_at = actor, timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
@@ -333,6 +363,8 @@ def candidate_decide(*, actor: Any, candidate: RepeatCandidate, confirm: bool, r
                 community_id=earlier.community_id, title=earlier.title,
             )
             audit.record(actor=actor, action="petitions.matter.create", obj=matter, after={"title": matter.title})
+        if matter.stage == MatterStage.STRUCK_OFF:
+            _reopen(actor, matter, petition)
         Petition.objects.filter(pk__in=[petition.pk, earlier.pk]).update(matter=matter)
         _renumber(matter)
         after["matter"] = matter.code
@@ -461,17 +493,19 @@ def petition_to_case(*, actor: Any, petition: Petition) -> Case:
         raise DomainError(_("该信访件已转为事项 %(ticket)s。") % {"ticket": petition.case.ticket}, field="case")
     if petition.state != "handling":
         raise DomainError(_("只有办理中的信访件才能转为事项办理。"), field="case")
-    node, building = petition.node, None
-    if node.kind == NodeKind.BUILDING:
-        node, building = None, petition.node
-    resident = petition.petitioners.filter(resident__isnull=False).values_list("resident_id", flat=True).first()
+    # The case carries no petition text and no petitioner (a case is read by grid workers and
+    # departments without the petitions right): a neutral title and the reference only, filed at the
+    # community (not the grid or building where grid workers work); the content stays on the petition.
+    node = petition.community or petition.node
+    place = node.name if node.kind != NodeKind.BUILDING else petition.node.name
+    title = _("信访事项转办：%(code)s %(category)s %(place)s") % {
+        "code": petition.code, "category": petition.get_category_display(), "place": place}
     case = case_services.case_create(
-        actor=actor, source=Source.PETITION, node=node, building=building, tier=Tier.PUBLIC, suggest=False,
-        internal=True, title=(_("信访转办：%(code)s %(title)s") % {"code": petition.code, "title": petition.title})[:100],
-        description=(_("信访件 %(code)s（%(channel)s，%(day)s 收到）：%(content)s") % {
-            "code": petition.code, "channel": petition.get_channel_display(),
-            "day": petition.received_on.isoformat(), "content": petition.content})[:2000],
-        resident=Resident.objects.filter(pk=resident).first() if resident else None,
+        actor=actor, source=Source.PETITION, node=None if node.kind == NodeKind.BUILDING else node,
+        building=node if node.kind == NodeKind.BUILDING else None, tier=Tier.PUBLIC, suggest=False,
+        internal=True, title=title[:100],
+        description=(_("信访件 %(code)s 转事项办理。信访内容和信访人只在信访件页面查看（须有信访权限）。")
+                     % {"code": petition.code})[:2000],
     )
     Petition.objects.filter(pk=petition.pk).update(case=case)
     audit.record(actor=actor, action="petitions.petition.to_case", obj=petition, after={"case": case.ticket})

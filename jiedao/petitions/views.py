@@ -338,7 +338,9 @@ _MATTER_FORMS = {"diagnose": f.DiagnosisForm, "measure": f.MeasureForm, "note": 
 def matter_post(request: HttpRequest, pk: int, what: str) -> HttpResponse:
     matter = selectors.matter_get(request.user, pk)
     if what == "done":
-        measure = PlanMeasure.objects.filter(matter=matter, pk=request.POST.get("measure") or 0).first()
+        raw = (request.POST.get("measure") or "").strip()
+        measure = PlanMeasure.objects.filter(matter=matter, pk=int(raw)).first() if raw.isdigit() and len(raw) < 12 \
+            else None
         if measure is None:
             raise Http404(_("未找到该措施。"))
         return _post_service(request, lambda: services.measure_done(actor=request.user, measure=measure),

@@ -10,8 +10,10 @@
 
 Time limits (《信访工作条例》 2022, arts. 22, 32, 35, 36 — calendar days, see docs/petitions-workflow.md):
 受理 decided within 15 days of receipt; 办结 within 60 days of acceptance counted from the next day;
-one extension of at most 30 days with a leader's approval, the reason told to the petitioner;
+one extension of at most 30 days with a leader's approval, the reason told to the petitioner, asked
+no later than the 办结 limit's last day;
 复查 asked within 30 days of the reply and decided within 30; 复核 likewise. 复核 is final.
+复查 and 复核 are decided by the sub-district (leader or admin), never by the community that replied.
 
 The only code that changes a petition's state is `jiedao.petitions.services.petition_act`, which
 applies this table through the core workflow machine: compare-and-set on (state, version), one
@@ -61,6 +63,9 @@ class PetitionActor(models.TextChoices):
 
 S, A, R = PetitionState, PetitionAction, PetitionActor
 DECIDERS = frozenset({R.MANAGER, R.LEADER, R.ADMIN})
+# 复查 and 复核 belong to the level above the one that replied (条例 arts. 35–36): the community that
+# handled the petition may not decide on a request against its own reply.
+UPPER = frozenset({R.LEADER, R.ADMIN})
 EVERYONE = frozenset({R.HANDLER, R.MANAGER, R.LEADER, R.ADMIN})
 
 
@@ -71,6 +76,15 @@ def _today() -> Any:
 def _not_extended(petition: Any, actor: Any, kinds: Any) -> str | None:
     if petition.extended_days:
         return gettext("办理期限已延期一次，不能再延期。")
+    return None
+
+
+def _extendable(petition: Any, actor: Any, kinds: Any) -> str | None:
+    refusal = _not_extended(petition, actor, kinds)
+    if refusal:
+        return refusal
+    if petition.conclude_due and _today() > petition.conclude_due:
+        return gettext("办理期限已过，不能延期。")
     return None
 
 
@@ -92,19 +106,19 @@ TABLE = Table(noun=_("信访件"), states=PetitionState, actions=PetitionAction,
     _t(A.REJECT, {S.REGISTERED}, S.REJECTED, DECIDERS, needs_reason=True,
        note="不予受理，书面告知信访人理由（如应通过诉讼、仲裁等法定途径解决）"),
     _t(A.EXTEND, {S.HANDLING}, None, {R.LEADER, R.ADMIN}, needs_reason=True,
-       guard=_not_extended, guard_note="尚未延期",
+       guard=_extendable, guard_note="尚未延期，且办结期限未过（期限当日仍可延期）",
        note="情况复杂的，经街道领导批准延长办理期限，最多30日，延期理由告知信访人"),
     _t(A.REPLY, {S.HANDLING}, S.REPLIED, EVERYONE, needs_reason=True,
        note="出具书面处理意见并送达信访人（办结，按期办结以此日期判断）"),
     _t(A.REQUEST_REVIEW, {S.REPLIED}, S.REVIEWING, EVERYONE,
        guard=_review_window, guard_note="答复之日起30日内",
        note="信访人不服处理意见，请求复查；复查期限为收到请求之日起30日"),
-    _t(A.DECIDE_REVIEW, {S.REVIEWING}, S.REVIEWED, DECIDERS, needs_reason=True,
-       note="出具复查意见"),
+    _t(A.DECIDE_REVIEW, {S.REVIEWING}, S.REVIEWED, UPPER, needs_reason=True,
+       note="由上一级（街道）出具复查意见，作出答复的社区（村）不复查自己的答复"),
     _t(A.REQUEST_RECHECK, {S.REVIEWED}, S.RECHECKING, EVERYONE,
        guard=_recheck_window, guard_note="复查意见之日起30日内",
        note="信访人不服复查意见，请求复核；复核期限为收到请求之日起30日"),
-    _t(A.DECIDE_RECHECK, {S.RECHECKING}, S.CLOSED, DECIDERS, needs_reason=True,
+    _t(A.DECIDE_RECHECK, {S.RECHECKING}, S.CLOSED, UPPER, needs_reason=True,
        note="登记复核意见；复核意见为最终意见，同一事项不再受理"),
     _t(A.CONCLUDE, {S.REPLIED, S.REVIEWED}, S.CLOSED, EVERYONE, needs_reason=True,
        note="信访人认可处理（复查）意见，或期满未申请复查（复核），终结"),

@@ -56,7 +56,7 @@ def test_scope_of_registration(world):
 
 def test_same_id_number_is_one_petitioner_and_a_repeat_candidate(world, staff):
     a = register(world, id_number=ID, content="物业费上涨没有经过业主大会")
-    b = register(world, id_number=ID, name="陈某", content="完全不同的事：路灯坏了")
+    b = register(world, id_number=ID, content="完全不同的事：路灯坏了")
     assert a.petitioners.get() == b.petitioners.get()
     cands = selectors.candidates_for(world.secretary, b)
     assert [(c.earlier_id, c.basis) for c in cands] == [(a.pk, "person")]

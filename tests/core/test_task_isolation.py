@@ -24,7 +24,7 @@ def test_running_out_of_memory_or_a_native_abort_ends_only_the_child(tmp_path, d
     assert in_a_thread(f"{PROBE}.allocate", (str(trace),), f"{PROBE}.crashed", memory_mb=1024) == 1
     ran, crashed = lines(trace)
     assert int(ran.split()[1]) != os.getpid() and crashed == "crashed"  # ran in a child; recorded here
-    assert ran.split()[2] == "businesses,residents"  # the child knows the import specs without the views
+    assert ran.split()[2] == "businesses,residents,welfare_payments"  # the child knows the import specs without the views
     trace = tmp_path / "abort"
     status = in_a_thread(f"{PROBE}.far_cell", (str(trace),), f"{PROBE}.crashed", memory_mb=1024)
     assert status < 0 and lines(trace)[-1] == "crashed"  # ended by a signal (SIGABRT)

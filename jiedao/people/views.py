@@ -769,9 +769,18 @@ def _job_page(request: HttpRequest, job: ImportJob, *, commit_form: ImportCommit
         "commit_form": commit_form or ImportCommitForm(initial={"mode": job.mode}),
         "interrupted": job.status == ImportJob.Status.UPLOADED and not _queued(job),
         "has_bad_rows": job.bad_rows > 0 and job.status in (ImportJob.Status.VALIDATED, ImportJob.Status.COMMITTED),
-        "list_url": reverse("people:residents" if job.register == "residents" else "people:businesses"),
+        "links": {
+            "validate": reverse("people:import_validate", args=[job.pk]),
+            "commit": reverse("people:import_commit", args=[job.pk]),
+            "bad_rows": reverse("people:import_bad_rows", args=[job.pk]),
+            "cancel": reverse("people:import_cancel", args=[job.pk]),
+            "home": reverse("people:imports"), "home_label": _("返回数据导入"),
+            "restart_label": _("返回数据导入，下载模板后重新上传"), "resume_place": _("数据导入"),
+            "done": [(reverse("people:residents" if job.register == "residents" else "people:businesses"),
+                      _("查看%(label)s") % {"label": imports.get_spec(job.register).label})],
+        },
     }
-    template = "people/_job_body.html" if request.htmx else "people/import_job.html"
+    template = "includes/import_job_body.html" if request.htmx else "people/import_job.html"
     return htmx_aware(render(request, template, context, status=status))
 
 

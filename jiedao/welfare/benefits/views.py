@@ -390,8 +390,18 @@ def _job_page(request: HttpRequest, job: ImportJob, *, commit_form: ImportCommit
         "commit_form": commit_form or ImportCommitForm(initial={"mode": job.mode}),
         "interrupted": job.status == ImportJob.Status.UPLOADED and not _queued(job),
         "has_bad_rows": job.bad_rows > 0 and job.status in (ImportJob.Status.VALIDATED, ImportJob.Status.COMMITTED),
+        "links": {
+            "validate": reverse("welfare:benefits_import_validate", args=[job.pk]),
+            "commit": reverse("welfare:benefits_import_commit", args=[job.pk]),
+            "bad_rows": reverse("welfare:benefits_import_bad_rows", args=[job.pk]),
+            "cancel": reverse("welfare:benefits_import_cancel", args=[job.pk]),
+            "home": reverse("welfare:benefits_import"), "home_label": _("返回导入页"),
+            "restart_label": _("返回导入页，下载模板后重新上传"), "resume_place": _("导入发放表"),
+            "done": [(reverse("welfare:benefits_payments"), _("查看发放记录")),
+                     (reverse("welfare:benefits_totals"), _("查看发放统计"))],
+        },
     }
-    template = "welfare/benefits/_job_body.html" if request.htmx else "welfare/benefits/import_job.html"
+    template = "includes/import_job_body.html" if request.htmx else "welfare/benefits/import_job.html"
     return htmx_aware(render(request, template, context, status=status))
 
 

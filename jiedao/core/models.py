@@ -18,6 +18,24 @@ class BaseModel(models.Model):
         abstract = True
 
 
+class TransitionRecord(models.Model):
+    """The history row of one workflow step (jiedao.core.workflow.Machine writes it): who did what,
+    why and when. A domain's history model adds its foreign key to the row that moved and its own
+    `from_state` / `to_state` (with that workflow's choices)."""
+
+    seq = models.PositiveIntegerField(_("序号"))
+    action = models.CharField(_("动作"), max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    actor_repr = models.CharField(_("操作人名称"), max_length=150)
+    reason = models.CharField(_("说明"), max_length=1000, blank=True)
+    data = models.JSONField(_("附加信息"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        abstract = True
+
+
 class AuditChainHead(models.Model):
     """The newest link of one audit chain.
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.core.models import BaseModel
+from jiedao.core.models import BaseModel, TransitionRecord
 from jiedao.org.models import Department, OrgNode
 from jiedao.people.models import Resident
 
@@ -180,21 +180,14 @@ OVERDUE_LABELS = {
 }
 
 
-class PetitionTransition(models.Model):
+class PetitionTransition(TransitionRecord):
     """One step of a petition's life: who did what, from which state to which, why, when."""
 
     petition = models.ForeignKey(Petition, verbose_name=_("信访件"), on_delete=models.CASCADE,
                                  related_name="transitions")
-    seq = models.PositiveIntegerField(_("序号"))
-    action = models.CharField(_("动作"), max_length=20)
     from_state = models.CharField(_("原状态"), max_length=12, choices=PetitionState.choices)
     to_state = models.CharField(_("新状态"), max_length=12, choices=PetitionState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_repr = models.CharField(_("操作人名称"), max_length=150)
-    reason = models.CharField(_("说明"), max_length=2000, blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("时间"))
+    reason = models.CharField(_("说明"), max_length=2000, blank=True)  # a reply's reasons run long
 
     class Meta:
         verbose_name = _("信访流转记录")

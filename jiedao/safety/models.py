@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.core.models import BaseModel
+from jiedao.core.models import BaseModel, TransitionRecord
 from jiedao.core.permissions import Perm
 from jiedao.org.models import OrgNode
 from jiedao.people.models import Business, RiskColour
@@ -295,20 +295,12 @@ OPEN_STATES = frozenset({HazardState.OPEN, HazardState.RECTIFYING, HazardState.A
 UNRECTIFIED_STATES = frozenset({HazardState.OPEN, HazardState.RECTIFYING})
 
 
-class HazardTransition(models.Model):
+class HazardTransition(TransitionRecord):
     """One step of a hazard's life: who did what, from which state to which, why, when."""
 
     hazard = models.ForeignKey(Hazard, verbose_name=_("隐患"), on_delete=models.CASCADE, related_name="transitions")
-    seq = models.PositiveIntegerField(_("序号"))
-    action = models.CharField(_("动作"), max_length=20)
     from_state = models.CharField(_("原状态"), max_length=12, choices=HazardState.choices)
     to_state = models.CharField(_("新状态"), max_length=12, choices=HazardState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_repr = models.CharField(_("操作人名称"), max_length=150)
-    reason = models.CharField(_("说明"), max_length=1000, blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("时间"))
 
     class Meta:
         verbose_name = _("隐患流转记录")

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.core.models import BaseModel, ImportJob
+from jiedao.core.models import BaseModel, ImportJob, TransitionRecord
 from jiedao.org.models import OrgNode
 from jiedao.people.models import Household, Resident
 
@@ -116,20 +116,12 @@ class Grant(BaseModel):
         return f"{self.programme_id}:{self.resident_id}"
 
 
-class GrantTransition(models.Model):
+class GrantTransition(TransitionRecord):
     """One step of a grant's life (暂停, 恢复, 停发/退出, 复核): who, from which state to which, why, when."""
 
     grant = models.ForeignKey(Grant, verbose_name=_("资格"), on_delete=models.CASCADE, related_name="transitions")
-    seq = models.PositiveIntegerField(_("序号"))
-    action = models.CharField(_("动作"), max_length=20)
     from_state = models.CharField(_("原状态"), max_length=12, choices=GrantState.choices)
     to_state = models.CharField(_("新状态"), max_length=12, choices=GrantState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_repr = models.CharField(_("操作人名称"), max_length=150)
-    reason = models.CharField(_("说明"), max_length=1000, blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("时间"))
 
     class Meta:
         verbose_name = _("资格变动记录")

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.core.models import BaseModel
+from jiedao.core.models import BaseModel, TransitionRecord
 from jiedao.org.models import OrgNode
 from jiedao.people.models import Household
 
@@ -177,21 +177,13 @@ class MonitoredHousehold(BaseModel):
         return [str(RiskType(r).label) for r in self.risk_types if r in RiskType.values]
 
 
-class MonitoringTransition(models.Model):
+class MonitoringTransition(TransitionRecord):
     """One step of a monitored household's entry or exit: who, from which state to which, why, when."""
 
     monitored = models.ForeignKey(MonitoredHousehold, verbose_name=_("监测户"), on_delete=models.CASCADE,
                                   related_name="transitions")
-    seq = models.PositiveIntegerField(_("序号"))
-    action = models.CharField(_("动作"), max_length=20)
     from_state = models.CharField(_("原状态"), max_length=16, choices=MonitoringState.choices)
     to_state = models.CharField(_("新状态"), max_length=16, choices=MonitoringState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_repr = models.CharField(_("操作人名称"), max_length=150)
-    reason = models.CharField(_("说明"), max_length=1000, blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("时间"))
 
     class Meta:
         verbose_name = _("监测户流转记录")

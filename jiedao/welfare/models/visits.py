@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.core.models import BaseModel
+from jiedao.core.models import BaseModel, TransitionRecord
 from jiedao.people.models import Resident, SpecialGroup
 
 __all__ = ["CardApplication", "CardState", "CardStatus", "CardTransition", "RequestKind", "RequestState",
@@ -163,21 +163,13 @@ class ServiceRequest(BaseModel):
         return f"{self.veteran_id} {self.kind}"
 
 
-class RequestTransition(models.Model):
+class RequestTransition(TransitionRecord):
     """One step of a service request: who did what, from which state to which, why, when."""
 
     request = models.ForeignKey(ServiceRequest, verbose_name=_("诉求"), on_delete=models.CASCADE,
                                 related_name="transitions")
-    seq = models.PositiveIntegerField(_("序号"))
-    action = models.CharField(_("动作"), max_length=20)
     from_state = models.CharField(_("原状态"), max_length=12, choices=RequestState.choices)
     to_state = models.CharField(_("新状态"), max_length=12, choices=RequestState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_repr = models.CharField(_("操作人名称"), max_length=150)
-    reason = models.CharField(_("说明"), max_length=1000, blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("时间"))
 
     class Meta:
         verbose_name = _("诉求流转记录")
@@ -222,21 +214,13 @@ class CardApplication(BaseModel):
         return f"{self.veteran_id} {self.applied_on}"
 
 
-class CardTransition(models.Model):
+class CardTransition(TransitionRecord):
     """One step of a 优待证 application."""
 
     application = models.ForeignKey(CardApplication, verbose_name=_("优待证申请"), on_delete=models.CASCADE,
                                     related_name="transitions")
-    seq = models.PositiveIntegerField(_("序号"))
-    action = models.CharField(_("动作"), max_length=20)
     from_state = models.CharField(_("原状态"), max_length=12, choices=CardState.choices)
     to_state = models.CharField(_("新状态"), max_length=12, choices=CardState.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_repr = models.CharField(_("操作人名称"), max_length=150)
-    reason = models.CharField(_("说明"), max_length=1000, blank=True)
-    data = models.JSONField(_("附加信息"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("时间"))
 
     class Meta:
         verbose_name = _("优待证流转记录")

@@ -24,11 +24,9 @@ DATE_FILTERS = ("received_from", "received_to")
 
 
 def petitioner_mask(p: Petitioner) -> str:
-    """One petitioner as the export shows them: the name and the masks, never a clear identifier."""
-    resident = p.resident
-    id_mask = p.id_number_masked or (resident.id_number_masked if resident else "")
-    phone_mask = p.phone_masked or (resident.phone_masked if resident else "")
-    masks = "，".join(m for m in (id_mask, phone_mask) if m)
+    """One petitioner as the export shows them: the name and the masks (a resident's petitioner
+    record holds the resident's masks, petitions.services.petitioner_for), never a clear identifier."""
+    masks = "，".join(m for m in (p.id_number_masked, p.phone_masked) if m)
     return f"{p.name}（{masks}）" if masks else p.name
 
 
@@ -73,7 +71,7 @@ def petition_rows(actor: Any, filters: dict[str, Any], reveal: bool) -> tuple[An
         if args.get(key):
             args[key] = date.fromisoformat(args[key])
     qs = selectors.petition_list(actor, **args).prefetch_related(Prefetch(
-        "petitioners", queryset=Petitioner.objects.select_related("resident").order_by("pk"),
+        "petitioners", queryset=Petitioner.objects.order_by("pk"),
         to_attr="export_petitioners"))
     return qs, petition_columns()
 

@@ -12,6 +12,7 @@ class PetitionsConfig(AppConfig):
         from jiedao.cases.statistics import panels
         from jiedao.core import sealed, seeding
         from jiedao.petitions.case_links import petition_links
+        from jiedao.petitions.exporting import register_exports
         from jiedao.petitions.models import Petitioner
         from jiedao.petitions.panel import PANEL
 
@@ -21,3 +22,4 @@ class PetitionsConfig(AppConfig):
         seeding.register(self.name, demo="jiedao.petitions.demo.demo_step")
         related.register("petitions.petition", petition_links)  # the case page links back to its petition
         panels.register(PANEL)  # the 驾驶舱's 信访 figures (jiedao.petitions.panel)
+        register_exports()  # the petition list as an xlsx export (core.exports), petitioners masked

@@ -8,6 +8,7 @@ app_name = "petitions"
 urlpatterns = [
     path("petitions/", views.index, name="index"),
     path("petitions/list/", views.petition_list, name="list"),
+    path("petitions/list/export/", views.petition_export, name="export"),
     path("petitions/new/", views.petition_new, name="new"),
     path("petitions/<int:pk>/", views.petition_detail, name="petition"),
     path("petitions/<int:pk>/act/", views.petition_act, name="act"),

@@ -11,6 +11,7 @@ class WelfareConfig(AppConfig):
         from jiedao.cases.statistics import panels
         from jiedao.core import seeding
         from jiedao.welfare.benefits import importer  # noqa: F401  (registers the civil-affairs payment import)
+        from jiedao.welfare.monitoring.exporting import register_exports as register_monitoring_exports
         from jiedao.welfare.panel import PANEL
 
         # one registration per part (seeding keys its steps by the name given)
@@ -18,3 +19,4 @@ class WelfareConfig(AppConfig):
         seeding.register("jiedao.welfare.benefits", demo="jiedao.welfare.benefits.demo.demo_step")
         seeding.register("jiedao.welfare.visits", demo="jiedao.welfare.visits.demo.demo_step")  # visits, veterans
         panels.register(PANEL)  # the 驾驶舱's welfare figures (jiedao.welfare.panel)
+        register_monitoring_exports()  # the monitored-household list as an xlsx export (core.exports)

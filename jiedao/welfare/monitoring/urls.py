@@ -6,6 +6,7 @@ from jiedao.welfare.monitoring import views
 
 urlpatterns = [
     path("welfare/monitoring/", views.monitored_list, name="monitoring_list"),
+    path("welfare/monitoring/export/", views.monitored_export, name="monitoring_export"),
     path("welfare/monitoring/new/", views.monitored_new, name="monitoring_new"),
     path("welfare/monitoring/mine/", views.my_visits, name="monitoring_mine"),
     path("welfare/monitoring/overdue/", views.overdue, name="monitoring_overdue"),

@@ -17,11 +17,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from jiedao.core import scope
+from jiedao.core import exports, scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, paginate, render_error, require_perm_anywhere
@@ -48,7 +49,22 @@ def monitored_list(request: HttpRequest) -> HttpResponse:
     qs = selectors.monitored_list(request.user, **form.filters())
     return render(request, "welfare/monitoring/list.html", {
         "form": form, "page": paginate(request, qs), "counts": selectors.state_counts(request.user),
-        "can_record": scope.has_perm_anywhere(request.user, Perm.RECORD_WELFARE)})
+        "can_record": scope.has_perm_anywhere(request.user, Perm.RECORD_WELFARE), "query": request.GET.urlencode()})
+
+
+@require_perm_anywhere(Perm.VIEW_WELFARE)
+@require_POST
+def monitored_export(request: HttpRequest) -> HttpResponse:
+    """The filtered list as an export job (the same scoped rows as the page, no identifiers); the
+    file is written in the background and downloaded from 我的导出 (core.exports), audited."""
+    form = FilterForm(request.GET or None, user=request.user)
+    try:
+        exports.export_request(actor=request.user, register="welfare.monitoring", filters=form.filters())
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("welfare:monitoring_list") + (f"?{request.GET.urlencode()}" if request.GET else ""))
+    messages.success(request, _("已开始导出，完成后可在“我的导出”中下载。"))
+    return redirect("exports:list")
 
 
 @require_perm_anywhere(Perm.RECORD_WELFARE)

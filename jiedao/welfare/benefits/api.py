@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
@@ -27,6 +27,7 @@ from jiedao.core.permissions import Perm
 from jiedao.core.tabular import TabularError
 from jiedao.org import selectors as org_selectors
 from jiedao.org.api import PatchSchema
+from jiedao.people import selectors as people_selectors
 from jiedao.people.api import XLSX, XLSX_DOC, ImportErrorOut, ImportJobOut
 from jiedao.people.exporting import ImportErrorLines
 from jiedao.welfare.benefits import importer, selectors, services, workflow
@@ -377,17 +378,12 @@ def _file(data: bytes, filename: str) -> FileResponse:
 
 
 def _jobs(user: Any) -> Any:
-    qs = ImportJob.objects.filter(register=importer.KEY).select_related("created_by")
-    if not getattr(user, "is_superuser", False):
-        qs = qs.filter(created_by=user)
-    return qs.order_by("-id")
+    return people_selectors.import_jobs(user, (importer.KEY,))  # private to the uploader
 
 
 def _job(request: Any, job_id: int) -> ImportJob:
     """The caller's own job (another's answers 404), a job whose process died marked so."""
-    job = _jobs(request.auth).filter(pk=job_id).first()
-    if job is None:
-        raise Http404(_("未找到该对象。"))
+    job = people_selectors.import_job_get(request.auth, job_id, (importer.KEY,))
     if imports.is_stale(job):
         job = imports.import_mark_interrupted(job)
     return job

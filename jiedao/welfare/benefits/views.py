@@ -31,6 +31,7 @@ from jiedao.core.models import ImportJob
 from jiedao.core.permissions import Perm
 from jiedao.core.tabular import TabularError
 from jiedao.core.views import form_error, htmx_aware, paginate, render_error, require_perm_anywhere
+from jiedao.people import selectors as people_selectors
 from jiedao.people.exporting import ImportErrorLines
 from jiedao.welfare.benefits import importer, selectors, services, workflow
 from jiedao.welfare.benefits.forms import (
@@ -313,16 +314,11 @@ def _totals_xlsx(rows: list[selectors.TotalRow], values: dict[str, Any]) -> byte
 
 
 def _jobs(user: Any) -> Any:
-    qs = ImportJob.objects.filter(register=importer.KEY).select_related("created_by")
-    if not getattr(user, "is_superuser", False):
-        qs = qs.filter(created_by=user)
-    return qs.order_by("-id")
+    return people_selectors.import_jobs(user, (importer.KEY,))  # private to the uploader
 
 
 def _job(request: HttpRequest, pk: int) -> ImportJob:
-    job = _jobs(request.user).filter(pk=pk).first()
-    if job is None:
-        raise Http404(_("未找到该对象。"))
+    job = people_selectors.import_job_get(request.user, pk, (importer.KEY,))
     if imports.is_stale(job):
         job = imports.import_mark_interrupted(job)
     return job

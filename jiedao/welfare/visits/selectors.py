@@ -26,7 +26,7 @@ from jiedao.core import scope
 from jiedao.core.errors import DomainError
 from jiedao.core.permissions import Perm, Role
 from jiedao.org.models import NodeKind, OrgNode, RoleAssignment
-from jiedao.people.models import ResidentTag
+from jiedao.people.models import Resident, ResidentTag
 from jiedao.welfare.models.visits import (
     CardApplication,
     RequestState,
@@ -263,14 +263,21 @@ def veterans(user: Any, *, q: str = "", category: str = "", card_status: str = "
 def unfiled_residents(user: Any, q: str, limit: int = 20) -> list[Any]:
     """Residents in the register whose name contains `q`, where the user may file an 优抚对象
     (RECORD_WELFARE), without a record yet — for the 建立档案 page's search."""
-    from jiedao.people.models import Resident
-
     q = (q or "").strip()
     if not q:
         return []
     qs = scope.restrict(Resident.objects.filter(is_active=True, name__contains=q), user, Perm.RECORD_WELFARE)
     qs = qs.exclude(pk__in=Veteran.objects.values("resident_id"))
     return list(qs.select_related("node").order_by("name", "node__path", "pk")[:limit])
+
+
+def unfiled_veterans(user: Any, limit: int = 500) -> list[tuple[int, str, str, str]]:
+    """Residents tagged 退役军人 where the user may file them (RECORD_WELFARE), without a record
+    yet: (resident id, name, place, masked ID number) — the 建立档案 page's default list."""
+    tags = scope.restrict(ResidentTag.objects.filter(group__code="veteran", resident__is_active=True), user,
+                          Perm.RECORD_WELFARE).exclude(resident_id__in=Veteran.objects.values("resident_id"))
+    return list(tags.order_by("resident__node__path", "resident__name").values_list(
+        "resident_id", "resident__name", "resident__node__name", "resident__id_number_masked")[:limit])
 
 
 def veteran_get(user: Any, pk: Any) -> Veteran:

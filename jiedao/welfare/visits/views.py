@@ -24,8 +24,6 @@ from jiedao.core.errors import DomainError, PermissionError_
 from jiedao.core.permissions import Perm
 from jiedao.core.views import form_error, paginate, render_error, require_perm_anywhere
 from jiedao.org.models import OrgNode
-from jiedao.people.models import ResidentTag
-from jiedao.welfare.models.visits import Veteran
 from jiedao.welfare.visits import selectors, services
 from jiedao.welfare.visits.forms import (
     ActionForm,
@@ -153,11 +151,7 @@ def veteran_list(request: HttpRequest) -> HttpResponse:
 
 
 def _unfiled_veterans(user: Any) -> list[tuple[int, str]]:
-    tags = scope.restrict(ResidentTag.objects.filter(group__code="veteran", resident__is_active=True), user,
-                          Perm.RECORD_WELFARE).exclude(resident_id__in=Veteran.objects.values("resident_id"))
-    return [(pk, f"{name} · {node} · {masked or '—'}") for pk, name, node, masked in
-            tags.order_by("resident__node__path", "resident__name")
-            .values_list("resident_id", "resident__name", "resident__node__name", "resident__id_number_masked")[:500]]
+    return [(pk, f"{name} · {node} · {masked or '—'}") for pk, name, node, masked in selectors.unfiled_veterans(user)]
 
 
 def _found_residents(user: Any, q: str) -> list[tuple[int, str]]:
